@@ -1,0 +1,285 @@
+"""Typed, validated configuration: one YAML file -> one frozen ``Settings``.
+
+Every default lives here. A bad value raises :class:`ConfigError` naming the key, e.g.
+``config error: node.port: Input should be less than or equal to 65535``.
+Settings are built once (``load_settings``) and passed in; there is no module-level state.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+"""``rules/`` beside the package in a source checkout; ``deidnode/rules`` when installed as a wheel."""
+if not RULES_DIR.is_dir():  # pragma: no cover - installed layout
+    RULES_DIR = Path(__file__).resolve().parent / "rules"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Option(StrEnum):
+    """PS3.15 Annex E options, by the name used in the config. Values are the table's column names."""
+
+    retain_safe_private = "rtn_safe_priv"
+    retain_uids = "rtn_uids"
+    retain_device_identity = "rtn_dev_id"
+    retain_institution_identity = "rtn_inst_id"
+    retain_patient_characteristics = "rtn_pat_chars"
+    retain_long_full_dates = "rtn_long_full_dates"
+    retain_long_modified_dates = "rtn_long_modif_dates"
+    clean_descriptors = "clean_desc"
+    clean_structured_content = "clean_struct_cont"
+    clean_graphics = "clean_graph"
+
+
+class TagOverride(_Model):
+    """A per-tag override of the profile: keep, remove, or replace with ``value``."""
+
+    action: Literal["keep", "remove", "replace", "empty", "clean", "uid", "dummy"]
+    value: str | None = None
+
+    @model_validator(mode="after")
+    def _value_for_replace(self) -> TagOverride:
+        if self.action == "replace" and self.value is None:
+            raise ValueError("action 'replace' needs a 'value'")
+        if self.action != "replace" and self.value is not None:
+            raise ValueError(f"'value' is only used with action 'replace', not '{self.action}'")
+        return self
+
+
+class Profile(_Model):
+    """How the header is de-identified (PS3.15 E.1 Basic Profile plus the named options)."""
+
+    options: tuple[str, ...] = ("clean_descriptors",)
+    overrides: dict[str, TagOverride] = Field(default_factory=dict)
+    unlisted_standard: Literal["remove", "keep"] = "remove"
+    """Standard attributes neither in Table E.1-1 nor on the keep-list (rules/keep_attributes.tsv)."""
+    allowed_sop_classes: tuple[str, ...] = ()
+    """SOP Class UIDs whose payload we cannot clean (PDF, CDA, STL, raw data...) that may pass anyway."""
+    date_shift_max_days: int = Field(default=3650, ge=1, le=36500)
+    patient_id_prefix: str = Field(default="DN", max_length=8)
+    method_text: str = Field(default="deidnode PS3.15 E.1", max_length=64)
+    clean_pixels: bool = False
+    """True when a pixel stage cleans burned-in text (adds option code 113101, Burned In Annotation NO)."""
+
+    @field_validator("options")
+    @classmethod
+    def _known_options(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        names = {o.name for o in Option}
+        for name in v:
+            if name not in names:
+                raise ValueError(f"unknown option '{name}'; known: {', '.join(sorted(names))}")
+        if "retain_long_full_dates" in v and "retain_long_modified_dates" in v:
+            raise ValueError("retain_long_full_dates and retain_long_modified_dates exclude each other")
+        return tuple(dict.fromkeys(v))
+
+    @field_validator("overrides")
+    @classmethod
+    def _tag_keys(cls, v: dict[str, TagOverride]) -> dict[str, TagOverride]:
+        from .engine.header.tags import parse_tag_key
+
+        out = {}
+        for key, ov in v.items():
+            try:
+                parse_tag_key(key)
+            except ValueError as e:
+                raise ValueError(f"override key '{key}': {e}") from None
+            out[key] = ov
+        return out
+
+    @property
+    def option_set(self) -> frozenset[Option]:
+        return frozenset(Option[o] for o in self.options)
+
+
+class TLS(_Model):
+    cert: Path
+    key: Path
+    ca: Path | None = None
+    require_client_cert: bool = False
+
+
+class NodeSettings(_Model):
+    """The Storage SCP (receive/)."""
+
+    ae_title: str = Field(default="DEIDNODE", min_length=1, max_length=16, pattern=r"^[ -~]*[!-~][ -~]*$")
+    host: str = "0.0.0.0"
+    port: int = Field(default=11112, ge=1, le=65535)
+    allowed_calling_aets: tuple[str, ...] = ()
+    """Empty: any calling AE title is accepted."""
+    allowed_networks: tuple[str, ...] = ()
+    """CIDR blocks (e.g. 10.1.0.0/16); empty: any source address."""
+    max_associations: int = Field(default=16, ge=1, le=1000)
+    max_pdu: int = Field(default=65536, ge=0)
+    acse_timeout: float = Field(default=30, gt=0)
+    dimse_timeout: float = Field(default=60, gt=0)
+    network_timeout: float = Field(default=60, gt=0)
+    tls: TLS | None = None
+
+
+class SpoolSettings(_Model):
+    path: Path = Path("./var/spool")
+    lease_seconds: float = Field(default=300, gt=0)
+    min_free_bytes: int = Field(default=512 * 1024 * 1024, ge=0)
+
+
+class WorkerSettings(_Model):
+    count: int = Field(default=0, ge=0, le=256)
+    """0 means one per CPU core."""
+    max_tasks: int = Field(default=10000, ge=1)
+    """Recycle a worker process after this many instances."""
+    poll_seconds: float = Field(default=0.2, gt=0)
+
+
+class RetrySettings(_Model):
+    initial_seconds: float = Field(default=5, gt=0)
+    max_seconds: float = Field(default=600, gt=0)
+    max_age_seconds: float = Field(default=86400, gt=0)
+
+
+class Destination(_Model):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    type: Literal["dicom", "folder"]
+    # dicom
+    ae_title: str | None = Field(default=None, max_length=16)
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    calling_ae_title: str = Field(default="DEIDNODE", max_length=16)
+    tls: TLS | None = None
+    timeout: float = Field(default=30, gt=0)
+    # folder
+    path: Path | None = None
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> Destination:
+        if self.type == "dicom":
+            for f in ("ae_title", "host", "port"):
+                if getattr(self, f) is None:
+                    raise ValueError(f"a dicom destination needs '{f}'")
+        elif self.path is None:
+            raise ValueError("a folder destination needs 'path'")
+        return self
+
+
+class MetricsSettings(_Model):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, le=65535)
+
+
+class KeySettings(_Model):
+    key_file: Path | None = None
+    """Secret for pseudonyms, UIDs and date shifts. DEIDNODE_KEY_FILE overrides; none -> refuse to run."""
+
+
+class OcrSettings(_Model):
+    engine: Literal["rapidocr", "easyocr"] = "rapidocr"
+    gpu: bool = False
+    min_confidence: float = Field(default=0.3, ge=0, le=1)
+
+
+class PixelSettings(_Model):
+    """Burned-in text (issue 5) and pixel codec policy (issue 4)."""
+
+    policy: Literal["off", "phi", "strict", "all"] = "phi"
+    action: Literal["redact", "obfuscate"] = "redact"
+    verify: bool = True
+    ocr_modalities: tuple[str, ...] = ("US", "SC", "OT", "XA", "DX", "CR", "MG", "ES", "XC", "RF", "PX", "IO")
+    fallback_transfer_syntax: str = "1.2.840.10008.1.2.1"
+    """Lossless syntax used where the input's syntax cannot be written (HTJ2K...)."""
+    stanza_models_dir: Path | None = None
+    ocr: OcrSettings = OcrSettings()
+
+
+class Settings(_Model):
+    node: NodeSettings = NodeSettings()
+    spool: SpoolSettings = SpoolSettings()
+    quarantine_path: Path = Path("./var/quarantine")
+    workers: WorkerSettings = WorkerSettings()
+    retry: RetrySettings = RetrySettings()
+    destinations: tuple[Destination, ...] = (Destination(name="local", type="folder", path=Path("./var/out")),)
+    routes_file: Path | None = None
+    """Routing rules (YAML). None: every instance goes to every destination with the 'default' profile."""
+    profiles: dict[str, Profile] = Field(default_factory=lambda: {"default": Profile()})
+    metrics: MetricsSettings = MetricsSettings()
+    keys: KeySettings = KeySettings()
+    pixels: PixelSettings = PixelSettings()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        names = [d.name for d in self.destinations]
+        if len(set(names)) != len(names):
+            raise ValueError("destinations: names must be unique")
+        if "default" not in self.profiles:
+            raise ValueError("profiles: a profile named 'default' is required")
+        return self
+
+    def destination(self, name: str) -> Destination:
+        for d in self.destinations:
+            if d.name == name:
+                return d
+        raise KeyError(name)
+
+
+def _format_error(e: ValidationError) -> str:
+    lines = []
+    for err in e.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{loc}: {msg}")
+    return "config error: " + "; ".join(lines)
+
+
+def settings_from_dict(data: dict[str, Any] | None) -> Settings:
+    try:
+        return Settings.model_validate(data or {})
+    except ValidationError as e:
+        raise ConfigError(_format_error(e)) from None
+
+
+def load_settings(path: str | os.PathLike[str] | None) -> Settings:
+    """Read the YAML file at ``path`` (None: the embedded defaults) and validate it.
+
+    Relative paths in the file are taken relative to the file's folder.
+    """
+    if path is None:
+        return Settings()
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"config error: cannot read {p}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config error: {p} is not valid YAML: {e}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError("config error: (top level): expected a mapping of sections")
+    settings = settings_from_dict(data)
+    return _resolve_paths(settings, p.parent)
+
+
+def _resolve_paths(s: Settings, base: Path) -> Settings:
+    def fix(v: Path | None) -> Path | None:
+        return v if v is None or v.is_absolute() else base / v
+
+    dests = tuple(d.model_copy(update={"path": fix(d.path)}) for d in s.destinations)
+    return s.model_copy(
+        update={
+            "spool": s.spool.model_copy(update={"path": fix(s.spool.path)}),
+            "quarantine_path": fix(s.quarantine_path),
+            "destinations": dests,
+            "routes_file": fix(s.routes_file),
+            "keys": s.keys.model_copy(update={"key_file": fix(s.keys.key_file)}),
+        }
+    )
+

@@ -1,0 +1,85 @@
+"""Keyed, deterministic pseudonyms: the same input and key give the same output in every process and node.
+
+HMAC-SHA256 over a purpose label and the original value (PS3.15 E.3.9: UIDs replaced consistently; E.3.6:
+dates shifted, the same offset for one patient). No per-process tables, no randomness.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ConfigError
+
+MIN_KEY_BYTES = 32
+KEY_FILE_ENV = "DEIDNODE_KEY_FILE"
+
+
+@dataclass(frozen=True)
+class Keys:
+    secret: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.secret) < MIN_KEY_BYTES:
+            raise ConfigError(f"config error: keys.key_file: the key must hold at least {MIN_KEY_BYTES} bytes")
+
+    def digest(self, purpose: str, value: str) -> bytes:
+        return hmac.new(self.secret, f"{purpose}\x00{value}".encode(), hashlib.sha256).digest()
+
+    def uid(self, old: str) -> str:
+        """Map a UID to ``2.25.<128-bit integer>`` (PS3.5 B.2); 2.25 UIDs stay under the 64-character limit."""
+        return "2.25." + str(int.from_bytes(self.digest("uid", old.strip("\x00 "))[:16], "big"))
+
+    def token(self, purpose: str, value: str, length: int = 10) -> str:
+        """An upper-case base-32 token (A-Z, 2-7) of ``length`` characters, fit for IDs and short strings."""
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+        n = int.from_bytes(self.digest(purpose, value), "big")
+        out = []
+        for _ in range(length):
+            n, r = divmod(n, 32)
+            out.append(alphabet[r])
+        return "".join(out)
+
+    def choice(self, purpose: str, value: str, n: int) -> int:
+        """A stable index in ``range(n)``."""
+        return int.from_bytes(self.digest(purpose, value)[:8], "big") % n
+
+    def day_offset(self, patient: str, max_days: int) -> int:
+        """A per-patient date shift in days, in ``[-max_days, -1]``: dates only move into the past."""
+        return -(1 + self.choice("date-shift", patient, max_days))
+
+    @classmethod
+    def ephemeral(cls) -> Keys:
+        return cls(secrets.token_bytes(32))
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Keys:
+        p = Path(path)
+        try:
+            data = p.read_bytes()
+        except OSError as e:
+            raise ConfigError(f"config error: keys.key_file: cannot read the key file: {e.strerror}") from None
+        return cls(data.strip())
+
+
+def resolve_keys(key_file: str | os.PathLike[str] | None, *, ephemeral: bool = False) -> Keys:
+    """The key from (in order) an explicit path, ``$DEIDNODE_KEY_FILE``; a random one only when asked.
+
+    Refuses to run without a key: pseudonyms made with a forgotten random key cannot be kept consistent
+    across runs, which splits studies.
+    """
+    env = os.environ.get(KEY_FILE_ENV)
+    if key_file is not None:
+        return Keys.from_file(key_file)
+    if env:
+        return Keys.from_file(env)
+    if ephemeral:
+        return Keys.ephemeral()
+    raise ConfigError(
+        "config error: keys.key_file: no de-identification key; give --key-file, keys.key_file in the config "
+        f"or ${KEY_FILE_ENV} (make one with: head -c 32 /dev/urandom > deid.key), or --ephemeral-key"
+    )

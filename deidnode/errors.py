@@ -1,0 +1,43 @@
+"""Error types shared by every stage.
+
+Messages carry tags, stage names and reason codes, never attribute values: they end up in logs, reason files
+and DIMSE error comments, which must stay free of PHI.
+"""
+
+from __future__ import annotations
+
+# DIMSE C-STORE status codes (PS3.4 Table B.2-1 and PS3.7 Annex C).
+STATUS_SUCCESS = 0x0000
+STATUS_OUT_OF_RESOURCES = 0xA700
+STATUS_DATASET_DOES_NOT_MATCH_SOP_CLASS = 0xA900
+STATUS_CANNOT_UNDERSTAND = 0xC000
+STATUS_CANNOT_UNDERSTAND_PARSE = 0xC210
+STATUS_PROCESSING_FAILURE = 0x0110
+
+
+class DeidnodeError(Exception):
+    """Base class. ``code`` is a short machine-readable reason; ``status`` the DIMSE status it maps to."""
+
+    status: int = STATUS_PROCESSING_FAILURE
+
+    def __init__(self, code: str, detail: str = "", *, stage: str = "unknown") -> None:
+        self.code = code
+        self.detail = detail
+        self.stage = stage
+        super().__init__(f"{stage}: {code}" + (f": {detail}" if detail else ""))
+
+
+class RetryableError(DeidnodeError):
+    """A temporary failure (destination down, disk busy): try again later."""
+
+    status = STATUS_OUT_OF_RESOURCES
+
+
+class PermanentError(DeidnodeError):
+    """The instance cannot be processed as it is: quarantine it with ``code``."""
+
+    status = STATUS_CANNOT_UNDERSTAND
+
+
+class ConfigError(Exception):
+    """A configuration value is invalid; the message names the key."""
