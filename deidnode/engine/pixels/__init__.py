@@ -1,0 +1,1 @@
+"""Pixel data: codec per transfer syntax (``codec``), burned-in text detection, redaction and verification."""

@@ -1,0 +1,94 @@
+"""OCR backends behind one small interface, chosen by ``pixels.ocr.engine`` in the config.
+
+Each backend is a module (``rapid``, ``easy``) with ``NAME``, ``REQUIRES``, ``is_available()`` and
+``create(settings) -> OcrEngine``. Engines are built once per process (``get_engine`` caches them by settings) so
+model load time is never paid per instance. No backend downloads anything at run time.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ....config import OcrSettings
+from ....errors import PermanentError
+
+BACKENDS = {"rapidocr": "rapid", "easyocr": "easy"}
+
+
+@dataclass(frozen=True)
+class TextBox:
+    """One recognised line of text: an axis-aligned box ``(x0, y0, x1, y1)`` (x1, y1 exclusive) in pixels."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    text: str
+    confidence: float
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        return (self.x0, self.y0, self.x1, self.y1)
+
+    @property
+    def height(self) -> int:
+        return self.y1 - self.y0
+
+
+class OcrEngine(Protocol):
+    name: str
+
+    def read(self, image: np.ndarray) -> list[TextBox]:
+        """Text lines of an 8-bit image (rows, cols) or (rows, cols, 3) RGB."""
+        ...
+
+
+class OcrUnavailableError(PermanentError):
+    """The configured OCR engine cannot be loaded; the message names the missing dependency."""
+
+
+def _module(name: str):
+    try:
+        mod = BACKENDS[name]
+    except KeyError:
+        raise OcrUnavailableError("ocr_unknown_engine", f"unknown OCR engine '{name}'", stage="pixels") from None
+    return importlib.import_module(f"{__name__}.{mod}")
+
+
+def is_available(name: str) -> bool:
+    """Whether the backend ``name`` and its models can be loaded here (without loading them)."""
+    return bool(_module(name).is_available())
+
+
+def available_engines() -> list[str]:
+    return [n for n in BACKENDS if is_available(n)]
+
+
+@functools.cache
+def get_engine(settings: OcrSettings) -> OcrEngine:
+    """The engine for ``settings``, created once per process and reused."""
+    mod = _module(settings.engine)
+    if not mod.is_available():
+        raise OcrUnavailableError(
+            "ocr_unavailable", f"OCR engine '{settings.engine}' needs: {', '.join(mod.REQUIRES)}", stage="pixels"
+        )
+    return mod.create(settings)
+
+
+def boxes_from_quads(quads, texts, scores, min_confidence: float) -> list[TextBox]:
+    """Axis-aligned boxes from 4-point polygons, dropping empty text and low confidence."""
+    out = []
+    for quad, text, score in zip(quads, texts, scores, strict=True):
+        text = str(text).strip()
+        if not text or float(score) < min_confidence:
+            continue
+        pts = np.asarray(quad, dtype=np.float64).reshape(-1, 2)
+        x0, y0 = np.floor(pts.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(pts.max(axis=0)).astype(int)
+        out.append(TextBox(int(max(x0, 0)), int(max(y0, 0)), int(x1), int(y1), text, float(score)))
+    return out

@@ -1,0 +1,54 @@
+"""Layer 3 (optional): named-entity recognition with stanza.
+
+Used only when ``pixels.stanza_models_dir`` names a folder of stanza models (stanza's models ship in no
+package; download them once with ``stanza.download('en', model_dir=DIR, processors='tokenize,ner')`` on a
+machine with internet and copy the folder). stanza is imported lazily; nothing is ever downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from pathlib import Path
+
+from ....errors import PermanentError
+
+PHI_ENTITY_TYPES = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "DATE", "TIME", "NORP"})
+
+
+def is_available() -> bool:
+    return importlib.util.find_spec("stanza") is not None
+
+
+class NerUnavailableError(PermanentError):
+    """stanza or its models are missing although a models folder is configured."""
+
+
+class StanzaNer:
+    def __init__(self, models_dir: Path, lang: str = "en") -> None:
+        if not is_available():
+            raise NerUnavailableError("ner_unavailable", "NER needs the 'stanza' package", stage="pixels")
+        if not (Path(models_dir) / lang).is_dir():
+            raise NerUnavailableError(
+                "ner_models_missing", f"no stanza '{lang}' models under pixels.stanza_models_dir", stage="pixels"
+            )
+        import stanza
+
+        self._nlp = stanza.Pipeline(
+            lang, dir=str(models_dir), processors="tokenize,ner", download_method=None, verbose=False,
+            use_gpu=False,
+        )
+
+    def entity_types(self, text: str) -> set[str]:
+        """Entity types found in ``text`` (title-cased first: OCR overlays are mostly upper case)."""
+        doc = self._nlp(text.title() if text.isupper() else text)
+        return {ent.type for ent in doc.ents}
+
+    def is_phi(self, text: str) -> bool:
+        return bool(self.entity_types(text) & PHI_ENTITY_TYPES)
+
+
+@functools.cache
+def get_ner(models_dir: Path) -> StanzaNer:
+    """One pipeline per process and models folder."""
+    return StanzaNer(models_dir)
