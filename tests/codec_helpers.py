@@ -138,3 +138,39 @@ def tool(name: str) -> str | None:
 
 def run_tool(args: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+
+
+def htj2k_codestream(frame: np.ndarray, bits_stored: int) -> bytes:
+    """One HTJ2K (reversible) codestream made with OpenJPH's ``ojph_compress`` (an independent encoder)."""
+    import tempfile
+
+    exe = tool("ojph_compress")
+    if exe is None:
+        raise FileNotFoundError("ojph_compress (Debian package openjph-tools)")
+    samples = frame.shape[2] if frame.ndim == 3 else 1
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / ("in.pgm" if samples == 1 else "in.ppm")
+        header = f"{'P5' if samples == 1 else 'P6'}\n{frame.shape[1]} {frame.shape[0]}\n{(1 << bits_stored) - 1}\n"
+        src.write_bytes(header.encode() + frame.astype(">u2" if bits_stored > 8 else "u1").tobytes())
+        out = Path(tmp) / "out.j2c"
+        args = [exe, "-i", str(src), "-o", str(out), "-reversible", "true"]
+        if samples == 3:
+            args += ["-colour_trans", "true"]
+        subprocess.run(args, check=True, capture_output=True, timeout=60)
+        return out.read_bytes()
+
+
+def htj2k_dataset(pi: str, bits_stored: int, frames: int, ts: str) -> tuple[Dataset, np.ndarray]:
+    """A generated dataset in an HTJ2K syntax (frames encoded by OpenJPH), and its frames."""
+    from pydicom.encaps import encapsulate
+
+    samples = 1 if pi.startswith("MONO") else 3
+    arr = synthetic_frames(48, 64, frames, samples, bits_stored, False)
+    ds = make_dataset(arr, "RGB" if samples == 3 else pi, bits_stored)
+    if samples == 3:
+        ds.PhotometricInterpretation = "YBR_RCT"
+    ds.PixelData = encapsulate([htj2k_codestream(f, bits_stored) for f in arr], has_bot=True)
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    ds.file_meta.TransferSyntaxUID = ts
+    return roundtrip_file(ds), arr

@@ -50,8 +50,15 @@ def sample_frames(n_frames: int, max_frames: int) -> list[int]:
     return sorted(set(int(i) for i in idx))
 
 
-def detect(frames: np.ndarray, working_pi: str, engine: OcrEngine, judge: TextJudge, policy: str,
-           frame_indices: list[int], timings: dict[str, float] | None = None) -> list[Finding]:
+def detect(
+    frames: np.ndarray,
+    working_pi: str,
+    engine: OcrEngine,
+    judge: TextJudge,
+    policy: str,
+    frame_indices: list[int],
+    timings: dict[str, float] | None = None,
+) -> list[Finding]:
     """OCR the given frames and judge every line under ``policy``; seconds are added to ``timings``."""
     out: list[Finding] = []
     t_ocr = t_decide = 0.0

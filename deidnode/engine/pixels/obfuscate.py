@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ...phi import MONTH_NAMES, MONTHS
 from ..keys import Keys
+from ..phi import MONTH_NAMES, MONTHS
 from .ocr import TextBox
 from .text.fuzzy import fold, normalize
 from .text.metadata import MetaHit
@@ -44,15 +44,24 @@ def _date_formats(d: dt.date) -> list[str]:
     y, m, day = d.year, d.month, d.day
     mon, month = MONTHS[m - 1], MONTH_NAMES[m - 1]
     return [
-        f"{y:04d}{m:02d}{day:02d}", f"{y:04d}-{m:02d}-{day:02d}", f"{y:04d}/{m:02d}/{day:02d}",
-        f"{y:04d}.{m:02d}.{day:02d}", f"{day:02d}.{m:02d}.{y:04d}", f"{m:02d}/{day:02d}/{y:04d}",
-        f"{day:02d}-{mon.title()}-{y:04d}", f"{day:02d} {mon} {y:04d}", f"{y:04d} {mon} {day:02d}",
-        f"{mon} {day:02d} {y:04d}", f"{day} {month.title()} {y:04d}", f"{day:02d}-{m:02d}-{y:04d}",
+        f"{y:04d}{m:02d}{day:02d}",
+        f"{y:04d}-{m:02d}-{day:02d}",
+        f"{y:04d}/{m:02d}/{day:02d}",
+        f"{y:04d}.{m:02d}.{day:02d}",
+        f"{day:02d}.{m:02d}.{y:04d}",
+        f"{m:02d}/{day:02d}/{y:04d}",
+        f"{day:02d}-{mon.title()}-{y:04d}",
+        f"{day:02d} {mon} {y:04d}",
+        f"{y:04d} {mon} {day:02d}",
+        f"{mon} {day:02d} {y:04d}",
+        f"{day} {month.title()} {y:04d}",
+        f"{day:02d}-{m:02d}-{y:04d}",
     ]
 
 
-def replacement_text(hit: MetaHit, line: str, keys: Keys, *, id_prefix: str = "DN",
-                     date_shift_days: int | None = None) -> str | None:
+def replacement_text(
+    hit: MetaHit, line: str, keys: Keys, *, id_prefix: str = "DN", date_shift_days: int | None = None
+) -> str | None:
     """The line to render instead of ``line``, or None when this kind of value is redacted instead."""
     label_m = _LABEL.match(line)
     label = label_m.group(1) if label_m else ""
@@ -67,7 +76,7 @@ def replacement_text(hit: MetaHit, line: str, keys: Keys, *, id_prefix: str = "D
         parts = [normalize(p) for p in hit.value.split("=")[0].split("^")]
         orig_family = parts[0] if parts else ""
         orig_given = parts[1] if len(parts) > 1 else ""
-        body = line[len(label):]
+        body = line[len(label) :]
         nb = fold(body)
         fam_at = nb.find(fold(orig_family)) if orig_family else -1
         giv_at = nb.find(fold(orig_given)) if orig_given else -1
@@ -113,8 +122,13 @@ def glyph_value(region: np.ndarray, background: np.ndarray) -> np.ndarray:
     return np.median(far, axis=0).astype(region.dtype).reshape(-1)
 
 
-def render_text(frames: np.ndarray, box: TextBox, text: str, colour: np.ndarray | Sequence[int],
-                frame_indices: Sequence[int]) -> None:
+def render_text(
+    frames: np.ndarray,
+    box: TextBox,
+    text: str,
+    colour: np.ndarray | Sequence[int],
+    frame_indices: Sequence[int],
+) -> None:
     """Draw ``text`` in ``colour`` (stored values) inside ``box``, font sized to its height, on the frames."""
     w, h = box.x1 - box.x0, box.y1 - box.y0
     if w <= 0 or h <= 0:
@@ -133,5 +147,5 @@ def render_text(frames: np.ndarray, box: TextBox, text: str, colour: np.ndarray 
     mask = np.asarray(mask_img) >= 128
     value = np.asarray(colour, dtype=frames.dtype)
     for i in frame_indices:
-        region = frames[i, box.y0:box.y1, box.x0:box.x1]
+        region = frames[i, box.y0 : box.y1, box.x0 : box.x1]
         region[mask[: region.shape[0], : region.shape[1]]] = value

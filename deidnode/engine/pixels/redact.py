@@ -16,8 +16,12 @@ def pad_box(box: Box, rows: int, cols: int, ratio: float, minimum: int = 2) -> B
     return (max(0, x0 - p), max(0, y0 - p), min(cols, x1 + p), min(rows, y1 + p))
 
 
-def fill_boxes(frames: np.ndarray, boxes: Iterable[Box], fill: int | Sequence[int],
-               frame_indices: Iterable[int] | None = None) -> list[int]:
+def fill_boxes(
+    frames: np.ndarray,
+    boxes: Iterable[Box],
+    fill: int | Sequence[int],
+    frame_indices: Iterable[int] | None = None,
+) -> list[int]:
     """Fill ``boxes`` with ``fill`` (one value, or one per sample) on the given frames (default: all).
 
     ``frames`` is (frames, rows, cols[, samples]) and is modified in place; returns the frames changed.

@@ -15,8 +15,14 @@ from ...config import RULES_DIR
 from .redact import Box
 
 REGIONS_FILE = RULES_DIR / "pixel_regions.yaml"
-_ATTR = {"manufacturer": "Manufacturer", "model": "ManufacturerModelName", "modality": "Modality",
-         "rows": "Rows", "columns": "Columns", "sop_class": "SOPClassUID"}
+_ATTR = {
+    "manufacturer": "Manufacturer",
+    "model": "ManufacturerModelName",
+    "modality": "Modality",
+    "rows": "Rows",
+    "columns": "Columns",
+    "sop_class": "SOPClassUID",
+}
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,14 @@ def _overlaps(a: Box, b: Box) -> bool:
     return ix * iy >= 0.3 * max(area, 1)
 
 
-def residual_phi(frames: np.ndarray, working_pi: str, engine: OcrEngine, judge: TextJudge,
-                 frame_indices: list[int], rendered: Sequence[Box] = ()) -> list[Finding]:
+def residual_phi(
+    frames: np.ndarray,
+    working_pi: str,
+    engine: OcrEngine,
+    judge: TextJudge,
+    frame_indices: list[int],
+    rendered: Sequence[Box] = (),
+) -> list[Finding]:
     """Lines on the cleaned frames still judged PHI.
 
     Inside regions where a pseudonym was rendered (``rendered``) only the dataset's own values count: the

@@ -56,7 +56,9 @@ def _module(name: str):
     try:
         mod = BACKENDS[name]
     except KeyError:
-        raise OcrUnavailableError("ocr_unknown_engine", f"unknown OCR engine '{name}'", stage="pixels") from None
+        raise OcrUnavailableError(
+            "ocr_unknown_engine", f"unknown OCR engine '{name}'", stage="pixels"
+        ) from None
     return importlib.import_module(f"{__name__}.{mod}")
 
 
@@ -75,7 +77,9 @@ def get_engine(settings: OcrSettings) -> OcrEngine:
     mod = _module(settings.engine)
     if not mod.is_available():
         raise OcrUnavailableError(
-            "ocr_unavailable", f"OCR engine '{settings.engine}' needs: {', '.join(mod.REQUIRES)}", stage="pixels"
+            "ocr_unavailable",
+            f"OCR engine '{settings.engine}' needs: {', '.join(mod.REQUIRES)}",
+            stage="pixels",
         )
     return mod.create(settings)
 

@@ -32,8 +32,11 @@ class EasyEngine:
         self.device = "cuda" if gpu else "cpu"
         self.min_confidence = settings.min_confidence
         self._reader = easyocr.Reader(
-            ["en"], gpu=gpu, model_storage_directory=easyocr_en_models.model_dir(),
-            download_enabled=False, verbose=False,
+            ["en"],
+            gpu=gpu,
+            model_storage_directory=easyocr_en_models.model_dir(),
+            download_enabled=False,
+            verbose=False,
         )
 
     def read(self, image: np.ndarray) -> list[TextBox]:

@@ -27,8 +27,12 @@ class RapidEngine:
         # No angle classifier (overlay text is upright); detect at native resolution, small images scaled up
         # to 512 so that 8-10 px glyphs survive.
         self._ocr = RapidOCR(
-            use_cls=False, det_limit_side_len=512, det_limit_type="min", text_score=settings.min_confidence,
-            det_box_thresh=0.4, print_verbose=False,
+            use_cls=False,
+            det_limit_side_len=512,
+            det_limit_type="min",
+            text_score=settings.min_confidence,
+            det_box_thresh=0.4,
+            print_verbose=False,
         )
 
     def read(self, image: np.ndarray) -> list[TextBox]:

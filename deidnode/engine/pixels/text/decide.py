@@ -36,8 +36,9 @@ class Decision:
 class TextJudge:
     """Judges recognised lines for one dataset."""
 
-    def __init__(self, phi: PhiLike, *, stanza_models_dir: Path | None = None,
-                 allowlist: AllowList | None = None) -> None:
+    def __init__(
+        self, phi: PhiLike, *, stanza_models_dir: Path | None = None, allowlist: AllowList | None = None
+    ) -> None:
         self.meta = MetadataMatcher(phi)
         self.allowlist = allowlist or load_allowlist()
         self.ner: StanzaNer | None = get_ner(stanza_models_dir) if stanza_models_dir is not None else None

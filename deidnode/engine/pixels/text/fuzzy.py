@@ -6,8 +6,23 @@ import re
 import unicodedata
 
 # Glyphs OCR engines confuse, folded to one representative on both sides of a comparison.
-_CONFUSIONS = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "J": "1", "S": "5", "B": "8",
-                             "Z": "2", "G": "6", "U": "V", "~": "", "|": "1"})
+_CONFUSIONS = str.maketrans(
+    {
+        "O": "0",
+        "Q": "0",
+        "D": "0",
+        "I": "1",
+        "L": "1",
+        "J": "1",
+        "S": "5",
+        "B": "8",
+        "Z": "2",
+        "G": "6",
+        "U": "V",
+        "~": "",
+        "|": "1",
+    }
+)
 _NON_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
 
 

@@ -47,9 +47,16 @@ def extra_date_forms(d: dt.date) -> list[str]:
     y, m, day = d.year, d.month, d.day
     mon, month = MONTHS[m - 1], MONTH_NAMES[m - 1]
     return [
-        f"{y:04d} {mon} {day:02d}", f"{y:04d}-{mon}-{day:02d}", f"{mon}{day:02d}{y:04d}", f"{day}{mon}{y:04d}",
-        f"{day} {month} {y:04d}", f"{month} {day:02d} {y:04d}", f"{y:04d}{month}{day:02d}",
-        f"{day:02d}{mon}{y % 100:02d}", f"{y % 100:02d}{m:02d}{day:02d}", f"{day:02d}{m:02d}{y % 100:02d}",
+        f"{y:04d} {mon} {day:02d}",
+        f"{y:04d}-{mon}-{day:02d}",
+        f"{mon}{day:02d}{y:04d}",
+        f"{day}{mon}{y:04d}",
+        f"{day} {month} {y:04d}",
+        f"{month} {day:02d} {y:04d}",
+        f"{y:04d}{month}{day:02d}",
+        f"{day:02d}{mon}{y % 100:02d}",
+        f"{y % 100:02d}{m:02d}{day:02d}",
+        f"{day:02d}{m:02d}{y % 100:02d}",
         f"{m:02d}{day:02d}{y % 100:02d}",
     ]
 
@@ -113,7 +120,9 @@ class MetadataMatcher:
         self.age_value = phi.age or ""
         self.sex_re: re.Pattern[str] | None = None
         if phi.sex and phi.sex.strip().upper()[:1] in ("M", "F"):
-            self.sex_re = re.compile(r"\b(?:SEX|GENDER)\s*[:=]?\s*(?:M|F|O|MALE|FEMALE)\b|\b(?:MALE|FEMALE)\b")
+            self.sex_re = re.compile(
+                r"\b(?:SEX|GENDER)\s*[:=]?\s*(?:M|F|O|MALE|FEMALE)\b|\b(?:MALE|FEMALE)\b"
+            )
         self.sex_value = phi.sex or ""
 
     def match(self, text: str) -> MetaHit | None:

@@ -30,12 +30,18 @@ class StanzaNer:
             raise NerUnavailableError("ner_unavailable", "NER needs the 'stanza' package", stage="pixels")
         if not (Path(models_dir) / lang).is_dir():
             raise NerUnavailableError(
-                "ner_models_missing", f"no stanza '{lang}' models under pixels.stanza_models_dir", stage="pixels"
+                "ner_models_missing",
+                f"no stanza '{lang}' models under pixels.stanza_models_dir",
+                stage="pixels",
             )
         import stanza
 
         self._nlp = stanza.Pipeline(
-            lang, dir=str(models_dir), processors="tokenize,ner", download_method=None, verbose=False,
+            lang,
+            dir=str(models_dir),
+            processors="tokenize,ner",
+            download_method=None,
+            verbose=False,
             use_gpu=False,
         )
 

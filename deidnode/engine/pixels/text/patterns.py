@@ -23,14 +23,20 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("date", re.compile(rf"{_MON}\s*\.?\s*{_D}\s*,?\s*{_Y4}(?!\d)")),
     ("date", re.compile(rf"(?<!\d){_Y4}\s*[- ]?\s*{_MON}\s*[- ]?\s*{_D}(?!\d)")),
     ("date", re.compile(rf"(?<!\d){_Y4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\d)")),
-    ("time", re.compile(r"(?<![\d.])(?:[01]?\d|2[0-3])\s*:\s*[0-5]\d(?:\s*:\s*[0-5]\d)?(?:\s*[AP]M)?(?![\d.])")),
+    (
+        "time",
+        re.compile(r"(?<![\d.])(?:[01]?\d|2[0-3])\s*:\s*[0-5]\d(?:\s*:\s*[0-5]\d)?(?:\s*[AP]M)?(?![\d.])"),
+    ),
     ("phone", re.compile(r"(?<!\d)(?:\+\s*\d{1,3}[\s.-]*)?\(?\d{3}\)?[\s.-]*\d{3}[\s.-]*\d{4}(?!\d)")),
     ("digits", re.compile(r"\d{6,}")),
-    ("label", re.compile(
-        r"(?:NAME|PATIENT|PAT\s*ID|DOB|D\.O\.B|BIRTH|MRN|ACCESSION|ACC\s*(?:NO|#)?|PHYSICIAN|REFERRING|DOCTOR"
-        r"|OPERATOR|ADDRESS|PHONE|TEL|E-?MAIL|HOSPITAL|INSTITUTION|SSN)\s*[:#]"
-        r"|(?<![A-Z])(?:ID|DR|MR|MRS|MS)\s*[.:#]\s*[A-Z0-9]"
-    )),
+    (
+        "label",
+        re.compile(
+            r"(?:NAME|PATIENT|PAT\s*ID|DOB|D\.O\.B|BIRTH|MRN|ACCESSION|ACC\s*(?:NO|#)?|PHYSICIAN|REFERRING|DOCTOR"
+            r"|OPERATOR|ADDRESS|PHONE|TEL|E-?MAIL|HOSPITAL|INSTITUTION|SSN)\s*[:#]"
+            r"|(?<![A-Z])(?:ID|DR|MR|MRS|MS)\s*[.:#]\s*[A-Z0-9]"
+        ),
+    ),
 )
 
 

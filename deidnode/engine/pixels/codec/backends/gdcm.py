@@ -81,7 +81,8 @@ def encode(frame: np.ndarray, info: PixelInfo, ts: str, options: dict[str, objec
         codec = gdcm.JPEG2000Codec()
         if ts == JPEG2000:
             codec.SetReversible(False)
-            codec.SetRate(0, float(options.get("j2k_cr", 10)))  # type: ignore[arg-type]
+            ratio = options.get("j2k_cr", [10])
+            codec.SetRate(0, float(ratio[0] if isinstance(ratio, list | tuple) else ratio))  # type: ignore[arg-type]
         codec.SetMCT(1 if info.photometric_interpretation in ("YBR_ICT", "YBR_RCT") else 0)
     if codec is not None:
         changer.SetUserCodec(codec)
