@@ -60,7 +60,13 @@ class TagOverride(_Model):
 class Profile(_Model):
     """How the header is de-identified (PS3.15 E.1 Basic Profile plus the named options)."""
 
-    options: tuple[str, ...] = ("clean_descriptors",)
+    options: tuple[str, ...] = (
+        "retain_long_modified_dates",
+        "retain_patient_characteristics",
+        "clean_descriptors",
+        "clean_structured_content",
+        "clean_graphics",
+    )
     overrides: dict[str, TagOverride] = Field(default_factory=dict)
     unlisted_standard: Literal["remove", "keep"] = "remove"
     """Standard attributes neither in Table E.1-1 nor on the keep-list (rules/keep_attributes.tsv)."""
@@ -69,8 +75,8 @@ class Profile(_Model):
     date_shift_max_days: int = Field(default=3650, ge=1, le=36500)
     patient_id_prefix: str = Field(default="DN", max_length=8)
     method_text: str = Field(default="deidnode PS3.15 E.1", max_length=64)
-    clean_pixels: bool = False
-    """True when a pixel stage cleans burned-in text (adds option code 113101, Burned In Annotation NO)."""
+    allow_burned_in_annotation: bool = False
+    """Forward instances marked Burned In Annotation = YES even when pixel cleaning is off (not fail-safe)."""
 
     @field_validator("options")
     @classmethod
@@ -114,17 +120,34 @@ class NodeSettings(_Model):
 
     ae_title: str = Field(default="DEIDNODE", min_length=1, max_length=16, pattern=r"^[ -~]*[!-~][ -~]*$")
     host: str = "0.0.0.0"
-    port: int = Field(default=11112, ge=1, le=65535)
+    port: int = Field(default=11112, ge=0, le=65535)
+    """0: any free port (the bound port is logged in the ``ready`` event)."""
     allowed_calling_aets: tuple[str, ...] = ()
     """Empty: any calling AE title is accepted."""
     allowed_networks: tuple[str, ...] = ()
     """CIDR blocks (e.g. 10.1.0.0/16); empty: any source address."""
+    check_called_aet: bool = False
+    """Reject associations whose called AE title is not ``ae_title``."""
     max_associations: int = Field(default=16, ge=1, le=1000)
     max_pdu: int = Field(default=65536, ge=0)
     acse_timeout: float = Field(default=30, gt=0)
     dimse_timeout: float = Field(default=60, gt=0)
     network_timeout: float = Field(default=60, gt=0)
     tls: TLS | None = None
+    shutdown_grace_seconds: float = Field(default=10, ge=0)
+    """On SIGTERM, how long open associations may go on before they are aborted."""
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for n in v:
+            try:
+                ipaddress.ip_network(n, strict=False)
+            except ValueError:
+                raise ValueError(f"'{n}' is not a network in CIDR notation") from None
+        return v
 
 
 class SpoolSettings(_Model):
@@ -157,6 +180,11 @@ class Destination(_Model):
     calling_ae_title: str = Field(default="DEIDNODE", max_length=16)
     tls: TLS | None = None
     timeout: float = Field(default=30, gt=0)
+    """DIMSE and network timeout of an association with this destination."""
+    idle_release_seconds: float = Field(default=10, gt=0)
+    """An association left unused this long is released (it is reused until then)."""
+    max_pdu: int = Field(default=0, ge=0)
+    """Largest PDU we accept from the destination (0: no limit)."""
     # folder
     path: Path | None = None
 
@@ -183,8 +211,11 @@ class KeySettings(_Model):
 
 
 class OcrSettings(_Model):
+    """OCR for burned-in text. rapidocr is the default: best F1 and fastest on CPU (docs/pixels.md)."""
+
     engine: Literal["rapidocr", "easyocr"] = "rapidocr"
     gpu: bool = False
+    """easyocr only: use CUDA when present."""
     min_confidence: float = Field(default=0.3, ge=0, le=1)
 
 
@@ -192,9 +223,30 @@ class PixelSettings(_Model):
     """Burned-in text (issue 5) and pixel codec policy (issue 4)."""
 
     policy: Literal["off", "phi", "strict", "all"] = "phi"
+    """phi: remove text judged PHI; strict: remove all text not allow-listed; all: remove all text."""
     action: Literal["redact", "obfuscate"] = "redact"
     verify: bool = True
+    """Run detection again on the cleaned pixels; PHI still found quarantines the instance."""
     ocr_modalities: tuple[str, ...] = ("US", "SC", "OT", "XA", "DX", "CR", "MG", "ES", "XC", "RF", "PX", "IO")
+    """Modalities whose images are always read for text."""
+    ocr_check_modalities: tuple[str, ...] = ("CT", "MR", "PT", "NM", "SM")
+    """Read when Burned In Annotation is YES or a cheap text-presence check fires."""
+    ocr_sop_classes: tuple[str, ...] = (
+        "1.2.840.10008.5.1.4.1.1.7",
+        "1.2.840.10008.5.1.4.1.1.7.1",
+        "1.2.840.10008.5.1.4.1.1.7.2",
+        "1.2.840.10008.5.1.4.1.1.7.3",
+        "1.2.840.10008.5.1.4.1.1.7.4",
+    )
+    """SOP classes always read (secondary captures)."""
+    ocr_image_types: tuple[str, ...] = ("SCREEN SAVE",)
+    """Image Type values that make an image always read."""
+    max_ocr_frames: int = Field(default=4, ge=1, le=10000)
+    """Frames read per multi-frame instance (evenly spaced); boxes found are removed on every frame."""
+    box_padding: float = Field(default=0.25, ge=0, le=2)
+    """Padding around a text box, as a share of its height."""
+    wsi_label: Literal["blank", "drop"] = "blank"
+    """Whole-slide LABEL and OVERVIEW images: blank every frame, or drop the instance (quarantine code)."""
     fallback_transfer_syntax: str = "1.2.840.10008.1.2.1"
     """Lossless syntax used where the input's syntax cannot be written (HTJ2K...)."""
     stanza_models_dir: Path | None = None

@@ -1,27 +1,179 @@
-"""Entry points of the engine (contract; implementation lands with issue 2)."""
+"""Entry points of the engine: one instance in, a clean instance (or a reason to quarantine) out."""
 
 from __future__ import annotations
 
-from pydicom.dataset import Dataset
+import hashlib
+import io
+from functools import cache
+from pathlib import Path
 
+import yaml
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.filewriter import dcmwrite
+
+from ..config import RULES_DIR, Option
+from .header.apply import HeaderCleaner, HeaderContext
+from .header.pseudonyms import normalize_name
+from .header.records import add_deid_records, rebuild_file_meta
+from .header.table import load_table
 from .keys import Keys
+from .phi import collect_phi
 from .policy import Policy
-from .result import EngineResult
+from .result import EngineResult, Quarantine
+
+ENCAPSULATED_NATIVE = {
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2.1.99",
+    "1.2.840.10008.1.2.2",
+}
+
+
+@cache
+def _unsafe_rules() -> tuple[dict[str, str], frozenset[str]]:
+    doc = yaml.safe_load((Path(RULES_DIR) / "unsafe_sop_classes.yaml").read_text(encoding="utf-8"))
+    return dict(doc["sop_classes"]), frozenset(doc["video_transfer_syntaxes"])
+
+
+def check_payload(ds: Dataset, policy: Policy) -> Quarantine | None:
+    """Refuse what the engine cannot clean (PS3.15 E.1.1: documents, raw data, video, private SOP classes)."""
+    sop_class = str(ds.get("SOPClassUID", "") or "")
+    if not sop_class:
+        return Quarantine("header", "missing-sop-class-uid", "(0008,0016) is missing or empty")
+    if not str(ds.get("SOPInstanceUID", "") or ""):
+        return Quarantine("header", "missing-sop-instance-uid", "(0008,0018) is missing or empty")
+    allowed = set(policy.profile.allowed_sop_classes)
+    if sop_class in allowed:
+        return None
+    unsafe, video = _unsafe_rules()
+    if sop_class in unsafe:
+        return Quarantine("header", "uncleanable-payload", f"SOP Class {sop_class} ({unsafe[sop_class]})")
+    if not sop_class.startswith("1.2.840.10008."):
+        return Quarantine("header", "private-sop-class", "de-identification of private SOP Classes is not defined")
+    ts = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or "")
+    if ts in video:
+        return Quarantine("pixels", "video-no-pixel-path", f"transfer syntax {ts} cannot be inspected")
+    if (
+        str(ds.get("BurnedInAnnotation", "")).upper() == "YES"
+        and policy.pixels.policy == "off"
+        and not policy.profile.allow_burned_in_annotation
+    ):
+        return Quarantine("pixels", "burned-in-annotation", "Burned In Annotation is YES and pixel cleaning is off")
+    return _check_pixel_length(ds, ts)
+
+
+def _check_pixel_length(ds: Dataset, ts: str) -> Quarantine | None:
+    """Native Pixel Data must be as long as its attributes say (PS3.5 8.1.1); catches truncated instances."""
+    raw = ds.get_item(0x7FE00010)
+    if raw is None or ts not in ENCAPSULATED_NATIVE:
+        return None
+    try:
+        rows, cols = int(ds.Rows), int(ds.Columns)
+        bits = int(ds.BitsAllocated)
+        spp = int(ds.get("SamplesPerPixel", 1) or 1)
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+    except (AttributeError, TypeError, ValueError):
+        return Quarantine("pixels", "pixel-data-mismatch", "image pixel attributes are missing or invalid")
+    expected = (rows * cols * frames * spp * bits + 7) // 8
+    length = raw.length if hasattr(raw, "length") else len(ds.PixelData)
+    if length == 0xFFFFFFFF:
+        return Quarantine("pixels", "pixel-data-mismatch", "native Pixel Data with undefined length")
+    if length < expected or length > expected + 1:
+        return Quarantine(
+            "pixels", "pixel-data-mismatch", f"Pixel Data holds {length} bytes, attributes say {expected}"
+        )
+    return None
+
+
+def patient_key(ds: Dataset) -> str:
+    """What makes 'the same patient' for date shifting: Patient ID (with issuer), else name and birth date,
+    else the study. Only its keyed hash is ever used."""
+    pid = str(ds.get("PatientID", "") or "").strip()
+    if pid:
+        return "id:" + pid + "|" + str(ds.get("IssuerOfPatientID", "") or "").strip()
+    name = normalize_name(str(ds.get("PatientName", "") or ""))
+    if name:
+        return "name:" + name + "|" + str(ds.get("PatientBirthDate", "") or "")
+    return "study:" + str(ds.get("StudyInstanceUID", "") or "")
 
 
 def deidentify(ds: Dataset, policy: Policy, keys: Keys) -> EngineResult:
-    """De-identify ``ds`` (a FileDataset or Dataset with ``file_meta``); ``ds`` may be modified in place."""
-    raise NotImplementedError
+    """De-identify ``ds`` (a FileDataset or Dataset with ``file_meta``); ``ds`` is modified in place."""
+    profile = policy.profile
+    audit: dict = {
+        "sop_class_uid": str(ds.get("SOPClassUID", "") or ""),
+        "modality": str(ds.get("Modality", "") or ""),
+        "table_edition": load_table().edition,
+        "options": list(profile.options),
+    }
+    try:
+        q = check_payload(ds, policy)
+        if q is not None:
+            return EngineResult(None, q, audit)
+        meta = getattr(ds, "file_meta", None)
+        ts = str(getattr(meta, "TransferSyntaxUID", "") or "1.2.840.10008.1.2")
+        audit["transfer_syntax_in"] = ts
+        phi = collect_phi(ds)
+        pixels_cleaned = False
+        if policy.pixels.policy != "off":
+            q = _clean_pixels(ds, phi, policy, keys, audit)
+            if q is not None:
+                return EngineResult(None, q, audit)
+            pixels_cleaned = bool(audit.get("pixels", {}).get("clean_pixel_data"))
+            ts = str(ds.file_meta.TransferSyntaxUID)
+        day_offset = None
+        if Option.retain_long_modified_dates in profile.option_set:
+            day_offset = keys.day_offset(patient_key(ds), profile.date_shift_max_days)
+        ctx = HeaderContext(keys=keys, profile=profile, phi=phi, day_offset=day_offset)
+        HeaderCleaner(ctx).clean(ds)
+        audit["codes"] = add_deid_records(ds, profile, pixels_cleaned=pixels_cleaned)
+        audit["actions"] = dict(sorted(ctx.stats.items()))
+        rebuild_file_meta(ds, ts)
+        audit["transfer_syntax_out"] = ts
+        audit["sop_instance_uid"] = str(ds.SOPInstanceUID)
+        return EngineResult(ds, None, audit)
+    except Exception as e:  # fail closed; the message may hold values, so only the type is reported
+        return EngineResult(None, Quarantine("header", "engine-error", type(e).__name__), audit)
+
+
+def _clean_pixels(ds: Dataset, phi, policy: Policy, keys: Keys, audit: dict) -> Quarantine | None:
+    try:
+        from .pixels.stage import clean_pixels
+    except ImportError:
+        return Quarantine("pixels", "pixel-stage-unavailable", "pixel cleaning is configured but not installed")
+    return clean_pixels(ds, phi, policy, keys, audit)
+
+
+def parse_bytes(raw: bytes) -> Dataset:
+    """Parse a Part 10 byte string (preamble optional, file meta required) and read every element."""
+    ds = dcmread(io.BytesIO(raw), force=False)
+    if "SOPClassUID" not in ds and "SOPInstanceUID" not in ds:
+        raise InvalidDicomError("no SOP Class or Instance UID")
+    return ds
 
 
 def deidentify_bytes(raw: bytes, policy: Policy, keys: Keys) -> EngineResult:
-    """Parse a Part 10 byte string (as received: preamble optional, file meta required) and de-identify it.
+    """Parse a Part 10 byte string and de-identify it.
 
     A file that cannot be parsed gives a quarantine result (stage ``parse``), never an exception.
     """
-    raise NotImplementedError
+    try:
+        ds = parse_bytes(raw)
+    except Exception as e:
+        return EngineResult(
+            None,
+            Quarantine("parse", "unparseable", type(e).__name__),
+            {"input_sha256": hashlib.sha256(raw).hexdigest()},
+        )
+    result = deidentify(ds, policy, keys)
+    result.audit["input_sha256"] = hashlib.sha256(raw).hexdigest()
+    return result
 
 
 def encode_dataset(ds: Dataset) -> bytes:
     """Serialise a de-identified dataset as a Part 10 file (preamble, our file meta) in its transfer syntax."""
-    raise NotImplementedError
+    buf = io.BytesIO()
+    dcmwrite(buf, ds, enforce_file_format=True)
+    return buf.getvalue()

@@ -1,0 +1,359 @@
+"""Apply the profile to every element of a dataset, at any depth (PS3.15 E.1.1).
+
+Elements whose action is keep or remove are decided from their raw form, without decoding their values, so the
+common path costs little more than reading and writing the file. Values are decoded only where they must change.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+from pydicom.datadict import keyword_for_tag, tag_for_keyword
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence
+
+from ...config import RULES_DIR, Option, Profile, TagOverride
+from ..keys import Keys
+from ..phi import PhiValues, scrub_text
+from .pseudonyms import (
+    dummy_for_vr,
+    pseudo_patient_id,
+    pseudo_person_name,
+    pseudo_token,
+    shift_da,
+    shift_dt,
+)
+from .structured import STRUCTURED_SEQUENCES, clean_content_items
+from .table import Action, ProfileTable, load_safe_private, load_table
+from .tags import parse_tag_key, vr_of
+
+DICOM_UID_ROOT = "1.2.840.10008."
+SCRUB_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
+TAG_TEXT_VALUE = 0x0040A160
+
+
+@dataclass(frozen=True)
+class KeepRules:
+    vrs: frozenset[str]
+    tags: frozenset[int]
+    scrubbed: frozenset[int]
+    verbatim: frozenset[int]
+
+
+@cache
+def load_keep_rules() -> KeepRules:
+    doc = yaml.safe_load((Path(RULES_DIR) / "keep_attributes.yaml").read_text(encoding="utf-8"))
+    sets = {}
+    for key in ("keep_keywords", "keep_scrubbed_keywords", "keep_verbatim"):
+        tags = frozenset(tag_for_keyword(k) for k in doc[key])
+        if None in tags:
+            raise ValueError(f"rules/keep_attributes.yaml: {key} names a keyword pydicom does not know")
+        sets[key] = tags
+    return KeepRules(
+        frozenset(doc["keep_vrs"]), sets["keep_keywords"], sets["keep_scrubbed_keywords"], sets["keep_verbatim"]
+    )  # type: ignore[arg-type]
+
+
+@dataclass
+class HeaderContext:
+    """Everything the walk needs for one instance. ``stats`` counts actions (PHI-free) for the audit."""
+
+    keys: Keys
+    profile: Profile
+    phi: PhiValues
+    day_offset: int | None
+    table: ProfileTable = field(default_factory=load_table)
+    keep: KeepRules = field(default_factory=load_keep_rules)
+    stats: Counter[str] = field(default_factory=Counter)
+    options: frozenset[Option] = frozenset()
+    overrides: dict[int, TagOverride] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.options = self.profile.option_set
+        self.overrides = {parse_tag_key(k): v for k, v in self.profile.overrides.items()}
+        self.full_dates = Option.retain_long_full_dates in self.options
+        self.modified_dates = Option.retain_long_modified_dates in self.options
+        self.safe_private = Option.retain_safe_private in self.options
+        self.struct = Option.clean_structured_content in self.options
+        self.pat_chars = Option.retain_patient_characteristics in self.options
+        self.keep_unlisted = self.profile.unlisted_standard == "keep"
+
+    def uid(self, value: str) -> str:
+        v = value.strip("\x00 ")
+        if not v or v.startswith(DICOM_UID_ROOT):
+            return v
+        return self.keys.uid(v)
+
+
+def _map_values(value: object, fn: Callable[[str], str]) -> object:
+    """Apply ``fn`` to each value of a single- or multi-valued element (PN, UI, DA... values)."""
+    if value is None or value == "":
+        return value
+    if isinstance(value, list | tuple | MultiValue):
+        return [fn(str(v)) for v in value]
+    return fn(str(value))
+
+
+def _uid_values(value: object, ctx: HeaderContext) -> object:
+    return _map_values(value, ctx.uid)
+
+
+# Identity attributes get keyed pseudonyms under Z or D, so studies stay linked (PS3.15 E.1.1: "dummy values of
+# higher level entities stay consistent").
+def _special(tag: int, value: object, ctx: HeaderContext) -> object | None:
+    s = "" if value is None else str(value)
+    if tag == 0x00100010:  # Patient's Name
+        return pseudo_person_name(ctx.keys, s) if s else ""
+    if tag == 0x00100020:  # Patient ID
+        return pseudo_patient_id(ctx.keys, s, ctx.profile.patient_id_prefix) if s else ""
+    if tag == 0x00080050:  # Accession Number
+        return pseudo_token(ctx.keys, "accession", s, 12) if s else ""
+    if tag == 0x00200010:  # Study ID
+        return pseudo_token(ctx.keys, "study-id", s, 8) if s else ""
+    return None
+
+
+_SPECIAL_TAGS = frozenset({0x00100010, 0x00100020, 0x00080050, 0x00200010})
+
+
+class HeaderCleaner:
+    def __init__(self, ctx: HeaderContext) -> None:
+        self.ctx = ctx
+
+    # -- element operations -------------------------------------------------------------------------------
+    def _set(self, ds: Dataset, tag: int, vr: str, value: object) -> None:
+        ds[tag] = DataElement(tag, vr, value)
+
+    def _recurse(self, ds: Dataset, tag: int, in_struct: bool = False) -> None:
+        seq = ds[tag].value
+        if tag in STRUCTURED_SEQUENCES and self.ctx.struct:
+            clean_content_items(seq, self.ctx, self)
+            in_struct = True
+        for item in seq:
+            self.clean(item, in_struct=in_struct)
+
+    def _apply(self, ds: Dataset, tag: int, vr: str, action: Action, in_struct: bool) -> None:
+        ctx = self.ctx
+        ctx.stats[action.value] += 1
+        if action is Action.X:
+            del ds[tag]
+            return
+        if vr == "SQ":
+            if action is Action.Z:
+                ds[tag].value = Sequence()
+            else:  # K, C, D, U: keep the sequence, apply the profile to each item
+                self._recurse(ds, tag, in_struct)
+            return
+        if action is Action.K:
+            return
+        if action is Action.U:
+            self._set(ds, tag, vr, _uid_values(ds[tag].value, ctx))
+            return
+        value = ds[tag].value
+        if tag in _SPECIAL_TAGS and action in (Action.Z, Action.D, Action.C):
+            self._set(ds, tag, vr, _special(tag, value, ctx))
+            return
+        if action is Action.Z:
+            self._set(ds, tag, vr, None)
+        elif action is Action.D:
+            if vr == "PN":
+                self._set(ds, tag, vr, _map_values(value, lambda v: pseudo_person_name(ctx.keys, v) or "ANONYMIZED^"))
+            elif vr == "UI":
+                self._set(ds, tag, vr, _uid_values(value, ctx))
+            elif vr in ("DA", "DT") and ctx.day_offset is not None:
+                self._clean_value(ds, tag, vr, value)
+            else:
+                self._set(ds, tag, vr, dummy_for_vr(vr))
+        else:  # C
+            self._clean_value(ds, tag, vr, value)
+
+    def _clean_value(self, ds: Dataset, tag: int, vr: str, value: object) -> None:
+        """Action C: replace with values of similar meaning that carry no identifying information."""
+        ctx = self.ctx
+        if vr == "DA":
+            if ctx.day_offset is None:
+                self._set(ds, tag, vr, None if not ctx.full_dates else value)
+            else:
+                off = ctx.day_offset
+                self._set(ds, tag, vr, _map_values(value, lambda v: shift_da(v, off)))
+        elif vr == "DT":
+            if ctx.day_offset is not None:
+                off = ctx.day_offset
+                self._set(ds, tag, vr, _map_values(value, lambda v: shift_dt(v, off)))
+        elif vr == "PN":
+            self._set(ds, tag, vr, _map_values(value, lambda v: pseudo_person_name(ctx.keys, v)))
+        elif vr == "UI":
+            self._set(ds, tag, vr, _uid_values(value, ctx))
+        elif vr in SCRUB_VRS or vr == "AE":
+            new = _map_values(value, lambda v: scrub_text(v, ctx.phi))
+            if new != value:
+                ctx.stats["scrubbed"] += 1
+                self._set(ds, tag, vr, new)
+        # TM, AS, CS and numbers carry no identity once dates are shifted: kept.
+
+    # -- the walk ---------------------------------------------------------------------------------------------
+    def clean(self, ds: Dataset, in_struct: bool = False) -> None:
+        """De-identify ``ds`` in place (top level or a sequence item)."""
+        ctx = self.ctx
+        table = ctx.table
+        private_tags: list[int] = []
+        overlay_groups: set[int] = set()
+        curve_groups: set[int] = set()
+        for tag in list(ds.keys()):
+            tag = int(tag)
+            group = tag >> 16
+            if group == 0x0002:
+                del ds[tag]  # file meta never belongs in the data set
+                continue
+            if tag & 0xFFFF == 0:
+                del ds[tag]  # group lengths are recomputed by readers; never needed
+                continue
+            override = ctx.overrides.get(tag)
+            if override is not None:
+                self._override(ds, tag, override)
+                continue
+            if group & 1:
+                private_tags.append(tag)
+                continue
+            if 0x6000 <= group <= 0x60FF:
+                overlay_groups.add(group)
+                continue
+            if 0x5000 <= group <= 0x50FF:
+                curve_groups.add(group)
+                continue
+            raw = ds.get_item(tag)
+            vr = vr_of(tag, raw.VR if raw is not None else None)
+            row = table.exact.get(tag)
+            if row is not None:
+                self._apply(ds, tag, vr, row.action(ctx.options), in_struct)
+            else:
+                self._unlisted(ds, tag, vr, in_struct)
+        if overlay_groups:
+            self._overlays(ds, overlay_groups)
+        if curve_groups:
+            self._curves(ds, curve_groups)
+        if private_tags:
+            self._private(ds, private_tags)
+
+    def _unlisted(self, ds: Dataset, tag: int, vr: str, in_struct: bool) -> None:
+        """A standard attribute that Table E.1-1 does not list: judged by VR and the keep-list."""
+        ctx = self.ctx
+        keep = ctx.keep
+        if vr == "SQ":
+            ctx.stats["unlisted_sq"] += 1
+            self._recurse(ds, tag, in_struct)
+            return
+        if tag in keep.verbatim:
+            return
+        if vr == "UI":
+            self._apply(ds, tag, vr, Action.U, in_struct)
+            return
+        if vr in ("DA", "DT"):
+            if ctx.full_dates:
+                return
+            if ctx.modified_dates:
+                self._clean_value(ds, tag, vr, ds[tag].value)
+                ctx.stats["unlisted_date_shifted"] += 1
+                return
+            self._remove_unlisted(ds, tag)
+            return
+        if vr == "TM":
+            if not (ctx.full_dates or ctx.modified_dates):
+                self._remove_unlisted(ds, tag)
+            return
+        if vr == "PN":
+            self._remove_unlisted(ds, tag)
+            return
+        if vr == "AS":
+            if not ctx.pat_chars:
+                self._remove_unlisted(ds, tag)
+            return
+        if tag == TAG_TEXT_VALUE and in_struct:
+            self._clean_value(ds, tag, vr, ds[tag].value)  # SR text, Clean Structured Content (E.3.4)
+            return
+        if vr in keep.vrs or tag in keep.tags:
+            return
+        if tag in keep.scrubbed or ctx.keep_unlisted:
+            if vr in SCRUB_VRS:
+                self._clean_value(ds, tag, vr, ds[tag].value)
+            return
+        self._remove_unlisted(ds, tag)
+
+    def _remove_unlisted(self, ds: Dataset, tag: int) -> None:
+        self.ctx.stats["unlisted_removed"] += 1
+        del ds[tag]
+
+    def _override(self, ds: Dataset, tag: int, ov: TagOverride) -> None:
+        self.ctx.stats["override"] += 1
+        raw = ds.get_item(tag)
+        vr = vr_of(tag, raw.VR if raw is not None else None)
+        if ov.action == "keep":
+            return
+        if ov.action == "replace":
+            self._set(ds, tag, vr, ov.value)
+            return
+        code = {"remove": Action.X, "empty": Action.Z, "clean": Action.C, "uid": Action.U, "dummy": Action.D}
+        self._apply(ds, tag, vr, code[ov.action], in_struct=False)
+
+    def _overlays(self, ds: Dataset, groups: set[int]) -> None:
+        """Overlay groups (60xx). Overlay Data and Comments are X (or C with Clean Graphics). Overlay bitmaps can
+        hold burned-in text that is not inspected, so with either code the whole overlay group is removed: no
+        half overlay is left (shared/standard/README.md, our reading)."""
+        self.ctx.stats["overlay_groups_removed"] += len(groups)
+        for tag in [t for t in ds.keys() if (int(t) >> 16) in groups]:
+            del ds[tag]
+
+    def _curves(self, ds: Dataset, groups: set[int]) -> None:
+        """Curve Data (50xx,xxxx, retired): X, or C with Clean Graphics: numbers kept, text scrubbed."""
+        ctx = self.ctx
+        action = ctx.table.curve.action(ctx.options)
+        for tag in [int(t) for t in ds.keys() if (int(t) >> 16) in groups]:
+            if action is Action.C:
+                raw = ds.get_item(tag)
+                vr = vr_of(tag, raw.VR if raw is not None else None)
+                if vr in SCRUB_VRS or vr == "PN":
+                    self._clean_value(ds, tag, vr, ds[tag].value)
+            else:
+                del ds[tag]
+        ctx.stats["curve_groups"] += len(groups)
+
+    def _private(self, ds: Dataset, tags: list[int]) -> None:
+        """Private attributes: X, or with Retain Safe Private keep those in Table E.3.10-1 (matched by group,
+        Private Creator and element byte, in whichever block the creator reserved: PS3.5 7.8.1)."""
+        ctx = self.ctx
+        keep_blocks: set[tuple[int, int]] = set()
+        creators: dict[tuple[int, int], str] = {}
+        if ctx.safe_private:
+            safe = load_safe_private()
+            for tag in tags:
+                group, elem = tag >> 16, tag & 0xFFFF
+                if 0x0010 <= elem <= 0x00FF:
+                    creators[(group, elem)] = str(ds[tag].value).strip()
+        for tag in tags:
+            group, elem = tag >> 16, tag & 0xFFFF
+            if 0x0010 <= elem <= 0x00FF:
+                continue  # creators are decided after their elements
+            if ctx.safe_private and elem >= 0x1000:
+                block = elem >> 8
+                creator = creators.get((group, block))
+                if creator is not None and (group, creator, elem & 0xFF) in safe:
+                    keep_blocks.add((group, block))
+                    ctx.stats["private_kept"] += 1
+                    continue
+            ctx.stats["private_removed"] += 1
+            del ds[tag]
+        for tag in tags:
+            group, elem = tag >> 16, tag & 0xFFFF
+            if 0x0010 <= elem <= 0x00FF and (group, elem) not in keep_blocks:
+                del ds[tag]
+
+
+def keyword(tag: int) -> str:
+    return keyword_for_tag(tag) or f"{tag:08X}"

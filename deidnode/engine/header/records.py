@@ -1,0 +1,72 @@
+"""What the output records about its de-identification (PS3.15 E.1.1, CID 7050) and its file meta."""
+
+from __future__ import annotations
+
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+
+from ... import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+from ...config import Option, Profile
+
+# CID 7050 "De-identification Method" (PS3.16 2024c), scheme DCM.
+CID_7050 = {
+    "basic": ("113100", "Basic Application Confidentiality Profile"),
+    "clean_pixels": ("113101", "Clean Pixel Data Option"),
+    "clean_visual": ("113102", "Clean Recognizable Visual Features Option"),
+    Option.clean_graphics: ("113103", "Clean Graphics Option"),
+    Option.clean_structured_content: ("113104", "Clean Structured Content Option"),
+    Option.clean_descriptors: ("113105", "Clean Descriptors Option"),
+    Option.retain_long_full_dates: ("113106", "Retain Longitudinal Temporal Information Full Dates Option"),
+    Option.retain_long_modified_dates: (
+        "113107",
+        "Retain Longitudinal Temporal Information Modified Dates Option",
+    ),
+    Option.retain_patient_characteristics: ("113108", "Retain Patient Characteristics Option"),
+    Option.retain_device_identity: ("113109", "Retain Device Identity Option"),
+    Option.retain_uids: ("113110", "Retain UIDs Option"),
+    Option.retain_safe_private: ("113111", "Retain Safe Private Option"),
+    Option.retain_institution_identity: ("113112", "Retain Institution Identity Option"),
+}
+# Order of the code items: the profile, then options in CID order.
+_ORDER = list(CID_7050)
+
+
+def _code_item(value: str, meaning: str) -> Dataset:
+    item = Dataset()
+    item.CodeValue = value
+    item.CodingSchemeDesignator = "DCM"
+    item.CodeMeaning = meaning
+    return item
+
+
+def add_deid_records(ds: Dataset, profile: Profile, *, pixels_cleaned: bool) -> list[str]:
+    """Set Patient Identity Removed, the method text and code sequence, Longitudinal Temporal Information
+    Modified and (after Clean Pixel Data) Burned In Annotation. Returns the code values used."""
+    used: list[object] = ["basic", *[o for o in _ORDER if o in profile.option_set]]
+    if pixels_cleaned:
+        used.insert(1, "clean_pixels")
+    codes = [CID_7050[k] for k in used]  # type: ignore[index]
+    ds.PatientIdentityRemoved = "YES"
+    ds.DeidentificationMethod = profile.method_text
+    ds.DeidentificationMethodCodeSequence = Sequence([_code_item(v, m) for v, m in codes])
+    opts = profile.option_set
+    if Option.retain_long_full_dates in opts:
+        ds.LongitudinalTemporalInformationModified = "UNMODIFIED"
+    elif Option.retain_long_modified_dates in opts:
+        ds.LongitudinalTemporalInformationModified = "MODIFIED"
+    else:
+        ds.LongitudinalTemporalInformationModified = "REMOVED"
+    if pixels_cleaned:
+        ds.BurnedInAnnotation = "NO"
+    return [v for v, _ in codes]
+
+
+def rebuild_file_meta(ds: Dataset, transfer_syntax: str) -> None:
+    """Replace the file meta with a description of this application (PS3.15 E.1.1; PS3.10 7.1)."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    meta.TransferSyntaxUID = transfer_syntax
+    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
+    ds.file_meta = meta

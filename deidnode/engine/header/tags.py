@@ -1,0 +1,42 @@
+"""Tag parsing and VR helpers."""
+
+from __future__ import annotations
+
+import re
+
+from pydicom.datadict import dictionary_VR, keyword_dict
+
+_TAG = re.compile(r"^\(?\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*\)?$")
+
+NUMERIC_VRS = frozenset({"US", "SS", "UL", "SL", "UV", "SV", "FL", "FD", "DS", "IS", "AT", "OF", "OD", "OL", "OV"})
+TEXT_VRS = frozenset({"AE", "LO", "LT", "SH", "ST", "UC", "UR", "UT", "PN", "CS", "AS"})
+BINARY_VRS = frozenset({"OB", "OW", "UN", "OF", "OD", "OL", "OV"})
+
+
+def parse_tag_key(key: str) -> int:
+    """``"(0010,0010)"``, ``"0010,0010"``, ``"00100010"`` or a keyword such as ``"PatientName"`` -> tag int."""
+    k = key.strip()
+    m = _TAG.match(k)
+    if m:
+        return int(m.group(1) + m.group(2), 16)
+    if re.fullmatch(r"[0-9A-Fa-f]{8}", k):
+        return int(k, 16)
+    if k in keyword_dict:
+        return int(keyword_dict[k])
+    raise ValueError("not a tag (GGGG,EEEE) or a DICOM keyword")
+
+
+def vr_of(tag: int, vr: str | None) -> str:
+    """The VR of an element: its own (explicit VR) or the dictionary's; ambiguous VRs reduced to one class."""
+    if not vr:
+        try:
+            vr = dictionary_VR(tag)
+        except KeyError:
+            return "UN"
+    if " or " in vr:  # "US or SS", "OB or OW", "US or SS or OW"
+        return "OW" if "OW" in vr and "US" not in vr else vr.split(" or ")[0]
+    return vr
+
+
+def fmt_tag(tag: int) -> str:
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"

@@ -1,0 +1,258 @@
+"""The PHI values a dataset itself carries, and text scrubbing with them (PS3.15 E.3.5 Clean Descriptors).
+
+``collect_phi`` gathers names, identifiers, dates and identifying free text from the original dataset, at any
+depth. ``scrub_text`` removes those values (names in any order and case, identifiers, dates in common formats)
+and generic patterns (dates, phone numbers, e-mail addresses, long digit strings) from a free-text value, keeping
+the rest. The burned-in-text pipeline matches OCR output against the same values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+
+# Attributes whose values identify the patient or the encounter (matched as identifiers).
+IDENTIFIER_KEYWORDS = frozenset(
+    {
+        "PatientID",
+        "OtherPatientIDs",
+        "AccessionNumber",
+        "StudyID",
+        "AdmissionID",
+        "ServiceEpisodeID",
+        "RequestedProcedureID",
+        "ScheduledProcedureStepID",
+        "PerformedProcedureStepID",
+        "FillerOrderNumberImagingServiceRequest",
+        "PlacerOrderNumberImagingServiceRequest",
+        "MedicalRecordLocator",
+        "PatientInsurancePlanCodeSequence",
+        "IssuerOfPatientID",
+        "DeviceSerialNumber",
+        "MilitaryRank",
+        "BranchOfService",
+        "PatientTelephoneNumbers",
+        "ContainerIdentifier",
+        "SpecimenIdentifier",
+        "BarcodeValue",
+    }
+)
+# Identifying free text other than names (matched as phrases).
+TEXT_KEYWORDS = frozenset(
+    {
+        "InstitutionName",
+        "InstitutionAddress",
+        "InstitutionalDepartmentName",
+        "StationName",
+        "PatientAddress",
+        "ReferringPhysicianAddress",
+        "ReferringPhysicianTelephoneNumbers",
+        "PatientTelephoneNumbers",
+        "CountryOfResidence",
+        "RegionOfResidence",
+        "PatientBirthName",
+        "PatientMotherBirthName",
+        "PersonAddress",
+        "PersonTelephoneNumbers",
+        "InstitutionDepartmentTypeCodeSequence",
+        "OtherPatientNames",
+    }
+)
+_WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
+MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+MONTH_NAMES = (
+    "JANUARY",
+    "FEBRUARY",
+    "MARCH",
+    "APRIL",
+    "MAY",
+    "JUNE",
+    "JULY",
+    "AUGUST",
+    "SEPTEMBER",
+    "OCTOBER",
+    "NOVEMBER",
+    "DECEMBER",
+)
+
+
+@dataclass(frozen=True)
+class PhiValues:
+    person_names: tuple[str, ...] = ()
+    name_parts: tuple[str, ...] = ()
+    identifiers: tuple[str, ...] = ()
+    dates: tuple[dt.date, ...] = ()
+    texts: tuple[str, ...] = ()
+    age: str | None = None
+    sex: str | None = None
+    _pattern: list[re.Pattern[str] | None] = field(default_factory=lambda: [None], compare=False, repr=False)
+
+    def pattern(self) -> re.Pattern[str] | None:
+        """One compiled alternation of every literal to remove (cached on first use)."""
+        if self._pattern[0] is None:
+            self._pattern[0] = _compile_literals(self)
+        return self._pattern[0]
+
+
+def _iter_elements(ds: Dataset) -> Iterator[DataElement]:
+    yield from ds.iterall()
+
+
+def _values(elem: DataElement) -> list[str]:
+    v = elem.value
+    if v is None or v == "":
+        return []
+    if elem.VM > 1 or isinstance(v, list | tuple):
+        return [str(x) for x in v if x not in (None, "")]
+    return [str(v)]
+
+
+def _parse_da(s: str) -> dt.date | None:
+    s = s.strip()[:8]
+    try:
+        return dt.date(int(s[0:4]), int(s[4:6]), int(s[6:8]))
+    except ValueError:
+        return None
+
+
+def collect_phi(ds: Dataset) -> PhiValues:
+    """Gather this dataset's own PHI values, from the top level and every sequence item."""
+    names: list[str] = []
+    parts: set[str] = set()
+    ids: list[str] = []
+    dates: set[dt.date] = set()
+    texts: list[str] = []
+    for elem in _iter_elements(ds):
+        if elem.tag.is_private:
+            continue  # private values have no known meaning; they are removed unless retained as safe
+        vr = elem.VR
+        kw = elem.keyword
+        if vr == "PN":
+            for v in _values(elem):
+                names.append(v)
+                parts.update(w.upper() for w in _WORD.findall(v.replace("^", " ").replace("=", " ")))
+        elif vr == "DA":
+            for v in _values(elem):
+                d = _parse_da(v)
+                if d:
+                    dates.add(d)
+        elif vr == "DT":
+            for v in _values(elem):
+                d = _parse_da(v)
+                if d:
+                    dates.add(d)
+        elif kw in IDENTIFIER_KEYWORDS and vr in ("LO", "SH", "LT", "ST", "UC", "CS", "IS"):
+            ids.extend(v.strip() for v in _values(elem) if v.strip())
+        elif kw in TEXT_KEYWORDS and vr in ("LO", "SH", "LT", "ST", "UC", "UT"):
+            texts.extend(v.strip() for v in _values(elem) if v.strip())
+    age = str(ds.get("PatientAge", "") or "") or None
+    sex = str(ds.get("PatientSex", "") or "") or None
+    return PhiValues(
+        person_names=tuple(dict.fromkeys(names)),
+        name_parts=tuple(sorted(parts, key=lambda p: (-len(p), p))),
+        identifiers=tuple(dict.fromkeys(ids)),
+        dates=tuple(sorted(dates)),
+        texts=tuple(dict.fromkeys(texts)),
+        age=age,
+        sex=sex,
+    )
+
+
+def date_variants(d: dt.date) -> list[str]:
+    """Common written forms of a date: 20010705, 2001-07-05, 07/05/2001, 05.07.2001, 05-Jul-2001, ..."""
+    y, m, day = d.year, d.month, d.day
+    yy = f"{y % 100:02d}"
+    mon = MONTHS[m - 1]
+    month = MONTH_NAMES[m - 1]
+    out = {
+        f"{y:04d}{m:02d}{day:02d}",
+        f"{y:04d}-{m:02d}-{day:02d}",
+        f"{y:04d}/{m:02d}/{day:02d}",
+        f"{y:04d}.{m:02d}.{day:02d}",
+        f"{m:02d}/{day:02d}/{y:04d}",
+        f"{day:02d}/{m:02d}/{y:04d}",
+        f"{m}/{day}/{y:04d}",
+        f"{day}/{m}/{y:04d}",
+        f"{day:02d}.{m:02d}.{y:04d}",
+        f"{day}.{m}.{y:04d}",
+        f"{day:02d}-{m:02d}-{y:04d}",
+        f"{m:02d}-{day:02d}-{y:04d}",
+        f"{m:02d}/{day:02d}/{yy}",
+        f"{day:02d}/{m:02d}/{yy}",
+        f"{day:02d}.{m:02d}.{yy}",
+        f"{day:02d}-{mon}-{y:04d}",
+        f"{day}-{mon}-{y:04d}",
+        f"{day:02d} {mon} {y:04d}",
+        f"{day} {mon} {y:04d}",
+        f"{y:04d} {mon} {day:02d}",
+        f"{y:04d}{mon}{day:02d}",
+        f"{mon} {day:02d} {y:04d}",
+        f"{mon} {day}, {y:04d}",
+        f"{month} {day}, {y:04d}",
+        f"{day} {month} {y:04d}",
+        f"{day:02d}{mon}{y:04d}",
+        f"{day:02d}-{mon}-{yy}",
+    }
+    return sorted(out, key=len, reverse=True)
+
+
+def _flexible(literal: str) -> str:
+    """A regex for ``literal`` that tolerates any run of separators between its alphanumeric runs."""
+    runs = re.findall(r"[^\W_]+", literal, re.UNICODE)
+    return r"[\s\-_.,/^:;]*".join(re.escape(r) for r in runs)
+
+
+def _compile_literals(phi: PhiValues) -> re.Pattern[str] | None:
+    alts: list[str] = []
+    for t in phi.texts:
+        if len(t) >= 3:
+            alts.append(_flexible(t))
+    for i in phi.identifiers:
+        if len(re.sub(r"\W", "", i)) >= 3:
+            alts.append(_flexible(i))
+    for d in phi.dates:
+        alts.extend(_flexible(v) for v in date_variants(d))
+    for p in phi.name_parts:
+        alts.append(re.escape(p))
+    if not alts:
+        return None
+    alts = sorted(set(alts), key=len, reverse=True)
+    # Word-ish boundaries: do not cut a name part out of the middle of a longer word.
+    return re.compile(r"(?<![^\W_])(?:" + "|".join(alts) + r")(?![^\W_])", re.IGNORECASE | re.UNICODE)
+
+
+# Generic patterns (PS3.15 E.3.5: descriptors may carry dates, phone numbers and IDs of anyone).
+_PATTERNS = re.compile(
+    "|".join(
+        [
+            r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+",  # e-mail
+            r"\b(?:19|20)\d\d[-/.](?:0?[1-9]|1[0-2])[-/.](?:0?[1-9]|[12]\d|3[01])\b",  # 2001-07-05
+            r"\b(?:0?[1-9]|[12]\d|3[01])[-/.](?:0?[1-9]|[12]\d|3[01])[-/.](?:19|20)?\d\d\b",  # 05/07/2001
+            r"\b(?:0?[1-9]|[12]\d|3[01])[- ]?(?:" + "|".join(MONTHS) + r")[a-z]*[- ,]*(?:19|20)?\d\d\b",
+            r"\b(?:" + "|".join(MONTHS) + r")[a-z]*\.? ?(?:0?[1-9]|[12]\d|3[01]),? (?:19|20)\d\d\b",
+            r"\b(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\b",  # 20010705
+            r"(?:\+?\d{1,3}[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}\b",  # phone numbers
+            r"\b\d{6,}\b",  # long digit strings (MRNs, accession numbers)
+        ]
+    ),
+    re.IGNORECASE,
+)
+_SPACES = re.compile(r"\s{2,}")
+
+
+def scrub_text(text: str, phi: PhiValues) -> str:
+    """Remove this dataset's PHI and generic identifying patterns from ``text``; keep the rest."""
+    if not text:
+        return text
+    pat = phi.pattern()
+    out = pat.sub("", text) if pat is not None else text
+    out = _PATTERNS.sub("", out)
+    if out == text:
+        return text
+    out = _SPACES.sub(" ", out).strip(" ,;:-/^")
+    return out
