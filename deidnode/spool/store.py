@@ -1,0 +1,346 @@
+"""The embedded spool: a folder of Part 10 files plus an SQLite state table.
+
+Never acknowledge before durable: :meth:`Spool.store` writes the bytes to ``tmp/``, fsyncs, renames into
+``data/``, fsyncs the folder, then commits the row (WAL, ``synchronous=FULL``). Only then may the SCP answer
+Success. Workers claim rows atomically (``UPDATE ... RETURNING`` inside ``BEGIN IMMEDIATE``) under a lease;
+expired leases and the leases of dead workers are requeued, so delivery is at-least-once. Rows are never
+deleted when taken; finished rows are pruned after a retention period.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    state INTEGER NOT NULL,
+    file TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    calling_aet TEXT NOT NULL,
+    sop_class TEXT NOT NULL,
+    transfer_syntax TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    claimed_at REAL,
+    finished_at REAL,
+    updated_at REAL NOT NULL,
+    lease_owner TEXT,
+    lease_until REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    pending TEXT,
+    last_code TEXT,
+    quarantine_id TEXT
+);
+CREATE INDEX IF NOT EXISTS items_ready ON items (state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS items_owner ON items (lease_owner) WHERE state = 1;
+"""
+
+_COLUMNS = (
+    "id, state, file, size, calling_aet, sop_class, transfer_syntax, received_at, attempts, pending, "
+    "last_code"
+)
+
+
+class State(IntEnum):
+    """Row states. Every transition stamps ``updated_at`` (and ``claimed_at`` / ``finished_at``)."""
+
+    RECEIVED = 0
+    """Durable on disk, waiting for a worker."""
+    CLAIMED = 1
+    """Leased by a worker (``lease_owner`` until ``lease_until``)."""
+    RETRY_WAIT = 2
+    """A destination failed; due again at ``next_attempt_at``."""
+    FORWARDED = 3
+    """Delivered to every routed destination; the file is removed."""
+    QUARANTINED = 4
+    """Moved to the quarantine folder with a PHI-free reason file."""
+
+
+class SpoolFullError(OSError):
+    """Less free space than ``spool.min_free_bytes``: refuse the instance (DIMSE 0xA700)."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """A claimed spool row. Holds no attribute values: only routing facts known at association level."""
+
+    id: int
+    state: State
+    file: str
+    size: int
+    calling_aet: str
+    sop_class: str
+    transfer_syntax: str
+    received_at: float
+    attempts: int
+    pending: tuple[str, ...] | None
+    """Destinations still to deliver to; None before the first routing."""
+    last_code: str | None
+
+    @classmethod
+    def _from_row(cls, row: tuple) -> Item:
+        pending = None if row[9] is None else tuple(json.loads(row[9]))
+        return cls(
+            id=row[0],
+            state=State(row[1]),
+            file=row[2],
+            size=row[3],
+            calling_aet=row[4],
+            sop_class=row[5],
+            transfer_syntax=row[6],
+            received_at=row[7],
+            attempts=row[8],
+            pending=pending,
+            last_code=row[10],
+        )
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Spool:
+    """One spool folder. Safe to share between threads of one process; each process opens its own."""
+
+    def __init__(self, path: Path, *, min_free_bytes: int = 0, lease_seconds: float = 300) -> None:
+        self.path = Path(path)
+        self.data_dir = self.path / "data"
+        self.tmp_dir = self.path / "tmp"
+        self.min_free_bytes = min_free_bytes
+        self.lease_seconds = lease_seconds
+        for d in (self.path, self.data_dir, self.tmp_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            self.path / "spool.sqlite3", timeout=30, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        with self._lock:
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- receive side -------------------------------------------------------------------------------
+    def check_space(self) -> None:
+        """Raise :class:`SpoolFullError` when the spool's file system is short of space."""
+        if self.min_free_bytes:
+            st = os.statvfs(self.path)
+            if st.f_bavail * st.f_frsize < self.min_free_bytes:
+                raise SpoolFullError(28, "spool below min_free_bytes")
+
+    def store(
+        self, raw: bytes | memoryview, *, calling_aet: str, sop_class: str, transfer_syntax: str
+    ) -> int:
+        """Write ``raw`` durably and commit a RECEIVED row; return its id. Raises OSError on failure."""
+        self.check_space()
+        name = uuid.uuid4().hex + ".dcm"
+        tmp = self.tmp_dir / name
+        final = self.data_dir / name
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                view = memoryview(raw)
+                while view:
+                    n = os.write(fd, view)
+                    view = view[n:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.rename(tmp, final)
+            _fsync_dir(self.data_dir)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
+        now = time.time()
+        try:
+            with self._lock:
+                cur = self._db.execute(
+                    "INSERT INTO items (state, file, size, calling_aet, sop_class, transfer_syntax,"
+                    " received_at, updated_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (State.RECEIVED, name, len(raw), calling_aet, sop_class, transfer_syntax, now, now, now),
+                )
+                row_id = cur.lastrowid
+        except sqlite3.Error as e:
+            final.unlink(missing_ok=True)
+            raise OSError(5, f"spool database: {type(e).__name__}") from e
+        assert row_id is not None
+        return row_id
+
+    # -- worker side --------------------------------------------------------------------------------
+    def claim(self, owner: str, *, now: float | None = None) -> Item | None:
+        """Lease the next due item to ``owner`` (one atomic statement), or None when nothing is due."""
+        now = time.time() if now is None else now
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute(
+                    "UPDATE items SET state = ?, lease_owner = ?, lease_until = ?, claimed_at = ?,"
+                    " updated_at = ? WHERE id = (SELECT id FROM items"
+                    " WHERE state IN (?, ?) AND next_attempt_at <= ?"
+                    f" ORDER BY next_attempt_at, id LIMIT 1) RETURNING {_COLUMNS}",
+                    (
+                        State.CLAIMED,
+                        owner,
+                        now + self.lease_seconds,
+                        now,
+                        now,
+                        State.RECEIVED,
+                        State.RETRY_WAIT,
+                        now,
+                    ),
+                ).fetchone()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return None if row is None else Item._from_row(row)
+
+    def file_path(self, item: Item) -> Path:
+        return self.data_dir / item.file
+
+    def read(self, item: Item) -> bytes:
+        return self.file_path(item).read_bytes()
+
+    def _finish(self, item_id: int, owner: str, sets: str, args: tuple) -> bool:
+        now = time.time()
+        with self._lock:
+            cur = self._db.execute(
+                f"UPDATE items SET {sets}, lease_owner = NULL, lease_until = NULL, updated_at = ?"
+                " WHERE id = ? AND state = ? AND lease_owner = ?",
+                (*args, now, item_id, State.CLAIMED, owner),
+            )
+        return cur.rowcount == 1
+
+    def mark_forwarded(self, item: Item, owner: str) -> bool:
+        """Record delivery, then remove the file. False if the lease was lost (someone else owns it now)."""
+        ok = self._finish(
+            item.id, owner, "state = ?, finished_at = ?, pending = '[]'", (State.FORWARDED, time.time())
+        )
+        if ok:
+            self.file_path(item).unlink(missing_ok=True)
+        return ok
+
+    def mark_retry(self, item: Item, owner: str, *, delay: float, pending: Iterable[str], code: str) -> bool:
+        """Put the item back, due again in ``delay`` seconds, with the destinations still pending."""
+        return self._finish(
+            item.id,
+            owner,
+            "state = ?, attempts = attempts + 1, next_attempt_at = ?, pending = ?, last_code = ?",
+            (State.RETRY_WAIT, time.time() + delay, json.dumps(list(pending)), code),
+        )
+
+    def mark_quarantined(self, item: Item, owner: str, *, quarantine_id: str, code: str) -> bool:
+        """Record that the file now lives in quarantine, then remove the spool copy."""
+        ok = self._finish(
+            item.id,
+            owner,
+            "state = ?, finished_at = ?, quarantine_id = ?, last_code = ?",
+            (State.QUARANTINED, time.time(), quarantine_id, code),
+        )
+        if ok:
+            self.file_path(item).unlink(missing_ok=True)
+        return ok
+
+    def release(self, item: Item, owner: str) -> bool:
+        """Return a claimed item unchanged (graceful shutdown)."""
+        return self._finish(
+            item.id, owner, "state = ?", (State.RECEIVED if item.pending is None else State.RETRY_WAIT,)
+        )
+
+    # -- supervision --------------------------------------------------------------------------------
+    def requeue(self, *, owners: Iterable[str] | None = None, expired_before: float | None = None) -> int:
+        """Return claimed items to the queue: all of them, those of ``owners``, or leases expired by then."""
+        sql = (
+            "UPDATE items SET state = CASE WHEN pending IS NULL THEN ? ELSE ? END, lease_owner = NULL,"
+            " lease_until = NULL, updated_at = ? WHERE state = ?"
+        )
+        args: list = [State.RECEIVED, State.RETRY_WAIT, time.time(), State.CLAIMED]
+        if owners is not None:
+            owners = list(owners)
+            if not owners:
+                return 0
+            sql += f" AND lease_owner IN ({', '.join('?' * len(owners))})"
+            args += owners
+        if expired_before is not None:
+            sql += " AND lease_until < ?"
+            args.append(expired_before)
+        with self._lock:
+            return self._db.execute(sql, args).rowcount
+
+    def recover(self) -> dict[str, int]:
+        """At start (no worker alive): requeue every claim, drop temp files and files no row refers to."""
+        requeued = self.requeue()
+        tmp_removed = 0
+        for p in self.tmp_dir.iterdir():
+            p.unlink(missing_ok=True)
+            tmp_removed += 1
+        with self._lock:
+            live = {
+                r[0]
+                for r in self._db.execute(
+                    "SELECT file FROM items WHERE state IN (?, ?, ?)",
+                    (State.RECEIVED, State.CLAIMED, State.RETRY_WAIT),
+                )
+            }
+        orphans = 0
+        for p in self.data_dir.iterdir():
+            if p.name not in live:
+                # Never acknowledged (crash between rename and commit) or already finished.
+                p.unlink(missing_ok=True)
+                orphans += 1
+        return {"requeued": requeued, "tmp_removed": tmp_removed, "orphans_removed": orphans}
+
+    def depth(self) -> dict[State, int]:
+        """Rows per state (FORWARDED and QUARANTINED count retained history)."""
+        counts = dict.fromkeys(State, 0)
+        with self._lock:
+            for state, n in self._db.execute("SELECT state, COUNT(*) FROM items GROUP BY state"):
+                counts[State(state)] = n
+        return counts
+
+    def prune(self, older_than: float) -> int:
+        """Delete finished rows (FORWARDED, QUARANTINED) finished before ``older_than``."""
+        with self._lock:
+            return self._db.execute(
+                "DELETE FROM items WHERE state IN (?, ?) AND finished_at < ?",
+                (State.FORWARDED, State.QUARANTINED, older_than),
+            ).rowcount
+
+    def add_file(self, src: Path, *, calling_aet: str, sop_class: str, transfer_syntax: str) -> int:
+        """Copy an existing file into the spool as RECEIVED (quarantine retry)."""
+        return self.store(
+            src.read_bytes(), calling_aet=calling_aet, sop_class=sop_class, transfer_syntax=transfer_syntax
+        )
+
+    def copy_out(self, item: Item, dest: Path) -> None:
+        """Link (same file system) or copy the item's file to ``dest``, durably."""
+        src = self.file_path(item)
+        try:
+            os.link(src, dest)
+        except OSError:
+            shutil.copyfile(src, dest)
+            fd = os.open(dest, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(dest.parent)

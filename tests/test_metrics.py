@@ -1,0 +1,45 @@
+"""Metric names and labels follow the convention; labels are bounded and pre-initialised."""
+
+from __future__ import annotations
+
+import re
+
+from prometheus_client import REGISTRY, generate_latest
+
+from deidnode import metrics
+
+NAME = re.compile(r"^deidnode_[a-z]+_[a-z_]+_(total|seconds|bytes|instances|processes)$")
+ALLOWED_LABELS = {"outcome", "stage", "destination", "state", "reason"}
+
+
+def _ours():
+    return [m for m in vars(metrics).values() if hasattr(m, "_name") and hasattr(m, "_labelnames")]
+
+
+def test_names_follow_convention():
+    names = []
+    for m in _ours():
+        full = m._name + ("_total" if m._type == "counter" else "")
+        names.append(full)
+        assert NAME.match(full), full
+        if m._type == "counter":
+            assert full.endswith("_total")
+    assert len(names) == len(set(names)) >= 10
+
+
+def test_labels_are_low_cardinality_kinds():
+    for m in _ours():
+        assert set(m._labelnames) <= ALLOWED_LABELS, m._name
+
+
+def test_preinit_exports_zero_series_for_every_label():
+    metrics.preinit(["research", "local"])
+    text = generate_latest(REGISTRY).decode()
+    assert 'deidnode_forward_instances_total{destination="research",outcome="retry"} 0.0' in text
+    assert 'deidnode_quarantine_instances_total{stage="forward"} 0.0' in text
+    assert 'deidnode_spool_depth_instances{state="retry_wait"} 0.0' in text
+
+
+def test_quarantine_stage_label_is_bounded():
+    assert metrics.quarantine_stage_label("pixels") == "pixels"
+    assert metrics.quarantine_stage_label("some new stage") == "other"

@@ -1,0 +1,129 @@
+"""Storage SCP: spooled before Success, association policy, failure statuses, TCP_NODELAY."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+from pydicom import dcmread
+from pynetdicom import AE
+from pynetdicom.sop_class import CTImageStorage, Verification
+
+from deidnode.config import NodeSettings
+from deidnode.receive import AssociationPolicy, StorageSCP
+from deidnode.spool import Spool, State
+
+sys.path.insert(0, str(Path(__file__).parent))
+from dicom_factory import make_study  # noqa: E402
+
+
+@pytest.fixture
+def node(tmp_path):
+    started: list[StorageSCP] = []
+
+    def start(spool: Spool | None = None, **kw) -> tuple[StorageSCP, Spool]:
+        spool = spool or Spool(tmp_path / "spool")
+        scp = StorageSCP(NodeSettings(host="127.0.0.1", port=0, **kw), spool)
+        scp.start()
+        started.append(scp)
+        return scp, spool
+
+    yield start
+    for s in started:
+        s.stop(0)
+
+
+def _assoc(port: int, calling: str = "MODALITY", contexts=(CTImageStorage, Verification)):
+    ae = AE(ae_title=calling)
+    for c in contexts:
+        ae.add_requested_context(c)
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 5
+    return ae.associate("127.0.0.1", port, ae_title="DEIDNODE")
+
+
+def _port(scp: StorageSCP) -> int:
+    return scp.server.server_address[1]
+
+
+def test_store_is_spooled_as_received_before_success(node):
+    scp, spool = node()
+    ds = make_study(1, 1)[0]
+    assoc = _assoc(_port(scp))
+    status = assoc.send_c_store(ds)
+    assoc.release()
+    assert status.Status == 0x0000
+    item = spool.claim("t")
+    assert item.calling_aet == "MODALITY" and item.sop_class == CTImageStorage
+    stored = dcmread(spool.file_path(item))
+    assert stored.SOPInstanceUID == ds.SOPInstanceUID
+    assert stored.file_meta.TransferSyntaxUID == item.transfer_syntax
+    assert stored.PixelData == ds.PixelData
+
+
+def test_echo_succeeds(node):
+    scp, _ = node()
+    assoc = _assoc(_port(scp))
+    assert assoc.send_c_echo().Status == 0x0000
+    assoc.release()
+
+
+def test_calling_aet_not_on_allow_list_is_rejected_with_reason(node):
+    scp, _ = node(allowed_calling_aets=("CT1",))
+    assoc = _assoc(_port(scp), calling="INTRUDER")
+    assert assoc.is_rejected
+    rj = assoc.acceptor.primitive
+    assert (rj.result, rj.result_source, rj.diagnostic) == (0x01, 0x01, 0x03)
+    ok = _assoc(_port(scp), calling="CT1")
+    assert ok.is_established
+    ok.release()
+
+
+def test_source_network_not_allowed_is_rejected(node):
+    scp, _ = node(allowed_networks=("10.0.0.0/8",))
+    assoc = _assoc(_port(scp))
+    assert assoc.is_rejected
+    assert assoc.acceptor.primitive.diagnostic == 0x01
+
+
+def test_policy_checks_networks_and_called_aet():
+    p = AssociationPolicy(NodeSettings(allowed_networks=("127.0.0.0/8",), check_called_aet=True))
+    assert p.check("ANY", "DEIDNODE", "127.0.0.1") is None
+    assert p.check("ANY", "DEIDNODE", "192.168.1.1").code == "network_not_allowed"
+    assert p.check("ANY", "OTHER", "127.0.0.1").code == "called_aet_not_recognised"
+
+
+def test_spool_full_answers_out_of_resources_and_keeps_serving(node, tmp_path):
+    full = Spool(tmp_path / "full", min_free_bytes=1 << 62)
+    scp, _ = node(spool=full)
+    assoc = _assoc(_port(scp))
+    status = assoc.send_c_store(make_study(1, 1)[0])
+    assert 0xA700 <= status.Status <= 0xA7FF
+    assert assoc.send_c_echo().Status == 0x0000
+    assoc.release()
+    assert full.depth()[State.RECEIVED] == 0
+
+
+def test_accepted_sockets_have_nodelay(node):
+    scp, _ = node()
+    assoc = _assoc(_port(scp))
+    (acceptor,) = scp.server.active_associations
+    assert acceptor.dul.socket.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    assoc.release()
+
+
+def test_association_limit_rejects_transiently(node):
+    scp, _ = node(max_associations=1)
+    first = _assoc(_port(scp))
+    second = _assoc(_port(scp))
+    assert first.is_established and second.is_rejected
+    assert second.acceptor.primitive.result == 0x02  # rejected-transient
+    first.release()
+
+
+def test_stop_aborts_associations_left_after_grace(node):
+    scp, _ = node()
+    assoc = _assoc(_port(scp))
+    assert scp.stop(grace_seconds=0.2) == 1
+    assoc.abort()

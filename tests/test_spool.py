@@ -1,0 +1,142 @@
+"""The embedded spool: durable store, atomic claim with lease, requeue, recovery."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+
+import pytest
+
+from deidnode.spool import Spool, SpoolFullError, State
+
+CT = "1.2.840.10008.5.1.4.1.1.2"
+ELE = "1.2.840.10008.1.2.1"
+
+
+def _store(spool: Spool, data: bytes = b"DICM-bytes") -> int:
+    return spool.store(data, calling_aet="MODALITY", sop_class=CT, transfer_syntax=ELE)
+
+
+def test_store_writes_file_and_commits_received_row(tmp_path):
+    spool = Spool(tmp_path)
+    row = _store(spool, b"abc")
+    db = sqlite3.connect(tmp_path / "spool.sqlite3")
+    state, name, size = db.execute("SELECT state, file, size FROM items WHERE id = ?", (row,)).fetchone()
+    assert state == State.RECEIVED and size == 3
+    assert (tmp_path / "data" / name).read_bytes() == b"abc"
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_database_is_wal_with_full_sync(tmp_path):
+    spool = Spool(tmp_path)
+    assert spool._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert spool._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_store_refuses_when_below_min_free_bytes(tmp_path):
+    spool = Spool(tmp_path, min_free_bytes=1 << 62)
+    with pytest.raises(SpoolFullError):
+        _store(spool)
+    assert spool.depth()[State.RECEIVED] == 0
+    assert list((tmp_path / "data").iterdir()) == []
+
+
+def test_store_failure_leaves_no_row_and_no_file(tmp_path):
+    spool = Spool(tmp_path)
+    os.chmod(tmp_path / "tmp", 0o500)
+    try:
+        if os.access(tmp_path / "tmp", os.W_OK):
+            pytest.skip("running as root: permissions do not apply")
+        with pytest.raises(OSError):
+            _store(spool)
+    finally:
+        os.chmod(tmp_path / "tmp", 0o700)
+    assert spool.depth()[State.RECEIVED] == 0
+
+
+def test_claim_leases_each_item_to_exactly_one_owner(tmp_path):
+    spool = Spool(tmp_path)
+    ids = {_store(spool) for _ in range(40)}
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        s = Spool(tmp_path)
+        while (item := s.claim(f"w{n}")) is not None:
+            with lock:
+                claimed.append(item.id)
+        s.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(claimed) == sorted(ids)
+    assert spool.depth()[State.CLAIMED] == 40
+
+
+def test_claim_skips_items_not_yet_due(tmp_path):
+    spool = Spool(tmp_path)
+    _store(spool)
+    item = spool.claim("w")
+    assert spool.mark_retry(item, "w", delay=60, pending=["pacs"], code="destination_unreachable")
+    assert spool.claim("w") is None
+    later = spool.claim("w", now=item.received_at + 120)
+    assert later is not None and later.pending == ("pacs",) and later.attempts == 1
+
+
+def test_finish_requires_the_current_lease(tmp_path):
+    spool = Spool(tmp_path)
+    _store(spool)
+    item = spool.claim("a")
+    spool.requeue(owners=["a"])
+    again = spool.claim("b")
+    assert again.id == item.id
+    assert not spool.mark_forwarded(item, "a")
+    assert spool.file_path(item).exists()
+    assert spool.mark_forwarded(again, "b")
+    assert not spool.file_path(item).exists()
+    assert spool.depth()[State.FORWARDED] == 1
+
+
+def test_expired_leases_are_requeued(tmp_path):
+    spool = Spool(tmp_path, lease_seconds=10)
+    _store(spool)
+    item = spool.claim("w")
+    assert spool.requeue(expired_before=item.received_at + 1) == 0
+    assert spool.requeue(expired_before=item.received_at + 3600) == 1
+    assert spool.depth()[State.RECEIVED] == 1
+
+
+def test_recover_requeues_claims_and_removes_unacknowledged_files(tmp_path):
+    spool = Spool(tmp_path)
+    _store(spool)
+    _store(spool)
+    spool.claim("dead-worker")
+    (tmp_path / "tmp" / "half-written").write_bytes(b"x")
+    (tmp_path / "data" / "never-committed.dcm").write_bytes(b"x")
+    spool.close()
+    spool = Spool(tmp_path)
+    report = spool.recover()
+    assert report == {"requeued": 1, "tmp_removed": 1, "orphans_removed": 1}
+    assert spool.depth()[State.RECEIVED] == 2
+    assert len(list((tmp_path / "data").iterdir())) == 2
+
+
+def test_release_returns_item_unchanged(tmp_path):
+    spool = Spool(tmp_path)
+    _store(spool)
+    item = spool.claim("w")
+    assert spool.release(item, "w")
+    assert spool.claim("w2").id == item.id
+
+
+def test_prune_deletes_only_finished_rows(tmp_path):
+    spool = Spool(tmp_path)
+    _store(spool)
+    _store(spool)
+    spool.mark_forwarded(spool.claim("w"), "w")
+    assert spool.prune(older_than=1e12) == 1
+    assert sum(spool.depth().values()) == 1

@@ -1,0 +1,162 @@
+"""The worker pipeline with a stand-in engine: forwarded, quarantined (never forwarded raw), retried."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from pydicom import dcmread
+
+from deidnode.config import settings_from_dict
+from deidnode.engine.result import EngineResult, Quarantine
+from deidnode.spool import Spool, State
+from deidnode.worker import Pipeline
+
+sys.path.insert(0, str(Path(__file__).parent))
+from dicom_factory import PLANTED_PHI, make_study, to_bytes  # noqa: E402
+from netpeers import RecordingSCP  # noqa: E402
+
+CT = "1.2.840.10008.5.1.4.1.1.2"
+
+
+def fake_deidentify(raw: bytes, policy, keys) -> EngineResult:
+    """A stand-in for the engine (its contract only): parse, blank the name, new UIDs; refuse bad input."""
+    try:
+        ds = dcmread(BytesIO(raw))
+        ds.PixelData  # noqa: B018 - force parsing to the end
+    except Exception:  # noqa: BLE001
+        return EngineResult(None, Quarantine("parse", "unreadable_dataset"))
+    if "PixelData" in ds and len(ds.PixelData) != ds.Rows * ds.Columns * ds.BitsAllocated // 8:
+        return EngineResult(None, Quarantine("pixels", "pixel_data_length_mismatch", "expected by attributes"))
+    ds.PatientName = "ANON"
+    ds.PatientID = "DN000"
+    new = "2.25." + str(int.from_bytes(hashlib.sha256(ds.SOPInstanceUID.encode()).digest()[:16], "big"))
+    ds.SOPInstanceUID = new
+    ds.file_meta.MediaStorageSOPInstanceUID = new
+    return EngineResult(ds, audit={"ok": True})
+
+
+def raising_deidentify(raw, policy, keys):
+    raise RuntimeError("boom")
+
+
+@pytest.fixture
+def peer():
+    p = RecordingSCP()
+    yield p
+    p.stop()
+
+
+def _pipeline(tmp_path, port: int, deid=fake_deidentify, routes: str | None = None, **retry):
+    data = {
+        "spool": {"path": str(tmp_path / "spool")},
+        "quarantine_path": str(tmp_path / "q"),
+        "destinations": [{"name": "pacs", "type": "dicom", "ae_title": "RECORDER", "host": "127.0.0.1",
+                          "port": port, "timeout": 5}],
+        "retry": {"initial_seconds": 0.01, "max_seconds": 0.05, "max_age_seconds": 60, **retry},
+    }
+    if routes:
+        (tmp_path / "routes.yaml").write_text(routes)
+        data["routes_file"] = str(tmp_path / "routes.yaml")
+    s = settings_from_dict(data)
+    spool = Spool(s.spool.path)
+    pipe = Pipeline(s, keys=None, spool=spool, owner="w1", deidentify=deid, encode=to_bytes,
+                    policy_factory=lambda settings, name: name)
+    return pipe, spool
+
+
+def _run_one(pipe: Pipeline, spool: Spool, raw: bytes, calling: str = "CT1") -> str:
+    spool.store(raw, calling_aet=calling, sop_class=CT, transfer_syntax="1.2.840.10008.1.2.1")
+    item = spool.claim("w1")
+    return pipe.process(item)
+
+
+def _reasons(tmp_path) -> list[dict]:
+    return [json.loads((d / "reason.json").read_text()) for d in (tmp_path / "q").iterdir()]
+
+
+def test_good_instance_is_forwarded_deidentified_and_removed(tmp_path, peer):
+    pipe, spool = _pipeline(tmp_path, peer.port)
+    ds = make_study(1, 1)[0]
+    assert _run_one(pipe, spool, to_bytes(ds)) == "forwarded"
+    pipe.close()
+    (got,) = peer.received
+    assert got.PatientName == "ANON" and got.SOPInstanceUID != ds.SOPInstanceUID
+    assert spool.depth()[State.FORWARDED] == 1
+    assert list((tmp_path / "spool" / "data").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("raw", "stage", "code"),
+    [
+        (b"\x00" * 128 + b"DICM" + b"\x02\x00\x10\x00garbage", "parse", "unreadable_dataset"),
+        (b"not dicom at all", "parse", "unreadable_dataset"),
+    ],
+)
+def test_unparseable_input_is_quarantined_with_reason_never_forwarded(tmp_path, peer, raw, stage, code):
+    pipe, spool = _pipeline(tmp_path, peer.port)
+    assert _run_one(pipe, spool, raw) == "quarantined"
+    assert peer.received == []
+    (reason,) = _reasons(tmp_path)
+    assert (reason["stage"], reason["code"]) == (stage, code)
+    assert spool.depth()[State.QUARANTINED] == 1
+
+
+def test_pixel_mismatch_is_quarantined_and_reason_has_no_phi(tmp_path, peer):
+    pipe, spool = _pipeline(tmp_path, peer.port)
+    ds = make_study(1, 1)[0]
+    ds.Rows = 128
+    assert _run_one(pipe, spool, to_bytes(ds)) == "quarantined"
+    assert peer.received == []
+    qdir = next((tmp_path / "q").iterdir())
+    reason_text = (qdir / "reason.json").read_text()
+    assert json.loads(reason_text)["code"] == "pixel_data_length_mismatch"
+    for s in PLANTED_PHI.planted():
+        assert s.lower() not in reason_text.lower()
+    assert dcmread(qdir / "instance.dcm").SOPInstanceUID == ds.SOPInstanceUID  # kept as received
+
+
+def test_engine_exception_fails_closed(tmp_path, peer):
+    pipe, spool = _pipeline(tmp_path, peer.port, deid=raising_deidentify)
+    assert _run_one(pipe, spool, to_bytes(make_study(1, 1)[0])) == "quarantined"
+    assert peer.received == []
+    assert _reasons(tmp_path)[0]["code"] == "internal_error"
+
+
+def test_destination_down_schedules_retry_then_delivers(tmp_path, peer):
+    port = peer.port
+    peer.stop()
+    pipe, spool = _pipeline(tmp_path, port)
+    assert _run_one(pipe, spool, to_bytes(make_study(1, 1)[0])) == "retry"
+    row = spool._db.execute("SELECT state, attempts, pending FROM items").fetchone()
+    assert row == (State.RETRY_WAIT, 1, '["pacs"]')
+    back = RecordingSCP()
+    try:
+        pipe.forwarders["pacs"].dest = pipe.forwarders["pacs"].dest.model_copy(update={"port": back.port})
+        pipe.forwarders["pacs"].down_until = 0
+        item = spool.claim("w1", now=10**10)
+        assert pipe.process(item) == "forwarded"
+        pipe.close()
+        assert len(back.received) == 1
+    finally:
+        back.stop()
+
+
+def test_retries_end_in_quarantine_after_max_age(tmp_path, peer):
+    port = peer.port
+    peer.stop()
+    pipe, spool = _pipeline(tmp_path, port, max_age_seconds=0.001)
+    assert _run_one(pipe, spool, to_bytes(make_study(1, 1)[0])) == "quarantined"
+    assert _reasons(tmp_path)[0]["code"] == "retry_exhausted"
+
+
+def test_unrouted_instance_is_quarantined(tmp_path, peer):
+    routes = "routes:\n  - name: ct1\n    match: {calling_aet: [CT1]}\n    destinations: [pacs]\n"
+    pipe, spool = _pipeline(tmp_path, peer.port, routes=routes)
+    assert _run_one(pipe, spool, to_bytes(make_study(1, 1)[0]), calling="OTHER") == "quarantined"
+    assert _reasons(tmp_path)[0]["stage"] == "route"
+    assert peer.received == []
