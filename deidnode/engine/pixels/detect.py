@@ -13,7 +13,7 @@ from .text import Decision, TextJudge
 
 @dataclass(frozen=True)
 class Finding:
-    """A recognised line, the decision on it and whether the policy removes it. ``frame``: where it was read."""
+    """A recognised line, the decision on it, whether the policy removes it, and the frame read."""
 
     box: TextBox
     decision: Decision

@@ -136,14 +136,14 @@ def render_text(
     size = max(6, int(h * 0.8))
     font = _font(size)
     while size > 6:
-        l, t, r, b = font.getbbox(text)
-        if r - l <= w and b - t <= h:
+        left, top, right, bottom = font.getbbox(text)
+        if right - left <= w and bottom - top <= h:
             break
         size -= 1
         font = _font(size)
-    l, t, r, b = font.getbbox(text)
+    left, top, right, bottom = font.getbbox(text)
     mask_img = Image.new("L", (w, h), 0)
-    ImageDraw.Draw(mask_img).text((-l, (h - (b - t)) // 2 - t), text, fill=255, font=font)
+    ImageDraw.Draw(mask_img).text((-left, (h - (bottom - top)) // 2 - top), text, fill=255, font=font)
     mask = np.asarray(mask_img) >= 128
     value = np.asarray(colour, dtype=frames.dtype)
     for i in frame_indices:

@@ -28,7 +28,7 @@ def write_preview(
     """Write one PNG: ``before`` (boxes drawn, each labelled with its reason) beside ``after``.
 
     ``before``/``after`` are display images (8-bit, or any range: scaled); ``boxes`` are ((x0, y0, x1, y1),
-    reason) with reasons like ``metadata:name``, ``pattern:date``, ``region``, ``keep``. Red boxes are removed,
+    reason) with reasons like ``metadata:name``, ``pattern:date``, ``region``, ``keep``. Red: removed,
     green ones kept. The file shows PHI: write it only where the original images may be seen.
     """
     b, a = _rgb(before), _rgb(after)
@@ -45,9 +45,7 @@ def write_preview(
     for (x0, y0, x1, y1), reason in boxes:
         colour = COLOURS.get(reason, DEFAULT_COLOUR)
         for off in (0, b.width + 8):
-            draw.rectangle(
-                (x0 * scale + off, y0 * scale, x1 * scale + off - 1, y1 * scale - 1), outline=colour
-            )
+            draw.rectangle((x0 * scale + off, y0 * scale, x1 * scale + off - 1, y1 * scale - 1), outline=colour)
         draw.text((x0 * scale, max(0, y0 * scale - 11)), reason, fill=colour, font=font)
     os.makedirs(os.path.dirname(os.fspath(out_path)) or ".", exist_ok=True)
     canvas.save(out_path, format="PNG")

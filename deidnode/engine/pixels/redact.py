@@ -10,7 +10,7 @@ Box = tuple[int, int, int, int]
 
 
 def pad_box(box: Box, rows: int, cols: int, ratio: float, minimum: int = 2) -> Box:
-    """``box`` grown by ``ratio`` of its height (at least ``minimum`` px) on every side, clipped to the image."""
+    """``box`` grown by ``ratio`` of its height (at least ``minimum`` px) each side, clipped to the image."""
     x0, y0, x1, y1 = box
     p = max(minimum, int(round((y1 - y0) * ratio)))
     return (max(0, x0 - p), max(0, y0 - p), min(cols, x1 + p), min(rows, y1 + p))

@@ -25,9 +25,7 @@ def image_type(ds: Dataset) -> tuple[str, ...]:
 def wsi_kind(ds: Dataset) -> str | None:
     """'LABEL' or 'OVERVIEW' for whole-slide images that show the slide label; None otherwise."""
     it = image_type(ds)
-    if str(ds.get("Modality", "")).upper() != "SM" and "1.2.840.10008.5.1.4.1.1.77.1.6" != ds.get(
-        "SOPClassUID"
-    ):
+    if str(ds.get("Modality", "")).upper() != "SM" and "1.2.840.10008.5.1.4.1.1.77.1.6" != ds.get("SOPClassUID"):
         return None
     for kind in ("LABEL", "OVERVIEW"):
         if kind in it[2:] or (len(it) > 2 and it[2] == kind):
@@ -36,7 +34,7 @@ def wsi_kind(ds: Dataset) -> str | None:
 
 
 def selection(ds: Dataset, settings: PixelSettings) -> str:
-    """'always' (OCR), 'check' (OCR if ``has_text`` fires) or 'skip', with the reason as the audit wants it."""
+    """'always' (OCR), 'check' (OCR if ``has_text`` fires) or 'skip' (recorded in the audit)."""
     modality = str(ds.get("Modality", "")).upper()
     sop = str(ds.get("SOPClassUID", ""))
     bia = str(ds.get("BurnedInAnnotation", "")).upper()

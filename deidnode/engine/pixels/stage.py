@@ -200,9 +200,7 @@ def _clean(
         a["verify_residual"] = len(residual)
         if residual:
             layers = ",".join(sorted({f.decision.layer for f in residual}))
-            return _q(
-                "phi_remains", f"{len(residual)} text line(s) still judged PHI after cleaning ({layers})"
-            )
+            return _q("phi_remains", f"{len(residual)} text line(s) still judged PHI after cleaning ({layers})")
 
     if preview_dir is not None and before is not None:
         from .preview import write_preview

@@ -1,7 +1,7 @@
 """OCR backends behind one small interface, chosen by ``pixels.ocr.engine`` in the config.
 
 Each backend is a module (``rapid``, ``easy``) with ``NAME``, ``REQUIRES``, ``is_available()`` and
-``create(settings) -> OcrEngine``. Engines are built once per process (``get_engine`` caches them by settings) so
+``create(settings) -> OcrEngine``. Engines are built once per process (``get_engine`` caches them) so
 model load time is never paid per instance. No backend downloads anything at run time.
 """
 
@@ -56,9 +56,7 @@ def _module(name: str):
     try:
         mod = BACKENDS[name]
     except KeyError:
-        raise OcrUnavailableError(
-            "ocr_unknown_engine", f"unknown OCR engine '{name}'", stage="pixels"
-        ) from None
+        raise OcrUnavailableError("ocr_unknown_engine", f"unknown OCR engine '{name}'", stage="pixels") from None
     return importlib.import_module(f"{__name__}.{mod}")
 
 

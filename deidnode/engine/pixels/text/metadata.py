@@ -1,4 +1,4 @@
-"""Layer 1: this dataset's own PHI values (``collect_phi``), matched in OCR text with tolerance for OCR errors.
+"""Layer 1: this dataset's own PHI values (``collect_phi``), matched in OCR text, tolerating OCR errors.
 
 Names match in any order and form (each component of three or more letters on its own, shorter ones as whole
 words); identifiers and free text fuzzily; dates in every common written form; ages as 057Y / 57Y / 57 YRS /
@@ -120,9 +120,7 @@ class MetadataMatcher:
         self.age_value = phi.age or ""
         self.sex_re: re.Pattern[str] | None = None
         if phi.sex and phi.sex.strip().upper()[:1] in ("M", "F"):
-            self.sex_re = re.compile(
-                r"\b(?:SEX|GENDER)\s*[:=]?\s*(?:M|F|O|MALE|FEMALE)\b|\b(?:MALE|FEMALE)\b"
-            )
+            self.sex_re = re.compile(r"\b(?:SEX|GENDER)\s*[:=]?\s*(?:M|F|O|MALE|FEMALE)\b|\b(?:MALE|FEMALE)\b")
         self.sex_value = phi.sex or ""
 
     def match(self, text: str) -> MetaHit | None:

@@ -1,6 +1,6 @@
 """Layer 2: generic PHI patterns in recognised text, whoever's they are.
 
-Dates, times, phone numbers, e-mail addresses, long digit strings and "Name:"-style labels. Spaces are optional
+Dates, times, phone numbers, e-mail addresses, long digit strings and "Name:" labels. Spaces are optional
 everywhere because OCR engines drop them.
 """
 
