@@ -116,12 +116,20 @@ def add_palette(ds: Dataset) -> None:
 def roundtrip_file(ds: Dataset) -> Dataset:
     """Write as Part 10 and read back, as the node does between engine and forwarder."""
     buf = io.BytesIO()
-    ds.save_as(buf, enforce_file_format=True)
+    write(ds, buf)
     return pydicom.dcmread(io.BytesIO(buf.getvalue()))
 
 
+def write(ds: Dataset, target: Path | io.BytesIO) -> None:
+    """Encode as the file meta's transfer syntax says: the encoding is passed explicitly because pydicom refuses
+    to switch endianness implicitly (a Big Endian input leaves the codec as Explicit VR Little Endian)."""
+    ts = pydicom.uid.UID(ds.file_meta.TransferSyntaxUID)
+    pydicom.dcmwrite(target, ds, implicit_vr=ts.is_implicit_VR, little_endian=ts.is_little_endian,
+                     enforce_file_format=True)
+
+
 def save(ds: Dataset, path: Path) -> Path:
-    ds.save_as(path, enforce_file_format=True)
+    write(ds, path)
     return path
 
 

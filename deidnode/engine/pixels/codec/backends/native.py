@@ -48,7 +48,7 @@ def decode(frame: bytes, info: PixelInfo, ts: str) -> np.ndarray:
     arr = np.frombuffer(frame, dtype=dtype, count=info.rows * info.columns * info.samples_per_pixel)
     if info.samples_per_pixel > 1 and info.planar_configuration == 1:
         arr = arr.reshape(info.samples_per_pixel, info.rows, info.columns).transpose(1, 2, 0)
-    arr = np.ascontiguousarray(arr.reshape(info.frame_shape), dtype=info.dtype)
+    arr = np.array(arr.reshape(info.frame_shape), dtype=info.dtype, order="C")  # a writable copy
     return sign_extend(arr, info)
 
 
