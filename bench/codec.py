@@ -106,7 +106,8 @@ def run(repeat: int) -> list[dict[str, object]]:
                 if not backend.is_available():
                     continue
                 try:
-                    secs, data = best(lambda b=backend: b.encode(arr, info, ts, ENCODE_OPTIONS.get(ts, {})), repeat)
+                    opts = ENCODE_OPTIONS.get(ts, {})
+                    secs, data = best(lambda b=backend, a=arr, i=info, t=ts, o=opts: b.encode(a, i, t, o), repeat)
                 except Exception as e:  # noqa: BLE001 - report and go on
                     rows.append({"syntax": syntax.name, "image": image_name, "op": "encode", "backend": name,
                                  "error": type(e).__name__})
@@ -125,7 +126,7 @@ def run(repeat: int) -> list[dict[str, object]]:
                 if not backend.is_available():
                     continue
                 try:
-                    secs, out = best(lambda b=backend: b.decode(stream, info, ts), repeat)
+                    secs, out = best(lambda b=backend, s=stream, i=info, t=ts: b.decode(s, i, t), repeat)
                 except Exception as e:  # noqa: BLE001
                     rows.append({"syntax": syntax.name, "image": image_name, "op": "decode", "backend": name,
                                  "error": type(e).__name__})

@@ -9,10 +9,10 @@ import numpy as np
 import pydicom
 import pytest
 from codec_helpers import generated, roundtrip_file, synthetic_frames
+from pydicom import uid as U
 from pydicom.data import get_testdata_file
 from pydicom.encaps import generate_fragmented_frames
 from pydicom.multival import MultiValue
-from pydicom import uid as U
 
 from deidnode.engine.pixels import codec
 from deidnode.engine.pixels.codec import PixelCodecError

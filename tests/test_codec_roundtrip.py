@@ -90,7 +90,8 @@ LOSSY = [
 ]
 
 
-@pytest.mark.parametrize(("ts", "pi", "bits", "min_psnr"), LOSSY, ids=[f"{t.name[:14]}-{p}-{b}" for t, p, b, _ in LOSSY])
+@pytest.mark.parametrize(("ts", "pi", "bits", "min_psnr"), LOSSY,
+                         ids=[f"{t.name[:14]}-{p}-{b}" for t, p, b, _ in LOSSY])
 @pytest.mark.parametrize("frames", [1, 2])
 def test_lossy_roundtrip_psnr_and_geometry(ts, pi, bits, min_psnr, frames, record_property):
     ds, arr = generated(pi, bits, frames, ts=ts)

@@ -9,6 +9,7 @@ import numpy as np
 
 from .ocr import OcrEngine, TextBox
 from .text import Decision, TextJudge
+from .text.patterns import is_label_only
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,29 @@ def sample_frames(n_frames: int, max_frames: int) -> list[int]:
     return sorted(set(int(i) for i in idx))
 
 
+def _label_values(findings: list[Finding], judge: TextJudge, policy: str) -> list[Finding]:
+    """A line right of a lone PHI label ("Dr.", "Name:") on the same row is PHI (layer pattern, kind label)."""
+    out = list(findings)
+    for lab in findings:
+        if not is_label_only(lab.box.text):
+            continue
+        b = lab.box
+        best = None
+        for k, f in enumerate(out):
+            o = f.box
+            if f.frame != lab.frame or o is b or o.x0 < b.x1 - 2 or f.decision.phi:
+                continue
+            overlap = min(o.y1, b.y1) - max(o.y0, b.y0)
+            if overlap < 0.5 * min(o.height, b.height) or o.x0 - b.x1 > 3 * max(b.height, 1):
+                continue
+            if best is None or o.x0 < out[best].box.x0:
+                best = k
+        if best is not None:
+            d = Decision(True, "pattern", "label")
+            out[best] = Finding(out[best].box, d, judge.must_redact(d, policy), out[best].frame)
+    return out
+
+
 def detect(
     frames: np.ndarray,
     working_pi: str,
@@ -71,6 +95,7 @@ def detect(
             out.append(Finding(box, decision, judge.must_redact(decision, policy), i))
         t_ocr += t1 - t0
         t_decide += time.perf_counter() - t1
+    out = _label_values(out, judge, policy)
     if timings is not None:
         timings["ocr"] = timings.get("ocr", 0.0) + t_ocr
         timings["decide"] = timings.get("decide", 0.0) + t_decide

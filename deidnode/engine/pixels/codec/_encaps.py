@@ -30,7 +30,7 @@ def split_frames(ds: Dataset, number_of_frames: int) -> list[tuple[bytes, ...]]:
 
 
 def build(frames: Sequence[Sequence[bytes]], extended: bool) -> tuple[bytes, bytes | None, bytes | None]:
-    """Encapsulate frames (the Sequence Delimitation Item is written by pydicom) (each a list of fragments, each fragment padded to even length).
+    """Encapsulate frames, each a list of fragments (padded to even length); pydicom writes the delimiter.
 
     Returns (pixel data, extended offset table, extended offset table lengths). With ``extended`` the Basic
     Offset Table is left empty and the offsets go to (7FE0,0001)/(7FE0,0002) (PS3.5 A.4, Table A.4-1 note);

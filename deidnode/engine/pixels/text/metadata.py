@@ -114,7 +114,7 @@ class MetadataMatcher:
         if n is not None:
             num = rf"0*{n}"
             self.age_re = re.compile(
-                rf"(?<!\d){num}(?:Y|YR|YRS|YEARS?|YO|J|A|ANS?)(?![A-Z])|AGE{num}(?!\d)|{num}(?:Y|YR|YRS)?[MF](?![A-Z])"
+                rf"(?<!\d){num}(?:Y|YR|YRS|YEARS?|YO|J|A|ANS?)(?![A-Z])|AGE{num}(?!\d)|(?<!\d){num}(?:Y|YR|YRS)?[MF](?![A-Z])"
             )
             self.age_bare = str(n)
         self.age_value = phi.age or ""

@@ -19,7 +19,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("email", re.compile(r"[\w.+-]+\s*@\s*[\w-]+(?:\s*\.\s*[\w-]+)+")),
     ("date", re.compile(rf"(?<!\d){_Y4}\s*[-/.]\s*{_M}\s*[-/.]\s*{_D}(?!\d)")),
     ("date", re.compile(rf"(?<!\d){_D}\s*[-/.]\s*{_D}\s*[-/.]\s*(?:{_Y4}|\d\d)(?!\d)")),
-    ("date", re.compile(rf"(?<!\d){_D}\s*[- ]?\s*{_MON}\s*[- ,.]*\s*(?:{_Y4}|\d\d)(?!\d)")),
+    ("date", re.compile(rf"(?<![\dA-Z]){_D}\s*[- ]?\s*{_MON}\s*[- ,.]*\s*{_Y4}(?!\d)")),
+    ("date", re.compile(rf"(?<![\dA-Z]){_D}\s*[- ]\s*{_MON}\s*[- ]\s*\d\d(?!\d)")),
     ("date", re.compile(rf"{_MON}\s*\.?\s*{_D}\s*,?\s*{_Y4}(?!\d)")),
     ("date", re.compile(rf"(?<!\d){_Y4}\s*[- ]?\s*{_MON}\s*[- ]?\s*{_D}(?!\d)")),
     ("date", re.compile(rf"(?<!\d){_Y4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\d)")),
@@ -47,3 +48,15 @@ def find_pattern(text: str) -> str | None:
         if rx.search(up):
             return kind
     return None
+
+
+# A label on its own ("Dr.", "Name:", "ID#"): OCR often splits it from the value that follows on the same line.
+LABEL_ONLY = re.compile(
+    r"\s*(?:DR|MR|MRS|MS|PROF|NAME|PATIENT|PAT|PT|ID|MRN|ACC|ACCESSION|DOB|BIRTH|PHYSICIAN|REF|REFERRING"
+    r"|OPERATOR|TECH|SSN|TEL|PHONE)\s*[.:#]?\s*(?:NAME|ID|NO|#)?\s*[.:#]?\s*"
+)
+
+
+def is_label_only(text: str) -> bool:
+    """Whether ``text`` is a PHI label with no value (the value is then the next line to its right)."""
+    return bool(LABEL_ONLY.fullmatch(text.upper()))
