@@ -46,7 +46,6 @@ def _compare(ours: np.ndarray, theirs: np.ndarray, lossy_decoder_slack: int) -> 
     assert int(np.abs(theirs.astype(np.int64) - ours.astype(np.int64)).max()) <= lossy_decoder_slack
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(("ts", "pi", "bits", "dcmtk"), CASES, ids=IDS)
 def test_independent_readers_agree_with_our_encoding(tmp_path, ts, pi, bits, dcmtk):
     ds, _ = generated(pi, bits, 2, ts=ts)
@@ -81,7 +80,6 @@ def test_independent_readers_agree_with_our_encoding(tmp_path, ts, pi, bits, dcm
         pytest.skip("neither dcmtk nor gdcmconv installed")
 
 
-@pytest.mark.slow
 def test_dciodvfy_accepts_a_rewritten_multiframe_jpeg(tmp_path):
     exe = tool("dciodvfy")
     if exe is None:
