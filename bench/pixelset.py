@@ -273,7 +273,11 @@ def make_case(i: int, seed: int = 5) -> tuple[Dataset, np.ndarray, list[Item]]:
     draw = ImageDraw.Draw(canvas)
     for text, xy, font, _size in placed:
         if pi == "RGB":
-            colour = rng.choice([(255, 255, 255), (255, 255, 0), (0, 255, 0), (0, 255, 255)])
+            l_, t_, r_, b_ = draw.textbbox(xy, text, font=font)
+            local = float(clean[max(t_, 0) : b_, max(l_, 0) : r_].mean()) if b_ > t_ and r_ > l_ else 0.0
+            bright = [(255, 255, 255), (255, 255, 0), (0, 255, 0), (0, 255, 255)]
+            dark = [(20, 20, 140), (120, 0, 0), (40, 40, 40)]  # on bright images; never the black fill
+            colour = rng.choice(dark if local > 140 else bright)
         else:
             colour = rng.choice([4095, 3800])
         draw.text(xy, text, fill=colour, font=font)

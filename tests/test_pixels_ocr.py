@@ -1,0 +1,44 @@
+"""OCR backends: both installed engines read overlay text from real arrays; no model is downloaded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pixels_helpers import make_ds
+
+from deidnode.config import OcrSettings
+from deidnode.engine.pixels.codec import decode_frames
+from deidnode.engine.pixels.detect import to_display
+from deidnode.engine.pixels.ocr import OcrUnavailableError, _module, get_engine, is_available
+from deidnode.engine.pixels.text.fuzzy import fold, fuzzy_contains
+
+
+def _read(engine: str) -> list[str]:
+    ds = make_ds("MONOCHROME2", [("SMITH^JOHN", (12, 10)), ("W 400 L 40", (12, 285))])
+    img = to_display(decode_frames(ds)[0], "MONOCHROME2")
+    boxes = get_engine(OcrSettings(engine=engine)).read(img)
+    assert all(0 <= b.x0 < b.x1 <= 330 and 0 <= b.y0 < b.y1 <= 330 for b in boxes)
+    return [b.text for b in boxes]
+
+
+def test_rapidocr_reads_overlay_text() -> None:
+    texts = _read("rapidocr")
+    assert any(fuzzy_contains(fold(t), fold("SMITHJOHN")) for t in texts)
+    assert any(fuzzy_contains(fold(t), fold("W400L40")) for t in texts)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not is_available("easyocr"), reason="easyocr extra not installed")
+def test_easyocr_reads_overlay_text_with_offline_weights() -> None:
+    texts = _read("easyocr")
+    assert any(fuzzy_contains(fold(t), fold("SMITHJOHN")) for t in texts)
+
+
+def test_blank_image_gives_no_text() -> None:
+    assert get_engine(OcrSettings()).read(np.zeros((128, 128), np.uint8)) == []
+
+
+def test_unknown_engine_is_named_in_the_error() -> None:
+    with pytest.raises(OcrUnavailableError) as e:
+        _module("tesseract")
+    assert "tesseract" in e.value.detail

@@ -1,0 +1,237 @@
+"""The pixel stage on real arrays with real OCR (rapidocr): policies, photometric interpretations,
+multi-frame, obfuscation, verification, selection, known regions, whole-slide labels, audit."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from pixels_helpers import burn_mask, make_ds
+from pydicom import dcmread
+from pydicom.data import get_testdata_file
+
+from deidnode.config import PixelSettings, Profile
+from deidnode.engine.header.pseudonyms import pseudo_person_name
+from deidnode.engine.keys import Keys
+from deidnode.engine.phi import collect_phi
+from deidnode.engine.pixels import stage
+from deidnode.engine.pixels.codec import decode_frames
+from deidnode.engine.pixels.detect import to_display
+from deidnode.engine.pixels.ocr import get_engine
+from deidnode.engine.pixels.preview import write_preview
+from deidnode.engine.pixels.select import has_text
+from deidnode.engine.pixels.stage import clean_pixels
+from deidnode.engine.pixels.text.fuzzy import fold, fuzzy_contains
+from deidnode.engine.policy import Policy
+
+KEYS = Keys(b"pixel-tests-key-0123456789abcdefghij")
+NAME = ("SMITH^JOHN", (12, 10))
+DATE = ("05-Jul-2001", (170, 10))
+KEEP = ("W 400 L 40", (12, 285))
+OTHER = ("LYMPH NODE", (170, 285))
+
+
+def run(ds, policy="phi", **kw):
+    audit: dict = {}
+    q = clean_pixels(ds, collect_phi(ds), Policy(pixels=PixelSettings(policy=policy, **kw)), KEYS, audit)
+    return q, audit
+
+
+def gone(ds, text, frame=0) -> bool:
+    """Every glyph pixel of ``text`` changed from its burned-in value."""
+    mask = burn_mask([text])
+    out = decode_frames(ds)[frame]
+    glyph = out[mask]
+    if out.ndim == 3:
+        return bool(np.all(np.any(glyph != glyph_ref(ds, out), axis=-1)))
+    return bool(np.all(glyph != glyph_ref(ds, out)))
+
+
+def glyph_ref(ds, out):
+    pi = ds.PhotometricInterpretation
+    return {
+        "MONOCHROME2": 4095,
+        "MONOCHROME1": 0,
+        "PALETTE COLOR": 250,
+        "RGB": np.array([255, 255, 255]),
+        "YBR_FULL": np.array([235, 128, 128]),
+    }[pi]
+
+
+def kept(ds, before, text) -> bool:
+    mask = burn_mask([text])
+    return bool(np.array_equal(decode_frames(ds)[0][mask], before[0][mask]))
+
+
+@pytest.mark.parametrize("pi", ["MONOCHROME2", "MONOCHROME1", "RGB", "YBR_FULL", "PALETTE COLOR"])
+def test_phi_policy_redacts_phi_and_keeps_annotation_in_every_photometric_interpretation(pi) -> None:
+    ds = make_ds(pi, [NAME, DATE, KEEP])
+    before = decode_frames(ds).copy()
+    q, audit = run(ds)
+    assert q is None
+    assert gone(ds, NAME) and gone(ds, DATE)
+    assert kept(ds, before, KEEP)
+    assert audit["pixels"]["clean_pixel_data"] is True
+    assert ds.BurnedInAnnotation == "NO"
+
+
+def test_redaction_fills_with_the_background_value_of_the_photometric_interpretation() -> None:
+    ds = make_ds("MONOCHROME1", [NAME])
+    run(ds)
+    x, y = NAME[1]
+    assert decode_frames(ds)[0][y + 5, x + 5] == decode_frames(ds).max()  # MONOCHROME1: the maximum is black
+
+
+def test_multiframe_redaction_removes_the_text_on_every_frame() -> None:
+    ds = make_ds("MONOCHROME2", [NAME, KEEP], frames=3)
+    before = decode_frames(ds).copy()
+    q, audit = run(ds)
+    assert q is None
+    assert all(gone(ds, NAME, f) for f in range(3))
+    assert audit["pixels"]["frames_changed"] == 3
+    assert kept(ds, before, KEEP)
+
+
+@pytest.mark.parametrize(
+    ("policy", "removed", "kept_texts"),
+    [("phi", [NAME], [KEEP, OTHER]), ("strict", [NAME, OTHER], [KEEP]), ("all", [NAME, OTHER, KEEP], [])],
+)
+def test_policies_remove_phi_unknown_text_or_everything(policy, removed, kept_texts) -> None:
+    ds = make_ds("RGB", [NAME, KEEP, OTHER])
+    before = decode_frames(ds).copy()
+    q, _ = run(ds, policy)
+    assert q is None
+    assert all(gone(ds, t) for t in removed)
+    assert all(kept(ds, before, t) for t in kept_texts)
+
+
+def test_policy_off_leaves_pixels_bit_identical() -> None:
+    ds = make_ds("RGB", [NAME])
+    raw = bytes(ds.PixelData)
+    q, audit = run(ds, "off")
+    assert q is None and ds.PixelData == raw and audit["pixels"]["clean_pixel_data"] is False
+
+
+def test_nothing_to_remove_leaves_pixels_bit_identical() -> None:
+    ds = make_ds("RGB", [KEEP])
+    raw = bytes(ds.PixelData)
+    q, audit = run(ds)
+    assert q is None and ds.PixelData == raw
+    assert audit["pixels"]["frames_changed"] == 0
+
+
+def test_ct_without_burned_in_text_is_not_read_and_left_identical() -> None:
+    ds = dcmread(get_testdata_file("CT_small.dcm"))
+    raw = bytes(ds.PixelData)
+    q, audit = run(ds)
+    assert q is None and ds.PixelData == raw
+    assert audit["pixels"]["selected"] == "check" and audit["pixels"]["text_check"] is False
+    assert audit["pixels"]["clean_pixel_data"] is False
+
+
+def test_ct_with_burned_in_annotation_yes_is_read() -> None:
+    ds = make_ds("MONOCHROME2", [NAME], modality="CT")
+    ds.BurnedInAnnotation = "YES"
+    q, audit = run(ds)
+    assert q is None and audit["pixels"]["selected"] == "always" and gone(ds, NAME)
+
+
+def test_text_check_fires_on_text_and_not_on_anatomy() -> None:
+    with_text = make_ds("MONOCHROME2", [NAME, DATE])
+    assert has_text(to_display(decode_frames(with_text)[0], "MONOCHROME2"))
+    ct = dcmread(get_testdata_file("CT_small.dcm"))
+    assert not has_text(to_display(decode_frames(ct)[0], "MONOCHROME2"))
+
+
+def test_obfuscation_renders_the_headers_pseudonym_in_place_of_the_name() -> None:
+    ds = make_ds("RGB", [NAME, KEEP], size=320)
+    q, audit = run(ds, action="obfuscate")
+    assert q is None and audit["pixels"]["boxes_obfuscated"] == 1
+    family = pseudo_person_name(KEYS, "SMITH^JOHN").split("^")[0]
+    lines = [b.text for b in get_engine(PixelSettings().ocr).read(to_display(decode_frames(ds)[0], "RGB"))]
+    assert any(fuzzy_contains(fold(t), fold(family)) for t in lines)
+    assert not any(fuzzy_contains(fold(t), fold("SMITH")) for t in lines)
+
+
+def test_obfuscated_dates_are_shifted_like_the_header_when_dates_are_modified() -> None:
+    ds = make_ds("RGB", [DATE])
+    audit: dict = {}
+    pol = Policy(profile=Profile(options=("retain_long_modified_dates",)), pixels=PixelSettings(action="obfuscate"))
+    assert clean_pixels(ds, collect_phi(ds), pol, KEYS, audit) is None
+    assert audit["pixels"]["boxes_obfuscated"] == 1 and audit["pixels"]["verify_residual"] == 0
+
+
+def test_verification_quarantines_an_instance_whose_phi_was_missed(monkeypatch) -> None:
+    """The first pass misses the date (as an OCR engine can); the verification pass reads it and fails closed."""
+    real = stage.detect
+    calls = []
+
+    def missing_dates(*args, **kwargs):
+        found = real(*args, **kwargs)
+        calls.append(1)
+        return [f for f in found if f.decision.kind != "date"] if len(calls) == 1 else found
+
+    monkeypatch.setattr(stage, "detect", missing_dates)
+    ds = make_ds("MONOCHROME2", [NAME, DATE])
+    raw = bytes(ds.PixelData)
+    q, audit = run(ds)
+    assert q is not None and (q.stage, q.code) == ("pixels", "phi_remains")
+    assert ds.PixelData == raw  # nothing written for a quarantined instance
+    assert "2001" not in q.detail and "SMITH" not in q.detail.upper()
+
+
+def test_verification_off_forwards_despite_a_miss(monkeypatch) -> None:
+    real = stage.detect
+    monkeypatch.setattr(stage, "detect", lambda *a, **k: [f for f in real(*a, **k) if f.decision.kind != "date"])
+    q, _ = run(make_ds("MONOCHROME2", [NAME, DATE]), verify=False)
+    assert q is None
+
+
+def test_known_device_region_is_blanked_before_ocr() -> None:
+    ds = make_ds("MONOCHROME2", [], modality="CT", size=512)
+    ds.Manufacturer, ds.ManufacturerModelName = "DEIDNODE BENCH", "OVERLAY-1"
+    q, audit = run(ds)
+    assert q is None and audit["pixels"]["region_boxes"] == 1
+    band = decode_frames(ds)[0][:36]
+    assert np.all(band == band.flat[0])
+
+
+@pytest.mark.parametrize(("setting", "code"), [("blank", None), ("drop", "wsi_label_dropped")])
+def test_whole_slide_label_images_are_blanked_or_dropped(setting, code) -> None:
+    ds = make_ds("RGB", [NAME], modality="SM")
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "LABEL", "NONE"]
+    q, _ = run(ds, wsi_label=setting)
+    if code is None:
+        assert q is None and np.all(decode_frames(ds) == 0)
+    else:
+        assert q is not None and q.code == code
+
+
+def test_audit_holds_counts_and_never_the_text_found() -> None:
+    ds = make_ds("RGB", [NAME, DATE, KEEP])
+    _, audit = run(ds)
+    a = audit["pixels"]
+    assert a["engine"] == "rapidocr" and a["layers"]["metadata"] == 2 and a["boxes_redacted"] == 2
+    assert {"ocr", "decide", "verify", "total"} <= set(a["seconds"])
+    text = json.dumps(audit).upper()
+    assert "SMITH" not in text and "2001" not in text and "JUL" not in text
+
+
+def test_engine_is_created_once_per_process() -> None:
+    assert get_engine(PixelSettings().ocr) is get_engine(PixelSettings().ocr)
+
+
+def test_preview_writes_before_and_after_with_boxes(tmp_path) -> None:
+    ds = make_ds("MONOCHROME2", [NAME, KEEP])
+    audit: dict = {}
+    pol = Policy(pixels=PixelSettings())
+    assert clean_pixels(ds, collect_phi(ds), pol, KEYS, audit, preview_dir=tmp_path) is None
+    pngs = list(tmp_path.glob("*.png"))
+    assert len(pngs) == 1 and "SMITH" not in pngs[0].name
+    out = tmp_path / "direct.png"
+    img = np.zeros((64, 64), np.uint8)
+    write_preview(img, img, [((2, 2, 20, 10), "metadata:name")], out)
+    from PIL import Image
+
+    assert Image.open(out).size == (64 * 8 * 2 + 8, 64 * 8)

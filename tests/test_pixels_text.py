@@ -1,0 +1,161 @@
+"""The PHI decision layers on recognised text: metadata values, patterns, allow-list, NER (optional)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+
+from deidnode.engine.phi import PhiValues
+from deidnode.engine.pixels.text import TextJudge
+from deidnode.engine.pixels.text.fuzzy import fold, min_substring_distance
+from deidnode.engine.pixels.text.ner import NerUnavailableError, StanzaNer
+
+PHI = PhiValues(
+    person_names=("Smith^John",),
+    name_parts=("JOHN", "SMITH"),
+    identifiers=("PID448812", "ACC99417"),
+    dates=(dt.date(2001, 7, 5),),
+    texts=("Riverside General Hospital",),
+    age="057Y",
+    sex="M",
+)
+
+
+@pytest.fixture(scope="module")
+def judge() -> TextJudge:
+    return TextJudge(PHI)
+
+
+def test_min_substring_distance_matches_dynamic_programming() -> None:
+    def dp(p: str, t: str) -> int:
+        prev = [0] * (len(t) + 1)
+        for i, c in enumerate(p, 1):
+            cur = [i] + [0] * len(t)
+            for j, d in enumerate(t, 1):
+                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (c != d))
+            prev = cur
+        return min(prev)
+
+    for p, t in [("SMITH", "XXSMYTHXX"), ("ABC", ""), ("JOHN", "JHON"), ("20010705", "2001O7O5"), ("A", "B")]:
+        assert min_substring_distance(p, t) == dp(p, t)
+
+
+@pytest.mark.parametrize("text", ["SMITH^JOHN", "John Smith", "SMITH, JOHN", "SMlTH~J0HN", "Jonn Smyth"])
+def test_metadata_layer_finds_the_patients_name_in_any_order_and_with_ocr_errors(judge, text) -> None:
+    d = judge.judge(text)
+    assert (d.phi, d.layer, d.kind) == (True, "metadata", "name")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["20010705", "2001 JUL 05", "2001JUL05", "05-Jul-2001", "07/05/2001", "05.07.2001", "2001-07-05", "Jul 5, 2001"],
+)
+def test_metadata_layer_finds_the_studys_date_in_every_common_format(judge, text) -> None:
+    d = judge.judge(text)
+    assert (d.layer, d.kind) == ("metadata", "date")
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("ID: PID448812", "id"),
+        ("PlD44B812", "id"),
+        ("ACC 99417", "id"),
+        ("057Y", "age"),
+        ("57Y M", "age"),
+        ("Age 57", "age"),
+        ("57", "age"),
+        ("Sex: M", "sex"),
+        ("RIVERSIDE GENERAL", "text"),
+    ],
+)
+def test_metadata_layer_finds_ids_ages_sex_and_institution(judge, text, kind) -> None:
+    d = judge.judge(text)
+    assert (d.phi, d.layer, d.kind) == (True, "metadata", kind)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("1999/03/04", "date"),
+        ("12-Mar-1987", "date"),
+        ("12:34:56", "time"),
+        ("Tel 555-123-4567", "phone"),
+        ("jane.doe@mail.org", "email"),
+        ("88812345", "digits"),
+        ("Name: Doe", "label"),
+        ("Dr. Jones", "label"),
+    ],
+)
+def test_pattern_layer_finds_phi_that_is_not_in_the_metadata(judge, text, kind) -> None:
+    d = judge.judge(text)
+    assert (d.phi, d.layer, d.kind) == (True, "pattern", kind)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "W 400 L 40",
+        "W:1500 L:-600",
+        "R",
+        "AP",
+        "LAT",
+        "Im: 12/40",
+        "Se: 3",
+        "5.0mm",
+        "120 kVp",
+        "250 mAs",
+        "10 cm",
+        "FR 30Hz",
+        "LEFT",
+        "MLO",
+        "Gain 52%",
+        "DFOV 36.0cm",
+    ],
+)
+def test_allowlist_keeps_technical_annotation(judge, text) -> None:
+    d = judge.judge(text)
+    assert (d.phi, d.layer) == (False, "allowlist")
+
+
+def test_technical_text_next_to_no_phi_is_neither_phi_nor_allowlisted(judge) -> None:
+    d = judge.judge("LYMPH NODE")
+    assert (d.phi, d.layer) == (False, "none")
+
+
+def test_pattern_does_not_read_a_date_into_glyph_noise(judge) -> None:
+    assert not judge.judge("R9APR39").phi
+
+
+@pytest.mark.parametrize(
+    ("policy", "redact"),
+    [
+        ("phi", [True, False, False]),
+        ("strict", [True, False, True]),
+        ("all", [True, True, True]),
+        ("off", [False, False, False]),
+    ],
+)
+def test_policy_decides_which_lines_go(judge, policy, redact) -> None:
+    lines = ["SMITH^JOHN", "W 400 L 40", "LYMPH NODE"]
+    assert [judge.must_redact(judge.judge(t), policy) for t in lines] == redact
+
+
+def test_fold_maps_common_ocr_confusions_together() -> None:
+    assert fold("S0MITH 1O") == fold("SOMlTH IO")
+
+
+def test_ner_without_stanza_or_models_names_what_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(NerUnavailableError) as e:
+        StanzaNer(tmp_path)
+    assert e.value.code in ("ner_unavailable", "ner_models_missing")
+
+
+@pytest.mark.skipif(not os.environ.get("DEIDNODE_STANZA_MODELS"), reason="no stanza models folder configured")
+def test_ner_layer_flags_a_person_name_not_in_the_metadata() -> None:
+    judge = TextJudge(PHI, stanza_models_dir=Path(os.environ["DEIDNODE_STANZA_MODELS"]))
+    d = judge.judge("Seen by Margaret Thatcher")
+    assert (d.phi, d.layer) == (True, "ner")
