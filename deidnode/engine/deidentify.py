@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 from functools import cache
 from pathlib import Path
 
 import yaml
 from pydicom import dcmread
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.filewriter import dcmwrite
+from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from ..config import RULES_DIR, Option
 from .header.apply import HeaderCleaner, HeaderContext
@@ -87,6 +87,14 @@ def _check_pixel_length(ds: Dataset, ts: str) -> Quarantine | None:
     return None
 
 
+def _encoding(ts: str) -> tuple[bool, bool]:
+    """(implicit VR, little endian) of a transfer syntax."""
+    uid = UID(ts)
+    if uid.is_transfer_syntax:
+        return uid.is_implicit_VR, uid.is_little_endian
+    return False, True
+
+
 def patient_key(ds: Dataset) -> str:
     """What makes 'the same patient' for date shifting: Patient ID (with issuer), else name and birth date,
     else the study. Only its keyed hash is ever used."""
@@ -128,7 +136,10 @@ def deidentify(ds: Dataset, policy: Policy, keys: Keys) -> EngineResult:
             day_offset = keys.day_offset(patient_key(ds), profile.date_shift_max_days)
         ctx = HeaderContext(keys=keys, profile=profile, phi=phi, day_offset=day_offset)
         HeaderCleaner(ctx).clean(ds)
-        audit["codes"] = add_deid_records(ds, profile, pixels_cleaned=pixels_cleaned)
+        implicit, little = _encoding(ts)
+        audit["codes"] = add_deid_records(
+            ds, profile, pixels_cleaned=pixels_cleaned, little_endian=little, implicit_vr=implicit
+        )
         audit["actions"] = dict(sorted(ctx.stats.items()))
         rebuild_file_meta(ds, ts)
         audit["transfer_syntax_out"] = ts
@@ -148,7 +159,19 @@ def _clean_pixels(ds: Dataset, phi, policy: Policy, keys: Keys, audit: dict) -> 
 
 def parse_bytes(raw: bytes) -> Dataset:
     """Parse a Part 10 byte string (preamble optional, file meta required) and read every element."""
-    ds = dcmread(io.BytesIO(raw), force=False)
+    try:
+        ds = dcmread(io.BytesIO(raw), force=False)
+    except InvalidDicomError:
+        # A bare data set without Part 10 header (older archives write these): accepted only when it parses to
+        # a composite instance; its encoding becomes the transfer syntax of the output.
+        ds = dcmread(io.BytesIO(raw), force=True)
+        if "SOPClassUID" not in ds or "SOPInstanceUID" not in ds or "PatientID" not in ds and "Modality" not in ds:
+            raise
+        implicit, little = ds.original_encoding
+        if not little:
+            raise
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
     if "SOPClassUID" not in ds and "SOPInstanceUID" not in ds:
         raise InvalidDicomError("no SOP Class or Instance UID")
     return ds
@@ -162,14 +185,8 @@ def deidentify_bytes(raw: bytes, policy: Policy, keys: Keys) -> EngineResult:
     try:
         ds = parse_bytes(raw)
     except Exception as e:
-        return EngineResult(
-            None,
-            Quarantine("parse", "unparseable", type(e).__name__),
-            {"input_sha256": hashlib.sha256(raw).hexdigest()},
-        )
-    result = deidentify(ds, policy, keys)
-    result.audit["input_sha256"] = hashlib.sha256(raw).hexdigest()
-    return result
+        return EngineResult(None, Quarantine("parse", "unparseable", type(e).__name__), {})
+    return deidentify(ds, policy, keys)
 
 
 def encode_dataset(ds: Dataset) -> bytes:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from pydicom.dataelem import DataElement
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
+
+from .header.rawvalue import get_strings
+from .header.tags import vr_of
 
 # Attributes whose values identify the patient or the encounter (matched as identifiers).
 IDENTIFIER_KEYWORDS = frozenset(
@@ -99,19 +101,6 @@ class PhiValues:
         return self._pattern[0]
 
 
-def _iter_elements(ds: Dataset) -> Iterator[DataElement]:
-    yield from ds.iterall()
-
-
-def _values(elem: DataElement) -> list[str]:
-    v = elem.value
-    if v is None or v == "":
-        return []
-    if elem.VM > 1 or isinstance(v, list | tuple):
-        return [str(x) for x in v if x not in (None, "")]
-    return [str(v)]
-
-
 def _parse_da(s: str) -> dt.date | None:
     s = s.strip()[:8]
     try:
@@ -120,44 +109,58 @@ def _parse_da(s: str) -> dt.date | None:
         return None
 
 
+IDENTIFIER_TAGS = frozenset(t for t in (tag_for_keyword(k) for k in IDENTIFIER_KEYWORDS) if t is not None)
+TEXT_TAGS = frozenset(t for t in (tag_for_keyword(k) for k in TEXT_KEYWORDS) if t is not None)
+_ID_VRS = frozenset({"LO", "SH", "LT", "ST", "UC", "CS", "IS"})
+_TEXT_VRS = frozenset({"LO", "SH", "LT", "ST", "UC", "UT"})
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.parts: set[str] = set()
+        self.ids: list[str] = []
+        self.dates: set[dt.date] = set()
+        self.texts: list[str] = []
+
+    def walk(self, ds: Dataset) -> None:
+        """Decide from each raw element's tag and VR whether its value matters, so values that do not are never
+        decoded (decoding every element would cost more than the whole de-identification)."""
+        for tag in ds.keys():
+            if tag.group & 1:
+                continue  # private values have no known meaning; removed unless retained as safe
+            raw = ds.get_item(tag)
+            vr = vr_of(int(tag), raw.VR if raw is not None else None)
+            if vr == "SQ":
+                for item in ds[tag].value:
+                    self.walk(item)
+            elif vr == "PN":
+                for v in get_strings(ds, tag, vr):
+                    self.names.append(v)
+                    self.parts.update(w.upper() for w in _WORD.findall(v.replace("^", " ").replace("=", " ")))
+            elif vr in ("DA", "DT"):
+                for v in get_strings(ds, tag, vr):
+                    d = _parse_da(v)
+                    if d:
+                        self.dates.add(d)
+            elif tag in IDENTIFIER_TAGS and vr in _ID_VRS:
+                self.ids.extend(v.strip() for v in get_strings(ds, tag, vr) if v.strip())
+            elif tag in TEXT_TAGS and vr in _TEXT_VRS:
+                self.texts.extend(v.strip() for v in get_strings(ds, tag, vr) if v.strip())
+
+
 def collect_phi(ds: Dataset) -> PhiValues:
     """Gather this dataset's own PHI values, from the top level and every sequence item."""
-    names: list[str] = []
-    parts: set[str] = set()
-    ids: list[str] = []
-    dates: set[dt.date] = set()
-    texts: list[str] = []
-    for elem in _iter_elements(ds):
-        if elem.tag.is_private:
-            continue  # private values have no known meaning; they are removed unless retained as safe
-        vr = elem.VR
-        kw = elem.keyword
-        if vr == "PN":
-            for v in _values(elem):
-                names.append(v)
-                parts.update(w.upper() for w in _WORD.findall(v.replace("^", " ").replace("=", " ")))
-        elif vr == "DA":
-            for v in _values(elem):
-                d = _parse_da(v)
-                if d:
-                    dates.add(d)
-        elif vr == "DT":
-            for v in _values(elem):
-                d = _parse_da(v)
-                if d:
-                    dates.add(d)
-        elif kw in IDENTIFIER_KEYWORDS and vr in ("LO", "SH", "LT", "ST", "UC", "CS", "IS"):
-            ids.extend(v.strip() for v in _values(elem) if v.strip())
-        elif kw in TEXT_KEYWORDS and vr in ("LO", "SH", "LT", "ST", "UC", "UT"):
-            texts.extend(v.strip() for v in _values(elem) if v.strip())
+    c = _Collector()
+    c.walk(ds)
     age = str(ds.get("PatientAge", "") or "") or None
     sex = str(ds.get("PatientSex", "") or "") or None
     return PhiValues(
-        person_names=tuple(dict.fromkeys(names)),
-        name_parts=tuple(sorted(parts, key=lambda p: (-len(p), p))),
-        identifiers=tuple(dict.fromkeys(ids)),
-        dates=tuple(sorted(dates)),
-        texts=tuple(dict.fromkeys(texts)),
+        person_names=tuple(dict.fromkeys(c.names)),
+        name_parts=tuple(sorted(c.parts, key=lambda p: (-len(p), p))),
+        identifiers=tuple(dict.fromkeys(c.ids)),
+        dates=tuple(sorted(c.dates)),
+        texts=tuple(dict.fromkeys(c.texts)),
         age=age,
         sex=sex,
     )

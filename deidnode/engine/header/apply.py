@@ -16,13 +16,13 @@ import yaml
 from pydicom.datadict import keyword_for_tag, tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
-from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
 from ...config import RULES_DIR, Option, Profile, TagOverride
 from ..keys import Keys
 from ..phi import PhiValues, scrub_text
 from .pseudonyms import (
+    DUMMY_TEXT,
     dummy_for_vr,
     pseudo_patient_id,
     pseudo_person_name,
@@ -30,6 +30,7 @@ from .pseudonyms import (
     shift_da,
     shift_dt,
 )
+from .rawvalue import STRING_VRS, get_strings, put_strings
 from .structured import STRUCTURED_SEQUENCES, clean_content_items
 from .table import Action, ProfileTable, load_safe_private, load_table
 from .tags import parse_tag_key, vr_of
@@ -84,6 +85,7 @@ class HeaderContext:
         self.struct = Option.clean_structured_content in self.options
         self.pat_chars = Option.retain_patient_characteristics in self.options
         self.keep_unlisted = self.profile.unlisted_standard == "keep"
+        self.plan = action_plan(self.table, self.options)
 
     def uid(self, value: str) -> str:
         v = value.strip("\x00 ")
@@ -92,23 +94,14 @@ class HeaderContext:
         return self.keys.uid(v)
 
 
-def _map_values(value: object, fn: Callable[[str], str]) -> object:
-    """Apply ``fn`` to each value of a single- or multi-valued element (PN, UI, DA... values)."""
-    if value is None or value == "":
-        return value
-    if isinstance(value, list | tuple | MultiValue):
-        return [fn(str(v)) for v in value]
-    return fn(str(value))
-
-
-def _uid_values(value: object, ctx: HeaderContext) -> object:
-    return _map_values(value, ctx.uid)
+def _map(values: list[str], fn: Callable[[str], str]) -> list[str]:
+    return [fn(v) if v else v for v in values]
 
 
 # Identity attributes get keyed pseudonyms under Z or D, so studies stay linked (PS3.15 E.1.1: "dummy values of
 # higher level entities stay consistent").
-def _special(tag: int, value: object, ctx: HeaderContext) -> object | None:
-    s = "" if value is None else str(value)
+def _special(tag: int, values: list[str], ctx: HeaderContext) -> str | None:
+    s = values[0] if values else ""
     if tag == 0x00100010:  # Patient's Name
         return pseudo_person_name(ctx.keys, s) if s else ""
     if tag == 0x00100020:  # Patient ID
@@ -123,18 +116,28 @@ def _special(tag: int, value: object, ctx: HeaderContext) -> object | None:
 _SPECIAL_TAGS = frozenset({0x00100010, 0x00100020, 0x00080050, 0x00200010})
 
 
+@cache
+def action_plan(table: ProfileTable, options: frozenset[Option]) -> dict[int, Action]:
+    """Every exact tag of Table E.1-1 with its resolved action under ``options``, computed once per profile."""
+    return {tag: row.action(options) for tag, row in table.exact.items()}
+
+
 class HeaderCleaner:
     def __init__(self, ctx: HeaderContext) -> None:
         self.ctx = ctx
 
     # -- element operations -------------------------------------------------------------------------------
     def _set(self, ds: Dataset, tag: int, vr: str, value: object) -> None:
-        ds[tag] = DataElement(tag, vr, value)
+        if vr in STRING_VRS:
+            put_strings(ds, tag, vr, value if isinstance(value, list) else ([] if value is None else [str(value)]))
+        else:
+            ds[tag] = DataElement(tag, vr, value)
 
     def _recurse(self, ds: Dataset, tag: int, in_struct: bool = False) -> None:
         seq = ds[tag].value
-        if tag in STRUCTURED_SEQUENCES and self.ctx.struct:
-            clean_content_items(seq, self.ctx, self)
+        if tag in STRUCTURED_SEQUENCES:
+            if self.ctx.struct:
+                clean_content_items(seq, self.ctx, self)
             in_struct = True
         for item in seq:
             self.clean(item, in_struct=in_struct)
@@ -153,67 +156,76 @@ class HeaderCleaner:
             return
         if action is Action.K:
             return
-        if action is Action.U:
-            self._set(ds, tag, vr, _uid_values(ds[tag].value, ctx))
+        if vr not in STRING_VRS:
+            # numbers and binary values: Z empties, D gives a dummy, C and U keep (no identity in numbers)
+            if action is Action.Z:
+                ds[tag] = DataElement(tag, vr, None)
+            elif action is Action.D:
+                ds[tag] = DataElement(tag, vr, dummy_for_vr(vr))
             return
-        value = ds[tag].value
-        if tag in _SPECIAL_TAGS and action in (Action.Z, Action.D, Action.C):
-            self._set(ds, tag, vr, _special(tag, value, ctx))
-            return
-        if action is Action.Z:
-            self._set(ds, tag, vr, None)
+        values = get_strings(ds, tag, vr)
+        if action is Action.U or vr == "UI":
+            put_strings(ds, tag, vr, _map(values, ctx.uid))
+        elif tag in _SPECIAL_TAGS and action in (Action.Z, Action.D, Action.C):
+            put_strings(ds, tag, vr, [_special(tag, values, ctx) or ""])
+        elif action is Action.Z:
+            put_strings(ds, tag, vr, None)
         elif action is Action.D:
             if vr == "PN":
-                self._set(ds, tag, vr, _map_values(value, lambda v: pseudo_person_name(ctx.keys, v) or "ANONYMIZED^"))
-            elif vr == "UI":
-                self._set(ds, tag, vr, _uid_values(value, ctx))
-            elif vr in ("DA", "DT") and ctx.day_offset is not None:
-                self._clean_value(ds, tag, vr, value)
+                put_strings(ds, tag, vr, _map(values, lambda v: pseudo_person_name(ctx.keys, v) or "ANONYMIZED^")
+                            or ["ANONYMIZED^"])
+            elif vr in ("DA", "DT") and ctx.day_offset is not None and values:
+                self._clean_value(ds, tag, vr, values)
             else:
-                self._set(ds, tag, vr, dummy_for_vr(vr))
+                put_strings(ds, tag, vr, [str(dummy_for_vr(vr))])
         else:  # C
-            self._clean_value(ds, tag, vr, value)
+            self._clean_value(ds, tag, vr, values)
 
-    def _clean_value(self, ds: Dataset, tag: int, vr: str, value: object) -> None:
+    def _clean_value(self, ds: Dataset, tag: int, vr: str, values: list[str] | None = None) -> None:
         """Action C: replace with values of similar meaning that carry no identifying information."""
         ctx = self.ctx
+        if values is None:
+            values = get_strings(ds, tag, vr)
         if vr == "DA":
-            if ctx.day_offset is None:
-                self._set(ds, tag, vr, None if not ctx.full_dates else value)
-            else:
+            if ctx.day_offset is not None:
                 off = ctx.day_offset
-                self._set(ds, tag, vr, _map_values(value, lambda v: shift_da(v, off)))
+                put_strings(ds, tag, vr, _map(values, lambda v: shift_da(v, off)))
+            elif not ctx.full_dates:
+                put_strings(ds, tag, vr, None)
         elif vr == "DT":
             if ctx.day_offset is not None:
                 off = ctx.day_offset
-                self._set(ds, tag, vr, _map_values(value, lambda v: shift_dt(v, off)))
+                put_strings(ds, tag, vr, _map(values, lambda v: shift_dt(v, off)))
+            elif not ctx.full_dates:
+                put_strings(ds, tag, vr, None)
         elif vr == "PN":
-            self._set(ds, tag, vr, _map_values(value, lambda v: pseudo_person_name(ctx.keys, v)))
+            put_strings(ds, tag, vr, _map(values, lambda v: pseudo_person_name(ctx.keys, v)))
         elif vr == "UI":
-            self._set(ds, tag, vr, _uid_values(value, ctx))
+            put_strings(ds, tag, vr, _map(values, ctx.uid))
         elif vr in SCRUB_VRS or vr == "AE":
-            new = _map_values(value, lambda v: scrub_text(v, ctx.phi))
-            if new != value:
+            # A value cleaned down to nothing becomes a dummy, so a Type 1 attribute stays valid.
+            new = _map(values, lambda v: scrub_text(v, ctx.phi) or (DUMMY_TEXT if v.strip() else v))
+            if new != values:
                 ctx.stats["scrubbed"] += 1
-                self._set(ds, tag, vr, new)
+                put_strings(ds, tag, vr, new)
         # TM, AS, CS and numbers carry no identity once dates are shifted: kept.
 
     # -- the walk ---------------------------------------------------------------------------------------------
     def clean(self, ds: Dataset, in_struct: bool = False) -> None:
         """De-identify ``ds`` in place (top level or a sequence item)."""
         ctx = self.ctx
-        table = ctx.table
+        plan = ctx.plan
         private_tags: list[int] = []
         overlay_groups: set[int] = set()
         curve_groups: set[int] = set()
-        for tag in list(ds.keys()):
-            tag = int(tag)
+        # pydicom's own tag -> element map, read directly: on this hot path keys()/get_item() per element cost
+        # more than the decision itself.
+        elements = ds._dict
+        for tag, elem in list(elements.items()):
             group = tag >> 16
-            if group == 0x0002:
-                del ds[tag]  # file meta never belongs in the data set
-                continue
-            if tag & 0xFFFF == 0:
-                del ds[tag]  # group lengths are recomputed by readers; never needed
+            if group == 0x0002 or tag & 0xFFFF == 0:
+                # file meta never belongs in the data set; group lengths are recomputed by readers
+                del elements[tag]
                 continue
             override = ctx.overrides.get(tag)
             if override is not None:
@@ -228,11 +240,10 @@ class HeaderCleaner:
             if 0x5000 <= group <= 0x50FF:
                 curve_groups.add(group)
                 continue
-            raw = ds.get_item(tag)
-            vr = vr_of(tag, raw.VR if raw is not None else None)
-            row = table.exact.get(tag)
-            if row is not None:
-                self._apply(ds, tag, vr, row.action(ctx.options), in_struct)
+            vr = vr_of(tag, elem.VR)
+            action = plan.get(tag)
+            if action is not None:
+                self._apply(ds, tag, vr, action, in_struct)
             else:
                 self._unlisted(ds, tag, vr, in_struct)
         if overlay_groups:
@@ -259,7 +270,7 @@ class HeaderCleaner:
             if ctx.full_dates:
                 return
             if ctx.modified_dates:
-                self._clean_value(ds, tag, vr, ds[tag].value)
+                self._clean_value(ds, tag, vr)
                 ctx.stats["unlisted_date_shifted"] += 1
                 return
             self._remove_unlisted(ds, tag)
@@ -276,13 +287,15 @@ class HeaderCleaner:
                 self._remove_unlisted(ds, tag)
             return
         if tag == TAG_TEXT_VALUE and in_struct:
-            self._clean_value(ds, tag, vr, ds[tag].value)  # SR text, Clean Structured Content (E.3.4)
+            # SR text: cleaned like a descriptor with Clean Structured Content (E.3.4), else replaced by a dummy
+            # (the Content Sequence's D), so the content item stays valid.
+            self._apply(ds, tag, vr, Action.C if ctx.struct else Action.D, in_struct)
             return
         if vr in keep.vrs or tag in keep.tags:
             return
         if tag in keep.scrubbed or ctx.keep_unlisted:
             if vr in SCRUB_VRS:
-                self._clean_value(ds, tag, vr, ds[tag].value)
+                self._clean_value(ds, tag, vr)
             return
         self._remove_unlisted(ds, tag)
 
@@ -297,7 +310,7 @@ class HeaderCleaner:
         if ov.action == "keep":
             return
         if ov.action == "replace":
-            self._set(ds, tag, vr, ov.value)
+            self._set(ds, tag, vr, [ov.value] if vr in STRING_VRS else ov.value)
             return
         code = {"remove": Action.X, "empty": Action.Z, "clean": Action.C, "uid": Action.U, "dummy": Action.D}
         self._apply(ds, tag, vr, code[ov.action], in_struct=False)
@@ -319,7 +332,7 @@ class HeaderCleaner:
                 raw = ds.get_item(tag)
                 vr = vr_of(tag, raw.VR if raw is not None else None)
                 if vr in SCRUB_VRS or vr == "PN":
-                    self._clean_value(ds, tag, vr, ds[tag].value)
+                    self._clean_value(ds, tag, vr)
             else:
                 del ds[tag]
         ctx.stats["curve_groups"] += len(groups)
@@ -330,12 +343,13 @@ class HeaderCleaner:
         ctx = self.ctx
         keep_blocks: set[tuple[int, int]] = set()
         creators: dict[tuple[int, int], str] = {}
+        elements = ds._dict  # bulk removal; see clean()
         if ctx.safe_private:
             safe = load_safe_private()
             for tag in tags:
                 group, elem = tag >> 16, tag & 0xFFFF
                 if 0x0010 <= elem <= 0x00FF:
-                    creators[(group, elem)] = str(ds[tag].value).strip()
+                    creators[(group, elem)] = "".join(get_strings(ds, tag, "LO")).strip()
         for tag in tags:
             group, elem = tag >> 16, tag & 0xFFFF
             if 0x0010 <= elem <= 0x00FF:
@@ -348,11 +362,11 @@ class HeaderCleaner:
                     ctx.stats["private_kept"] += 1
                     continue
             ctx.stats["private_removed"] += 1
-            del ds[tag]
+            del elements[tag]
         for tag in tags:
             group, elem = tag >> 16, tag & 0xFFFF
             if 0x0010 <= elem <= 0x00FF and (group, elem) not in keep_blocks:
-                del ds[tag]
+                del elements[tag]
 
 
 def keyword(tag: int) -> str:

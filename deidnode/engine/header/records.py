@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import struct
+from functools import cache
+
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset
 from pydicom.sequence import Sequence
+from pydicom.tag import Tag
 
 from ... import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from ...config import Option, Profile
+from .rawvalue import put_strings
 
 # CID 7050 "De-identification Method" (PS3.16 2024c), scheme DCM.
 CID_7050 = {
@@ -39,25 +47,44 @@ def _code_item(value: str, meaning: str) -> Dataset:
     return item
 
 
-def add_deid_records(ds: Dataset, profile: Profile, *, pixels_cleaned: bool) -> list[str]:
+@cache
+def _encoded_code_sequence(codes: tuple[tuple[str, str], ...], implicit: bool) -> bytes:
+    """The items of a De-identification Method Code Sequence, encoded once per option set (little endian)."""
+    out = bytearray()
+    for value, meaning in codes:
+        buf = DicomBytesIO()
+        buf.is_little_endian, buf.is_implicit_VR = True, implicit
+        write_dataset(buf, _code_item(value, meaning))
+        content = buf.getvalue()
+        out += b"\xfe\xff\x00\xe0" + struct.pack("<I", len(content)) + content
+    return bytes(out)
+
+
+def add_deid_records(ds: Dataset, profile: Profile, *, pixels_cleaned: bool, little_endian: bool = True,
+                     implicit_vr: bool = False) -> list[str]:
     """Set Patient Identity Removed, the method text and code sequence, Longitudinal Temporal Information
     Modified and (after Clean Pixel Data) Burned In Annotation. Returns the code values used."""
     used: list[object] = ["basic", *[o for o in _ORDER if o in profile.option_set]]
     if pixels_cleaned:
         used.insert(1, "clean_pixels")
-    codes = [CID_7050[k] for k in used]  # type: ignore[index]
-    ds.PatientIdentityRemoved = "YES"
-    ds.DeidentificationMethod = profile.method_text
-    ds.DeidentificationMethodCodeSequence = Sequence([_code_item(v, m) for v, m in codes])
+    codes = tuple(CID_7050[k] for k in used)  # type: ignore[index]
+    put_strings(ds, 0x00120062, "CS", ["YES"])  # Patient Identity Removed
+    put_strings(ds, 0x00120063, "LO", [profile.method_text])  # De-identification Method
+    if little_endian:
+        value = _encoded_code_sequence(codes, implicit_vr)
+        ds[0x00120064] = RawDataElement(Tag(0x00120064), "SQ", len(value), value, 0, implicit_vr, True)
+    else:
+        ds.DeidentificationMethodCodeSequence = Sequence([_code_item(v, m) for v, m in codes])
     opts = profile.option_set
     if Option.retain_long_full_dates in opts:
-        ds.LongitudinalTemporalInformationModified = "UNMODIFIED"
+        longitudinal = "UNMODIFIED"
     elif Option.retain_long_modified_dates in opts:
-        ds.LongitudinalTemporalInformationModified = "MODIFIED"
+        longitudinal = "MODIFIED"
     else:
-        ds.LongitudinalTemporalInformationModified = "REMOVED"
+        longitudinal = "REMOVED"
+    put_strings(ds, 0x00280303, "CS", [longitudinal])  # Longitudinal Temporal Information Modified
     if pixels_cleaned:
-        ds.BurnedInAnnotation = "NO"
+        put_strings(ds, 0x00280301, "CS", ["NO"])  # Burned In Annotation
     return [v for v, _ in codes]
 
 

@@ -61,7 +61,7 @@ class Row:
         return RESOLVE_COMBINED.get(code, code)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ProfileTable:
     edition: str
     exact: dict[int, Row]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from pydicom.datadict import dictionary_VR, keyword_dict
 
@@ -28,11 +29,17 @@ def parse_tag_key(key: str) -> int:
 
 def vr_of(tag: int, vr: str | None) -> str:
     """The VR of an element: its own (explicit VR) or the dictionary's; ambiguous VRs reduced to one class."""
-    if not vr:
-        try:
-            vr = dictionary_VR(tag)
-        except KeyError:
-            return "UN"
+    if vr and len(vr) == 2:
+        return vr
+    return _dictionary_vr(tag)
+
+
+@cache
+def _dictionary_vr(tag: int) -> str:
+    try:
+        vr = dictionary_VR(tag)
+    except KeyError:
+        return "UN"
     if " or " in vr:  # "US or SS", "OB or OW", "US or SS or OW"
         return "OW" if "OW" in vr and "US" not in vr else vr.split(" or ")[0]
     return vr

@@ -1,0 +1,57 @@
+"""Read and write string values straight from and to raw elements.
+
+pydicom decodes a raw element into a DataElement on first access and re-encodes it on write; both cost more than
+the rest of header de-identification together. Most values the engine reads or writes are ASCII (UIDs, dates,
+IDs, codes, our pseudonyms), so they are decoded and encoded here directly; anything else (non-ASCII bytes,
+ISO 2022 escapes) goes through pydicom's character set handling.
+"""
+
+from __future__ import annotations
+
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.tag import Tag
+
+STRING_VRS = frozenset(
+    {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR", "UT"}
+)
+_SINGLE_VALUED = frozenset({"LT", "ST", "UT", "UR"})
+
+
+def get_strings(ds: Dataset, tag: int, vr: str) -> list[str]:
+    """The values of a string element as a list (empty when absent or empty)."""
+    raw = ds.get_item(tag)
+    if raw is None:
+        return []
+    if raw.is_raw and isinstance(raw.value, bytes) and vr in STRING_VRS:
+        b = raw.value
+        if b.isascii() and 0x1B not in b:
+            s = b.decode("ascii")
+            if vr in _SINGLE_VALUED:
+                s = s.rstrip(" \x00")
+                return [s] if s else []
+            vals = [v.strip(" \x00") for v in s.split("\\")]
+            return [] if vals == [""] else vals
+    value = ds[tag].value
+    if value is None or value == "":
+        return []
+    if isinstance(value, list | tuple | MultiValue):
+        return ["" if v is None else str(v) for v in value]
+    return [str(value)]
+
+
+def put_strings(ds: Dataset, tag: int, vr: str, values: list[str] | None) -> None:
+    """Replace a string element's values; ASCII values are stored as a raw element, encoded once."""
+    values = [v for v in values] if values else []
+    joined = "\\".join(values)
+    if joined.isascii() and vr in STRING_VRS:
+        b = joined.encode("ascii")
+        if len(b) % 2:
+            b += b"\x00" if vr == "UI" else b" "
+        old = ds.get_item(tag)
+        implicit = bool(getattr(old, "is_implicit_VR", False)) if old is not None and old.is_raw else False
+        little = bool(getattr(old, "is_little_endian", True)) if old is not None and old.is_raw else True
+        ds[tag] = RawDataElement(Tag(tag), vr, len(b), b, 0, implicit, little)
+        return
+    ds[tag] = DataElement(tag, vr, values if len(values) > 1 else (values[0] if values else None))
