@@ -54,7 +54,8 @@ class DicomForwarder:
         self.ae = AE(ae_title=dest.calling_ae_title)
         self.ae.acse_timeout = dest.timeout
         self.ae.dimse_timeout = dest.timeout
-        self.ae.network_timeout = dest.timeout
+        # The reactor aborts an association idle this long; keep it beyond our own idle release.
+        self.ae.network_timeout = dest.timeout + 2 * dest.idle_release_seconds
         self.ae.connection_timeout = dest.timeout
         self.ae.maximum_pdu_size = dest.max_pdu
         self._ssl = _client_ssl_context(dest)

@@ -1,0 +1,227 @@
+"""Real peers for end-to-end tests and benchmarks: Orthanc, the node as a subprocess, dcmtk tools.
+
+Everything listens on 127.0.0.1 on free ports, readiness is polled with bounded timeouts, and every process
+is stopped by the fixture that started it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+ORTHANC = "/usr/sbin/Orthanc"
+STORESCU = "/usr/bin/storescu"
+ECHOSCU = "/usr/bin/echoscu"
+NODELAY_ENV = {**os.environ, "TCP_NODELAY": "1"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(pred: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    """Poll ``pred`` until it returns a truthy value; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    return proc.returncode
+
+
+class Orthanc:
+    """An Orthanc with its own config, storage in ``workdir``; a Lua filter logs every received SOP UID."""
+
+    def __init__(self, workdir: Path, aet: str = "ORTHANC") -> None:
+        self.workdir = workdir
+        self.aet = aet
+        self.dicom_port = free_port()
+        self.http_port = free_port()
+        self.received_log = workdir / "received.log"
+        workdir.mkdir(parents=True, exist_ok=True)
+        lua = workdir / "received.lua"
+        lua.write_text(
+            "function ReceivedInstanceFilter(dicom, origin, info)\n"
+            f"  local f = io.open({json.dumps(str(self.received_log))}, 'a')\n"
+            "  f:write(tostring(dicom.SOPInstanceUID) .. '\\n')\n"
+            "  f:close()\n"
+            "  return true\n"
+            "end\n"
+        )
+        self.config = workdir / "orthanc.json"
+        self.config.write_text(json.dumps({
+            "Name": "deidnode-e2e", "StorageDirectory": str(workdir / "db"), "IndexDirectory": str(workdir / "db"),
+            "RemoteAccessAllowed": False, "AuthenticationEnabled": False, "DicomAet": aet,
+            "DicomPort": self.dicom_port, "HttpPort": self.http_port, "DicomCheckCalledAet": False,
+            "LuaScripts": [str(lua)], "Plugins": [], "StorageCompression": False, "SaveJobs": False,
+            "DicomScpTimeout": 30,
+        }))
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30) -> Orthanc:
+        log = open(self.workdir / "orthanc.log", "ab")
+        self.proc = subprocess.Popen([ORTHANC, str(self.config)], stdout=log, stderr=subprocess.STDOUT,
+                                     env=NODELAY_ENV, cwd=self.workdir)
+        log.close()
+        wait_for(lambda: self.proc.poll() is not None or self._up(), timeout, "Orthanc /system")
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"Orthanc exited with {self.proc.returncode}; see {self.workdir / 'orthanc.log'}")
+        return self
+
+    def _up(self) -> bool:
+        try:
+            self.get("/system")
+            return True
+        except OSError:
+            return False
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        """Stop Orthanc; SIGTERM lets open associations finish, SIGKILL drops them (a crashed destination)."""
+        if self.proc is not None:
+            _stop(self.proc, sig)
+            self.proc = None
+
+    def get(self, path: str, raw: bool = False) -> Any:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}", timeout=10) as r:
+            data = r.read()
+        return data if raw else json.loads(data)
+
+    def delete_all(self) -> None:
+        for pid in self.get("/patients"):
+            req = urllib.request.Request(f"http://127.0.0.1:{self.http_port}/patients/{pid}", method="DELETE")
+            urllib.request.urlopen(req, timeout=30).read()
+        self.received_log.unlink(missing_ok=True)
+
+    def count(self) -> int:
+        return int(self.get("/statistics")["CountInstances"])
+
+    def received(self) -> list[str]:
+        """SOP Instance UIDs in order of reception, duplicates included."""
+        if not self.received_log.exists():
+            return []
+        return self.received_log.read_text().split()
+
+
+class Node:
+    """``deidnode serve`` as a subprocess with a YAML config; JSON log in ``workdir/node.log``."""
+
+    def __init__(self, workdir: Path, config: dict[str, Any], key_file: Path) -> None:
+        import yaml
+
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.port = config.setdefault("node", {}).setdefault("port", free_port())
+        self.metrics_port = config.setdefault("metrics", {}).setdefault("port", free_port())
+        config["node"].setdefault("host", "127.0.0.1")
+        self.config_path = workdir / "node.yaml"
+        self.config_path.write_text(yaml.safe_dump(config))
+        self.config = config
+        self.key_file = key_file
+        self.log_path = workdir / "node.log"
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+
+    def start(self, timeout: float = 60) -> Node:
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "deidnode.cli", "serve", "--config", str(self.config_path), "--key-file",
+             str(self.key_file)],
+            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        log.close()
+        self.starts += 1
+        wait_for(lambda: self.proc.poll() is not None or self._ready_count() >= self.starts, timeout,
+                 "node 'ready' log event")
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"node exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}")
+        return self
+
+    def events(self) -> list[dict[str, Any]]:
+        out = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                out.append({"event": "non_json", "line": line})
+        return out
+
+    def _ready_count(self) -> int:
+        return sum(1 for e in self.events() if e.get("event") == "ready")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        rc = 0
+        if self.proc is not None:
+            rc = _stop(self.proc, sig, timeout)
+            self.proc = None
+        return rc
+
+    def metrics(self) -> dict[str, float]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as r:
+            text = r.read().decode()
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                out[name] = float(value)
+        return out
+
+    def metric(self, name: str, **labels: str) -> float:
+        m = self.metrics()
+        if labels:
+            name += "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+        return m.get(name, 0.0)
+
+
+def storescu(port: int, files: Sequence[Path] | Path, *, aec: str = "DEIDNODE", aet: str = "CT1",
+             timeout: float = 120, extra: Sequence[str] = ()) -> subprocess.CompletedProcess:
+    """Send files (or a folder, recursively) with dcmtk's storescu, Nagle off; verbose for per-file results."""
+    args = [STORESCU, "-v", "-aet", aet, "-aec", aec, *extra]
+    if isinstance(files, Path) and files.is_dir():
+        args += ["+sd", "+r", "127.0.0.1", str(port), str(files)]
+    else:
+        args += ["127.0.0.1", str(port), *map(str, files)]
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=NODELAY_ENV)
+
+
+def acknowledged_files(storescu_output: str) -> list[str]:
+    """Files for which storescu got a Success response (from its -v log)."""
+    acked, current = [], None
+    for line in storescu_output.splitlines():
+        m = re.search(r"Sending file: (.+)$", line)
+        if m:
+            current = m.group(1).strip()
+        elif "Received Store Response (Success)" in line and current:
+            acked.append(current)
+            current = None
+    return acked
+
+
+def echoscu(port: int, *, aet: str = "CT1", aec: str = "DEIDNODE", timeout: float = 30):
+    return subprocess.run([ECHOSCU, "-v", "-aet", aet, "-aec", aec, "127.0.0.1", str(port)],
+                          capture_output=True, text=True, timeout=timeout, env=NODELAY_ENV)
