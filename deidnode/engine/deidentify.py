@@ -192,5 +192,8 @@ def deidentify_bytes(raw: bytes, policy: Policy, keys: Keys) -> EngineResult:
 def encode_dataset(ds: Dataset) -> bytes:
     """Serialise a de-identified dataset as a Part 10 file (preamble, our file meta) in its transfer syntax."""
     buf = io.BytesIO()
-    dcmwrite(buf, ds, enforce_file_format=True)
+    implicit, little = _encoding(str(ds.file_meta.TransferSyntaxUID))
+    # The encoding is named explicitly so a Big Endian input whose pixels were re-encoded can be written little
+    # endian (pydicom otherwise keeps the encoding the data set was read with).
+    dcmwrite(buf, ds, enforce_file_format=True, implicit_vr=implicit, little_endian=little)
     return buf.getvalue()

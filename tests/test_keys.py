@@ -1,0 +1,44 @@
+"""Keyed pseudonyms: deterministic, key-dependent, valid, and refusing to run without a key."""
+
+from __future__ import annotations
+
+import pytest
+
+from deidnode.engine.keys import Keys, resolve_keys
+from deidnode.errors import ConfigError
+
+
+def test_uid_mapping_is_deterministic_valid_and_key_dependent():
+    a, b = Keys(b"a" * 32), Keys(b"b" * 32)
+    uid = "1.2.840.113619.2.55.3.604688119.971.1234567890.1"
+    assert a.uid(uid) == a.uid(uid) == a.uid(uid + "\x00")
+    assert a.uid(uid) != b.uid(uid)
+    mapped = a.uid(uid)
+    assert mapped.startswith("2.25.") and len(mapped) <= 64
+    assert all(part == "0" or not part.startswith("0") for part in mapped.split("."))
+
+
+def test_day_offset_is_in_range_and_stable():
+    k = Keys(b"k" * 32)
+    offs = {k.day_offset(f"id:{i}", 30) for i in range(200)}
+    assert offs <= set(range(-30, 0)) and len(offs) > 20
+    assert k.day_offset("id:1", 30) == k.day_offset("id:1", 30)
+
+
+def test_short_key_is_refused():
+    with pytest.raises(ConfigError, match="at least 32 bytes"):
+        Keys(b"short")
+
+
+def test_no_key_is_refused_unless_ephemeral(monkeypatch):
+    monkeypatch.delenv("DEIDNODE_KEY_FILE", raising=False)
+    with pytest.raises(ConfigError, match="no de-identification key"):
+        resolve_keys(None)
+    assert len(resolve_keys(None, ephemeral=True).secret) == 32
+
+
+def test_key_file_from_environment(monkeypatch, tmp_path):
+    f = tmp_path / "k"
+    f.write_bytes(b"z" * 40)
+    monkeypatch.setenv("DEIDNODE_KEY_FILE", str(f))
+    assert resolve_keys(None).secret == b"z" * 40
