@@ -62,7 +62,7 @@ def run_batch(args: argparse.Namespace, settings: Settings) -> int:
             total += 1
             raw = path.read_bytes()
             digest = hashlib.sha256(raw).hexdigest()
-            result = deidentify_bytes(raw, policy, keys)
+            result = deidentify_bytes(raw, policy, keys, preview_dir=preview)
             now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             record = {"time": now, "input_sha256": digest, **result.audit}
             if result.ok:

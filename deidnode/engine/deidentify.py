@@ -19,7 +19,7 @@ from .header.pseudonyms import normalize_name
 from .header.records import add_deid_records, rebuild_file_meta
 from .header.table import load_table
 from .keys import Keys
-from .phi import collect_phi
+from .phi import PhiValues, collect_phi
 from .policy import Policy
 from .result import EngineResult, Quarantine
 
@@ -107,8 +107,11 @@ def patient_key(ds: Dataset) -> str:
     return "study:" + str(ds.get("StudyInstanceUID", "") or "")
 
 
-def deidentify(ds: Dataset, policy: Policy, keys: Keys) -> EngineResult:
-    """De-identify ``ds`` (a FileDataset or Dataset with ``file_meta``); ``ds`` is modified in place."""
+def deidentify(ds: Dataset, policy: Policy, keys: Keys, *, preview_dir: str | Path | None = None) -> EngineResult:
+    """De-identify ``ds`` (a FileDataset or Dataset with ``file_meta``); ``ds`` is modified in place.
+
+    ``preview_dir``: where the pixel stage writes before/after PNGs for QA (the only output besides the result).
+    """
     profile = policy.profile
     audit: dict = {
         "sop_class_uid": str(ds.get("SOPClassUID", "") or ""),
@@ -126,7 +129,7 @@ def deidentify(ds: Dataset, policy: Policy, keys: Keys) -> EngineResult:
         phi = collect_phi(ds)
         pixels_cleaned = False
         if policy.pixels.policy != "off":
-            q = _clean_pixels(ds, phi, policy, keys, audit)
+            q = _clean_pixels(ds, phi, policy, keys, audit, preview_dir)
             if q is not None:
                 return EngineResult(None, q, audit)
             pixels_cleaned = bool(audit.get("pixels", {}).get("clean_pixel_data"))
@@ -149,12 +152,14 @@ def deidentify(ds: Dataset, policy: Policy, keys: Keys) -> EngineResult:
         return EngineResult(None, Quarantine("header", "engine-error", type(e).__name__), audit)
 
 
-def _clean_pixels(ds: Dataset, phi, policy: Policy, keys: Keys, audit: dict) -> Quarantine | None:
+def _clean_pixels(
+    ds: Dataset, phi: PhiValues, policy: Policy, keys: Keys, audit: dict, preview_dir: str | Path | None
+) -> Quarantine | None:
     try:
         from .pixels.stage import clean_pixels
     except ImportError:
         return Quarantine("pixels", "pixel-stage-unavailable", "pixel cleaning is configured but not installed")
-    return clean_pixels(ds, phi, policy, keys, audit)
+    return clean_pixels(ds, phi, policy, keys, audit, preview_dir=preview_dir)
 
 
 def parse_bytes(raw: bytes) -> Dataset:
@@ -177,7 +182,9 @@ def parse_bytes(raw: bytes) -> Dataset:
     return ds
 
 
-def deidentify_bytes(raw: bytes, policy: Policy, keys: Keys) -> EngineResult:
+def deidentify_bytes(
+    raw: bytes, policy: Policy, keys: Keys, *, preview_dir: str | Path | None = None
+) -> EngineResult:
     """Parse a Part 10 byte string and de-identify it.
 
     A file that cannot be parsed gives a quarantine result (stage ``parse``), never an exception.
@@ -186,7 +193,7 @@ def deidentify_bytes(raw: bytes, policy: Policy, keys: Keys) -> EngineResult:
         ds = parse_bytes(raw)
     except Exception as e:
         return EngineResult(None, Quarantine("parse", "unparseable", type(e).__name__), {})
-    return deidentify(ds, policy, keys)
+    return deidentify(ds, policy, keys, preview_dir=preview_dir)
 
 
 def encode_dataset(ds: Dataset) -> bytes:
