@@ -186,16 +186,10 @@ class HeaderCleaner:
         ctx = self.ctx
         if values is None:
             values = get_strings(ds, tag, vr)
-        if vr == "DA":
+        if vr in ("DA", "DT"):
             if ctx.day_offset is not None:
-                off = ctx.day_offset
-                put_strings(ds, tag, vr, _map(values, lambda v: shift_da(v, off)))
-            elif not ctx.full_dates:
-                put_strings(ds, tag, vr, None)
-        elif vr == "DT":
-            if ctx.day_offset is not None:
-                off = ctx.day_offset
-                put_strings(ds, tag, vr, _map(values, lambda v: shift_dt(v, off)))
+                off, shift = ctx.day_offset, (shift_da if vr == "DA" else shift_dt)
+                put_strings(ds, tag, vr, _map(values, lambda v: shift(v, off)))
             elif not ctx.full_dates:
                 put_strings(ds, tag, vr, None)
         elif vr == "PN":
