@@ -172,9 +172,25 @@ def test_retain_uids_keeps_uids():
     assert out.StudyInstanceUID == study
 
 
-def test_retain_device_identity_cleans_station_name():
+def test_retain_device_identity_keeps_station_name():
     out = run(P.planted_ct(), Profile(options=("retain_device_identity",)))
-    assert "StationName" in out  # K or C in the option column, not removed
+    assert out.StationName == "Wombat Station 7"  # K in the option's column
+    assert run(P.planted_ct()).StationName == "ANONYMIZED"  # X/Z/D -> D without it
+
+
+def _with_curve(ds: Dataset) -> Dataset:
+    ds.add_new(0x50000005, "US", 2)  # Curve Dimensions
+    ds.add_new(0x50000010, "US", 3)  # Number of Points
+    ds.add_new(0x50002500, "LO", f"ECG of {P.NAME_FAMILY}")  # Curve Label
+    ds.add_new(0x50003000, "OW", b"\x01\x00\x02\x00\x03\x00")  # Curve Data
+    return ds
+
+
+def test_curves_are_removed_or_cleaned_with_clean_graphics():
+    assert not [e for e in run(_with_curve(P.planted_ct())) if 0x5000 <= e.tag.group <= 0x50FF]
+    out = run(_with_curve(P.planted_ct()), Profile(options=("clean_graphics",)))
+    assert out[0x50000010].value == 3 and out[0x50003000].value == b"\x01\x00\x02\x00\x03\x00"
+    assert out[0x50002500].value == "ECG of"
 
 
 def test_clean_structured_content_scrubs_text_items():
