@@ -162,6 +162,8 @@ class WorkerSettings(_Model):
     max_tasks: int = Field(default=10000, ge=1)
     """Recycle a worker process after this many instances."""
     poll_seconds: float = Field(default=0.2, gt=0)
+    claim_batch: int = Field(default=4, ge=1, le=64)
+    """Instances a worker leases per spool transaction (fewer write locks; released on shutdown)."""
 
 
 class RetrySettings(_Model):

@@ -30,7 +30,8 @@ class RecordingSCP:
         ae.add_supported_context(Verification)
         self.ae = ae
         self.server = ae.start_server(
-            ("127.0.0.1", 0), block=False,
+            ("127.0.0.1", 0),
+            block=False,
             evt_handlers=[(evt.EVT_C_STORE, self._store), (evt.EVT_ACCEPTED, self._accepted)],
         )
         self.port = self.server.server_address[1]

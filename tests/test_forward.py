@@ -92,8 +92,9 @@ def test_unreachable_destination_is_retry_with_backoff():
     assert second.outcome is Outcome.RETRY and second.code == "destination_backoff"
 
 
-@pytest.mark.parametrize(("status", "outcome"), [(0xA700, Outcome.RETRY), (0xC000, Outcome.FAIL),
-                                                 (0xA900, Outcome.FAIL)])
+@pytest.mark.parametrize(
+    ("status", "outcome"), [(0xA700, Outcome.RETRY), (0xC000, Outcome.FAIL), (0xA900, Outcome.FAIL)]
+)
 def test_destination_status_maps_to_outcome(scp, status, outcome):
     peer = scp()
     peer.status = status

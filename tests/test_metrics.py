@@ -33,10 +33,12 @@ def test_labels_are_low_cardinality_kinds():
 
 
 def test_preinit_exports_zero_series_for_every_label():
-    metrics.preinit(["research", "local"])
+    metrics.preinit(["preinit-only"])
     text = generate_latest(REGISTRY).decode()
-    assert 'deidnode_forward_instances_total{destination="research",outcome="retry"} 0.0' in text
-    assert 'deidnode_quarantine_instances_total{stage="forward"} 0.0' in text
+    assert 'deidnode_forward_instances_total{destination="preinit-only",outcome="retry"} 0.0' in text
+    assert 'deidnode_forward_retries_total{destination="preinit-only"} 0.0' in text
+    for stage in metrics.QUARANTINE_STAGES:
+        assert re.search(r'deidnode_quarantine_instances_total\{stage="%s"\} \d' % stage, text)
     assert 'deidnode_spool_depth_instances{state="retry_wait"} 0.0' in text
 
 

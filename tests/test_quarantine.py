@@ -16,7 +16,9 @@ CT = "1.2.840.10008.5.1.4.1.1.2"
 
 @pytest.fixture
 def setup(tmp_path):
-    s = settings_from_dict({"spool": {"path": str(tmp_path / "spool")}, "quarantine_path": str(tmp_path / "q")})
+    s = settings_from_dict(
+        {"spool": {"path": str(tmp_path / "spool")}, "quarantine_path": str(tmp_path / "q")}
+    )
     spool = Spool(s.spool.path)
     ids = []
     for i in range(2):
@@ -36,7 +38,11 @@ def test_entry_holds_instance_and_phi_free_reason(setup):
     assert (d / "instance.dcm").read_bytes() == b"raw0"
     reason = json.loads((d / "reason.json").read_text())
     assert {k: reason[k] for k in ("stage", "code", "calling_aet", "sop_class")} == {
-        "stage": "parse", "code": "unreadable", "calling_aet": "CT1", "sop_class": CT}
+        "stage": "parse",
+        "code": "unreadable",
+        "calling_aet": "CT1",
+        "sop_class": CT,
+    }
     assert spool.depth()[State.QUARANTINED] == 2
     assert list((s.spool.path / "data").iterdir()) == []
 

@@ -36,7 +36,9 @@ def test_without_routes_file_everything_goes_everywhere_with_default_profile():
 
 
 def test_first_matching_rule_wins(tmp_path):
-    s = _settings(tmp_path, """
+    s = _settings(
+        tmp_path,
+        """
 routes:
   - name: sc
     match: {sop_class: [SecondaryCaptureImageStorage]}
@@ -46,7 +48,8 @@ routes:
     destinations: [research, local]
   - name: rest
     destinations: [research]
-""")
+""",
+    )
     r = Router(s)
     assert r.route(calling_aet="CT1", sop_class=SC).route == "sc"
     assert r.route(calling_aet="CT1", sop_class=CT).destinations == ("research", "local")
@@ -54,8 +57,10 @@ routes:
 
 
 def test_no_match_gives_none(tmp_path):
-    s = _settings(tmp_path, "routes:\n  - name: only-ct1\n    match: {calling_aet: [CT1]}\n"
-                            "    destinations: [research]\n")
+    s = _settings(
+        tmp_path,
+        "routes:\n  - name: only-ct1\n    match: {calling_aet: [CT1]}\n    destinations: [research]\n",
+    )
     assert Router(s).route(calling_aet="MR1", sop_class=CT) is None
 
 

@@ -140,3 +140,34 @@ def test_prune_deletes_only_finished_rows(tmp_path):
     spool.mark_forwarded(spool.claim("w"), "w")
     assert spool.prune(older_than=1e12) == 1
     assert sum(spool.depth().values()) == 1
+
+
+def test_concurrent_stores_are_group_committed_without_loss(tmp_path):
+    spool = Spool(tmp_path)
+    ids: list[int] = []
+    lock = threading.Lock()
+
+    def sender(n: int) -> None:
+        for i in range(20):
+            row = _store(spool, b"%d-%d" % (n, i))
+            with lock:
+                ids.append(row)
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(ids) == len(set(ids)) == 160
+    items = spool.claim_many("w", 500)
+    assert sorted(i.id for i in items) == sorted(ids)
+    assert sorted(spool.read(i) for i in items) == sorted(
+        b"%d-%d" % (n, i) for n in range(8) for i in range(20)
+    )
+
+
+def test_claim_many_leases_in_id_order_up_to_limit(tmp_path):
+    spool = Spool(tmp_path)
+    rows = [_store(spool) for _ in range(5)]
+    assert [i.id for i in spool.claim_many("w", 3)] == rows[:3]
+    assert [i.id for i in spool.claim_many("w", 3)] == rows[3:]

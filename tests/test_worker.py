@@ -31,7 +31,9 @@ def fake_deidentify(raw: bytes, policy, keys) -> EngineResult:
     except Exception:  # noqa: BLE001
         return EngineResult(None, Quarantine("parse", "unreadable_dataset"))
     if "PixelData" in ds and len(ds.PixelData) != ds.Rows * ds.Columns * ds.BitsAllocated // 8:
-        return EngineResult(None, Quarantine("pixels", "pixel_data_length_mismatch", "expected by attributes"))
+        return EngineResult(
+            None, Quarantine("pixels", "pixel_data_length_mismatch", "expected by attributes")
+        )
     ds.PatientName = "ANON"
     ds.PatientID = "DN000"
     new = "2.25." + str(int.from_bytes(hashlib.sha256(ds.SOPInstanceUID.encode()).digest()[:16], "big"))
@@ -55,8 +57,16 @@ def _pipeline(tmp_path, port: int, deid=fake_deidentify, routes: str | None = No
     data = {
         "spool": {"path": str(tmp_path / "spool")},
         "quarantine_path": str(tmp_path / "q"),
-        "destinations": [{"name": "pacs", "type": "dicom", "ae_title": "RECORDER", "host": "127.0.0.1",
-                          "port": port, "timeout": 5}],
+        "destinations": [
+            {
+                "name": "pacs",
+                "type": "dicom",
+                "ae_title": "RECORDER",
+                "host": "127.0.0.1",
+                "port": port,
+                "timeout": 5,
+            }
+        ],
         "retry": {"initial_seconds": 0.01, "max_seconds": 0.05, "max_age_seconds": 60, **retry},
     }
     if routes:
@@ -64,8 +74,15 @@ def _pipeline(tmp_path, port: int, deid=fake_deidentify, routes: str | None = No
         data["routes_file"] = str(tmp_path / "routes.yaml")
     s = settings_from_dict(data)
     spool = Spool(s.spool.path)
-    pipe = Pipeline(s, keys=None, spool=spool, owner="w1", deidentify=deid, encode=to_bytes,
-                    policy_factory=lambda settings, name: name)
+    pipe = Pipeline(
+        s,
+        keys=None,
+        spool=spool,
+        owner="w1",
+        deidentify=deid,
+        encode=to_bytes,
+        policy_factory=lambda settings, name: name,
+    )
     return pipe, spool
 
 

@@ -52,6 +52,22 @@ _COLUMNS = (
 )
 
 
+_INSERT = (
+    "INSERT INTO items (state, file, size, calling_aet, sop_class, transfer_syntax, received_at, updated_at,"
+    " next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+class _InsertRequest:
+    __slots__ = ("args", "done", "error", "row_id")
+
+    def __init__(self, args: tuple) -> None:
+        self.args = args
+        self.done = False
+        self.error: Exception | None = None
+        self.row_id: int | None = None
+
+
 class State(IntEnum):
     """Row states. Every transition stamps ``updated_at`` (and ``claimed_at`` / ``finished_at``)."""
 
@@ -117,7 +133,9 @@ def _fsync_dir(path: Path) -> None:
 class Spool:
     """One spool folder. Safe to share between threads of one process; each process opens its own."""
 
-    def __init__(self, path: Path, *, min_free_bytes: int = 0, lease_seconds: float = 300) -> None:
+    def __init__(
+        self, path: Path, *, min_free_bytes: int = 0, lease_seconds: float = 300, receiver: bool = True
+    ) -> None:
         self.path = Path(path)
         self.data_dir = self.path / "data"
         self.tmp_dir = self.path / "tmp"
@@ -126,11 +144,19 @@ class Spool:
         for d in (self.path, self.data_dir, self.tmp_dir):
             d.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._cv = threading.Condition()
+        self._queue: list[_InsertRequest] = []
+        self._leader_active = False
         self._db = sqlite3.connect(
             self.path / "spool.sqlite3", timeout=30, isolation_level=None, check_same_thread=False
         )
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        # The receiving connection commits with synchronous=FULL: its commit is what Success promises.
+        # Worker connections (receiver=False) use NORMAL: in WAL mode a power loss may then forget a later
+        # transition (FORWARDED, RETRY_WAIT, QUARANTINED), which only sends an instance again (at-least-once,
+        # and the destination keeps one copy per SOP Instance UID); RECEIVED rows are never at risk, and the
+        # next FULL commit of the receiver makes every earlier WAL frame durable too.
+        self._db.execute(f"PRAGMA synchronous={'FULL' if receiver else 'NORMAL'}")
         self._db.execute("PRAGMA busy_timeout=30000")
         with self._lock:
             self._db.executescript(_SCHEMA)
@@ -171,32 +197,76 @@ class Spool:
             tmp.unlink(missing_ok=True)
             raise
         now = time.time()
-        try:
-            with self._lock:
-                cur = self._db.execute(
-                    "INSERT INTO items (state, file, size, calling_aet, sop_class, transfer_syntax,"
-                    " received_at, updated_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (State.RECEIVED, name, len(raw), calling_aet, sop_class, transfer_syntax, now, now, now),
-                )
-                row_id = cur.lastrowid
-        except sqlite3.Error as e:
+        req = _InsertRequest(
+            (State.RECEIVED, name, len(raw), calling_aet, sop_class, transfer_syntax, now, now, now)
+        )
+        self._commit_grouped(req)
+        if req.error is not None:
             final.unlink(missing_ok=True)
-            raise OSError(5, f"spool database: {type(e).__name__}") from e
-        assert row_id is not None
-        return row_id
+            raise OSError(5, f"spool database: {type(req.error).__name__}") from req.error
+        assert req.row_id is not None
+        return req.row_id
+
+    def _commit_grouped(self, req: _InsertRequest) -> None:
+        """Group commit: concurrent stores share one transaction and one WAL fsync.
+
+        The first caller to find no commit running becomes the leader and commits every queued row (its own
+        included) until the queue is empty; the others wait for their row's result.
+        """
+        with self._cv:
+            self._queue.append(req)
+            if self._leader_active:
+                while not req.done:
+                    self._cv.wait()
+                return
+            self._leader_active = True
+        try:
+            while True:
+                with self._cv:
+                    batch, self._queue = self._queue, []
+                    if not batch:
+                        self._leader_active = False
+                        self._cv.notify_all()
+                        return
+                try:
+                    with self._lock:
+                        self._db.execute("BEGIN IMMEDIATE")
+                        try:
+                            for r in batch:
+                                r.row_id = self._db.execute(_INSERT, r.args).lastrowid
+                            self._db.execute("COMMIT")
+                        except BaseException:
+                            self._db.execute("ROLLBACK")
+                            raise
+                except sqlite3.Error as e:
+                    for r in batch:
+                        r.row_id, r.error = None, e
+                with self._cv:
+                    for r in batch:
+                        r.done = True
+                    self._cv.notify_all()
+        except BaseException:
+            with self._cv:
+                self._leader_active = False
+                self._cv.notify_all()
+            raise
 
     # -- worker side --------------------------------------------------------------------------------
     def claim(self, owner: str, *, now: float | None = None) -> Item | None:
         """Lease the next due item to ``owner`` (one atomic statement), or None when nothing is due."""
+        items = self.claim_many(owner, 1, now=now)
+        return items[0] if items else None
+
+    def claim_many(self, owner: str, limit: int, *, now: float | None = None) -> list[Item]:
+        """Lease up to ``limit`` due items to ``owner`` in one transaction, oldest due first."""
         now = time.time() if now is None else now
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                row = self._db.execute(
-                    "UPDATE items SET state = ?, lease_owner = ?, lease_until = ?, claimed_at = ?,"
-                    " updated_at = ? WHERE id = (SELECT id FROM items"
-                    " WHERE state IN (?, ?) AND next_attempt_at <= ?"
-                    f" ORDER BY next_attempt_at, id LIMIT 1) RETURNING {_COLUMNS}",
+                rows = self._db.execute(
+                    "UPDATE items SET state = ?, lease_owner = ?, lease_until = ?, claimed_at = ?, updated_at = ?"
+                    " WHERE id IN (SELECT id FROM items WHERE state IN (?, ?) AND next_attempt_at <= ?"
+                    f" ORDER BY next_attempt_at, id LIMIT ?) RETURNING {_COLUMNS}",
                     (
                         State.CLAIMED,
                         owner,
@@ -206,13 +276,16 @@ class Spool:
                         State.RECEIVED,
                         State.RETRY_WAIT,
                         now,
+                        limit,
                     ),
-                ).fetchone()
+                ).fetchall()
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        return None if row is None else Item._from_row(row)
+        items = [Item._from_row(r) for r in rows]
+        items.sort(key=lambda i: i.id)
+        return items
 
     def file_path(self, item: Item) -> Path:
         return self.data_dir / item.file
@@ -230,12 +303,13 @@ class Spool:
             )
         return cur.rowcount == 1
 
-    def mark_forwarded(self, item: Item, owner: str) -> bool:
-        """Record delivery, then remove the file. False if the lease was lost (someone else owns it now)."""
+    def mark_forwarded(self, item: Item, owner: str, *, unlink: bool = True) -> bool:
+        """Record delivery, then remove the file (``unlink=False``: the caller removes it, e.g. in the
+        background; :meth:`recover` removes files of finished rows). False if the lease was lost."""
         ok = self._finish(
             item.id, owner, "state = ?, finished_at = ?, pending = '[]'", (State.FORWARDED, time.time())
         )
-        if ok:
+        if ok and unlink:
             self.file_path(item).unlink(missing_ok=True)
         return ok
 

@@ -30,19 +30,23 @@ def worker_main(settings: Settings, keys: Any, owner: str, stop_event: Any) -> N
 
     from .pipeline import Pipeline
 
-    spool = Spool(settings.spool.path, lease_seconds=settings.spool.lease_seconds)
+    spool = Spool(settings.spool.path, lease_seconds=settings.spool.lease_seconds, receiver=False)
     pipeline = Pipeline(settings, keys, spool, owner)
     tasks = 0
     log.info("worker_started", extra={"owner": owner})
     try:
         while not stopping and not stop_event.is_set() and tasks < settings.workers.max_tasks:
-            item = spool.claim(owner)
-            if item is None:
+            items = spool.claim_many(owner, settings.workers.claim_batch)
+            if not items:
                 pipeline.idle()
                 stop_event.wait(settings.workers.poll_seconds)
                 continue
-            pipeline.process(item)
-            tasks += 1
+            for item in items:
+                if stopping or stop_event.is_set():
+                    spool.release(item, owner)  # back to the spool untouched
+                    continue
+                pipeline.process(item)
+                tasks += 1
     finally:
         pipeline.close()
         spool.close()

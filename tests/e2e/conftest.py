@@ -61,8 +61,16 @@ def node_config(tmp_path: Path, orthanc: Orthanc, **overrides) -> dict:
         "quarantine_path": str(tmp_path / "quarantine"),
         "workers": {"count": 2, "poll_seconds": 0.05},
         "retry": {"initial_seconds": 0.5, "max_seconds": 2, "max_age_seconds": 600},
-        "destinations": [{"name": "research", "type": "dicom", "ae_title": orthanc.aet, "host": "127.0.0.1",
-                          "port": orthanc.dicom_port, "timeout": 10}],
+        "destinations": [
+            {
+                "name": "research",
+                "type": "dicom",
+                "ae_title": orthanc.aet,
+                "host": "127.0.0.1",
+                "port": orthanc.dicom_port,
+                "timeout": 10,
+            }
+        ],
         "log_level": "INFO",
     }
     for k, v in overrides.items():

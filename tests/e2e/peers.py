@@ -75,23 +75,43 @@ class Orthanc:
             "end\n"
         )
         self.config = workdir / "orthanc.json"
-        self.config.write_text(json.dumps({
-            "Name": "deidnode-e2e", "StorageDirectory": str(workdir / "db"), "IndexDirectory": str(workdir / "db"),
-            "RemoteAccessAllowed": False, "AuthenticationEnabled": False, "DicomAet": aet,
-            "DicomPort": self.dicom_port, "HttpPort": self.http_port, "DicomCheckCalledAet": False,
-            "LuaScripts": [str(lua)], "Plugins": [], "StorageCompression": False, "SaveJobs": False,
-            "DicomScpTimeout": 30,
-        }))
+        self.config.write_text(
+            json.dumps(
+                {
+                    "Name": "deidnode-e2e",
+                    "StorageDirectory": str(workdir / "db"),
+                    "IndexDirectory": str(workdir / "db"),
+                    "RemoteAccessAllowed": False,
+                    "AuthenticationEnabled": False,
+                    "DicomAet": aet,
+                    "DicomPort": self.dicom_port,
+                    "HttpPort": self.http_port,
+                    "DicomCheckCalledAet": False,
+                    "LuaScripts": [str(lua)],
+                    "Plugins": [],
+                    "StorageCompression": False,
+                    "SaveJobs": False,
+                    "DicomScpTimeout": 30,
+                }
+            )
+        )
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30) -> Orthanc:
         log = open(self.workdir / "orthanc.log", "ab")
-        self.proc = subprocess.Popen([ORTHANC, str(self.config)], stdout=log, stderr=subprocess.STDOUT,
-                                     env=NODELAY_ENV, cwd=self.workdir)
+        self.proc = subprocess.Popen(
+            [ORTHANC, str(self.config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=NODELAY_ENV,
+            cwd=self.workdir,
+        )
         log.close()
         wait_for(lambda: self.proc.poll() is not None or self._up(), timeout, "Orthanc /system")
         if self.proc.poll() is not None:
-            raise RuntimeError(f"Orthanc exited with {self.proc.returncode}; see {self.workdir / 'orthanc.log'}")
+            raise RuntimeError(
+                f"Orthanc exited with {self.proc.returncode}; see {self.workdir / 'orthanc.log'}"
+            )
         return self
 
     def _up(self) -> bool:
@@ -150,16 +170,32 @@ class Node:
     def start(self, timeout: float = 60) -> Node:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "deidnode.cli", "serve", "--config", str(self.config_path), "--key-file",
-             str(self.key_file)],
-            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+            [
+                sys.executable,
+                "-m",
+                "deidnode.cli",
+                "serve",
+                "--config",
+                str(self.config_path),
+                "--key-file",
+                str(self.key_file),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         log.close()
         self.starts += 1
-        wait_for(lambda: self.proc.poll() is not None or self._ready_count() >= self.starts, timeout,
-                 "node 'ready' log event")
+        wait_for(
+            lambda: self.proc.poll() is not None or self._ready_count() >= self.starts,
+            timeout,
+            "node 'ready' log event",
+        )
         if self.proc.poll() is not None:
-            raise RuntimeError(f"node exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}")
+            raise RuntimeError(
+                f"node exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}"
+            )
         return self
 
     def events(self) -> list[dict[str, Any]]:
@@ -198,8 +234,15 @@ class Node:
         return m.get(name, 0.0)
 
 
-def storescu(port: int, files: Sequence[Path] | Path, *, aec: str = "DEIDNODE", aet: str = "CT1",
-             timeout: float = 120, extra: Sequence[str] = ()) -> subprocess.CompletedProcess:
+def storescu(
+    port: int,
+    files: Sequence[Path] | Path,
+    *,
+    aec: str = "DEIDNODE",
+    aet: str = "CT1",
+    timeout: float = 120,
+    extra: Sequence[str] = (),
+) -> subprocess.CompletedProcess:
     """Send files (or a folder, recursively) with dcmtk's storescu, Nagle off; verbose for per-file results."""
     args = [STORESCU, "-v", "-aet", aet, "-aec", aec, *extra]
     if isinstance(files, Path) and files.is_dir():
@@ -223,5 +266,10 @@ def acknowledged_files(storescu_output: str) -> list[str]:
 
 
 def echoscu(port: int, *, aet: str = "CT1", aec: str = "DEIDNODE", timeout: float = 30):
-    return subprocess.run([ECHOSCU, "-v", "-aet", aet, "-aec", aec, "127.0.0.1", str(port)],
-                          capture_output=True, text=True, timeout=timeout, env=NODELAY_ENV)
+    return subprocess.run(
+        [ECHOSCU, "-v", "-aet", aet, "-aec", aec, "127.0.0.1", str(port)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=NODELAY_ENV,
+    )

@@ -7,12 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import node_config  # noqa: E402  (sys.path set by conftest)
+from peers import acknowledged_files, echoscu, storescu, wait_for  # noqa: E402
 from pydicom import dcmread
 
 from deidnode.engine import Keys
-
-from conftest import node_config  # noqa: E402  (sys.path set by conftest)
-from peers import acknowledged_files, echoscu, storescu, wait_for  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dicom_factory import PLANTED_PHI, make_study, to_bytes  # noqa: E402
@@ -22,11 +21,15 @@ pytestmark = pytest.mark.e2e
 
 def _originals(study_dir: Path) -> dict[str, str]:
     """file path -> original SOP Instance UID."""
-    return {str(p): str(dcmread(p, stop_before_pixels=True).SOPInstanceUID) for p in sorted(study_dir.iterdir())}
+    return {
+        str(p): str(dcmread(p, stop_before_pixels=True).SOPInstanceUID) for p in sorted(study_dir.iterdir())
+    }
 
 
 def _orthanc_sop_uids(orthanc) -> list[str]:
-    return [orthanc.get(f"/instances/{i}")["MainDicomTags"]["SOPInstanceUID"] for i in orthanc.get("/instances")]
+    return [
+        orthanc.get(f"/instances/{i}")["MainDicomTags"]["SOPInstanceUID"] for i in orthanc.get("/instances")
+    ]
 
 
 def _assert_no_planted_phi(orthanc) -> None:
@@ -54,12 +57,18 @@ def test_study_is_deidentified_and_forwarded_to_orthanc(tmp_path, orthanc, make_
     assert not set(uids) & set(originals.values())
     (study,) = orthanc.get("/studies")
     assert orthanc.get(f"/studies/{study}")["MainDicomTags"]["StudyInstanceUID"] not in {
-        str(dcmread(p, stop_before_pixels=True).StudyInstanceUID) for p in list(study_dir.iterdir())[:1]}
+        str(dcmread(p, stop_before_pixels=True).StudyInstanceUID) for p in list(study_dir.iterdir())[:1]
+    }
     _assert_no_planted_phi(orthanc)
     assert orthanc.received().__len__() == len(originals)  # each delivered once
 
-    wait_for(lambda: node.metric("deidnode_forward_instances_total", destination="research",
-                                 outcome="forwarded") == 60, 30, "forwarded metric")
+    wait_for(
+        lambda: (
+            node.metric("deidnode_forward_instances_total", destination="research", outcome="forwarded") == 60
+        ),
+        30,
+        "forwarded metric",
+    )
     assert node.metric("deidnode_receive_instances_total", outcome="stored") == 60
     assert node.metric("deidnode_engine_instances_total", outcome="deidentified") == 60
     assert node.stop() == 0
@@ -79,7 +88,9 @@ def test_echo_succeeds_and_unknown_ae_title_is_rejected(tmp_path, orthanc, make_
     assert node.metric("deidnode_receive_associations_total", outcome="rejected") == 1
 
 
-def test_destination_down_during_send_every_instance_arrives_once(tmp_path, orthanc, make_node, big_study_dir):
+def test_destination_down_during_send_every_instance_arrives_once(
+    tmp_path, orthanc, make_node, big_study_dir
+):
     study_dir = big_study_dir
     node = make_node(node_config(tmp_path, orthanc)).start()
     n = len(list(study_dir.iterdir()))
@@ -87,16 +98,22 @@ def test_destination_down_during_send_every_instance_arrives_once(tmp_path, orth
 
     from peers import NODELAY_ENV, STORESCU
 
-    sender = subprocess.Popen([STORESCU, "-aet", "CT1", "-aec", "DEIDNODE", "+sd", "127.0.0.1", str(node.port),
-                               str(study_dir)], env=NODELAY_ENV, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    sender = subprocess.Popen(
+        [STORESCU, "-aet", "CT1", "-aec", "DEIDNODE", "+sd", "127.0.0.1", str(node.port), str(study_dir)],
+        env=NODELAY_ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(lambda: orthanc.count() >= 5, 60, "first instances in Orthanc", interval=0.02)
         # A hard stop: Orthanc on SIGTERM would serve open associations to the end.
         orthanc.stop(signal.SIGKILL)
         assert sender.wait(120) == 0  # the node keeps receiving while the destination is down
-        wait_for(lambda: node.metric("deidnode_forward_retries_total", destination="research") > 0, 60,
-                 "retries counted")
+        wait_for(
+            lambda: node.metric("deidnode_forward_retries_total", destination="research") > 0,
+            60,
+            "retries counted",
+        )
         orthanc.start()
         wait_for(lambda: orthanc.count() >= n, 120, "every instance after the restart")
     finally:
@@ -110,8 +127,9 @@ def test_destination_down_during_send_every_instance_arrives_once(tmp_path, orth
     wait_for(lambda: not list((tmp_path / "spool" / "data").iterdir()), 30, "spool drained")
 
 
-def test_sigkill_mid_send_every_acknowledged_instance_arrives_once(tmp_path, orthanc, make_node, study_dir,
-                                                                    key_file):
+def test_sigkill_mid_send_every_acknowledged_instance_arrives_once(
+    tmp_path, orthanc, make_node, study_dir, key_file
+):
     cfg = node_config(tmp_path, orthanc)
     node = make_node(cfg).start()
     originals = _originals(study_dir)
@@ -119,11 +137,19 @@ def test_sigkill_mid_send_every_acknowledged_instance_arrives_once(tmp_path, ort
 
     from peers import NODELAY_ENV, STORESCU
 
-    sender = subprocess.Popen([STORESCU, "-v", "-aet", "CT1", "-aec", "DEIDNODE", "127.0.0.1", str(node.port),
-                               *originals], env=NODELAY_ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
-    wait_for(lambda: node.metric("deidnode_receive_instances_total", outcome="stored") >= 20, 60,
-             "20 instances received", interval=0.01)
+    sender = subprocess.Popen(
+        [STORESCU, "-v", "-aet", "CT1", "-aec", "DEIDNODE", "127.0.0.1", str(node.port), *originals],
+        env=NODELAY_ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    wait_for(
+        lambda: node.metric("deidnode_receive_instances_total", outcome="stored") >= 20,
+        60,
+        "20 instances received",
+        interval=0.01,
+    )
     node.stop(signal.SIGKILL)
     out, _ = sender.communicate(timeout=60)
     acked = acknowledged_files(out)

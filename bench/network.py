@@ -1,0 +1,160 @@
+"""Network benchmark: storescu -> Orthanc directly vs storescu -> deidnode -> the same Orthanc, one run.
+
+For 1, 4 and 8 concurrent associations (the corpus split between that many storescu processes) it measures
+the time until every instance is stored in Orthanc, and prints instances/s, MB/s and the ratio node/direct.
+Header-only de-identification (pixel policy off). Results also go to bench/results/network.json.
+
+    .venv/bin/python bench/network.py [--instances 400] [--size 128] [--workers 0] [--repeat 1]
+
+Everything runs on 127.0.0.1 with free ports; TCP_NODELAY=1 is set for dcmtk and Orthanc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+
+from dicom_factory import make_study, write_study  # noqa: E402
+from peers import NODELAY_ENV, STORESCU, Node, Orthanc, wait_for  # noqa: E402
+
+
+def _send(port: int, aec: str, chunks: list[list[Path]]) -> float:
+    """Run one storescu per chunk at once; returns the seconds until all exited successfully."""
+    t0 = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [STORESCU, "-aet", "CT1", "-aec", aec, "127.0.0.1", str(port), *map(str, c)],
+            env=NODELAY_ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for c in chunks
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        if p.returncode != 0:
+            raise RuntimeError(f"storescu failed: {err.decode()[-500:]}")
+    return time.perf_counter() - t0
+
+
+def _run(orthanc: Orthanc, port: int, aec: str, files: list[Path], conc: int) -> dict:
+    orthanc.delete_all()
+    chunks = [files[i::conc] for i in range(conc)]
+    t0 = time.perf_counter()
+    sent_s = _send(port, aec, chunks)
+    wait_for(lambda: orthanc.count() >= len(files), 600, "all instances in Orthanc", interval=0.05)
+    total_s = time.perf_counter() - t0
+    return {"sent_s": round(sent_s, 3), "total_s": round(total_s, 3)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--instances", type=int, default=400)
+    ap.add_argument("--size", type=int, default=128, help="rows = columns of each CT image")
+    ap.add_argument("--workers", type=int, default=0, help="node worker processes (0: one per core)")
+    ap.add_argument("--concurrency", default="1,4,8")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per cell; the best is reported")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "network.json"))
+    args = ap.parse_args(argv)
+    levels = [int(x) for x in args.concurrency.split(",")]
+
+    with tempfile.TemporaryDirectory(prefix="deidnode-bench-") as tmp:
+        tmpd = Path(tmp)
+        files = write_study(tmpd / "corpus", make_study(args.instances, 4, size=args.size, seed="bench"))
+        mb = sum(f.stat().st_size for f in files) / 1e6
+        key = tmpd / "bench.key"
+        key.write_bytes(b"k" * 32)
+        orthanc = Orthanc(tmpd / "orthanc").start()
+        node = Node(
+            tmpd / "node",
+            {
+                "node": {"ae_title": "DEIDNODE", "max_associations": 32},
+                "spool": {"path": str(tmpd / "spool"), "min_free_bytes": 0},
+                "quarantine_path": str(tmpd / "quarantine"),
+                "workers": {"count": args.workers},
+                "destinations": [
+                    {
+                        "name": "orthanc",
+                        "type": "dicom",
+                        "ae_title": orthanc.aet,
+                        "host": "127.0.0.1",
+                        "port": orthanc.dicom_port,
+                    }
+                ],
+                "pixels": {"policy": "off"},
+                "log_level": "INFO",
+            },
+            key,
+        ).start()
+        rows = []
+        try:
+            _run(orthanc, orthanc.dicom_port, orthanc.aet, files[:20], 1)  # warm-up: both paths
+            _run(orthanc, node.port, "DEIDNODE", files[:20], 1)
+            for conc in levels:
+                cell = {}
+                for mode, port, aec in (
+                    ("direct", orthanc.dicom_port, orthanc.aet),
+                    ("node", node.port, "DEIDNODE"),
+                ):
+                    best = min(
+                        (_run(orthanc, port, aec, files, conc) for _ in range(args.repeat)),
+                        key=lambda r: r["total_s"],
+                    )
+                    cell[mode] = {
+                        **best,
+                        "instances_per_s": round(len(files) / best["total_s"], 1),
+                        "mb_per_s": round(mb / best["total_s"], 2),
+                    }
+                ratio = cell["direct"]["total_s"] / cell["node"]["total_s"]
+                rows.append({"associations": conc, **cell, "ratio": round(ratio, 3)})
+                print(f"  {conc} association(s) done", file=sys.stderr)
+            quarantined = node.metric("deidnode_quarantine_instances_total", stage="pixels")
+        finally:
+            node.stop()
+            orthanc.stop()
+
+    print(
+        f"\ncorpus: {len(files)} CT instances, {args.size}x{args.size}, {mb:.1f} MB; "
+        f"node workers: {args.workers or 'one per core'}; pixel policy off (header only)"
+    )
+    print(
+        f"{'assoc':>5} | {'direct inst/s':>13} {'MB/s':>6} | {'node inst/s':>11} {'MB/s':>6} | "
+        f"{'node/direct':>11}"
+    )
+    for r in rows:
+        d, n = r["direct"], r["node"]
+        print(
+            f"{r['associations']:>5} | {d['instances_per_s']:>13} {d['mb_per_s']:>6} | "
+            f"{n['instances_per_s']:>11} {n['mb_per_s']:>6} | {r['ratio']:>11.2f}"
+        )
+    result = {
+        "benchmark": "network",
+        "instances": len(files),
+        "size": args.size,
+        "mb": round(mb, 2),
+        "workers": args.workers,
+        "host": platform.node(),
+        "cpus": __import__("os").cpu_count(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "rows": rows,
+        "quarantined_pixels": quarantined,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwritten: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
