@@ -127,3 +127,29 @@ def test_stop_aborts_associations_left_after_grace(node):
     assoc = _assoc(_port(scp))
     assert scp.stop(grace_seconds=0.2) == 1
     assoc.abort()
+
+
+def test_hand_packed_file_meta_matches_pydicom():
+    from io import BytesIO
+
+    from pydicom import dcmread
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.filewriter import write_file_meta_info
+    from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
+
+    from deidnode.receive.filemeta import part10_header
+
+    meta = FileMetaDataset()
+    meta.FileMetaInformationVersion = b"\x00\x01"
+    meta.MediaStorageSOPClassUID = CTImageStorage
+    meta.MediaStorageSOPInstanceUID = "1.2.3.4.5"
+    meta.TransferSyntaxUID = "1.2.840.10008.1.2"
+    meta.ImplementationClassUID = PYNETDICOM_IMPLEMENTATION_UID
+    meta.ImplementationVersionName = PYNETDICOM_IMPLEMENTATION_VERSION
+    meta.SourceApplicationEntityTitle = "CT1"
+    buf = BytesIO()
+    write_file_meta_info(buf, meta, enforce_standard=True)
+    ours = part10_header(CTImageStorage, "1.2.3.4.5", "1.2.840.10008.1.2", "CT1")
+    assert ours == b"\x00" * 128 + b"DICM" + buf.getvalue()
+    ds = dcmread(BytesIO(ours + b"\x10\x00\x10\x00\x04\x00\x00\x00ANON"))
+    assert ds.file_meta.SourceApplicationEntityTitle == "CT1" and ds.PatientName == "ANON"
