@@ -15,7 +15,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from ..config import RULES_DIR, Option
 from .header.apply import HeaderCleaner, HeaderContext
-from .header.pseudonyms import normalize_name
+from .header.pseudonyms import patient_key
 from .header.records import add_deid_records, rebuild_file_meta
 from .header.table import load_table
 from .keys import Keys
@@ -93,18 +93,6 @@ def _encoding(ts: str) -> tuple[bool, bool]:
     if uid.is_transfer_syntax:
         return uid.is_implicit_VR, uid.is_little_endian
     return False, True
-
-
-def patient_key(ds: Dataset) -> str:
-    """What makes 'the same patient' for date shifting: Patient ID (with issuer), else name and birth date,
-    else the study. Only its keyed hash is ever used."""
-    pid = str(ds.get("PatientID", "") or "").strip()
-    if pid:
-        return "id:" + pid + "|" + str(ds.get("IssuerOfPatientID", "") or "").strip()
-    name = normalize_name(str(ds.get("PatientName", "") or ""))
-    if name:
-        return "name:" + name + "|" + str(ds.get("PatientBirthDate", "") or "")
-    return "study:" + str(ds.get("StudyInstanceUID", "") or "")
 
 
 def deidentify(ds: Dataset, policy: Policy, keys: Keys, *, preview_dir: str | Path | None = None) -> EngineResult:

@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 
 import yaml
+from pydicom.dataset import Dataset
 
 from ...config import RULES_DIR
 from ..keys import Keys
@@ -35,6 +36,18 @@ def pseudo_person_name(keys: Keys, original: str) -> str:
     f = family[keys.choice("pn-family", norm, len(family))]
     g = given[keys.choice("pn-given", norm, len(given))]
     return f"{f}^{g}"
+
+
+def patient_key(ds: Dataset) -> str:
+    """What makes 'the same patient' for date shifting: Patient ID (with issuer), else name and birth date,
+    else the study. Only its keyed hash is ever used."""
+    pid = str(ds.get("PatientID", "") or "").strip()
+    if pid:
+        return "id:" + pid + "|" + str(ds.get("IssuerOfPatientID", "") or "").strip()
+    name = normalize_name(str(ds.get("PatientName", "") or ""))
+    if name:
+        return "name:" + name + "|" + str(ds.get("PatientBirthDate", "") or "")
+    return "study:" + str(ds.get("StudyInstanceUID", "") or "")
 
 
 def pseudo_patient_id(keys: Keys, original: str, prefix: str = "DN") -> str:

@@ -19,6 +19,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from ...errors import PermanentError
+from ..header.pseudonyms import patient_key
 from ..keys import Keys
 from ..policy import Policy
 from ..result import Quarantine
@@ -45,7 +46,7 @@ def _date_shift(ds: Dataset, policy: Policy, keys: Keys) -> int | None:
     """The header's date offset when dates are shifted (retain_long_modified_dates), else None."""
     if "retain_long_modified_dates" not in policy.profile.options:
         return None
-    return keys.day_offset(str(ds.get("PatientID", "") or ""), policy.profile.date_shift_max_days)
+    return keys.day_offset(patient_key(ds), policy.profile.date_shift_max_days)
 
 
 def clean_pixels(
