@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
 STAGES = ("receive", "route", "deidentify", "forward")
-QUARANTINE_STAGES = ("parse", "header", "pixels", "engine", "route", "forward", "other")
+QUARANTINE_STAGES = ("parse", "header", "pixels", "engine", "route", "forward", "worker", "other")
 SPOOL_STATES = ("received", "claimed", "retry_wait", "forwarded", "quarantined")
 
 RECEIVE_ASSOCIATIONS = Counter(

@@ -177,3 +177,38 @@ def test_unrouted_instance_is_quarantined(tmp_path, peer):
     assert _run_one(pipe, spool, to_bytes(make_study(1, 1)[0]), calling="OTHER") == "quarantined"
     assert _reasons(tmp_path)[0]["stage"] == "route"
     assert peer.received == []
+
+
+def test_item_that_killed_workers_is_quarantined_not_retried_forever(tmp_path, peer):
+    pipe, spool = _pipeline(tmp_path, peer.port)
+    spool.store(
+        to_bytes(make_study(1, 1)[0]), calling_aet="CT1", sop_class=CT, transfer_syntax="1.2.840.10008.1.2.1"
+    )
+    for n in range(3):
+        spool.claim(f"dead{n}")
+        spool.requeue(owners=[f"dead{n}"], crashed=True)
+    item = spool.claim("w1")
+    assert item.crashes == 3
+    assert pipe.process(item) == "quarantined"
+    assert _reasons(tmp_path)[0]["code"] == "worker_crashed"
+    assert peer.received == []
+
+
+def test_unexpected_error_quarantines_and_worker_goes_on(tmp_path, peer):
+    pipe, spool = _pipeline(tmp_path, peer.port)
+
+    class Broken:
+        name = "pacs"
+
+        def send(self, ds):
+            raise OSError("disk gone")
+
+        def release_if_idle(self, now):
+            pass
+
+        def close(self):
+            pass
+
+    pipe.forwarders["pacs"] = Broken()
+    assert _run_one(pipe, spool, to_bytes(make_study(1, 1)[0])) == "quarantined"
+    assert _reasons(tmp_path)[0] | {"stage": "worker", "code": "internal_error"} == _reasons(tmp_path)[0]

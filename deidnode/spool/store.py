@@ -40,15 +40,16 @@ CREATE TABLE IF NOT EXISTS items (
     next_attempt_at REAL NOT NULL DEFAULT 0,
     pending TEXT,
     last_code TEXT,
-    quarantine_id TEXT
+    quarantine_id TEXT,
+    crashes INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS items_ready ON items (state, next_attempt_at);
 CREATE INDEX IF NOT EXISTS items_owner ON items (lease_owner) WHERE state = 1;
 """
 
 _COLUMNS = (
-    "id, state, file, size, calling_aet, sop_class, transfer_syntax, received_at, attempts, pending, "
-    "last_code"
+    "id, state, file, size, calling_aet, sop_class, transfer_syntax, received_at, attempts, pending, last_code,"
+    " crashes"
 )
 
 
@@ -103,6 +104,8 @@ class Item:
     pending: tuple[str, ...] | None
     """Destinations still to deliver to; None before the first routing."""
     last_code: str | None
+    crashes: int = 0
+    """Times a worker died (or its lease expired) while holding this item: a poison-pill guard."""
 
     @classmethod
     def _from_row(cls, row: tuple) -> Item:
@@ -119,6 +122,7 @@ class Item:
             attempts=row[8],
             pending=pending,
             last_code=row[10],
+            crashes=row[11],
         )
 
 
@@ -313,13 +317,21 @@ class Spool:
             self.file_path(item).unlink(missing_ok=True)
         return ok
 
-    def mark_retry(self, item: Item, owner: str, *, delay: float, pending: Iterable[str], code: str) -> bool:
-        """Put the item back, due again in ``delay`` seconds, with the destinations still pending."""
+    def mark_retry(
+        self, item: Item, owner: str, *, delay: float, pending: Iterable[str] | None, code: str
+    ) -> bool:
+        """Put the item back, due again in ``delay`` seconds, with the destinations still pending
+        (None: not routed yet; every routed destination is tried)."""
         return self._finish(
             item.id,
             owner,
             "state = ?, attempts = attempts + 1, next_attempt_at = ?, pending = ?, last_code = ?",
-            (State.RETRY_WAIT, time.time() + delay, json.dumps(list(pending)), code),
+            (
+                State.RETRY_WAIT,
+                time.time() + delay,
+                None if pending is None else json.dumps(list(pending)),
+                code,
+            ),
         )
 
     def mark_quarantined(self, item: Item, owner: str, *, quarantine_id: str, code: str) -> bool:
@@ -341,11 +353,20 @@ class Spool:
         )
 
     # -- supervision --------------------------------------------------------------------------------
-    def requeue(self, *, owners: Iterable[str] | None = None, expired_before: float | None = None) -> int:
-        """Return claimed items to the queue: all of them, those of ``owners``, or leases expired by then."""
+    def requeue(
+        self,
+        *,
+        owners: Iterable[str] | None = None,
+        expired_before: float | None = None,
+        crashed: bool = False,
+    ) -> int:
+        """Return claimed items to the queue: all of them, those of ``owners``, or leases expired by then.
+
+        ``crashed``: the holder died or hung; count it against the item (see :attr:`Item.crashes`).
+        """
         sql = (
             "UPDATE items SET state = CASE WHEN pending IS NULL THEN ? ELSE ? END, lease_owner = NULL,"
-            " lease_until = NULL, updated_at = ? WHERE state = ?"
+            f" lease_until = NULL, updated_at = ?{', crashes = crashes + 1' if crashed else ''} WHERE state = ?"
         )
         args: list = [State.RECEIVED, State.RETRY_WAIT, time.time(), State.CLAIMED]
         if owners is not None:

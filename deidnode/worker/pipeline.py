@@ -26,6 +26,9 @@ from ..spool import Item, Spool
 
 log = get_logger("worker")
 
+MAX_CRASHES = 3
+"""An item whose worker died this many times is quarantined instead of killing the next one."""
+
 DeidentifyFn = Callable[[bytes, Any, Any], Any]
 """``engine.deidentify_bytes(raw, policy, keys) -> EngineResult``."""
 
@@ -86,7 +89,31 @@ class Pipeline:
         return "quarantined"
 
     def process(self, item: Item) -> str:
-        """Take one claimed item to its next state; returns ``forwarded``, ``retry`` or ``quarantined``."""
+        """Take one claimed item to its next state; returns ``forwarded``, ``retry`` or ``quarantined``.
+
+        Never raises for one instance's sake: an unexpected error quarantines the item (stage ``worker``);
+        if even that fails the item is put back for a later attempt.
+        """
+        try:
+            return self._process(item)
+        except Exception as e:  # noqa: BLE001 - keep the worker alive; fail closed for this instance
+            log.error("worker_error", extra={"row": item.id, "exc_type": type(e).__name__})
+            try:
+                return self._quarantine(item, "worker", "internal_error", type(e).__name__)
+            except Exception as e2:  # noqa: BLE001 - e.g. quarantine folder not writable
+                log.error("quarantine_failed", extra={"row": item.id, "exc_type": type(e2).__name__})
+                self.spool.mark_retry(
+                    item,
+                    self.owner,
+                    delay=self.settings.retry.max_seconds,
+                    pending=item.pending,
+                    code="worker_error",
+                )
+                return "retry"
+
+    def _process(self, item: Item) -> str:
+        if item.crashes >= MAX_CRASHES:
+            return self._quarantine(item, "worker", "worker_crashed", f"{item.crashes} workers died on it")
         try:
             raw = self.spool.read(item)
         except FileNotFoundError:

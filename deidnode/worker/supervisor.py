@@ -65,7 +65,7 @@ class Supervisor:
             if p is None or p.is_alive():
                 continue
             code = p.exitcode
-            n = self.spool.requeue(owners=[slot.owner])
+            n = self.spool.requeue(owners=[slot.owner], crashed=code != 0)
             metrics.mark_process_dead(p.pid)
             reason = "recycled" if code == 0 else "died"
             if reason == "died":
@@ -73,7 +73,7 @@ class Supervisor:
             if not self.stopping:
                 metrics.WORKER_RESTARTS.labels(reason).inc()
                 self._spawn(slot)
-        self.spool.requeue(expired_before=time.time())
+        self.spool.requeue(expired_before=time.time(), crashed=True)
         metrics.WORKER_PROCESSES.set(
             sum(1 for s in self.slots if s.process is not None and s.process.is_alive())
         )
