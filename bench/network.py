@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         mb = sum(f.stat().st_size for f in files) / 1e6
         key = tmpd / "bench.key"
         key.write_bytes(b"k" * 32)
-        orthanc = Orthanc(tmpd / "orthanc").start()
+        orthanc = Orthanc(tmpd / "orthanc")
         node = Node(
             tmpd / "node",
             {
@@ -95,9 +95,11 @@ def main(argv: list[str] | None = None) -> int:
                 "log_level": "INFO",
             },
             key,
-        ).start()
+        )
         rows = []
         try:
+            orthanc.start()
+            node.start()
             _run(orthanc, orthanc.dicom_port, orthanc.aet, files[:20], 1)  # warm-up: both paths
             _run(orthanc, node.port, "DEIDNODE", files[:20], 1)
             for conc in levels:
@@ -118,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
                 ratio = cell["direct"]["total_s"] / cell["node"]["total_s"]
                 rows.append({"associations": conc, **cell, "ratio": round(ratio, 3)})
                 print(f"  {conc} association(s) done", file=sys.stderr)
-            quarantined = node.metric("deidnode_quarantine_instances_total", stage="pixels")
+            quarantined = sum(
+                v for k, v in node.metrics().items() if k.startswith("deidnode_quarantine_instances_total{")
+            )
         finally:
             node.stop()
             orthanc.stop()
@@ -147,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": __import__("os").cpu_count(),
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "rows": rows,
-        "quarantined_pixels": quarantined,
+        "quarantined": quarantined,
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

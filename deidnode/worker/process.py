@@ -5,6 +5,8 @@ Signals only set a flag (habit 9): on SIGTERM the current instance is finished, 
 
 from __future__ import annotations
 
+import ctypes
+import os
 import signal
 from typing import Any
 
@@ -15,8 +17,23 @@ from ..spool import Spool
 EXIT_RECYCLE = 0
 
 
-def worker_main(settings: Settings, keys: Any, owner: str, stop_event: Any) -> None:
-    """Entry point of a worker process (spawned)."""
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Linux: get SIGKILL when the node dies, so that a crashed node leaves no orphan working its spool."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux: the parent check below remains
+        pass
+
+
+def worker_main(settings: Settings, keys: Any, owner: str, stop_event: Any, parent: int) -> None:
+    """Entry point of a worker process (spawned by the node, whose pid is ``parent``)."""
+    _die_with_parent()
+    if os.getppid() != parent:  # the node died before prctl took effect (e.g. killed during our start-up)
+        return
     setup_logging(settings.log_level)
     log = get_logger("worker")
     stopping = False
@@ -33,9 +50,14 @@ def worker_main(settings: Settings, keys: Any, owner: str, stop_event: Any) -> N
     spool = Spool(settings.spool.path, lease_seconds=settings.spool.lease_seconds, receiver=False)
     pipeline = Pipeline(settings, keys, spool, owner)
     tasks = 0
-    log.info("worker_started", extra={"owner": owner})
+    log.info("worker_started", extra={"owner": owner, "pid": os.getpid(), "node_pid": parent})
     try:
-        while not stopping and not stop_event.is_set() and tasks < settings.workers.max_tasks:
+        while (
+            not stopping
+            and not stop_event.is_set()
+            and tasks < settings.workers.max_tasks
+            and os.getppid() == parent
+        ):
             items = spool.claim_many(owner, settings.workers.claim_batch)
             if not items:
                 pipeline.idle()

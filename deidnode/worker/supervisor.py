@@ -45,7 +45,7 @@ class Supervisor:
         slot.owner = f"{self._boot}-{slot.index}-{slot.generation}"
         p = self._ctx.Process(
             target=worker_main,
-            args=(self.settings, self.keys, slot.owner, self._stop),
+            args=(self.settings, self.keys, slot.owner, self._stop, os.getpid()),
             name=f"deidnode-worker-{slot.index}",
             daemon=False,
         )

@@ -128,11 +128,12 @@ def test_destination_down_during_send_every_instance_arrives_once(
 
 
 def test_sigkill_mid_send_every_acknowledged_instance_arrives_once(
-    tmp_path, orthanc, make_node, study_dir, key_file
+    tmp_path, orthanc, make_node, big_study_dir, key_file
 ):
     cfg = node_config(tmp_path, orthanc)
     node = make_node(cfg).start()
-    originals = _originals(study_dir)
+    wait_for(lambda: sum(e.get("event") == "worker_started" for e in node.events()) == 2, 60, "workers up")
+    originals = _originals(big_study_dir)
     import subprocess
 
     from peers import NODELAY_ENV, STORESCU
@@ -144,13 +145,22 @@ def test_sigkill_mid_send_every_acknowledged_instance_arrives_once(
         stderr=subprocess.STDOUT,
         text=True,
     )
+    # Kill while instances are being received *and* forwarded.
     wait_for(
-        lambda: node.metric("deidnode_receive_instances_total", outcome="stored") >= 20,
+        lambda: (
+            node.metric("deidnode_receive_instances_total", outcome="stored") >= 20
+            and node.metric("deidnode_forward_instances_total", destination="research", outcome="forwarded")
+            >= 5
+        ),
         60,
-        "20 instances received",
+        "20 instances received and 5 forwarded",
         interval=0.01,
     )
+    workers = _children(node.proc.pid)
+    assert len(workers) >= 2
     node.stop(signal.SIGKILL)
+    # The workers die with the node: no orphan keeps working the spool beside the restarted node.
+    wait_for(lambda: all(_state(p) in ("gone", "Z") for p in workers), 30, "worker processes gone")
     out, _ = sender.communicate(timeout=60)
     acked = acknowledged_files(out)
     assert 20 <= len(acked) < len(originals), "the kill should land mid-send"
@@ -168,6 +178,25 @@ def test_sigkill_mid_send_every_acknowledged_instance_arrives_once(
     assert r.returncode == 0
     wait_for(lambda: orthanc.count() >= len(originals), 120, "complete study")
     assert orthanc.count() == len(originals)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
 
 
 def _raw_scu_send(port: int, raw: bytes, tmp_path: Path):
