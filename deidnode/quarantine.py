@@ -124,11 +124,11 @@ def purge_entry(root: Path, qid: str) -> None:
 def _selected(args: argparse.Namespace, entries: list[dict[str, Any]]) -> list[str] | None:
     if args.all and args.ids:
         return None
-    if args.all:
+    cutoff = getattr(args, "older_than_days", None)
+    if args.all or (cutoff is not None and not args.ids):
         ids = [e["id"] for e in entries]
     else:
         ids = list(args.ids)
-    cutoff = getattr(args, "older_than_days", None)
     if cutoff is not None:
         limit = datetime.fromtimestamp(time.time() - cutoff * 86400, UTC).isoformat(timespec="seconds")
         times = {e["id"]: e.get("time", "") for e in entries}

@@ -38,7 +38,7 @@ def test_preinit_exports_zero_series_for_every_label():
     assert 'deidnode_forward_instances_total{destination="preinit-only",outcome="retry"} 0.0' in text
     assert 'deidnode_forward_retries_total{destination="preinit-only"} 0.0' in text
     for stage in metrics.QUARANTINE_STAGES:
-        assert re.search(r'deidnode_quarantine_instances_total\{stage="%s"\} \d' % stage, text)
+        assert re.search(r'deidnode_quarantine_instances_total\{stage="' + stage + r'"\} \d', text)
     assert 'deidnode_spool_depth_instances{state="retry_wait"} 0.0' in text
 
 

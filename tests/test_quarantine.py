@@ -85,3 +85,9 @@ def test_purge_older_than_keeps_recent_entries(setup):
 def test_retry_without_ids_is_a_usage_error(setup):
     s, _, _ = setup
     assert run_cli(_args(qcommand="retry"), s) == 2
+
+
+def test_purge_older_than_without_ids_considers_every_entry(setup):
+    s, _, _ = setup
+    assert run_cli(_args(qcommand="purge", older_than_days=-1), s) == 0
+    assert list_entries(s.quarantine_path) == []

@@ -77,7 +77,7 @@ class DicomForwarder:
         return cxs
 
     def _connect(self) -> Result | None:
-        tls_args = (self._ssl, None) if self._ssl else None
+        tls_args = (self._ssl, self.dest.host) if self._ssl else None
         try:
             assoc = self.ae.associate(
                 self.dest.host,
