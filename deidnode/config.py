@@ -75,6 +75,9 @@ class Profile(_Model):
     date_shift_max_days: int = Field(default=3650, ge=1, le=36500)
     patient_id_prefix: str = Field(default="DN", max_length=8)
     method_text: str = Field(default="deidnode PS3.15 E.1", max_length=64)
+    pixel_policy: PixelPolicy | None = None
+    """Burned-in text policy for instances routed to this profile (overrides pixels.policy and
+    pixels.policy_by_modality); None: the pixels section decides."""
     allow_burned_in_annotation: bool = False
     """Forward instances marked Burned In Annotation = YES even when pixel cleaning is off (not fail-safe)."""
 
@@ -221,11 +224,16 @@ class OcrSettings(_Model):
     min_confidence: float = Field(default=0.3, ge=0, le=1)
 
 
+PixelPolicy = Literal["off", "phi", "strict", "all"]
+
+
 class PixelSettings(_Model):
     """Burned-in text (issue 5) and pixel codec policy (issue 4)."""
 
-    policy: Literal["off", "phi", "strict", "all"] = "phi"
+    policy: PixelPolicy = "phi"
     """phi: remove text judged PHI; strict: remove all text not allow-listed; all: remove all text."""
+    policy_by_modality: dict[str, PixelPolicy] = Field(default_factory=dict)
+    """Per-modality policy, e.g. {US: strict, CT: "off"}; a route's profile.pixel_policy overrides both."""
     action: Literal["redact", "obfuscate"] = "redact"
     verify: bool = True
     """Run detection again on the cleaned pixels; PHI still found quarantines the instance."""

@@ -100,6 +100,8 @@ def deidentify(ds: Dataset, policy: Policy, keys: Keys, *, preview_dir: str | Pa
 
     ``preview_dir``: where the pixel stage writes before/after PNGs for QA (the only output besides the result).
     """
+    if policy.pixels.policy_by_modality:
+        policy = policy.for_modality(str(ds.get("Modality", "") or ""))
     profile = policy.profile
     audit: dict = {
         "sop_class_uid": str(ds.get("SOPClassUID", "") or ""),

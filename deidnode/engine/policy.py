@@ -14,4 +14,17 @@ class Policy:
 
     @classmethod
     def from_settings(cls, settings: Settings, profile: str = "default") -> Policy:
-        return cls(profile=settings.profiles[profile], pixels=settings.pixels)
+        """The policy for a profile (chosen by a route): its ``pixel_policy``, if set, decides for every
+        modality."""
+        prof = settings.profiles[profile]
+        pixels = settings.pixels
+        if prof.pixel_policy is not None:
+            pixels = pixels.model_copy(update={"policy": prof.pixel_policy, "policy_by_modality": {}})
+        return cls(profile=prof, pixels=pixels)
+
+    def for_modality(self, modality: str) -> Policy:
+        """This policy with ``pixels.policy_by_modality`` applied to an instance of ``modality``."""
+        chosen = self.pixels.policy_by_modality.get(modality.strip().upper())
+        if chosen is None or chosen == self.pixels.policy:
+            return self
+        return Policy(self.profile, self.pixels.model_copy(update={"policy": chosen}))
