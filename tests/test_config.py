@@ -22,7 +22,10 @@ def test_embedded_default_is_the_documented_node():
         ({"node": {"ae_title": "THIS_AE_TITLE_IS_TOO_LONG"}}, "node.ae_title"),
         ({"profiles": {"default": {"options": ["retain_everything"]}}}, "profiles.default.options"),
         ({"profiles": {"default": {"overrides": {"(ZZZZ,0010)": {"action": "keep"}}}}}, "profiles.default.overrides"),
-        ({"profiles": {"default": {"overrides": {"PatientName": {"action": "replace"}}}}}, "profiles.default.overrides"),
+        (
+            {"profiles": {"default": {"overrides": {"PatientName": {"action": "replace"}}}}},
+            "profiles.default.overrides",
+        ),
         ({"spool": {"lease_seconds": -1}}, "spool.lease_seconds"),
         ({"nodee": {}}, "nodee"),
     ],
