@@ -401,3 +401,23 @@ def test_japanese_person_name_groups_do_not_leak():
     assert "YAMADA" not in normalized(raw)
     assert "山田".encode("iso2022_jp")[3:7] not in raw  # the JIS X 0208 bytes of the ideographic group
     assert "KOTARO" not in normalized(raw)
+
+
+def test_overlay_in_unused_high_bits_is_cleared_from_the_pixels():
+    import numpy as np
+
+    ds = P.planted_ct()
+    for tag in [t for t in ds.keys() if t.group == 0x6000]:
+        del ds[tag]
+    ds.add_new(0x60000010, "US", ds.Rows)
+    ds.add_new(0x60000011, "US", ds.Columns)
+    ds.add_new(0x60000100, "US", 16)  # Overlay Bits Allocated: the overlay lives in Pixel Data
+    ds.add_new(0x60000102, "US", 15)  # Overlay Bit Position: above High Bit (11)
+    pixels = np.frombuffer(ds.PixelData, "<u2").copy()
+    pixels[:64] |= 0x8000  # the overlay's bitmap: a burned-in mark in bit 15
+    ds.PixelData = pixels.tobytes()
+    out = run(ds)
+    got = np.frombuffer(out.PixelData, "<u2")
+    assert not (got & 0xF000).any()
+    assert (got == (pixels & 0x0FFF)).all()  # the image itself is untouched
+    assert not [e for e in out if e.tag.group == 0x6000]

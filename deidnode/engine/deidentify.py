@@ -124,6 +124,11 @@ def deidentify(ds: Dataset, policy: Policy, keys: Keys, *, preview_dir: str | Pa
                 return EngineResult(None, q, audit)
             pixels_cleaned = bool(audit.get("pixels", {}).get("clean_pixel_data"))
             ts = str(ds.file_meta.TransferSyntaxUID)
+        if _has_embedded_overlay(ds):
+            q = _clear_embedded_overlays(ds, policy, audit)
+            if q is not None:
+                return EngineResult(None, q, audit)
+            ts = str(ds.file_meta.TransferSyntaxUID)
         day_offset = None
         if Option.retain_long_modified_dates in profile.option_set:
             day_offset = keys.day_offset(patient_key(ds), profile.date_shift_max_days)
@@ -150,6 +155,39 @@ def _clean_pixels(
     except ImportError:
         return Quarantine("pixels", "pixel-stage-unavailable", "pixel cleaning is configured but not installed")
     return clean_pixels(ds, phi, policy, keys, audit, preview_dir=preview_dir)
+
+
+def _has_embedded_overlay(ds: Dataset) -> bool:
+    """An overlay kept in the unused high bits of Pixel Data (retired usage, PS3.3 C.9.2): an overlay group with
+    rows but no Overlay Data (60xx,3000), or Overlay Bits Allocated (60xx,0100) above 1."""
+    groups = {t.group for t in ds.keys() if 0x6000 <= t.group <= 0x60FF and not t.group & 1}
+    for g in groups:
+        tag = (g << 16) | 0x0010
+        if tag in ds and ((g << 16) | 0x3000) not in ds:
+            return True
+        bits = ds.get((g << 16) | 0x0100)
+        if bits is not None and bits.value not in (None, 1):
+            return True
+    return False
+
+
+def _clear_embedded_overlays(ds: Dataset, policy: Policy, audit: dict) -> Quarantine | None:
+    """Clear every bit above High Bit, where such overlays live, before the header removes the 60xx groups:
+    removing only the description would leave the bitmap in the pixels. Fails closed when pixels cannot be
+    decoded or written."""
+    from .pixels.codec import PixelCodecError, clear_overlay_bits, decode_frames, encode_frames
+
+    if "PixelData" not in ds:
+        return None
+    try:
+        frames = decode_frames(ds)
+        if clear_overlay_bits(ds, frames):
+            audit["overlay_bits"] = encode_frames(
+                ds, frames, range(frames.shape[0]), policy.pixels.fallback_transfer_syntax
+            )
+    except PixelCodecError as e:
+        return Quarantine("pixels", "embedded-overlay-not-cleared", e.code)
+    return None
 
 
 def parse_bytes(raw: bytes) -> Dataset:
