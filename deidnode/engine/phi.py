@@ -9,6 +9,7 @@ the rest. The burned-in-text pipeline matches OCR output against the same values
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -204,12 +205,20 @@ def date_variants(d: dt.date) -> list[str]:
     return sorted(out, key=len, reverse=True)
 
 
+@functools.lru_cache(maxsize=4096)
 def _flexible(literal: str) -> str:
     """A regex for ``literal`` that tolerates any run of separators between its alphanumeric runs."""
     runs = re.findall(r"[^\W_]+", literal, re.UNICODE)
     return r"[\s\-_.,/^:;]*".join(re.escape(r) for r in runs)
 
 
+@functools.lru_cache(maxsize=1024)
+def _date_alternatives(d: dt.date) -> tuple[str, ...]:
+    return tuple(_flexible(v) for v in date_variants(d))
+
+
+# The instances of one study share their literals: the regex fragments above are pure functions of them and are
+# memoised (bounded) so that each instance does not rebuild them; re.compile's own cache then finds the pattern.
 def _compile_literals(phi: PhiValues) -> re.Pattern[str] | None:
     alts: list[str] = []
     for t in phi.texts:
@@ -219,7 +228,7 @@ def _compile_literals(phi: PhiValues) -> re.Pattern[str] | None:
         if len(re.sub(r"\W", "", i)) >= 3:
             alts.append(_flexible(i))
     for d in phi.dates:
-        alts.extend(_flexible(v) for v in date_variants(d))
+        alts.extend(_date_alternatives(d))
     for p in phi.name_parts:
         alts.append(re.escape(p))
     if not alts:
