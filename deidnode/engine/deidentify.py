@@ -132,9 +132,9 @@ def deidentify(ds: Dataset, policy: Policy, keys: Keys, *, preview_dir: str | Pa
         day_offset = None
         if Option.retain_long_modified_dates in profile.option_set:
             day_offset = keys.day_offset(patient_key(ds), profile.date_shift_max_days)
-        ctx = HeaderContext(keys=keys, profile=profile, phi=phi, day_offset=day_offset)
-        HeaderCleaner(ctx).clean(ds)
         implicit, little = _encoding(ts)
+        ctx = HeaderContext(keys=keys, profile=profile, phi=phi, day_offset=day_offset, explicit_vr=not implicit)
+        HeaderCleaner(ctx).clean(ds)
         audit["codes"] = add_deid_records(
             ds, profile, pixels_cleaned=pixels_cleaned, little_endian=little, implicit_vr=implicit
         )

@@ -75,6 +75,8 @@ class HeaderContext:
     stats: Counter[str] = field(default_factory=Counter)
     options: frozenset[Option] = frozenset()
     overrides: dict[int, TagOverride] = field(default_factory=dict)
+    explicit_vr: bool = True
+    """The output is written with explicit VRs (every element must then have one)."""
 
     def __post_init__(self) -> None:
         self.options = self.profile.option_set
@@ -235,6 +237,10 @@ class HeaderCleaner:
                 curve_groups.add(group)
                 continue
             vr = vr_of(tag, elem.VR)
+            if elem.VR is None and ctx.explicit_vr and elem.is_raw:
+                # an element read without a VR (implicit-VR item inside an explicit file): name it, or the
+                # explicit-VR writer cannot write it
+                elements[tag] = elem._replace(VR=vr)
             action = plan.get(tag)
             if action is not None:
                 self._apply(ds, tag, vr, action, in_struct)
