@@ -76,6 +76,8 @@ def _check_pixel_length(ds: Dataset, ts: str) -> Quarantine | None:
         frames = int(ds.get("NumberOfFrames", 1) or 1)
     except (AttributeError, TypeError, ValueError):
         return Quarantine("pixels", "pixel-data-mismatch", "image pixel attributes are missing or invalid")
+    if spp == 3 and str(ds.get("PhotometricInterpretation", "")).strip() == "YBR_FULL_422":
+        spp = 2  # chroma subsampled horizontally: Y Y Cb Cr per pair of pixels (PS3.3 C.7.6.3.1.2)
     expected = (rows * cols * frames * spp * bits + 7) // 8
     length = raw.length if hasattr(raw, "length") else len(ds.PixelData)
     if length == 0xFFFFFFFF:
