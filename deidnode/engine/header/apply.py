@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 
 import yaml
-from pydicom.datadict import keyword_for_tag, tag_for_keyword
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
@@ -129,12 +129,6 @@ class HeaderCleaner:
         self.ctx = ctx
 
     # -- element operations -------------------------------------------------------------------------------
-    def _set(self, ds: Dataset, tag: int, vr: str, value: object) -> None:
-        if vr in STRING_VRS:
-            put_strings(ds, tag, vr, value if isinstance(value, list) else ([] if value is None else [str(value)]))
-        else:
-            ds[tag] = DataElement(tag, vr, value)
-
     def _recurse(self, ds: Dataset, tag: int, in_struct: bool = False) -> None:
         seq = ds[tag].value
         if tag in STRUCTURED_SEQUENCES:
@@ -310,7 +304,10 @@ class HeaderCleaner:
         if ov.action == "keep":
             return
         if ov.action == "replace":
-            self._set(ds, tag, vr, [ov.value] if vr in STRING_VRS else ov.value)
+            if vr in STRING_VRS:
+                put_strings(ds, tag, vr, [ov.value or ""])
+            else:
+                ds[tag] = DataElement(tag, vr, ov.value)
             return
         code = {"remove": Action.X, "empty": Action.Z, "clean": Action.C, "uid": Action.U, "dummy": Action.D}
         self._apply(ds, tag, vr, code[ov.action], in_struct=False)
@@ -367,7 +364,3 @@ class HeaderCleaner:
             group, elem = tag >> 16, tag & 0xFFFF
             if 0x0010 <= elem <= 0x00FF and (group, elem) not in keep_blocks:
                 del elements[tag]
-
-
-def keyword(tag: int) -> str:
-    return keyword_for_tag(tag) or f"{tag:08X}"

@@ -43,7 +43,7 @@ def get_strings(ds: Dataset, tag: int, vr: str) -> list[str]:
 
 def put_strings(ds: Dataset, tag: int, vr: str, values: list[str] | None) -> None:
     """Replace a string element's values; ASCII values are stored as a raw element, encoded once."""
-    values = [v for v in values] if values else []
+    values = list(values or [])
     joined = "\\".join(values)
     if joined.isascii() and vr in STRING_VRS:
         b = joined.encode("ascii")

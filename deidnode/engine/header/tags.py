@@ -9,10 +9,6 @@ from pydicom.datadict import dictionary_VR, keyword_dict
 
 _TAG = re.compile(r"^\(?\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*\)?$")
 
-NUMERIC_VRS = frozenset({"US", "SS", "UL", "SL", "UV", "SV", "FL", "FD", "DS", "IS", "AT", "OF", "OD", "OL", "OV"})
-TEXT_VRS = frozenset({"AE", "LO", "LT", "SH", "ST", "UC", "UR", "UT", "PN", "CS", "AS"})
-BINARY_VRS = frozenset({"OB", "OW", "UN", "OF", "OD", "OL", "OV"})
-
 
 def parse_tag_key(key: str) -> int:
     """``"(0010,0010)"``, ``"0010,0010"``, ``"00100010"`` or a keyword such as ``"PatientName"`` -> tag int."""
@@ -43,7 +39,3 @@ def _dictionary_vr(tag: int) -> str:
     if " or " in vr:  # "US or SS", "OB or OW", "US or SS or OW"
         return "OW" if "OW" in vr and "US" not in vr else vr.split(" or ")[0]
     return vr
-
-
-def fmt_tag(tag: int) -> str:
-    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
