@@ -19,6 +19,7 @@ from .header.pseudonyms import patient_key
 from .header.records import add_deid_records, rebuild_file_meta
 from .header.table import load_table
 from .keys import Keys
+from .part10 import encode_part10
 from .phi import PhiValues, collect_phi
 from .policy import Policy
 from .result import EngineResult, Quarantine
@@ -228,8 +229,11 @@ def deidentify_bytes(
 
 def encode_dataset(ds: Dataset) -> bytes:
     """Serialise a de-identified dataset as a Part 10 file (preamble, our file meta) in its transfer syntax."""
-    buf = io.BytesIO()
     implicit, little = _encoding(str(ds.file_meta.TransferSyntaxUID))
+    fast = encode_part10(ds, implicit, little)
+    if fast is not None:
+        return fast
+    buf = io.BytesIO()
     # The encoding is named explicitly so a Big Endian input whose pixels were re-encoded can be written little
     # endian (pydicom otherwise keeps the encoding the data set was read with).
     dcmwrite(buf, ds, enforce_file_format=True, implicit_vr=implicit, little_endian=little)

@@ -1,0 +1,78 @@
+"""The engine's Part 10 writer gives the same bytes as pydicom's dcmwrite, and is used where it applies."""
+
+from __future__ import annotations
+
+import copy
+import io
+from pathlib import Path
+
+import phi_dataset as P
+import pytest
+from dicom_factory import make_study, to_bytes
+from pydicom import dcmwrite
+from pydicom.data import get_testdata_file
+from pydicom.dataset import Dataset
+
+from deidnode.config import Profile
+from deidnode.engine import Keys, Policy, deidentify_bytes
+from deidnode.engine.deidentify import _encoding
+from deidnode.engine.part10 import encode_part10
+
+KEY = Keys(b"w" * 32)
+FILES = ["CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "rtdose.dcm", "rtstruct.dcm", "test-SR.dcm", "SC_rgb.dcm",
+         "JPEG2000.dcm", "US1_J2KR.dcm", "emri_small.dcm", "MR-SIEMENS-DICOM-WithOverlays.dcm",
+         "SC_rgb_jpeg.dcm", "image_dfl.dcm", "MR_small_bigendian.dcm", "MR_small_implicit.dcm",
+         "SC_ybr_full_422_uncompressed.dcm", "liver.dcm", "waveform_ecg.dcm", "ExplVR_BigEnd.dcm",
+         "emri_small_jpeg_2k_lossless.dcm"]
+PROFILES = {
+    "basic": Profile(options=()),
+    "default": Profile(),
+    "retain": Profile(options=("retain_safe_private", "retain_uids", "retain_long_full_dates"),
+                      unlisted_standard="keep"),
+}
+
+
+def _inputs() -> dict[str, bytes]:
+    out = {f: Path(get_testdata_file(f)).read_bytes() for f in FILES}
+    out["planted"] = to_bytes(P.planted_ct())
+    for i, ds in enumerate(make_study(2, 2, size=32, seed="part10")):
+        out[f"factory{i}"] = to_bytes(ds)
+    return out
+
+
+INPUTS = _inputs()
+
+
+def _both(ds: Dataset) -> tuple[bytes | None, bytes]:
+    implicit, little = _encoding(str(ds.file_meta.TransferSyntaxUID))
+    fast = encode_part10(copy.deepcopy(ds), implicit, little)
+    buf = io.BytesIO()
+    dcmwrite(buf, copy.deepcopy(ds), enforce_file_format=True, implicit_vr=implicit, little_endian=little)
+    return fast, buf.getvalue()
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+@pytest.mark.parametrize("name", sorted(INPUTS))
+def test_fast_writer_matches_dcmwrite(name, profile):
+    result = deidentify_bytes(INPUTS[name], Policy(profile=PROFILES[profile]), KEY)
+    assert result.ok, result.quarantine
+    fast, reference = _both(result.dataset)
+    if name == "image_dfl.dcm":
+        assert fast is None  # deflate is left to dcmwrite
+    else:
+        assert fast == reference
+
+
+def test_fast_writer_declines_file_meta_it_did_not_make():
+    result = deidentify_bytes(INPUTS["CT_small.dcm"], Policy(profile=Profile()), KEY)
+    ds = result.dataset
+    ds.file_meta.SourceApplicationEntityTitle = "ELSEWHERE"
+    fast, reference = _both(ds)
+    assert fast is None and reference
+
+
+def test_fast_writer_declines_a_changed_character_set():
+    result = deidentify_bytes(INPUTS["planted"], Policy(profile=Profile()), KEY)
+    ds = result.dataset
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    assert _both(ds)[0] is None
