@@ -126,28 +126,34 @@ class _Collector:
 
     def walk(self, ds: Dataset) -> None:
         """Decide from each raw element's tag and VR whether its value matters, so values that do not are never
-        decoded (decoding every element would cost more than the whole de-identification)."""
-        for tag in ds.keys():
-            if tag.group & 1:
+        decoded (decoding every element would cost more than the whole de-identification). The dataset's own dict
+        is read directly, as in HeaderCleaner.clean."""
+        for key, elem in list(ds._dict.items()):
+            if key >> 16 & 1:
                 continue  # private values have no known meaning; removed unless retained as safe
-            raw = ds.get_item(tag)
-            vr = vr_of(int(tag), raw.VR if raw is not None else None)
+            if elem.is_raw and elem.value is None:
+                # an empty raw element: get_item() converts these (so an explicit UN gets its dictionary VR, which
+                # the output then keeps); done here too so the output does not change
+                elem = ds.get_item(key)
+            vr = elem.VR
+            if not vr or len(vr) != 2:
+                vr = vr_of(int(key), vr)
             if vr == "SQ":
-                for item in ds[tag].value:
+                for item in ds[key].value:
                     self.walk(item)
             elif vr == "PN":
-                for v in get_strings(ds, tag, vr):
+                for v in get_strings(ds, key, vr):
                     self.names.append(v)
                     self.parts.update(w.upper() for w in _WORD.findall(v.replace("^", " ").replace("=", " ")))
             elif vr in ("DA", "DT"):
-                for v in get_strings(ds, tag, vr):
+                for v in get_strings(ds, key, vr):
                     d = _parse_da(v)
                     if d:
                         self.dates.add(d)
-            elif tag in IDENTIFIER_TAGS and vr in _ID_VRS:
-                self.ids.extend(v.strip() for v in get_strings(ds, tag, vr) if v.strip())
-            elif tag in TEXT_TAGS and vr in _TEXT_VRS:
-                self.texts.extend(v.strip() for v in get_strings(ds, tag, vr) if v.strip())
+            elif vr in _ID_VRS and key in IDENTIFIER_TAGS:
+                self.ids.extend(v.strip() for v in get_strings(ds, key, vr) if v.strip())
+            elif vr in _TEXT_VRS and key in TEXT_TAGS:
+                self.texts.extend(v.strip() for v in get_strings(ds, key, vr) if v.strip())
 
 
 def collect_phi(ds: Dataset) -> PhiValues:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
@@ -38,6 +38,13 @@ from .tags import parse_tag_key, vr_of
 DICOM_UID_ROOT = "1.2.840.10008."
 SCRUB_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
 TAG_TEXT_VALUE = 0x0040A160
+_PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})  # Dataset.__delitem__ also resets its pixel cache
+
+# What the walk does with a standard element, decided once per (tag, VR) and profile: keep or remove it as it is
+# (counted under the stat named, if any), or take the full path (_apply/_unlisted, which count for themselves).
+_KEEP, _REMOVE, _FULL = 0, 1, 2
+Decision = tuple[int, str | None]
+_DECISIONS_MAX = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,43 @@ class HeaderContext:
         self.pat_chars = Option.retain_patient_characteristics in self.options
         self.keep_unlisted = self.profile.unlisted_standard == "keep"
         self.plan = action_plan(self.table, self.options)
+        self.decisions = _decision_memo(self.table, self.keep, self.options, self.keep_unlisted)
+
+    def decide(self, tag: int, vr: str) -> Decision:
+        """The walk's decision for a standard element (see _KEEP); mirrors HeaderCleaner._apply and _unlisted."""
+        decision = self._decide(tag, vr)
+        if len(self.decisions) < _DECISIONS_MAX:
+            self.decisions[(tag, vr)] = decision
+        return decision
+
+    def _decide(self, tag: int, vr: str) -> Decision:
+        action = self.plan.get(tag)
+        if action is not None:
+            if action is Action.X and tag not in _PIXEL_TAGS:
+                return _REMOVE, action.value
+            if action is Action.K and vr != "SQ":
+                return _KEEP, action.value
+            return _FULL, None
+        keep, dates = self.keep, self.full_dates or self.modified_dates
+        if vr == "SQ" or tag == TAG_TEXT_VALUE or tag in _PIXEL_TAGS:
+            return _FULL, None
+        if tag in keep.verbatim:
+            return _KEEP, None
+        if vr == "UI" or (vr in ("DA", "DT") and self.modified_dates):
+            return _FULL, None
+        if vr in ("DA", "DT"):
+            return (_KEEP, None) if self.full_dates else (_REMOVE, "unlisted_removed")
+        if vr == "TM":
+            return (_KEEP, None) if dates else (_REMOVE, "unlisted_removed")
+        if vr == "PN":
+            return _REMOVE, "unlisted_removed"
+        if vr == "AS":
+            return (_KEEP, None) if self.pat_chars else (_REMOVE, "unlisted_removed")
+        if vr in keep.vrs or tag in keep.tags:
+            return _KEEP, None
+        if tag in keep.scrubbed or self.keep_unlisted:
+            return (_FULL, None) if vr in SCRUB_VRS else (_KEEP, None)
+        return _REMOVE, "unlisted_removed"
 
     def uid(self, value: str) -> str:
         v = value.strip("\x00 ")
@@ -122,6 +166,15 @@ _SPECIAL_TAGS = frozenset({0x00100010, 0x00100020, 0x00080050, 0x00200010})
 def action_plan(table: ProfileTable, options: frozenset[Option]) -> dict[int, Action]:
     """Every exact tag of Table E.1-1 with its resolved action under ``options``, computed once per profile."""
     return {tag: row.action(options) for tag, row in table.exact.items()}
+
+
+@lru_cache(maxsize=64)
+def _decision_memo(
+    table: ProfileTable, keep: KeepRules, options: frozenset[Option], keep_unlisted: bool
+) -> dict[tuple[int, str], Decision]:
+    """The (tag, VR) -> decision memo shared by the instances of one profile; filled by HeaderContext.decide, a pure
+    function of these arguments, and bounded by _DECISIONS_MAX."""
+    return {}
 
 
 class HeaderCleaner:
@@ -204,25 +257,28 @@ class HeaderCleaner:
     def clean(self, ds: Dataset, in_struct: bool = False) -> None:
         """De-identify ``ds`` in place (top level or a sequence item)."""
         ctx = self.ctx
-        plan = ctx.plan
+        plan, decisions, overrides, stats = ctx.plan, ctx.decisions, ctx.overrides, ctx.stats
         private_tags: list[int] = []
         overlay_groups: set[int] = set()
         curve_groups: set[int] = set()
         # pydicom's own tag -> element map, read directly: on this hot path keys()/get_item() per element cost
-        # more than the decision itself.
+        # more than the decision itself. Tags become plain ints: dict and set lookups with pydicom's BaseTag call
+        # its Python-level __eq__.
         elements = ds._dict
-        for tag, elem in list(elements.items()):
+        for key, elem in list(elements.items()):
+            tag = int(key)
             group = tag >> 16
             if group == 0x0002 or tag & 0xFFFF == 0:
                 # file meta never belongs in the data set; group lengths are recomputed by readers
-                del elements[tag]
+                del elements[key]
                 continue
-            override = ctx.overrides.get(tag)
-            if override is not None:
-                self._override(ds, tag, override)
-                continue
+            if overrides:
+                override = overrides.get(tag)
+                if override is not None:
+                    self._override(ds, key, override)
+                    continue
             if group & 1:
-                private_tags.append(tag)
+                private_tags.append(key)
                 continue
             if 0x6000 <= group <= 0x60FF:
                 overlay_groups.add(group)
@@ -230,16 +286,27 @@ class HeaderCleaner:
             if 0x5000 <= group <= 0x50FF:
                 curve_groups.add(group)
                 continue
-            vr = vr_of(tag, elem.VR)
-            if elem.VR is None and ctx.explicit_vr and elem.is_raw:
-                # an element read without a VR (implicit-VR item inside an explicit file): name it, or the
-                # explicit-VR writer cannot write it
-                elements[tag] = elem._replace(VR=vr)
+            vr = elem.VR
+            if not vr or len(vr) != 2:
+                vr = vr_of(tag, vr)
+                if elem.VR is None and ctx.explicit_vr and elem.is_raw:
+                    # an element read without a VR (implicit-VR item inside an explicit file): name it, or the
+                    # explicit-VR writer cannot write it
+                    elements[key] = elem._replace(VR=vr)
+            kind, stat = decisions.get((tag, vr)) or ctx.decide(tag, vr)
+            if stat is not None:
+                stats[stat] += 1
+            if kind == _KEEP:
+                continue
+            if kind == _REMOVE:
+                del elements[key]  # standard, not pixel data (decide() sends those the full way)
+                continue
+            # the element's own key from here on: the dataset's dict then finds it by identity
             action = plan.get(tag)
             if action is not None:
-                self._apply(ds, tag, vr, action, in_struct)
+                self._apply(ds, key, vr, action, in_struct)
             else:
-                self._unlisted(ds, tag, vr, in_struct)
+                self._unlisted(ds, key, vr, in_struct)
         if overlay_groups:
             self._overlays(ds, overlay_groups)
         if curve_groups:
@@ -347,6 +414,7 @@ class HeaderCleaner:
                 group, elem = tag >> 16, tag & 0xFFFF
                 if 0x0010 <= elem <= 0x00FF:
                     creators[(group, elem)] = "".join(get_strings(ds, tag, "LO")).strip()
+        removed = kept = 0
         for tag in tags:
             group, elem = tag >> 16, tag & 0xFFFF
             if 0x0010 <= elem <= 0x00FF:
@@ -356,11 +424,15 @@ class HeaderCleaner:
                 creator = creators.get((group, block))
                 if creator is not None and (group, creator, elem & 0xFF) in safe:
                     keep_blocks.add((group, block))
-                    ctx.stats["private_kept"] += 1
+                    kept += 1
                     continue
-            ctx.stats["private_removed"] += 1
+            removed += 1
             del elements[tag]
         for tag in tags:
             group, elem = tag >> 16, tag & 0xFFFF
             if 0x0010 <= elem <= 0x00FF and (group, elem) not in keep_blocks:
                 del elements[tag]
+        if kept:
+            ctx.stats["private_kept"] += kept
+        if removed:
+            ctx.stats["private_removed"] += removed

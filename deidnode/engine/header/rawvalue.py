@@ -11,17 +11,19 @@ from __future__ import annotations
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
-from pydicom.tag import Tag
+from pydicom.tag import BaseTag
 
 STRING_VRS = frozenset(
     {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UI", "UR", "UT"}
 )
 _SINGLE_VALUED = frozenset({"LT", "ST", "UT", "UR"})
+# Setting these through Dataset.__setitem__ does more than store them (private creators, the pixel array cache).
+_PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
 
 
 def get_strings(ds: Dataset, tag: int, vr: str) -> list[str]:
     """The values of a string element as a list (empty when absent or empty)."""
-    raw = ds.get_item(tag)
+    raw = ds._dict.get(tag)  # get_item() would build a Tag first; the hot path calls this per element
     if raw is None:
         return []
     if raw.is_raw and isinstance(raw.value, bytes) and vr in STRING_VRS:
@@ -49,9 +51,13 @@ def put_strings(ds: Dataset, tag: int, vr: str, values: list[str] | None) -> Non
         b = joined.encode("ascii")
         if len(b) % 2:
             b += b"\x00" if vr == "UI" else b" "
-        old = ds.get_item(tag)
+        old = ds._dict.get(tag)
         implicit = bool(getattr(old, "is_implicit_VR", False)) if old is not None and old.is_raw else False
         little = bool(getattr(old, "is_little_endian", True)) if old is not None and old.is_raw else True
-        ds[tag] = RawDataElement(Tag(tag), vr, len(b), b, 0, implicit, little)
+        elem = RawDataElement(BaseTag(tag), vr, len(b), b, 0, implicit, little)
+        if tag >> 16 & 1 or tag in _PIXEL_TAGS:
+            ds[tag] = elem
+        else:  # what Dataset.__setitem__ does for a raw standard element, without its checks
+            ds._dict[elem.tag] = elem
         return
     ds[tag] = DataElement(tag, vr, values if len(values) > 1 else (values[0] if values else None))
