@@ -11,7 +11,7 @@ import pytest
 from dicom_factory import make_study, to_bytes
 from pydicom import dcmwrite
 from pydicom.data import get_testdata_file
-from pydicom.dataset import Dataset
+from pydicom.dataset import Dataset, FileMetaDataset
 
 from deidnode.config import Profile
 from deidnode.engine import Keys, Policy, deidentify_bytes
@@ -76,3 +76,15 @@ def test_fast_writer_declines_a_changed_character_set():
     ds = result.dataset
     ds.SpecificCharacterSet = "ISO_IR 192"
     assert _both(ds)[0] is None
+
+
+def test_fast_writer_matches_dcmwrite_with_file_meta_set_as_attributes():
+    result = deidentify_bytes(INPUTS["CT_small.dcm"], Policy(profile=Profile()), KEY)
+    ds = result.dataset
+    old = ds.file_meta
+    ds.file_meta = FileMetaDataset()
+    for keyword in ("MediaStorageSOPClassUID", "MediaStorageSOPInstanceUID", "TransferSyntaxUID",
+                    "ImplementationClassUID", "ImplementationVersionName"):
+        setattr(ds.file_meta, keyword, getattr(old, keyword))
+    fast, reference = _both(ds)
+    assert fast == reference

@@ -16,7 +16,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from ..config import RULES_DIR, Option
 from .header.apply import HeaderCleaner, HeaderContext
 from .header.pseudonyms import patient_key
-from .header.records import add_deid_records, rebuild_file_meta
+from .header.records import add_deid_records, plain_uid, rebuild_file_meta
 from .header.table import load_table
 from .keys import Keys
 from .part10 import encode_part10
@@ -144,7 +144,7 @@ def deidentify(ds: Dataset, policy: Policy, keys: Keys, *, preview_dir: str | Pa
         audit["actions"] = dict(sorted(ctx.stats.items()))
         rebuild_file_meta(ds, ts)
         audit["transfer_syntax_out"] = ts
-        audit["sop_instance_uid"] = str(ds.SOPInstanceUID)
+        audit["sop_instance_uid"] = plain_uid(ds, 0x00080018) or str(ds.SOPInstanceUID)
         return EngineResult(ds, None, audit)
     except Exception as e:  # fail closed; the message may hold values, so only the type is reported
         return EngineResult(None, Quarantine("header", "engine-error", type(e).__name__), audit)
@@ -229,7 +229,7 @@ def deidentify_bytes(
 
 def encode_dataset(ds: Dataset) -> bytes:
     """Serialise a de-identified dataset as a Part 10 file (preamble, our file meta) in its transfer syntax."""
-    implicit, little = _encoding(str(ds.file_meta.TransferSyntaxUID))
+    implicit, little = _encoding(plain_uid(ds.file_meta, 0x00020010) or str(ds.file_meta.TransferSyntaxUID))
     fast = encode_part10(ds, implicit, little)
     if fast is not None:
         return fast

@@ -22,6 +22,8 @@ from pydicom.tag import BaseTag, tag_in_exception
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
+from .header.records import plain_uid
+
 _PIXEL_DATA = 0x7FE00010
 _UNDEFINED = 0xFFFFFFFF
 _VR32 = frozenset(str(v) for v in EXPLICIT_VR_LENGTH_32)
@@ -32,6 +34,7 @@ _META_REQUIRED = (0x00020002, 0x00020003, 0x00020010, 0x00020012)
 _META_VERSION = b"\x02\x00\x01\x00OB\x00\x00\x02\x00\x00\x00\x00\x01"
 _GROUP_LENGTH_HEAD = b"\x02\x00\x00\x00UL\x04\x00"
 _UL_LE = Struct("<L").pack
+_META_HEAD = Struct("<HH2sH")
 
 
 def encode_part10(ds: Dataset, implicit: bool, little: bool) -> bytes | None:
@@ -41,7 +44,8 @@ def encode_part10(ds: Dataset, implicit: bool, little: bool) -> bytes | None:
     meta = getattr(ds, "file_meta", None)
     if meta is None or not _meta_supported(meta):
         return None
-    tsyntax = meta.get("TransferSyntaxUID", None)
+    plain_ts = plain_uid(meta, 0x00020010)
+    tsyntax = UID(plain_ts) if plain_ts else meta.get("TransferSyntaxUID", None)
     if not isinstance(tsyntax, UID) or tsyntax.is_private or not tsyntax.is_transfer_syntax:
         return None
     if tsyntax == DeflatedExplicitVRLittleEndian or (tsyntax.is_implicit_VR, tsyntax.is_little_endian) != (
@@ -80,15 +84,25 @@ def _meta_supported(meta: Dataset) -> bool:
 def _file_meta(ds: Dataset, meta: Dataset) -> bytes | None:
     """The file meta group as write_file_meta_info writes it after dcmwrite's checks: Media Storage SOP Class and
     Instance UIDs as in the data set, (0002,0001) added, (0002,0000) computed."""
-    for meta_tag, keyword in ((0x00020002, "SOPClassUID"), (0x00020003, "SOPInstanceUID")):
-        ds_value = ds.get(keyword, None)  # converts the element, as dcmwrite does
-        if ds_value and ds_value != meta[meta_tag].value:
+    for meta_tag, tag, keyword in ((0x00020002, 0x00080016, "SOPClassUID"), (0x00020003, 0x00080018, "SOPInstanceUID")):
+        meta_value = plain_uid(meta, meta_tag)
+        if meta_value is None:
+            meta_value = meta[meta_tag].value
+        ds_value = plain_uid(ds, tag)  # dcmwrite converts the element; that changes nothing where this is not None
+        if ds_value is None:
+            ds_value = ds.get(keyword, None)
+        if ds_value and ds_value != meta_value:
             return None
     buf = DicomBytesIO()
     buf.is_implicit_VR, buf.is_little_endian = False, True
     buf.write(_META_VERSION)
     for tag in sorted(meta._dict):
         if tag == 0x00020000:
+            continue
+        raw = _canonical_meta_bytes(meta, tag)
+        if raw is not None:
+            buf.write(_META_HEAD.pack(tag >> 16, tag & 0xFFFF, meta._dict[tag].VR.encode(), len(raw)))
+            buf.write(raw)
             continue
         elem = meta[tag]
         if elem.is_empty:
@@ -97,6 +111,20 @@ def _file_meta(ds: Dataset, meta: Dataset) -> bytes | None:
             write_data_element(buf, elem)
     body = buf.getvalue()
     return _GROUP_LENGTH_HEAD + _UL_LE(len(body)) + body
+
+
+def _canonical_meta_bytes(meta: Dataset, tag: int) -> bytes | None:
+    """A raw, non-empty UI or SH meta element's bytes where they are what pydicom writes after reading them."""
+    elem = meta._dict[tag]
+    if not elem.is_raw or elem.VR not in ("UI", "SH") or type(elem.value) is not bytes or not elem.value:
+        return None
+    b = elem.value
+    if elem.VR == "UI":
+        return b if plain_uid(meta, tag) else None
+    if not b.isascii() or b"\\" in b or b"\x00" in b:
+        return None
+    s = b.rstrip(b" ")  # pydicom reads SH without trailing spaces and NULs, and pads with a space
+    return b if s and b == s + b" " * (len(s) % 2) else None
 
 
 def _write_top_level(fp: DicomBytesIO, ds: Dataset, compressed: bool) -> None:
