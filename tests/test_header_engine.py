@@ -421,3 +421,15 @@ def test_overlay_in_unused_high_bits_is_cleared_from_the_pixels():
     assert not (got & 0xF000).any()
     assert (got == (pixels & 0x0FFF)).all()  # the image itself is untouched
     assert not [e for e in out if e.tag.group == 0x6000]
+
+
+def test_preamble_content_is_not_carried_into_the_output():
+    """PS3.10 7.1: a preamble may hold anything (e.g. a TIFF header with a name in it); the output's is zeros."""
+    ds = P.planted_ct()
+    buf = io.BytesIO()
+    ds.preamble = b"II*\x00" + b"Doe^Jane MRN123456".ljust(124, b"\x00")
+    pydicom.dcmwrite(buf, ds, enforce_file_format=True)
+    result = deidentify_bytes(buf.getvalue(), Policy(profile=NO_OPTIONS), KEY)
+    assert result.ok, result.quarantine
+    out = encode_dataset(result.dataset)
+    assert out[:132] == b"\x00" * 128 + b"DICM"

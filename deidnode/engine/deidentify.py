@@ -116,6 +116,9 @@ def deidentify(ds: Dataset, policy: Policy, keys: Keys, *, preview_dir: str | Pa
         q = check_payload(ds, policy)
         if q is not None:
             return EngineResult(None, q, audit)
+        # PS3.10 7.1: the preamble is application-defined (e.g. a TIFF header with tags of its own): not kept.
+        if getattr(ds, "preamble", None) is not None:
+            ds.preamble = None
         meta = getattr(ds, "file_meta", None)
         ts = str(getattr(meta, "TransferSyntaxUID", "") or "1.2.840.10008.1.2")
         audit["transfer_syntax_in"] = ts

@@ -239,7 +239,8 @@ def _compile_literals(phi: PhiValues) -> re.Pattern[str] | None:
         alts.append(re.escape(p))
     if not alts:
         return None
-    alts = sorted(set(alts), key=len, reverse=True)
+    # Longest first (the alternation takes the first match), then by text: the same order in every process.
+    alts = sorted(set(alts), key=lambda a: (-len(a), a))
     # Word-ish boundaries: do not cut a name part out of the middle of a longer word.
     return re.compile(r"(?<![^\W_])(?:" + "|".join(alts) + r")(?![^\W_])", re.IGNORECASE | re.UNICODE)
 
