@@ -53,7 +53,7 @@ def test_scu_socket_has_nodelay(scp):
     peer = scp()
     fwd = DicomForwarder(_dest(peer.port), RETRY)
     fwd.send(make_study(1, 1)[0])
-    sock = fwd.assoc.dul.socket.socket
+    sock = fwd.link.sock
     assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
     fwd.close()
 

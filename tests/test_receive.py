@@ -44,7 +44,7 @@ def _assoc(port: int, calling: str = "MODALITY", contexts=(CTImageStorage, Verif
 
 
 def _port(scp: StorageSCP) -> int:
-    return scp.server.server_address[1]
+    return scp.address[1]
 
 
 def test_store_is_spooled_as_received_before_success(node):
@@ -108,8 +108,9 @@ def test_spool_full_answers_out_of_resources_and_keeps_serving(node, tmp_path):
 def test_accepted_sockets_have_nodelay(node):
     scp, _ = node()
     assoc = _assoc(_port(scp))
-    (acceptor,) = scp.server.active_associations
-    assert acceptor.dul.socket.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    assert scp.active_associations() == 1
+    (link,) = scp._active.values()
+    assert link.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
     assoc.release()
 
 

@@ -76,6 +76,27 @@ def encode_part10(ds: Dataset, implicit: bool, little: bool) -> bytes | None:
     return fp.getvalue()
 
 
+def encode_body(ds: Dataset, implicit: bool, little: bool) -> bytes | None:
+    """The data set without preamble and file meta (what a C-STORE carries), as pydicom's ``write_dataset``
+    writes it, or ``None`` where this writer does not apply (the encoding or character set differs from the one
+    read, or there are group 0000/0002 elements)."""
+    if ds.original_encoding != (implicit, little) or ds.original_character_set != ds._character_set:
+        return None
+    if implicit and not little:
+        return None
+    if any(t >> 16 in (0, 2) for t in ds._dict):
+        return None
+    meta = getattr(ds, "file_meta", None)
+    plain_ts = plain_uid(meta, 0x00020010) if meta is not None else None
+    tsyntax = UID(plain_ts) if plain_ts else (meta.get("TransferSyntaxUID", None) if meta is not None else None)
+    if not isinstance(tsyntax, UID) or not tsyntax.is_transfer_syntax or tsyntax == DeflatedExplicitVRLittleEndian:
+        return None
+    fp = DicomBytesIO()
+    fp.is_implicit_VR, fp.is_little_endian = implicit, little
+    _write_top_level(fp, ds, tsyntax.is_compressed)
+    return fp.getvalue()
+
+
 def _meta_supported(meta: Dataset) -> bool:
     tags = set(meta._dict) - {0x00020000, 0x00020001}
     return tags <= _META_TAGS and all(t in tags for t in _META_REQUIRED) and 0x00020001 not in meta._dict

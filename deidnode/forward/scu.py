@@ -4,24 +4,31 @@ For every SOP class met so far the association proposes one context with the nat
 Implicit VR Little Endian) and one per other transfer syntax seen (JPEG, RLE, Deflate...). A dataset goes out
 in its own syntax when the destination accepted it; otherwise it is converted to Explicit VR Little Endian
 (decompressing pixel data) - lossless, never a lossy re-encode. A new SOP class or syntax re-negotiates.
+The association and messages use :mod:`deidnode.dimse` (one blocking socket, no helper threads).
 """
 
 from __future__ import annotations
 
+import socket
 import ssl
 import time
+import zlib
 
 from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import correct_ambiguous_vr, write_dataset
 from pydicom.uid import (
     DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
 )
-from pynetdicom import AE, build_context
-from pynetdicom.association import Association
-from pynetdicom.presentation import PresentationContext
 
 from ..config import Destination, RetrySettings
+from ..dimse import AssociationRejected, Link, PeerAborted, PeerClosed, ProtocolError, acse
+from ..dimse import commands as cmds
+from ..dimse.link import ReleaseRequested
+from ..engine import part10
 from ..logging import get_logger
 from ..receive.scp import set_nodelay
 from .base import OK, Outcome, Result
@@ -31,6 +38,7 @@ log = get_logger("forward")
 
 NATIVE = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 MAX_CONTEXTS = 128  # PS3.8 9.3.2.2: presentation context IDs are odd numbers 1..255
+_LINK_ERRORS = (PeerClosed, PeerAborted, ProtocolError, ReleaseRequested, OSError)
 
 
 def _client_ssl_context(dest: Destination) -> ssl.SSLContext | None:
@@ -43,6 +51,26 @@ def _client_ssl_context(dest: Destination) -> ssl.SSLContext | None:
     return ctx
 
 
+def encode_body(ds: Dataset, transfer_syntax: str) -> bytes:
+    """The data set (no file meta) as a C-STORE carries it, in ``transfer_syntax`` (PS3.5 10, A.5 deflate).
+
+    The engine's writer frames the elements it left raw directly; anything else goes through pydicom.
+    """
+    implicit = transfer_syntax == ImplicitVRLittleEndian
+    little = transfer_syntax != ExplicitVRBigEndian
+    fast = part10.encode_body(ds, implicit, little) if transfer_syntax != DeflatedExplicitVRLittleEndian else None
+    if fast is not None:
+        return fast
+    fp = DicomBytesIO()
+    fp.is_implicit_VR, fp.is_little_endian = implicit, little
+    write_dataset(fp, correct_ambiguous_vr(ds, little))
+    data = fp.getvalue()
+    if transfer_syntax == DeflatedExplicitVRLittleEndian:
+        z = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
+        data = z.compress(data) + z.flush()
+    return data
+
+
 class DicomForwarder:
     """One destination's SCU. Not thread-safe: each worker process holds its own."""
 
@@ -51,55 +79,60 @@ class DicomForwarder:
         self.name = dest.name
         self.dest = dest
         self.retry = retry
-        self.ae = AE(ae_title=dest.calling_ae_title)
-        self.ae.acse_timeout = dest.timeout
-        self.ae.dimse_timeout = dest.timeout
-        # The reactor aborts an association idle this long; keep it beyond our own idle release.
-        self.ae.network_timeout = dest.timeout + 2 * dest.idle_release_seconds
-        self.ae.connection_timeout = dest.timeout
-        self.ae.maximum_pdu_size = dest.max_pdu
         self._ssl = _client_ssl_context(dest)
-        self.assoc: Association | None = None
+        self.link: Link | None = None
+        self.contexts: dict[int, tuple[str, str]] = {}
+        """Accepted contexts of the open association: ID -> (SOP class, transfer syntax)."""
         self.wanted: dict[str, list[str]] = {}
         """SOP class -> non-native transfer syntaxes to propose, in order first seen."""
+        self.message_id = 0
         self.last_used = 0.0
         self.down_until = 0.0
         self.failures = 0
 
     # -- association ----------------------------------------------------------------------------------
-    def _contexts(self) -> list[PresentationContext]:
-        cxs: list[PresentationContext] = []
+    def _proposal(self) -> list[tuple[str, list[str]]]:
+        cxs: list[tuple[str, list[str]]] = []
         for sop, others in reversed(self.wanted.items()):  # newest first, so it survives the cap
-            group = [build_context(sop, list(NATIVE))] + [build_context(sop, ts) for ts in others]
+            group = [(sop, list(NATIVE))] + [(sop, [ts]) for ts in others]
             if len(cxs) + len(group) > MAX_CONTEXTS:
                 break
             cxs.extend(group)
         return cxs
 
     def _connect(self) -> Result | None:
-        tls_args = (self._ssl, self.dest.host) if self._ssl else None
+        dest = self.dest
+        assert dest.host and dest.port and dest.ae_title
         try:
-            assoc = self.ae.associate(
-                self.dest.host,
-                self.dest.port,
-                contexts=self._contexts(),
-                ae_title=self.dest.ae_title,
-                max_pdu=self.dest.max_pdu,
-                tls_args=tls_args,
-            )
-        except Exception as e:  # noqa: BLE001 - e.g. TLS setup
-            return self._unavailable("association_failed", type(e).__name__)
-        if not assoc.is_established:
-            code = "association_rejected" if assoc.is_rejected else "destination_unreachable"
-            return self._unavailable(code)
-        sock = getattr(assoc.dul.socket, "socket", None)
-        if sock is not None:
+            sock = socket.create_connection((dest.host, dest.port), timeout=dest.timeout)
+        except OSError:
+            return self._unavailable("destination_unreachable")
+        link: Link | None = None
+        try:
             set_nodelay(sock)
-        self.assoc = assoc
+            if self._ssl is not None:
+                sock = self._ssl.wrap_socket(sock, server_hostname=dest.host)
+            link = Link(sock, max_receive=dest.max_pdu)
+            accepted = acse.request(
+                link,
+                calling_ae=dest.calling_ae_title,
+                called_ae=dest.ae_title,
+                contexts=self._proposal(),
+                max_pdu=dest.max_pdu,
+            )
+        except AssociationRejected as e:
+            (link or Link(sock)).close()
+            return self._unavailable("association_rejected", f"result {e.result} diagnostic {e.diagnostic}")
+        except (*_LINK_ERRORS, ssl.SSLError) as e:
+            if link is not None:
+                link.close()
+            else:
+                sock.close()
+            return self._unavailable("association_failed", type(e).__name__)
+        self.link = link
+        self.contexts = accepted.contexts
         self.failures = 0
-        log.info(
-            "association_open", extra={"destination": self.name, "contexts": len(assoc.accepted_contexts)}
-        )
+        log.info("association_open", extra={"destination": self.name, "contexts": len(self.contexts)})
         return None
 
     def _unavailable(self, code: str, detail: str = "") -> Result:
@@ -113,15 +146,21 @@ class DicomForwarder:
         return Result(Outcome.RETRY, code, detail)
 
     def _drop(self, abort: bool = False) -> None:
-        if self.assoc is not None:
-            try:
-                if abort or not self.assoc.is_established:
-                    self.assoc.abort()
-                else:
-                    self.assoc.release()
-            except Exception:  # noqa: BLE001 - closing a broken association
-                pass
-            self.assoc = None
+        """Release (or abort) the association; never raises."""
+        link, self.link = self.link, None
+        if link is None:
+            return
+        try:
+            if abort:
+                link.send_abort()
+            else:
+                link.sock.settimeout(min(self.dest.timeout, 5.0))
+                link.send_release_rq()
+                link.read_pdu()  # A-RELEASE-RP (anything else: we close anyway)
+        except (*_LINK_ERRORS, ValueError):
+            pass
+        finally:
+            link.close()
 
     # -- sending --------------------------------------------------------------------------------------
     def _want(self, sop: str, ts: str) -> bool:
@@ -143,18 +182,16 @@ class DicomForwarder:
             return Result(Outcome.RETRY, "destination_backoff")
         sop = str(ds.SOPClassUID)
         ts = str(ds.file_meta.TransferSyntaxUID)
-        if self._want(sop, ts) and self.assoc is not None:
+        if self._want(sop, ts) and self.link is not None:
             self._drop()
         for attempt in (1, 2):
             fresh = False
-            if self.assoc is None or not self.assoc.is_established:
-                self._drop()
+            if self.link is None:
                 err = self._connect()
                 if err is not None:
                     return err
                 fresh = True
-            assert self.assoc is not None
-            result = self._send_on(self.assoc, ds, sop, ts)
+            result = self._send_on(ds, sop, ts)
             self.last_used = time.monotonic()
             if result.code == "no_response" and not fresh and attempt == 1:
                 continue  # the peer closed an idle association under us: reconnect once
@@ -163,32 +200,56 @@ class DicomForwarder:
             return result
         return Result(Outcome.RETRY, "no_response")  # pragma: no cover - loop always returns
 
-    def _send_on(self, assoc: Association, ds: Dataset, sop: str, ts: str) -> Result:
-        accepted = [cx for cx in assoc.accepted_contexts if cx.abstract_syntax == sop]
-        if not accepted:
+    def _choose_context(self, sop: str, ts: str) -> tuple[int, str] | None:
+        """The context for a data set in ``ts``: its own syntax, else a native one (Explicit VR LE first)."""
+        accepted = {t: cx for cx, (a, t) in self.contexts.items() if a == sop}
+        if ts in accepted:
+            return accepted[ts], ts
+        for native in NATIVE:
+            if native in accepted:
+                return accepted[native], native
+        return None
+
+    def _send_on(self, ds: Dataset, sop: str, ts: str) -> Result:
+        assert self.link is not None
+        if not any(a == sop for a, _ in self.contexts.values()):
             return Result(Outcome.FAIL, "sop_class_not_accepted", f"destination {self.name}")
-        if ts not in NATIVE and not any(cx.transfer_syntax[0] == ts for cx in accepted):
-            if not any(cx.transfer_syntax[0] in NATIVE for cx in accepted):
-                return Result(Outcome.FAIL, "transfer_syntax_not_accepted", f"destination {self.name}")
+        chosen = self._choose_context(sop, ts)
+        if chosen is None:
+            return Result(Outcome.FAIL, "transfer_syntax_not_accepted", f"destination {self.name}")
+        cx_id, out_ts = chosen
+        if out_ts != ts and ts not in NATIVE:
             err = self._to_explicit_le(ds, ts)
             if err is not None:
                 return err
         try:
-            status = assoc.send_c_store(ds)
-        except (ValueError, AttributeError, TypeError) as e:
+            body = encode_body(ds, out_ts)
+        except Exception as e:  # noqa: BLE001 - a value pydicom cannot write
             return Result(Outcome.FAIL, "encode_failed", type(e).__name__)
-        except RuntimeError:
+        self.message_id = self.message_id % 0xFFFF + 1
+        rq = cmds.store_rq(self.message_id, sop, str(ds.SOPInstanceUID))
+        try:
+            self.link.send_message(cx_id, rq, body)
+            rsp = self._response(cx_id)
+        except (*_LINK_ERRORS, ValueError):
             self._drop(abort=True)
             return Result(Outcome.RETRY, "no_response")
-        if not status or "Status" not in status:
-            self._drop(abort=True)
-            return Result(Outcome.RETRY, "no_response")
-        code = int(status.Status)
+        code = rsp.status if rsp.status is not None else -1
         if code == 0x0000 or code in (0x0001, 0x0107, 0x0116) or 0xB000 <= code <= 0xBFFF:
             return OK
         if 0xA700 <= code <= 0xA7FF:
             return Result(Outcome.RETRY, "destination_out_of_resources", f"status 0x{code:04X}")
         return Result(Outcome.FAIL, "destination_refused", f"status 0x{code:04X}")
+
+    def _response(self, cx_id: int) -> cmds.Command:
+        """The C-STORE-RSP to the message just sent (PS3.7 9.3.1.2)."""
+        assert self.link is not None
+        rsp_cx, rsp = self.link.read_command()
+        if rsp.has_dataset:
+            self.link.read_dataset(rsp_cx, lambda _: None)
+        if rsp.field != cmds.C_STORE_RSP or rsp.responded_to != self.message_id or rsp.status is None:
+            raise ProtocolError("C-STORE-RSP does not answer the request")
+        return rsp
 
     @staticmethod
     def _to_explicit_le(ds: Dataset, ts: str) -> Result | None:
@@ -206,7 +267,7 @@ class DicomForwarder:
 
     def release_if_idle(self, now: float) -> None:
         """Release the association when unused for ``idle_release_seconds``."""
-        if self.assoc is not None and time.monotonic() - self.last_used > self.dest.idle_release_seconds:
+        if self.link is not None and time.monotonic() - self.last_used > self.dest.idle_release_seconds:
             self._drop()
 
     def close(self) -> None:

@@ -1,7 +1,7 @@
 """The embedded spool: a folder of Part 10 files plus an SQLite state table.
 
-Never acknowledge before durable: :meth:`Spool.store` writes the bytes to ``tmp/``, fsyncs, renames into
-``data/``, fsyncs the folder, then commits the row (WAL, ``synchronous=FULL``). Only then may the SCP answer
+Never acknowledge before durable: :class:`SpoolWriter` writes the bytes into ``data/``, fsyncs the file, and
+the (grouped) commit fsyncs the folder, then commits the row (WAL, ``synchronous=FULL``). Only then may the SCP answer
 Success. Workers claim rows atomically (``UPDATE ... RETURNING`` inside ``BEGIN IMMEDIATE``) under a lease;
 expired leases and the leases of dead workers are requeued, so delivery is at-least-once. Rows are never
 deleted when taken; finished rows are pruned after a retention period.
@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
+
+from ..iovec import write_all
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -134,6 +136,80 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+
+_FLUSH_BYTES = 4 * 1024 * 1024
+
+
+class SpoolWriter:
+    """One instance being received: pieces go to ``data/<uuid>.dcm``; :meth:`commit` makes it durable.
+
+    Pieces are gathered and written with ``writev`` (a few MB at a time), so a data set arriving in many PDVs
+    costs few system calls and is never assembled in memory. A write error is remembered and raised by
+    :meth:`commit`, so the caller can keep reading the rest of the message from the network. A file left
+    behind by a crash has no row and is removed by :meth:`Spool.recover`.
+    """
+
+    def __init__(self, spool: Spool, *, calling_aet: str, sop_class: str, transfer_syntax: str) -> None:
+        self.spool = spool
+        self.name = uuid.uuid4().hex + ".dcm"
+        self.path = spool.data_dir / self.name
+        self.meta = (calling_aet, sop_class, transfer_syntax)
+        self.size = 0
+        self.error: OSError | None = None
+        self._parts: list[bytes | memoryview] = []
+        self._buffered = 0
+        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+
+    def write(self, data: bytes | memoryview) -> None:
+        if self.error is not None:
+            return
+        self._parts.append(data)
+        self._buffered += len(data)
+        self.size += len(data)
+        if self._buffered >= _FLUSH_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        parts, self._parts, self._buffered = self._parts, [], 0
+        fd = self._fd
+        assert fd is not None
+        try:
+            write_all(lambda batch: os.writev(fd, batch), parts)
+        except OSError as e:
+            self.error = e
+
+    def commit(self) -> int:
+        """fsync the file, then commit its RECEIVED row (grouped, with the folder fsync); returns the row id."""
+        try:
+            self._flush()
+            if self.error is not None:
+                raise self.error
+            assert self._fd is not None
+            os.fsync(self._fd)
+            self._close()
+            now = time.time()
+            calling_aet, sop_class, transfer_syntax = self.meta
+            return self.spool._commit_row(
+                (State.RECEIVED, self.name, self.size, calling_aet, sop_class, transfer_syntax, now, now, now)
+            )
+        except BaseException:
+            self.discard()
+            raise
+
+    def _close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+    def discard(self) -> None:
+        """Drop the file (the instance was not acknowledged)."""
+        self._parts = []
+        try:
+            self._close()
+        finally:
+            self.path.unlink(missing_ok=True)
+
+
 class Spool:
     """One spool folder. Safe to share between threads of one process; each process opens its own."""
 
@@ -181,32 +257,22 @@ class Spool:
         self, raw: bytes | memoryview, *, calling_aet: str, sop_class: str, transfer_syntax: str
     ) -> int:
         """Write ``raw`` durably and commit a RECEIVED row; return its id. Raises OSError on failure."""
+        writer = self.open_writer(calling_aet=calling_aet, sop_class=sop_class, transfer_syntax=transfer_syntax)
+        writer.write(raw)
+        return writer.commit()
+
+    def open_writer(self, *, calling_aet: str, sop_class: str, transfer_syntax: str) -> SpoolWriter:
+        """Start a new spool file, to be filled piece by piece as the data set arrives (see :class:`SpoolWriter`).
+
+        Raises :class:`SpoolFullError` or OSError before anything is written.
+        """
         self.check_space()
-        name = uuid.uuid4().hex + ".dcm"
-        tmp = self.tmp_dir / name
-        final = self.data_dir / name
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                view = memoryview(raw)
-                while view:
-                    n = os.write(fd, view)
-                    view = view[n:]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.rename(tmp, final)
-            _fsync_dir(self.data_dir)
-        except OSError:
-            tmp.unlink(missing_ok=True)
-            raise
-        now = time.time()
-        req = _InsertRequest(
-            (State.RECEIVED, name, len(raw), calling_aet, sop_class, transfer_syntax, now, now, now)
-        )
+        return SpoolWriter(self, calling_aet=calling_aet, sop_class=sop_class, transfer_syntax=transfer_syntax)
+
+    def _commit_row(self, args: tuple) -> int:
+        req = _InsertRequest(args)
         self._commit_grouped(req)
         if req.error is not None:
-            final.unlink(missing_ok=True)
             raise OSError(5, f"spool database: {type(req.error).__name__}") from req.error
         assert req.row_id is not None
         return req.row_id
@@ -233,6 +299,8 @@ class Spool:
                         self._cv.notify_all()
                         return
                 try:
+                    # One folder fsync makes every file of the batch durably named before its row commits.
+                    _fsync_dir(self.data_dir)
                     with self._lock:
                         self._db.execute("BEGIN IMMEDIATE")
                         try:
@@ -242,7 +310,7 @@ class Spool:
                         except BaseException:
                             self._db.execute("ROLLBACK")
                             raise
-                except sqlite3.Error as e:
+                except (sqlite3.Error, OSError) as e:
                     for r in batch:
                         r.row_id, r.error = None, e
                 with self._cv:
