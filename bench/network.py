@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -26,6 +27,38 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
 from dicom_factory import make_study, write_study  # noqa: E402
 from peers import NODELAY_ENV, STORESCU, Node, Orthanc, wait_for  # noqa: E402
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float:
+    """utime + stime of a process, plus that of its reaped children (seconds)."""
+    try:
+        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(x) for x in f[11:15]) / _TICK  # utime stime cutime cstime
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    out.append(int(d.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def _cpu_snapshot(node_pid: int | None, orthanc_pid: int) -> dict[str, float]:
+    """CPU seconds so far: the node's main process, its workers, Orthanc; senders are measured apart."""
+    snap = {"orthanc": _cpu_s(orthanc_pid)}
+    if node_pid is not None:
+        snap["node_main"] = _cpu_s(node_pid)
+        snap["node_workers"] = sum(_cpu_s(c) for c in _children(node_pid))
+    return snap
 
 
 def _send(port: int, aec: str, chunks: list[list[Path]]) -> float:
@@ -47,14 +80,26 @@ def _send(port: int, aec: str, chunks: list[list[Path]]) -> float:
     return time.perf_counter() - t0
 
 
-def _run(orthanc: Orthanc, port: int, aec: str, files: list[Path], conc: int) -> dict:
+def _run(orthanc: Orthanc, port: int, aec: str, files: list[Path], conc: int, node_pid: int | None = None) -> dict:
     orthanc.delete_all()
     chunks = [files[i::conc] for i in range(conc)]
+    assert orthanc.proc is not None
+    before = _cpu_snapshot(node_pid, orthanc.proc.pid)
+    senders_before = sum(getattr(os.times(), f) for f in ("children_user", "children_system"))
     t0 = time.perf_counter()
     sent_s = _send(port, aec, chunks)
     wait_for(lambda: orthanc.count() >= len(files), 600, "all instances in Orthanc", interval=0.05)
     total_s = time.perf_counter() - t0
-    return {"sent_s": round(sent_s, 3), "total_s": round(total_s, 3)}
+    after = _cpu_snapshot(node_pid, orthanc.proc.pid)
+    cpu = {k: (after[k] - before[k]) * 1e3 / len(files) for k in after}
+    cpu["storescu"] = (
+        sum(getattr(os.times(), f) for f in ("children_user", "children_system")) - senders_before
+    ) * 1e3 / len(files)
+    return {
+        "sent_s": round(sent_s, 3),
+        "total_s": round(total_s, 3),
+        "cpu_ms_per_instance": {k: round(v, 2) for k, v in cpu.items()},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--instances", type=int, default=400)
     ap.add_argument("--size", type=int, default=128, help="rows = columns of each CT image")
     ap.add_argument("--workers", type=int, default=0, help="node worker processes (0: one per core)")
+    ap.add_argument("--lanes", type=int, default=2, help="forwarding threads per worker process")
     ap.add_argument("--concurrency", default="1,4,8")
     ap.add_argument("--repeat", type=int, default=1, help="runs per cell; the best is reported")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "network.json"))
@@ -81,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                 "node": {"ae_title": "DEIDNODE", "max_associations": 32},
                 "spool": {"path": str(tmpd / "spool"), "min_free_bytes": 0},
                 "quarantine_path": str(tmpd / "quarantine"),
-                "workers": {"count": args.workers},
+                "workers": {"count": args.workers, "lanes": args.lanes},
                 "destinations": [
                     {
                         "name": "orthanc",
@@ -89,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                         "ae_title": orthanc.aet,
                         "host": "127.0.0.1",
                         "port": orthanc.dicom_port,
+                        "idle_release_seconds": 1,
                     }
                 ],
                 "pixels": {"policy": "off"},
@@ -104,12 +151,14 @@ def main(argv: list[str] | None = None) -> int:
             _run(orthanc, node.port, "DEIDNODE", files[:20], 1)
             for conc in levels:
                 cell = {}
-                for mode, port, aec in (
-                    ("direct", orthanc.dicom_port, orthanc.aet),
-                    ("node", node.port, "DEIDNODE"),
+                for mode, port, aec, pid in (
+                    ("direct", orthanc.dicom_port, orthanc.aet, None),
+                    ("node", node.port, "DEIDNODE", node.proc.pid if node.proc else None),
                 ):
+                    if mode == "direct":
+                        time.sleep(2)  # the node's idle associations to Orthanc are released first
                     best = min(
-                        (_run(orthanc, port, aec, files, conc) for _ in range(args.repeat)),
+                        (_run(orthanc, port, aec, files, conc, pid) for _ in range(args.repeat)),
                         key=lambda r: r["total_s"],
                     )
                     cell[mode] = {
@@ -129,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"\ncorpus: {len(files)} CT instances, {args.size}x{args.size}, {mb:.1f} MB; "
-        f"node workers: {args.workers or 'one per core'}; pixel policy off (header only)"
+        f"node workers: {args.workers or 'one per core'} x {args.lanes} lanes; pixel policy off (header only)"
     )
     print(
         f"{'assoc':>5} | {'direct inst/s':>13} {'MB/s':>6} | {'node inst/s':>11} {'MB/s':>6} | "
@@ -141,12 +190,23 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['associations']:>5} | {d['instances_per_s']:>13} {d['mb_per_s']:>6} | "
             f"{n['instances_per_s']:>11} {n['mb_per_s']:>6} | {r['ratio']:>11.2f}"
         )
+    print("\nCPU ms per instance (process CPU from /proc; storescu = all sender processes):")
+    print(f"{'assoc':>5} | {'path':>6} | {'storescu':>8} {'orthanc':>8} {'node main':>9} {'workers':>8} {'total':>7}")
+    for r in rows:
+        for mode in ("direct", "node"):
+            c = r[mode]["cpu_ms_per_instance"]
+            total = sum(c.values())
+            print(
+                f"{r['associations']:>5} | {mode:>6} | {c['storescu']:>8.2f} {c['orthanc']:>8.2f} "
+                f"{c.get('node_main', 0):>9.2f} {c.get('node_workers', 0):>8.2f} {total:>7.2f}"
+            )
     result = {
         "benchmark": "network",
         "instances": len(files),
         "size": args.size,
         "mb": round(mb, 2),
         "workers": args.workers,
+        "lanes": args.lanes,
         "host": platform.node(),
         "cpus": __import__("os").cpu_count(),
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -167,6 +167,9 @@ class WorkerSettings(_Model):
     poll_seconds: float = Field(default=0.2, gt=0)
     claim_batch: int = Field(default=4, ge=1, le=64)
     """Instances a worker leases per spool transaction (fewer write locks; released on shutdown)."""
+    lanes: int = Field(default=2, ge=1, le=16)
+    """Threads per worker process, each with its own association per destination: while one waits for a
+    destination's C-STORE response, another de-identifies (instances in flight = count x lanes)."""
 
 
 class RetrySettings(_Model):

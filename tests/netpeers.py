@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 from pydicom.dataset import Dataset
@@ -19,11 +20,16 @@ class RecordingSCP:
     received: list[Dataset] = field(default_factory=list)
     syntaxes: list[str] = field(default_factory=list)
     associations: int = 0
+    delay: float = 0.0
+    """Seconds each C-STORE takes (a slow destination)."""
+    max_in_flight: int = 0
+    """The most C-STOREs this SCP was handling at once."""
 
     def __post_init__(self) -> None:
         from pynetdicom import ALL_TRANSFER_SYNTAXES
 
         self._lock = threading.Lock()
+        self._in_flight = 0
         ae = AE(ae_title="RECORDER")
         for cx in AllStoragePresentationContexts:
             ae.add_supported_context(cx.abstract_syntax, self.transfer_syntaxes or ALL_TRANSFER_SYNTAXES)
@@ -41,6 +47,18 @@ class RecordingSCP:
             self.associations += 1
 
     def _store(self, event: evt.Event) -> int:
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            return self._record(event)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _record(self, event: evt.Event) -> int:
         if self.status != 0x0000:
             return self.status
         ds = event.dataset

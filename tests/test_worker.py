@@ -212,3 +212,41 @@ def test_unexpected_error_quarantines_and_worker_goes_on(tmp_path, peer):
     pipe.forwarders["pacs"] = Broken()
     assert _run_one(pipe, spool, to_bytes(make_study(1, 1)[0])) == "quarantined"
     assert _reasons(tmp_path)[0] | {"stage": "worker", "code": "internal_error"} == _reasons(tmp_path)[0]
+
+
+def test_a_worker_process_keeps_one_instance_in_flight_per_lane(tmp_path):
+    """workers.lanes: while one lane waits on a slow destination, the other sends on its own association."""
+    import time
+
+    from deidnode.engine.keys import Keys
+    from deidnode.worker import Supervisor
+
+    slow = RecordingSCP(delay=0.3)
+    try:
+        s = settings_from_dict(
+            {
+                "spool": {"path": str(tmp_path / "spool")},
+                "quarantine_path": str(tmp_path / "q"),
+                "workers": {"count": 1, "lanes": 2, "claim_batch": 1, "poll_seconds": 0.05},
+                "pixels": {"policy": "off"},
+                "destinations": [
+                    {"name": "pacs", "type": "dicom", "ae_title": "RECORDER", "host": "127.0.0.1",
+                     "port": slow.port, "timeout": 10}
+                ],
+            }
+        )
+        spool = Spool(s.spool.path)
+        for ds in make_study(6, 1):
+            spool.store(to_bytes(ds), calling_aet="CT1", sop_class=CT, transfer_syntax="1.2.840.10008.1.2.1")
+        sup = Supervisor(s, Keys(b"l" * 32), spool)
+        sup.start()
+        try:
+            deadline = time.monotonic() + 60
+            while len(slow.received) < 6 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            sup.stop(timeout=10)
+        assert len(slow.received) == 6
+        assert slow.max_in_flight == 2 and slow.associations == 2
+    finally:
+        slow.stop()

@@ -1,4 +1,7 @@
-"""The worker process body: claim, process, repeat; exit after ``max_tasks`` (the supervisor recycles it).
+"""The worker process body: lanes (threads) that claim, process, repeat; exit after ``max_tasks``.
+
+The supervisor recycles a process that exits. Each lane has its own pipeline (one association per
+destination), so a process has ``workers.lanes`` instances in flight.
 
 Signals only set a flag (habit 9): on SIGTERM the current instance is finished, then the process exits.
 """
@@ -8,6 +11,8 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import sys
+import threading
 from typing import Any
 
 from ..config import Settings
@@ -47,29 +52,69 @@ def worker_main(settings: Settings, keys: Any, owner: str, stop_event: Any, pare
 
     from .pipeline import Pipeline
 
+    # A lane waiting on the GIL behind another lane's engine work should not wait the default 5 ms.
+    sys.setswitchinterval(0.0005)
     spool = Spool(settings.spool.path, lease_seconds=settings.spool.lease_seconds, receiver=False)
-    pipeline = Pipeline(settings, keys, spool, owner)
-    tasks = 0
-    log.info("worker_started", extra={"owner": owner, "pid": os.getpid(), "node_pid": parent})
-    try:
-        while (
-            not stopping
-            and not stop_event.is_set()
-            and tasks < settings.workers.max_tasks
-            and os.getppid() == parent
-        ):
-            items = spool.claim_many(owner, settings.workers.claim_batch)
-            if not items:
-                pipeline.idle()
-                stop_event.wait(settings.workers.poll_seconds)
-                continue
-            for item in items:
-                if stopping or stop_event.is_set():
-                    spool.release(item, owner)  # back to the spool untouched
+    budget = _TaskBudget(settings.workers.max_tasks)
+
+    def running() -> bool:
+        return not stopping and not stop_event.is_set() and not budget.spent() and os.getppid() == parent
+
+    def lane(index: int) -> None:
+        pipeline = Pipeline(settings, keys, spool, owner)
+        try:
+            while running():
+                items = spool.claim_many(owner, settings.workers.claim_batch)
+                if not items:
+                    pipeline.idle()
+                    stop_event.wait(settings.workers.poll_seconds)
                     continue
-                pipeline.process(item)
-                tasks += 1
+                for item in items:
+                    if stopping or stop_event.is_set():
+                        spool.release(item, owner)  # back to the spool untouched
+                        continue
+                    pipeline.process(item)
+                    budget.take()
+        except Exception as e:  # noqa: BLE001 - a dead lane: the process exits, the supervisor restarts it
+            log.error("lane_failed", extra={"owner": owner, "lane": index, "exc_type": type(e).__name__})
+            budget.exhaust()
+        finally:
+            pipeline.close()
+
+    log.info(
+        "worker_started",
+        extra={"owner": owner, "pid": os.getpid(), "node_pid": parent, "lanes": settings.workers.lanes},
+    )
+    threads = [
+        threading.Thread(target=lane, args=(i,), name=f"lane-{i}", daemon=True)
+        for i in range(settings.workers.lanes)
+    ]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(0.5)
     finally:
-        pipeline.close()
         spool.close()
-        log.info("worker_stopped", extra={"owner": owner, "tasks": tasks})
+        log.info("worker_stopped", extra={"owner": owner, "tasks": budget.taken})
+
+
+class _TaskBudget:
+    """Instances this process may still take before it is recycled (shared by its lanes)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.taken = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> None:
+        with self._lock:
+            self.taken += 1
+
+    def spent(self) -> bool:
+        return self.taken >= self.limit
+
+    def exhaust(self) -> None:
+        with self._lock:
+            self.taken = max(self.taken, self.limit)

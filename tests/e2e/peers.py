@@ -92,6 +92,9 @@ class Orthanc:
                     "StorageCompression": False,
                     "SaveJobs": False,
                     "DicomScpTimeout": 30,
+                    # Each open association holds one of these threads, idle or not (default 4): leave room
+                    # for the node's lanes and the senders of a benchmark at once.
+                    "DicomThreadsCount": 16,
                 }
             )
         )
