@@ -61,12 +61,26 @@ def _cpu_snapshot(node_pid: int | None, orthanc_pid: int) -> dict[str, float]:
     return snap
 
 
+def _pin(pid: int, cpus: set[int]) -> None:
+    """Confine every thread of a running process (and what it starts later) to ``cpus``."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            os.sched_setaffinity(int(task.name), cpus)
+        except OSError:
+            pass
+
+
+PEER_CPUS: set[int] | None = None
+"""--pin: the CPUs storescu and Orthanc run on (the node gets the others)."""
+
+
 def _send(port: int, aec: str, chunks: list[list[Path]]) -> float:
     """Run one storescu per chunk at once; returns the seconds until all exited successfully."""
     t0 = time.perf_counter()
+    taskset = ["taskset", "-c", ",".join(map(str, sorted(PEER_CPUS)))] if PEER_CPUS else []
     procs = [
         subprocess.Popen(
-            [STORESCU, "-aet", "CT1", "-aec", aec, "127.0.0.1", str(port), *map(str, c)],
+            [*taskset, STORESCU, "-aet", "CT1", "-aec", aec, "127.0.0.1", str(port), *map(str, c)],
             env=NODELAY_ENV,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -110,8 +124,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lanes", type=int, default=2, help="forwarding threads per worker process")
     ap.add_argument("--concurrency", default="1,4,8")
     ap.add_argument("--repeat", type=int, default=1, help="runs per cell; the best is reported")
+    ap.add_argument(
+        "--pin",
+        action="store_true",
+        help="separate-hosts view: storescu and Orthanc on the last CPU, the node on the others (both paths)",
+    )
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "network.json"))
     args = ap.parse_args(argv)
+    global PEER_CPUS
+    cpus = sorted(os.sched_getaffinity(0))
+    if args.pin:
+        if len(cpus) < 2:
+            ap.error("--pin needs at least 2 CPUs")
+        PEER_CPUS = {cpus[-1]}
     levels = [int(x) for x in args.concurrency.split(",")]
 
     with tempfile.TemporaryDirectory(prefix="deidnode-bench-") as tmp:
@@ -147,6 +172,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             orthanc.start()
             node.start()
+            if PEER_CPUS:
+                assert orthanc.proc is not None and node.proc is not None
+                _pin(orthanc.proc.pid, PEER_CPUS)
+                _pin(node.proc.pid, set(cpus) - PEER_CPUS)
+                for child in _children(node.proc.pid):
+                    _pin(child, set(cpus) - PEER_CPUS)
             _run(orthanc, orthanc.dicom_port, orthanc.aet, files[:20], 1)  # warm-up: both paths
             _run(orthanc, node.port, "DEIDNODE", files[:20], 1)
             for conc in levels:
@@ -178,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"\ncorpus: {len(files)} CT instances, {args.size}x{args.size}, {mb:.1f} MB; "
-        f"node workers: {args.workers or 'one per core'} x {args.lanes} lanes; pixel policy off (header only)"
+        f"node workers: {args.workers or 'one per core'} x {args.lanes} lanes; pixel policy off (header only); "
+        + (f"pinned: peers on CPU {sorted(PEER_CPUS)}, node on the rest" if PEER_CPUS else "all share every CPU")
     )
     print(
         f"{'assoc':>5} | {'direct inst/s':>13} {'MB/s':>6} | {'node inst/s':>11} {'MB/s':>6} | "
@@ -207,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         "mb": round(mb, 2),
         "workers": args.workers,
         "lanes": args.lanes,
+        "pinned_peer_cpus": sorted(PEER_CPUS) if PEER_CPUS else None,
         "host": platform.node(),
         "cpus": __import__("os").cpu_count(),
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -214,3 +214,27 @@ def test_proposed_syntaxes_we_do_not_read_are_refused_per_context(scp):
     link, accepted = _associate(port, ((CTImageStorage, ["1.2.3.4.5.6"]), ("1.2.3.999", [EXPLICIT])))
     assert accepted.contexts == {}
     link.close()
+
+
+def test_extended_negotiation_items_from_pynetdicom_are_answered_and_storage_works(scp):
+    """Async window, role selection and user identity: replied to (or ignored) as PS3.7 D.3.3 allows."""
+    from pynetdicom import AE, build_role
+    from pynetdicom.pdu_primitives import AsynchronousOperationsWindowNegotiation, UserIdentityNegotiation
+
+    port, spool = scp
+    ae = AE(ae_title="EXTNEG")
+    ae.add_requested_context(CTImageStorage)
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 5
+    window = AsynchronousOperationsWindowNegotiation()
+    window.maximum_number_operations_invoked = 5
+    window.maximum_number_operations_performed = 5
+    user = UserIdentityNegotiation()
+    user.user_identity_type = 1
+    user.primary_field = b"someone"
+    assoc = ae.associate(
+        "127.0.0.1", port, ae_title="DEIDNODE", ext_neg=[window, build_role(CTImageStorage, scu_role=True), user]
+    )
+    assert assoc.is_established
+    assert assoc.send_c_store(make_study(1, 1)[0]).Status == 0x0000
+    assoc.release()
+    assert spool.depth()[State.RECEIVED] == 1

@@ -154,3 +154,31 @@ def test_hand_packed_file_meta_matches_pydicom():
     assert ours == b"\x00" * 128 + b"DICM" + buf.getvalue()
     ds = dcmread(BytesIO(ours + b"\x10\x00\x10\x00\x04\x00\x00\x00ANON"))
     assert ds.file_meta.SourceApplicationEntityTitle == "CT1" and ds.PatientName == "ANON"
+
+
+@pytest.mark.skipif(not Path("/usr/bin/storescu").exists(), reason="dcmtk not installed")
+def test_dcmtk_storescu_with_small_pdus_and_a_small_announced_maximum(node, tmp_path):
+    """dcmtk fragments each data set to 4 KiB PDUs; we announce 8 KiB: every byte arrives, in order."""
+    import os
+    import subprocess
+
+    from dicom_factory import write_study
+
+    scp, spool = node(max_pdu=8192)
+    files = write_study(tmp_path / "in", make_study(5, 1, size=128))
+    r = subprocess.run(
+        ["/usr/bin/storescu", "--max-pdu", "4096", "-aet", "CT1", "-aec", "DEIDNODE", "127.0.0.1",
+         str(_port(scp)), *map(str, files)],
+        env={**os.environ, "TCP_NODELAY": "1"},
+        capture_output=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr[-500:]
+    items = spool.claim_many("t", 10)
+    assert len(items) == 5
+    sent = {ds.SOPInstanceUID: ds for ds in map(dcmread, files)}
+    for item in items:
+        ds = dcmread(spool.file_path(item))
+        original = sent.pop(ds.SOPInstanceUID)
+        assert ds.PixelData == original.PixelData and ds.PatientName == original.PatientName
+        assert ds.file_meta.SourceApplicationEntityTitle == "CT1"
