@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
-import sys
 import threading
 from typing import Any
 
@@ -52,8 +51,6 @@ def worker_main(settings: Settings, keys: Any, owner: str, stop_event: Any, pare
 
     from .pipeline import Pipeline
 
-    # A lane waiting on the GIL behind another lane's engine work should not wait the default 5 ms.
-    sys.setswitchinterval(0.0005)
     spool = Spool(settings.spool.path, lease_seconds=settings.spool.lease_seconds, receiver=False)
     budget = _TaskBudget(settings.workers.max_tasks)
 
