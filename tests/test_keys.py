@@ -42,3 +42,18 @@ def test_key_file_from_environment(monkeypatch, tmp_path):
     f.write_bytes(b"z" * 40)
     monkeypatch.setenv("DEIDNODE_KEY_FILE", str(f))
     assert resolve_keys(None).secret == b"z" * 40
+
+
+def test_binary_key_file_is_used_byte_for_byte(tmp_path):
+    """`head -c 32 /dev/urandom` can begin or end with whitespace bytes: none of them may be dropped."""
+    raw = b" \n" + bytes(range(1, 29)) + b"\t\n"
+    (tmp_path / "k").write_bytes(raw)
+    assert Keys.from_file(tmp_path / "k").secret == raw
+
+
+def test_text_key_file_loses_only_its_line_end(tmp_path):
+    hex_key = b"8f" * 32
+    (tmp_path / "a").write_bytes(hex_key + b"\n")
+    (tmp_path / "b").write_bytes(hex_key + b"\r\n")
+    (tmp_path / "c").write_bytes(hex_key)
+    assert {Keys.from_file(tmp_path / n).secret for n in "abc"} == {hex_key}

@@ -63,7 +63,16 @@ class Keys:
             data = p.read_bytes()
         except OSError as e:
             raise ConfigError(f"config error: keys.key_file: cannot read the key file: {e.strerror}") from None
-        return cls(data.strip())
+        return cls(_key_bytes(data))
+
+
+def _key_bytes(data: bytes) -> bytes:
+    """The key is the file's bytes as they are (``head -c 32 /dev/urandom`` may start or end with whitespace
+    bytes), except that a text key (printable ASCII, e.g. ``openssl rand -hex 32 > key``) loses its line end."""
+    text = data.rstrip(b"\r\n")
+    if text and all(0x20 <= b < 0x7F for b in text):
+        return text
+    return data
 
 
 def resolve_keys(key_file: str | os.PathLike[str] | None, *, ephemeral: bool = False) -> Keys:
