@@ -8,6 +8,7 @@ Settings are built once (``load_settings``) and passed in; there is no module-le
 from __future__ import annotations
 
 import os
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -17,10 +18,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import ConfigError
 
-RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
-"""``rules/`` beside the package in a source checkout; ``deidnode/rules`` when installed as a wheel."""
-if not RULES_DIR.is_dir():  # pragma: no cover - installed layout
-    RULES_DIR = Path(__file__).resolve().parent / "rules"
+
+def _rules_dir() -> Path:
+    """``rules/`` beside the package in a source checkout; ``<prefix>/share/deidnode/rules`` when installed
+    (pyproject's data-files; the prefix is the one the package sits in: venv, --prefix or system)."""
+    here = Path(__file__).resolve()
+    candidates = [here.parents[1] / "rules"]
+    if len(here.parents) > 4:  # <prefix>/lib/pythonX.Y/site-packages/deidnode/config.py
+        candidates.append(here.parents[4] / "share" / "deidnode" / "rules")
+    candidates.append(Path(sys.prefix) / "share" / "deidnode" / "rules")
+    for c in candidates:
+        if (c / "standard").is_dir():
+            return c
+    return candidates[0]  # missing: the first rule file read names the path
+
+
+RULES_DIR = _rules_dir()
 
 
 class _Model(BaseModel):
