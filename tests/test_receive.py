@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,25 @@ def test_dcmtk_storescu_with_small_pdus_and_a_small_announced_maximum(node, tmp_
         original = sent.pop(ds.SOPInstanceUID)
         assert ds.PixelData == original.PixelData and ds.PatientName == original.PatientName
         assert ds.file_meta.SourceApplicationEntityTitle == "CT1"
+
+
+def test_connections_that_never_associate_are_capped(node):
+    """A flood of silent connections: past the cap they are closed at once; real senders still get through
+    once the flood is gone."""
+    scp, _ = node(max_associations=1, acse_timeout=30)
+    cap = 2 * 1 + 8
+    silent = [socket.create_connection(("127.0.0.1", _port(scp)), timeout=5) for _ in range(cap)]
+    deadline = time.monotonic() + 5
+    while len(scp._active) < cap and time.monotonic() < deadline:
+        time.sleep(0.01)
+    extra = socket.create_connection(("127.0.0.1", _port(scp)), timeout=5)
+    assert extra.recv(1) == b""  # closed by the SCP, not left waiting for the ACSE timeout
+    extra.close()
+    for s in silent:
+        s.close()
+    deadline = time.monotonic() + 5
+    while scp._active and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assoc = _assoc(_port(scp))
+    assert assoc.is_established
+    assoc.release()

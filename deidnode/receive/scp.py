@@ -94,6 +94,9 @@ class StorageSCP:
         self._lock = threading.Lock()
         self._active: dict[int, Link] = {}
         self._established: set[int] = set()
+        # Connections held at once, associated or still negotiating; beyond max_associations the extra ones
+        # only live long enough to be sent an A-ASSOCIATE-RJ.
+        self._max_connections = 2 * settings.max_associations + 8
         self.address: tuple[str, int] = ("", 0)
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -127,6 +130,13 @@ class StorageSCP:
             except OSError:
                 if self._running.is_set():
                     time.sleep(0.05)  # e.g. out of file descriptors: keep serving
+                continue
+            with self._lock:
+                crowded = len(self._active) >= self._max_connections
+            if crowded:  # e.g. a flood of connections that never send an A-ASSOCIATE-RQ
+                metrics.RECEIVE_ASSOCIATIONS.labels("rejected").inc()
+                log.warning("connection_refused", extra={"code": "too_many_connections"})
+                conn.close()
                 continue
             threading.Thread(target=self._serve, args=(conn, addr[0]), name="scp-assoc", daemon=True).start()
 
