@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_an_installed_wheel_carries_the_rules_and_deidentifies(tmp_path):
+    # --ignore-installed: without it pip would uninstall the deidnode this test suite runs from
     wheels = tmp_path / "wheels"
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
@@ -22,7 +23,8 @@ def test_an_installed_wheel_carries_the_rules_and_deidentifies(tmp_path):
     assert build.returncode == 0, build.stderr[-2000:]
     prefix = tmp_path / "prefix"
     install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--prefix", str(prefix), *wheels.iterdir()],
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed", "--prefix", str(prefix),
+         *wheels.iterdir()],
         capture_output=True, text=True, timeout=300,
     )
     assert install.returncode == 0, install.stderr[-2000:]
