@@ -13,6 +13,7 @@ instance goes to every destination with the ``default`` profile.
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -60,12 +61,15 @@ def _sop_matches(wanted: tuple[str, ...], sop_class: str) -> bool:
     return any(w == sop_class or (keyword and w == keyword) for w in wanted)
 
 
-def peek_modality(raw: bytes) -> str | None:
+def peek_modality(raw: bytes | mmap.mmap) -> str | None:
     """(0008,0060) Modality from Part 10 bytes, reading the header only; None if absent or unreadable."""
     from pydicom import dcmread
 
     try:
-        ds = dcmread(BytesIO(raw), stop_before_pixels=True, specific_tags=["Modality"])
+        if isinstance(raw, mmap.mmap):
+            raw.seek(0)
+        ds = dcmread(raw if isinstance(raw, mmap.mmap) else BytesIO(raw), stop_before_pixels=True,
+                     specific_tags=["Modality"])
         value = ds.get("Modality")
     except Exception:  # noqa: BLE001 - unreadable input is the engine's to quarantine
         return None

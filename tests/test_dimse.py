@@ -238,3 +238,16 @@ def test_extended_negotiation_items_from_pynetdicom_are_answered_and_storage_wor
     assert assoc.send_c_store(make_study(1, 1)[0]).Status == 0x0000
     assoc.release()
     assert spool.depth()[State.RECEIVED] == 1
+
+
+def test_a_data_set_in_several_buffers_is_fragmented_across_their_boundaries():
+    link, peer = _pair()
+    link.peer_max = 100
+    buffers = [b"a" * 10, b"", b"b" * 250, memoryview(b"c" * 7), b"d" * 94]
+    link.send_message(1, cmds.store_rq(1, CTImageStorage, "1.2"), buffers)
+    reader = Link(peer, max_receive=100)
+    cx, _ = reader.read_command()
+    pieces: list[bytes] = []
+    reader.read_dataset(cx, lambda v: pieces.append(bytes(v)))
+    assert b"".join(pieces) == b"".join(bytes(b) for b in buffers)
+    assert [len(p) for p in pieces] == [94, 94, 94, 79]

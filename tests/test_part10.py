@@ -110,5 +110,24 @@ def test_fast_body_matches_write_dataset(name, profile):
     if name == "image_dfl.dcm":
         assert fast is None  # deflate is left to write_dataset and zlib
     else:
-        assert fast == fp.getvalue()
+        assert fast is not None and b"".join(fast) == fp.getvalue()
     assert encode_body(copy.deepcopy(ds), not implicit, little) is None  # another encoding: pydicom re-encodes
+
+
+def test_fast_body_hands_large_pixel_data_on_without_copying_it():
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    from deidnode.engine.part10 import SPILL_BYTES, encode_body
+
+    ds = make_study(1, 1, size=1024, seed="spill")[0]  # 2 MiB of pixel data
+    assert len(ds.PixelData) >= SPILL_BYTES
+    result = deidentify_bytes(to_bytes(ds), Policy(profile=Profile()), KEY)
+    out = result.dataset
+    parts = encode_body(out, False, True)
+    assert parts is not None and len(parts) == 3  # header, pixel data as read, (empty) rest
+    assert parts[1] is out._dict[0x7FE00010].value  # the very object read, not a copy
+    fp = DicomBytesIO()
+    fp.is_implicit_VR, fp.is_little_endian = False, True
+    write_dataset(fp, out)
+    assert b"".join(parts) == fp.getvalue()

@@ -11,7 +11,7 @@ import socket
 import ssl
 import struct
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ..iovec import write_all
 from .commands import Command, decode_command
@@ -170,25 +170,44 @@ class Link:
         else:
             self.sock.sendall(b"".join(buffers))
 
-    def _pdvs(self, out: list[bytes | memoryview], cx_id: int, ctrl: int, data: bytes | memoryview) -> None:
-        mv = memoryview(data)
+    def _pdvs(
+        self, out: list[bytes | memoryview], cx_id: int, ctrl: int, data: Sequence[bytes | memoryview]
+    ) -> None:
+        """PDUs of one PDV each, at most the peer's maximum, over the buffers of ``data`` in order (a PDV may
+        gather pieces of several buffers; nothing is copied)."""
         chunk = (self.peer_max or DEFAULT_SEND_PDU) - 6
-        n, pos = len(mv), 0
+        views = [memoryview(b).cast("B") for b in data if len(b)]
+        total = sum(len(v) for v in views)
+        sent = 0
+        i, pos = 0, 0  # current view and offset in it
         while True:
-            part = mv[pos : pos + chunk]
-            pos += len(part)
-            flags = ctrl | (0x02 if pos >= n else 0x00)
-            out.append(_PDV_HEAD.pack(P_DATA_TF, 0, len(part) + 6, len(part) + 2, cx_id, flags))
-            out.append(part)
-            if pos >= n:
+            size = min(chunk, total - sent)
+            flags = ctrl | (0x02 if sent + size >= total else 0x00)
+            out.append(_PDV_HEAD.pack(P_DATA_TF, 0, size + 6, size + 2, cx_id, flags))
+            need = size
+            while need:
+                piece = views[i][pos : pos + need]
+                out.append(piece)
+                need -= len(piece)
+                pos += len(piece)
+                if pos == len(views[i]):
+                    i, pos = i + 1, 0
+            sent += size
+            if sent >= total:
                 return
 
-    def send_message(self, cx_id: int, command: bytes, dataset: bytes | memoryview | None = None) -> None:
-        """Send a command set and, if given, its data set, each fragmented to the peer's maximum."""
+    def send_message(
+        self,
+        cx_id: int,
+        command: bytes,
+        dataset: bytes | memoryview | Sequence[bytes | memoryview] | None = None,
+    ) -> None:
+        """Send a command set and, if given, its data set (one buffer or several in order), each fragmented to
+        the peer's maximum."""
         out: list[bytes | memoryview] = []
-        self._pdvs(out, cx_id, 0x01, command)
+        self._pdvs(out, cx_id, 0x01, [command])
         if dataset is not None:
-            self._pdvs(out, cx_id, 0x00, dataset)
+            self._pdvs(out, cx_id, 0x00, [dataset] if isinstance(dataset, bytes | memoryview) else dataset)
         self.send_raw(out)
 
     def send_raw(self, buffers: list[bytes | memoryview]) -> None:

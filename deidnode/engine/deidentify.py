@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import mmap
 from functools import cache
 from pathlib import Path
 
@@ -196,14 +197,23 @@ def _clear_embedded_overlays(ds: Dataset, policy: Policy, audit: dict) -> Quaran
     return None
 
 
-def parse_bytes(raw: bytes) -> Dataset:
+def _reader(raw: bytes | mmap.mmap) -> io.BytesIO | mmap.mmap:
+    """A file-like view of ``raw``: BytesIO shares a ``bytes`` object; a memory map (the spool's file) is read
+    in place, so a large instance is not first copied into the worker's memory."""
+    if isinstance(raw, mmap.mmap):
+        raw.seek(0)
+        return raw
+    return io.BytesIO(raw)
+
+
+def parse_bytes(raw: bytes | mmap.mmap) -> Dataset:
     """Parse a Part 10 byte string (preamble optional, file meta required) and read every element."""
     try:
-        ds = dcmread(io.BytesIO(raw), force=False)
+        ds = dcmread(_reader(raw), force=False)
     except InvalidDicomError:
         # A bare data set without Part 10 header (older archives write these): accepted only when it parses to
         # a composite instance; its encoding becomes the transfer syntax of the output.
-        ds = dcmread(io.BytesIO(raw), force=True)
+        ds = dcmread(_reader(raw), force=True)
         if "SOPClassUID" not in ds or "SOPInstanceUID" not in ds or "PatientID" not in ds and "Modality" not in ds:
             raise
         implicit, little = ds.original_encoding
@@ -217,9 +227,9 @@ def parse_bytes(raw: bytes) -> Dataset:
 
 
 def deidentify_bytes(
-    raw: bytes, policy: Policy, keys: Keys, *, preview_dir: str | Path | None = None
+    raw: bytes | mmap.mmap, policy: Policy, keys: Keys, *, preview_dir: str | Path | None = None
 ) -> EngineResult:
-    """Parse a Part 10 byte string and de-identify it.
+    """Parse a Part 10 byte string (or a read-only memory map of a file) and de-identify it.
 
     A file that cannot be parsed gives a quarantine result (stage ``parse``), never an exception.
     """

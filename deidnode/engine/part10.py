@@ -25,6 +25,8 @@ from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 from .header.records import plain_uid
 
 _PIXEL_DATA = 0x7FE00010
+SPILL_BYTES = 1 << 20
+"""encode_body() hands on raw values this large as they are instead of copying them."""
 _UNDEFINED = 0xFFFFFFFF
 _VR32 = frozenset(str(v) for v in EXPLICIT_VR_LENGTH_32)
 # The file meta rebuild_file_meta() writes (PS3.10 7.1), without the two elements the writer adds itself.
@@ -76,10 +78,11 @@ def encode_part10(ds: Dataset, implicit: bool, little: bool) -> bytes | None:
     return fp.getvalue()
 
 
-def encode_body(ds: Dataset, implicit: bool, little: bool) -> bytes | None:
+def encode_body(ds: Dataset, implicit: bool, little: bool) -> list[bytes | memoryview] | None:
     """The data set without preamble and file meta (what a C-STORE carries), as pydicom's ``write_dataset``
-    writes it, or ``None`` where this writer does not apply (the encoding or character set differs from the one
-    read, or there are group 0000/0002 elements)."""
+    writes it, in buffers to send one after the other (large raw values, e.g. pixel data, are not copied), or
+    ``None`` where this writer does not apply (the encoding or character set differs from the one read, or there
+    are group 0000/0002 elements)."""
     if ds.original_encoding != (implicit, little) or ds.original_character_set != ds._character_set:
         return None
     if implicit and not little:
@@ -93,8 +96,10 @@ def encode_body(ds: Dataset, implicit: bool, little: bool) -> bytes | None:
         return None
     fp = DicomBytesIO()
     fp.is_implicit_VR, fp.is_little_endian = implicit, little
-    _write_top_level(fp, ds, tsyntax.is_compressed)
-    return fp.getvalue()
+    parts: list[bytes | memoryview] = []
+    _write_top_level(fp, ds, tsyntax.is_compressed, parts)
+    parts.append(fp.parent.getbuffer())
+    return parts
 
 
 def _meta_supported(meta: Dataset) -> bool:
@@ -148,8 +153,12 @@ def _canonical_meta_bytes(meta: Dataset, tag: int) -> bytes | None:
     return b if s and b == s + b" " * (len(s) % 2) else None
 
 
-def _write_top_level(fp: DicomBytesIO, ds: Dataset, compressed: bool) -> None:
-    """write_dataset() for the top level, where the encoding is the one read (checked by the caller)."""
+def _write_top_level(fp: DicomBytesIO, ds: Dataset, compressed: bool, spill: list | None = None) -> None:
+    """write_dataset() for the top level, where the encoding is the one read (checked by the caller).
+
+    ``spill``: raw values of ``SPILL_BYTES`` or more are not copied into ``fp`` but listed, in order, between the
+    bytes written so far (each a separate buffer), so the pixel data of a large instance is sent as read.
+    """
     implicit, little = fp.is_implicit_VR, fp.is_little_endian
     end = "<" if little else ">"
     head = Struct(end + "HHL") if implicit else None
@@ -159,6 +168,16 @@ def _write_top_level(fp: DicomBytesIO, ds: Dataset, compressed: bool) -> None:
         ds["PixelData"].is_undefined_length = compressed  # what dcmwrite does (it converts the element)
     charset = ds.get("SpecificCharacterSet", "iso8859")
     write = fp.write
+
+    def value_out(value: bytes) -> None:
+        if spill is None or len(value) < SPILL_BYTES:
+            write(value)
+            return
+        spill.append(fp.getvalue())
+        fp.parent.seek(0)
+        fp.parent.truncate(0)
+        spill.append(value)
+
     for tag in sorted(elements):
         if tag & 0xFFFF == 0 and tag >> 16 > 6:
             continue  # retired group lengths are not written (PS3.5 7.2)
@@ -168,16 +187,16 @@ def _write_top_level(fp: DicomBytesIO, ds: Dataset, compressed: bool) -> None:
             n = len(value)
             if implicit:
                 write(head.pack(tag >> 16, tag & 0xFFFF, n))  # type: ignore[union-attr]
-                write(value)
+                value_out(value)
                 continue
             vr = elem.VR
             if vr in _VR32:
                 write(head32.pack(tag >> 16, tag & 0xFFFF, vr.encode("latin-1"), n))
-                write(value)
+                value_out(value)
                 continue
             if vr is not None and len(vr) == 2 and n <= 0xFFFF:
                 write(head16.pack(tag >> 16, tag & 0xFFFF, vr.encode("latin-1"), n))
-                write(value)
+                value_out(value)
                 continue
         with tag_in_exception(BaseTag(tag)):
             write_data_element(fp, ds.get_item(BaseTag(tag)), charset)

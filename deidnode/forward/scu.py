@@ -51,10 +51,12 @@ def _client_ssl_context(dest: Destination) -> ssl.SSLContext | None:
     return ctx
 
 
-def encode_body(ds: Dataset, transfer_syntax: str) -> bytes:
-    """The data set (no file meta) as a C-STORE carries it, in ``transfer_syntax`` (PS3.5 10, A.5 deflate).
+def encode_body(ds: Dataset, transfer_syntax: str) -> list[bytes | memoryview]:
+    """The data set (no file meta) as a C-STORE carries it, in ``transfer_syntax`` (PS3.5 10, A.5 deflate), as
+    buffers to send one after the other.
 
-    The engine's writer frames the elements it left raw directly; anything else goes through pydicom.
+    The engine's writer frames the elements it left raw directly and hands large values (pixel data) on as
+    they are; anything else goes through pydicom.
     """
     implicit = transfer_syntax == ImplicitVRLittleEndian
     little = transfer_syntax != ExplicitVRBigEndian
@@ -64,11 +66,11 @@ def encode_body(ds: Dataset, transfer_syntax: str) -> bytes:
     fp = DicomBytesIO()
     fp.is_implicit_VR, fp.is_little_endian = implicit, little
     write_dataset(fp, correct_ambiguous_vr(ds, little))
-    data = fp.getvalue()
+    data = fp.parent.getbuffer()
     if transfer_syntax == DeflatedExplicitVRLittleEndian:
         z = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
-        data = z.compress(data) + z.flush()
-    return data
+        return [z.compress(data) + z.flush()]
+    return [data]
 
 
 class DicomForwarder:

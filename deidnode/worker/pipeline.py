@@ -8,6 +8,7 @@ instance is never forwarded: only the engine's dataset reaches a forwarder.
 
 from __future__ import annotations
 
+import mmap
 import queue
 import threading
 import time
@@ -115,37 +116,16 @@ class Pipeline:
         if item.crashes >= MAX_CRASHES:
             return self._quarantine(item, "worker", "worker_crashed", f"{item.crashes} workers died on it")
         try:
-            raw = self.spool.read(item)
+            with self.spool.mapped(item) as raw:
+                step = self._route_and_deidentify(item, raw)
         except FileNotFoundError:
             self.spool.mark_quarantined(item, self.owner, quarantine_id="", code="spool_file_missing")
             log.error("spool_file_missing", extra={"row": item.id})
             return "quarantined"
-
-        t0 = time.perf_counter()
-        modality = peek_modality(raw) if self.router.needs_modality else None
-        decision = self.router.route(
-            calling_aet=item.calling_aet, sop_class=item.sop_class, modality=modality
-        )
-        t1 = time.perf_counter()
-        metrics.STAGE_DURATION.labels("route").observe(t1 - t0)
-        if decision is None:
-            return self._quarantine(item, "route", "no_route")
-
-        try:
-            result = self._deidentify(raw, self._policies[decision.profile], self.keys)
-        except Exception as e:  # noqa: BLE001 - the engine promises not to raise; fail closed if it does
-            metrics.ENGINE_INSTANCES.labels("quarantined").inc()
-            return self._quarantine(item, "engine", "internal_error", type(e).__name__)
-        t2 = time.perf_counter()
-        metrics.STAGE_DURATION.labels("deidentify").observe(t2 - t1)
-        if not result.ok:
-            metrics.ENGINE_INSTANCES.labels("quarantined").inc()
-            q = result.quarantine
-            return self._quarantine(
-                item, q.stage if q else "engine", q.code if q else "no_dataset", q.detail if q else ""
-            )
+        if isinstance(step, str):
+            return step
+        decision, result, t2 = step
         metrics.ENGINE_INSTANCES.labels("deidentified").inc()
-        del raw
 
         pending = list(item.pending if item.pending is not None else decision.destinations)
         pending.sort(key=lambda n: self._order.get(n, (2, 0)))
@@ -191,6 +171,33 @@ class Pipeline:
             },
         )
         return "retry"
+
+    def _route_and_deidentify(self, item: Item, raw: bytes | mmap.mmap) -> str | tuple[Any, Any, float]:
+        """Route and run the engine: (decision, engine result, end time), or the outcome if it stops here."""
+        t0 = time.perf_counter()
+        modality = peek_modality(raw) if self.router.needs_modality else None
+        decision = self.router.route(
+            calling_aet=item.calling_aet, sop_class=item.sop_class, modality=modality
+        )
+        t1 = time.perf_counter()
+        metrics.STAGE_DURATION.labels("route").observe(t1 - t0)
+        if decision is None:
+            return self._quarantine(item, "route", "no_route")
+
+        try:
+            result = self._deidentify(raw, self._policies[decision.profile], self.keys)
+        except Exception as e:  # noqa: BLE001 - the engine promises not to raise; fail closed if it does
+            metrics.ENGINE_INSTANCES.labels("quarantined").inc()
+            return self._quarantine(item, "engine", "internal_error", type(e).__name__)
+        t2 = time.perf_counter()
+        metrics.STAGE_DURATION.labels("deidentify").observe(t2 - t1)
+        if not result.ok:
+            metrics.ENGINE_INSTANCES.labels("quarantined").inc()
+            q = result.quarantine
+            return self._quarantine(
+                item, q.stage if q else "engine", q.code if q else "no_dataset", q.detail if q else ""
+            )
+        return decision, result, t2
 
     def idle(self) -> None:
         now = time.monotonic()
