@@ -137,6 +137,15 @@ def test_protocol_violations_are_reported(wire):
         link.read_command()
 
 
+def test_an_oversized_association_request_is_refused_before_it_is_read():
+    """Before any association, a peer must not make us buffer 64 MiB (CONTROL_MAX_PDU is 1 MiB)."""
+    link, peer = _pair()
+    link.sock.settimeout(2)  # without the check, read_pdu would wait for the body and time out (PeerClosed)
+    peer.sendall(struct.pack(">BBI", 0x01, 0, 64 << 20))
+    with pytest.raises(ProtocolError):
+        link.read_pdu()
+
+
 # -- a live SCP against a raw requestor ---------------------------------------------------------------------
 @pytest.fixture
 def scp(tmp_path):

@@ -34,6 +34,8 @@ REASON_INVALID_PARAMETER = 0x06
 
 HARD_MAX_PDU = 64 * 1024 * 1024
 """Refuse PDUs longer than this even when no maximum was announced (memory guard)."""
+CONTROL_MAX_PDU = 1024 * 1024
+"""Largest non-P-DATA PDU accepted (association, release, abort PDUs), before any association exists."""
 DEFAULT_SEND_PDU = 1024 * 1024
 """Fragment size when the peer announced no maximum (0 = unlimited)."""
 
@@ -87,8 +89,10 @@ class Link:
             if len(head) < 6:
                 raise PeerClosed("connection closed")
             pdu_type, _, length = _PDU_HEAD.unpack(head)
-            # PS3.8 D.1.1: Maximum Length Received bounds the P-DATA-TF variable field we accept.
-            if length > HARD_MAX_PDU or (pdu_type == P_DATA_TF and length > self.max_receive):
+            # PS3.8 D.1.1: Maximum Length Received bounds the P-DATA-TF variable field we accept; the others are
+            # small (an A-ASSOCIATE-RQ with 128 contexts of many syntaxes stays far below 1 MiB).
+            limit = self.max_receive if pdu_type == P_DATA_TF else CONTROL_MAX_PDU
+            if length > min(limit, HARD_MAX_PDU):
                 raise ProtocolError("PDU longer than the maximum announced", REASON_INVALID_PARAMETER)
             body = self._rfile.read(length)
         except (TimeoutError, OSError, ValueError) as e:  # ValueError: read on a file closed by a timeout
