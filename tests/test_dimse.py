@@ -128,6 +128,7 @@ def test_sent_messages_respect_the_peer_maximum():
         _pdu(P_DATA_TF, b""),  # no PDV at all
         _pdu(0x09, b"\x00" * 4),  # unknown PDU type
         _pdu(P_DATA_TF, _pdv(1, 0x03, b"x" * (1 << 16))),  # longer than we announced
+        _pdu(P_DATA_TF, _pdv(1, 0x01, b"x" * 60000)) * 2,  # a command set that never ends
     ],
 )
 def test_protocol_violations_are_reported(wire):

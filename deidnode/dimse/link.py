@@ -34,6 +34,8 @@ REASON_INVALID_PARAMETER = 0x06
 
 HARD_MAX_PDU = 64 * 1024 * 1024
 """Refuse PDUs longer than this even when no maximum was announced (memory guard)."""
+MAX_COMMAND_BYTES = 64 * 1024
+"""A command set is a few hundred bytes; one longer than this is refused, not accumulated."""
 CONTROL_MAX_PDU = 1024 * 1024
 """Largest non-P-DATA PDU accepted (association, release, abort PDUs), before any association exists."""
 DEFAULT_SEND_PDU = 1024 * 1024
@@ -136,6 +138,7 @@ class Link:
         Raises :class:`ReleaseRequested` when the peer asks to release instead.
         """
         parts: list[memoryview] = []
+        size = 0
         cx_id = -1
         while True:
             cx, ctrl, value = self._next_pdv()
@@ -144,6 +147,9 @@ class Link:
             if cx_id not in (-1, cx):
                 raise ProtocolError("command fragments on two presentation contexts")
             cx_id = cx
+            size += len(value)
+            if size > MAX_COMMAND_BYTES:
+                raise ProtocolError("command set too long", REASON_INVALID_PARAMETER)
             parts.append(value)
             if ctrl & 0x02:
                 break
