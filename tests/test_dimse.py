@@ -87,6 +87,8 @@ def _pdu(pdu_type: int, body: bytes) -> bytes:
 
 def _pair() -> tuple[Link, socket.socket]:
     a, b = socket.socketpair()
+    a.settimeout(3)  # a check that is missing shows as a timeout (PeerClosed), not a hang
+    b.settimeout(3)
     return Link(a, max_receive=1 << 16), b
 
 
@@ -140,8 +142,7 @@ def test_protocol_violations_are_reported(wire):
 
 def test_an_oversized_association_request_is_refused_before_it_is_read():
     """Before any association, a peer must not make us buffer 64 MiB (CONTROL_MAX_PDU is 1 MiB)."""
-    link, peer = _pair()
-    link.sock.settimeout(2)  # without the check, read_pdu would wait for the body and time out (PeerClosed)
+    link, peer = _pair()  # without the check, read_pdu would wait for the body and time out (PeerClosed)
     peer.sendall(struct.pack(">BBI", 0x01, 0, 64 << 20))
     with pytest.raises(ProtocolError):
         link.read_pdu()
