@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import mmap
 from dataclasses import dataclass
-from io import BytesIO
 from pathlib import Path
 
 import yaml
@@ -65,11 +64,10 @@ def peek_modality(raw: bytes | mmap.mmap) -> str | None:
     """(0008,0060) Modality from Part 10 bytes, reading the header only; None if absent or unreadable."""
     from pydicom import dcmread
 
+    from .engine.deidentify import as_file
+
     try:
-        if isinstance(raw, mmap.mmap):
-            raw.seek(0)
-        ds = dcmread(raw if isinstance(raw, mmap.mmap) else BytesIO(raw), stop_before_pixels=True,
-                     specific_tags=["Modality"])
+        ds = dcmread(as_file(raw), stop_before_pixels=True, specific_tags=["Modality"])
         value = ds.get("Modality")
     except Exception:  # noqa: BLE001 - unreadable input is the engine's to quarantine
         return None

@@ -197,7 +197,7 @@ def _clear_embedded_overlays(ds: Dataset, policy: Policy, audit: dict) -> Quaran
     return None
 
 
-def _reader(raw: bytes | mmap.mmap) -> io.BytesIO | mmap.mmap:
+def as_file(raw: bytes | mmap.mmap) -> io.BytesIO | mmap.mmap:
     """A file-like view of ``raw``: BytesIO shares a ``bytes`` object; a memory map (the spool's file) is read
     in place, so a large instance is not first copied into the worker's memory."""
     if isinstance(raw, mmap.mmap):
@@ -209,11 +209,11 @@ def _reader(raw: bytes | mmap.mmap) -> io.BytesIO | mmap.mmap:
 def parse_bytes(raw: bytes | mmap.mmap) -> Dataset:
     """Parse a Part 10 byte string (preamble optional, file meta required) and read every element."""
     try:
-        ds = dcmread(_reader(raw), force=False)
+        ds = dcmread(as_file(raw), force=False)
     except InvalidDicomError:
         # A bare data set without Part 10 header (older archives write these): accepted only when it parses to
         # a composite instance; its encoding becomes the transfer syntax of the output.
-        ds = dcmread(_reader(raw), force=True)
+        ds = dcmread(as_file(raw), force=True)
         if "SOPClassUID" not in ds or "SOPInstanceUID" not in ds or "PatientID" not in ds and "Modality" not in ds:
             raise
         implicit, little = ds.original_encoding
