@@ -122,14 +122,10 @@ class DicomForwarder:
                 contexts=self._proposal(),
                 max_pdu=dest.max_pdu,
             )
-        except AssociationRejected as e:
-            (link or Link(sock)).close()
-            return self._unavailable("association_rejected", f"result {e.result} diagnostic {e.diagnostic}")
-        except (*_LINK_ERRORS, ssl.SSLError) as e:
-            if link is not None:
-                link.close()
-            else:
-                sock.close()
+        except (AssociationRejected, *_LINK_ERRORS, ssl.SSLError) as e:
+            (link or sock).close()  # a Link closes its reader and socket
+            if isinstance(e, AssociationRejected):
+                return self._unavailable("association_rejected", f"result {e.result} diagnostic {e.diagnostic}")
             return self._unavailable("association_failed", type(e).__name__)
         self.link = link
         self.contexts = accepted.contexts
