@@ -1,8 +1,8 @@
 """The embedded spool: a folder of Part 10 files plus an SQLite state table.
 
 Never acknowledge before durable: :class:`SpoolWriter` writes the bytes into ``data/``, fsyncs the file, and
-the (grouped) commit fsyncs the folder, then commits the row (WAL, ``synchronous=FULL``). Only then may the SCP answer
-Success. Workers claim rows atomically (``UPDATE ... RETURNING`` inside ``BEGIN IMMEDIATE``) under a lease;
+the (grouped) commit fsyncs the folder, then commits the row (WAL, ``synchronous=FULL``). Only then may the SCP
+answer Success. Workers claim rows atomically (``UPDATE ... RETURNING`` inside ``BEGIN IMMEDIATE``) under a lease;
 expired leases and the leases of dead workers are requeued, so delivery is at-least-once. Rows are never
 deleted when taken; finished rows are pruned after a retention period.
 """
@@ -136,7 +136,6 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
 
 
 _FLUSH_BYTES = 4 * 1024 * 1024
