@@ -27,35 +27,7 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
 from dicom_factory import make_study, write_study  # noqa: E402
 from peers import NODELAY_ENV, STORESCU, Node, Orthanc, wait_for  # noqa: E402
-
-
-def _peak_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    out.append(int(d.name))
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
+from procs import children, cmdline, peak_rss_mb  # noqa: E402
 
 
 def _send(port: int, aec: str, f: Path, orthanc: Orthanc, watch: list[int], peaks: dict[int, float]) -> float:
@@ -67,7 +39,7 @@ def _send(port: int, aec: str, f: Path, orthanc: Orthanc, watch: list[int], peak
 
     def arrived() -> bool:
         for pid in watch:
-            mb = _peak_mb(pid)
+            mb = peak_rss_mb(pid)
             if mb is not None:
                 peaks[pid] = max(peaks.get(pid, 0.0), mb)
         return orthanc.count() >= 1
@@ -117,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             direct_s = _send(orthanc.dicom_port, orthanc.aet, f, orthanc, [], {})
             peaks: dict[int, float] = {}
             main_pid = node.proc.pid
-            workers_pids = [c for c in _children(main_pid) if b"resource_tracker" not in _cmdline(c)]
+            workers_pids = [c for c in children(main_pid) if b"resource_tracker" not in cmdline(c)]
             node_s = _send(node.port, "DEIDNODE", f, orthanc, [main_pid, *workers_pids], peaks)
         finally:
             node.stop()

@@ -27,37 +27,15 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
 from dicom_factory import make_study, write_study  # noqa: E402
 from peers import NODELAY_ENV, STORESCU, Node, Orthanc, wait_for  # noqa: E402
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_s(pid: int) -> float:
-    """utime + stime of a process, plus that of its reaped children (seconds)."""
-    try:
-        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return sum(int(x) for x in f[11:15]) / _TICK  # utime stime cutime cstime
-
-
-def _children(pid: int) -> list[int]:
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    out.append(int(d.name))
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
+from procs import children, cpu_seconds  # noqa: E402
 
 
 def _cpu_snapshot(node_pid: int | None, orthanc_pid: int) -> dict[str, float]:
     """CPU seconds so far: the node's main process, its workers, Orthanc; senders are measured apart."""
-    snap = {"orthanc": _cpu_s(orthanc_pid)}
+    snap = {"orthanc": cpu_seconds(orthanc_pid)}
     if node_pid is not None:
-        snap["node_main"] = _cpu_s(node_pid)
-        snap["node_workers"] = sum(_cpu_s(c) for c in _children(node_pid))
+        snap["node_main"] = cpu_seconds(node_pid)
+        snap["node_workers"] = sum(cpu_seconds(c) for c in children(node_pid))
     return snap
 
 
@@ -176,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                 assert orthanc.proc is not None and node.proc is not None
                 _pin(orthanc.proc.pid, PEER_CPUS)
                 _pin(node.proc.pid, set(cpus) - PEER_CPUS)
-                for child in _children(node.proc.pid):
+                for child in children(node.proc.pid):
                     _pin(child, set(cpus) - PEER_CPUS)
             _run(orthanc, orthanc.dicom_port, orthanc.aet, files[:20], 1)  # warm-up: both paths
             _run(orthanc, node.port, "DEIDNODE", files[:20], 1)
