@@ -159,8 +159,9 @@ class Link:
         except ValueError as e:
             raise ProtocolError(f"bad command set: {e}", REASON_INVALID_PARAMETER) from None
 
-    def read_dataset(self, cx_id: int, sink: Callable[[memoryview], object]) -> int:
-        """Feed each fragment of the data set that follows a command to ``sink``; returns the total length."""
+    def read_dataset(self, cx_id: int, sink: Callable[[memoryview], object] | None = None) -> int:
+        """Feed each fragment of the data set that follows a command to ``sink`` (None: drop it); returns the
+        total length."""
         total = 0
         while True:
             cx, ctrl, value = self._next_pdv()
@@ -169,7 +170,8 @@ class Link:
             if cx != cx_id:
                 raise ProtocolError("data set fragment on another presentation context")
             total += len(value)
-            sink(value)
+            if sink is not None:
+                sink(value)
             if ctrl & 0x02:
                 return total
 

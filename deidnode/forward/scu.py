@@ -244,7 +244,7 @@ class DicomForwarder:
         assert self.link is not None
         rsp_cx, rsp = self.link.read_command()
         if rsp.has_dataset:
-            self.link.read_dataset(rsp_cx, lambda _: None)
+            self.link.read_dataset(rsp_cx)
         if rsp.field != cmds.C_STORE_RSP or rsp.responded_to != self.message_id or rsp.status is None:
             raise ProtocolError("C-STORE-RSP does not answer the request")
         return rsp

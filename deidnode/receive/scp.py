@@ -257,7 +257,7 @@ class StorageSCP:
                 continue  # nothing of ours is cancellable: every operation is answered before the next
             else:
                 if cmd.has_dataset:
-                    link.read_dataset(cx_id, lambda _: None)
+                    link.read_dataset(cx_id)
                 link.send_message(cx_id, cmds.refuse_rsp(cmd))
 
     def _store(self, link: Link, acc: acse.Accepted, cx_id: int, cmd: cmds.Command) -> None:
@@ -275,15 +275,15 @@ class StorageSCP:
         """Read the data set into the spool; the status to answer. Network errors propagate."""
         if not cmd.has_dataset or not cmd.sop_instance:
             if cmd.has_dataset:
-                link.read_dataset(cx_id, lambda _: None)
+                link.read_dataset(cx_id)
             return self._refused("unreadable_request", STATUS_CANNOT_UNDERSTAND_PARSE)
         try:
             writer = self.spool.open_writer(calling_aet=calling, sop_class=sop_class, transfer_syntax=ts)
         except SpoolFullError:
-            link.read_dataset(cx_id, lambda _: None)
+            link.read_dataset(cx_id)
             return self._refused("spool_full", STATUS_OUT_OF_RESOURCES_DISK)
         except OSError as e:
-            link.read_dataset(cx_id, lambda _: None)
+            link.read_dataset(cx_id)
             return self._refused("spool_io_error", STATUS_OUT_OF_RESOURCES, e.errno)
         try:
             writer.write(part10_header(sop_class, cmd.sop_instance, ts, calling))
