@@ -147,18 +147,20 @@ def test_engine_exception_fails_closed(tmp_path, peer):
 def test_destination_down_schedules_retry_then_delivers(tmp_path, peer):
     port = peer.port
     peer.stop()
-    pipe, spool = _pipeline(tmp_path, port)
+    pipe, spool = _pipeline(tmp_path, port, initial_seconds=30, max_seconds=60)
     assert _run_one(pipe, spool, to_bytes(make_study(1, 1)[0])) == "retry"
     row = spool._db.execute("SELECT state, attempts, pending FROM items").fetchone()
     assert row == (State.RETRY_WAIT, 1, '["pacs"]')
     back = RecordingSCP()
     try:
         pipe.forwarders["pacs"].dest = pipe.forwarders["pacs"].dest.model_copy(update={"port": back.port})
-        pipe.forwarders["pacs"].down_until = 0
-        item = spool.claim("w1", now=10**10)
+        assert spool.destinations.state("pacs").down
+        assert spool.destinations.retry_now("pacs") == 1
+        item = spool.claim("w1")
         assert pipe.process(item) == "forwarded"
         pipe.close()
         assert len(back.received) == 1
+        assert not spool.destinations.state("pacs").down
     finally:
         back.stop()
 

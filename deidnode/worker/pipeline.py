@@ -1,9 +1,10 @@
 """One instance through the node: route -> engine -> every destination -> spool state.
 
 Three outcomes (CONVENTIONS habit 3): delivered everywhere (FORWARDED, file removed); a destination is
-unavailable (RETRY_WAIT with exponential backoff, only the pending destinations again, until
-``retry.max_age_seconds``, then quarantine); refused by a stage (quarantine with stage and code). A raw
-instance is never forwarded: only the engine's dataset reaches a forwarder.
+unavailable (RETRY_WAIT until the destination's shared retry clock says it may be tried again, only the
+pending destinations again, until ``retry.max_age_seconds``, then quarantine); refused by a stage
+(quarantine with stage and code). A raw instance is never forwarded: only the engine's dataset reaches a
+forwarder, wrapped read-only in an :class:`~deidnode.forward.Outgoing`.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Any
 
 from .. import metrics
 from ..config import Settings
-from ..forward import Outcome, make_forwarder
-from ..forward.base import Forwarder
+from ..forward import Outcome, Outgoing, make_forwarder
+from ..forward.base import Forwarder, Result
 from ..logging import get_logger
 from ..quarantine import Reason, quarantine_item
 from ..routing import Router, peek_modality
@@ -29,13 +30,14 @@ log = get_logger("worker")
 
 MAX_CRASHES = 3
 """An item whose worker died this many times is quarantined instead of killing the next one."""
+MIN_RETRY_DELAY_S = 0.05
 
 DeidentifyFn = Callable[[bytes, Any, Any], Any]
 """``engine.deidentify_bytes(raw, policy, keys) -> EngineResult``."""
 
 
 class Pipeline:
-    """Holds the per-process state: router, policies, and one forwarder (association) per destination."""
+    """Holds the per-lane state: router, policies, and one forwarder (association) per destination."""
 
     def __init__(
         self,
@@ -44,34 +46,34 @@ class Pipeline:
         spool: Spool,
         owner: str,
         *,
+        router: Router | None = None,
         deidentify: DeidentifyFn | None = None,
         encode: Callable[[Any], bytes] | None = None,
+        convert: Callable[[Any, str], Any] | None = None,
         policy_factory: Callable[[Settings, str], Any] | None = None,
     ) -> None:
-        if deidentify is None or encode is None or policy_factory is None:
+        if deidentify is None or encode is None or policy_factory is None or convert is None:
             from ..engine import Policy, deidentify_bytes, encode_dataset
+            from ..engine.convert import to_native_little_endian
 
             deidentify = deidentify or deidentify_bytes
             encode = encode or encode_dataset
+            convert = convert or to_native_little_endian
             policy_factory = policy_factory or Policy.from_settings
         self.settings = settings
         self.keys = keys
         self.spool = spool
         self.owner = owner
-        self.router = Router(settings)
+        self.router = router or Router(settings)
         self._deidentify = deidentify
+        self._encode = encode
+        self._convert = convert
         self._policies = {name: policy_factory(settings, name) for name in settings.profiles}
-        self.forwarders: dict[str, Forwarder] = {
-            d.name: make_forwarder(d, settings.retry, encode) for d in settings.destinations
-        }
+        self.forwarders: dict[str, Forwarder] = {d.name: make_forwarder(d) for d in settings.destinations}
         # Removing a delivered file costs ~1 ms of journal work: do it off the instance's path.
         self._unlinks: queue.SimpleQueue[Path | None] = queue.SimpleQueue()
         self._unlinker = threading.Thread(target=self._unlink_loop, name="unlinker", daemon=True)
         self._unlinker.start()
-        # Folders first: a DICOM fallback may decompress the dataset in place.
-        self._order = {
-            d.name: (0 if d.type == "folder" else 1, i) for i, d in enumerate(settings.destinations)
-        }
 
     def _unlink_loop(self) -> None:
         while (p := self._unlinks.get()) is not None:
@@ -86,7 +88,10 @@ class Pipeline:
             Reason(stage=stage, code=code, detail=detail),
         )
         metrics.QUARANTINE_INSTANCES.labels(metrics.quarantine_stage_label(stage)).inc()
-        log.warning("quarantined", extra={"row": item.id, "stage": stage, "code": code, "quarantine_id": qid})
+        log.warning(
+            "quarantined",
+            extra={"row": item.id, "stage": stage, "code": code, "detail": detail, "quarantine_id": qid},
+        )
         return "quarantined"
 
     def process(self, item: Item) -> str:
@@ -102,7 +107,11 @@ class Pipeline:
             try:
                 return self._quarantine(item, "worker", "internal_error", type(e).__name__)
             except Exception as e2:  # noqa: BLE001 - e.g. quarantine folder not writable
-                log.error("quarantine_failed", extra={"row": item.id, "exc_type": type(e2).__name__})
+                log.error(
+                    "quarantine_failed",
+                    extra={"row": item.id, "exc_type": type(e2).__name__, "errno": getattr(e2, "errno", None),
+                           "path": str(self.settings.quarantine_path)},
+                )
                 self.spool.mark_retry(
                     item,
                     self.owner,
@@ -120,28 +129,37 @@ class Pipeline:
                 step = self._route_and_deidentify(item, raw)
         except FileNotFoundError:
             self.spool.mark_quarantined(item, self.owner, quarantine_id="", code="spool_file_missing")
-            log.error("spool_file_missing", extra={"row": item.id})
+            log.error("spool_file_missing", extra={"row": item.id, "path": str(self.spool.file_path(item))})
             return "quarantined"
         if isinstance(step, str):
             return step
         decision, result, t2 = step
         metrics.ENGINE_INSTANCES.labels("deidentified").inc()
 
+        out = Outgoing(result.dataset, encode=self._encode, convert=self._convert)
         pending = list(item.pending if item.pending is not None else decision.destinations)
-        pending.sort(key=lambda n: self._order.get(n, (2, 0)))
         still: list[str] = []
-        retry_code = ""
+        due: list[float] = []
+        last: Result | None = None
         for name in pending:
             fwd = self.forwarders.get(name)
             if fwd is None:  # destination removed from the config since the item was routed
                 return self._quarantine(item, "forward", "unknown_destination")
-            r = fwd.send(result.dataset)
+            state = self.spool.destinations.state(name)
+            if state.waiting(time.time()):  # another lane found it down: wait for its clock
+                still.append(name)
+                due.append(state.down_until)
+                continue
+            r = fwd.send(out)
             if r.outcome is Outcome.OK:
                 metrics.FORWARD_INSTANCES.labels(name, "forwarded").inc()
+                if state.down:
+                    self._destination_up(name, state.down_since)
             elif r.outcome is Outcome.RETRY:
                 metrics.FORWARD_INSTANCES.labels(name, "retry").inc()
                 still.append(name)
-                retry_code = r.code
+                due.append(self._destination_failed(name, r))
+                last = r
             else:
                 metrics.FORWARD_INSTANCES.labels(name, "failed").inc()
                 return self._quarantine(item, "forward", r.code, r.detail)
@@ -153,24 +171,53 @@ class Pipeline:
                 self._unlinks.put(self.spool.file_path(item))
             metrics.PIPELINE_LATENCY.observe(max(0.0, time.time() - item.received_at))
             return "forwarded"
-        age = time.time() - item.received_at
+        now = time.time()
+        age = now - item.received_at
         retry = self.settings.retry
+        code = last.code if last is not None else "destination_down"
         if age >= retry.max_age_seconds:
-            return self._quarantine(item, "forward", "retry_exhausted", f"last: {retry_code}")
-        delay = min(retry.initial_seconds * 2**item.attempts, retry.max_seconds, retry.max_age_seconds - age)
+            detail = f"last: {code}" + (f" ({last.detail})" if last is not None and last.detail else "")
+            return self._quarantine(item, "forward", "retry_exhausted", detail)
+        delay = min(max(min(due) - now, MIN_RETRY_DELAY_S), retry.max_age_seconds - age)
         for name in still:
             metrics.FORWARD_RETRIES.labels(name).inc()
-        self.spool.mark_retry(item, self.owner, delay=delay, pending=still, code=retry_code)
-        log.info(
+        self.spool.mark_retry(item, self.owner, delay=delay, pending=still, code=code)
+        log.debug(
             "retry_scheduled",
-            extra={
-                "row": item.id,
-                "code": retry_code,
-                "delay_s": round(delay, 3),
-                "attempt": item.attempts + 1,
-            },
+            extra={"row": item.id, "code": code, "delay_s": round(delay, 3), "attempt": item.attempts + 1},
         )
         return "retry"
+
+    def _destination_failed(self, name: str, r: Result) -> float:
+        """Record the failure on the destination's shared clock; returns when it may be tried again."""
+        retry = self.settings.retry
+        state, went_down = self.spool.destinations.failed(
+            name, r.code, r.detail, initial=retry.initial_seconds, maximum=retry.max_seconds
+        )
+        extra = {
+            "destination": name,
+            "code": r.code,
+            "detail": r.detail,
+            "failures": state.failures,
+            "retry_in_s": round(max(0.0, state.down_until - time.time()), 3),
+        }
+        if went_down:
+            log.warning("destination_down", extra=extra)
+        else:
+            log.info("destination_still_down", extra=extra)
+        return state.down_until
+
+    def _destination_up(self, name: str, down_since: float | None) -> None:
+        n = self.spool.destinations.succeeded(name)
+        if n is not None:
+            log.info(
+                "destination_up",
+                extra={
+                    "destination": name,
+                    "down_for_s": round(time.time() - down_since, 3) if down_since else None,
+                    "made_due": n,
+                },
+            )
 
     def _route_and_deidentify(self, item: Item, raw: bytes | mmap.mmap) -> str | tuple[Any, Any, float]:
         """Route and run the engine: (decision, engine result, end time), or the outcome if it stops here."""
