@@ -16,7 +16,6 @@ from pathlib import Path
 from ..errors import ConfigError
 
 MIN_KEY_BYTES = 32
-KEY_FILE_ENV = "DEIDNODE_KEY_FILE"
 
 
 @dataclass(frozen=True)
@@ -73,22 +72,3 @@ def _key_bytes(data: bytes) -> bytes:
     if text and all(0x20 <= b < 0x7F for b in text):
         return text
     return data
-
-
-def resolve_keys(key_file: str | os.PathLike[str] | None, *, ephemeral: bool = False) -> Keys:
-    """The key from (in order) an explicit path, ``$DEIDNODE_KEY_FILE``; a random one only when asked.
-
-    Refuses to run without a key: pseudonyms made with a forgotten random key cannot be kept consistent
-    across runs, which splits studies.
-    """
-    env = os.environ.get(KEY_FILE_ENV)
-    if key_file is not None:
-        return Keys.from_file(key_file)
-    if env:
-        return Keys.from_file(env)
-    if ephemeral:
-        return Keys.ephemeral()
-    raise ConfigError(
-        "config error: keys.key_file: no de-identification key; give --key-file, keys.key_file in the config "
-        f"or ${KEY_FILE_ENV} (make one with: head -c 32 /dev/urandom > deid.key), or --ephemeral-key"
-    )
