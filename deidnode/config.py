@@ -186,9 +186,15 @@ class WorkerSettings(_Model):
 
 
 class RetrySettings(_Model):
+    """One retry clock per destination: after a failure it is not tried for ``initial_seconds``, doubling up to
+    ``max_seconds``; instances waiting longer than ``max_age_seconds`` are quarantined."""
+
     initial_seconds: float = Field(default=5, gt=0)
     max_seconds: float = Field(default=600, gt=0)
     max_age_seconds: float = Field(default=86400, gt=0)
+    probe_seconds: float = Field(default=5, gt=0)
+    """While a destination is down, one worker checks it this often (an association, no data); when it answers,
+    every instance waiting for it is due at once, whatever its back-off."""
 
 
 class Destination(_Model):
@@ -285,7 +291,9 @@ class Settings(_Model):
     quarantine_path: Path = Path("./var/quarantine")
     workers: WorkerSettings = WorkerSettings()
     retry: RetrySettings = RetrySettings()
-    destinations: tuple[Destination, ...] = (Destination(name="local", type="folder", path=Path("./var/out")),)
+    destinations: tuple[Destination, ...] = Field(
+        default=(Destination(name="local", type="folder", path=Path("./var/out")),), min_length=1
+    )
     routes_file: Path | None = None
     """Routing rules (YAML). None: every instance goes to every destination with the 'default' profile."""
     profiles: dict[str, Profile] = Field(default_factory=lambda: {"default": Profile()})

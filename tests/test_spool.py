@@ -262,3 +262,13 @@ def test_waiting_lists_unfinished_rows_with_their_reason(tmp_path):
     assert rows[0].state is State.RETRY_WAIT and rows[0].pending == ("pacs",)
     assert rows[0].last_code == "destination_unreachable" and rows[1].state is State.RECEIVED
     assert spool.oldest_waiting() == rows[0].received_at
+
+
+def test_one_probe_per_interval_while_a_long_back_off_runs(tmp_path):
+    a, b = Spool(tmp_path), Spool(tmp_path, receiver=False)
+    assert not a.destinations.claim_probe("pacs", 5, now=1000.0)  # never failed: nothing to probe
+    a.destinations.failed("pacs", "destination_unreachable", "", initial=60, maximum=600, now=1000.0)
+    assert a.destinations.claim_probe("pacs", 5, now=1001.0)
+    assert not b.destinations.claim_probe("pacs", 5, now=1002.0)  # another worker, same interval
+    assert b.destinations.claim_probe("pacs", 5, now=1006.5)
+    assert not a.destinations.claim_probe("pacs", 5, now=1057.0)  # the window ends within the interval anyway

@@ -159,9 +159,10 @@ def _clean_pixels(
 ) -> Quarantine | None:
     try:
         from .pixels.stage import clean_pixels
-    except ImportError:
-        return Quarantine("pixels", "pixel-stage-unavailable", "pixel cleaning is configured but not installed")
-    return clean_pixels(ds, phi, policy, keys, audit, preview_dir=preview_dir)
+
+        return clean_pixels(ds, phi, policy, keys, audit, preview_dir=preview_dir)
+    except ImportError as e:  # a missing package or system library (e.g. libGL for OpenCV): name it
+        return Quarantine("pixels", "pixel-stage-unavailable", f"{type(e).__name__}: {e}"[:300])
 
 
 def _has_embedded_overlay(ds: Dataset) -> bool:

@@ -45,6 +45,7 @@ log = get_logger("forward")
 
 NATIVE = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 MAX_CONTEXTS = 128  # PS3.8 9.3.2.2: presentation context IDs are odd numbers 1..255
+RESPONSE_TIMEOUT_GROWTH = 8
 _LINK_ERRORS = (PeerClosed, PeerAborted, ProtocolError, ReleaseRequested, OSError)
 
 # PS3.8 Table 9-21: A-ASSOCIATE-RJ diagnostics by source, for the operator's log.
@@ -115,6 +116,10 @@ class DicomForwarder:
         """SOP class -> non-native transfer syntaxes to propose, most recently needed last."""
         self.message_id = 0
         self.last_used = 0.0
+        self.response_timeout = dest.timeout
+        """How long to wait for a C-STORE-RSP: ``timeout``, doubled after each response timeout (up to
+        ``RESPONSE_TIMEOUT_GROWTH`` times it), so a destination slower than its configured timeout is not sent
+        the same instance again and again."""
 
     # -- association ----------------------------------------------------------------------------------
     def _proposal(self) -> list[tuple[str, list[str]]]:
@@ -274,6 +279,7 @@ class DicomForwarder:
                 raise _Reconnect from e  # nothing of this message was answered: sending it again is safe
             return Result(Outcome.RETRY, "connection_lost", f"{self.where}: {_link_cause(e)}")
         try:
+            self.link.sock.settimeout(self.response_timeout)
             rsp = self._response()
         except PeerAborted as e:
             self._drop(abort=None)
@@ -281,9 +287,12 @@ class DicomForwarder:
         except (*_LINK_ERRORS, ValueError) as e:
             self._drop(abort=True)
             if _timed_out(e):
-                # The destination may still store it: no immediate resend; the retry clock decides.
-                return Result(Outcome.RETRY, "response_timeout", f"{self.where}: no C-STORE-RSP in "
-                              f"{self.dest.timeout:g} s")
+                # The destination may still store it: no immediate resend; the retry clock decides, and the
+                # next attempt waits longer.
+                waited = self.response_timeout
+                self.response_timeout = min(waited * 2, self.dest.timeout * RESPONSE_TIMEOUT_GROWTH)
+                return Result(Outcome.RETRY, "response_timeout", f"{self.where}: no C-STORE-RSP in {waited:g} s "
+                              f"(next attempt waits {self.response_timeout:g} s)")
             if not fresh and isinstance(e, PeerClosed | ReleaseRequested):
                 raise _Reconnect from e  # the peer had closed the idle association before our request
             return Result(Outcome.RETRY, "connection_lost", f"{self.where}: {_link_cause(e)}")
@@ -303,6 +312,16 @@ class DicomForwarder:
         if rsp.field != cmds.C_STORE_RSP or rsp.responded_to != self.message_id or rsp.status is None:
             raise ProtocolError("C-STORE-RSP does not answer the request")
         return rsp
+
+    def probe(self) -> Result:
+        """Is the destination back? An association (kept for the next instance) answers it; nothing is sent."""
+        if self.link is not None:
+            self._drop(abort=None if self._stale() else False)
+        err = self._connect()
+        if err is not None:
+            return err
+        self.last_used = time.monotonic()
+        return OK
 
     def release_if_idle(self, now: float) -> None:
         """Release the association when unused for ``idle_release_seconds``."""

@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS destinations (
     last_code TEXT,
     last_detail TEXT,
     last_error_at REAL,
-    last_ok_at REAL
+    last_ok_at REAL,
+    last_probe_at REAL
 );
 """
 
@@ -144,6 +145,20 @@ class DestinationClock:
                 self._db.execute("ROLLBACK")
                 raise
         return n
+
+    def claim_probe(self, name: str, interval: float, now: float | None = None) -> bool:
+        """Whether this caller should check the down destination now: true for one caller per ``interval``
+        while a back-off window with more than ``interval`` left runs (all worker processes share this)."""
+        now = time.time() if now is None else now
+        with self._lock:
+            return (
+                self._db.execute(
+                    "UPDATE destinations SET last_probe_at = ? WHERE name = ? AND failures > 0 AND down_until > ?"
+                    " AND COALESCE(last_probe_at, 0) <= ?",
+                    (now, name, now + interval, now - interval),
+                ).rowcount
+                == 1
+            )
 
     def retry_now(self, name: str | None = None, now: float | None = None) -> int:
         """Make waiting instances due now (those waiting for ``name``, or all) and end the back-off window of

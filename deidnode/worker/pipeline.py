@@ -247,9 +247,23 @@ class Pipeline:
         return decision, result, t2
 
     def idle(self) -> None:
+        """Between instances: release idle associations; check a down destination when it is this lane's turn
+        (one lane of one worker per ``retry.probe_seconds``), so recovery does not wait for its back-off."""
         now = time.monotonic()
-        for f in self.forwarders.values():
+        for name, f in self.forwarders.items():
             f.release_if_idle(now)
+            probe = getattr(f, "probe", None)
+            if probe is None:
+                continue
+            state = self.spool.destinations.state(name)
+            if not state.down or not self.spool.destinations.claim_probe(name, self.settings.retry.probe_seconds):
+                continue
+            r = probe()
+            if r.outcome is Outcome.OK:
+                self._destination_up(name, state.down_since)
+            else:
+                log.debug("destination_probe_failed", extra={"destination": name, "code": r.code,
+                                                             "detail": r.detail})
 
     def close(self) -> None:
         for f in self.forwarders.values():
