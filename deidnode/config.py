@@ -234,7 +234,8 @@ class MetricsSettings(_Model):
 
 class KeySettings(_Model):
     key_file: Path | None = None
-    """Secret for pseudonyms, UIDs and date shifts. DEIDNODE_KEY_FILE overrides; none -> refuse to run."""
+    """Secret for pseudonyms, UIDs and date shifts. --key-file, then $DEIDNODE_KEY_FILE, come first
+    (deidnode/keysource.py); none -> refuse to run."""
 
 
 class OcrSettings(_Model):
