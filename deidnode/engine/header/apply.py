@@ -19,7 +19,7 @@ from ...config import Option, Profile, TagOverride
 from ..keys import Keys
 from ..phi import PhiValues, scrub_text
 from . import decide as D
-from .decide import SCRUB_VRS, ProfileRules, Step, rules_for
+from .decide import INVALID_STAT, SCRUB_VRS, ProfileRules, Step, rules_for
 from .pseudonyms import (
     DUMMY_TEXT,
     dummy_for_vr,
@@ -33,6 +33,7 @@ from .rawvalue import STRING_VRS, get_strings, put_strings
 from .structured import STRUCTURED_SEQUENCES, clean_content_items
 from .table import Action, ProfileTable, load_safe_private
 from .tags import vr_of
+from .vrcheck import checker, valid_string_bytes
 
 DICOM_UID_ROOT = "1.2.840.10008."
 
@@ -66,8 +67,10 @@ class HeaderContext:
         return self.rules.struct
 
     def uid(self, value: str) -> str:
+        """A keyed UID, except for UIDs under the DICOM root (SOP classes, transfer syntaxes...), which stay as
+        they are when they are valid UIDs."""
         v = value.strip("\x00 ")
-        if not v or v.startswith(DICOM_UID_ROOT):
+        if not v or (v.startswith(DICOM_UID_ROOT) and v.isascii() and valid_string_bytes("UI", v.encode())):
             return v
         return self.keys.uid(v)
 
@@ -114,6 +117,10 @@ class HeaderCleaner:
             step = memo.get((tag, raw_vr)) or rules.decide(tag, raw_vr, in_struct)
             op = step[0]
             if op == D.KEEP:
+                fallback = step[4]
+                if fallback is not None and not fallback.valid(elem):
+                    self._do(ds, key, fallback.step, in_struct)  # not valid for its VR: the row's removal code
+                    continue
                 if step[2] is not None:
                     stats[step[2]] += 1
                 if raw_vr is None and ctx.explicit_vr and elem.is_raw:
@@ -155,7 +162,10 @@ class HeaderCleaner:
     def _do(self, ds: Dataset, tag: int, step: Step, in_struct: bool) -> None:
         """Carry out a step that changes the element (every operation but KEEP, DROP and the deferred ones)."""
         ctx = self.ctx
-        op, vr, stat, arg = step
+        op, vr, stat, arg, fallback = step
+        if fallback is not None and not fallback.valid(ds._dict[tag]):
+            self._do(ds, tag, fallback.step, in_struct)
+            return
         if stat is not None:
             ctx.stats[stat] += 1
         if op == D.REMOVE:
@@ -221,6 +231,9 @@ class HeaderCleaner:
         raw = ds.get_item(tag)
         vr = vr_of(tag, raw.VR if raw is not None else None)
         if ov.action == "keep":
+            check = checker(tag, vr)
+            if check is not None and raw is not None and not check(raw):
+                self._do(ds, tag, self.ctx.rules.invalid_step(tag, vr), in_struct=False)
             return
         if ov.action == "replace":
             if vr in STRING_VRS:
@@ -249,7 +262,7 @@ class HeaderCleaner:
                 raw = ds.get_item(tag)
                 vr = vr_of(tag, raw.VR if raw is not None else None)
                 if vr in SCRUB_VRS or vr == "PN":
-                    self._do(ds, tag, ctx.rules.clean_step(vr), in_struct=False)
+                    self._do(ds, tag, ctx.rules.with_fallback(tag, ctx.rules.clean_step(vr)), in_struct=False)
             else:
                 del ds[tag]
         ctx.stats["curve_groups"] += len(groups)
@@ -275,10 +288,14 @@ class HeaderCleaner:
             if ctx.rules.safe_private and elem >= 0x1000:
                 block = elem >> 8
                 creator = creators.get((group, block))
-                if creator is not None and (group, creator, elem & 0xFF) in safe:
-                    keep_blocks.add((group, block))
-                    kept += 1
-                    continue
+                safe_vr = safe.get((group, creator, elem & 0xFF)) if creator is not None else None
+                if safe_vr is not None:
+                    check = checker(tag, safe_vr, True) if safe_vr else None
+                    if check is None or check(elements[tag]):
+                        keep_blocks.add((group, block))
+                        kept += 1
+                        continue
+                    ctx.stats[INVALID_STAT] += 1  # not valid for the VR the table gives: removed
             removed += 1
             del elements[tag]
         for tag in tags:

@@ -23,6 +23,7 @@ from ...config import RULES_DIR, Option, Profile, TagOverride
 from .rawvalue import STRING_VRS
 from .table import RESOLVE_COMBINED, Action, ProfileTable, load_table
 from .tags import parse_tag_key, vr_of
+from .vrcheck import checker
 
 SCRUB_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
 TAG_TEXT_VALUE = 0x0040A160
@@ -46,8 +47,9 @@ SHIFT = 13  # DA/DT moved by the patient's day offset (D: a dummy when empty)
 SCRUB = 14  # C on text: this instance's PHI and identifying patterns removed
 PERSON = 15  # C on PN: keyed pseudonym names
 
-Step = tuple[int, str, "str | None", Any]
-"""(operation, VR, stat counted, argument): for KEEP the argument is a :class:`Fallback` or None."""
+Step = tuple[int, str, "str | None", Any, "Fallback | None"]
+"""(operation, VR, stat counted, argument, fallback): the fallback, for steps that keep a value (KEEP, SHIFT) of
+a VR that ``vrcheck`` judges, says what to do when the value is not valid for its VR."""
 
 _DECISIONS_MAX = 1 << 16
 _PSEUDONYM_TAGS = frozenset({0x00100010, 0x00100020, 0x00080050, 0x00200010})
@@ -61,6 +63,9 @@ class Fallback:
 
     valid: Callable[[Any], bool]
     step: Step
+
+
+INVALID_STAT = "invalid_vr"
 
 
 @dataclass(frozen=True)
@@ -105,13 +110,33 @@ class ProfileRules:
 
     def decide(self, tag: int, raw_vr: str | None, in_struct: bool = False) -> Step:
         """The step for an element with this tag and VR (as read: None or ``"US or SS"`` for implicit VR)."""
-        step = self._decide(tag, raw_vr, in_struct)
+        step = self.with_fallback(tag, self._decide(tag, raw_vr, in_struct))
         memo = self.memo[in_struct]
         if len(memo) < _DECISIONS_MAX:
             memo[(tag, raw_vr)] = step
         return step
 
-    def _decide(self, tag: int, raw_vr: str | None, in_struct: bool) -> Step:
+    def with_fallback(self, tag: int, step: tuple) -> Step:
+        """``step`` with its fallback: where it keeps a value that vrcheck judges, the check and the row's
+        removal code (the Basic Profile code of a listed row, else removal), counted as ``invalid_vr``."""
+        op, vr = step[0], step[1]
+        check = checker(tag, vr) if op in (KEEP, SHIFT) else None
+        if check is None:
+            return (*step, None)  # type: ignore[return-value]
+        return (*step, Fallback(check, self.invalid_step(tag, vr)))  # type: ignore[return-value]
+
+    def invalid_step(self, tag: int, vr: str) -> Step:
+        """What a kept value that is not valid for its VR gets instead (issue: kept values checked by VR)."""
+        code = basic_code(self.table, tag)
+        if code is not None:
+            step = self.listed(tag, vr, code, INVALID_STAT)
+            if step[0] == SHIFT:  # D on a date that is no date: the dummy
+                return (DUMMY, vr, INVALID_STAT, None, None)
+            if step[0] not in (KEEP, RECURSE):
+                return (*step, None)  # type: ignore[return-value]
+        return (REMOVE, vr, INVALID_STAT, None, None)
+
+    def _decide(self, tag: int, raw_vr: str | None, in_struct: bool) -> tuple:
         group = tag >> 16
         if group == 0x0002 or tag & 0xFFFF == 0:
             return (DROP, "", None, None)  # file meta never belongs in the data set; group lengths are recomputed
@@ -130,7 +155,7 @@ class ProfileRules:
             return self.listed(tag, vr, action)
         return self._unlisted(tag, vr, in_struct)
 
-    def listed(self, tag: int, vr: str, action: Action, stat: str | None = None) -> Step:
+    def listed(self, tag: int, vr: str, action: Action, stat: str | None = None) -> tuple:
         """The step for a Table E.1-1 code (also used by overrides, which name a code)."""
         stat = action.value if stat is None else stat
         if action is Action.X:
@@ -159,7 +184,7 @@ class ProfileRules:
             return (DUMMY, vr, stat, None)
         return self.clean_step(vr, stat)
 
-    def clean_step(self, vr: str, stat: str | None = None) -> Step:
+    def clean_step(self, vr: str, stat: str | None = None) -> tuple:
         """Action C on a string value: replace with values of similar meaning that carry no identity."""
         if vr in ("DA", "DT"):
             if self.modified_dates:
@@ -171,7 +196,7 @@ class ProfileRules:
             return (SCRUB, vr, stat, None)
         return (KEEP, vr, stat, None)  # TM, AS, CS and numbers carry no identity once dates are shifted
 
-    def _unlisted(self, tag: int, vr: str, in_struct: bool) -> Step:
+    def _unlisted(self, tag: int, vr: str, in_struct: bool) -> tuple:
         """A standard attribute that Table E.1-1 does not list: judged by VR and the keep-list."""
         keep = self.keep
         if vr == "SQ":
@@ -180,7 +205,7 @@ class ProfileRules:
             return (KEEP, vr, None, None)
         if vr == "UI":
             return (UID, vr, "U", None)
-        removed: Step = (REMOVE, vr, "unlisted_removed", None)
+        removed = (REMOVE, vr, "unlisted_removed", None)
         if vr in ("DA", "DT"):
             if self.full_dates:
                 return (KEEP, vr, None, None)
@@ -205,7 +230,7 @@ class ProfileRules:
         """The step of an override naming a code (None for keep and replace, which the walk does itself)."""
         code = {"remove": Action.X, "empty": Action.Z, "clean": Action.C, "uid": Action.U, "dummy": Action.D}
         action = code.get(ov.action)
-        return None if action is None else self.listed(tag, vr, action)
+        return None if action is None else self.with_fallback(tag, self.listed(tag, vr, action))
 
 
 _RULES: dict[tuple[Any, ...], ProfileRules] = {}
