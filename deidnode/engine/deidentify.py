@@ -16,6 +16,7 @@ from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from ..config import RULES_DIR, Option
 from .header.apply import HeaderCleaner, HeaderContext
+from .header.private import read_declarations
 from .header.pseudonyms import patient_key
 from .header.records import add_deid_records, plain_uid, rebuild_file_meta
 from .header.table import load_table
@@ -141,6 +142,8 @@ def deidentify(ds: Dataset, policy: Policy, keys: Keys, *, preview_dir: str | Pa
             day_offset = keys.day_offset(patient_key(ds), profile.date_shift_max_days)
         implicit, little = _encoding(ts)
         ctx = HeaderContext(keys=keys, profile=profile, phi=phi, day_offset=day_offset, explicit_vr=not implicit)
+        if ctx.rules.safe_private:
+            ctx.declared = read_declarations(ds)
         HeaderCleaner(ctx).clean(ds)
         audit["codes"] = add_deid_records(
             ds, profile, pixels_cleaned=pixels_cleaned, little_endian=little, implicit_vr=implicit

@@ -19,7 +19,8 @@ from ...config import Option, Profile, TagOverride
 from ..keys import Keys
 from ..phi import PhiValues, scrub_text
 from . import decide as D
-from .decide import INVALID_STAT, SCRUB_VRS, ProfileRules, Step, rules_for
+from .decide import SCRUB_VRS, ProfileRules, Step, rules_for
+from .private import Declarations, clean_private
 from .pseudonyms import (
     DUMMY_TEXT,
     dummy_for_vr,
@@ -31,7 +32,7 @@ from .pseudonyms import (
 )
 from .rawvalue import STRING_VRS, get_strings, put_strings
 from .structured import STRUCTURED_SEQUENCES, clean_content_items
-from .table import Action, ProfileTable, load_safe_private
+from .table import Action, ProfileTable
 from .tags import vr_of
 from .vrcheck import checker, valid_string_bytes
 
@@ -49,6 +50,8 @@ class HeaderContext:
     stats: Counter[str] = field(default_factory=Counter)
     explicit_vr: bool = True
     """The output is written with explicit VRs (every element must then have one)."""
+    declared: Declarations = field(default_factory=dict)
+    """Private blocks the instance describes in its Private Data Element Characteristics Sequence."""
     rules: ProfileRules = field(init=False)
 
     def __post_init__(self) -> None:
@@ -268,41 +271,4 @@ class HeaderCleaner:
         ctx.stats["curve_groups"] += len(groups)
 
     def _private(self, ds: Dataset, tags: list[int]) -> None:
-        """Private attributes: X, or with Retain Safe Private keep those in Table E.3.10-1 (matched by group,
-        Private Creator and element byte, in whichever block the creator reserved: PS3.5 7.8.1)."""
-        ctx = self.ctx
-        keep_blocks: set[tuple[int, int]] = set()
-        creators: dict[tuple[int, int], str] = {}
-        elements = ds._dict  # bulk removal; see clean()
-        if ctx.rules.safe_private:
-            safe = load_safe_private()
-            for tag in tags:
-                group, elem = tag >> 16, tag & 0xFFFF
-                if 0x0010 <= elem <= 0x00FF:
-                    creators[(group, elem)] = "".join(get_strings(ds, tag, "LO")).strip()
-        removed = kept = 0
-        for tag in tags:
-            group, elem = tag >> 16, tag & 0xFFFF
-            if 0x0010 <= elem <= 0x00FF:
-                continue  # creators are decided after their elements
-            if ctx.rules.safe_private and elem >= 0x1000:
-                block = elem >> 8
-                creator = creators.get((group, block))
-                safe_vr = safe.get((group, creator, elem & 0xFF)) if creator is not None else None
-                if safe_vr is not None:
-                    check = checker(tag, safe_vr, True) if safe_vr else None
-                    if check is None or check(elements[tag]):
-                        keep_blocks.add((group, block))
-                        kept += 1
-                        continue
-                    ctx.stats[INVALID_STAT] += 1  # not valid for the VR the table gives: removed
-            removed += 1
-            del elements[tag]
-        for tag in tags:
-            group, elem = tag >> 16, tag & 0xFFFF
-            if 0x0010 <= elem <= 0x00FF and (group, elem) not in keep_blocks:
-                del elements[tag]
-        if kept:
-            ctx.stats["private_kept"] += kept
-        if removed:
-            ctx.stats["private_removed"] += removed
+        clean_private(ds, tags, self.ctx)

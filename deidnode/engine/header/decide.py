@@ -28,6 +28,9 @@ from .vrcheck import checker
 SCRUB_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})
 TAG_TEXT_VALUE = 0x0040A160
 PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})  # Dataset.__delitem__ also resets its pixel cache
+# Never forwarded, whatever the options or overrides say: the Encrypted Attributes Sequence holds original values
+# (PS3.15 E.1.2) for the recipients its keys name, and none of them is a reader of our output.
+ALWAYS_REMOVED = frozenset({0x04000500})
 
 # Operations (ints: the walk compares them on every element).
 KEEP = 0  # leave the element as read (its value checked against the VR when the step says so)
@@ -140,6 +143,8 @@ class ProfileRules:
         group = tag >> 16
         if group == 0x0002 or tag & 0xFFFF == 0:
             return (DROP, "", None, None)  # file meta never belongs in the data set; group lengths are recomputed
+        if tag in ALWAYS_REMOVED:
+            return (REMOVE, vr_of(tag, raw_vr), "encrypted_attributes_removed", None)
         override = self.overrides.get(tag)
         if override is not None:
             return (OVERRIDE, "", "override", override)

@@ -1,11 +1,15 @@
-"""Tag parsing and VR helpers."""
+"""Tag parsing and VR helpers, and the data elements newer than pydicom's dictionary."""
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cache
+from pathlib import Path
 
-from pydicom.datadict import dictionary_VR, keyword_dict
+from pydicom.datadict import add_dict_entries, dictionary_has_tag, dictionary_VR, keyword_dict
+
+from ...config import RULES_DIR
 
 _TAG = re.compile(r"^\(?\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*\)?$")
 
@@ -39,3 +43,25 @@ def _dictionary_vr(tag: int) -> str:
     if " or " in vr:  # "US or SS", "OB or OW", "US or SS or OW"
         return "OW" if "OW" in vr and "US" not in vr else vr.split(" or ")[0]
     return vr
+
+
+def extend_dictionary() -> list[int]:
+    """Add the PS3.6 entries of ``rules/standard/dictionary-additions.json`` (tags of PS3.15 2025a rows that
+    pydicom 3.0 does not know) to pydicom's dictionary, so keywords resolve and implicit-VR files read them with
+    their VR. Idempotent; returns the tags added now."""
+    path = Path(RULES_DIR) / "standard" / "dictionary-additions.json"
+    doc = json.loads(path.read_text(encoding="ascii"))
+    cols = doc["columns"]
+    entries = {}
+    for row in doc["rows"]:
+        cells = dict(zip(cols, row, strict=True))
+        tag = int(cells["tag"].replace(",", ""), 16)
+        if not dictionary_has_tag(tag):
+            entries[tag] = (cells["vr"], cells["vm"], cells["name"], "", cells["keyword"])
+    if entries:
+        add_dict_entries(entries)
+        _dictionary_vr.cache_clear()
+    return sorted(entries)
+
+
+extend_dictionary()
