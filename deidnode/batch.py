@@ -87,11 +87,18 @@ class FileResult:
     quarantine: dict[str, str] | None = None
 
 
-def deidentify_file(raw: bytes, policy: Policy, keys: Any, *, preview_dir: Path | None = None) -> FileResult:
+def deidentify_file(
+    raw: bytes, policy: Policy, keys: Any, *, preview_dir: Path | None = None, lexicon: Any = None,
+    mapping: Any = None,
+) -> FileResult:
     """The engine on one input's bytes, as ``deid`` (and a batch on Spark) writes it: output named by the new
-    SOP Instance UID, an audit record holding the input's SHA-256 and the engine's record."""
+    SOP Instance UID, an audit record holding the input's SHA-256 and the engine's record. ``lexicon``: the
+    batch's study lexicon; ``mapping``: the mapping store the replaced identities are written to."""
     digest = hashlib.sha256(raw).hexdigest()
-    result = deidentify_bytes(raw, policy, keys, preview_dir=preview_dir)
+    result = deidentify_bytes(raw, policy, keys, preview_dir=preview_dir, lexicon=lexicon,
+                              collect_mapping=mapping is not None)
+    if result.ok and mapping is not None:
+        mapping.add(result.mapping)
     record: dict[str, Any] = {"input_sha256": digest, **result.audit}
     if result.ok:
         assert result.dataset is not None
@@ -152,6 +159,17 @@ def run_batch(args: argparse.Namespace, settings: Settings) -> int:
             preview.mkdir(parents=True, exist_ok=True)
     from .durable import write_atomic
 
+    # The batch's study lexicon first (names seen in any input clean every input's text: the order of files in
+    # the batch does not matter), and the mapping store when configured (docs/header.md).
+    lexicon = None
+    if settings.lexicon.enabled:
+        from .lexicon_store import batch_lexicon
+
+        lexicon = batch_lexicon((p.read_bytes() for p in paths), keys, policy)
+    from .mapping.store import open_mapping
+
+    mapping = None if dry else open_mapping(settings, keys.secret)
+
     counts = _Counts()
     started = last_progress = time.monotonic()
     audit_file = None if dry else open(out / "audit.jsonl", "a", encoding="utf-8")
@@ -168,7 +186,7 @@ def run_batch(args: argparse.Namespace, settings: Settings) -> int:
                 continue
             counts.total += 1
             raw = path.read_bytes()
-            r = deidentify_file(raw, policy, keys, preview_dir=preview)
+            r = deidentify_file(raw, policy, keys, preview_dir=preview, lexicon=lexicon, mapping=mapping)
             now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             if r.status == "deidentified":
                 counts.done += 1

@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--destination", help="only those waiting for this destination")
     _config_arg(s)
 
+    from .mapping.cli import add_parser as add_mapping_parser
+
+    add_mapping_parser(sub)
+
     p = sub.add_parser(
         "check-config",
         help="validate a configuration and its environment (folders, TLS files, key, OCR engine); print the "
@@ -135,6 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .spool.cli import run_cli as run_spool_cli
 
             return run_spool_cli(args, settings)
+        if args.command == "mapping":
+            from .mapping.cli import run_cli as run_mapping
+
+            return run_mapping(args, settings)
         if args.command == "check-config":
             return _check_config(args, settings)
     except ConfigError as e:

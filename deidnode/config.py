@@ -226,6 +226,42 @@ class Destination(_Model):
         return self
 
 
+class HeaderSettings(_Model):
+    """Header free text beyond the instance's own values (docs/header.md)."""
+
+    stanza_models_dir: Path | None = None
+    """A folder of stanza models (tokenize, ner) enables the NER layer for names in header free text; none ships."""
+
+
+class LexiconSettings(_Model):
+    """The study lexicon: keyed hashes of the names, IDs and identifying phrases seen in a patient's instances,
+    used to clean the free text of later instances (docs/header.md)."""
+
+    enabled: bool = True
+    path: Path | None = None
+    """SQLite file shared by the workers; None: ``lexicon.sqlite`` in the spool folder."""
+    ttl_days: float = Field(default=30, gt=0, le=3650)
+    """An entry not seen again for this long expires."""
+
+
+class MappingSettings(_Model):
+    """The re-identification mapping for an honest broker (docs/header.md): original -> pseudonym, encrypted.
+    Off by default; the file is PHI."""
+
+    enabled: bool = False
+    path: Path = Path("./var/mapping/mapping.sqlite")
+    key_file: Path | None = None
+    """A Fernet key (``deidnode mapping new-key FILE``), not the de-identification key."""
+    retention_days: float | None = Field(default=None, gt=0)
+    """Entries older than this are deleted (None: kept until deleted by hand)."""
+
+    @model_validator(mode="after")
+    def _key_when_enabled(self) -> MappingSettings:
+        if self.enabled and self.key_file is None:
+            raise ValueError("an enabled mapping store needs 'key_file'")
+        return self
+
+
 class MetricsSettings(_Model):
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -301,6 +337,9 @@ class Settings(_Model):
     metrics: MetricsSettings = MetricsSettings()
     keys: KeySettings = KeySettings()
     pixels: PixelSettings = PixelSettings()
+    header: HeaderSettings = HeaderSettings()
+    lexicon: LexiconSettings = LexiconSettings()
+    mapping: MappingSettings = MappingSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")
@@ -367,6 +406,9 @@ def _resolve_paths(s: Settings, base: Path) -> Settings:
             "destinations": dests,
             "routes_file": fix(s.routes_file),
             "keys": s.keys.model_copy(update={"key_file": fix(s.keys.key_file)}),
+            "header": s.header.model_copy(update={"stanza_models_dir": fix(s.header.stanza_models_dir)}),
+            "lexicon": s.lexicon.model_copy(update={"path": fix(s.lexicon.path)}),
+            "mapping": s.mapping.model_copy(update={"path": fix(s.mapping.path), "key_file": fix(s.mapping.key_file)}),
         }
     )
 

@@ -196,3 +196,20 @@ def test_binary_numbers_are_checked_by_length_and_multiplicity():
     assert not acq(ok._replace(value=b"\x00\x01" * 3, length=6))
     fd = checker(tag_for_keyword("ExposureInmAs"), "FD")
     assert fd is not None and not fd(ok._replace(value=b"ZZLEAK", length=6))
+
+
+def test_standard_attributes_sent_as_explicit_un_are_judged_by_their_dictionary_vr():
+    """pydicom's explicit_VR-UN.dcm sends every element as UN: UIDs must still be remapped, names and IDs
+    replaced, and nothing kept because "UN is binary" (main kept the original Study Instance UID)."""
+    from pydicom.data import get_testdata_file
+
+    src = pydicom.dcmread(get_testdata_file("explicit_VR-UN.dcm"))
+    study, name, pid = src.StudyInstanceUID, str(src.PatientName), src.PatientID
+    result = deidentify_bytes(open(get_testdata_file("explicit_VR-UN.dcm"), "rb").read(), Policy(profile=MODIFIED),
+                              KEY)
+    assert result.ok
+    raw = encode_dataset(result.dataset)
+    out = pydicom.dcmread(io.BytesIO(raw))
+    assert out.StudyInstanceUID == KEY.uid(study)
+    assert study.encode() not in raw and pid.encode() not in raw
+    assert name.split("^")[0].encode() not in raw

@@ -6,6 +6,7 @@ dates shifted, the same offset for one patient). No per-process tables, no rando
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -47,6 +48,17 @@ class Keys:
         """A stable index in ``range(n)``."""
         return int.from_bytes(self.digest(purpose, value)[:8], "big") % n
 
+    def lexicon_scope(self, patient: str) -> bytes:
+        """The study lexicon's key for one patient (``patient_key``): names seen for one patient are used for that
+        patient's instances only."""
+        return self.digest("lexicon-scope", patient)[:16]
+
+    def lexicon_token(self, scope: bytes, token: str) -> bytes:
+        """A normalised word or phrase of the study lexicon, as the keyed hash stored in place of it."""
+        h = _lexicon_base(self.secret).copy()
+        h.update(scope + b"\x00" + token.encode())
+        return h.digest()[:16]
+
     def day_offset(self, patient: str, max_days: int) -> int:
         """A per-patient date shift in days, in ``[-max_days, -1]``: dates only move into the past."""
         return -(1 + self.choice("date-shift", patient, max_days))
@@ -63,6 +75,12 @@ class Keys:
         except OSError as e:
             raise ConfigError(f"config error: keys.key_file: cannot read the key file: {e.strerror}") from None
         return cls(_key_bytes(data))
+
+
+@functools.lru_cache(maxsize=8)
+def _lexicon_base(secret: bytes) -> hmac.HMAC:
+    """The keyed hash state after the lexicon's label, copied for each token (half the cost of a new HMAC)."""
+    return hmac.new(secret, b"lexicon\x00", hashlib.sha256)
 
 
 def _key_bytes(data: bytes) -> bytes:

@@ -136,8 +136,8 @@ class _Collector:
                 # the output then keeps); done here too so the output does not change
                 elem = ds.get_item(key)
             vr = elem.VR
-            if not vr or len(vr) != 2:
-                vr = vr_of(int(key), vr)
+            if not vr or len(vr) != 2 or vr == "UN":  # UN: the dictionary's VR, as in HeaderCleaner
+                vr = vr_of(int(key), None)
             if vr == "SQ":
                 for item in ds[key].value:
                     self.walk(item)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import PixelSettings, Profile, Settings
+from ..config import HeaderSettings, PixelSettings, Profile, Settings
 
 
 @dataclass(frozen=True)
 class Policy:
     profile: Profile = Profile()
     pixels: PixelSettings = PixelSettings(policy="off")
+    header: HeaderSettings = HeaderSettings()
 
     @classmethod
     def from_settings(cls, settings: Settings, profile: str = "default") -> Policy:
@@ -20,11 +21,11 @@ class Policy:
         pixels = settings.pixels
         if prof.pixel_policy is not None:
             pixels = pixels.model_copy(update={"policy": prof.pixel_policy, "policy_by_modality": {}})
-        return cls(profile=prof, pixels=pixels)
+        return cls(profile=prof, pixels=pixels, header=settings.header)
 
     def for_modality(self, modality: str) -> Policy:
         """This policy with ``pixels.policy_by_modality`` applied to an instance of ``modality``."""
         chosen = self.pixels.policy_by_modality.get(modality.strip().upper())
         if chosen is None or chosen == self.pixels.policy:
             return self
-        return Policy(self.profile, self.pixels.model_copy(update={"policy": chosen}))
+        return Policy(self.profile, self.pixels.model_copy(update={"policy": chosen}), self.header)

@@ -52,6 +52,19 @@ class Pipeline:
         convert: Callable[[Any, str], Any] | None = None,
         policy_factory: Callable[[Settings, str], Any] | None = None,
     ) -> None:
+        # The study lexicon and the mapping store (docs/header.md) serve the real engine only.
+        self._engine_kwargs: dict[str, Any] = {}
+        self.lexicon = self.mapping = None
+        if deidentify is None:
+            from ..lexicon_store import open_lexicon
+            from ..mapping.store import open_mapping
+
+            self.lexicon = open_lexicon(settings)
+            self.mapping = open_mapping(settings, getattr(keys, "secret", None))
+            if self.lexicon is not None:
+                self._engine_kwargs["lexicon"] = self.lexicon
+            if self.mapping is not None:
+                self._engine_kwargs["collect_mapping"] = True
         if deidentify is None or encode is None or policy_factory is None or convert is None:
             from ..engine import Policy, deidentify_bytes, encode_dataset
             from ..engine.convert import to_native_little_endian
@@ -232,10 +245,14 @@ class Pipeline:
             return self._quarantine(item, "route", "no_route")
 
         try:
-            result = self._deidentify(raw, self._policies[decision.profile], self.keys)
+            result = self._deidentify(raw, self._policies[decision.profile], self.keys, **self._engine_kwargs)
         except Exception as e:  # noqa: BLE001 - the engine promises not to raise; fail closed if it does
             metrics.ENGINE_INSTANCES.labels("quarantined").inc()
             return self._quarantine(item, "engine", "internal_error", type(e).__name__)
+        if result.ok:
+            stored = self._store_header_records(item, result)
+            if stored is not None:
+                return stored
         t2 = time.perf_counter()
         metrics.STAGE_DURATION.labels("deidentify").observe(t2 - t1)
         if not result.ok:
@@ -245,6 +262,18 @@ class Pipeline:
                 item, q.stage if q else "engine", q.code if q else "no_dataset", q.detail if q else ""
             )
         return decision, result, t2
+
+    def _store_header_records(self, item: Item, result: Any) -> str | None:
+        """Lexicon words and mapping entries of a de-identified instance, before it is forwarded: an instance
+        whose mapping cannot be written is not forwarded (the broker could not map it back)."""
+        try:
+            if self.lexicon is not None and result.lexicon is not None:
+                self.lexicon.add(result.lexicon)
+            if self.mapping is not None and result.mapping:
+                self.mapping.add(result.mapping)
+        except Exception as e:  # noqa: BLE001 - the message could hold nothing from the file, but say only the type
+            return self._quarantine(item, "mapping", "header_store_failed", type(e).__name__)
+        return None
 
     def idle(self) -> None:
         """Between instances: release idle associations; check a down destination when it is this lane's turn
@@ -268,5 +297,8 @@ class Pipeline:
     def close(self) -> None:
         for f in self.forwarders.values():
             f.close()
+        for store in (self.lexicon, self.mapping):
+            if store is not None:
+                store.close()
         self._unlinks.put(None)
         self._unlinker.join(10)

@@ -17,7 +17,8 @@ from pydicom.sequence import Sequence
 
 from ...config import Option, Profile, TagOverride
 from ..keys import Keys
-from ..phi import PhiValues, scrub_text
+from ..names import NameCleaner
+from ..phi import PhiValues
 from . import decide as D
 from .decide import SCRUB_VRS, ProfileRules, Step, rules_for
 from .private import Declarations, clean_private
@@ -52,10 +53,14 @@ class HeaderContext:
     """The output is written with explicit VRs (every element must then have one)."""
     declared: Declarations = field(default_factory=dict)
     """Private blocks the instance describes in its Private Data Element Characteristics Sequence."""
+    text: NameCleaner | None = None
+    """Cleans free text (C): the instance's PHI, patterns, cued names, the study lexicon, NER."""
     rules: ProfileRules = field(init=False)
 
     def __post_init__(self) -> None:
         self.rules = rules_for(self.profile)
+        if self.text is None:
+            self.text = NameCleaner(self.phi)
 
     @property
     def options(self) -> frozenset[Option]:
@@ -213,11 +218,11 @@ class HeaderCleaner:
     def _scrub(self, ds: Dataset, tag: int, vr: str) -> None:
         """Clean a text value: this dataset's PHI and identifying patterns removed, the rest kept. A value
         cleaned down to nothing becomes a dummy, so a Type 1 attribute stays valid."""
-        ctx = self.ctx
+        clean = self.ctx.text.clean  # type: ignore[union-attr]
         values = get_strings(ds, tag, vr)
-        new = _map(values, lambda v: scrub_text(v, ctx.phi) or (DUMMY_TEXT if v.strip() else v))
+        new = _map(values, lambda v: clean(v) or (DUMMY_TEXT if v.strip() else v))
         if new != values:
-            ctx.stats["scrubbed"] += 1
+            self.ctx.stats["scrubbed"] += 1
             put_strings(ds, tag, vr, new)
 
     def _recurse(self, ds: Dataset, tag: int, in_struct: bool = False) -> None:

@@ -154,7 +154,9 @@ class ProfileRules:
             return (OVERLAY, "", None, None)
         if 0x5000 <= group <= 0x50FF:
             return (CURVE, "", None, None)
-        vr = raw_vr if raw_vr and len(raw_vr) == 2 else vr_of(tag, raw_vr)
+        # an explicit UN on a standard attribute is judged by its dictionary VR (as pydicom reads it), so a text
+        # sent as UN is cleaned and checked like the same text sent with its VR
+        vr = raw_vr if raw_vr and len(raw_vr) == 2 and raw_vr != "UN" else vr_of(tag, None)
         action = self.plan.get(tag)
         if action is not None:
             return self.listed(tag, vr, action)
