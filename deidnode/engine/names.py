@@ -23,7 +23,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -50,15 +50,26 @@ _SPACES = re.compile(r"\s{2,}")
 PHRASE_START = "\x01"  # marks the first word of a phrase in the lexicon, so only runs that start one are hashed
 
 
+_NOT_ALNUM_ASCII = re.compile(r"[^A-Za-z0-9]+")
+
+
+@lru_cache(maxsize=1 << 16)
 def normalize_token(word: str) -> str:
-    """Upper case, accents and punctuation removed: 'Müller' and 'MULLER', "O'Brien" and 'OBRIEN' agree."""
+    """Upper case, accents and punctuation removed: 'Müller' and 'MULLER', "O'Brien" and 'OBRIEN' agree.
+    (A pure function of the word, memoised: the words of one study's texts repeat.)"""
+    if word.isascii():
+        return _NOT_ALNUM_ASCII.sub("", word).upper()
     decomposed = unicodedata.normalize("NFKD", word)
     return "".join(c for c in decomposed if c.isalnum() and not unicodedata.combining(c)).upper()
 
 
 @dataclass(frozen=True)
 class NameRules:
+    titles: re.Pattern[str]
+    """Cues that announce a name in any text (also all-capital)."""
     before: re.Pattern[str]
+    """Every cue (titles, roles, verbs, family words): announce a name in mixed-case text."""
+    protected: re.Pattern[str] | None
     after: frozenset[str]
     suffix: re.Pattern[str] | None
     particles: frozenset[str]
@@ -68,9 +79,12 @@ class NameRules:
     cue_words: frozenset[str] = field(default=frozenset())
 
 
-def _cue_pattern(cues: Iterable[str]) -> re.Pattern[str]:
-    alts = sorted({re.escape(c) for c in cues}, key=lambda a: (-len(a), a))
-    return re.compile(r"(?<![^\W_])(?:" + "|".join(alts) + r")(?![^\W_])", re.IGNORECASE | re.UNICODE)
+def _cue_pattern(cues: Iterable[str], case_sensitive: Collection[str] = ()) -> re.Pattern[str]:
+    """Whole-word alternation; cues in ``case_sensitive`` match only as written, the others in any case."""
+    alts = []
+    for c in sorted(set(cues), key=lambda a: (-len(a), a)):
+        alts.append(re.escape(c) if c in case_sensitive else "(?i:" + re.escape(c) + ")")
+    return re.compile(r"(?<![^\W_])(?:" + "|".join(alts) + r")(?![^\W_])", re.UNICODE)
 
 
 @cache
@@ -78,9 +92,13 @@ def load_name_rules() -> NameRules:
     cues = yaml.safe_load((Path(RULES_DIR) / "name_cues.yaml").read_text(encoding="utf-8"))
     words = yaml.safe_load((Path(RULES_DIR) / "common_words.yaml").read_text(encoding="utf-8"))
     before = [str(c) for group in cues["before"] for c in group]
+    sensitive = {str(c) for c in cues.get("case_sensitive", [])}
     suffix = cues.get("suffix") or []
+    protected = [str(p) for p in cues.get("protected", [])]
     return NameRules(
-        before=_cue_pattern(before),
+        titles=_cue_pattern([str(c) for c in cues["before"][0]], sensitive),
+        before=_cue_pattern(before, sensitive),
+        protected=_cue_pattern(protected) if protected else None,
         after=frozenset(normalize_token(str(c)) for c in cues["after"]),
         suffix=re.compile(f"([{_CJK}]{{1,4}})(?=" + "|".join(map(re.escape, suffix)) + ")") if suffix else None,
         particles=frozenset(str(p).lower() for p in cues["particles"]),
@@ -120,12 +138,16 @@ class NameCleaner:
         self.scope = scope
         self.known = known
         self.ner = ner
+        self._hashes: dict[str, bytes] = {}
         self.found: set[str] = set()
         """Normalised name words found by cues or NER in this instance's text (never written out in clear)."""
 
     def _hash(self, token: str) -> bytes:
-        assert self.keys is not None
-        return self.keys.lexicon_token(self.scope, token)
+        h = self._hashes.get(token)
+        if h is None:
+            assert self.keys is not None
+            h = self._hashes[token] = self.keys.lexicon_token(self.scope, token)
+        return h
 
     def clean(self, text: str) -> str:
         """``text`` without the instance's PHI, patterns, cued names, study-lexicon hits and NER persons."""
@@ -159,7 +181,10 @@ class NameCleaner:
         caps = text.upper() == text
         starts = {m.start(): i for i, m in enumerate(words)}
         spans: list[tuple[int, int]] = []
-        for cue in rules.before.finditer(text):
+        guarded = [m.span() for m in rules.protected.finditer(text)] if rules.protected is not None else []
+        for cue in (rules.titles if caps else rules.before).finditer(text):
+            if any(a <= cue.start() < b for a, b in guarded):
+                continue
             i = next((starts[s] for s in range(cue.end(), min(len(text), cue.end() + 4) + 1) if s in starts), None)
             if i is None or not re.fullmatch(r"[\s,:;.(]*", text[cue.end():words[i].start()]):
                 continue
@@ -233,8 +258,14 @@ class NameCleaner:
         single: dict[int, bool] = {}  # word index -> common word (needs a neighbour)
         norm = [normalize_token(m.group()) for m in words]
         for i, token in enumerate(norm):
-            if len(token) >= 2 and self._hash(token) in self.known and not _is_eponym_use(words, i, text, rules):
+            if len(token) < 2 or _is_eponym_use(words, i, text, rules):
+                continue
+            if self._hash(token) in self.known:
                 single[i] = token in rules.common
+                continue
+            parts = [normalize_token(p) for p in re.split(r"['’\-]", words[i].group()) if p]
+            if len(parts) > 1 and any(len(p) >= 2 and self._hash(p) in self.known for p in parts):
+                single[i] = False  # one part of a double-barrelled or O'-name is a known name word
         cued_starts = {a for a, _ in cued}
         for i, common in single.items():
             if common:
