@@ -57,6 +57,7 @@ def check(
             problems += _tls(f"destination '{d.name}' tls", d.tls, server=False)
     problems += _key(key_file, key_named_by, ephemeral_key, key_required)
     problems += _free_space(settings)
+    problems += _header_stores(settings)
     if probe_ocr and _pixels_used(settings):
         problems += _ocr(settings)
     return problems
@@ -77,6 +78,36 @@ def _config_problems(settings: Settings) -> Iterator[Problem]:
             Policy.from_settings(settings, name)
         except (ConfigError, ValueError) as e:
             yield Problem("profile", name, str(e).removeprefix("config error: "))
+
+
+def _header_stores(settings: Settings) -> list[Problem]:
+    """The study lexicon's and the mapping store's folders, the mapping key (and that it opens an existing
+    store), and header NER's models (docs/header.md)."""
+    problems: list[Problem] = []
+    if settings.lexicon.enabled and settings.lexicon.path is not None:
+        problems += _writable("lexicon folder", settings.lexicon.path.parent)
+    m = settings.mapping
+    if m.enabled:
+        problems += _writable("mapping folder", m.path.parent)
+        from .mapping.store import MappingKeyError, MappingStore, load_mapping_key
+
+        try:
+            key = load_mapping_key(m.key_file)  # type: ignore[arg-type]
+            if m.path.is_file():
+                MappingStore(m.path, key).close()
+        except ConfigError as e:
+            problems.append(Problem("mapping key", str(m.key_file), str(e).split(": ")[-1]))
+        except MappingKeyError:
+            problems.append(Problem("mapping key", str(m.key_file), f"does not open the store {m.path}"))
+    models = settings.header.stanza_models_dir
+    if models is not None:
+        import importlib.util
+
+        if importlib.util.find_spec("stanza") is None:
+            problems.append(Problem("header NER", str(models), "the 'stanza' package is not installed"))
+        elif not (models / "en").is_dir():
+            problems.append(Problem("header NER", str(models), "no stanza 'en' models in this folder"))
+    return problems
 
 
 def _nearest_existing(path: Path) -> Path:

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS mapping (
 );
 CREATE INDEX IF NOT EXISTS mapping_lookup ON mapping (lookup);
 CREATE INDEX IF NOT EXISTS mapping_created ON mapping (created);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
 """
 
 
@@ -101,7 +102,19 @@ class MappingStore:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         os.close(fd)
         os.chmod(self.path, 0o600)
-        self._conn().executescript(_SCHEMA)
+        conn = self._conn()
+        conn.executescript(_SCHEMA)
+        # A token made with the store's key when it was created: a store opened with another key is refused at
+        # once (by the workers too, which would otherwise write rows its broker cannot read).
+        row = conn.execute("SELECT value FROM meta WHERE name = 'check'").fetchone()
+        if row is None:
+            conn.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('check', ?)",
+                         (self._fernet.encrypt(b"deidnode mapping store"),))
+        else:
+            try:
+                self._fernet.decrypt(row[0])
+            except self._invalid:
+                raise MappingKeyError("the mapping key does not open this store") from None
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -179,7 +192,10 @@ def open_mapping(settings, deid_secret: bytes | None = None) -> MappingStore | N
     m = settings.mapping
     if not m.enabled:
         return None
-    store = MappingStore(m.path, load_mapping_key(m.key_file, deid_secret=deid_secret))
+    try:
+        store = MappingStore(m.path, load_mapping_key(m.key_file, deid_secret=deid_secret))
+    except MappingKeyError:
+        raise ConfigError(f"config error: mapping.key_file: the mapping key does not open {m.path}") from None
     if m.retention_days is not None:
         store.prune(m.retention_days * 86400)
     return store
