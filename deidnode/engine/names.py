@@ -64,11 +64,22 @@ def normalize_token(word: str) -> str:
 
 
 @dataclass(frozen=True)
+class Cue:
+    """A cue as words (lower case) and the text between them ("d/w": "d", "/", "w")."""
+
+    words: tuple[str, ...]
+    gaps: tuple[str, ...]
+    title: bool
+    """A title: announces a name in all-capital text too."""
+    exact: tuple[str, ...] | None
+    """Case-sensitive cues: the words as they must be written."""
+
+
+@dataclass(frozen=True)
 class NameRules:
-    titles: re.Pattern[str]
-    """Cues that announce a name in any text (also all-capital)."""
-    before: re.Pattern[str]
-    """Every cue (titles, roles, verbs, family words): announce a name in mixed-case text."""
+    cues: dict[str, tuple[Cue, ...]]
+    """Cues by their first word, lower case (a word list lookup: one regex of 300 alternatives cost more than the
+    rest of the header)."""
     protected: re.Pattern[str] | None
     after: frozenset[str]
     suffix: re.Pattern[str] | None
@@ -77,6 +88,21 @@ class NameRules:
     contexts: frozenset[str]
     common: frozenset[str]
     cue_words: frozenset[str] = field(default=frozenset())
+
+
+def _cue_index(groups: list[list[str]], case_sensitive: Collection[str]) -> dict[str, tuple[Cue, ...]]:
+    index: dict[str, list[Cue]] = {}
+    for g, group in enumerate(groups):
+        for cue in group:
+            cue = cue.rstrip(":")
+            found = list(_WORD.finditer(cue))
+            if not found:
+                continue
+            words = tuple(m.group().lower() for m in found)
+            gaps = tuple(cue[a.end():b.start()] for a, b in zip(found, found[1:], strict=False))
+            exact = tuple(m.group() for m in found) if cue in case_sensitive else None
+            index.setdefault(words[0], []).append(Cue(words, gaps, g == 0, exact))
+    return {k: tuple(v) for k, v in index.items()}
 
 
 def _cue_pattern(cues: Iterable[str], case_sensitive: Collection[str] = ()) -> re.Pattern[str]:
@@ -96,8 +122,7 @@ def load_name_rules() -> NameRules:
     suffix = cues.get("suffix") or []
     protected = [str(p) for p in cues.get("protected", [])]
     return NameRules(
-        titles=_cue_pattern([str(c) for c in cues["before"][0]], sensitive),
-        before=_cue_pattern(before, sensitive),
+        cues=_cue_index([[str(c) for c in group] for group in cues["before"]], sensitive),
         protected=_cue_pattern(protected) if protected else None,
         after=frozenset(normalize_token(str(c)) for c in cues["after"]),
         suffix=re.compile(f"([{_CJK}]{{1,4}})(?=" + "|".join(map(re.escape, suffix)) + ")") if suffix else None,
@@ -179,26 +204,52 @@ class NameCleaner:
         if not words:
             return []
         caps = text.upper() == text
-        starts = {m.start(): i for i, m in enumerate(words)}
         spans: list[tuple[int, int]] = []
-        guarded = [m.span() for m in rules.protected.finditer(text)] if rules.protected is not None else []
-        for cue in (rules.titles if caps else rules.before).finditer(text):
-            if any(a <= cue.start() < b for a, b in guarded):
+        hits = self._cues(words, text, caps)
+        starts = {m.start(): i for i, m in enumerate(words)} if hits else {}
+        guarded = [m.span() for m in rules.protected.finditer(text)] if hits and rules.protected else []
+        for start, end in hits:
+            if any(a <= start < b for a, b in guarded):
                 continue
-            i = next((starts[s] for s in range(cue.end(), min(len(text), cue.end() + 4) + 1) if s in starts), None)
-            if i is None or not re.fullmatch(r"[\s,:;.(]*", text[cue.end():words[i].start()]):
+            i = next((starts[s] for s in range(end, min(len(text), end + 4) + 1) if s in starts), None)
+            if i is None or not re.fullmatch(r"[\s,:;.(]*", text[end:words[i].start()]):
                 continue
-            if normalize_token(words[i].group()) in rules.cue_words and words[i].start() < cue.end() + 4:
+            if normalize_token(words[i].group()) in rules.cue_words and words[i].start() < end + 4:
                 continue  # "discussed with Dr ...": the honorific is a cue of its own
             spans += self._name_after(words, i, text, caps)
         for i, m in enumerate(words):
-            if normalize_token(m.group()) in rules.after and i > 0:
+            if i > 0 and m.group().upper().replace(".", "") in rules.after:
                 spans += self._name_before(words, i, text, caps)
-        if rules.suffix is not None:
+        if rules.suffix is not None and not text.isascii():
             for m in rules.suffix.finditer(text):
                 spans.append(m.span(1))
                 self.found.add(normalize_token(m.group(1)))
         return spans
+
+    def _cues(self, words: list[re.Match[str]], text: str, caps: bool) -> list[tuple[int, int]]:
+        """(start, end) of each cue in the text (titles only in all-capital text)."""
+        out = []
+        index = self.rules.cues
+        for i, m in enumerate(words):
+            w = m.group().lower()
+            candidates = index.get(w, ()) + (index.get(w.rstrip("."), ()) if w.endswith(".") else ())
+            for cue in candidates:
+                if caps and not cue.title:
+                    continue
+                k = len(cue.words)
+                if i + k > len(words):
+                    continue
+                seq = words[i:i + k]
+                if any(seq[j].group().lower().rstrip(".") != cue.words[j].rstrip(".") for j in range(1, k)):
+                    continue
+                gaps = [text[a.end():b.start()] for a, b in zip(seq, seq[1:], strict=False)]
+                if any(g != cg and not (cg == " " and g.isspace()) for g, cg in zip(gaps, cue.gaps, strict=True)):
+                    continue
+                if cue.exact is not None and tuple(x.group().rstrip(".") for x in seq) != tuple(
+                        e.rstrip(".") for e in cue.exact):
+                    continue
+                out.append((m.start(), seq[-1].end()))
+        return out
 
     def _name_word(self, m: re.Match[str], caps: bool) -> bool:
         w = m.group()

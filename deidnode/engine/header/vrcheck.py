@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from pydicom.datadict import dictionary_VM
@@ -47,13 +47,17 @@ def checked_vrs() -> frozenset[str]:
     return frozenset(_FORMS) | frozenset(_SIZES)
 
 
+@lru_cache(maxsize=1 << 14)
 def valid_string_bytes(vr: str, b: bytes, tag: int | None = None) -> bool:
-    """A string value's bytes (all values, backslash-separated, padding included) valid for ``vr``."""
+    """A string value's bytes (all values, backslash-separated, padding included) valid for ``vr``. Memoised:
+    the instances of a series repeat most of their kept values (spacing, orientation, codes)."""
     pattern, longest = _FORMS[vr]
     b = b.rstrip(b" \x00")
     if not b:
         return True
     allowed = ENUMERATED.get(tag) if tag is not None else None
+    if b"\\" not in b:  # one value: the common case, without the split
+        return len(b) <= longest and pattern.fullmatch(b) is not None and (allowed is None or b.strip() in allowed)
     for v in b.split(b"\\"):
         if not v:
             continue
