@@ -149,3 +149,19 @@ def test_deid_writes_the_mapping_and_every_output_maps_back(tmp_path, mapping_ke
         assert back[("patient_name", str(out.PatientName))] == str(orig.PatientName)
     assert P.PATIENT_ID not in r.stdout + r.stderr
     assert P.PATIENT_ID not in (tmp_path / "out" / "audit.jsonl").read_text()
+
+
+def test_preflight_refuses_a_mapping_key_that_does_not_open_the_store(tmp_path, mapping_key):
+    from deidnode import preflight
+
+    store = tmp_path / "broker" / "mapping.sqlite"
+    MappingStore(store, load_mapping_key(mapping_key)).close()
+    other = tmp_path / "other.key"
+    new_mapping_key(other)
+    base = {"spool": {"path": str(tmp_path / "spool")}, "quarantine_path": str(tmp_path / "q"),
+            "destinations": [{"name": "out", "type": "folder", "path": str(tmp_path / "out")}]}
+    ok = settings_from_dict({**base, "mapping": {"enabled": True, "path": str(store), "key_file": str(mapping_key)}})
+    assert not [p for p in preflight.check(ok, probe_ocr=False) if p.what == "mapping key"]
+    bad = settings_from_dict({**base, "mapping": {"enabled": True, "path": str(store), "key_file": str(other)}})
+    (problem,) = [p for p in preflight.check(bad, probe_ocr=False) if p.what == "mapping key"]
+    assert problem.fatal and "does not open" in str(problem)
