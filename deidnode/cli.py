@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     v = p.add_mutually_exclusive_group()
     v.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary line")
     v.add_argument("-v", "--verbose", action="store_true", help="print one line per input (outcome and reason)")
+    p.add_argument("--spark", metavar="MASTER", help="run as a Spark job on MASTER (local[2], spark://, yarn, "
+                   "k8s://); inputs and --out may then be any Hadoop URI (s3a://, hdfs://, abfss://); docs/scale.md")
+    p.add_argument("--spark-conf", metavar="KEY=VALUE", action="append", default=[],
+                   help="a Spark setting for --spark (repeatable)")
     _add_key_args(p)
 
     p = sub.add_parser("quarantine", help="list, show, retry or purge quarantined instances")
@@ -123,6 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings: Settings = load_settings(args.config)
+        if args.command == "deid" and args.spark is not None:
+            from .spark import run_spark
+
+            return run_spark(args, settings)
         if args.command == "deid":
             from .batch import run_batch
 
