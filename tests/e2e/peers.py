@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ORTHANC = "/usr/sbin/Orthanc"
 STORESCU = "/usr/bin/storescu"
 ECHOSCU = "/usr/bin/echoscu"
+HAPROXY = "/usr/sbin/haproxy"
 NODELAY_ENV = {**os.environ, "TCP_NODELAY": "1"}
 
 
@@ -368,3 +369,60 @@ def pynetdicom_send(port: int, files: Sequence[Path], *, calling: str = "CT1", c
         return [int(assoc.send_c_store(Path(f)).Status) for f in files]
     finally:
         assoc.release()
+
+
+class HAProxy:
+    """HAProxy in the foreground with the config text given (which must name ``socket`` as its admin stats
+    socket and listen on ``port``); log in ``workdir/haproxy.log``."""
+
+    def __init__(self, workdir: Path, config: str, *, port: int, socket: Path) -> None:
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path = workdir / "haproxy.cfg"
+        self.config_path.write_text(config)
+        self.port = port
+        self.socket = socket
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30) -> HAProxy:
+        log = open(self.workdir / "haproxy.log", "ab")
+        self.proc = subprocess.Popen(
+            [HAPROXY, "-db", "-f", str(self.config_path)], stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
+        )
+        log.close()
+        wait_for(lambda: self.proc.poll() is not None or self._up(), timeout, "HAProxy admin socket")
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"haproxy exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
+        return self
+
+    def _up(self) -> bool:
+        try:
+            return bool(self.command("show info"))
+        except OSError:
+            return False
+
+    def log(self) -> str:
+        return (self.workdir / "haproxy.log").read_text(errors="replace")
+
+    def command(self, cmd: str) -> str:
+        """One command on the admin socket (``show stat``, ``set server b/s state drain``, ...)."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(str(self.socket))
+            s.sendall(cmd.encode() + b"\n")
+            chunks = []
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks).decode()
+
+    def servers(self, backend: str) -> dict[str, dict[str, str]]:
+        """``show stat`` rows of ``backend``'s servers by name (status UP/DOWN/DRAIN/MAINT, scur, stot, ...)."""
+        lines = self.command("show stat").splitlines()
+        header = lines[0].lstrip("# ").split(",")
+        rows = [dict(zip(header, line.split(","), strict=False)) for line in lines[1:] if line]
+        return {r["svname"]: r for r in rows if r["pxname"] == backend and r["svname"] not in ("FRONTEND", "BACKEND")}
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+            self.proc = None
