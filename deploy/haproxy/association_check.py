@@ -8,6 +8,9 @@ association table (A-ASSOCIATE-RJ, 03H) or a refused calling AE title fails the 
 
     python3 deploy/haproxy/association_check.py --called DEIDNODE --calling HAPROXY
 
+With ``--probe HOST:PORT`` it runs the same exchange itself and exits 0 (accepted and released) or 1 (with the
+reason on stderr): the replicas' readiness probe in deploy/k8s/statefulset.yaml.
+
 The calling AE title must be allowed by the replicas (``node.allowed_calling_aets``), the called one must be
 theirs when ``node.check_called_aet`` is on. Standalone on purpose (the load balancer host needs no deidnode).
 """
@@ -15,7 +18,9 @@ theirs when ``node.check_called_aet`` is on. Standalone on purpose (the load bal
 from __future__ import annotations
 
 import argparse
+import socket
 import struct
+import sys
 
 APPLICATION_CONTEXT = b"1.2.840.10008.3.1.1.1"  # DICOM Application Context Name (PS3.7 A.2.1)
 VERIFICATION_SOP_CLASS = b"1.2.840.10008.1.1"
@@ -64,14 +69,51 @@ def tcp_check_rules(called: str, calling: str) -> list[str]:
     ]
 
 
-def main() -> None:
+def _read_pdu(sock: socket.socket) -> bytes:
+    """One PDU (type, reserved, 4-byte length, body); at most 64 KiB are read."""
+    data = b""
+    while len(data) < 6 or len(data) < 6 + min(struct.unpack(">I", data[2:6])[0], 65536):
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed by the peer")
+        data += chunk
+    return data
+
+
+def probe(host: str, port: int, called: str, calling: str, timeout: float = 5.0) -> str | None:
+    """Open and release an association; None when both were answered as they should be, else the reason."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(associate_rq(called, calling))
+            answer = _read_pdu(sock)
+            if answer[0] != 0x02:
+                return f"association not accepted (PDU type {answer[0]:02X}H)"
+            sock.sendall(RELEASE_RQ)
+            answer = _read_pdu(sock)
+            if answer[0] != 0x06:
+                return f"release not confirmed (PDU type {answer[0]:02X}H)"
+    except OSError as e:
+        return f"{host}:{port}: {e.strerror or e}"
+    return None
+
+
+def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--called", default="DEIDNODE", help="the replicas' AE title (default DEIDNODE)")
     p.add_argument("--calling", default="HAPROXY", help="the AE title the check calls from (default HAPROXY)")
+    p.add_argument("--probe", metavar="HOST:PORT", help="run the check against HOST:PORT instead of printing it")
     args = p.parse_args()
+    if args.probe:
+        host, _, port = args.probe.rpartition(":")
+        problem = probe(host or "127.0.0.1", int(port), args.called, args.calling)
+        if problem:
+            print(f"not ready: {problem}", file=sys.stderr)
+            return 1
+        return 0
     for rule in tcp_check_rules(args.called, args.calling):
         print(f"    {rule}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

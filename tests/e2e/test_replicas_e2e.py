@@ -8,6 +8,8 @@ import re
 import shutil
 import signal
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -221,3 +223,13 @@ def test_a_replica_that_refuses_the_check_association_is_taken_out(tmp_path, ort
         assert storescu(lb.port, [f]).returncode == 0
     assert good.metric("deidnode_receive_instances_total", outcome="stored") == 4
     assert refusing.metric("deidnode_receive_instances_total", outcome="stored") == 0
+
+    # The same exchange as the Kubernetes readiness probe (deploy/k8s/statefulset.yaml).
+    def probe(port: int) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(ROOT / "deploy" / "haproxy" / "association_check.py"), "--probe",
+                               f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=30)
+
+    assert probe(good.port).returncode == 0
+    refused = probe(refusing.port)
+    assert refused.returncode == 1 and "association not accepted (PDU type 03H)" in refused.stderr
+    assert probe(free_port()).returncode == 1
