@@ -122,6 +122,10 @@ def test_services_and_the_disruption_budget_select_the_replicas():
         assert svc["spec"]["selector"].items() <= labels.items()
         assert {p["targetPort"] for p in svc["spec"]["ports"]} <= port_names
     assert _one("Service", "deidnode-headless")["spec"]["clusterIP"] == "None"
+    # Draining = relabelling a pod serving=false: the DICOM Service drops it, the StatefulSet keeps owning it.
+    assert _one("Service", "deidnode")["spec"]["selector"]["deidnode.io/serving"] == "true"
+    assert "deidnode.io/serving" not in _one("StatefulSet")["spec"]["selector"]["matchLabels"]
+    assert "deidnode.io/serving" not in _one("Service", "deidnode-headless")["spec"]["selector"]
     assert _one("StatefulSet")["spec"]["serviceName"] == "deidnode-headless"
     pdb = _one("PodDisruptionBudget")["spec"]
     assert pdb["selector"]["matchLabels"].items() <= labels.items() and pdb["maxUnavailable"] == 1
