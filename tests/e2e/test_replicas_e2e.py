@@ -110,6 +110,7 @@ def test_one_study_over_several_associations_is_spread_over_replicas_and_arrives
         r = storescu(lb.port, chunk)
         assert r.returncode == 0 and len(acknowledged_files(r.stdout + r.stderr)) == len(chunk), r.stderr[-2000:]
     stored = [n.metric("deidnode_receive_instances_total", outcome="stored") for n in nodes]
+    print(f"replicas: instances stored per replica {stored}")
     assert sum(stored) == 60 and min(stored) >= 20, f"not spread over the replicas: {stored}"
     assert all(int(row["stot"]) >= 3 for row in lb.servers(BACKEND).values())
 
@@ -204,6 +205,7 @@ def test_a_replica_killed_mid_study_and_restarted_delivers_every_acknowledged_in
     assert set(received) == expected
     # A second delivery can only be of an instance in flight at the kill: forwarded by A but not yet marked (one
     # lane), or spooled by A but not acknowledged and so sent again through B. Orthanc keeps one copy of each.
+    print(f"replicas: {len(received) - len(expected)} instances delivered twice")
     assert len(received) - len(expected) <= 2, f"{len(received) - len(expected)} instances delivered twice"
     wait_for(lambda: _waiting(a) == 0 and _waiting(b) == 0, 60, "both spools drained")
 
