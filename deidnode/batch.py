@@ -54,6 +54,16 @@ def sniff(head: bytes) -> str:
     return "other"
 
 
+SNIFF_BYTES = PART10_MAGIC_OFFSET + 4 + 256
+
+
+def skip_reason(head: bytes) -> str | None:
+    """Why an input is skipped instead of de-identified (``not DICOM``, ``DICOMDIR``), from its first
+    ``SNIFF_BYTES``; None for DICOM. Decided here for ``deid`` and its Spark job alike."""
+    kind = sniff(head)
+    return "DICOMDIR" if kind == "dicomdir" else "not DICOM" if kind == "other" else None
+
+
 def iter_inputs(inputs: Iterable[str], exclude: Iterable[Path] = ()) -> Iterator[Path]:
     """Files as given, folders searched recursively in name order; hidden files and the ``exclude`` folders
     (the output and the quarantine) are skipped. Raises ConfigError for an input that does not exist."""
@@ -176,10 +186,9 @@ def run_batch(args: argparse.Namespace, settings: Settings) -> int:
     try:
         for path in paths:
             with open(path, "rb") as f:
-                kind = sniff(f.read(PART10_MAGIC_OFFSET + 4 + 256))
-            if kind in ("other", "dicomdir"):
+                reason = skip_reason(f.read(SNIFF_BYTES))
+            if reason is not None:
                 counts.skipped += 1
-                reason = "DICOMDIR" if kind == "dicomdir" else "not DICOM"
                 counts.skipped_kinds[reason] = counts.skipped_kinds.get(reason, 0) + 1
                 if verbose:
                     print(f"{path}: skipped ({reason})", file=sys.stderr)

@@ -46,7 +46,7 @@ def _deid(*args: str) -> subprocess.CompletedProcess:
 def corpus(tmp_path_factory) -> Path:
     """Inputs of every kind the engine meets: bundled CT/MR/SR/RT files in several transfer syntaxes, a bare data
     set, a header with PHI planted everywhere (in a folder named after the patient, as archives are), an image with
-    a name burned in (the OCR path), and two inputs that are quarantined."""
+    a name burned in (the OCR path), inputs that are quarantined, and a text file that is skipped."""
     src = tmp_path_factory.mktemp("spark") / "in"
     (src / "PatientName=QUIXLEY").mkdir(parents=True)
     (src / "bundled" / "deeper").mkdir(parents=True)
@@ -79,8 +79,9 @@ def _dicom_files(folder: Path) -> dict[str, bytes]:
 
 
 def _without_times(record: dict) -> dict:
-    """An audit record less what differs between any two runs (the clock, the pixel stage's timings)."""
-    r = {k: v for k, v in record.items() if k != "time"}
+    """An audit record less what differs between any two runs (the clock, the pixel stage's timings) and the id
+    of the local quarantine entry (the Spark quarantine is a table)."""
+    r = {k: v for k, v in record.items() if k not in ("time", "quarantine_id")}
     if "pixels" in r:
         r["pixels"] = {k: v for k, v in r["pixels"].items() if k != "seconds"}
     return r
@@ -94,8 +95,9 @@ def test_spark_job_writes_the_local_commands_files_byte_for_byte(corpus, key, lo
     conf = [a for kv in SPARK_CONF for a in ("--spark-conf", kv)]
     proc = _deid(str(corpus), "--out", str(out), "--key-file", str(key), "--spark", "local[2]", *conf)
     assert proc.returncode == local.returncode == 1, proc.stderr[-3000:]
-    assert "11 inputs, 8 de-identified, 3 quarantined" in proc.stdout
-    assert "11 inputs, 8 de-identified, 3 quarantined" in local.stdout
+    summary = "10 DICOM inputs, 8 de-identified, 2 quarantined"
+    assert summary in proc.stdout and summary in local.stdout, proc.stdout + local.stdout
+    assert "1 skipped (not DICOM)" in proc.stdout and "1 skipped (not DICOM)" in local.stdout
 
     expected, got = _dicom_files(ref), _dicom_files(out)
     assert len(expected) == 8 and sorted(got) == sorted(expected)
@@ -107,15 +109,18 @@ def test_spark_job_writes_the_local_commands_files_byte_for_byte(corpus, key, lo
         json.dumps(_without_times(r), sort_keys=True) for r in local_audit)
     assert len({r["run_id"] for r in audit}) == 1
 
-    quarantine = Path(str(out) + "-quarantine")
+    quarantine = Path(str(out) + ".quarantine")  # beside the output, as deid's
     assert stat.S_IMODE(quarantine.stat().st_mode) == 0o700
     rows = pq.read_table(quarantine).to_pylist()
-    assert sorted(r["content"] for r in rows) == sorted(p.read_bytes() for p in (ref / "quarantine").glob("*.dcm"))
+    local_q = ref.parent / "out.quarantine"
+    assert sorted(r["content"] for r in rows) == sorted(p.read_bytes() for p in local_q.glob("*/instance.dcm"))
     local_reasons = {json.loads(p.read_text())["input_sha256"]: json.loads(p.read_text())
-                     for p in (ref / "quarantine").glob("*.reason.json")}
+                     for p in local_q.glob("*/reason.json")}
     for r in rows:
-        assert (r["stage"], r["code"]) == (local_reasons[r["input_sha256"]]["stage"],
-                                          local_reasons[r["input_sha256"]]["code"])
+        local_reason = local_reasons[r["input_sha256"]]
+        assert (r["stage"], r["code"], r["detail"]) == (local_reason["stage"], local_reason["code"],
+                                                        local_reason["detail"])
+        assert Path(r["input_path"].removeprefix("file:")) == Path(local_reason["input_path"])
     # Nothing from the inputs' paths or headers in what the job reports or records (the quarantine aside).
     text = proc.stdout + proc.stderr + json.dumps(audit)
     assert "QUIXLEY" not in text.upper() and P.PATIENT_ID not in text
@@ -168,11 +173,12 @@ def test_a_failed_task_is_retried_and_the_output_is_as_without_the_failure(
     summary = run_job(spark, [str(corpus)], str(tmp_path / "out"), _policy(), str(key),
                       on_file=_FailFirstAttempt(marker))
     assert marker.read_text() == "0", "the injected failure did not happen"
-    assert (summary.total, summary.deidentified, summary.quarantined) == (11, 8, 3)
+    assert (summary.total, summary.deidentified, summary.quarantined) == (10, 8, 2)
+    assert summary.skipped == {"not DICOM": 1}
     assert _dicom_files(tmp_path / "out") == _dicom_files(local_out[0])
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")]
     audit = pq.read_table(tmp_path / "out" / "_audit").to_pylist()
-    assert len(audit) == 11 and len({r["input_sha256"] for r in audit}) == 11  # the failed attempt left no rows
+    assert len(audit) == 10 and len({r["input_sha256"] for r in audit}) == 10  # the failed attempt left no rows
 
 
 @needs_java
@@ -186,9 +192,9 @@ def test_a_rerun_overwrites_with_identical_bytes_and_appends_its_audit(spark, co
     for p in out.glob("*.dcm"):
         p.write_bytes(b"tampered")
     summary = run_job(spark, [str(corpus / "bundled")], str(out), _policy(), str(key))
-    assert summary.total == 9 and _dicom_files(out) == first
+    assert summary.total == 8 and _dicom_files(out) == first
     audit = pq.read_table(out / "_audit").to_pylist()
-    assert len(audit) == 18 and len({r["run_id"] for r in audit}) == 2
+    assert len(audit) == 16 and len({r["run_id"] for r in audit}) == 2
 
 
 @needs_java
@@ -215,6 +221,8 @@ def test_spark_refuses_a_random_key_and_previews_before_starting(tmp_path):
     bad = _deid(f, "--out", str(tmp_path / "o"), "--spark", "local[1]", "--key-file", str(env_key),
                 "--spark-conf", "novalue")
     assert bad.returncode == 2 and "--spark-conf: expected KEY=VALUE" in bad.stderr
+    dry = _deid(f, "--out", str(tmp_path / "o"), "--spark", "local[1]", "--key-file", str(env_key), "--dry-run")
+    assert dry.returncode == 2 and "--dry-run: not available with --spark" in dry.stderr
     assert not (tmp_path / "o").exists()
 
 
@@ -231,16 +239,20 @@ def test_a_task_writes_what_the_local_command_writes(tmp_path):
     key_file.write_bytes(b"s" * 32)
     keys = Keys.from_file(key_file)
     raw = Path(get_testdata_file("CT_small.dcm")).read_bytes()
-    rows = list(_task(keys, tmp_path / "out", key_path=str(key_file))([SimpleNamespace(content=bytearray(raw))]))
-    expected = deidentify_file(raw, _policy(), keys, now="")
+    task = _task(keys, tmp_path / "out", key_path=str(key_file))
+    rows = list(task([SimpleNamespace(path="file:/in/a.dcm", content=bytearray(raw)),
+                      SimpleNamespace(path="file:/in/readme.txt", content=bytearray(b"hello"))]))
+    expected = deidentify_file(raw, _policy(), keys)
     assert rows[0][2] == "deidentified" and rows[0][3] == expected.output_name
     assert (tmp_path / "out" / expected.output_name).read_bytes() == expected.output
+    assert rows[1][2] == "skipped" and rows[1][10] == "not DICOM"  # as deid: counted, not quarantined
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [expected.output_name]
 
 
 def test_a_task_with_another_key_or_other_rules_fails_instead_of_writing(tmp_path):
     key_file = tmp_path / "k"
     key_file.write_bytes(b"s" * 32)
-    row = SimpleNamespace(content=Path(get_testdata_file("CT_small.dcm")).read_bytes())
+    row = SimpleNamespace(path="file:/in/a.dcm", content=Path(get_testdata_file("CT_small.dcm")).read_bytes())
     other = _task(Keys(b"t" * 32), tmp_path / "out", key_path=str(key_file))
     with pytest.raises(ConfigError, match="differs from the driver's"):
         list(other([row]))

@@ -3,14 +3,15 @@
 Spark lists and reads the inputs (the ``binaryFile`` source, any Hadoop filesystem), cuts them into partitions
 and retries failed tasks; each task runs the same per-file function as ``deidnode deid``
 (:func:`deidnode.batch.deidentify_file`, the pure engine) and writes each de-identified instance to
-``DST/<new SOP Instance UID>.dcm``. The audit goes to ``DST/_audit/`` and the quarantined inputs (their bytes
-and the reason) to ``<DST>-quarantine/``, both as Parquet, appended per run. Output names are keyed, so a
-retried task or a rerun writes the same bytes under the same names again.
+``DST/<new SOP Instance UID>.dcm``; files that are not DICOM are skipped and counted, as ``deid`` does. The audit
+goes to ``DST/_audit/`` and the quarantined inputs (their bytes, path and reason) to ``DST.quarantine/`` beside the
+output (or ``--quarantine``), both as Parquet, appended per run. Output names are keyed, so a retried task or a
+rerun writes the same bytes under the same names again.
 
-The key never travels with the job: the driver and every executor read it from a file (``--key-file``,
-``keys.key_file`` or ``$DEIDNODE_KEY_FILE``; on an executor the path as given, else the file of that name shipped
-with ``--files``/``spark.files``, e.g. a Kubernetes Secret mounted on the executors), and a task whose key, rules or
-library versions differ from the driver's fails instead of writing differently keyed output.
+The key never travels with the job: the driver and every executor read it from a file (found in ``deid``'s order:
+``--key-file``, ``$DEIDNODE_KEY_FILE``, ``keys.key_file``; on an executor the path as given, else the file of that
+name shipped with ``--files``/``spark.files``, e.g. a Kubernetes Secret mounted on the executors), and a task whose
+key, rules or library versions differ from the driver's fails instead of writing differently keyed output.
 """
 
 from __future__ import annotations
@@ -31,22 +32,23 @@ from typing import Any
 from urllib.parse import urlparse
 
 from .. import __version__
-from ..batch import deidentify_file
+from ..batch import SNIFF_BYTES, deidentify_file, skip_reason
 from ..config import RULES_DIR, Settings
-from ..engine import Keys, Policy, resolve_keys
-from ..engine.keys import KEY_FILE_ENV
+from ..engine import Keys, Policy
 from ..errors import ConfigError
+from ..keysource import key_source, load_keys
 from .storage import S3A_SETTINGS, OutputLocation
 
 AUDIT_DIR = "_audit"  # "_" names are hidden to Spark and Hadoop readers: a later job reading DST skips it
-QUARANTINE_SUFFIX = "-quarantine"
+QUARANTINE_SUFFIX = ".quarantine"  # as deid's default: beside the output, never inside it (raw PHI)
 
 # Distributions whose code decides output bytes besides deidnode itself (parsing, pixel codecs, OCR).
 _LIBRARIES = ("pydicom", "numpy", "pillow", "pylibjpeg", "pylibjpeg-openjpeg", "pylibjpeg-libjpeg", "python-gdcm",
               "rapidocr_onnxruntime", "onnxruntime")
 
-# One row per input; ``record`` is the JSON line ``deidnode deid`` writes to audit.jsonl, ``content`` the input's
-# bytes for quarantined inputs only.
+# One row per input. ``record`` is the JSON line ``deidnode deid`` writes to audit.jsonl; ``input_path``, ``size``
+# and ``content`` (the input's bytes) are set for quarantined inputs only, the one place that may name the input;
+# ``skipped`` says why an input that is not DICOM was left alone (such rows are counted, not recorded).
 RESULT_COLUMNS = (
     ("time", "string"),
     ("input_sha256", "string"),
@@ -58,20 +60,26 @@ RESULT_COLUMNS = (
     ("code", "string"),
     ("detail", "string"),
     ("record", "string"),
-    ("reason", "string"),
+    ("skipped", "string"),
+    ("input_path", "string"),
+    ("size", "long"),
     ("content", "binary"),
 )
-AUDIT_COLUMNS = tuple(c for c, _ in RESULT_COLUMNS if c not in ("reason", "content"))
-QUARANTINE_COLUMNS = ("time", "input_sha256", "stage", "code", "detail", "reason", "content")
+AUDIT_COLUMNS = ("time", "input_sha256", "status", "output", "sop_class_uid", "modality", "stage", "code", "detail",
+                 "record")
+QUARANTINE_COLUMNS = ("time", "input_sha256", "input_path", "size", "sop_class_uid", "stage", "code", "detail",
+                      "content")
 
 
 @dataclass(frozen=True)
 class Summary:
     total: int
+    """DICOM inputs (skipped files not counted), as in deid's summary."""
     deidentified: int
     quarantined: int
     audit_uri: str
     quarantine_uri: str
+    skipped: dict[str, int] = field(default_factory=dict)
 
 
 @cache
@@ -114,7 +122,8 @@ def executor_key(key_path: str) -> Keys:
 
 @dataclass(frozen=True)
 class PartitionTask:
-    """What one Spark task runs over its rows (``content`` of the binaryFile source); pickled to the executors.
+    """What one Spark task runs over its rows (``path`` and ``content`` of the binaryFile source); pickled to the
+    executors.
 
     ``on_file(index)`` runs after each input is written (tests use it to fail a task part way through).
     """
@@ -137,30 +146,35 @@ class PartitionTask:
         writer = self.out.open()
         for i, row in enumerate(rows):
             raw = bytes(row.content)
+            skipped = skip_reason(raw[:SNIFF_BYTES])
+            if skipped is not None:
+                yield (None, None, "skipped", None, None, None, None, None, None, None, skipped, None, None, None)
+                continue
+            res = deidentify_file(raw, self.policy, keys)
             now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-            res = deidentify_file(raw, self.policy, keys, now=now)
-            record = res.record
-            if res.ok:
+            record = {"time": now, **res.record}
+            path = size = content = None
+            stage = code = detail = None
+            if res.status == "deidentified":
                 assert res.output_name is not None and res.output is not None
                 writer.write(res.output_name, res.output)
-                stage = code = detail = reason = content = None
             else:
-                assert res.reason is not None
-                stage, code, detail = res.reason["stage"], res.reason["code"], res.reason["detail"]
-                reason, content = json.dumps(res.reason, sort_keys=True), raw
+                assert res.quarantine is not None
+                stage, code, detail = res.quarantine["stage"], res.quarantine["code"], res.quarantine["detail"]
+                path, size, content = str(row.path), len(raw), raw
             yield (
-                record["time"], record["input_sha256"], record["status"], record.get("output"),
-                record.get("sop_class_uid"), record.get("modality"), stage, code, detail,
-                json.dumps(record, sort_keys=True), reason, content,
+                now, record["input_sha256"], res.status, record.get("output"), record.get("sop_class_uid"),
+                record.get("modality"), stage, code, detail, json.dumps(record, sort_keys=True), None, path, size,
+                content,
             )
             if self.on_file is not None:
                 self.on_file(i)
 
 
 def _schema() -> Any:
-    from pyspark.sql.types import BinaryType, StringType, StructField, StructType
+    from pyspark.sql.types import BinaryType, LongType, StringType, StructField, StructType
 
-    types = {"string": StringType(), "binary": BinaryType()}
+    types = {"string": StringType(), "binary": BinaryType(), "long": LongType()}
     return StructType([StructField(name, types[t], True) for name, t in RESULT_COLUMNS])
 
 
@@ -202,9 +216,11 @@ def run_job(
     policy: Policy,
     key_path: str,
     *,
+    quarantine: str | None = None,
     on_file: Callable[[int], None] | None = None,
 ) -> Summary:
-    """De-identify every file under ``inputs`` into ``out`` on ``spark``; returns the counts."""
+    """De-identify every file under ``inputs`` into ``out`` on ``spark`` (quarantine: ``quarantine``, by default
+    beside ``out``); returns the counts."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -212,7 +228,9 @@ def run_job(
     dst = qualify(spark, out)
     if not urlparse(dst).path.strip("/"):
         raise ConfigError("config error: --out: give a folder below the root of the filesystem or bucket")
-    quarantine = dst.rstrip("/") + QUARANTINE_SUFFIX
+    quarantine = qualify(spark, quarantine) if quarantine else dst.rstrip("/") + QUARANTINE_SUFFIX
+    if _inside(quarantine, dst):
+        raise ConfigError(f"--quarantine {quarantine} is inside --out {dst}: the quarantine holds raw PHI")
     for s in srcs:
         if _inside(dst, s) or _inside(quarantine, s):
             raise ConfigError("config error: --out: the output (or its quarantine) is inside an input folder, "
@@ -228,14 +246,19 @@ def run_job(
             raise ConfigError(f"input not found: {given}")
     # recursiveFileLookup: folder names are never read as partition columns (they may be "Name=Smith").
     files = spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(srcs)
-    rows = files.select("content").rdd.mapPartitions(task)
+    rows = files.select("path", "content").rdd.mapPartitions(task)
     run_id = f"{spark.sparkContext.applicationId}/{uuid.uuid4().hex[:8]}"
     results = spark.createDataFrame(rows, _schema()).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        counts = {r["status"]: int(r["count"]) for r in results.groupBy("status").count().collect()}
+        counts: dict[str, int] = {}
+        skipped: dict[str, int] = {}
+        for r in results.groupBy("status", "skipped").count().collect():
+            counts[r["status"]] = counts.get(r["status"], 0) + int(r["count"])
+            if r["skipped"] is not None:
+                skipped[r["skipped"]] = int(r["count"])
         audit_uri = location.child(AUDIT_DIR)
-        tagged = results.withColumn("run_id", F.lit(run_id))
-        if counts:
+        tagged = results.where(F.col("status") != "skipped").withColumn("run_id", F.lit(run_id))
+        if counts.get("deidentified") or counts.get("quarantined"):
             tagged.select(*AUDIT_COLUMNS, "run_id").write.mode("append").parquet(audit_uri)
         if counts.get("quarantined"):
             _private_dir(spark, quarantine)
@@ -243,8 +266,8 @@ def run_job(
              .write.mode("append").parquet(quarantine))
     finally:
         results.unpersist()
-    return Summary(sum(counts.values()), counts.get("deidentified", 0), counts.get("quarantined", 0), audit_uri,
-                   quarantine)
+    done, failed = counts.get("deidentified", 0), counts.get("quarantined", 0)
+    return Summary(done + failed, done, failed, audit_uri, quarantine, skipped)
 
 
 def _session(master: str, confs: Sequence[str]) -> Any:
@@ -284,23 +307,27 @@ def run_spark(args: argparse.Namespace, settings: Settings) -> int:
     if args.ephemeral_key:
         raise ConfigError("config error: --ephemeral-key: not available with --spark (executors read the key from "
                           "a file; a random key would give every rerun different names)")
-    key_path = args.key_file or settings.keys.key_file or os.environ.get(KEY_FILE_ENV)
-    if not key_path:
-        resolve_keys(None)  # raises the usual "no de-identification key" error
-    Keys.from_file(key_path)  # the driver checks the key before anything starts
+    if getattr(args, "dry_run", False):
+        raise ConfigError("config error: --dry-run: not available with --spark (run it locally on a sample)")
+    source = key_source(args.key_file, settings.keys.key_file)
+    load_keys(args.key_file, settings.keys.key_file)  # the driver checks the key (or its absence) first
+    assert source is not None
     policy = Policy.from_settings(settings, args.profile)
     spark = _session(args.spark, getattr(args, "spark_conf", None) or ())
     try:
-        summary = run_job(spark, args.inputs, args.out, policy, str(key_path))
+        summary = run_job(spark, args.inputs, args.out, policy, str(source[1]),
+                          quarantine=getattr(args, "quarantine", None))
     except ConfigError:
         raise
     except Exception as e:  # a failed job (tasks out of retries); details are in Spark's log above
         raise ConfigError(f"error: spark: the job failed ({type(e).__name__}); see the Spark log above") from None
     finally:
         spark.stop()
-    line = f"deid: {summary.total} inputs, {summary.deidentified} de-identified, {summary.quarantined} quarantined"
+    line = (f"deid: {summary.total} DICOM inputs, {summary.deidentified} de-identified, "
+            f"{summary.quarantined} quarantined")
     if summary.quarantined:
-        line += f" (see {summary.quarantine_uri})"
+        line += f" (in {summary.quarantine_uri})"
+    line += "".join(f", {n} skipped ({k})" for k, n in sorted(summary.skipped.items()))
     print(f"{line}; audit in {summary.audit_uri}")
     sys.stdout.flush()
     return 1 if summary.quarantined else 0

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+from ..durable import fsync_dir, write_fully
 from ..errors import ConfigError
+from ..forward.folder import OUTPUT_MODE
 
 LOCAL_SCHEMES = frozenset({"", "file"})
 # URI scheme -> pyarrow filesystem. s3a is Hadoop's name for S3; pyarrow reads the same buckets as s3.
@@ -64,7 +66,8 @@ class OutputLocation:
 
 
 class LocalWriter:
-    """Files in a local or shared POSIX folder: written to a temporary name, fsynced, renamed over the old one."""
+    """Files in a local or shared POSIX folder: written to a temporary name, fsynced, renamed over the old one,
+    with the mode of every de-identified output (``OUTPUT_MODE``)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -72,17 +75,22 @@ class LocalWriter:
 
     def write(self, name: str, data: bytes) -> None:
         final = self.root / name
-        # A unique temporary name: two attempts of one task (a retry, a speculative copy) never share one.
+        # A unique temporary name (unlike durable.write_atomic's): two attempts of one task, a retry still running
+        # or a speculative copy, may write the same output at once.
         tmp = self.root / f".{name}.{uuid.uuid4().hex}.tmp"
         try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OUTPUT_MODE)
+            try:
+                os.fchmod(fd, OUTPUT_MODE)
+                write_fully(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             os.replace(tmp, final)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        fsync_dir(self.root)
 
 
 class ArrowWriter:
