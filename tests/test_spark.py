@@ -46,7 +46,7 @@ def _deid(*args: str) -> subprocess.CompletedProcess:
 def corpus(tmp_path_factory) -> Path:
     """Inputs of every kind the engine meets: bundled CT/MR/SR/RT files in several transfer syntaxes, a bare data
     set, a header with PHI planted everywhere (in a folder named after the patient, as archives are), an image with
-    a name burned in (the OCR path), inputs that are quarantined, and a text file that is skipped."""
+    a name burned in (the OCR path), an input that is quarantined, and files that are not DICOM (skipped)."""
     src = tmp_path_factory.mktemp("spark") / "in"
     (src / "PatientName=QUIXLEY").mkdir(parents=True)
     (src / "bundled" / "deeper").mkdir(parents=True)
@@ -95,9 +95,9 @@ def test_spark_job_writes_the_local_commands_files_byte_for_byte(corpus, key, lo
     conf = [a for kv in SPARK_CONF for a in ("--spark-conf", kv)]
     proc = _deid(str(corpus), "--out", str(out), "--key-file", str(key), "--spark", "local[2]", *conf)
     assert proc.returncode == local.returncode == 1, proc.stderr[-3000:]
-    summary = "10 DICOM inputs, 8 de-identified, 2 quarantined"
+    summary = "9 DICOM inputs, 8 de-identified, 1 quarantined"
     assert summary in proc.stdout and summary in local.stdout, proc.stdout + local.stdout
-    assert "1 skipped (not DICOM)" in proc.stdout and "1 skipped (not DICOM)" in local.stdout
+    assert "2 skipped (not DICOM)" in proc.stdout and "2 skipped (not DICOM)" in local.stdout
 
     expected, got = _dicom_files(ref), _dicom_files(out)
     assert len(expected) == 8 and sorted(got) == sorted(expected)
@@ -173,12 +173,12 @@ def test_a_failed_task_is_retried_and_the_output_is_as_without_the_failure(
     summary = run_job(spark, [str(corpus)], str(tmp_path / "out"), _policy(), str(key),
                       on_file=_FailFirstAttempt(marker))
     assert marker.read_text() == "0", "the injected failure did not happen"
-    assert (summary.total, summary.deidentified, summary.quarantined) == (10, 8, 2)
-    assert summary.skipped == {"not DICOM": 1}
+    assert (summary.total, summary.deidentified, summary.quarantined) == (9, 8, 1)
+    assert summary.skipped == {"not DICOM": 2}
     assert _dicom_files(tmp_path / "out") == _dicom_files(local_out[0])
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")]
     audit = pq.read_table(tmp_path / "out" / "_audit").to_pylist()
-    assert len(audit) == 10 and len({r["input_sha256"] for r in audit}) == 10  # the failed attempt left no rows
+    assert len(audit) == 9 and len({r["input_sha256"] for r in audit}) == 9  # the failed attempt left no rows
 
 
 @needs_java
@@ -192,9 +192,9 @@ def test_a_rerun_overwrites_with_identical_bytes_and_appends_its_audit(spark, co
     for p in out.glob("*.dcm"):
         p.write_bytes(b"tampered")
     summary = run_job(spark, [str(corpus / "bundled")], str(out), _policy(), str(key))
-    assert summary.total == 8 and _dicom_files(out) == first
+    assert summary.total == 7 and _dicom_files(out) == first
     audit = pq.read_table(out / "_audit").to_pylist()
-    assert len(audit) == 16 and len({r["run_id"] for r in audit}) == 2
+    assert len(audit) == 14 and len({r["run_id"] for r in audit}) == 2
 
 
 @needs_java
