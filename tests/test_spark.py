@@ -19,6 +19,7 @@ import phi_dataset as P
 import pixels_helpers as PH
 import pytest
 from pydicom.data import get_testdata_file
+from pydicom.uid import generate_uid
 
 from deidnode.batch import deidentify_file
 from deidnode.config import load_settings
@@ -53,11 +54,23 @@ def corpus(tmp_path_factory) -> Path:
     for i, name in enumerate(BUNDLED):
         shutil.copy(get_testdata_file(name), src / "bundled" / ("deeper" if i % 2 else "") / name)
     P.planted_ct().save_as(src / "PatientName=QUIXLEY" / "a.dcm", enforce_file_format=True)
+    _colleague_named_in_a_comment().save_as(src / "PatientName=QUIXLEY" / "b.dcm", enforce_file_format=True)
     PH.make_ds("RGB", [("SMITH JOHN", (20, 20)), ("L", (280, 150))]).save_as(src / "us.dcm",
                                                                              enforce_file_format=True)
     (src / "bundled" / "notes.txt").write_text("not dicom")
     shutil.copy(get_testdata_file("MR_truncated.dcm"), src / "bundled" / "MR_truncated.dcm")
     return src
+
+
+def _colleague_named_in_a_comment():
+    """Another instance of the planted patient whose header lacks the operator, named only in a comment: only the
+    batch lexicon (names seen in any input of the batch) removes it, so the job must gather it as deid does."""
+    ds = P.planted_ct()
+    for tag in [t for t, e in ds.items() if "THISTLEWAITE" in str(e.value).upper()]:
+        del ds[tag]
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.ImageComments = "Reviewed with THISTLEWAITE today"
+    return ds
 
 
 @pytest.fixture(scope="module")
@@ -95,13 +108,14 @@ def test_spark_job_writes_the_local_commands_files_byte_for_byte(corpus, key, lo
     conf = [a for kv in SPARK_CONF for a in ("--spark-conf", kv)]
     proc = _deid(str(corpus), "--out", str(out), "--key-file", str(key), "--spark", "local[2]", *conf)
     assert proc.returncode == local.returncode == 1, proc.stderr[-3000:]
-    summary = "9 DICOM inputs, 8 de-identified, 1 quarantined"
+    summary = "10 DICOM inputs, 9 de-identified, 1 quarantined"
     assert summary in proc.stdout and summary in local.stdout, proc.stdout + local.stdout
     assert "2 skipped (not DICOM)" in proc.stdout and "2 skipped (not DICOM)" in local.stdout
 
     expected, got = _dicom_files(ref), _dicom_files(out)
-    assert len(expected) == 8 and sorted(got) == sorted(expected)
+    assert len(expected) == 9 and sorted(got) == sorted(expected)
     assert [n for n in expected if got[n] != expected[n]] == []
+    assert not [n for n, data in got.items() if b"THISTLEWAITE" in data.upper()]  # the lexicon pass ran
 
     audit = pq.read_table(out / "_audit").to_pylist()
     local_audit = [json.loads(x) for x in (ref / "audit.jsonl").read_text().splitlines()]
@@ -173,12 +187,12 @@ def test_a_failed_task_is_retried_and_the_output_is_as_without_the_failure(
     summary = run_job(spark, [str(corpus)], str(tmp_path / "out"), _policy(), str(key),
                       on_file=_FailFirstAttempt(marker))
     assert marker.read_text() == "0", "the injected failure did not happen"
-    assert (summary.total, summary.deidentified, summary.quarantined) == (9, 8, 1)
+    assert (summary.total, summary.deidentified, summary.quarantined) == (10, 9, 1)
     assert summary.skipped == {"not DICOM": 2}
     assert _dicom_files(tmp_path / "out") == _dicom_files(local_out[0])
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")]
     audit = pq.read_table(tmp_path / "out" / "_audit").to_pylist()
-    assert len(audit) == 9 and len({r["input_sha256"] for r in audit}) == 9  # the failed attempt left no rows
+    assert len(audit) == 10 and len({r["input_sha256"] for r in audit}) == 10  # the failed attempt left no rows
 
 
 @needs_java

@@ -24,7 +24,7 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -37,6 +37,7 @@ from ..config import RULES_DIR, Settings
 from ..engine import Keys, Policy
 from ..errors import ConfigError
 from ..keysource import key_source, load_keys
+from ..lexicon_store import batch_lexicon
 from .storage import S3A_SETTINGS, OutputLocation
 
 AUDIT_DIR = "_audit"  # "_" names are hidden to Spark and Hadoop readers: a later job reading DST skips it
@@ -120,6 +121,47 @@ def executor_key(key_path: str) -> Keys:
     return Keys.from_file(p)
 
 
+class MergedLexicon:
+    """``deid``'s batch lexicon (:func:`deidnode.lexicon_store.batch_lexicon`) gathered part by part by Spark
+    tasks: a patient scope knows what any part learnt of it, so, as in ``deid``, every input's text is cleaned with
+    the names of the whole batch whatever the order of files."""
+
+    def __init__(self, parts: Sequence[Any]) -> None:
+        self.parts = tuple(parts)
+
+    def known(self, scope: bytes) -> Collection[bytes]:
+        out: set[bytes] = set()
+        for part in self.parts:
+            out.update(part.known(scope))
+        return frozenset(out)
+
+
+def _checked_keys(key_path: str, key_check: str, environment: str) -> Keys:
+    """The executor's key, after checking that it and this executor's deidnode are the driver's."""
+    keys = executor_key(key_path)
+    if key_fingerprint(keys) != key_check:
+        raise ConfigError(f"config error: keys.key_file: the key read from {key_path} on this executor "
+                          "differs from the driver's")
+    if environment_fingerprint() != environment:
+        raise ConfigError("config error: spark: this executor's deidnode, rules or libraries differ from the "
+                          "driver's (install the same deidnode[spark] everywhere)")
+    return keys
+
+
+@dataclass(frozen=True)
+class LexiconTask:
+    """The first pass: one partition's part of the batch lexicon (keyed hashes only)."""
+
+    policy: Policy
+    key_path: str
+    key_check: str
+    environment: str
+
+    def __call__(self, rows: Iterable[Any]) -> Iterator[Any]:
+        keys = _checked_keys(self.key_path, self.key_check, self.environment)
+        yield batch_lexicon((bytes(r.content) for r in rows), keys, self.policy)
+
+
 @dataclass(frozen=True)
 class PartitionTask:
     """What one Spark task runs over its rows (``path`` and ``content`` of the binaryFile source); pickled to the
@@ -134,15 +176,12 @@ class PartitionTask:
     environment: str
     out: OutputLocation
     on_file: Callable[[int], None] | None = field(default=None, compare=False)
+    lexicon: Any = field(default=None, compare=False)
+    """A broadcast :class:`MergedLexicon` (``lexicon.enabled``), or None."""
 
     def __call__(self, rows: Iterable[Any]) -> Iterator[tuple]:
-        keys = executor_key(self.key_path)
-        if key_fingerprint(keys) != self.key_check:
-            raise ConfigError(f"config error: keys.key_file: the key read from {self.key_path} on this executor "
-                              "differs from the driver's")
-        if environment_fingerprint() != self.environment:
-            raise ConfigError("config error: spark: this executor's deidnode, rules or libraries differ from the "
-                              "driver's (install the same deidnode[spark] everywhere)")
+        keys = _checked_keys(self.key_path, self.key_check, self.environment)
+        lexicon = self.lexicon.value if self.lexicon is not None else None
         writer = self.out.open()
         for i, row in enumerate(rows):
             raw = bytes(row.content)
@@ -150,7 +189,7 @@ class PartitionTask:
             if skipped is not None:
                 yield (None, None, "skipped", None, None, None, None, None, None, None, skipped, None, None, None)
                 continue
-            res = deidentify_file(raw, self.policy, keys)
+            res = deidentify_file(raw, self.policy, keys, lexicon=lexicon)
             now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             record = {"time": now, **res.record}
             path = size = content = None
@@ -217,6 +256,7 @@ def run_job(
     key_path: str,
     *,
     quarantine: str | None = None,
+    lexicon: bool = True,
     on_file: Callable[[int], None] | None = None,
 ) -> Summary:
     """De-identify every file under ``inputs`` into ``out`` on ``spark`` (quarantine: ``quarantine``, by default
@@ -239,13 +279,18 @@ def run_job(
     s3a = {k: str(hconf.get(k)) for k in S3A_SETTINGS if hconf.get(k) is not None}
     location = OutputLocation(dst, s3a)
     keys = Keys.from_file(key_path)
-    task = PartitionTask(policy, key_path, key_fingerprint(keys), environment_fingerprint(), location, on_file)
+    checks = (policy, key_path, key_fingerprint(keys), environment_fingerprint())
 
     for given, s in zip(inputs, srcs, strict=True):
         if not _exists(spark, s):
             raise ConfigError(f"input not found: {given}")
     # recursiveFileLookup: folder names are never read as partition columns (they may be "Name=Smith").
     files = spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(srcs)
+    shared = None
+    if lexicon:  # deid's first pass: the batch lexicon, before any input is cleaned (the inputs are read twice)
+        parts = files.select("content").rdd.mapPartitions(LexiconTask(*checks)).collect()
+        shared = spark.sparkContext.broadcast(MergedLexicon(parts))
+    task = PartitionTask(*checks, location, on_file, shared)
     rows = files.select("path", "content").rdd.mapPartitions(task)
     run_id = f"{spark.sparkContext.applicationId}/{uuid.uuid4().hex[:8]}"
     results = spark.createDataFrame(rows, _schema()).persist(StorageLevel.MEMORY_AND_DISK)
@@ -309,6 +354,9 @@ def run_spark(args: argparse.Namespace, settings: Settings) -> int:
                           "a file; a random key would give every rerun different names)")
     if getattr(args, "dry_run", False):
         raise ConfigError("config error: --dry-run: not available with --spark (run it locally on a sample)")
+    if settings.mapping.enabled:
+        raise ConfigError("config error: mapping.enabled: the mapping store is not written by --spark (a SQLite "
+                          "file on one machine); run deid locally or turn it off")
     source = key_source(args.key_file, settings.keys.key_file)
     load_keys(args.key_file, settings.keys.key_file)  # the driver checks the key (or its absence) first
     assert source is not None
@@ -316,7 +364,7 @@ def run_spark(args: argparse.Namespace, settings: Settings) -> int:
     spark = _session(args.spark, getattr(args, "spark_conf", None) or ())
     try:
         summary = run_job(spark, args.inputs, args.out, policy, str(source[1]),
-                          quarantine=getattr(args, "quarantine", None))
+                          quarantine=getattr(args, "quarantine", None), lexicon=settings.lexicon.enabled)
     except ConfigError:
         raise
     except Exception as e:  # a failed job (tasks out of retries); details are in Spark's log above
