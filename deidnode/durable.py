@@ -7,6 +7,7 @@ is never renamed into place, and never reported written, unless all of it was wr
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 
@@ -33,11 +34,13 @@ def write_atomic(path: Path, data: bytes | memoryview, *, mode: int = 0o600) -> 
 
     On failure the temporary file is removed and the exception propagates; ``path`` is untouched.
     """
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    # A name of its own: two writers of the same file (an expired lease, a retried task) never rename each
+    # other's half-written file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         try:
-            os.fchmod(fd, mode)  # O_CREAT's mode is filtered by the umask; an old temp file keeps its own
+            os.fchmod(fd, mode)  # O_CREAT's mode is filtered by the umask
             write_fully(fd, data)
             os.fsync(fd)
         finally:
