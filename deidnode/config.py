@@ -152,6 +152,28 @@ class NodeSettings(_Model):
     tls: TLS | None = None
     shutdown_grace_seconds: float = Field(default=10, ge=0)
     """On SIGTERM, how long open associations may go on before they are aborted."""
+    max_connections_per_address: int | None = Field(default=None, ge=1, le=10000)
+    """Connections one source address may hold at once (associated or negotiating); None: half of
+    ``max_associations``, at least 2. The node holds at most ``2 x max_associations + 8`` in all."""
+    min_transfer_rate: float = Field(default=16384, gt=0)
+    """Bytes per second a message must move at: each message must arrive within ``dimse_timeout`` plus its
+    size at this rate (an absolute deadline a slow-dripping peer cannot stretch)."""
+    max_inflated_bytes: int = Field(default=128 * 1024 * 1024, ge=1024 * 1024)
+    """Largest size a Deflated Explicit VR Little Endian data set may inflate to; larger ones (deflate bombs)
+    are quarantined (``parse``, ``inflate-limit``) without being inflated further."""
+
+    def connections_per_address(self) -> int:
+        return self.max_connections_per_address or max(2, self.max_associations // 2)
+
+    @field_validator("allowed_calling_aets")
+    @classmethod
+    def _ae_titles(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for title in v:
+            if not 0 < len(title) <= 16 or not title.strip(" ") or any(c < " " or c > "~" or c == "\\" for c in title):
+                raise ValueError(
+                    f"{title!r} is not an AE title (1-16 printable ASCII characters, no backslash)"
+                )
+        return v
 
     @field_validator("allowed_networks")
     @classmethod
