@@ -137,8 +137,8 @@ def test_hand_packed_file_meta_matches_pydicom():
     from pydicom import dcmread
     from pydicom.dataset import FileMetaDataset
     from pydicom.filewriter import write_file_meta_info
-    from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
 
+    from deidnode import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
     from deidnode.receive.filemeta import part10_header
 
     meta = FileMetaDataset()
@@ -146,8 +146,8 @@ def test_hand_packed_file_meta_matches_pydicom():
     meta.MediaStorageSOPClassUID = CTImageStorage
     meta.MediaStorageSOPInstanceUID = "1.2.3.4.5"
     meta.TransferSyntaxUID = "1.2.840.10008.1.2"
-    meta.ImplementationClassUID = PYNETDICOM_IMPLEMENTATION_UID
-    meta.ImplementationVersionName = PYNETDICOM_IMPLEMENTATION_VERSION
+    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
     meta.SourceApplicationEntityTitle = "CT1"
     buf = BytesIO()
     write_file_meta_info(buf, meta, enforce_standard=True)

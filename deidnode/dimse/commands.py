@@ -6,6 +6,7 @@ for requests we do not serve. Decoding reads every element of group 0000 into a 
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 
@@ -57,8 +58,19 @@ class CommandError(ValueError):
     """The command set is not valid Implicit VR Little Endian group 0000."""
 
 
+_UID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
+
+
+def is_uid(value: str) -> bool:
+    """A valid UID (PS3.5 9.1): numeric components without leading zeros, dot-separated, 64 characters at most.
+    """
+    return 0 < len(value) <= 64 and _UID.fullmatch(value) is not None
+
+
 def _text(value: bytes | memoryview) -> str:
-    return bytes(value).rstrip(b"\x00 ").decode("ascii", "replace")
+    # Latin-1 maps every byte to one character, so a response echoes exactly the bytes the request carried,
+    # even when they are not a valid UID (:func:`is_uid` is the check).
+    return bytes(value).rstrip(b"\x00 ").decode("latin-1")
 
 
 def decode_command(data: bytes | bytearray | memoryview) -> Command:
@@ -95,7 +107,7 @@ def _el(elem: int, value: bytes) -> bytes:
 
 
 def _ui(uid: str) -> bytes:
-    b = uid.encode("ascii")
+    b = uid.encode("latin-1")
     return b + b"\x00" if len(b) % 2 else b
 
 
