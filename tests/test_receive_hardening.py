@@ -198,15 +198,9 @@ def test_the_connection_cap_holds_under_a_burst(node):
 
 
 # -- 5. CPU before the allow-list ---------------------------------------------------------------------------------
-def _big_rq(calling: bytes) -> bytes:
-    """A ~680 KB A-ASSOCIATE-RQ: 128 contexts, each with many long transfer syntax items."""
-    syntaxes = [f"1.2.840.10008.1.2.4.{i}.{'9' * 40}" for i in range(120)]
-    return atk.rq(calling=calling, contexts=[(f"1.2.840.10008.5.1.4.1.1.{i}", syntaxes) for i in range(80)])
-
-
 def test_a_refused_calling_aet_costs_no_decoding(tmp_path):
     """A 685 KB request took 0.54 s of CPU to decode before the allow-list looked at its AE title."""
-    big = _big_rq(b"INTRUDER")
+    big = atk.big_request(b"INTRUDER")
     assert len(big) > 600_000
     with ScpProcess(tmp_path / "spool", allowed_calling_aets=["CT1"]) as scp:
         cpu0 = scp.cpu_seconds()
@@ -222,9 +216,23 @@ def test_a_refused_calling_aet_costs_no_decoding(tmp_path):
 def test_a_request_larger_than_real_peers_send_is_not_decoded(node):
     scp, _ = node(allowed_calling_aets=("CT1",))
     with atk.connect(scp.address[1]) as s:
-        s.sendall(_big_rq(b"CT1"))
+        s.sendall(atk.big_request(b"CT1"))
         pdu_type, _ = atk.read_pdu(s)
     assert pdu_type == atk.A_ABORT
+
+
+def test_the_largest_proposal_a_real_peer_sends_is_decoded(node):
+    """pynetdicom's largest request (128 contexts of all 45 syntaxes, 158 KB) stays under the cap."""
+    from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
+
+    scp, _ = node()
+    ae = AE(ae_title="CT1")
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 10
+    for cx in AllStoragePresentationContexts[:128]:
+        ae.add_requested_context(cx.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+    assoc = ae.associate("127.0.0.1", scp.address[1], ae_title="DEIDNODE")
+    assert assoc.is_established
+    assoc.release()
 
 
 # -- 7. unknown items ----------------------------------------------------------------------------------------------
@@ -241,6 +249,20 @@ def test_unknown_items_and_sub_items_are_ignored(node):
     s.sendall(atk.echo(3))
     assert atk.response_status(s) == 0x0000
     s.close()
+
+
+def test_peer_text_in_uid_items_reaches_no_warning_or_log(node, recwarn, caplog):
+    """pynetdicom's decoder warned with the peer's bytes (``Invalid value for VR UI: '...'``): a UID item that
+    is not a UID is emptied or dropped before decoding, and its context refused."""
+    scp, _ = node()
+    s, contexts = atk.associate(
+        scp.address[1],
+        contexts=[("1.2.\nPATIENT^NAME", [atk.EXPLICIT]), (atk.CT, ["PATIENT^NAME", atk.EXPLICIT])],
+    )
+    s.close()
+    assert contexts == {3: atk.EXPLICIT}
+    assert not [w for w in recwarn if "PATIENT" in str(w.message)]
+    assert "PATIENT" not in caplog.text
 
 
 # -- 8. AE titles with control characters ---------------------------------------------------------------------------
