@@ -246,3 +246,162 @@ def closed_by_peer(sock: socket.socket, timeout: float) -> bool:
         return True
     except TimeoutError:
         return False
+
+
+# -- the combined attack of issue 12 ("What it must show"), one loop per item --------------------------------------
+ALLOWED_NETWORK = "127.0.0.0/24"
+"""The node's allowed network in the combined attack: the legitimate sender is 127.0.0.1, each attack comes
+from its own other address in it (so one attack's per-address quota does not hide another's effect)."""
+ALLOWED_SOURCES = {"small_maximum": "127.0.0.2", "tiny_fragments": "127.0.0.4", "slow_connections": "127.0.0.5",
+                   "big_requests": "127.0.0.6"}
+REFUSED_SOURCE = "127.0.1.1"
+"""An address outside the allowed network."""
+
+
+def _count(counts: dict[str, int], key: str) -> None:
+    counts[key] = counts.get(key, 0) + 1
+
+
+def attack_small_maximum(port: int, until: float) -> dict[str, int]:
+    """Item 1: A-ASSOCIATE-RQs announcing a Maximum Length Received of 1-6, then a C-ECHO, from an allowed host
+    with an allowed AE title."""
+    counts: dict[str, int] = {}
+    while time.monotonic() < until:
+        for max_pdu in (1, 4, 6):
+            try:
+                with connect(port, ALLOWED_SOURCES["small_maximum"]) as s:
+                    s.sendall(rq(max_pdu=max_pdu))
+                    pdu_type, _ = read_pdu(s)
+                    if pdu_type == A_ASSOCIATE_AC:
+                        s.sendall(echo(3))
+                    _count(counts, {A_ASSOCIATE_AC: "accepted", A_ASSOCIATE_RJ: "rejected"}.get(pdu_type, "closed"))
+            except OSError:
+                _count(counts, "error")
+        time.sleep(0.05)
+    return counts
+
+
+def attack_tiny_fragments(port: int, until: float) -> dict[str, int]:
+    """Item 2: associations whose C-STORE data set (or command set) arrives in 1-byte (or empty) fragments."""
+    counts: dict[str, int] = {}
+    data_chunks = list(tiny_fragments(1, 2 << 20))
+    command_chunks = list(tiny_fragments(1, 1 << 20, ctrl=0x01, size=0))
+    store_rq = pdu(P_DATA_TF, pdv(1, 0x03, command(0x0001, 1, CT, "1.2.3.4", True)))
+    n = 0
+    while time.monotonic() < until:
+        n += 1
+        try:
+            s, _ = associate(port, ALLOWED_SOURCES["tiny_fragments"])
+        except OSError:
+            _count(counts, "error")
+            time.sleep(0.1)
+            continue
+        with s:
+            if n % 2:
+                s.sendall(store_rq)
+                _, closed = sent_until_closed(s, data_chunks)
+            else:
+                _, closed = sent_until_closed(s, command_chunks)
+            _count(counts, "aborted" if closed or closed_by_peer(s, 5) else "not_aborted")
+    return counts
+
+
+def attack_slow_connections(port: int, until: float, per_source: int = 30) -> dict[str, int]:
+    """Item 4: ``per_source`` connections from a refused address and as many from an allowed one, each dripping
+    an A-ASSOCIATE-RQ at one byte per second; reopened as the node closes them."""
+    import selectors
+
+    counts: dict[str, int] = {}
+    wire = rq(calling=b"CT1")
+    sel = selectors.DefaultSelector()
+    conns: dict[socket.socket, list] = {}
+
+    def open_one(source: str) -> None:
+        try:
+            s = connect(port, source)
+        except OSError:
+            _count(counts, "connect_failed")
+            return
+        s.setblocking(False)
+        conns[s] = [source, 0]
+        sel.register(s, selectors.EVENT_READ)
+        _count(counts, f"opened_{'refused' if source == REFUSED_SOURCE else 'allowed'}")
+
+    def close(s: socket.socket) -> None:
+        sel.unregister(s)
+        conns.pop(s)
+        s.close()
+
+    next_drip = time.monotonic()
+    while time.monotonic() < until:
+        for source in (REFUSED_SOURCE, ALLOWED_SOURCES["slow_connections"]):
+            while sum(1 for c in conns.values() if c[0] == source) < per_source and time.monotonic() < until:
+                open_one(source)
+        for key, _ in sel.select(timeout=0.1):
+            s = key.fileobj
+            try:
+                data = s.recv(65536)  # type: ignore[union-attr]
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                _count(counts, "closed_by_node")
+                close(s)  # type: ignore[arg-type]
+        if time.monotonic() >= next_drip:
+            next_drip += 1.0
+            for s, state in list(conns.items()):
+                try:
+                    s.send(wire[state[1] : state[1] + 1])
+                    state[1] = (state[1] + 1) % len(wire)
+                except OSError:
+                    _count(counts, "closed_by_node")
+                    close(s)
+    for s in list(conns):
+        close(s)
+    return counts
+
+
+def big_request(calling: bytes) -> bytes:
+    """A ~685 KB A-ASSOCIATE-RQ: 80 contexts of 120 long transfer syntax items."""
+    syntaxes = [f"1.2.840.10008.1.2.4.{i}.{'9' * 40}" for i in range(120)]
+    return rq(calling=calling, contexts=[(f"1.2.840.10008.5.1.4.1.1.{i}", syntaxes) for i in range(80)])
+
+
+def attack_big_requests(port: int, until: float) -> dict[str, int]:
+    """Item 5: 685 KB A-ASSOCIATE-RQs from a refused address, from an allowed address with a refused AE title,
+    and with an allowed AE title (larger than any real peer sends)."""
+    counts: dict[str, int] = {}
+    cases = [(REFUSED_SOURCE, big_request(b"CT1"), "refused_network"),
+             (ALLOWED_SOURCES["big_requests"], big_request(b"INTRUDER"), "refused_aet"),
+             (ALLOWED_SOURCES["big_requests"], big_request(b"CT1"), "allowed_aet")]
+    while time.monotonic() < until:
+        for source, wire, name in cases:
+            try:
+                with connect(port, source) as s:
+                    try:
+                        s.sendall(wire)
+                    except OSError:
+                        pass
+                    pdu_type, _ = read_pdu(s)
+                    answer = {A_ASSOCIATE_AC: "accepted", A_ASSOCIATE_RJ: "rejected", A_ABORT: "aborted"}
+                    _count(counts, f"{name}_{answer.get(pdu_type, 'closed')}")
+            except OSError:
+                _count(counts, f"{name}_error")
+    return counts
+
+
+ATTACKS = {
+    "small_maximum": attack_small_maximum,
+    "tiny_fragments": attack_tiny_fragments,
+    "slow_connections": attack_slow_connections,
+    "big_requests": attack_big_requests,
+}
+
+
+if __name__ == "__main__":  # python tests/attackers.py KIND PORT SECONDS: runs one attack, prints its counts
+    import json
+    import sys
+
+    kind, port_arg, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    print(json.dumps(ATTACKS[kind](port_arg, time.monotonic() + seconds)), flush=True)
