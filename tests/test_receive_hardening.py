@@ -344,6 +344,18 @@ def test_a_non_ascii_sop_instance_uid_gets_a_failure_status(node):
     s.close()
 
 
+def test_uids_with_leading_zero_components_are_still_stored(node):
+    """PS3.5 forbids them, real instances carry them: the UID check is digits and dots, not the full grammar."""
+    scp, spool = node()
+    ds = make_study(1, 1)[0]
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = "1.2.840.113619.2.55.3.0969.01"
+    s, _ = atk.associate(scp.address[1])
+    s.sendall(atk.store(1, atk.dataset_of(to_bytes(ds)), atk.CT, ds.SOPInstanceUID))
+    assert atk.response_status(s) == 0x0000
+    s.close()
+    assert spool.depth()[State.RECEIVED] == 1
+
+
 @pytest.mark.parametrize("context", [("", [atk.EXPLICIT]), (atk.CT, [])])
 def test_an_empty_abstract_syntax_or_no_transfer_syntax_rejects_only_that_context(node, context):
     scp, _ = node()

@@ -6,7 +6,6 @@ for requests we do not serve. Decoding reads every element of group 0000 into a 
 
 from __future__ import annotations
 
-import re
 import struct
 from dataclasses import dataclass
 
@@ -58,13 +57,17 @@ class CommandError(ValueError):
     """The command set is not valid Implicit VR Little Endian group 0000."""
 
 
-_UID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
-
-
 def is_uid(value: str) -> bool:
-    """A valid UID (PS3.5 9.1): numeric components without leading zeros, dot-separated, 64 characters at most.
-    """
-    return 0 < len(value) <= 64 and _UID.fullmatch(value) is not None
+    """A UID as PS3.5 9.1 spells it: digit components separated by dots, 64 characters at most. Components
+    with leading zeros, which the standard forbids, are accepted: real instances carry them."""
+    return (
+        0 < len(value) <= 64
+        and value.isascii()
+        and value.replace(".", "").isdigit()
+        and value[0] != "."
+        and value[-1] != "."
+        and ".." not in value
+    )
 
 
 def _text(value: bytes | memoryview) -> str:

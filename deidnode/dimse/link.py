@@ -66,6 +66,8 @@ SEND_BATCH_BYTES = 4 * 1024 * 1024
 data set sent to a small maximum are never all built at once."""
 DEFAULT_MIN_RATE = 16 * 1024
 """Bytes per second a message must move at, beyond its ``message_timeout``, before it is given up."""
+ARM_SLACK = 0.25
+"""How far past a deadline a blocking call may end (the socket timeout is reset at most this often)."""
 
 _PDU_HEAD = struct.Struct(">BBI")
 _PDV_HEAD = struct.Struct(">BBIIBB")  # PDU type, reserved, PDU length, item length, context ID, control header
@@ -167,16 +169,23 @@ class Link:
         return self._user_timeout if self._armed_timeout is not None else self.sock.gettimeout()
 
     def _arm(self) -> None:
-        """Give the socket what is left of the deadline (raises ``TimeoutError`` once it has passed)."""
+        """Give the socket what is left of the deadline (raises ``TimeoutError`` once it has passed).
+
+        The socket's timeout is only reset when the one in force could let a blocking call end more than
+        ``ARM_SLACK`` after the deadline (so a fast message costs one ``settimeout``, not one per ``recv``).
+        """
         deadline = self._current_deadline()
         if deadline is None:
             self._disarm()
             return
-        left = deadline - time.monotonic()
+        now = time.monotonic()
+        left = deadline - now
         if left <= 0:
             raise TimeoutError("deadline passed")
         if self._armed_timeout is None:
             self._user_timeout = self.sock.gettimeout()
+        elif now + self._armed_timeout <= deadline + ARM_SLACK:
+            return
         self._armed_timeout = left
         self.sock.settimeout(left)
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import struct
 import zlib
 
-HEAD_BYTES = 64 * 1024
-"""How much of a data set's start is kept for the check."""
+HEAD_BYTES = 8 * 1024
+"""How much of a data set's start is kept for the check: the elements before (0008,0018) are a few short
+ones of group 0008 (private groups 0001-0007 are not allowed, PS3.5 7.8.1)."""
 
 IMPLICIT_LE = "1.2.840.10008.1.2"
 EXPLICIT_BE = "1.2.840.10008.1.2.2"
@@ -30,16 +31,15 @@ class HeadKeeper:
         self.head = bytearray()
 
     def __call__(self, fragment: memoryview) -> None:
-        room = HEAD_BYTES - len(self.head)
-        if room > 0:
-            self.head += fragment[:room]
+        if len(self.head) < HEAD_BYTES:
+            self.head += fragment[: HEAD_BYTES - len(self.head)]
         self.sink(fragment)
 
 
-def sop_uids(head: bytes | bytearray, transfer_syntax: str) -> tuple[str, str] | None:
+def sop_uids(head: bytes | bytearray | memoryview, transfer_syntax: str) -> tuple[str, str] | None:
     """(SOP Class UID, SOP Instance UID) of the data set starting with ``head`` in ``transfer_syntax``;
     None when they cannot be found there (missing, or behind an element of undefined length)."""
-    data = bytes(head)
+    data = head
     if transfer_syntax == DEFLATED_LE:
         try:
             data = zlib.decompressobj(-zlib.MAX_WBITS).decompress(data, HEAD_BYTES)
@@ -68,7 +68,7 @@ def sop_uids(head: bytes | bytearray, transfer_syntax: str) -> tuple[str, str] |
         if tag > _SOP_INSTANCE or length == 0xFFFFFFFF or pos + length > end:
             return None
         if tag in (_SOP_CLASS, _SOP_INSTANCE):
-            found[tag] = data[pos : pos + length].rstrip(b"\x00 ").decode("latin-1")
+            found[tag] = bytes(data[pos : pos + length]).rstrip(b"\x00 ").decode("latin-1")
         pos += length
     if len(found) < 2:
         return None
