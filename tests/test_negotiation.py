@@ -21,7 +21,6 @@ from pydicom.data import get_testdata_file
 
 from deidnode import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from deidnode.config import Destination, NodeSettings, RetrySettings
-from deidnode.dimse.acse import choose_transfer_syntax
 from deidnode.forward import DicomForwarder, Outcome
 from deidnode.receive import StorageSCP
 from deidnode.spool import Spool
@@ -80,6 +79,8 @@ def _files(tmp_path: Path) -> list[Path]:
 
 # -- item 16 --------------------------------------------------------------------------------------------------------
 def test_the_senders_compressed_syntax_is_preferred_then_explicit_before_implicit():
+    from deidnode.dimse.acse import choose_transfer_syntax
+
     supported = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2", "1.2.840.10008.1.2.4.50"}
     assert choose_transfer_syntax(["1.2.840.10008.1.2", "1.2.840.10008.1.2.4.50"], supported) == (
         "1.2.840.10008.1.2.4.50"
