@@ -411,8 +411,10 @@ def _ac(max_pdu: int) -> bytes:
 def test_a_destination_maximum_too_small_to_fragment_is_refused(max_pdu):
     """The same value in a destination's A-ASSOCIATE-AC made a worker spin on its first send; the forwarder
     now treats the destination as unavailable (retried later)."""
-    from deidnode.config import Destination, RetrySettings
-    from deidnode.forward import DicomForwarder, Outcome
+    from deidnode.config import Destination
+    from deidnode.engine import encode_dataset
+    from deidnode.engine.convert import to_native_little_endian
+    from deidnode.forward import DicomForwarder, Outcome, Outgoing
 
     port, t = _fake_acceptor(_ac(max_pdu))
     link = Link(socket.create_connection(("127.0.0.1", port), timeout=5))
@@ -424,8 +426,8 @@ def test_a_destination_maximum_too_small_to_fragment_is_refused(max_pdu):
 
     port, t = _fake_acceptor(_ac(max_pdu))
     dest = Destination(name="tiny", type="dicom", ae_title="PACS", host="127.0.0.1", port=port, timeout=5)
-    fwd = DicomForwarder(dest, RetrySettings(initial_seconds=0.05, max_seconds=0.1))
-    result = fwd.send(make_study(1, 1)[0])
+    fwd = DicomForwarder(dest)
+    result = fwd.send(Outgoing(make_study(1, 1)[0], encode=encode_dataset, convert=to_native_little_endian))
     assert result.outcome is Outcome.RETRY and result.code == "association_failed"
     fwd.close()
     t.join(10)

@@ -20,8 +20,10 @@ from pydicom import dcmread
 from pydicom.data import get_testdata_file
 
 from deidnode import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
-from deidnode.config import Destination, NodeSettings, RetrySettings
-from deidnode.forward import DicomForwarder, Outcome
+from deidnode.config import Destination, NodeSettings
+from deidnode.engine import encode_dataset
+from deidnode.engine.convert import to_native_little_endian
+from deidnode.forward import DicomForwarder, Outcome, Outgoing
 from deidnode.receive import StorageSCP
 from deidnode.spool import Spool
 
@@ -154,8 +156,9 @@ def test_the_forwarder_announces_deidnodes_implementation():
     try:
         dest = Destination(name="r", type="dicom", ae_title="RECORDER", host="127.0.0.1", port=recorder.port,
                            timeout=5)
-        fwd = DicomForwarder(dest, RetrySettings())
-        assert fwd.send(make_study(1, 1)[0]).outcome is Outcome.OK
+        fwd = DicomForwarder(dest)
+        out = Outgoing(make_study(1, 1)[0], encode=encode_dataset, convert=to_native_little_endian)
+        assert fwd.send(out).outcome is Outcome.OK
         fwd.close()
     finally:
         recorder.stop()
