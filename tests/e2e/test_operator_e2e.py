@@ -125,14 +125,17 @@ def _raw_instance(uid_value: bytes, pn_value: bytes, da_value: bytes, broken_seq
 def test_no_value_from_a_file_reaches_any_log_line_and_every_stderr_line_is_json(tmp_path, make_node, orthanc):
     """Issue 10 item 3: pydicom's warnings quoted values ('Invalid value for VR UI: ...') in the node's logs."""
     node = make_node(node_config(tmp_path, orthanc)).start()
+    # Each data set's SOP Instance UID is its command's: the SCP answers 0xA900 otherwise (issue 12 item 9); the
+    # first has a component with a leading zero, which the SCP takes and pydicom warns about.
+    uids = [b"1.2.826.0.1.3680043.2.1125.099.0", b"1.2.826.0.1.3680043.2.1125.99.1", b"1.2.826.0.1.3680043.2.1125.99.2"]
     bodies = [
-        _raw_instance(b"1.2.ZZLEAKUI.3\x00", b"ZZLEAKPN^Name", b"20200101", False, sop_instance=b"1.2.ZZLEAKSOP"),
-        _raw_instance(b"1.2.3.4\x00", b"Smith^ZZLEAKPN2\x01", b"ZZLEAKDA", False, modality=b"zzleakmod"),
-        _raw_instance(b"1.2.3.5\x00", b"Doe^John", b"20200101", True),
+        _raw_instance(b"1.2.ZZLEAKUI.3\x00", b"ZZLEAKPN^Name", b"20200101", False, sop_instance=uids[0]),
+        _raw_instance(b"1.2.3.4\x00", b"Smith^ZZLEAKPN2\x01", b"ZZLEAKDA", False, modality=b"zzleakmod",
+                      sop_instance=uids[1]),
+        _raw_instance(b"1.2.3.5\x00", b"Doe^John", b"20200101", True, sop_instance=uids[2]),
     ]
     for i, body in enumerate(bodies):
-        status = send_raw(node.port, "1.2.840.10008.5.1.4.1.1.7", f"1.2.826.0.1.3680043.2.1125.99.{i}",
-                          ExplicitVRLittleEndian, body)
+        status = send_raw(node.port, "1.2.840.10008.5.1.4.1.1.7", uids[i].decode(), ExplicitVRLittleEndian, body)
         assert status == 0x0000
     wait_for(lambda: node.metric("deidnode_engine_instances_total", outcome="quarantined")
              + node.metric("deidnode_engine_instances_total", outcome="deidentified") >= 3, 60, "3 processed")
