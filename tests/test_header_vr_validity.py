@@ -14,7 +14,7 @@ import phi_dataset as P
 import pydicom
 import pytest
 from pydicom.datadict import tag_for_keyword
-from pydicom.dataelem import RawDataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
@@ -42,8 +42,20 @@ def plant(ds: Dataset, keyword: str, vr: str, value: bytes) -> None:
     ds._dict[tag] = RawDataElement(tag, vr, len(value), value, 0, False, True)
 
 
+def _undefined_lengths(ds: Dataset) -> None:
+    """Write every sequence and item with undefined length (pydicom writes defined lengths, which the header
+    patching below would leave 4 bytes too long per patched element: a malformed file the parser refuses)."""
+    for elem in ds._dict.values():  # not ``for elem in ds``: that would convert the planted raw values
+        if isinstance(elem, DataElement) and elem.VR == "SQ":
+            elem.is_undefined_length = True
+            for item in elem.value:
+                item.is_undefined_length_sequence_item = True
+                _undefined_lengths(item)
+
+
 def to_file(ds: Dataset) -> bytes:
     buf = io.BytesIO()
+    _undefined_lengths(ds)
     ds.save_as(buf, enforce_file_format=True)  # sequences and items of undefined length: nothing to re-count
     data = buf.getvalue()
     for tag, vr in _PATCH:

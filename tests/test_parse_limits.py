@@ -2,7 +2,8 @@
 
 Deflate bombs are refused past ``node.max_inflated_bytes`` without being inflated further; group 0002
 elements inside the data set are dropped (only the file meta names the transfer syntax); an element, item or
-fragment whose length runs past the end of its container quarantines the instance (``truncated``).
+fragment whose length runs past the end of its container quarantines the instance (``parse/unparseable``,
+detail ``truncated: ...``).
 """
 
 from __future__ import annotations
@@ -52,8 +53,12 @@ def _with_syntax(meta: bytes, ts: str) -> bytes:
 
 
 def _quarantine_code(raw: bytes, policy: Policy = POLICY) -> str | None:
+    """None when de-identified; else ``code`` or ``code/first word of the detail``."""
     result = deidentify_bytes(raw, policy, KEYS)
-    return None if result.ok else result.quarantine.code
+    if result.ok:
+        return None
+    q = result.quarantine
+    return f"{q.code}/{q.detail.split(':')[0]}" if ":" in q.detail else q.code
 
 
 # -- 6. deflate bombs -------------------------------------------------------------------------------------------------
@@ -179,13 +184,14 @@ def test_a_truncated_element_or_item_is_quarantined(case):
     raw = TRUNCATIONS[case](meta, body)
     result = deidentify_bytes(raw, POLICY, KEYS)
     assert not result.ok, "a truncated instance was de-identified"
-    assert (result.quarantine.stage, result.quarantine.code) == ("parse", "truncated")
+    assert (result.quarantine.stage, result.quarantine.code) == ("parse", "unparseable")
+    assert result.quarantine.detail.startswith("truncated: ")
 
 
 def test_a_truncated_encapsulated_fragment_is_quarantined():
     raw = Path(get_testdata_file("SC_rgb_jpeg_dcmtk.dcm")).read_bytes()
     assert _quarantine_code(raw) is None
-    assert _quarantine_code(raw[:-500]) == "truncated"
+    assert _quarantine_code(raw[:-500]) == "unparseable/truncated"
 
 
 def test_sequences_nested_past_the_limit_are_refused():
@@ -193,7 +199,8 @@ def test_sequences_nested_past_the_limit_are_refused():
     nested = _REF
     for _ in range(100):
         nested = struct.pack("<HH2sHI", 0x0040, 0xA730, b"SQ", 0, len(nested) + 8) + _item(nested)
-    assert _quarantine_code(meta + body + nested) == "nesting-too-deep"
+    assert _quarantine_code(meta + body + nested) == "unparseable"
+    assert "nested deeper than 64" in deidentify_bytes(meta + body + nested, POLICY, KEYS).quarantine.detail
 
 
 @pytest.mark.parametrize(

@@ -142,13 +142,19 @@ def test_connections_from_a_refused_network_hold_no_slots(node):
     scp, _ = node(max_associations=1, allowed_networks=("127.0.0.1/32",), acse_timeout=30)
     silent = [atk.connect(scp.address[1], source="127.0.0.2") for _ in range(15)]
     try:
-        for s in silent:
-            pdu_type, body = atk.read_pdu(s)  # answered at once, before it sent anything
-            assert pdu_type in (atk.A_ASSOCIATE_RJ, 0)
+        assert not _wait(lambda: scp._active, 1)  # none of them holds a slot (cap: 10)
         ok, _ = atk.associate(scp.address[1], source="127.0.0.1")
         ok.sendall(atk.echo(3))
         assert atk.response_status(ok) == 0x0000
         ok.close()
+        with atk.connect(scp.address[1], source="127.0.0.2") as s:  # one that asks gets the rejection
+            s.sendall(atk.rq())
+            pdu_type, body = atk.read_pdu(s)
+            assert pdu_type == atk.A_ASSOCIATE_RJ and body[1:4] == bytes((0x01, 0x01, 0x01))
+        t0 = time.monotonic()
+        for s in silent:  # and the silent ones are closed within 2 s, never read
+            assert atk.read_pdu(s) == (0, b"")
+        assert time.monotonic() - t0 < 4
     finally:
         for s in silent:
             s.close()

@@ -354,8 +354,8 @@ def deidentify_bytes(
 ) -> EngineResult:
     """Parse a Part 10 byte string (or a read-only memory map of a file) and de-identify it.
 
-    A file that cannot be parsed gives a quarantine result (stage ``parse``), never an exception: a code of
-    :mod:`.framing` (``truncated``, ``inflate-limit``, ``nesting-too-deep``) or ``unparseable``.
+    A file that cannot be parsed gives a quarantine result (stage ``parse``), never an exception: ``unparseable``
+    (detail: the exception type, or what :mod:`.framing` found, e.g. ``truncated: ...``) or ``inflate-limit``.
     """
     try:
         ds = parse_bytes(raw, max_inflated_bytes=policy.max_inflated_bytes)

@@ -39,19 +39,22 @@ Buffer = bytes | bytearray | memoryview | mmap.mmap
 
 
 class ParseLimitError(ValueError):
-    """The input breaks a structural rule or a limit; ``code`` is the quarantine reason code."""
+    """The input breaks a structural rule or a limit; ``code`` is the quarantine reason code, ``str()`` the
+    detail (what was wrong, never a value)."""
 
     code = "unparseable"
 
 
 class Truncated(ParseLimitError):
-    """An element, item or fragment whose length runs past the end of its container."""
+    """An element, item or fragment whose length runs past the end of its container: unparseable (the safe
+    default of issue 12 item 11), with ``truncated:`` in the detail."""
 
-    code = "truncated"
+    def __init__(self, what: str) -> None:
+        super().__init__(f"truncated: {what}")
 
 
 class TooDeep(ParseLimitError):
-    code = "nesting-too-deep"
+    """Sequences nested deeper than :data:`MAX_DEPTH`: unparseable."""
 
 
 class InflateLimit(ParseLimitError):

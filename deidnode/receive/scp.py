@@ -12,7 +12,7 @@ import socket
 import ssl
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from typing import Any
 
 from pynetdicom import ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
@@ -40,47 +40,58 @@ log = get_logger("receive")
 # 0xA7xx: Refused: Out of Resources (PS3.4 Table B.2-1). The sender may try again later.
 STATUS_OUT_OF_RESOURCES_DISK = STATUS_OUT_OF_RESOURCES + 0x01
 ACCEPT_POLL_S = 0.5
+REFUSE_WAIT_S = 2.0
 LINGER_S = 1.0
-MAX_LINGERING = 256
+MAX_REFUSING = 256
 
 
-class _Lingering:
-    """Connections answered and half-closed at accept (A-ASSOCIATE-RJ, FIN): what the peer still sends is
-    discarded unread until it closes or ``LINGER_S`` pass, so that closing does not reset the connection and
-    lose the answer. Polled by the accept loop: no thread per connection."""
+class _Refusals:
+    """Connections refused at accept, answered without a thread: once the peer has sent its first bytes (its
+    A-ASSOCIATE-RQ; they are never read, only seen to be there) it gets the A-ASSOCIATE-RJ and a half-close,
+    then what it still sends is discarded until it closes or ``LINGER_S`` pass, so that closing does not reset
+    the connection and lose the answer. A peer that sends nothing for ``REFUSE_WAIT_S`` is closed. Answering
+    before the peer has sent its request raced its state machine (pynetdicom then aborted instead of seeing
+    the rejection). Polled by the accept loop; at most ``MAX_REFUSING`` are held."""
 
     def __init__(self) -> None:
-        self._socks: deque[tuple[socket.socket, float]] = deque()
+        self._socks: list[tuple[socket.socket, bytes | None, float]] = []  # (socket, answer to send, until)
 
     def __len__(self) -> int:
         return len(self._socks)
 
-    def add(self, sock: socket.socket) -> None:
-        if len(self._socks) >= MAX_LINGERING:
+    def add(self, sock: socket.socket, answer: bytes | None) -> None:
+        if len(self._socks) >= MAX_REFUSING:
             sock.close()
             return
-        self._socks.append((sock, time.monotonic() + LINGER_S))
+        sock.setblocking(False)
+        self._socks.append((sock, answer, time.monotonic() + REFUSE_WAIT_S))
 
     def poll(self) -> None:
         now = time.monotonic()
-        keep: deque[tuple[socket.socket, float]] = deque()
-        for sock, until in self._socks:
-            done = now >= until
+        keep: list[tuple[socket.socket, bytes | None, float]] = []
+        for sock, answer, until in self._socks:
             try:
-                while not done:
-                    done = not sock.recv(65536)
-            except BlockingIOError:
-                pass
-            except OSError:
-                done = True
-            if done:
+                if answer is not None:  # waiting for the request to start
+                    if not sock.recv(1, socket.MSG_PEEK):
+                        raise ConnectionError("closed")
+                    sock.send(answer)
+                    sock.shutdown(socket.SHUT_WR)
+                    keep.append((sock, None, now + LINGER_S))
+                    continue
+                while sock.recv(65536):  # answered: discard until the peer closes
+                    pass
                 sock.close()
-            else:
-                keep.append((sock, until))
+            except BlockingIOError:
+                if now < until:
+                    keep.append((sock, answer, until))
+                else:
+                    sock.close()
+            except OSError:
+                sock.close()
         self._socks = keep
 
     def close_all(self) -> None:
-        for sock, _ in self._socks:
+        for sock, _, _ in self._socks:
             sock.close()
         self._socks.clear()
 
@@ -146,7 +157,7 @@ class StorageSCP:
         self._per_address: Counter[str] = Counter()
         self._established: set[int] = set()
         self._next_key = 0
-        self._lingering = _Lingering()
+        self._refusals = _Refusals()
         # Connections held at once, associated or still negotiating; beyond max_associations the extra ones
         # only live long enough to be sent an A-ASSOCIATE-RJ.
         self._max_connections = 2 * settings.max_associations + 8
@@ -177,8 +188,8 @@ class StorageSCP:
     def _accept_loop(self) -> None:
         assert self._listener is not None
         while self._running.is_set():
-            self._lingering.poll()
-            self._listener.settimeout(0.05 if self._lingering else ACCEPT_POLL_S)
+            self._refusals.poll()
+            self._listener.settimeout(0.05 if self._refusals else ACCEPT_POLL_S)
             try:
                 conn, addr = self._listener.accept()
             except TimeoutError:
@@ -205,7 +216,7 @@ class StorageSCP:
             except RuntimeError:  # cannot start a thread: give the slot back
                 self._release(key)
                 conn.close()
-        self._lingering.close_all()
+        self._refusals.close_all()
 
     def _reserve(self, address: str) -> int | None:
         """Take a connection slot for ``address`` (under the lock, before the thread starts, so the caps hold
@@ -232,22 +243,15 @@ class StorageSCP:
 
     def _refuse_network(self, conn: socket.socket, address: str) -> None:
         """A source outside ``allowed_networks``: decided before a byte is read. Plain DICOM gets an
-        A-ASSOCIATE-RJ (rejected-permanent, no reason) and a half-close, and lingers briefly with what it sends
-        discarded unread; a TLS port just closes."""
+        A-ASSOCIATE-RJ (rejected-permanent, no reason) once it has sent its request, which is discarded
+        unread (:class:`_Refusals`); a TLS port just closes."""
         metrics.RECEIVE_ASSOCIATIONS.labels("rejected").inc()
         log.warning("association_rejected", extra={"code": NETWORK_NOT_ALLOWED.code, "peer": address})
         if self._ssl is not None:
             conn.close()
             return
-        try:
-            conn.setblocking(False)
-            rej = NETWORK_NOT_ALLOWED
-            conn.send(acse.reject_pdu(rej.result, rej.source, rej.diagnostic))
-            conn.shutdown(socket.SHUT_WR)
-        except OSError:
-            conn.close()
-            return
-        self._lingering.add(conn)
+        rej = NETWORK_NOT_ALLOWED
+        self._refusals.add(conn, acse.reject_pdu(rej.result, rej.source, rej.diagnostic))
 
     def active_associations(self) -> int:
         with self._lock:
