@@ -354,3 +354,13 @@ def test_folder_destination_on_a_full_volume_is_a_retry_not_a_delivery(tmp_path)
             assert dcmread(BytesIO((mnt / name).read_bytes())).PixelData
     finally:
         subprocess.run(["umount", str(mnt)])
+
+
+def test_a_probe_of_a_destination_never_sent_to_proposes_verification(scp):
+    """The probe of a lane that had sent nothing proposed no context at all; Orthanc never answered that."""
+    peer = scp()
+    fwd = DicomForwarder(_dest(peer.port, timeout=3))
+    assert fwd.probe().outcome is Outcome.OK
+    assert fwd.link is not None and fwd.proposed == {"1.2.840.10008.1.1"}
+    fwd.close()
+    assert peer.associations == 1

@@ -44,6 +44,7 @@ from .folder import FolderForwarder
 log = get_logger("forward")
 
 NATIVE = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+VERIFICATION = "1.2.840.10008.1.1"
 MAX_CONTEXTS = 128  # PS3.8 9.3.2.2: presentation context IDs are odd numbers 1..255
 RESPONSE_TIMEOUT_GROWTH = 8
 _LINK_ERRORS = (PeerClosed, PeerAborted, ProtocolError, ReleaseRequested, OSError)
@@ -123,7 +124,8 @@ class DicomForwarder:
 
     # -- association ----------------------------------------------------------------------------------
     def _proposal(self) -> list[tuple[str, list[str]]]:
-        cxs: list[tuple[str, list[str]]] = []
+        # Verification always: an association (a probe's) proposes at least one context (PS3.8 9.3.2).
+        cxs: list[tuple[str, list[str]]] = [(VERIFICATION, list(NATIVE))]
         for sop, others in reversed(self.wanted.items()):  # most recently needed first: it survives the cap
             group = [(sop, list(NATIVE))] + [(sop, [ts]) for ts in others]
             if len(cxs) + len(group) > MAX_CONTEXTS:
