@@ -8,8 +8,10 @@ from prometheus_client import REGISTRY, generate_latest
 
 from deidnode import metrics
 
-NAME = re.compile(r"^deidnode_[a-z]+_[a-z_]+_(total|seconds|bytes|instances|processes)$")
+# deidnode_build_info follows Prometheus' info-metric convention (value 1, versions as labels); *_up is 0/1.
+NAME = re.compile(r"^deidnode_([a-z]+_[a-z_]+_(total|seconds|bytes|instances|processes|up)|build_info)$")
 ALLOWED_LABELS = {"outcome", "stage", "destination", "state", "reason"}
+BUILD_INFO_LABELS = {"version", "table_edition", "pydicom", "ocr"}
 
 
 def _ours():
@@ -29,7 +31,8 @@ def test_names_follow_convention():
 
 def test_labels_are_low_cardinality_kinds():
     for m in _ours():
-        assert set(m._labelnames) <= ALLOWED_LABELS, m._name
+        allowed = BUILD_INFO_LABELS if m is metrics.BUILD_INFO else ALLOWED_LABELS
+        assert set(m._labelnames) <= allowed, m._name
 
 
 def test_preinit_exports_zero_series_for_every_label():
