@@ -197,6 +197,7 @@ def _run(  # noqa: ANN001
         },
     )
 
+    heartbeat.beat()  # step "running": /readyz may now say ready
     sdnotify.notify(f"READY=1\nSTATUS=listening on port {port}, {supervisor.count} workers")
     watchdog = None
     interval = sdnotify.watchdog_interval()

@@ -152,11 +152,11 @@ class NodeStatus:
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         healthy, _ = self.health()
-        running = not self.heartbeat.stopping
+        step = self.heartbeat.state()["step"]
         alive = self._workers_alive()
         checks = {
             "alive": Check(healthy),
-            "running": Check(running, {"step": self.heartbeat.state()["step"]}),
+            "running": Check(step == "running", {"step": step}),
             "spool_writable": spool_writable(self.settings.spool.path),
             "spool_space": spool_space(self.settings.spool.path, self.settings.spool.min_free_bytes),
             "workers": Check(alive >= 1, {"alive": alive, "configured": self.supervisor.count}),
