@@ -144,13 +144,14 @@ def _destinations(d: dict[str, Any]) -> str:
         rows.append(
             "<tr>"
             + _cell(d, f"destinations.{i}.name")
-            + _cell(d, f"destinations.{i}.target")
             + _cell(d, f"destinations.{i}.state", state, "ok" if ok else "bad")
-            + f"<td>{escape(err_text)}</td></tr>"
+            + f"<td>{escape(err_text)}</td>"
+            + _cell(d, f"destinations.{i}.target")
+            + "</tr>"
         )
     return (
-        "<section><h2>Destinations</h2><div class=scroll><table><tr><th>name</th><th>target</th><th>state</th>"
-        "<th>last error</th></tr>" + "".join(rows) + "</table></div></section>"
+        "<section><h2>Destinations</h2><div class=scroll><table><tr><th>name</th><th>state</th>"
+        "<th>last error</th><th>target</th></tr>" + "".join(rows) + "</table></div></section>"
     )
 
 

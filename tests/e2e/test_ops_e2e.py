@@ -17,52 +17,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from peers import storescu, wait_for  # noqa: E402  (sys.path set by conftest)
+from opsnode import folder_config, get, get_json, send_traffic  # noqa: E402  (sys.path set by conftest)
+from peers import storescu, wait_for  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dicom_factory import PLANTED_PHI  # noqa: E402
 
 pytestmark = pytest.mark.e2e
-
-ROUTES = """
-routes:
-  - name: from-ct1
-    match: {calling_aet: [CT1]}
-    destinations: [out]
-"""
-
-
-def folder_config(tmp_path: Path, **over) -> dict:
-    """A node forwarding to a folder: CT1 is routed, any other sender is quarantined (route, no_route)."""
-    (tmp_path / "routes.yaml").write_text(ROUTES)
-    cfg = {
-        "node": {"ae_title": "DEIDNODE", "shutdown_grace_seconds": 0.5},
-        "spool": {"path": str(tmp_path / "spool"), "min_free_bytes": 0},
-        "quarantine_path": str(tmp_path / "quarantine"),
-        "workers": {"count": 2, "poll_seconds": 0.05},
-        "destinations": [{"name": "out", "type": "folder", "path": str(tmp_path / "out")}],
-        "routes_file": str(tmp_path / "routes.yaml"),
-        "audit": {"path": str(tmp_path / "audit" / "audit.jsonl")},
-        "web": {"stall_seconds": 2},
-        "log_level": "INFO",
-    }
-    for k, v in over.items():
-        cfg[k] = {**cfg.get(k, {}), **v} if isinstance(v, dict) else v
-    return cfg
-
-
-def get(node, path: str, method: str = "GET") -> tuple[int, bytes, dict]:
-    req = urllib.request.Request(f"http://127.0.0.1:{node.metrics_port}{path}", method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read(), dict(r.headers)
-    except urllib.error.HTTPError as e:
-        return e.code, e.read(), dict(e.headers)
-
-
-def get_json(node, path: str) -> tuple[int, dict]:
-    code, body, _ = get(node, path)
-    return code, json.loads(body)
 
 
 class NotifyListener:
@@ -209,15 +170,9 @@ def test_a_shutdown_hung_on_a_worker_fails_healthz(tmp_path, make_node):
             pass
 
 
-def _send_traffic(node, study_dir: Path) -> None:
-    files = sorted(study_dir.iterdir())
-    assert storescu(node.port, files[:12], aet="CT1").returncode == 0
-    assert storescu(node.port, files[12:13], aet="OTHER").returncode == 0  # no route: quarantined
-
-
 def test_status_api_reports_what_the_node_did_without_phi(tmp_path, make_node, study_dir):
     node = make_node(folder_config(tmp_path)).start()
-    _send_traffic(node, study_dir)
+    send_traffic(node, study_dir)
     wait_for(lambda: get_json(node, "/api/v1/status")[1]["spool"]["waiting"] == 0
              and get_json(node, "/api/v1/status")[1]["spool"]["states"]["forwarded"] == 12, 60, "all processed")
     _, s = get_json(node, "/api/v1/status")
@@ -253,7 +208,7 @@ def test_status_api_reports_what_the_node_did_without_phi(tmp_path, make_node, s
 
 def test_serve_writes_one_audit_record_per_instance_without_phi(tmp_path, make_node, study_dir):
     node = make_node(folder_config(tmp_path)).start()
-    _send_traffic(node, study_dir)
+    send_traffic(node, study_dir)
     path = tmp_path / "audit" / "audit.jsonl"
     wait_for(lambda: path.exists() and len(path.read_text().splitlines()) == 13, 60, "13 audit records")
     assert oct(path.stat().st_mode & 0o777) == "0o600"
