@@ -107,7 +107,7 @@ RETRY_MAX_AGE = Gauge(
 )
 DESTINATION_UP = Gauge(
     "deidnode_forward_destination_up",
-    "1 when the destination takes instances, 0 while it is backed off after a failure.",
+    "0 from a failed delivery until the next successful one (the spool's shared retry clock), else 1.",
     ["destination"],
     multiprocess_mode="mostrecent",
 )

@@ -207,6 +207,9 @@ def _run(  # noqa: ANN001
     def update_depth() -> None:
         for state, n in spool.depth().items():
             metrics.SPOOL_DEPTH.labels(state.name.lower()).set(n)
+        down = {st.name for st in spool.destination_states() if st.down}
+        for d in settings.destinations:
+            metrics.DESTINATION_UP.labels(d.name).set(0 if d.name in down else 1)
         oldest = spool.oldest_waiting()
         metrics.SPOOL_OLDEST_WAITING.set(0 if oldest is None else max(0.0, time.time() - oldest))
         try:

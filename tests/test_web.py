@@ -160,3 +160,34 @@ def test_watchdog_interval_comes_from_systemd_for_this_process_only(monkeypatch)
     assert sdnotify.watchdog_interval() is None
     monkeypatch.delenv("WATCHDOG_USEC")
     assert sdnotify.watchdog_interval() is None
+
+
+def test_destination_states_come_from_the_spools_shared_retry_clock(tmp_path):
+    from deidnode.config import settings_from_dict
+    from deidnode.spool import Spool
+    from deidnode.web import NodeStatus
+
+    settings = settings_from_dict({
+        "spool": {"path": str(tmp_path / "spool")},
+        "destinations": [
+            {"name": "pacs", "type": "dicom", "ae_title": "PACS", "host": "10.0.0.1", "port": 104},
+            {"name": "out", "type": "folder", "path": str(tmp_path / "out")},
+        ],
+    })
+    spool = Spool(settings.spool.path)
+    clock = Clock(1000.0)
+    status = NodeStatus(settings, heartbeat=Heartbeat(5), spool=spool, supervisor=None, scp=None,
+                        throughput=None, versions={}, clock=clock)
+    assert [d["state"] for d in status.destinations()] == ["ok", "ok"]
+    spool.destinations.failed("pacs", "connection_refused", "ECONNREFUSED", initial=5, maximum=600, now=1000.0)
+    clock.t = 1002.0
+    pacs, out = status.destinations()
+    assert pacs["state"] == "backing_off" and pacs["backoff_until"] == "1970-01-01T00:16:45+00:00"
+    assert pacs["last_error"] == {"time": "1970-01-01T00:16:40+00:00", "host": "10.0.0.1:104",
+                                  "code": "connection_refused", "detail": "ECONNREFUSED"}
+    assert out["state"] == "ok" and pacs["target"] == "PACS@10.0.0.1:104"
+    clock.t = 1010.0
+    assert status.destinations()[0]["state"] == "retrying"
+    spool.destinations.succeeded("pacs", now=1011.0)
+    assert status.destinations()[0]["state"] == "ok"
+    spool.close()

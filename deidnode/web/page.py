@@ -138,7 +138,11 @@ def _destinations(d: dict[str, Any]) -> str:
     rows = []
     for i, x in enumerate(d["destinations"]):
         ok = x["state"] == "ok"
-        state = "ok" if ok else f"backing off until {short_time(x['backoff_until'], d['generated'])}"
+        state = {
+            "ok": "ok",
+            "backing_off": f"backing off until {short_time(x['backoff_until'], d['generated'])}",
+            "retrying": "down, retrying",
+        }.get(x["state"], x["state"])
         err = x.get("last_error") or {}
         err_text = " ".join(str(err[k]) for k in ("time", "host", "code", "detail") if err.get(k)) or ""
         rows.append(

@@ -105,7 +105,8 @@ def counter_totals(registry: Any) -> dict[str, float]:
 
 class NodeStatus:
     """The node as the web pages see it. ``spool`` is a connection of the web's own (reads only);
-    ``supervisor`` and ``scp`` are the node's (their public attributes are read, never changed)."""
+    ``supervisor`` and ``scp`` are the node's (their public attributes are read, never changed);
+    ``destination_states`` gives name -> ``spool.DestinationState`` (the default: the spool's own)."""
 
     def __init__(
         self,
@@ -117,7 +118,7 @@ class NodeStatus:
         scp: Any,
         throughput: Throughput,
         versions: Mapping[str, str],
-        destination_states: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None,
+        destination_states: Callable[[], Mapping[str, Any]] | None = None,
         started_at: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -128,7 +129,9 @@ class NodeStatus:
         self.scp = scp
         self.throughput = throughput
         self.versions = dict(versions)
-        self._destination_states = destination_states or (lambda: {})
+        self._destination_states = destination_states or (
+            lambda: {st.name: st for st in self.spool.destination_states()}
+        )
         self._clock = clock
         self.started_at = clock() if started_at is None else started_at
 
@@ -168,23 +171,35 @@ class NodeStatus:
 
     # -- /api/v1/status --------------------------------------------------------------------------------
     def destinations(self) -> list[dict[str, Any]]:
+        """Each configured destination with its shared retry clock (``Spool.destination_states``): ``ok``,
+        ``backing_off`` (no lane tries it until ``backoff_until``) or ``retrying`` (down, next attempt due)."""
         states = self._destination_states()
         now = self._clock()
         out = []
         for d in self.settings.destinations:
             target = f"{d.ae_title}@{d.host}:{d.port}" if d.type == "dicom" else str(d.path)
-            st = states.get(d.name) or {}
-            until = st.get("down_until")
-            backing_off = until is not None and until > now
+            st = states.get(d.name)
+            down = st is not None and st.failures > 0
+            state = "ok" if not down else ("backing_off" if st.waiting(now) else "retrying")
+            last_error = None
+            if st is not None and st.last_code:
+                last_error = {
+                    "time": iso(st.last_error_at),
+                    "host": f"{d.host}:{d.port}" if d.type == "dicom" else str(d.path),
+                    "code": st.last_code,
+                    "detail": st.last_detail or "",
+                }
             out.append(
                 {
                     "name": d.name,
                     "type": d.type,
                     "target": target,
-                    "state": "backing_off" if backing_off else "ok",
-                    "backoff_until": iso(until) if backing_off else None,
-                    "failures": int(st.get("failures", 0) or 0),
-                    "last_error": st.get("last_error"),
+                    "state": state,
+                    "backoff_until": iso(st.down_until) if state == "backing_off" else None,
+                    "down_since": iso(st.down_since) if down else None,
+                    "failures": st.failures if st is not None else 0,
+                    "last_error": last_error,
+                    "last_ok": iso(st.last_ok_at) if st is not None else None,
                 }
             )
         return out
