@@ -28,6 +28,11 @@ if [ "$VENV" = yes ]; then
   python3 -m venv "$ROOT/opt/deidnode/venv"
   "$ROOT/opt/deidnode/venv/bin/pip" install -q --upgrade pip
   "$ROOT/opt/deidnode/venv/bin/pip" install -q "$SRC"
+  # OpenCV (loaded by the OCR engine) needs two system libraries; without them every image is quarantined.
+  if ! "$ROOT/opt/deidnode/venv/bin/python" -c 'import cv2' 2>/dev/null; then
+    echo "install.sh: OpenCV cannot load: apt-get install libgl1 libglib2.0-0" >&2
+    exit 1
+  fi
 fi
 
 install -d -m 0755 "$ROOT/etc" "$ROOT/etc/systemd/system" "$ROOT/usr/lib/sysusers.d" "$ROOT/usr/lib/tmpfiles.d"
