@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -191,3 +194,35 @@ def test_destination_states_come_from_the_spools_shared_retry_clock(tmp_path):
     spool.destinations.succeeded("pacs", now=1011.0)
     assert status.destinations()[0]["state"] == "ok"
     spool.close()
+
+
+def _serve(tmp_path, config: str) -> subprocess.CompletedProcess:
+    root = Path(__file__).resolve().parents[1]
+    cfg = tmp_path / "node.yaml"
+    cfg.write_text(config)
+    return subprocess.run([sys.executable, "-m", "deidnode.cli", "serve", "--config", str(cfg), "--ephemeral-key"],
+                          capture_output=True, text=True, timeout=90, cwd=root,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+
+
+def test_a_busy_metrics_port_is_one_line_naming_the_port_not_a_traceback(tmp_path):
+    import json
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        r = _serve(tmp_path, f"node: {{host: 127.0.0.1, port: 0}}\nspool: {{path: {tmp_path / 'spool'}}}\n"
+                             f"audit: {{path: {tmp_path / 'audit.jsonl'}}}\nmetrics: {{port: {port}}}\n")
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    (line,) = [json.loads(x) for x in r.stderr.splitlines() if "listen_failed" in x]
+    assert line["metrics_port"] == port and line["errno"] == 98
+
+
+def test_serve_refuses_to_start_when_the_audit_folder_cannot_be_made(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    audit = tmp_path / "a-file" / "audit.jsonl"
+    r = _serve(tmp_path, f"spool: {{path: {tmp_path / 'spool'}}}\naudit: {{path: {audit}}}\n")
+    assert r.returncode == 2
+    assert r.stderr.strip().startswith("config error: audit.path: cannot write") and "Traceback" not in r.stderr
