@@ -161,7 +161,7 @@ def _run(  # noqa: ANN001
     signal.signal(signal.SIGINT, _on_stop)
     signal.signal(signal.SIGHUP, _on_hup)
 
-    from .web import Heartbeat
+    from .web import Heartbeat, liveness, overall
 
     heartbeat = Heartbeat(settings.web.stall_seconds)
     supervisor = Supervisor(settings, keys, spool, router)
@@ -202,7 +202,7 @@ def _run(  # noqa: ANN001
     watchdog = None
     interval = sdnotify.watchdog_interval()
     if interval is not None:
-        watchdog = sdnotify.Watchdog(interval, lambda: heartbeat.state()["ok"] and scp.listening).start()
+        watchdog = sdnotify.Watchdog(interval, lambda: overall(liveness(heartbeat, scp))[0]).start()
 
     def update_depth() -> None:
         for state, n in spool.depth().items():

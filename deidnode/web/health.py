@@ -94,6 +94,18 @@ def spool_space(spool_dir: Path, min_free: int) -> Check:
     return Check(free >= min_free, {"free_bytes": free, "min_free_bytes": min_free})
 
 
+def liveness(heartbeat: Heartbeat, scp: Any) -> dict[str, Check]:
+    """What /healthz and the systemd watchdog check: the main loop beats within its allowance, and the SCP's
+    accept loop is alive while the node runs (it is stopped on purpose during shutdown)."""
+    beat = heartbeat.state()
+    if heartbeat.stopping or scp is None:
+        threads = Check(True, {"scp_accept_loop": "not required"})
+    else:
+        alive = bool(scp.listening)
+        threads = Check(alive, {"scp_accept_loop": "alive" if alive else "dead"})
+    return {"main_loop": Check(beat.pop("ok"), beat), "threads": threads}
+
+
 def overall(checks: dict[str, Check]) -> tuple[bool, dict[str, Any]]:
     ok = all(c.ok for c in checks.values())
     return ok, {"status": "ok" if ok else "fail", "checks": {k: c.as_dict() for k, c in checks.items()}}

@@ -25,6 +25,7 @@ from .status import NodeStatus
 
 log = get_logger("web")
 
+_KNOWN = {"/metrics", "/healthz", "/readyz", "/status", "/api/v1/status", "/api/v1/quarantine"}
 MAX_BODY = 64 * 1024
 MIN_TOKEN_LENGTH = 16
 SECURITY_HEADERS = {
@@ -225,5 +226,3 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(HTTPStatus.OK, result)
 
-
-_KNOWN = {"/metrics", "/healthz", "/readyz", "/status", "/api/v1/status", "/api/v1/quarantine"}

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..config import Settings
 from ..quarantine import list_entries
-from .health import Check, Heartbeat, free_bytes, overall, spool_space, spool_writable
+from .health import Check, Heartbeat, free_bytes, liveness, overall, spool_space, spool_writable
 
 WINDOWS = (60, 300, 900)
 """Throughput windows reported, in seconds."""
@@ -139,16 +139,8 @@ class NodeStatus:
         self.spool.close()
 
     # -- /healthz and /readyz ------------------------------------------------------------------------
-    def _threads(self) -> Check:
-        """The SCP's accept loop must be alive while the node runs (it is stopped on purpose in shutdown)."""
-        if self.heartbeat.stopping or self.scp is None:
-            return Check(True, {"scp_accept_loop": "not required"})
-        alive = bool(self.scp.listening)
-        return Check(alive, {"scp_accept_loop": "alive" if alive else "dead"})
-
     def health(self) -> tuple[bool, dict[str, Any]]:
-        beat = self.heartbeat.state()
-        return overall({"main_loop": Check(beat.pop("ok"), beat), "threads": self._threads()})
+        return overall(liveness(self.heartbeat, self.scp))
 
     def _workers_alive(self) -> int:
         return sum(1 for s in self.supervisor.slots if s.process is not None and s.process.is_alive())

@@ -196,7 +196,8 @@ def test_status_api_reports_what_the_node_did_without_phi(tmp_path, make_node, s
     assert set(q) == {"id", "stage", "code", "time"} and (q["stage"], q["code"]) == ("route", "no_route")
     assert s["quarantine"]["total"] == 1
     assert s["destinations"] == [{"name": "out", "type": "folder", "target": str(tmp_path / "out"),
-                                  "state": "ok", "backoff_until": None, "failures": 0, "last_error": None}]
+                                  "state": "ok", "backoff_until": None, "down_since": None, "failures": 0,
+                                  "last_error": None, "last_ok": None}]
     assert s["versions"]["table_edition"] == "2024c" and s["node"]["ready"] is True
     assert s["workers"]["alive"] == 2 and s["workers"]["restarts"] == 0
     _, entries = get_json(node, "/api/v1/quarantine")
