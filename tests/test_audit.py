@@ -117,14 +117,14 @@ def test_deid_and_serve_write_the_same_record_layout(tmp_path, monkeypatch):
         "quarantine_path": str(tmp_path / "q"),
         "destinations": [{"name": "folder", "type": "folder", "path": str(tmp_path / "fwd")}],
     })
-    from deidnode.engine import resolve_keys
+    from deidnode.engine import Keys
 
     spool = Spool(settings.spool.path)
     raw = Path(get_testdata_file("CT_small.dcm")).read_bytes()
     spool.store(raw, calling_aet="CT1", sop_class="1.2.840.10008.5.1.4.1.1.2",
                 transfer_syntax="1.2.840.10008.1.2.1")
     sink = AuditSink(tmp_path / "serve" / "audit.jsonl")
-    pipe = Pipeline(settings, resolve_keys(str(key), ephemeral=False), spool, "w1", audit=sink)
+    pipe = Pipeline(settings, Keys.from_file(key), spool, "w1", audit=sink)
     try:
         assert pipe.process(spool.claim("w1")) == "forwarded"
     finally:
@@ -147,7 +147,7 @@ def test_serve_records_hold_no_planted_phi(tmp_path):
         "quarantine_path": str(tmp_path / "q"),
         "destinations": [{"name": "folder", "type": "folder", "path": str(tmp_path / "fwd")}],
     })
-    from deidnode.engine import resolve_keys
+    from deidnode.engine import Keys
 
     spool = Spool(settings.spool.path)
     study = make_study(6, 2, size=32, seed="audit-phi")
@@ -156,7 +156,7 @@ def test_serve_records_hold_no_planted_phi(tmp_path):
                     transfer_syntax=str(ds.file_meta.TransferSyntaxUID))
     spool.store(b"not dicom at all", calling_aet="CT1", sop_class="1.2.3", transfer_syntax="1.2.840.10008.1.2.1")
     sink = AuditSink(tmp_path / "audit.jsonl")
-    pipe = Pipeline(settings, resolve_keys(None, ephemeral=True), spool, "w1", audit=sink)
+    pipe = Pipeline(settings, Keys.ephemeral(), spool, "w1", audit=sink)
     outcomes = []
     try:
         while (item := spool.claim("w1")) is not None:

@@ -213,16 +213,36 @@ def test_a_busy_metrics_port_is_one_line_naming_the_port_not_a_traceback(tmp_pat
         busy.listen(1)
         port = busy.getsockname()[1]
         r = _serve(tmp_path, f"node: {{host: 127.0.0.1, port: 0}}\nspool: {{path: {tmp_path / 'spool'}}}\n"
-                             f"audit: {{path: {tmp_path / 'audit.jsonl'}}}\nmetrics: {{port: {port}}}\n")
-    assert r.returncode == 1
+                             f"quarantine_path: {tmp_path / 'q'}\naudit: {{path: {tmp_path / 'audit.jsonl'}}}\n"
+                             f"destinations: [{{name: out, type: folder, path: {tmp_path / 'out'}}}]\n"
+                             f"metrics: {{port: {port}}}\n")
+    assert r.returncode == 2
     assert "Traceback" not in r.stderr
-    (line,) = [json.loads(x) for x in r.stderr.splitlines() if "listen_failed" in x]
-    assert line["metrics_port"] == port and line["errno"] == 98
+    (line,) = [json.loads(x) for x in r.stderr.splitlines() if "startup_failed" in x]
+    assert line["detail"] == f"error: metrics port: 127.0.0.1:{port}: EADDRINUSE"
 
 
 def test_serve_refuses_to_start_when_the_audit_folder_cannot_be_made(tmp_path):
+    import json
+
     (tmp_path / "a-file").write_text("")
     audit = tmp_path / "a-file" / "audit.jsonl"
-    r = _serve(tmp_path, f"spool: {{path: {tmp_path / 'spool'}}}\naudit: {{path: {audit}}}\n")
+    r = _serve(tmp_path, f"spool: {{path: {tmp_path / 'spool'}}}\nquarantine_path: {tmp_path / 'q'}\n"
+                         f"destinations: [{{name: out, type: folder, path: {tmp_path / 'out'}}}]\n"
+                         f"audit: {{path: {audit}}}\n")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    details = [json.loads(x)["detail"] for x in r.stderr.splitlines() if "startup_failed" in x]
+    assert details == [f"error: audit folder: {tmp_path / 'a-file'}: exists and is not a folder"]
+
+
+def test_an_admin_token_too_short_stops_the_start(tmp_path):
+    import json
+
+    token = tmp_path / "admin.token"
+    token.write_text("short\n")
+    r = _serve(tmp_path, f"spool: {{path: {tmp_path / 'spool'}}}\nquarantine_path: {tmp_path / 'q'}\n"
+                         f"destinations: [{{name: out, type: folder, path: {tmp_path / 'out'}}}]\n"
+                         f"audit: {{path: {tmp_path / 'audit.jsonl'}}}\nweb: {{admin_token_file: {token}}}\n")
     assert r.returncode == 2
-    assert r.stderr.strip().startswith("config error: audit.path: cannot write") and "Traceback" not in r.stderr
+    (line,) = [json.loads(x) for x in r.stderr.splitlines() if "startup_failed" in x]
+    assert "web.admin_token_file" in line["detail"] and "short" not in line["detail"]
