@@ -103,7 +103,7 @@ def test_the_page_escapes_every_value_and_carries_no_script():
     html = render(_snapshot())
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "NODE&lt;1&gt;" in html
-    assert "backing off until 03:05:00" in html and "10.0.0.1:104 connection_refused" in html
+    assert "backing off until 03:05:00" in html and "connection_refused (10.0.0.1:104: &lt;script&gt;)" in html
     assert 'data-k="spool.states.retry_wait" data-v="2"' in html
 
 

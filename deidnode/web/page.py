@@ -25,7 +25,8 @@ white-space:nowrap}th{color:#5b6472;font-weight:600}.ok{color:#146c2e}.bad{color
 background:#5b8def;border-radius:.2rem;vertical-align:middle}.bar.out{background:#34a853}.muted{color:#5b6472}
 footer{padding:.5rem 1rem 1rem;font-size:.8rem;color:#5b6472}footer a{color:#33548f;margin-right:.8rem}
 form.admin{margin-top:.5rem;display:flex;gap:.4rem;flex-wrap:wrap}form.admin input[type=password]{flex:1;
-min-width:8rem}
+min-width:8rem}td.wrap{white-space:normal;min-width:7rem;overflow-wrap:anywhere}
+@media (min-width:62rem){section.wide{grid-column:span 2}}
 """
 
 
@@ -144,17 +145,21 @@ def _destinations(d: dict[str, Any]) -> str:
             "retrying": "down, retrying",
         }.get(x["state"], x["state"])
         err = x.get("last_error") or {}
-        err_text = " ".join(str(err[k]) for k in ("time", "host", "code", "detail") if err.get(k)) or ""
+        err_text = ""
+        if err:
+            host, detail = str(err.get("host") or ""), str(err.get("detail") or "")
+            cause = detail if host and host in detail else ": ".join(v for v in (host, detail) if v)
+            err_text = f"{short_time(err.get('time'), d['generated'])} {err.get('code', '')} ({cause})"
         rows.append(
             "<tr>"
             + _cell(d, f"destinations.{i}.name")
-            + _cell(d, f"destinations.{i}.state", state, "ok" if ok else "bad")
-            + f"<td>{escape(err_text)}</td>"
+            + _cell(d, f"destinations.{i}.state", state, "ok" if ok else "bad wrap")
+            + f'<td class=wrap>{escape(err_text)}</td>'
             + _cell(d, f"destinations.{i}.target")
             + "</tr>"
         )
     return (
-        "<section><h2>Destinations</h2><div class=scroll><table><tr><th>name</th><th>state</th>"
+        "<section class=wide><h2>Destinations</h2><div class=scroll><table><tr><th>name</th><th>state</th>"
         "<th>last error</th><th>target</th></tr>" + "".join(rows) + "</table></div></section>"
     )
 
@@ -246,8 +251,8 @@ def render(d: dict[str, Any], *, admin: bool = False, refresh_seconds: int = 10,
         f" · {escape(short_time(d['generated'], d['generated']))} UTC</p><p>{escape(versions)}</p>{notice_html}"
         "</header><main>"
         + _spool(d)
-        + _throughput(d)
         + _destinations(d)
+        + _throughput(d)
         + _workers(d)
         + _quarantine(d, admin)
         + "</main><footer><a href=/api/v1/status>/api/v1/status</a><a href=/metrics>/metrics</a>"

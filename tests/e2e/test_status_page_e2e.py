@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from chromium import CHROMIUM, Chromium  # noqa: E402  (sys.path set by conftest)
 from opsnode import folder_config, get_json, send_traffic  # noqa: E402
-from peers import ROOT, wait_for  # noqa: E402
+from peers import ROOT, free_port, storescu, wait_for  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium not installed")]
 
@@ -44,11 +44,28 @@ def browser():
     b.close()
 
 
+ROUTES = """
+routes:
+  - {name: from-ct1, match: {calling_aet: [CT1]}, destinations: [out]}
+  - {name: from-pacs, match: {calling_aet: [PACS]}, destinations: [research]}
+"""
+
+
 def test_status_page_shows_the_api_numbers_on_a_phone_and_a_desktop(tmp_path, make_node, study_dir, browser):
-    node = make_node(folder_config(tmp_path)).start()
+    # CT1 goes to a folder, PACS to a research PACS that is down (nothing listens on its port), OTHER nowhere.
+    cfg = folder_config(tmp_path, destinations=[
+        {"name": "out", "type": "folder", "path": str(tmp_path / "out")},
+        {"name": "research", "type": "dicom", "ae_title": "RESEARCH", "host": "127.0.0.1", "port": free_port(),
+         "timeout": 2},
+    ])
+    (tmp_path / "routes.yaml").write_text(ROUTES)
+    node = make_node(cfg).start()
     send_traffic(node, study_dir)
+    assert storescu(node.port, sorted(study_dir.iterdir())[20:23], aet="PACS").returncode == 0
     wait_for(lambda: get_json(node, "/api/v1/status")[1]["throughput"]["windows"]["last_1m"]["out"] == 12, 60,
              "12 forwarded")
+    wait_for(lambda: get_json(node, "/api/v1/status")[1]["destinations"][1]["state"] == "backing_off", 60,
+             "the research PACS backed off")
     _, s = get_json(node, "/api/v1/status")
     os.kill(s["workers"]["processes"][1]["pid"], signal.SIGKILL)  # so that the page has a restart to show
     wait_for(lambda: get_json(node, "/api/v1/status")[1]["workers"]["alive"] == 2
@@ -73,7 +90,7 @@ def test_status_page_shows_the_api_numbers_on_a_phone_and_a_desktop(tmp_path, ma
             assert visible, f"{key} is not displayed"
         assert checked >= 40, checked
         for key in ("spool.states.forwarded", "spool.states.quarantined", "throughput.windows.last_1m.in",
-                    "quarantine.recent.0.code", "workers.restarts", "destinations.0.state"):
+                    "quarantine.recent.0.code", "workers.restarts", "destinations.1.state", "spool.waiting"):
             assert key in {k for k, *_ in shown}, key
         assert browser.evaluate("document.title") == "deidnode DEIDNODE"
         assert browser.evaluate("document.scripts.length") == 0
