@@ -23,6 +23,8 @@ from peers import storescu, wait_for  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dicom_factory import PLANTED_PHI  # noqa: E402
 
+from deidnode.engine.header.table import load_table  # noqa: E402
+
 pytestmark = pytest.mark.e2e
 
 
@@ -198,7 +200,7 @@ def test_status_api_reports_what_the_node_did_without_phi(tmp_path, make_node, s
     assert s["destinations"] == [{"name": "out", "type": "folder", "target": str(tmp_path / "out"),
                                   "state": "ok", "backoff_until": None, "down_since": None, "failures": 0,
                                   "last_error": None, "last_ok": None}]
-    assert s["versions"]["table_edition"] == "2024c" and s["node"]["ready"] is True
+    assert s["versions"]["table_edition"] == load_table().edition and s["node"]["ready"] is True
     assert s["workers"]["alive"] == 2 and s["workers"]["restarts"] == 0
     _, entries = get_json(node, "/api/v1/quarantine")
     assert entries == [q]
@@ -224,7 +226,7 @@ def test_serve_writes_one_audit_record_per_instance_without_phi(tmp_path, make_n
     assert sorted(r["outcome"] for r in recs) == ["forwarded"] * 12 + ["quarantined"]
     for r in recs:
         assert r["command"] == "serve" and len(r["input_sha256"]) == 64 and r["attempt"] == 1
-        assert r["versions"]["table_edition"] == "2024c"
+        assert r["versions"]["table_edition"] == load_table().edition
     fwd = [r for r in recs if r["outcome"] == "forwarded"]
     assert all(r["destinations"] == [{"name": "out", "outcome": "ok", "code": ""}] for r in fwd)
     out_names = {p.name for p in (tmp_path / "out").iterdir()}
