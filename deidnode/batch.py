@@ -14,9 +14,7 @@ configuration error (nothing is written then).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import hashlib
-import json
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -24,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from .audit import AuditSink, record
+from .buildinfo import versions
 from .config import Settings
 from .engine import Policy, deidentify_bytes, encode_dataset
 from .errors import ConfigError
@@ -102,23 +102,24 @@ def deidentify_file(
     mapping: Any = None,
 ) -> FileResult:
     """The engine on one input's bytes, as ``deid`` (and a batch on Spark) writes it: output named by the new
-    SOP Instance UID, an audit record holding the input's SHA-256 and the engine's record. ``lexicon``: the
-    batch's study lexicon; ``mapping``: the mapping store the replaced identities are written to."""
+    SOP Instance UID, and its audit record (deidnode/audit.py: the node's layout, with the input's SHA-256 and
+    the engine's record). ``lexicon``: the batch's study lexicon; ``mapping``: the mapping store the replaced
+    identities are written to."""
     digest = hashlib.sha256(raw).hexdigest()
     result = deidentify_bytes(raw, policy, keys, preview_dir=preview_dir, lexicon=lexicon,
                               collect_mapping=mapping is not None)
     if result.ok and mapping is not None:
         mapping.add(result.mapping)
-    record: dict[str, Any] = {"input_sha256": digest, **result.audit}
+    common = {"input_sha256": digest, "input_bytes": len(raw), "engine": result.audit,
+              "versions": versions(policy.pixels.ocr.engine)}
     if result.ok:
         assert result.dataset is not None
         name = f"{result.dataset.SOPInstanceUID}.dcm"
-        record.update(status="deidentified", output=name)
-        return FileResult("deidentified", record, name, encode_dataset(result.dataset))
+        return FileResult("deidentified", record("deid", "deidentified", output=name, **common), name,
+                          encode_dataset(result.dataset))
     assert result.quarantine is not None
     q = result.quarantine.as_dict()
-    record.update(status="quarantined", quarantine=q)
-    return FileResult("quarantined", record, quarantine=q)
+    return FileResult("quarantined", record("deid", "quarantined", quarantine=q, **common), quarantine=q)
 
 
 @dataclass
@@ -182,7 +183,9 @@ def run_batch(args: argparse.Namespace, settings: Settings) -> int:
 
     counts = _Counts()
     started = last_progress = time.monotonic()
-    audit_file = None if dry else open(out / "audit.jsonl", "a", encoding="utf-8")
+    audit = None
+    if not dry:
+        audit = AuditSink(out / "audit.jsonl", max_bytes=settings.audit.max_bytes, backups=settings.audit.backups)
     try:
         for path in paths:
             with open(path, "rb") as f:
@@ -196,7 +199,6 @@ def run_batch(args: argparse.Namespace, settings: Settings) -> int:
             counts.total += 1
             raw = path.read_bytes()
             r = deidentify_file(raw, policy, keys, preview_dir=preview, lexicon=lexicon, mapping=mapping)
-            now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             if r.status == "deidentified":
                 counts.done += 1
                 assert r.output is not None and r.output_name is not None
@@ -210,21 +212,21 @@ def run_batch(args: argparse.Namespace, settings: Settings) -> int:
                 qid = "(dry run)"
                 if not dry:
                     facts = {"input_sha256": r.record["input_sha256"], "input_path": str(path), "size": len(raw),
-                             "sop_class": r.record.get("sop_class_uid", "")}
+                             "sop_class": (r.record["engine"] or {}).get("sop_class_uid", "")}
                     qid = quarantine_bytes(qdir, raw, Reason(**r.quarantine), facts)
                     r.record["quarantine_id"] = qid
                 if not quiet:
                     print(f"{path}: quarantined ({r.quarantine['stage']}/{r.quarantine['code']}) -> {qid}",
                           file=sys.stderr)
-            if audit_file is not None:
-                audit_file.write(json.dumps({"time": now, **r.record}, sort_keys=True) + "\n")
+            if audit is not None:
+                audit.write(r.record)
             t = time.monotonic()
             if not quiet and t - started > PROGRESS_AFTER_S and t - last_progress > PROGRESS_EVERY_S:
                 _progress(counts, len(paths) - counts.skipped, started, sys.stderr)
                 last_progress = t
     finally:
-        if audit_file is not None:
-            audit_file.close()
+        if audit is not None:
+            audit.close()
     _summary(counts, qdir, dry)
     return 1 if counts.quarantined else 0
 

@@ -290,6 +290,29 @@ class MetricsSettings(_Model):
     port: int = Field(default=9464, ge=0, le=65535)
 
 
+class WebSettings(_Model):
+    """The other pages of the metrics port: /healthz, /readyz, /status, /api/v1/ (deidnode/web/)."""
+
+    stall_seconds: float = Field(default=30, gt=0)
+    """/healthz fails, and the systemd watchdog is no longer fed, when the node's main loop has not run for
+    this long (a stuck node); during shutdown each step has its own allowance."""
+    quarantine_items: int = Field(default=20, ge=0, le=1000)
+    """Quarantined items listed on /status (stage, code, time; never attribute values)."""
+    admin_token_file: Path | None = None
+    """Set: retry and purge of quarantine entries from /status, for requests that carry this file's token."""
+
+
+class AuditSettings(_Model):
+    """The audit trail of ``serve`` (``deid`` writes ``<out>/audit.jsonl`` with the same schema)."""
+
+    path: Path | None = Path("./var/audit/audit.jsonl")
+    """JSON lines, mode 0600, one PHI-free record per instance and attempt; None: no audit trail."""
+    max_bytes: int = Field(default=64 * 1024 * 1024, ge=4096)
+    """Rotate when the file would grow past this size (``audit.jsonl.1`` ... ``.<backups>``)."""
+    backups: int = Field(default=20, ge=0, le=1000)
+    """Rotated files kept; older ones are deleted."""
+
+
 class KeySettings(_Model):
     key_file: Path | None = None
     """Secret for pseudonyms, UIDs and date shifts. --key-file, then $DEIDNODE_KEY_FILE, come first
@@ -357,6 +380,8 @@ class Settings(_Model):
     """Routing rules (YAML). None: every instance goes to every destination with the 'default' profile."""
     profiles: dict[str, Profile] = Field(default_factory=lambda: {"default": Profile()})
     metrics: MetricsSettings = MetricsSettings()
+    web: WebSettings = WebSettings()
+    audit: AuditSettings = AuditSettings()
     keys: KeySettings = KeySettings()
     pixels: PixelSettings = PixelSettings()
     header: HeaderSettings = HeaderSettings()
@@ -431,6 +456,8 @@ def _resolve_paths(s: Settings, base: Path) -> Settings:
             "header": s.header.model_copy(update={"stanza_models_dir": fix(s.header.stanza_models_dir)}),
             "lexicon": s.lexicon.model_copy(update={"path": fix(s.lexicon.path)}),
             "mapping": s.mapping.model_copy(update={"path": fix(s.mapping.path), "key_file": fix(s.mapping.key_file)}),
+            "web": s.web.model_copy(update={"admin_token_file": fix(s.web.admin_token_file)}),
+            "audit": s.audit.model_copy(update={"path": fix(s.audit.path)}),
         }
     )
 

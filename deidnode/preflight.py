@@ -50,6 +50,8 @@ def check(
     for d in settings.destinations:
         if d.type == "folder" and d.path is not None:
             problems += _writable(f"destination '{d.name}' folder", d.path)
+    if settings.audit.path is not None:
+        problems += _writable("audit folder", settings.audit.path.parent)
     if settings.node.tls is not None:
         problems += _tls("node.tls", settings.node.tls, server=True)
     for d in settings.destinations:

@@ -66,7 +66,7 @@ def test_folder_batch_writes_outputs_audit_and_a_private_quarantine_beside_the_o
                              str(qdir)], capture_output=True, text=True, timeout=60)
     assert listed.returncode == 0 and json.loads(listed.stdout)["id"] == entry.name
     lines = [json.loads(x) for x in (out / "audit.jsonl").read_text().splitlines()]
-    assert sorted(x["status"] for x in lines) == ["deidentified", "deidentified", "quarantined"]
+    assert sorted(x["outcome"] for x in lines) == ["deidentified", "deidentified", "quarantined"]
     text = (out / "audit.jsonl").read_text()
     assert "QUIXLEY" not in text.upper() and P.PATIENT_ID not in text and "bad.dcm" not in text
 

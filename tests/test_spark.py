@@ -95,8 +95,9 @@ def _without_times(record: dict) -> dict:
     """An audit record less what differs between any two runs (the clock, the pixel stage's timings) and the id
     of the local quarantine entry (the Spark quarantine is a table)."""
     r = {k: v for k, v in record.items() if k not in ("time", "quarantine_id")}
-    if "pixels" in r:
-        r["pixels"] = {k: v for k, v in r["pixels"].items() if k != "seconds"}
+    engine = r.get("engine") or {}
+    if "pixels" in engine:
+        r["engine"] = {**engine, "pixels": {k: v for k, v in engine["pixels"].items() if k != "seconds"}}
     return r
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need from scratch, then runs ruff and the whole test suite.
 #   - Debian peers the end-to-end tests talk to (dcmtk, dicom3tools, gdcm tools, Orthanc, Prometheus) and fonts,
-#     when running as root on Debian and any is missing;
+#     headless Chromium (the status page's test) and systemd's tools (systemd-analyze, -sysusers, -tmpfiles:
+#     the unit's tests; nothing is started), when running as root on Debian and any is missing;
 #   - a virtualenv in .venv with deidnode, its test tools and both OCR engines (the easyocr extra brings torch);
 #   - HAProxy for the replicas test, and a Java runtime for the Spark job when the extras include spark.
 # Set DEIDNODE_TEST_EXTRAS=test to skip easyocr and spark (their tests then skip).
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 extras="${DEIDNODE_TEST_EXTRAS:-test,easyocr,spark}"
 
 need=()
-for bin in dcmdump dciodvfy gdcmconv /usr/sbin/Orthanc promtool prometheus haproxy; do
+for bin in dcmdump dciodvfy gdcmconv /usr/sbin/Orthanc promtool prometheus haproxy chromium systemd-analyze; do
   command -v "$bin" >/dev/null 2>&1 || need+=("$bin")
 done
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts)
@@ -20,7 +21,7 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "installing Debian packages for: ${need[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      dcmtk dicom3tools libgdcm-tools orthanc prometheus fonts-dejavu-core haproxy >/dev/null
+      dcmtk dicom3tools libgdcm-tools orthanc prometheus fonts-dejavu-core haproxy chromium systemd >/dev/null
     if [[ " ${need[*]} " == *" java "* ]]; then
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null
     fi

@@ -253,6 +253,11 @@ class StorageSCP:
         rej = NETWORK_NOT_ALLOWED
         self._refusals.add(conn, acse.reject_pdu(rej.result, rej.source, rej.diagnostic))
 
+    @property
+    def listening(self) -> bool:
+        """The listening socket is open and its accept loop alive (for /healthz and /readyz)."""
+        return self._running.is_set() and self._acceptor is not None and self._acceptor.is_alive()
+
     def active_associations(self) -> int:
         with self._lock:
             return len(self._established)

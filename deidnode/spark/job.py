@@ -201,9 +201,10 @@ class PartitionTask:
                 assert res.quarantine is not None
                 stage, code, detail = res.quarantine["stage"], res.quarantine["code"], res.quarantine["detail"]
                 path, size, content = str(row.path), len(raw), raw
+            engine = record.get("engine") or {}  # the audit record's layout: deidnode/audit.py
             yield (
-                now, record["input_sha256"], res.status, record.get("output"), record.get("sop_class_uid"),
-                record.get("modality"), stage, code, detail, json.dumps(record, sort_keys=True), None, path, size,
+                now, record["input_sha256"], res.status, record.get("output"), engine.get("sop_class_uid"),
+                engine.get("modality"), stage, code, detail, json.dumps(record, sort_keys=True), None, path, size,
                 content,
             )
             if self.on_file is not None:

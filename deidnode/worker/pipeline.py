@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import metrics
+from ..audit import AuditSink, Trail
+from ..buildinfo import versions
 from ..config import Settings
 from ..forward import Outcome, Outgoing, make_forwarder
 from ..forward.base import Forwarder, Result
@@ -51,6 +53,7 @@ class Pipeline:
         encode: Callable[[Any], bytes] | None = None,
         convert: Callable[[Any, str], Any] | None = None,
         policy_factory: Callable[[Settings, str], Any] | None = None,
+        audit: AuditSink | None = None,
     ) -> None:
         # The study lexicon and the mapping store (docs/header.md) serve the real engine only.
         self._engine_kwargs: dict[str, Any] = {}
@@ -81,6 +84,9 @@ class Pipeline:
         self._deidentify = deidentify
         self._encode = encode
         self._convert = convert
+        self.audit = audit
+        self._trail = Trail()
+        self._versions = versions(settings.pixels.ocr.engine) if audit is not None else {}
         self._policies = {name: policy_factory(settings, name) for name in settings.profiles}
         self.forwarders: dict[str, Forwarder] = {d.name: make_forwarder(d) for d in settings.destinations}
         # Removing a delivered file costs ~1 ms of journal work: do it off the instance's path.
@@ -101,6 +107,7 @@ class Pipeline:
             Reason(stage=stage, code=code, detail=detail),
         )
         metrics.QUARANTINE_INSTANCES.labels(metrics.quarantine_stage_label(stage)).inc()
+        self._trail.quarantined(stage, code, detail)
         log.warning(
             "quarantined",
             extra={"row": item.id, "stage": stage, "code": code, "detail": detail, "quarantine_id": qid},
@@ -111,14 +118,15 @@ class Pipeline:
         """Take one claimed item to its next state; returns ``forwarded``, ``retry`` or ``quarantined``.
 
         Never raises for one instance's sake: an unexpected error quarantines the item (stage ``worker``);
-        if even that fails the item is put back for a later attempt.
+        if even that fails the item is put back for a later attempt. Each call writes one audit record.
         """
+        self._trail = Trail()
         try:
-            return self._process(item)
+            outcome = self._process(item)
         except Exception as e:  # noqa: BLE001 - keep the worker alive; fail closed for this instance
             log.error("worker_error", extra={"row": item.id, "exc_type": type(e).__name__})
             try:
-                return self._quarantine(item, "worker", "internal_error", type(e).__name__)
+                outcome = self._quarantine(item, "worker", "internal_error", type(e).__name__)
             except Exception as e2:  # noqa: BLE001 - e.g. quarantine folder not writable
                 log.error(
                     "quarantine_failed",
@@ -132,7 +140,26 @@ class Pipeline:
                     pending=item.pending,
                     code="worker_error",
                 )
-                return "retry"
+                outcome = "retry"
+        self._write_audit(item, outcome)
+        return outcome
+
+    def _write_audit(self, item: Item, outcome: str) -> None:
+        if self.audit is None:
+            return
+        rec = self._trail.record(
+            "serve",
+            outcome,
+            self._versions,
+            spool_row=item.id,
+            calling_aet=item.calling_aet,
+            attempt=item.attempts + 1,
+        )
+        try:
+            self.audit.write(rec)
+        except OSError as e:  # the instance's outcome stands; the operator is told (metric, alert, log)
+            metrics.AUDIT_WRITE_ERRORS.inc()
+            log.error("audit_write_failed", extra={"row": item.id, "errno": e.errno})
 
     def _process(self, item: Item) -> str:
         if item.crashes >= MAX_CRASHES:
@@ -162,8 +189,10 @@ class Pipeline:
             if state.waiting(time.time()):  # another lane found it down: wait for its clock
                 still.append(name)
                 due.append(state.down_until)
+                self._trail.destination(name, "retry", "destination_backoff")
                 continue
             r = fwd.send(out)
+            self._trail.destination(name, r.outcome.value, r.code)
             if r.outcome is Outcome.OK:
                 metrics.FORWARD_INSTANCES.labels(name, "forwarded").inc()
                 if state.down:
@@ -235,6 +264,8 @@ class Pipeline:
     def _route_and_deidentify(self, item: Item, raw: bytes | mmap.mmap) -> str | tuple[Any, Any, float]:
         """Route and run the engine: (decision, engine result, end time), or the outcome if it stops here."""
         t0 = time.perf_counter()
+        if self.audit is not None:
+            self._trail.input(raw)
         modality = peek_modality(raw) if self.router.needs_modality else None
         decision = self.router.route(
             calling_aet=item.calling_aet, sop_class=item.sop_class, modality=modality
@@ -255,6 +286,7 @@ class Pipeline:
                 return stored
         t2 = time.perf_counter()
         metrics.STAGE_DURATION.labels("deidentify").observe(t2 - t1)
+        self._trail.engine = result.audit
         if not result.ok:
             metrics.ENGINE_INSTANCES.labels("quarantined").inc()
             q = result.quarantine

@@ -14,6 +14,7 @@ import signal
 import threading
 from typing import Any
 
+from ..audit import AuditSink
 from ..config import Settings
 from ..logging import get_logger, json_stderr
 from ..routing import Router
@@ -56,13 +57,14 @@ def worker_main(settings: Settings, keys: Any, owner: str, parent: int, router: 
     from .pipeline import Pipeline
 
     spool = Spool(settings.spool.path, lease_seconds=settings.spool.lease_seconds, receiver=False)
+    audit = AuditSink.from_settings(settings.audit)
     budget = _TaskBudget(settings.workers.max_tasks)
 
     def running() -> bool:
         return not stop.is_set() and not budget.spent() and os.getppid() == parent
 
     def lane(index: int) -> None:
-        pipeline = Pipeline(settings, keys, spool, owner, router=router)
+        pipeline = Pipeline(settings, keys, spool, owner, router=router, audit=audit)
         try:
             while running():
                 items = spool.claim_many(owner, settings.workers.claim_batch)
@@ -98,6 +100,8 @@ def worker_main(settings: Settings, keys: Any, owner: str, parent: int, router: 
                 t.join(0.5)
     finally:
         spool.close()
+        if audit is not None:
+            audit.close()
         log.info("worker_stopped", extra={"owner": owner, "tasks": budget.taken})
 
 

@@ -155,9 +155,13 @@ class Orthanc:
 class Node:
     """``deidnode serve`` as a subprocess with a YAML config; JSON log in ``workdir/node.log``."""
 
-    def __init__(self, workdir: Path, config: dict[str, Any], key_file: Path) -> None:
+    def __init__(
+        self, workdir: Path, config: dict[str, Any], key_file: Path, wrapper: Sequence[str] = ()
+    ) -> None:
         import yaml
 
+        self.wrapper = list(wrapper)
+        """Command the node is started under (e.g. unshare for a private mount namespace); it must exec."""
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = config.setdefault("node", {}).setdefault("port", free_port())
@@ -175,6 +179,7 @@ class Node:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [
+                *self.wrapper,
                 sys.executable,
                 "-m",
                 "deidnode.cli",
