@@ -106,6 +106,25 @@ def test_spool_full_answers_out_of_resources_and_keeps_serving(node, tmp_path):
     assert full.depth()[State.RECEIVED] == 0
 
 
+def test_a_spool_io_error_is_logged_with_errno_name_and_path(node, tmp_path, caplog, monkeypatch):
+    """Issue 10 item 11: OSError was logged without errno name and path."""
+    import errno as errno_mod
+    import logging
+
+    scp, spool = node()
+
+    def broken(**kw):
+        raise OSError(errno_mod.EIO, "Input/output error")
+
+    monkeypatch.setattr(spool, "open_writer", broken)
+    assoc = _assoc(_port(scp))
+    with caplog.at_level(logging.WARNING, logger="deidnode.receive"):
+        assert assoc.send_c_store(make_study(1, 1)[0]).Status == 0xA700
+    assoc.release()
+    (rec,) = [r for r in caplog.records if r.getMessage() == "store_refused"]
+    assert rec.errno == "EIO" and rec.path == str(spool.data_dir) and rec.code == "spool_io_error"
+
+
 def test_accepted_sockets_have_nodelay(node):
     scp, _ = node()
     assoc = _assoc(_port(scp))

@@ -28,6 +28,7 @@ from ..errors import (
     STATUS_DATASET_DOES_NOT_MATCH_SOP_CLASS,
     STATUS_OUT_OF_RESOURCES,
     STATUS_SUCCESS,
+    os_error_name,
 )
 from ..logging import get_logger
 from ..spool import Spool, SpoolFullError
@@ -441,7 +442,7 @@ class StorageSCP:
             return self._refused("spool_full", STATUS_OUT_OF_RESOURCES_DISK)
         except OSError as e:
             link.read_dataset(cx_id)
-            return self._refused("spool_io_error", STATUS_OUT_OF_RESOURCES, e.errno)
+            return self._refused("spool_io_error", STATUS_OUT_OF_RESOURCES, e)
         keeper = HeadKeeper(writer.write)
         try:
             writer.write(part10_header(sop_class, cmd.sop_instance, ts, calling))
@@ -460,17 +461,17 @@ class StorageSCP:
         except SpoolFullError:
             return self._refused("spool_full", STATUS_OUT_OF_RESOURCES_DISK)
         except OSError as e:
-            return self._refused("spool_io_error", STATUS_OUT_OF_RESOURCES, e.errno)
+            return self._refused("spool_io_error", STATUS_OUT_OF_RESOURCES, e)
         metrics.RECEIVE_INSTANCES.labels("stored").inc()
         metrics.RECEIVE_BYTES.inc(writer.size)
         log.debug("stored", extra={"row": row, "size": writer.size})
         return STATUS_SUCCESS
 
-    @staticmethod
-    def _refused(code: str, status: int, errno: int | None = None) -> int:
+    def _refused(self, code: str, status: int, error: OSError | None = None) -> int:
+        """Count and log a refused C-STORE; an I/O error is named by its errno and the spool's path."""
         metrics.RECEIVE_INSTANCES.labels("refused").inc()
         extra: dict[str, Any] = {"code": code, "status": f"0x{status:04X}"}
-        if errno is not None:
-            extra["errno"] = errno
+        if error is not None:
+            extra.update(errno=os_error_name(error), path=str(self.spool.data_dir))
         log.warning("store_refused", extra=extra)
         return status
