@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 with atheris.instrument_imports():
+    from deidnode.dicomio.parse import parse_bytes
     from deidnode.dimse import Link, PeerAborted, PeerClosed, ProtocolError, acse
     from deidnode.dimse.link import ReleaseRequested
-    from deidnode.engine.deidentify import parse_bytes
     from deidnode.receive.scp import supported_contexts
     from deidnode.receive.sniff import sop_uids
 

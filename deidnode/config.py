@@ -8,7 +8,6 @@ Settings are built once (``load_settings``) and passed in; there is no module-le
 from __future__ import annotations
 
 import os
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -16,24 +15,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .dicomio.parse import DEFAULT_MAX_INFLATED_BYTES
+from .dicomio.tags import parse_tag_key
 from .errors import ConfigError
+from .ruledata import RULES_DIR
 
-
-def _rules_dir() -> Path:
-    """``rules/`` beside the package in a source checkout; ``<prefix>/share/deidnode/rules`` when installed
-    (pyproject's data-files; the prefix is the one the package sits in: venv, --prefix or system)."""
-    here = Path(__file__).resolve()
-    candidates = [here.parents[1] / "rules"]
-    if len(here.parents) > 4:  # <prefix>/lib/pythonX.Y/site-packages/deidnode/config.py
-        candidates.append(here.parents[4] / "share" / "deidnode" / "rules")
-    candidates.append(Path(sys.prefix) / "share" / "deidnode" / "rules")
-    for c in candidates:
-        if (c / "standard").is_dir():
-            return c
-    return candidates[0]  # missing: the first rule file read names the path
-
-
-RULES_DIR = _rules_dir()
+__all__ = ["RULES_DIR", "ConfigError", "Settings", "load_settings", "settings_from_dict"]
 
 
 class _Model(BaseModel):
@@ -108,8 +95,6 @@ class Profile(_Model):
     @field_validator("overrides")
     @classmethod
     def _tag_keys(cls, v: dict[str, TagOverride]) -> dict[str, TagOverride]:
-        from .engine.header.tags import parse_tag_key
-
         out = {}
         for key, ov in v.items():
             try:
@@ -158,7 +143,7 @@ class NodeSettings(_Model):
     min_transfer_rate: float = Field(default=16384, gt=0)
     """Bytes per second a message must move at: each message must arrive within ``dimse_timeout`` plus its
     size at this rate (an absolute deadline a slow-dripping peer cannot stretch)."""
-    max_inflated_bytes: int = Field(default=128 * 1024 * 1024, ge=1024 * 1024)
+    max_inflated_bytes: int = Field(default=DEFAULT_MAX_INFLATED_BYTES, ge=1024 * 1024)
     """Largest size a Deflated Explicit VR Little Endian data set may inflate to; larger ones (deflate bombs)
     are quarantined (``parse``, ``inflate-limit``) without being inflated further."""
 

@@ -121,7 +121,8 @@ def open_lexicon(settings: Settings) -> SQLiteLexicon | None:
 def batch_lexicon(raws: Iterable[bytes], keys: Keys, policy: Policy) -> MemoryLexicon:
     """``deid``'s lexicon: every input's words, gathered before any input is cleaned (unparseable ones skipped:
     they are quarantined by the second pass)."""
-    from .engine.deidentify import lexicon_update, parse_bytes
+    from .dicomio.parse import parse_bytes
+    from .engine.deidentify import lexicon_update
 
     lexicon = MemoryLexicon()
     for raw in raws:

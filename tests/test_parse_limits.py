@@ -21,8 +21,8 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian
 
 from deidnode.config import settings_from_dict
+from deidnode.dicomio.parse import parse_bytes
 from deidnode.engine import Keys, Policy, deidentify_bytes, encode_dataset
-from deidnode.engine.deidentify import parse_bytes
 
 sys.path.insert(0, str(Path(__file__).parent))
 from dicom_factory import make_study, to_bytes  # noqa: E402
@@ -213,7 +213,7 @@ def test_sequences_nested_past_the_limit_are_refused():
 )
 def test_well_formed_files_pass_the_framing_check(name):
     """Undefined lengths, encapsulated fragments, big endian, implicit VR, private sequences: all walk cleanly."""
-    from deidnode.engine.framing import check_framing, encoding, locate
+    from deidnode.dicomio.framing import check_framing, encoding, locate
 
     raw = Path(get_testdata_file(name)).read_bytes()
     layout = locate(raw)
@@ -227,7 +227,7 @@ def test_well_formed_files_pass_the_framing_check(name):
 
 
 def test_the_framing_check_names_no_value():
-    from deidnode.engine.framing import Truncated, check_framing
+    from deidnode.dicomio.framing import Truncated, check_framing
 
     meta, body = _split(_ct())
     with pytest.raises(Truncated) as e:

@@ -158,7 +158,7 @@ def test_hand_packed_file_meta_matches_pydicom():
     from pydicom.filewriter import write_file_meta_info
 
     from deidnode import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
-    from deidnode.receive.filemeta import part10_header
+    from deidnode.dicomio.filemeta import part10_header
 
     meta = FileMetaDataset()
     meta.FileMetaInformationVersion = b"\x00\x01"

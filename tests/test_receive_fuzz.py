@@ -178,7 +178,7 @@ def test_every_spooled_file_is_the_instance_its_command_announced(live):
     from pydicom import dcmread
     from pydicom.filereader import read_file_meta_info
 
-    from deidnode.engine.framing import locate
+    from deidnode.dicomio.framing import locate
     from deidnode.receive.sniff import sop_uids
 
     scp, spool = live

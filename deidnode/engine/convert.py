@@ -8,7 +8,6 @@ data is decoded and written native with the engine's codec, keeping the photomet
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 
 import numpy as np
@@ -22,6 +21,7 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 
+from ..dicomio.rawvalue import clone, elements
 from .pixels.codec import PixelCodecError, decode_frames, transcode
 
 NATIVE_LITTLE = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
@@ -35,22 +35,6 @@ class ConversionError(Exception):
     def __init__(self, code: str, detail: str = "") -> None:
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code, self.detail = code, detail
-
-
-def clone(ds: Dataset) -> Dataset:
-    """A new dataset whose top-level elements are copies sharing the values of ``ds`` (pydicom sets a value by
-    changing the element object, so shared element objects would carry a change back), with its own file meta.
-    Sequences and their items stay shared: nothing here changes them."""
-    new = copy.copy(ds)
-    elements = {tag: copy.copy(e) if isinstance(e, DataElement) else e for tag, e in ds._dict.items()}
-    object.__setattr__(new, "_dict", elements)
-    object.__setattr__(new, "_private_blocks", {})
-    object.__setattr__(new, "_pixel_array", None)
-    object.__setattr__(new, "_pixel_id", {})
-    meta = getattr(ds, "file_meta", None)
-    if meta is not None:
-        new.file_meta = copy.deepcopy(meta)
-    return new
 
 
 def to_native_little_endian(ds: Dataset, transfer_syntax: str = ExplicitVRLittleEndian) -> Dataset:
@@ -70,7 +54,7 @@ def to_native_little_endian(ds: Dataset, transfer_syntax: str = ExplicitVRLittle
         swapped = _swapped_bulk(new, skip_pixels=True)
         if swapped is not None:
             new = swapped
-    if PIXEL_DATA in new._dict:
+    if PIXEL_DATA in elements(new):
         try:
             frames = decode_frames(new)
             transcode(new, ExplicitVRLittleEndian, frames=_little(frames))
@@ -90,7 +74,7 @@ def _swapped_bulk(ds: Dataset, *, skip_pixels: bool = False) -> Dataset | None:
     pydicom re-encodes numbers when the byte order changes on write but writes these VRs as the bytes they are.
     """
     changed: dict[int, DataElement] = {}
-    for tag, elem in ds._dict.items():
+    for tag, elem in elements(ds).items():
         if skip_pixels and tag == PIXEL_DATA:
             continue
         vr = elem.VR
@@ -112,7 +96,7 @@ def _swapped_bulk(ds: Dataset, *, skip_pixels: bool = False) -> Dataset | None:
         return None
     new = clone(ds)
     for tag, elem in changed.items():
-        new._dict[tag] = elem
+        elements(new)[tag] = elem
     return new
 
 

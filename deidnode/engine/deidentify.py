@@ -8,25 +8,24 @@ from functools import cache
 from pathlib import Path
 
 import yaml
-from pydicom import dcmread
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.errors import InvalidDicomError
+from pydicom.dataset import Dataset
 from pydicom.filewriter import dcmwrite
-from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import UID
 
-from ..config import RULES_DIR, NodeSettings, Option
-from . import framing
+from ..config import RULES_DIR, Option
+from ..dicomio import framing
+from ..dicomio.parse import parse_bytes
+from ..dicomio.part10 import encode_part10
+from ..dicomio.rawvalue import elements, get_strings, plain_uid
 from .header.apply import HeaderCleaner, HeaderContext
 from .header.decide import SCRUB_VRS
 from .header.private import read_declarations
 from .header.pseudonyms import patient_key
-from .header.rawvalue import get_strings
-from .header.records import add_deid_records, plain_uid, rebuild_file_meta
+from .header.records import add_deid_records, rebuild_file_meta
 from .header.table import load_table
 from .keys import Keys
 from .names import Lexicon, NameCleaner, NerFn, lexicon_tokens
 from .names_ner import HeaderNerUnavailableError
-from .part10 import encode_part10
 from .phi import PhiValues, collect_phi
 from .policy import Policy
 from .result import EngineResult, LexiconUpdate, Quarantine
@@ -206,7 +205,7 @@ _MAPPED = (
 
 
 def _identities(ds: Dataset) -> dict[str, str]:
-    return {kind: "\\".join(get_strings(ds, tag, vr)).strip() for tag, vr, kind in _MAPPED if tag in ds._dict}
+    return {kind: "\\".join(get_strings(ds, tag, vr)).strip() for tag, vr, kind in _MAPPED if tag in elements(ds)}
 
 
 def _header_ner(policy: Policy) -> NerFn | None:
@@ -278,69 +277,6 @@ def _clear_embedded_overlays(ds: Dataset, policy: Policy, audit: dict) -> Quaran
     except PixelCodecError as e:
         return Quarantine("pixels", "embedded-overlay-not-cleared", e.code)
     return None
-
-
-def as_file(raw: bytes | mmap.mmap) -> io.BytesIO | mmap.mmap:
-    """A file-like view of ``raw``: BytesIO shares a ``bytes`` object; a memory map (the spool's file) is read
-    in place, so a large instance is not first copied into the worker's memory."""
-    if isinstance(raw, mmap.mmap):
-        raw.seek(0)
-        return raw
-    return io.BytesIO(raw)
-
-
-DEFAULT_MAX_INFLATED_BYTES = NodeSettings().max_inflated_bytes
-"""``node.max_inflated_bytes`` when no policy says otherwise."""
-
-
-def parse_bytes(raw: bytes | mmap.mmap, *, max_inflated_bytes: int = DEFAULT_MAX_INFLATED_BYTES) -> Dataset:
-    """Parse a Part 10 byte string (preamble optional, file meta required) and read every element.
-
-    Structure is checked around pydicom (:mod:`.framing`): a deflated data set may inflate to
-    ``max_inflated_bytes`` and no more (:class:`~.framing.InflateLimit`); an element, item or fragment
-    running past the end of its container is :class:`~.framing.Truncated`; group 0002 elements inside the
-    data set are dropped, so only the file meta's own say which transfer syntax the data set is in.
-    """
-    layout = framing.locate(raw)
-    if layout is None:
-        return _parse_bare(raw)
-    if layout.transfer_syntax == framing.DEFLATED:
-        body = framing.inflate_bounded(raw[layout.dataset_start :], max_inflated_bytes)
-        framing.check_framing(body, 0, False, True)
-        del body
-    else:
-        framing.check_framing(raw, layout.dataset_start, *framing.encoding(layout.transfer_syntax))
-    data: bytes | mmap.mmap = raw
-    if layout.dataset_start != layout.meta_end:
-        data = bytes(raw[: layout.meta_end]) + bytes(raw[layout.dataset_start :])
-    ds = dcmread(as_file(data), force=False)
-    _drop_group_0002(ds)
-    if "SOPClassUID" not in ds and "SOPInstanceUID" not in ds:
-        raise InvalidDicomError("no SOP Class or Instance UID")
-    return ds
-
-
-def _parse_bare(raw: bytes | mmap.mmap) -> Dataset:
-    """A bare data set without Part 10 header (older archives write these): accepted only when it parses to
-    a composite instance; its encoding becomes the transfer syntax of the output."""
-    ds = dcmread(as_file(raw), force=True)
-    if "SOPClassUID" not in ds or "SOPInstanceUID" not in ds or "PatientID" not in ds and "Modality" not in ds:
-        raise InvalidDicomError("not a DICOM instance")
-    implicit, little = ds.original_encoding
-    if not little:
-        raise InvalidDicomError("bare big endian data set")
-    start = 132 if len(raw) >= 132 and raw[128:132] == b"DICM" else 0
-    framing.check_framing(raw, start, bool(implicit), True)
-    _drop_group_0002(ds)
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
-    return ds
-
-
-def _drop_group_0002(ds: Dataset) -> None:
-    """File meta elements belong in the file meta (PS3.10 7.1); inside the data set they are dropped."""
-    for tag in [t for t in ds.keys() if t.group == 0x0002]:
-        del ds[tag]
 
 
 def deidentify_bytes(

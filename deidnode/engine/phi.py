@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 
-from .header.rawvalue import get_strings
-from .header.tags import vr_of
+from ..dicomio.rawvalue import elements, get_strings
+from ..dicomio.tags import vr_of
 
 # Attributes whose values identify the patient or the encounter (matched as identifiers).
 IDENTIFIER_KEYWORDS = frozenset(
@@ -128,7 +128,7 @@ class _Collector:
         """Decide from each raw element's tag and VR whether its value matters, so values that do not are never
         decoded (decoding every element would cost more than the whole de-identification). The dataset's own dict
         is read directly, as in HeaderCleaner.clean."""
-        for key, elem in list(ds._dict.items()):
+        for key, elem in list(elements(ds).items()):
             if key >> 16 & 1:
                 continue  # private values have no known meaning; removed unless retained as safe
             if elem.is_raw and elem.value is None:

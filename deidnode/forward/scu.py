@@ -31,10 +31,10 @@ from pydicom.uid import (
 )
 
 from ..config import Destination
+from ..dicomio import part10
 from ..dimse import AssociationRejected, Link, PeerAborted, PeerClosed, ProtocolError, acse
 from ..dimse import commands as cmds
 from ..dimse.link import ReleaseRequested
-from ..engine import part10
 from ..errors import os_error_name
 from ..logging import get_logger
 from ..receive.scp import set_nodelay

@@ -20,6 +20,7 @@ from pynetdicom.sop_class import Verification
 
 from .. import metrics
 from ..config import TLS, NodeSettings
+from ..dicomio.filemeta import part10_header
 from ..dimse import Link, PeerAborted, PeerClosed, ProtocolError, acse
 from ..dimse import commands as cmds
 from ..dimse.link import A_ASSOCIATE_RQ, ABORT_SOURCE_PROVIDER, ReleaseRequested
@@ -32,7 +33,6 @@ from ..errors import (
 )
 from ..logging import get_logger
 from ..spool import Spool, SpoolFullError
-from .filemeta import part10_header
 from .policy import CALLED_AE_INVALID, CALLING_AE_INVALID, NETWORK_NOT_ALLOWED, AssociationPolicy
 from .sniff import HeadKeeper, sop_uids
 

@@ -16,6 +16,9 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from ...config import Option, Profile, TagOverride
+from ...dicomio.rawvalue import STRING_VRS, get_strings, put_strings
+from ...dicomio.rawvalue import elements as elements_of
+from ...dicomio.tags import vr_of
 from ..keys import Keys
 from ..names import NameCleaner
 from ..phi import PhiValues
@@ -31,10 +34,8 @@ from .pseudonyms import (
     shift_da,
     shift_dt,
 )
-from .rawvalue import STRING_VRS, get_strings, put_strings
 from .structured import STRUCTURED_SEQUENCES, clean_content_items
 from .table import Action, ProfileTable
-from .tags import vr_of
 from .vrcheck import checker, valid_string_bytes
 
 DICOM_UID_ROOT = "1.2.840.10008."
@@ -118,7 +119,7 @@ class HeaderCleaner:
         # pydicom's own tag -> element map, read directly: on this hot path keys()/get_item() per element cost
         # more than the decision itself. Tags become plain ints: dict and set lookups with pydicom's BaseTag call
         # its Python-level __eq__.
-        elements = ds._dict
+        elements = elements_of(ds)
         for key, elem in list(elements.items()):
             tag = int(key)
             raw_vr = elem.VR
@@ -171,7 +172,7 @@ class HeaderCleaner:
         """Carry out a step that changes the element (every operation but KEEP, DROP and the deferred ones)."""
         ctx = self.ctx
         op, vr, stat, arg, fallback = step
-        if fallback is not None and not fallback.valid(ds._dict[tag]):
+        if fallback is not None and not fallback.valid(elements_of(ds)[tag]):
             self._do(ds, tag, fallback.step, in_struct)
             return
         if stat is not None:

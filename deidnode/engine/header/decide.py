@@ -20,9 +20,9 @@ import yaml
 from pydicom.datadict import tag_for_keyword
 
 from ...config import RULES_DIR, Option, Profile, TagOverride
-from .rawvalue import STRING_VRS
+from ...dicomio.rawvalue import STRING_VRS
+from ...dicomio.tags import parse_tag_key, vr_of
 from .table import RESOLVE_COMBINED, Action, ProfileTable, load_table
-from .tags import parse_tag_key, vr_of
 from .vrcheck import checker
 
 SCRUB_VRS = frozenset({"LO", "SH", "ST", "LT", "UT", "UC"})

@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 
+from ...dicomio.rawvalue import STRING_VRS, get_strings, put_strings
+from ...dicomio.rawvalue import elements as elements_of
 from ..phi import scrub_text
 from .decide import INVALID_STAT
 from .pseudonyms import dummy_for_vr
-from .rawvalue import STRING_VRS, get_strings, put_strings
 from .table import load_safe_private
 from .vrcheck import checker
 
@@ -97,7 +98,7 @@ def _text_free_of_phi(elem: DataElement, vr: str, ctx: HeaderContext) -> bool:
 
 def clean_private(ds: Dataset, tags: list[int], ctx: HeaderContext) -> None:
     """Remove the private elements ``tags`` of ``ds``, keeping the safe ones under Retain Safe Private."""
-    elements = ds._dict  # bulk removal; see HeaderCleaner.clean
+    elements = elements_of(ds)  # bulk removal; see HeaderCleaner.clean
     if not ctx.rules.safe_private:
         for tag in tags:
             del elements[tag]
@@ -139,7 +140,7 @@ def clean_private(ds: Dataset, tags: list[int], ctx: HeaderContext) -> None:
 def _keep(ds: Dataset, tag: int, group: int, creator: str, byte: int,
           safe: dict[tuple[int, str, int], str], ctx: HeaderContext) -> bool:
     """Whether the element stays (possibly changed by a declared action)."""
-    elem = ds._dict[tag]
+    elem = elements_of(ds)[tag]
     declared = ctx.declared.get((group, creator))
     if declared is not None:
         if declared.status == "UNSAFE":

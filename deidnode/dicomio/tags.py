@@ -1,4 +1,5 @@
-"""Tag parsing and VR helpers, and the data elements newer than pydicom's dictionary."""
+"""Tag parsing and VR helpers, and the data elements newer than pydicom's dictionary (PS3.6 rows pydicom 3.0
+does not know, from ``rules/standard/dictionary-additions.json``, added at import)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from pydicom.datadict import add_dict_entries, dictionary_has_tag, dictionary_VR, keyword_dict
 
-from ...config import RULES_DIR
+from ..ruledata import RULES_DIR
 
 _TAG = re.compile(r"^\(?\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*\)?$")
 
