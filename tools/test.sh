@@ -36,4 +36,5 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/pip install -q -e ".[$extras]"
 .venv/bin/ruff check .
+.venv/bin/lint-imports --no-cache  # the layout as import contracts (pyproject.toml [tool.importlinter])
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -35,9 +35,9 @@ from ..dicomio import part10
 from ..dimse import AssociationRejected, Link, PeerAborted, PeerClosed, ProtocolError, acse
 from ..dimse import commands as cmds
 from ..dimse.link import ReleaseRequested
+from ..dimse.transport import client_ssl_context, set_nodelay
 from ..errors import os_error_name
 from ..logging import get_logger
-from ..receive.scp import set_nodelay
 from .base import OK, Outcome, Outgoing, Result
 from .folder import FolderForwarder
 
@@ -60,16 +60,6 @@ _RJ_REASONS = {
     (3, 1): "temporary congestion",
     (3, 2): "local limit exceeded",
 }
-
-
-def _client_ssl_context(dest: Destination) -> ssl.SSLContext | None:
-    if dest.tls is None:
-        return None
-    ctx = ssl.create_default_context(
-        ssl.Purpose.SERVER_AUTH, cafile=str(dest.tls.ca) if dest.tls.ca else None
-    )
-    ctx.load_cert_chain(dest.tls.cert, dest.tls.key)
-    return ctx
 
 
 def encode_body(ds: Dataset, transfer_syntax: str) -> list[bytes | memoryview]:
@@ -107,7 +97,7 @@ class DicomForwarder:
         self.name = dest.name
         self.dest = dest
         self.where = f"{dest.host}:{dest.port}"
-        self._ssl = _client_ssl_context(dest)
+        self._ssl = client_ssl_context(dest.tls)
         self.link: Link | None = None
         self.contexts: dict[int, tuple[str, str]] = {}
         """Accepted contexts of the open association: ID -> (SOP class, transfer syntax)."""

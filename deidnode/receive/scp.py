@@ -19,11 +19,12 @@ from pynetdicom import ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 from pynetdicom.sop_class import Verification
 
 from .. import metrics
-from ..config import TLS, NodeSettings
+from ..config import NodeSettings
 from ..dicomio.filemeta import part10_header
 from ..dimse import Link, PeerAborted, PeerClosed, ProtocolError, acse
 from ..dimse import commands as cmds
 from ..dimse.link import A_ASSOCIATE_RQ, ABORT_SOURCE_PROVIDER, ReleaseRequested
+from ..dimse.transport import server_ssl_context, set_nodelay
 from ..errors import (
     STATUS_CANNOT_UNDERSTAND_PARSE,
     STATUS_DATASET_DOES_NOT_MATCH_SOP_CLASS,
@@ -102,25 +103,6 @@ def accepted_transfer_syntaxes() -> frozenset[str]:
     engine cannot clean (e.g. video) with a reason; which one is chosen per context is
     :func:`deidnode.dimse.acse.choose_transfer_syntax` (the sender's compressed syntax, else Explicit VR LE)."""
     return frozenset(ALL_TRANSFER_SYNTAXES)
-
-
-def set_nodelay(sock: Any) -> None:
-    """Disable Nagle: DIMSE is request/response, and a 40 ms delayed ACK per C-STORE kills throughput."""
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except (OSError, AttributeError):  # pragma: no cover - not a TCP socket
-        pass
-
-
-def server_ssl_context(tls: TLS) -> ssl.SSLContext:
-    """A TLS server context from the configured certificate, key and optional client CA."""
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(tls.cert, tls.key)
-    if tls.ca is not None:
-        ctx.load_verify_locations(tls.ca)
-    if tls.require_client_cert:
-        ctx.verify_mode = ssl.CERT_REQUIRED
-    return ctx
 
 
 def supported_contexts() -> dict[str, frozenset[str]]:
