@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from .dicomio.parse import DEFAULT_MAX_INFLATED_BYTES
 from .dicomio.tags import parse_tag_key
@@ -67,7 +75,8 @@ class Profile(_Model):
         "clean_structured_content",
         "clean_graphics",
     )
-    overrides: dict[str, TagOverride] = Field(default_factory=dict)
+    overrides: dict[int, TagOverride] = Field(default_factory=dict)
+    """Tag -> override; written with tag keys or keywords, held as tag ints."""
     unlisted_standard: Literal["remove", "keep"] = "remove"
     """Standard attributes neither in Table E.1-1 nor on the keep-list (rules/keep_attributes.tsv)."""
     allowed_sop_classes: tuple[str, ...] = ()
@@ -92,17 +101,26 @@ class Profile(_Model):
             raise ValueError("retain_long_full_dates and retain_long_modified_dates exclude each other")
         return tuple(dict.fromkeys(v))
 
-    @field_validator("overrides")
+    @field_validator("overrides", mode="before")
     @classmethod
-    def _tag_keys(cls, v: dict[str, TagOverride]) -> dict[str, TagOverride]:
+    def _tag_keys(cls, v: object) -> object:
+        """Keys as written (``"(0010,0010)"``, ``0010,0010``, ``PatientName``) parsed once, here, to tag ints."""
+        if not isinstance(v, dict):
+            return v
         out = {}
         for key, ov in v.items():
+            if isinstance(key, int):
+                out[key] = ov
+                continue
             try:
-                parse_tag_key(key)
+                out[parse_tag_key(str(key))] = ov
             except ValueError as e:
                 raise ValueError(f"override key '{key}': {e}") from None
-            out[key] = ov
         return out
+
+    @field_serializer("overrides")
+    def _tag_keys_out(self, v: dict[int, TagOverride]) -> dict[str, object]:
+        return {f"({t >> 16:04X},{t & 0xFFFF:04X})": ov.model_dump(exclude_none=True) for t, ov in v.items()}
 
     @property
     def option_set(self) -> frozenset[Option]:

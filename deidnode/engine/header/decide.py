@@ -21,7 +21,7 @@ from pydicom.datadict import tag_for_keyword
 
 from ...config import RULES_DIR, Option, Profile, TagOverride
 from ...dicomio.rawvalue import STRING_VRS
-from ...dicomio.tags import parse_tag_key, vr_of
+from ...dicomio.tags import vr_of
 from .table import RESOLVE_COMBINED, Action, ProfileTable, load_table
 from .vrcheck import checker
 
@@ -101,7 +101,7 @@ class ProfileRules:
         self.table = table
         self.keep = keep
         self.options = options = profile.option_set
-        self.overrides: dict[int, TagOverride] = {parse_tag_key(k): v for k, v in profile.overrides.items()}
+        self.overrides: dict[int, TagOverride] = dict(profile.overrides)
         self.full_dates = Option.retain_long_full_dates in options
         self.modified_dates = Option.retain_long_modified_dates in options
         self.safe_private = Option.retain_safe_private in options
