@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -27,10 +28,30 @@ HAPROXY = "/usr/sbin/haproxy"
 NODELAY_ENV = {**os.environ, "TCP_NODELAY": "1"}
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_PORTS = random.Random()  # its own generator: tests that seed the global one must not make ports collide
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback port BELOW the kernel's ephemeral range: a port the kernel handed out for bind(0) may be
+    given to some client's outgoing connection before our peer binds it (an Orthanc that then exits with "port
+    already in use" failed a CI run); the range below is never used for outgoing connections."""
+    high = _ephemeral_low() - 1
+    for _ in range(200):
+        port = _PORTS.randint(min(20000, high - 1000), high)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port below the ephemeral range")
 
 
 def wait_for(pred: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
@@ -62,8 +83,6 @@ class Orthanc:
     def __init__(self, workdir: Path, aet: str = "ORTHANC") -> None:
         self.workdir = workdir
         self.aet = aet
-        self.dicom_port = free_port()
-        self.http_port = free_port()
         self.received_log = workdir / "received.log"
         workdir.mkdir(parents=True, exist_ok=True)
         lua = workdir / "received.lua"
@@ -76,6 +95,13 @@ class Orthanc:
             "end\n"
         )
         self.config = workdir / "orthanc.json"
+        self._write_config()
+        self.proc: subprocess.Popen | None = None
+
+    def _write_config(self) -> None:
+        self.dicom_port = free_port()
+        self.http_port = free_port()
+        workdir, aet, lua = self.workdir, self.aet, self.workdir / "received.lua"
         self.config.write_text(
             json.dumps(
                 {
@@ -99,9 +125,20 @@ class Orthanc:
                 }
             )
         )
-        self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30) -> Orthanc:
+    def start(self, timeout: float = 30, attempts: int = 3) -> Orthanc:
+        """Start Orthanc; when a port was taken in the meantime, again on fresh ports (a bounded few times)."""
+        for attempt in range(attempts):
+            try:
+                return self._start(timeout)
+            except RuntimeError:
+                log = (self.workdir / "orthanc.log").read_text(errors="replace")
+                if "already in use" not in log.rsplit("Orthanc version", 1)[-1] or attempt == attempts - 1:
+                    raise
+                self._write_config()
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout: float) -> Orthanc:
         log = open(self.workdir / "orthanc.log", "ab")
         self.proc = subprocess.Popen(
             [ORTHANC, str(self.config)],
