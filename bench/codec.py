@@ -103,7 +103,7 @@ def run(repeat: int) -> list[dict[str, object]]:
             streams: dict[str, bytes] = {}
             for name in syntax.encoders:
                 backend = BACKENDS[name]
-                if not backend.is_available():
+                if not backend.is_available(syntax.uid, encode=True):
                     continue
                 try:
                     opts = ENCODE_OPTIONS.get(ts, {})
@@ -123,7 +123,7 @@ def run(repeat: int) -> list[dict[str, object]]:
                 continue
             for name in syntax.decoders:
                 backend = BACKENDS[name]
-                if not backend.is_available():
+                if not backend.is_available(syntax.uid):
                     continue
                 try:
                     secs, out = best(lambda b=backend, s=stream, i=info, t=ts: b.decode(s, i, t), repeat)

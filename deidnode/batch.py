@@ -110,16 +110,18 @@ def deidentify_file(
                               collect_mapping=mapping is not None)
     if result.ok and mapping is not None:
         mapping.add(result.mapping)
-    common = {"input_sha256": digest, "input_bytes": len(raw), "engine": result.audit,
-              "versions": versions(policy.pixels.ocr.engine)}
+    engine, vers = result.audit, versions(policy.pixels.ocr.engine)
     if result.ok:
         assert result.dataset is not None
         name = f"{result.dataset.SOPInstanceUID}.dcm"
-        return FileResult("deidentified", record("deid", "deidentified", output=name, **common), name,
-                          encode_dataset(result.dataset))
+        rec = record("deid", "deidentified", input_sha256=digest, input_bytes=len(raw), engine=engine,
+                     versions=vers, output=name)
+        return FileResult("deidentified", rec, name, encode_dataset(result.dataset))
     assert result.quarantine is not None
     q = result.quarantine.as_dict()
-    return FileResult("quarantined", record("deid", "quarantined", quarantine=q, **common), quarantine=q)
+    rec = record("deid", "quarantined", input_sha256=digest, input_bytes=len(raw), engine=engine, versions=vers,
+                 quarantine=q)
+    return FileResult("quarantined", rec, quarantine=q)
 
 
 @dataclass

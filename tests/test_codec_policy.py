@@ -182,8 +182,8 @@ def test_undecodable_pixel_data_raises_for_quarantine():
 def test_missing_backend_names_the_dependency(monkeypatch):
     from deidnode.engine.pixels.codec.backends import gdcm, pylibjpeg
 
-    monkeypatch.setattr(pylibjpeg, "is_available", lambda ts=None: False)
-    monkeypatch.setattr(gdcm, "is_available", lambda: False)
+    monkeypatch.setattr(pylibjpeg, "is_available", lambda ts, encode=False: False)
+    monkeypatch.setattr(gdcm, "is_available", lambda ts, encode=False: False)
     assert not codec.can_decode(U.HTJ2KLossless) and not codec.can_encode(U.JPEGLSLossless)
     with pytest.raises(PixelCodecError) as err:
         codec.decode_frames(pydicom.dcmread(DATA / "htj2k_rpcl_rgb8.dcm"))
@@ -267,3 +267,17 @@ def test_signed_overlay_bits_are_detected_in_the_raw_data():
     raw[:50] |= 1 << 14
     ds.PixelData = raw.tobytes()
     assert codec.clear_overlay_bits(ds, codec.decode_frames(ds)) is True
+
+
+def test_backends_say_which_syntaxes_they_serve_and_the_table_only_orders_them(monkeypatch):
+    from deidnode.engine.pixels.codec import lookup
+    from deidnode.engine.pixels.codec.backends import BACKENDS, pillow
+
+    for syntax in codec.SYNTAXES.values():
+        assert all(syntax.uid in BACKENDS[n].DECODES for n in syntax.decoders), syntax.name
+        assert all(syntax.uid in BACKENDS[n].ENCODES for n in syntax.encoders), syntax.name
+    assert [b.NAME for b in lookup.decoders(U.JPEGBaseline8Bit)] == ["pillow", "gdcm", "pylibjpeg"]
+    assert lookup.encoder(U.JPEGBaseline8Bit).NAME == "pillow"
+    monkeypatch.setattr(pillow, "is_available", lambda ts, encode=False: False)
+    assert [b.NAME for b in lookup.decoders(U.JPEGBaseline8Bit)] == ["gdcm", "pylibjpeg"]
+    assert lookup.encoder(U.JPEGBaseline8Bit).NAME == "gdcm"

@@ -81,9 +81,12 @@ def meta_dataset(sop_class: str, sop_instance: str, transfer_syntax: str) -> Fil
 def meta_dataset_slow(sop_class: object, sop_instance: object, transfer_syntax: str) -> FileMetaDataset:
     """The same file meta through pydicom's attribute setters (values that are not plain ASCII UIDs)."""
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = sop_instance
-    meta.TransferSyntaxUID = transfer_syntax
-    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
-    meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
+    for keyword, value in (
+        ("MediaStorageSOPClassUID", sop_class),
+        ("MediaStorageSOPInstanceUID", sop_instance),
+        ("TransferSyntaxUID", transfer_syntax),
+        ("ImplementationClassUID", IMPLEMENTATION_CLASS_UID),
+        ("ImplementationVersionName", IMPLEMENTATION_VERSION_NAME),
+    ):
+        setattr(meta, keyword, value)  # pydicom's setters validate and convert whatever the input held
     return meta

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import mmap
+from typing import BinaryIO, cast
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -19,12 +20,12 @@ DEFAULT_MAX_INFLATED_BYTES = 128 * 1024 * 1024
 """How large a deflated data set may inflate (``node.max_inflated_bytes``'s default)."""
 
 
-def as_file(raw: bytes | mmap.mmap) -> io.BytesIO | mmap.mmap:
+def as_file(raw: bytes | mmap.mmap) -> BinaryIO:
     """A file-like view of ``raw``: BytesIO shares a ``bytes`` object; a memory map (the spool's file) is read
     in place, so a large instance is not first copied into the worker's memory."""
     if isinstance(raw, mmap.mmap):
         raw.seek(0)
-        return raw
+        return cast(BinaryIO, raw)  # an mmap has the file methods dcmread uses (read, seek, tell)
     return io.BytesIO(raw)
 
 

@@ -12,7 +12,9 @@ private transfer syntax, an encoding or character set that differs from the one 
 
 from __future__ import annotations
 
+import io
 from struct import Struct
+from typing import cast
 
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
@@ -97,7 +99,7 @@ def encode_body(ds: Dataset, implicit: bool, little: bool) -> list[bytes | memor
     fp.is_implicit_VR, fp.is_little_endian = implicit, little
     parts: list[bytes | memoryview] = []
     _write_top_level(fp, ds, tsyntax.is_compressed, parts)
-    parts.append(fp.parent.getbuffer())
+    parts.append(_buffer(fp).getbuffer())
     return parts
 
 
@@ -127,7 +129,7 @@ def _file_meta(ds: Dataset, meta: Dataset) -> bytes | None:
             continue
         raw = _canonical_meta_bytes(meta, tag)
         if raw is not None:
-            buf.write(element(tag >> 16, tag & 0xFFFF, elements(meta)[tag].VR.encode(), raw))
+            buf.write(element(tag >> 16, tag & 0xFFFF, (elements(meta)[tag].VR or "UN").encode(), raw))
             continue
         elem = meta[tag]
         if elem.is_empty:
@@ -152,6 +154,10 @@ def _canonical_meta_bytes(meta: Dataset, tag: int) -> bytes | None:
     return b if s and b == s + b" " * (len(s) % 2) else None
 
 
+def _buffer(fp: DicomBytesIO) -> io.BytesIO:
+    return cast(io.BytesIO, fp.parent)  # DicomBytesIO wraps a BytesIO (its stub says any buffer)
+
+
 def _write_top_level(fp: DicomBytesIO, ds: Dataset, compressed: bool, spill: list | None = None) -> None:
     """write_dataset() for the top level, where the encoding is the one read (checked by the caller).
 
@@ -173,8 +179,8 @@ def _write_top_level(fp: DicomBytesIO, ds: Dataset, compressed: bool, spill: lis
             write(value)
             return
         spill.append(fp.getvalue())
-        fp.parent.seek(0)
-        fp.parent.truncate(0)
+        _buffer(fp).seek(0)
+        _buffer(fp).truncate(0)
         spill.append(value)
 
     for tag in sorted(present):

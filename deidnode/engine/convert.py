@@ -15,6 +15,7 @@ from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import (
+    UID,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
@@ -47,7 +48,7 @@ def to_native_little_endian(ds: Dataset, transfer_syntax: str = ExplicitVRLittle
     ts_in = str(ds.file_meta.TransferSyntaxUID)
     new = clone(ds)
     if ts_in in NATIVE_LITTLE or ts_in == DeflatedExplicitVRLittleEndian:
-        new.file_meta.TransferSyntaxUID = transfer_syntax
+        new.file_meta.TransferSyntaxUID = UID(transfer_syntax)
         return new
     big_endian = ts_in == ExplicitVRBigEndian
     if big_endian:
@@ -60,7 +61,7 @@ def to_native_little_endian(ds: Dataset, transfer_syntax: str = ExplicitVRLittle
             transcode(new, ExplicitVRLittleEndian, frames=_little(frames))
         except PixelCodecError as e:
             raise ConversionError("pixel-conversion-failed", e.code) from e
-    new.file_meta.TransferSyntaxUID = transfer_syntax
+    new.file_meta.TransferSyntaxUID = UID(transfer_syntax)
     return new
 
 

@@ -53,9 +53,10 @@ def _cell(data: dict[str, Any], path: str, shown: str | None = None, cls: str = 
     return f'<td{c} data-k="{escape(path)}" data-v="{escape(str(v))}">{escape(text)}</td>'
 
 
-def human_bytes(n: int | None) -> str:
-    if n is None:
+def human_bytes(count: int | None) -> str:
+    if count is None:
         return "–"
+    n = float(count)
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if n < 1000 or unit == "TB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

@@ -169,8 +169,8 @@ class _Handler(BaseHTTPRequestHandler):
                 body, ctype = web.exposition(self.headers.get("Accept", ""))
                 self._send(HTTPStatus.OK, body, ctype)
             elif path in ("/healthz", "/readyz"):
-                ok, body = web.status.health() if path == "/healthz" else web.status.readiness()
-                self._json(HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE, body)
+                ok, health = web.status.health() if path == "/healthz" else web.status.readiness()
+                self._json(HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE, health)
             elif path == "/api/v1/status":
                 self._json(HTTPStatus.OK, web.status.snapshot())
             elif path == "/api/v1/quarantine":

@@ -172,7 +172,7 @@ class NodeStatus:
             target = f"{d.ae_title}@{d.host}:{d.port}" if d.type == "dicom" else str(d.path)
             st = states.get(d.name)
             down = st is not None and st.failures > 0
-            state = "ok" if not down else ("backing_off" if st.waiting(now) else "retrying")
+            state = "ok" if st is None or not down else ("backing_off" if st.waiting(now) else "retrying")
             last_error = None
             if st is not None and st.last_code:
                 last_error = {
@@ -187,8 +187,8 @@ class NodeStatus:
                     "type": d.type,
                     "target": target,
                     "state": state,
-                    "backoff_until": iso(st.down_until) if state == "backing_off" else None,
-                    "down_since": iso(st.down_since) if down else None,
+                    "backoff_until": iso(st.down_until) if st is not None and state == "backing_off" else None,
+                    "down_since": iso(st.down_since) if st is not None and down else None,
                     "failures": st.failures if st is not None else 0,
                     "last_error": last_error,
                     "last_ok": iso(st.last_ok_at) if st is not None else None,

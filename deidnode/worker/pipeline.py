@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import metrics
 from ..audit import AuditSink, Trail
@@ -34,7 +34,13 @@ MAX_CRASHES = 3
 """An item whose worker died this many times is quarantined instead of killing the next one."""
 MIN_RETRY_DELAY_S = 0.05
 
-DeidentifyFn = Callable[[bytes, Any, Any], Any]
+if TYPE_CHECKING:
+    from ..engine.result import EngineResult
+
+
+DeidentifyFn = Callable[..., "EngineResult"]
+"""The engine's ``deidentify_bytes`` (or a test's stand-in): the spool file's bytes or read-only map, a policy,
+keys and the engine's keyword options in; a result out; never raises for bad input."""
 """``engine.deidentify_bytes(raw, policy, keys) -> EngineResult``."""
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
@@ -133,7 +134,7 @@ class HeaderCleaner:
                 if step[2] is not None:
                     stats[step[2]] += 1
                 if raw_vr is None and ctx.explicit_vr and elem.is_raw:
-                    elements[key] = elem._replace(VR=step[1])  # see _name_vr
+                    elements[key] = cast(RawDataElement, elem)._replace(VR=step[1])  # see _name_vr
                 continue
             if op == D.REMOVE and tag not in D.PIXEL_TAGS:
                 if step[2] is not None:
@@ -158,7 +159,7 @@ class HeaderCleaner:
             if raw_vr is None and ctx.explicit_vr and elem.is_raw:
                 # an element read without a VR (implicit-VR item inside an explicit file): name it, or the
                 # explicit-VR writer cannot write it
-                elements[key] = elem._replace(VR=step[1])
+                elements[key] = cast(RawDataElement, elem)._replace(VR=step[1])
             # the element's own key from here on: the dataset's dict then finds it by identity
             self._do(ds, key, step, in_struct)
         if overlay_groups:

@@ -82,15 +82,16 @@ class KeepRules:
 @cache
 def load_keep_rules() -> KeepRules:
     doc = yaml.safe_load((Path(RULES_DIR) / "keep_attributes.yaml").read_text(encoding="utf-8"))
-    sets = {}
+    sets: dict[str, frozenset[int]] = {}
     for key in ("keep_keywords", "keep_scrubbed_keywords", "keep_verbatim"):
-        tags = frozenset(tag_for_keyword(k) for k in doc[key])
-        if None in tags:
+        tags = [tag_for_keyword(k) for k in doc[key]]
+        known = frozenset(t for t in tags if t is not None)
+        if len(known) != len(set(tags)):
             raise ValueError(f"rules/keep_attributes.yaml: {key} names a keyword pydicom does not know")
-        sets[key] = tags
+        sets[key] = known
     return KeepRules(
         frozenset(doc["keep_vrs"]), sets["keep_keywords"], sets["keep_scrubbed_keywords"], sets["keep_verbatim"]
-    )  # type: ignore[arg-type]
+    )
 
 
 class ProfileRules:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 
 from ...dicomio.rawvalue import STRING_VRS, get_strings, put_strings
@@ -81,7 +81,7 @@ def read_declarations(ds: Dataset) -> Declarations:
     return out
 
 
-def _text_free_of_phi(elem: DataElement, vr: str, ctx: HeaderContext) -> bool:
+def _text_free_of_phi(elem: DataElement | RawDataElement, vr: str, ctx: HeaderContext) -> bool:
     """A kept private value that is (or reads as) text does not contain this instance's PHI."""
     if vr not in _TEXT_VRS:
         return True
@@ -158,7 +158,7 @@ def _keep(ds: Dataset, tag: int, group: int, creator: str, byte: int,
     return _checked(elem, vr, tag, ctx)
 
 
-def _checked(elem: DataElement, vr: str, tag: int, ctx: HeaderContext) -> bool:
+def _checked(elem: DataElement | RawDataElement, vr: str, tag: int, ctx: HeaderContext) -> bool:
     check = checker(tag, vr, True)
     if check is not None and not check(elem):
         ctx.stats[INVALID_STAT] += 1
@@ -169,7 +169,9 @@ def _checked(elem: DataElement, vr: str, tag: int, ctx: HeaderContext) -> bool:
     return True
 
 
-def _declared_action(ds: Dataset, tag: int, elem: DataElement, action: str, ctx: HeaderContext) -> bool:
+def _declared_action(
+    ds: Dataset, tag: int, elem: DataElement | RawDataElement, action: str, ctx: HeaderContext
+) -> bool:
     """Deidentification Action (0008,0307) of an identifying private element: X, Z, D or U."""
     vr = elem.VR if elem.VR and len(elem.VR) == 2 else "UN"
     ctx.stats[f"private_declared_{action}"] += 1

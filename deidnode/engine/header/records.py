@@ -11,6 +11,7 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
+from pydicom.uid import UID
 
 from ... import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from ...config import Option, Profile
@@ -105,7 +106,7 @@ def rebuild_file_meta(ds: Dataset, transfer_syntax: str) -> None:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = ds.SOPClassUID
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = transfer_syntax
-    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.TransferSyntaxUID = UID(transfer_syntax)
+    meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
     meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
     ds.file_meta = meta

@@ -33,7 +33,7 @@ class Action(StrEnum):
 # Without the IOD's Type for each attribute, a combined code resolves to the choice that keeps every IOD valid
 # (shared/standard/README.md, "our reading"): D where Type 1 is possible, Z where Type 2 is, and X/Z/U* keeps the
 # sequence with its instance UIDs remapped (the U codes inside it do that).
-RESOLVE_COMBINED = {
+RESOLVE_COMBINED: dict[Action, Action] = {
     Action.ZD: Action.D,
     Action.XZ: Action.Z,
     Action.XD: Action.D,
@@ -55,7 +55,7 @@ class Row:
         """The effective, resolved action under ``options`` (an Option's code overrides the Basic Profile)."""
         chosen = [self.options[o] for o in options if o in self.options]
         if chosen:
-            code = max(chosen, key=lambda a: _PROTECTION[RESOLVE_COMBINED.get(a, a)])
+            code = max(chosen, key=lambda a: _PROTECTION[RESOLVE_COMBINED.get(a) or a])
         else:
             code = self.basic
         return RESOLVE_COMBINED.get(code, code)

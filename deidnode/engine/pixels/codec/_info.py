@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -102,7 +103,7 @@ class PixelInfo:
     def frame_bytes(self) -> int:
         return (self.frame_bits + 7) // 8
 
-    def pydicom_kwargs(self) -> dict[str, int | str]:
+    def pydicom_kwargs(self) -> dict[str, Any]:
         """The options pydicom's encoders and buffer decoders expect for one frame."""
         kwargs: dict[str, int | str] = {
             "rows": self.rows,

@@ -1,4 +1,4 @@
-"""Transfer syntaxes we read and write, and the backend chosen for each (PS3.5 Section 10 and Annex A).
+"""Transfer syntaxes we read and write, and which backend we prefer for each (PS3.5 Section 10 and Annex A).
 
 The backend order is the measured preference (fastest first among those that are exact); see ``bench/codec.py``
 and ``docs/codec.md``. Numbers in the comments: MB/s of uncompressed pixel data, 512x512 16-bit mono / 1024x1024
@@ -23,8 +23,10 @@ class Syntax:
     encapsulated: bool
     lossy: bool
     decoders: tuple[str, ...]
-    """Backend names, preferred first; the next one is tried when the first is not installed."""
+    """Backend names in order of preference. Which backends serve the syntax is theirs to say
+    (``is_available(uid)``); an installed backend missing here is tried last."""
     encoders: tuple[str, ...] = ()
+    """The same for encoding; a syntax no installed backend encodes is written in the fallback syntax."""
     encode_pis: frozenset[str] = frozenset()
     """Photometric interpretations we write in this syntax (PS3.5 8.2 for the compressed ones)."""
     max_bits: int = 64

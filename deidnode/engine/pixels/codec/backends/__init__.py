@@ -1,20 +1,41 @@
-"""Codec backends, one module each (CONVENTIONS habit 6).
+"""Codec backends, one module each (CONVENTIONS habit 6), all satisfying :class:`Backend`.
 
-Each module has ``NAME``, ``DEPENDENCY`` (what to install when it is missing), ``DECODES`` and ``ENCODES`` (the
-transfer syntax UIDs it handles), ``is_available()``, ``decode(frame, info, ts)`` (one frame's codestream to an
-array in the working photometric interpretation, see ``codec.decode_frames``) and ``encode(frame, info, ts,
-options)`` (an array back to one frame's codestream). Which backend serves which syntax is the measured table
-in ``codec._syntax``.
+``is_available(uid, encode=...)`` is the single answer to which backend serves which transfer syntax (installed
+and able); the syntax table in ``codec._syntax`` only orders them (the measured preference, ``bench/codec.py``).
 """
 
 from __future__ import annotations
 
-from types import ModuleType
+from typing import Protocol
 
+import numpy as np
+
+from .._info import PixelInfo
 from . import gdcm, native, pillow, pydicom_rle, pylibjpeg
 
-BACKENDS: dict[str, ModuleType] = {
-    m.NAME: m for m in (native, pydicom_rle, pylibjpeg, gdcm, pillow)
-}
 
-__all__ = ["BACKENDS"]
+class Backend(Protocol):
+    """One codec library behind the pixel stage."""
+
+    NAME: str
+    DEPENDENCY: str
+    """What to install when it is missing."""
+    DECODES: frozenset[str]
+    ENCODES: frozenset[str]
+
+    def is_available(self, ts: str, *, encode: bool = False) -> bool:
+        """Whether this backend is installed and can decode (or ``encode``) transfer syntax ``ts``."""
+        ...
+
+    def decode(self, frame: bytes, info: PixelInfo, ts: str) -> np.ndarray:
+        """One frame's codestream to an array in the working photometric interpretation."""
+        ...
+
+    def encode(self, frame: np.ndarray, info: PixelInfo, ts: str, options: dict[str, object] | None = None) -> bytes:
+        """An array back to one frame's codestream."""
+        ...
+
+
+BACKENDS: dict[str, Backend] = {m.NAME: m for m in (native, pydicom_rle, pylibjpeg, gdcm, pillow)}
+
+__all__ = ["BACKENDS", "Backend"]

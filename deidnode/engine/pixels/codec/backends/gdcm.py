@@ -33,8 +33,8 @@ ENCODES = frozenset({RLELossless, JPEGBaseline8Bit, JPEGLSLossless, JPEGLSNearLo
                      JPEGLosslessSV1})
 
 
-def is_available() -> bool:
-    return importlib.util.find_spec("gdcm") is not None
+def is_available(ts: str, *, encode: bool = False) -> bool:
+    return ts in (ENCODES if encode else DECODES) and importlib.util.find_spec("gdcm") is not None
 
 
 def decode(frame: bytes, info: PixelInfo, ts: str) -> np.ndarray:

@@ -25,8 +25,8 @@ DECODES = frozenset({ImplicitVRLittleEndian, ExplicitVRLittleEndian, DeflatedExp
 ENCODES = frozenset({ImplicitVRLittleEndian, ExplicitVRLittleEndian, DeflatedExplicitVRLittleEndian})
 
 
-def is_available() -> bool:
-    return True
+def is_available(ts: str, *, encode: bool = False) -> bool:
+    return ts in (ENCODES if encode else DECODES)
 
 
 def sign_extend(arr: np.ndarray, info: PixelInfo) -> np.ndarray:
@@ -40,7 +40,7 @@ def sign_extend(arr: np.ndarray, info: PixelInfo) -> np.ndarray:
 
 def decode(frame: bytes, info: PixelInfo, ts: str) -> np.ndarray:
     if info.bits_allocated == 1:
-        arr = unpack_bits(frame, as_array=True)[: info.rows * info.columns]
+        arr = np.asarray(unpack_bits(frame, as_array=True))[: info.rows * info.columns]
         return arr.reshape(info.rows, info.columns).astype(np.uint8)
     dtype = info.dtype.newbyteorder(">" if ts == ExplicitVRBigEndian else "<")
     if info.photometric_interpretation == "YBR_FULL_422":

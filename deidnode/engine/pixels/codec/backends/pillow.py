@@ -22,8 +22,8 @@ DECODES = frozenset({JPEGBaseline8Bit, JPEG2000Lossless, JPEG2000})
 ENCODES = frozenset({JPEGBaseline8Bit})
 
 
-def is_available() -> bool:
-    return importlib.util.find_spec("PIL") is not None
+def is_available(ts: str, *, encode: bool = False) -> bool:
+    return ts in (ENCODES if encode else DECODES) and importlib.util.find_spec("PIL") is not None
 
 
 def decode(frame: bytes, info: PixelInfo, ts: str) -> np.ndarray:

@@ -15,8 +15,8 @@ DECODES = frozenset({RLELossless})
 ENCODES = frozenset({RLELossless})
 
 
-def is_available() -> bool:
-    return True
+def is_available(ts: str, *, encode: bool = False) -> bool:
+    return ts in (ENCODES if encode else DECODES)
 
 
 def decode(frame: bytes, info: PixelInfo, ts: str) -> np.ndarray:

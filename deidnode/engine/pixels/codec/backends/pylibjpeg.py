@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterable
+from typing import Any, cast
 
 import numpy as np
 from pydicom.pixels import get_encoder
@@ -36,12 +38,10 @@ def _have(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def is_available(ts: str | None = None) -> bool:
-    if not _have("pylibjpeg"):
+def is_available(ts: str, *, encode: bool = False) -> bool:
+    if ts not in (ENCODES if encode else DECODES) or not _have("pylibjpeg"):
         return False
-    if ts is None:
-        return _have("libjpeg") or _have("openjpeg")
-    return _have("libjpeg") if ts in _LIBJPEG else _have("openjpeg")
+    return _have("libjpeg") if ts in _LIBJPEG else _have("openjpeg")  # the sub-plugin per syntax
 
 
 def decode(frame: bytes, info: PixelInfo, ts: str) -> np.ndarray:
@@ -52,7 +52,7 @@ def encode(frame: np.ndarray, info: PixelInfo, ts: str, options: dict[str, objec
     """JPEG 2000 with OpenJPEG. YBR_ICT / YBR_RCT images are given as RGB and encoded with the multiple component
     transform (PS3.5 8.2.4); lossy encoding takes ``options['j2k_psnr']`` (dB) or ``options['j2k_cr']``."""
     options = options or {}
-    kwargs: dict[str, object] = dict(info.pydicom_kwargs())
+    kwargs: dict[str, Any] = dict(info.pydicom_kwargs())  # pydicom's encoder options, a loose mapping
     kwargs["planar_configuration"] = 0
     if info.photometric_interpretation in ("YBR_ICT", "YBR_RCT"):
         kwargs["use_mct"] = True  # the array is RGB; OpenJPEG applies the RCT/ICT
@@ -60,8 +60,8 @@ def encode(frame: np.ndarray, info: PixelInfo, ts: str, options: dict[str, objec
         kwargs["use_mct"] = False
     if ts == JPEG2000:
         if "j2k_cr" in options:
-            kwargs["j2k_cr"] = list(options["j2k_cr"])  # type: ignore[call-overload]
+            kwargs["j2k_cr"] = list(cast(Iterable[float], options["j2k_cr"]))
         else:
-            kwargs["j2k_psnr"] = list(options.get("j2k_psnr", [80]))  # type: ignore[call-overload]
+            kwargs["j2k_psnr"] = list(cast(Iterable[float], options.get("j2k_psnr", [80])))
     arr = np.ascontiguousarray(frame)
     return get_encoder(ts).encode(arr, encoding_plugin="pylibjpeg", **kwargs)
