@@ -127,13 +127,13 @@ def _log_stream() -> TextIO:
     return _stream if _stream is not None else sys.stderr
 
 
-class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
+class _Handler(logging.StreamHandler):
     """Writes to the current log stream, looked up at each record (sys.stderr may be replaced, e.g. by a test
     runner, after the handler was made)."""
 
     _deidnode = True
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return _log_stream()
 

@@ -18,7 +18,7 @@ from ..errors import ConfigError
 from .store import MappingKeyError, MappingStore, load_mapping_key, new_mapping_key
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("mapping", help="the honest broker's re-identification mapping (encrypted; PHI)")
     p.add_argument("--config", help="YAML configuration (mapping.path, mapping.key_file)")
     msub = p.add_subparsers(dest="mcommand", required=True)

@@ -23,8 +23,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS mapping (
@@ -51,7 +55,8 @@ class Entry:
     pseudonym: str
 
 
-def _fernet():  # type: ignore[no-untyped-def]
+def _fernet() -> tuple[Any, type[Exception]]:
+    """cryptography's Fernet class and its InvalidToken, imported when the store is used (an extra)."""
     try:
         from cryptography.fernet import Fernet, InvalidToken
     except ImportError:
@@ -187,11 +192,12 @@ class MappingStore:
             self._local.conn = None
 
 
-def open_mapping(settings, deid_secret: bytes | None = None) -> MappingStore | None:  # type: ignore[no-untyped-def]
+def open_mapping(settings: Settings, deid_secret: bytes | None = None) -> MappingStore | None:
     """The configured store, or None when ``mapping.enabled`` is false. Prunes by ``retention_days``."""
     m = settings.mapping
     if not m.enabled:
         return None
+    assert m.key_file is not None  # config: an enabled store needs a key file
     try:
         store = MappingStore(m.path, load_mapping_key(m.key_file, deid_secret=deid_secret))
     except MappingKeyError:

@@ -126,8 +126,8 @@ class ProfileRules:
         op, vr = step[0], step[1]
         check = checker(tag, vr) if op in (KEEP, SHIFT) else None
         if check is None:
-            return (*step, None)  # type: ignore[return-value]
-        return (*step, Fallback(check, self.invalid_step(tag, vr)))  # type: ignore[return-value]
+            return (*step, None)
+        return (*step, Fallback(check, self.invalid_step(tag, vr)))
 
     def invalid_step(self, tag: int, vr: str) -> Step:
         """What a kept value that is not valid for its VR gets instead (issue: kept values checked by VR)."""
@@ -137,7 +137,7 @@ class ProfileRules:
             if step[0] == SHIFT:  # D on a date that is no date: the dummy
                 return (DUMMY, vr, INVALID_STAT, None, None)
             if step[0] not in (KEEP, RECURSE):
-                return (*step, None)  # type: ignore[return-value]
+                return (*step, None)
         return (REMOVE, vr, INVALID_STAT, None, None)
 
     def _decide(self, tag: int, raw_vr: str | None, in_struct: bool) -> tuple:
