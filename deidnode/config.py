@@ -78,7 +78,7 @@ class Profile(_Model):
     overrides: dict[int, TagOverride] = Field(default_factory=dict)
     """Tag -> override; written with tag keys or keywords, held as tag ints."""
     unlisted_standard: Literal["remove", "keep"] = "remove"
-    """Standard attributes neither in Table E.1-1 nor on the keep-list (rules/keep_attributes.tsv)."""
+    """Standard attributes neither in Table E.1-1 nor on the keep-list (rules/keep_attributes.yaml)."""
     allowed_sop_classes: tuple[str, ...] = ()
     """SOP Class UIDs whose payload we cannot clean (PDF, CDA, STL, raw data...) that may pass anyway."""
     date_shift_max_days: int = Field(default=3650, ge=1, le=36500)

@@ -497,7 +497,7 @@ class Spool:
         orphans = 0
         for p in self.data_dir.iterdir():
             if p.name not in live:
-                # Never acknowledged (crash between rename and commit) or already finished.
+                # Never acknowledged (a crash before its row was committed) or already finished.
                 p.unlink(missing_ok=True)
                 orphans += 1
         return {"requeued": requeued, "tmp_removed": tmp_removed, "orphans_removed": orphans}

@@ -1,6 +1,6 @@
 """One instance through the node: route -> engine -> every destination -> spool state.
 
-Three outcomes (CONVENTIONS habit 3): delivered everywhere (FORWARDED, file removed); a destination is
+Three outcomes: delivered everywhere (FORWARDED, file removed); a destination is
 unavailable (RETRY_WAIT until the destination's shared retry clock says it may be tried again, only the
 pending destinations again, until ``retry.max_age_seconds``, then quarantine); refused by a stage
 (quarantine with stage and code). A raw instance is never forwarded: only the engine's dataset reaches a

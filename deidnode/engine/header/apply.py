@@ -258,7 +258,7 @@ class HeaderCleaner:
     def _overlays(self, ds: Dataset, groups: set[int]) -> None:
         """Overlay groups (60xx). Overlay Data and Comments are X (or C with Clean Graphics). Overlay bitmaps can
         hold burned-in text that is not inspected, so with either code the whole overlay group is removed: no
-        half overlay is left (shared/standard/README.md, our reading)."""
+        half overlay is left (docs/header.md, "our reading")."""
         self.ctx.stats["overlay_groups_removed"] += len(groups)
         for tag in [t for t in ds.keys() if (int(t) >> 16) in groups]:
             del ds[tag]

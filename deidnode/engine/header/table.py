@@ -31,7 +31,7 @@ class Action(StrEnum):
 
 
 # Without the IOD's Type for each attribute, a combined code resolves to the choice that keeps every IOD valid
-# (shared/standard/README.md, "our reading"): D where Type 1 is possible, Z where Type 2 is, and X/Z/U* keeps the
+# (docs/header.md, "our reading"): D where Type 1 is possible, Z where Type 2 is, and X/Z/U* keeps the
 # sequence with its instance UIDs remapped (the U codes inside it do that).
 RESOLVE_COMBINED: dict[Action, Action] = {
     Action.ZD: Action.D,

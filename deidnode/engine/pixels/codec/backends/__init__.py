@@ -1,4 +1,4 @@
-"""Codec backends, one module each (CONVENTIONS habit 6), all satisfying :class:`Backend`.
+"""Codec backends, one module each, all satisfying :class:`Backend`.
 
 ``is_available(uid, encode=...)`` is the single answer to which backend serves which transfer syntax (installed
 and able); the syntax table in ``codec._syntax`` only orders them (the measured preference, ``bench/codec.py``).
