@@ -35,7 +35,10 @@ def test_an_installed_wheel_carries_the_rules_and_deidentifies(tmp_path):
         capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env,
     )
     package, rules = where.stdout.split()
-    assert Path(package).is_relative_to(prefix) and Path(rules) == prefix / "share" / "deidnode" / "rules"
+    # the rules are package data, a real copy inside the installed package (not a link back to the checkout)
+    assert Path(package).is_relative_to(prefix) and Path(rules) == Path(package).parent / "rules"
+    assert not Path(rules).is_symlink() and (Path(rules) / "standard" / "e1-1.json").is_file()
+    assert (Path(rules) / "pixel_regions.yaml").is_file()
     out = tmp_path / "out"
     deid = subprocess.run(
         [sys.executable, "-m", "deidnode.cli", "deid", get_testdata_file("CT_small.dcm"), "--out", str(out),

@@ -116,5 +116,5 @@ def test_the_installed_config_resolves_routes_and_rules_in_the_layout(installed)
     assert s.keys.key_file == installed / "etc" / "deidnode" / "deid.key"
     assert str(s.spool.path) == "/var/lib/deidnode/spool" and str(s.audit.path).startswith("/var/lib/deidnode/")
     assert str(s.quarantine_path) == "/var/lib/deidnode/quarantine"
-    rules = venv(installed) / "share" / "deidnode" / "rules" / "standard" / "e1-1.json"
-    assert rules.is_file()
+    rules = list(venv(installed).glob("lib/python3*/site-packages/deidnode/rules/standard/e1-1.json"))
+    assert len(rules) == 1 and rules[0].is_file()  # package data inside the installed package

@@ -90,7 +90,8 @@ def environment_fingerprint() -> str:
     h = hashlib.sha256(f"deidnode {__version__}\n".encode())
     root = Path(RULES_DIR)
     for p in sorted(root.rglob("*")):
-        if p.is_file():
+        # what a wheel ships (pyproject package-data): a checkout's generator sources do not count
+        if p.is_file() and "source" not in p.relative_to(root).parts:
             h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     for name in _LIBRARIES:
         try:

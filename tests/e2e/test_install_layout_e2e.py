@@ -68,7 +68,7 @@ def test_the_installed_node_serves_from_etc_and_var_lib(tmp_path, orthanc, study
                       stdout=subprocess.PIPE, text=True)
     out, _ = probe.communicate(timeout=60)
     package, rules = out.split()
-    assert package.startswith("/opt/deidnode/venv/") and rules == "/opt/deidnode/venv/share/deidnode/rules"
+    assert package.startswith("/opt/deidnode/venv/lib/") and rules == str(Path(package).parent / "rules")
     check = in_layout("/opt/deidnode/venv/bin/deidnode", "check-config", "--config", "/etc/deidnode/node.yaml",
                       stdout=subprocess.PIPE, text=True)
     effective = json.loads(check.communicate(timeout=60)[0])
