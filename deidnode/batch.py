@@ -151,7 +151,8 @@ def run_batch(args: argparse.Namespace, settings: Settings) -> int:
     if args.profile not in settings.profiles:
         raise ConfigError(f"config error: profiles: no profile named '{args.profile}'")
     from .keysource import load_keys
-    from .quarantine import Reason, quarantine_bytes
+    from .quarantine import quarantine_bytes
+    from .reasons import Reason
 
     out = Path(args.out)
     qdir = Path(args.quarantine) if getattr(args, "quarantine", None) else _default_quarantine(out)
@@ -215,7 +216,7 @@ def run_batch(args: argparse.Namespace, settings: Settings) -> int:
                 if not dry:
                     facts = {"input_sha256": r.record["input_sha256"], "input_path": str(path), "size": len(raw),
                              "sop_class": (r.record["engine"] or {}).get("sop_class_uid", "")}
-                    qid = quarantine_bytes(qdir, raw, Reason(**r.quarantine), facts)
+                    qid = quarantine_bytes(qdir, raw, Reason.from_dict(r.quarantine), facts)
                     r.record["quarantine_id"] = qid
                 if not quiet:
                     print(f"{path}: quarantined ({r.quarantine['stage']}/{r.quarantine['code']}) -> {qid}",

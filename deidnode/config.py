@@ -163,7 +163,7 @@ class NodeSettings(_Model):
     size at this rate (an absolute deadline a slow-dripping peer cannot stretch)."""
     max_inflated_bytes: int = Field(default=DEFAULT_MAX_INFLATED_BYTES, ge=1024 * 1024)
     """Largest size a Deflated Explicit VR Little Endian data set may inflate to; larger ones (deflate bombs)
-    are quarantined (``parse``, ``inflate-limit``) without being inflated further."""
+    are quarantined (``parse``, ``inflate_limit``) without being inflated further."""
 
     def connections_per_address(self) -> int:
         return self.max_connections_per_address or max(2, self.max_associations // 2)

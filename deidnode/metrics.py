@@ -14,10 +14,12 @@ from collections.abc import Iterable
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
 
+from .reasons import Stage
+
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
 STAGES = ("receive", "route", "deidentify", "forward")
-QUARANTINE_STAGES = ("parse", "header", "pixels", "engine", "route", "forward", "worker", "other")
+QUARANTINE_STAGES = tuple(s.value for s in Stage)  # one series per stage (reasons.Stage)
 SPOOL_STATES = ("received", "claimed", "retry_wait", "forwarded", "quarantined")
 
 RECEIVE_ASSOCIATIONS = Counter(
@@ -114,11 +116,6 @@ DESTINATION_UP = Gauge(
 AUDIT_WRITE_ERRORS = Counter(
     "deidnode_audit_write_errors_total", "Audit records that could not be written (the instance went on)."
 )
-
-
-def quarantine_stage_label(stage: str) -> str:
-    """Map a stage name to the bounded label set."""
-    return stage if stage in QUARANTINE_STAGES else "other"
 
 
 def preinit(destinations: Iterable[str]) -> None:

@@ -17,13 +17,13 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .config import Settings
 from .durable import fsync_dir, write_atomic
+from .reasons import Reason
 from .spool import Item, Spool
 
 INSTANCE_FILE = "instance.dcm"
@@ -32,13 +32,6 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 
 
-@dataclass(frozen=True)
-class Reason:
-    """Why an instance was quarantined. ``stage`` and ``code`` are stable identifiers; no PHI anywhere."""
-
-    stage: str
-    code: str
-    detail: str = ""
 
 
 def _iso(t: float) -> str:
@@ -61,7 +54,7 @@ def add_entry(root: Path, put_instance: Callable[[Path], None], reason: Reason, 
     try:
         put_instance(staging / INSTANCE_FILE)
         os.chmod(staging / INSTANCE_FILE, FILE_MODE)
-        record = {"id": qid, **asdict(reason), "time": _iso(time.time()), **facts}
+        record = {"id": qid, **reason.as_dict(), "time": _iso(time.time()), **facts}
         write_atomic(staging / REASON_FILE, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode(),
                      mode=FILE_MODE)
         os.rename(staging, root / qid)

@@ -341,7 +341,7 @@ def test_encapsulated_pdf_is_quarantined_unless_allowed():
     ds = P.planted_ct()
     ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.104.1"
     r = deidentify(copy.deepcopy(ds), Policy(profile=NO_OPTIONS), KEY)
-    assert not r.ok and r.quarantine.code == "uncleanable-payload"
+    assert not r.ok and r.quarantine.code == "uncleanable_payload"
     allowed = Profile(options=(), allowed_sop_classes=("1.2.840.10008.5.1.4.1.1.104.1",))
     assert deidentify(ds, Policy(profile=allowed), KEY).ok
 
@@ -349,17 +349,17 @@ def test_encapsulated_pdf_is_quarantined_unless_allowed():
 def test_private_sop_class_and_burned_in_annotation_are_quarantined():
     ds = P.planted_ct()
     ds.SOPClassUID = "1.3.12.2.1107.5.9.1"
-    assert deidentify(ds, Policy(profile=NO_OPTIONS), KEY).quarantine.code == "private-sop-class"
+    assert deidentify(ds, Policy(profile=NO_OPTIONS), KEY).quarantine.code == "private_sop_class"
     ds = P.planted_ct()
     ds.BurnedInAnnotation = "YES"
-    assert deidentify(ds, Policy(profile=NO_OPTIONS), KEY).quarantine.code == "burned-in-annotation"
+    assert deidentify(ds, Policy(profile=NO_OPTIONS), KEY).quarantine.code == "burned_in_annotation"
 
 
 def test_truncated_pixel_data_is_quarantined():
     ds = P.planted_ct()
     ds.PixelData = ds.PixelData[:100]
     r = deidentify(ds, Policy(profile=NO_OPTIONS), KEY)
-    assert r.quarantine.code == "pixel-data-mismatch"
+    assert r.quarantine.code == "pixel_data_mismatch"
     assert P.PATIENT_ID not in str(r.quarantine.as_dict())
 
 

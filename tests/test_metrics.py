@@ -45,9 +45,10 @@ def test_preinit_exports_zero_series_for_every_label():
     assert 'deidnode_spool_depth_instances{state="retry_wait"} 0.0' in text
 
 
-def test_quarantine_stage_label_is_bounded():
-    assert metrics.quarantine_stage_label("pixels") == "pixels"
-    assert metrics.quarantine_stage_label("some new stage") == "other"
+def test_quarantine_stage_labels_are_the_stages_of_the_reason_type():
+    from deidnode.reasons import Stage
+
+    assert set(metrics.QUARANTINE_STAGES) == {s.value for s in Stage}
 
 
 def test_dashboard_selects_nodes_by_instance_and_marks_restarts():

@@ -34,4 +34,4 @@ def test_modality_policy_off_takes_ct_with_burned_in_annotation_to_quarantine():
     ds = P.planted_ct()
     ds.BurnedInAnnotation = "YES"
     result = deidentify(ds, Policy.from_settings(s), KEY)
-    assert result.quarantine is not None and result.quarantine.code == "burned-in-annotation"
+    assert result.quarantine is not None and result.quarantine.code == "burned_in_annotation"

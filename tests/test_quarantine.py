@@ -24,7 +24,7 @@ def setup(tmp_path):
     for i in range(2):
         spool.store(b"raw%d" % i, calling_aet="CT1", sop_class=CT, transfer_syntax="1.2.840.10008.1.2.1")
         item = spool.claim("w")
-        ids.append(quarantine_item(spool, item, "w", s.quarantine_path, Reason("parse", "unreadable", "x")))
+        ids.append(quarantine_item(spool, item, "w", s.quarantine_path, Reason("parse", "unparseable", "x")))
     return s, spool, ids
 
 
@@ -39,7 +39,7 @@ def test_entry_holds_instance_and_phi_free_reason(setup):
     reason = json.loads((d / "reason.json").read_text())
     assert {k: reason[k] for k in ("stage", "code", "calling_aet", "sop_class")} == {
         "stage": "parse",
-        "code": "unreadable",
+        "code": "unparseable",
         "calling_aet": "CT1",
         "sop_class": CT,
     }
@@ -52,7 +52,7 @@ def test_list_prints_one_line_per_entry(setup, capsys):
     assert run_cli(_args(qcommand="list"), s) == 0
     out = capsys.readouterr().out.splitlines()
     assert sorted(line.split()[0] for line in out) == sorted(ids)
-    assert all("parse" in line and "unreadable" in line for line in out)
+    assert all("parse" in line and "unparseable" in line for line in out)
 
 
 def test_show_prints_reason_and_unknown_id_fails(setup, capsys):
@@ -107,7 +107,7 @@ def test_list_and_show_as_json(setup, capsys):
     s, _, ids = setup
     assert run_cli(_args(qcommand="list", json=True), s) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert sorted(r["id"] for r in rows) == sorted(ids) and {r["code"] for r in rows} == {"unreadable"}
+    assert sorted(r["id"] for r in rows) == sorted(ids) and {r["code"] for r in rows} == {"unparseable"}
     assert run_cli(_args(qcommand="show", id=ids[0], json=True), s) == 0
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and json.loads(out)["id"] == ids[0]
@@ -144,3 +144,18 @@ def test_config_is_accepted_after_the_subcommand(setup):
                               timeout=60)
         assert proc.returncode == 0, (argv, proc.stderr)
         assert sorted(line.split()[0] for line in proc.stdout.splitlines()) == sorted(ids)
+
+
+def test_one_reason_type_with_enum_stage_and_snake_case_codes():
+    import re
+
+    from deidnode.engine import Quarantine
+    from deidnode.reasons import Code, Reason, Stage
+
+    assert Quarantine is Reason
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", c.value) for c in Code)
+    r = Reason("pixels", "phi_remains", "frame 0")  # strings from data (a reason file) are taken as members
+    assert r.stage is Stage.PIXELS and r.code is Code.PHI_REMAINS
+    assert r.as_dict() == {"stage": "pixels", "code": "phi_remains", "detail": "frame 0"}
+    with pytest.raises(ValueError):
+        Reason(Stage.PIXELS, "phi-remains")  # one naming style: an unknown code is a programming error

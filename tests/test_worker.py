@@ -29,10 +29,10 @@ def fake_deidentify(raw: bytes, policy, keys) -> EngineResult:
         ds = dcmread(BytesIO(raw))
         ds.PixelData  # noqa: B018 - force parsing to the end
     except Exception:  # noqa: BLE001
-        return EngineResult(None, Quarantine("parse", "unreadable_dataset"))
+        return EngineResult(None, Quarantine("parse", "unparseable"))
     if "PixelData" in ds and len(ds.PixelData) != ds.Rows * ds.Columns * ds.BitsAllocated // 8:
         return EngineResult(
-            None, Quarantine("pixels", "pixel_data_length_mismatch", "expected by attributes")
+            None, Quarantine("pixels", "pixel_data_mismatch", "expected by attributes")
         )
     ds.PatientName = "ANON"
     ds.PatientID = "DN000"
@@ -110,8 +110,8 @@ def test_good_instance_is_forwarded_deidentified_and_removed(tmp_path, peer):
 @pytest.mark.parametrize(
     ("raw", "stage", "code"),
     [
-        (b"\x00" * 128 + b"DICM" + b"\x02\x00\x10\x00garbage", "parse", "unreadable_dataset"),
-        (b"not dicom at all", "parse", "unreadable_dataset"),
+        (b"\x00" * 128 + b"DICM" + b"\x02\x00\x10\x00garbage", "parse", "unparseable"),
+        (b"not dicom at all", "parse", "unparseable"),
     ],
 )
 def test_unparseable_input_is_quarantined_with_reason_never_forwarded(tmp_path, peer, raw, stage, code):
@@ -131,7 +131,7 @@ def test_pixel_mismatch_is_quarantined_and_reason_has_no_phi(tmp_path, peer):
     assert peer.received == []
     qdir = next((tmp_path / "q").iterdir())
     reason_text = (qdir / "reason.json").read_text()
-    assert json.loads(reason_text)["code"] == "pixel_data_length_mismatch"
+    assert json.loads(reason_text)["code"] == "pixel_data_mismatch"
     for s in PLANTED_PHI.planted():
         assert s.lower() not in reason_text.lower()
     assert dcmread(qdir / "instance.dcm").SOPInstanceUID == ds.SOPInstanceUID  # kept as received

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from pydicom.datadict import DicomDictionary
 
+from ..reasons import Code
+
 DEFLATED = "1.2.840.10008.1.2.1.99"
 MAX_DEPTH = 64
 """Sequences nested deeper than this are refused (real instances nest a handful of levels)."""
@@ -42,7 +44,7 @@ class ParseLimitError(ValueError):
     """The input breaks a structural rule or a limit; ``code`` is the quarantine reason code, ``str()`` the
     detail (what was wrong, never a value)."""
 
-    code = "unparseable"
+    code: Code = Code.UNPARSEABLE
 
 
 class Truncated(ParseLimitError):
@@ -58,7 +60,7 @@ class TooDeep(ParseLimitError):
 
 
 class InflateLimit(ParseLimitError):
-    code = "inflate-limit"
+    code = Code.INFLATE_LIMIT
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from pydicom.uid import (
 )
 
 from ..dicomio.rawvalue import clone, elements
+from ..reasons import Code
 from .pixels.codec import PixelCodecError, decode_frames, transcode
 
 NATIVE_LITTLE = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
@@ -33,7 +34,7 @@ PIXEL_DATA = 0x7FE00010
 class ConversionError(Exception):
     """The instance cannot be converted losslessly; ``code`` is a PHI-free reason."""
 
-    def __init__(self, code: str, detail: str = "") -> None:
+    def __init__(self, code: Code, detail: str = "") -> None:
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code, self.detail = code, detail
 
@@ -44,7 +45,7 @@ def to_native_little_endian(ds: Dataset, transfer_syntax: str = ExplicitVRLittle
     Raises :class:`ConversionError` when pixels cannot be decoded (missing codec, corrupt fragments).
     """
     if transfer_syntax not in NATIVE_LITTLE:
-        raise ConversionError("conversion-target-not-native", transfer_syntax)
+        raise ConversionError(Code.CONVERSION_TARGET_NOT_NATIVE, transfer_syntax)
     ts_in = str(ds.file_meta.TransferSyntaxUID)
     new = clone(ds)
     if ts_in in NATIVE_LITTLE or ts_in == DeflatedExplicitVRLittleEndian:
@@ -60,7 +61,7 @@ def to_native_little_endian(ds: Dataset, transfer_syntax: str = ExplicitVRLittle
             frames = decode_frames(new)
             transcode(new, ExplicitVRLittleEndian, frames=_little(frames))
         except PixelCodecError as e:
-            raise ConversionError("pixel-conversion-failed", e.code) from e
+            raise ConversionError(Code.PIXEL_CONVERSION_FAILED, e.code) from e
     new.file_meta.TransferSyntaxUID = UID(transfer_syntax)
     return new
 

@@ -17,6 +17,7 @@ from ..dicomio import framing
 from ..dicomio.parse import parse_bytes
 from ..dicomio.part10 import encode_part10
 from ..dicomio.rawvalue import elements, get_strings, plain_uid
+from ..reasons import Code, Stage
 from .header.apply import HeaderCleaner, HeaderContext
 from .header.decide import SCRUB_VRS
 from .header.private import read_declarations
@@ -48,26 +49,28 @@ def check_payload(ds: Dataset, policy: Policy) -> Quarantine | None:
     """Refuse what the engine cannot clean (PS3.15 E.1.1: documents, raw data, video, private SOP classes)."""
     sop_class = str(ds.get("SOPClassUID", "") or "")
     if not sop_class:
-        return Quarantine("header", "missing-sop-class-uid", "(0008,0016) is missing or empty")
+        return Quarantine(Stage.HEADER, Code.MISSING_SOP_CLASS_UID, "(0008,0016) is missing or empty")
     if not str(ds.get("SOPInstanceUID", "") or ""):
-        return Quarantine("header", "missing-sop-instance-uid", "(0008,0018) is missing or empty")
+        return Quarantine(Stage.HEADER, Code.MISSING_SOP_INSTANCE_UID, "(0008,0018) is missing or empty")
     allowed = set(policy.profile.allowed_sop_classes)
     if sop_class in allowed:
         return None
     unsafe, video = _unsafe_rules()
     if sop_class in unsafe:
-        return Quarantine("header", "uncleanable-payload", f"SOP Class {sop_class} ({unsafe[sop_class]})")
+        return Quarantine(Stage.HEADER, Code.UNCLEANABLE_PAYLOAD, f"SOP Class {sop_class} ({unsafe[sop_class]})")
     if not sop_class.startswith("1.2.840.10008."):
-        return Quarantine("header", "private-sop-class", "de-identification of private SOP Classes is not defined")
+        detail = "de-identification of private SOP Classes is not defined"
+        return Quarantine(Stage.HEADER, Code.PRIVATE_SOP_CLASS, detail)
     ts = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or "")
     if ts in video:
-        return Quarantine("pixels", "video-no-pixel-path", f"transfer syntax {ts} cannot be inspected")
+        return Quarantine(Stage.PIXELS, Code.VIDEO_NO_PIXEL_PATH, f"transfer syntax {ts} cannot be inspected")
     if (
         str(ds.get("BurnedInAnnotation", "")).upper() == "YES"
         and policy.pixels.policy == "off"
         and not policy.profile.allow_burned_in_annotation
     ):
-        return Quarantine("pixels", "burned-in-annotation", "Burned In Annotation is YES and pixel cleaning is off")
+        detail = "Burned In Annotation is YES and pixel cleaning is off"
+        return Quarantine(Stage.PIXELS, Code.BURNED_IN_ANNOTATION, detail)
     return _check_pixel_length(ds, ts)
 
 
@@ -82,17 +85,16 @@ def _check_pixel_length(ds: Dataset, ts: str) -> Quarantine | None:
         spp = int(ds.get("SamplesPerPixel", 1) or 1)
         frames = int(ds.get("NumberOfFrames", 1) or 1)
     except (AttributeError, TypeError, ValueError):
-        return Quarantine("pixels", "pixel-data-mismatch", "image pixel attributes are missing or invalid")
+        return Quarantine(Stage.PIXELS, Code.PIXEL_DATA_MISMATCH, "image pixel attributes are missing or invalid")
     if spp == 3 and str(ds.get("PhotometricInterpretation", "")).strip() == "YBR_FULL_422":
         spp = 2  # chroma subsampled horizontally: Y Y Cb Cr per pair of pixels (PS3.3 C.7.6.3.1.2)
     expected = (rows * cols * frames * spp * bits + 7) // 8
     length = raw.length if hasattr(raw, "length") else len(ds.PixelData)
     if length == 0xFFFFFFFF:
-        return Quarantine("pixels", "pixel-data-mismatch", "native Pixel Data with undefined length")
+        return Quarantine(Stage.PIXELS, Code.PIXEL_DATA_MISMATCH, "native Pixel Data with undefined length")
     if length < expected or length > expected + 1:
-        return Quarantine(
-            "pixels", "pixel-data-mismatch", f"Pixel Data holds {length} bytes, attributes say {expected}"
-        )
+        detail = f"Pixel Data holds {length} bytes, attributes say {expected}"
+        return Quarantine(Stage.PIXELS, Code.PIXEL_DATA_MISMATCH, detail)
     return None
 
 
@@ -187,9 +189,9 @@ def deidentify(
                 mapping += (("date_shift_days", patient, str(day_offset)),)
         return EngineResult(ds, None, audit, update, mapping)
     except HeaderNerUnavailableError as e:  # configured but not loadable: fail closed, say why
-        return EngineResult(None, Quarantine("header", e.code, e.detail), audit)
+        return EngineResult(None, Quarantine(Stage.HEADER, Code(e.code), e.detail), audit)
     except Exception as e:  # fail closed; the message may hold values, so only the type is reported
-        return EngineResult(None, Quarantine("header", "engine-error", type(e).__name__), audit)
+        return EngineResult(None, Quarantine(Stage.HEADER, Code.ENGINE_ERROR, type(e).__name__), audit)
 
 
 # The identities an honest broker maps back (issue: mapping store), read before and after the walk.
@@ -243,7 +245,7 @@ def _clean_pixels(
 
         return clean_pixels(ds, phi, policy, keys, audit, preview_dir=preview_dir)
     except ImportError as e:  # a missing package or system library (e.g. libGL for OpenCV): name it
-        return Quarantine("pixels", "pixel-stage-unavailable", f"{type(e).__name__}: {e}"[:300])
+        return Quarantine(Stage.PIXELS, Code.PIXEL_STAGE_UNAVAILABLE, f"{type(e).__name__}: {e}"[:300])
 
 
 def _has_embedded_overlay(ds: Dataset) -> bool:
@@ -275,7 +277,7 @@ def _clear_embedded_overlays(ds: Dataset, policy: Policy, audit: dict) -> Quaran
                 ds, frames, range(frames.shape[0]), policy.pixels.fallback_transfer_syntax
             )
     except PixelCodecError as e:
-        return Quarantine("pixels", "embedded-overlay-not-cleared", e.code)
+        return Quarantine(Stage.PIXELS, Code.EMBEDDED_OVERLAY_NOT_CLEARED, e.code)
     return None
 
 
@@ -291,14 +293,14 @@ def deidentify_bytes(
     """Parse a Part 10 byte string (or a read-only memory map of a file) and de-identify it.
 
     A file that cannot be parsed gives a quarantine result (stage ``parse``), never an exception: ``unparseable``
-    (detail: the exception type, or what :mod:`.framing` found, e.g. ``truncated: ...``) or ``inflate-limit``.
+    (detail: the exception type, or what :mod:`.framing` found, e.g. ``truncated: ...``) or ``inflate_limit``.
     """
     try:
         ds = parse_bytes(raw, max_inflated_bytes=policy.max_inflated_bytes)
     except framing.ParseLimitError as e:
-        return EngineResult(None, Quarantine("parse", e.code, str(e)), {})
+        return EngineResult(None, Quarantine(Stage.PARSE, e.code, str(e)), {})
     except Exception as e:
-        return EngineResult(None, Quarantine("parse", "unparseable", type(e).__name__), {})
+        return EngineResult(None, Quarantine(Stage.PARSE, Code.UNPARSEABLE, type(e).__name__), {})
     return deidentify(ds, policy, keys, preview_dir=preview_dir, lexicon=lexicon, collect_mapping=collect_mapping)
 
 

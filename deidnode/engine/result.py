@@ -7,17 +7,10 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
+from ..reasons import Reason
 
-@dataclass(frozen=True)
-class Quarantine:
-    """Why an instance was not forwarded. ``code`` is a stable reason code; nothing here may hold PHI."""
-
-    stage: str
-    code: str
-    detail: str = ""
-
-    def as_dict(self) -> dict[str, str]:
-        return {"stage": self.stage, "code": self.code, "detail": self.detail}
+Quarantine = Reason
+"""The engine's name for a :class:`~deidnode.reasons.Reason` (one type for every stage that quarantines)."""
 
 
 @dataclass(frozen=True)

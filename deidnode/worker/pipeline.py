@@ -24,7 +24,8 @@ from ..config import Settings
 from ..forward import Outcome, Outgoing, make_forwarder
 from ..forward.base import Forwarder, Result
 from ..logging import get_logger
-from ..quarantine import Reason, quarantine_item
+from ..quarantine import quarantine_item
+from ..reasons import Code, Reason, Stage
 from ..routing import Router, peek_modality
 from ..spool import Item, Spool
 
@@ -104,19 +105,16 @@ class Pipeline:
         while (p := self._unlinks.get()) is not None:
             p.unlink(missing_ok=True)
 
-    def _quarantine(self, item: Item, stage: str, code: str, detail: str = "") -> str:
-        qid = quarantine_item(
-            self.spool,
-            item,
-            self.owner,
-            self.settings.quarantine_path,
-            Reason(stage=stage, code=code, detail=detail),
-        )
-        metrics.QUARANTINE_INSTANCES.labels(metrics.quarantine_stage_label(stage)).inc()
-        self._trail.quarantined(stage, code, detail)
+    def _quarantine(self, item: Item, stage: Stage, code: Code | str, detail: str = "") -> str:
+        """``code`` as a string: a forwarder's permanent outcome (``forward.base.Result``), one of :class:`Code`."""
+        reason = Reason(stage=stage, code=Code(code), detail=detail)
+        qid = quarantine_item(self.spool, item, self.owner, self.settings.quarantine_path, reason)
+        metrics.QUARANTINE_INSTANCES.labels(reason.stage.value).inc()
+        self._trail.quarantined(reason.stage.value, reason.code.value, detail)
         log.warning(
             "quarantined",
-            extra={"row": item.id, "stage": stage, "code": code, "detail": detail, "quarantine_id": qid},
+            extra={"row": item.id, "stage": reason.stage.value, "code": reason.code.value, "detail": detail,
+                   "quarantine_id": qid},
         )
         return "quarantined"
 
@@ -132,7 +130,7 @@ class Pipeline:
         except Exception as e:  # noqa: BLE001 - keep the worker alive; fail closed for this instance
             log.error("worker_error", extra={"row": item.id, "exc_type": type(e).__name__})
             try:
-                outcome = self._quarantine(item, "worker", "internal_error", type(e).__name__)
+                outcome = self._quarantine(item, Stage.WORKER, Code.INTERNAL_ERROR, type(e).__name__)
             except Exception as e2:  # noqa: BLE001 - e.g. quarantine folder not writable
                 log.error(
                     "quarantine_failed",
@@ -169,12 +167,12 @@ class Pipeline:
 
     def _process(self, item: Item) -> str:
         if item.crashes >= MAX_CRASHES:
-            return self._quarantine(item, "worker", "worker_crashed", f"{item.crashes} workers died on it")
+            return self._quarantine(item, Stage.WORKER, Code.WORKER_CRASHED, f"{item.crashes} workers died on it")
         try:
             with self.spool.mapped(item) as raw:
                 step = self._route_and_deidentify(item, raw)
         except FileNotFoundError:
-            self.spool.mark_quarantined(item, self.owner, quarantine_id="", code="spool_file_missing")
+            self.spool.mark_quarantined(item, self.owner, quarantine_id="", code=Code.SPOOL_FILE_MISSING)
             log.error("spool_file_missing", extra={"row": item.id, "path": str(self.spool.file_path(item))})
             return "quarantined"
         if isinstance(step, str):
@@ -190,7 +188,7 @@ class Pipeline:
         for name in pending:
             fwd = self.forwarders.get(name)
             if fwd is None:  # destination removed from the config since the item was routed
-                return self._quarantine(item, "forward", "unknown_destination")
+                return self._quarantine(item, Stage.FORWARD, Code.UNKNOWN_DESTINATION)
             state = self.spool.destinations.state(name)
             if state.waiting(time.time()):  # another lane found it down: wait for its clock
                 still.append(name)
@@ -210,7 +208,7 @@ class Pipeline:
                 last = r
             else:
                 metrics.FORWARD_INSTANCES.labels(name, "failed").inc()
-                return self._quarantine(item, "forward", r.code, r.detail)
+                return self._quarantine(item, Stage.FORWARD, r.code, r.detail)
         t3 = time.perf_counter()
         metrics.STAGE_DURATION.labels("forward").observe(t3 - t2)
 
@@ -225,7 +223,7 @@ class Pipeline:
         code = last.code if last is not None else "destination_down"
         if age >= retry.max_age_seconds:
             detail = f"last: {code}" + (f" ({last.detail})" if last is not None and last.detail else "")
-            return self._quarantine(item, "forward", "retry_exhausted", detail)
+            return self._quarantine(item, Stage.FORWARD, Code.RETRY_EXHAUSTED, detail)
         delay = min(max(min(due) - now, MIN_RETRY_DELAY_S), retry.max_age_seconds - age)
         for name in still:
             metrics.FORWARD_RETRIES.labels(name).inc()
@@ -279,13 +277,13 @@ class Pipeline:
         t1 = time.perf_counter()
         metrics.STAGE_DURATION.labels("route").observe(t1 - t0)
         if decision is None:
-            return self._quarantine(item, "route", "no_route")
+            return self._quarantine(item, Stage.ROUTE, Code.NO_ROUTE)
 
         try:
             result = self._deidentify(raw, self._policies[decision.profile], self.keys, **self._engine_kwargs)
         except Exception as e:  # noqa: BLE001 - the engine promises not to raise; fail closed if it does
             metrics.ENGINE_INSTANCES.labels("quarantined").inc()
-            return self._quarantine(item, "engine", "internal_error", type(e).__name__)
+            return self._quarantine(item, Stage.ENGINE, Code.INTERNAL_ERROR, type(e).__name__)
         if result.ok:
             stored = self._store_header_records(item, result)
             if stored is not None:
@@ -296,9 +294,9 @@ class Pipeline:
         if not result.ok:
             metrics.ENGINE_INSTANCES.labels("quarantined").inc()
             q = result.quarantine
-            return self._quarantine(
-                item, q.stage if q else "engine", q.code if q else "no_dataset", q.detail if q else ""
-            )
+            if q is None:
+                return self._quarantine(item, Stage.ENGINE, Code.NO_DATASET)
+            return self._quarantine(item, q.stage, q.code, q.detail)
         return decision, result, t2
 
     def _store_header_records(self, item: Item, result: Any) -> str | None:
@@ -310,7 +308,7 @@ class Pipeline:
             if self.mapping is not None and result.mapping:
                 self.mapping.add(result.mapping)
         except Exception as e:  # noqa: BLE001 - the message could hold nothing from the file, but say only the type
-            return self._quarantine(item, "mapping", "header_store_failed", type(e).__name__)
+            return self._quarantine(item, Stage.MAPPING, Code.HEADER_STORE_FAILED, type(e).__name__)
         return None
 
     def idle(self) -> None:

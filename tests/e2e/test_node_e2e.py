@@ -295,7 +295,7 @@ def test_quarantine_cli_lists_and_retries_entries(tmp_path, orthanc, make_node):
     assert listed.returncode == 0
     (line,) = listed.stdout.splitlines()
     qid, _, stage, code = line.split()[:4]
-    assert (stage, code) == ("pixels", "pixel-data-mismatch")
+    assert (stage, code) == ("pixels", "pixel_data_mismatch")
     shown = json.loads(cli("show", qid).stdout)
     assert shown["id"] == qid and shown["calling_aet"] == "BADSCU"
     assert cli("retry", qid).returncode == 0

@@ -363,4 +363,4 @@ def test_the_engine_names_the_import_error_when_the_ocr_engine_cannot_load(tmp_p
     assert r.returncode == 1
     (entry,) = (tmp_path / "o.quarantine").iterdir()
     reason = json.loads((entry / "reason.json").read_text())
-    assert reason["code"] == "pixel-stage-unavailable" and "libGL.so.1" in reason["detail"]
+    assert reason["code"] == "pixel_stage_unavailable" and "libGL.so.1" in reason["detail"]

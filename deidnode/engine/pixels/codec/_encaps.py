@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pydicom.dataset import Dataset
 from pydicom.encaps import generate_fragmented_frames
 
+from ....reasons import Code
 from ._errors import PixelCodecError
 
 _ITEM = b"\xfe\xff\x00\xe0"
@@ -23,9 +24,9 @@ def split_frames(ds: Dataset, number_of_frames: int) -> list[tuple[bytes, ...]]:
         frames = list(generate_fragmented_frames(ds.PixelData, number_of_frames=number_of_frames,
                                                  extended_offsets=eot))
     except Exception as e:  # pydicom raises ValueError/KeyError on broken item structure
-        raise PixelCodecError("pixel-data-mismatch", "(7FE0,0010) encapsulation is invalid") from e
+        raise PixelCodecError(Code.PIXEL_DATA_MISMATCH, "(7FE0,0010) encapsulation is invalid") from e
     if len(frames) != number_of_frames:
-        raise PixelCodecError("pixel-data-mismatch", "(7FE0,0010) fragments do not match (0028,0008)")
+        raise PixelCodecError(Code.PIXEL_DATA_MISMATCH, "(7FE0,0010) fragments do not match (0028,0008)")
     return frames
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from deidnode.errors import PermanentError
+from ....errors import PermanentError
+from ....reasons import Code
 
 
 class PixelCodecError(PermanentError):
     """Pixel data cannot be decoded, validated or re-encoded; the instance is quarantined with ``code``.
 
-    Codes: ``undecodable-transfer-syntax``, ``decode-failed``, ``pixel-data-mismatch``, ``missing-attribute``,
-    ``unsupported-pixel-layout``, ``encode-failed``, ``unencodable-transfer-syntax``, ``backend-unavailable``.
+    Codes: ``undecodable_transfer_syntax``, ``decode_failed``, ``pixel_data_mismatch``, ``missing_attribute``,
+    ``unsupported_pixel_layout``, ``encode_failed``, ``unencodable_transfer_syntax``, ``backend_unavailable``.
     """
 
-    def __init__(self, code: str, detail: str = "") -> None:
+    code: Code
+
+    def __init__(self, code: Code, detail: str = "") -> None:
         super().__init__(code, detail, stage="pixels")

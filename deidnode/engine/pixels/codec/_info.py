@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from pydicom.dataset import Dataset
 
+from ....reasons import Code
 from ._errors import PixelCodecError
 
 #: Photometric interpretations as they appear in the decoded array (see ``decode_frames``): a YBR_FULL_422
@@ -31,7 +32,7 @@ class PixelInfo:
 
     @classmethod
     def from_dataset(cls, ds: Dataset) -> PixelInfo:
-        """Read the Image Pixel module; a missing mandatory attribute raises ``missing-attribute`` (tag only)."""
+        """Read the Image Pixel module; a missing mandatory attribute raises ``missing_attribute`` (tag only)."""
         required = {
             "Rows": "(0028,0010)",
             "Columns": "(0028,0011)",
@@ -40,14 +41,14 @@ class PixelInfo:
         }
         for keyword, tag in required.items():
             if ds.get(keyword) in (None, ""):
-                raise PixelCodecError("missing-attribute", tag)
+                raise PixelCodecError(Code.MISSING_ATTRIBUTE, tag)
         bits_allocated = int(ds.BitsAllocated)
         bits_stored = int(ds.get("BitsStored") or bits_allocated)
         samples = int(ds.get("SamplesPerPixel") or 1)
         try:
             frames = int(ds.get("NumberOfFrames") or 1)
         except (TypeError, ValueError) as e:
-            raise PixelCodecError("pixel-data-mismatch", "(0028,0008) not an integer") from e
+            raise PixelCodecError(Code.PIXEL_DATA_MISMATCH, "(0028,0008) not an integer") from e
         info = cls(
             rows=int(ds.Rows),
             columns=int(ds.Columns),
@@ -65,14 +66,14 @@ class PixelInfo:
 
     def validate(self) -> None:
         if self.rows < 1 or self.columns < 1:
-            raise PixelCodecError("pixel-data-mismatch", "(0028,0010)/(0028,0011) must be positive")
+            raise PixelCodecError(Code.PIXEL_DATA_MISMATCH, "(0028,0010)/(0028,0011) must be positive")
         if self.bits_allocated not in (1, 8, 16, 32, 64) or not 1 <= self.bits_stored <= self.bits_allocated:
-            raise PixelCodecError("unsupported-pixel-layout", "(0028,0100)/(0028,0101)")
+            raise PixelCodecError(Code.UNSUPPORTED_PIXEL_LAYOUT, "(0028,0100)/(0028,0101)")
         if self.high_bit != self.bits_stored - 1:
             # PS3.5 8.1.1 allows it for native data, but no codec supports it and no current IOD uses it.
-            raise PixelCodecError("unsupported-pixel-layout", "(0028,0102) is not (0028,0101) - 1")
+            raise PixelCodecError(Code.UNSUPPORTED_PIXEL_LAYOUT, "(0028,0102) is not (0028,0101) - 1")
         if self.samples_per_pixel not in (1, 3):
-            raise PixelCodecError("unsupported-pixel-layout", "(0028,0002)")
+            raise PixelCodecError(Code.UNSUPPORTED_PIXEL_LAYOUT, "(0028,0002)")
 
     @property
     def working_pi(self) -> str:

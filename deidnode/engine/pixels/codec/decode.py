@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from pydicom.dataset import Dataset
 
+from ....reasons import Code
 from ._encaps import split_frames
 from ._errors import PixelCodecError
 from ._info import PixelInfo
@@ -19,7 +20,7 @@ def _native_frames(ds: Dataset, info: PixelInfo) -> list[bytes]:
     total_bits = info.frame_bits * info.number_of_frames
     expected = (total_bits + 7) // 8
     if len(data) not in (expected, expected + expected % 2):
-        raise PixelCodecError("pixel-data-mismatch", "(7FE0,0010) length differs from (0028,0010) x (0028,0011) x "
+        raise PixelCodecError(Code.PIXEL_DATA_MISMATCH, "(7FE0,0010) length differs from (0028,0010) x (0028,0011) x "
                                                      "(0028,0002) x (0028,0100) x (0028,0008)")
     if info.bits_allocated == 1 and info.frame_bits % 8:
         # frames are not byte aligned (PS3.5 8.1.1 note): unpack everything, then re-pack each frame alone
@@ -33,7 +34,7 @@ def _native_frames(ds: Dataset, info: PixelInfo) -> list[bytes]:
 
 def frame_codestreams(ds: Dataset, info: PixelInfo, syntax: Syntax) -> list[bytes]:
     if "PixelData" not in ds:
-        raise PixelCodecError("missing-attribute", "(7FE0,0010)")
+        raise PixelCodecError(Code.MISSING_ATTRIBUTE, "(7FE0,0010)")
     if not syntax.encapsulated:
         return _native_frames(ds, info)
     return [b"".join(f) for f in split_frames(ds, info.number_of_frames)]
@@ -52,15 +53,15 @@ def decode_one(backends: list[Backend], data: bytes, info: PixelInfo, ts: str, i
             failures.append(f"{backend.NAME}: decoded geometry differs from (0028,0010)/(0028,0011)/(0028,0002)")
             continue
         return arr
-    raise PixelCodecError("decode-failed", f"{ts} frame {index} ({'; '.join(failures)})")
+    raise PixelCodecError(Code.DECODE_FAILED, f"{ts} frame {index} ({'; '.join(failures)})")
 
 
 def decode_frames(ds: Dataset) -> np.ndarray:
     """Decode all frames to stored values, shape ``(frames, rows, cols[, samples])`` (see module docstring).
 
-    Raises :class:`PixelCodecError`: ``undecodable-transfer-syntax``, ``backend-unavailable``,
-    ``pixel-data-mismatch`` (length or fragments do not match Rows x Columns x Samples x Bits x Frames),
-    ``decode-failed``.
+    Raises :class:`PixelCodecError`: ``undecodable_transfer_syntax``, ``backend_unavailable``,
+    ``pixel_data_mismatch`` (length or fragments do not match Rows x Columns x Samples x Bits x Frames),
+    ``decode_failed``.
     """
     ts = transfer_syntax(ds)
     backends = decoders(ts)

@@ -12,6 +12,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.uid import JPEG2000, UID, JPEGLSNearLossless
 
+from ....reasons import Code
 from ._encaps import build, split_frames
 from ._errors import PixelCodecError
 from ._info import WORKING_PI, PixelInfo
@@ -31,7 +32,7 @@ def _output_pi(info: PixelInfo, target: Syntax) -> str:
     working = WORKING_PI.get(pi, pi)
     if working in target.encode_pis:
         return working
-    raise PixelCodecError("unencodable-transfer-syntax", f"{target.uid} cannot hold (0028,0004) {pi}")
+    raise PixelCodecError(Code.UNENCODABLE_TRANSFER_SYNTAX, f"{target.uid} cannot hold (0028,0004) {pi}")
 
 
 def _jls_near(codestream: bytes) -> int:
@@ -107,16 +108,17 @@ def encode_frames(
     if not changed_set:
         return audit
     if changed_set[0] < 0 or changed_set[-1] >= info.number_of_frames:
-        raise PixelCodecError("encode-failed", "changed frame index outside (0028,0008)")
+        raise PixelCodecError(Code.ENCODE_FAILED, "changed frame index outside (0028,0008)")
     working = info.with_pi(info.working_pi)
     frames = np.asarray(frames)
     if frames.shape != (info.number_of_frames, *working.frame_shape):
-        raise PixelCodecError("pixel-data-mismatch", "frames array does not match (0028,0010)/(0028,0011)/(0028,0008)")
+        detail = "frames array does not match (0028,0010)/(0028,0011)/(0028,0008)"
+        raise PixelCodecError(Code.PIXEL_DATA_MISMATCH, detail)
     frames = frames.astype(info.dtype, copy=False)
 
     syntax_in = SYNTAXES.get(ts_in)
     if syntax_in is None:
-        raise PixelCodecError("undecodable-transfer-syntax", ts_in)
+        raise PixelCodecError(Code.UNDECODABLE_TRANSFER_SYNTAX, ts_in)
     same = (
         can_encode(ts_in)
         and info.photometric_interpretation in syntax_in.encode_pis
@@ -128,9 +130,9 @@ def encode_frames(
     else:
         target = SYNTAXES.get(str(fallback_transfer_syntax))  # type: ignore[assignment]
         if target is None or not can_encode(target.uid):
-            raise PixelCodecError("unencodable-transfer-syntax", f"fallback {fallback_transfer_syntax}")
+            raise PixelCodecError(Code.UNENCODABLE_TRANSFER_SYNTAX, f"fallback {fallback_transfer_syntax}")
         if target.lossy:
-            raise PixelCodecError("unencodable-transfer-syntax", f"fallback {target.uid} is lossy")
+            raise PixelCodecError(Code.UNENCODABLE_TRANSFER_SYNTAX, f"fallback {target.uid} is lossy")
         reason = "input-syntax-not-writable"
     encoder_name, out_pi, count = _reencode(ds, info, frames, syntax_in, target, changed_set)
     audit.update(
@@ -156,9 +158,9 @@ def transcode(ds: Dataset, transfer_syntax_uid: str, *, allow_lossy: bool = Fals
     info = PixelInfo.from_dataset(ds)
     target = SYNTAXES.get(str(transfer_syntax_uid))
     if target is None or not can_encode(target.uid):
-        raise PixelCodecError("unencodable-transfer-syntax", str(transfer_syntax_uid))
+        raise PixelCodecError(Code.UNENCODABLE_TRANSFER_SYNTAX, str(transfer_syntax_uid))
     if target.lossy and not allow_lossy:
-        raise PixelCodecError("unencodable-transfer-syntax", f"{target.uid} is lossy")
+        raise PixelCodecError(Code.UNENCODABLE_TRANSFER_SYNTAX, f"{target.uid} is lossy")
     if frames is None:
         frames = decode_frames(ds)
     syntax_in = SYNTAXES[ts_in]
@@ -193,12 +195,12 @@ def _reencode(ds: Dataset, info: PixelInfo, frames: np.ndarray, syntax_in: Synta
         except PixelCodecError:
             raise
         except Exception as e:  # noqa: BLE001 - encoder libraries raise anything
-            raise PixelCodecError("encode-failed", f"{target.uid} frame {i} ({backend.NAME}: "
+            raise PixelCodecError(Code.ENCODE_FAILED, f"{target.uid} frame {i} ({backend.NAME}: "
                                                    f"{type(e).__name__})") from e
         if target.encapsulated and not target.lossy:
             back = decode_one(decoders(target.uid), data, out_info, target.uid, i)
             if not np.array_equal(back, frame):
-                raise PixelCodecError("encode-failed", f"{target.uid} frame {i}: lossless round trip differs")
+                raise PixelCodecError(Code.ENCODE_FAILED, f"{target.uid} frame {i}: lossless round trip differs")
         encoded[i] = bytes(data)
 
     _write(ds, info, syntax_in, target, originals, encoded)

@@ -8,6 +8,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRBigEndian
 
+from ....reasons import Code
 from ._errors import PixelCodecError
 from ._info import PixelInfo
 from ._syntax import SYNTAXES
@@ -35,7 +36,7 @@ def fill_value(ds: Dataset, frames: np.ndarray | None = None) -> int | tuple[int
     if pi == "PALETTE COLOR":
         return _darkest_palette_index(ds, info)
     if pi not in ("MONOCHROME1", "MONOCHROME2"):
-        raise PixelCodecError("unsupported-pixel-layout", f"(0028,0004) {pi}")
+        raise PixelCodecError(Code.UNSUPPORTED_PIXEL_LAYOUT, f"(0028,0004) {pi}")
     if frames is None:
         frames = decode_frames(ds)
     slope = float(ds.get("RescaleSlope", 1) or 1)
@@ -51,7 +52,7 @@ def _darkest_palette_index(ds: Dataset, info: PixelInfo) -> int:
 
     desc = ds.get("RedPaletteColorLookupTableDescriptor")
     if desc is None:
-        raise PixelCodecError("missing-attribute", "(0028,1101)")
+        raise PixelCodecError(Code.MISSING_ATTRIBUTE, "(0028,1101)")
     first = int(desc[1])
     if info.pixel_representation:
         first = struct.unpack("<h", struct.pack("<H", first & 0xFFFF))[0]
@@ -60,7 +61,7 @@ def _darkest_palette_index(ds: Dataset, info: PixelInfo) -> int:
     try:
         rgb = apply_color_lut(indices, ds).astype(np.float64)
     except Exception as e:  # noqa: BLE001 - malformed LUT
-        raise PixelCodecError("unsupported-pixel-layout", "(0028,1201)-(0028,1203) palette unreadable") from e
+        raise PixelCodecError(Code.UNSUPPORTED_PIXEL_LAYOUT, "(0028,1201)-(0028,1203) palette unreadable") from e
     luminance = rgb @ np.array([0.299, 0.587, 0.114])
     return int(indices[int(np.argmin(luminance))])
 

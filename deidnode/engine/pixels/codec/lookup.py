@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydicom.dataset import Dataset
 
+from ....reasons import Code
 from ._errors import PixelCodecError
 from ._syntax import SYNTAXES
 from .backends import BACKENDS, Backend
@@ -20,11 +21,11 @@ def decoders(ts: str) -> list[Backend]:
     """The installed backends that decode ``ts``, preferred first."""
     syntax = SYNTAXES.get(ts)
     if syntax is None:
-        raise PixelCodecError("undecodable-transfer-syntax", ts)
+        raise PixelCodecError(Code.UNDECODABLE_TRANSFER_SYNTAX, ts)
     found = _ranked(ts, syntax.decoders, encode=False)
     if not found:
         deps = "; ".join(b.DEPENDENCY for b in BACKENDS.values() if ts in b.DECODES)
-        raise PixelCodecError("backend-unavailable", f"{ts} needs one of: {deps}")
+        raise PixelCodecError(Code.BACKEND_UNAVAILABLE, f"{ts} needs one of: {deps}")
     return found
 
 
@@ -51,9 +52,9 @@ def can_encode(transfer_syntax_uid: str) -> bool:
 
 
 def transfer_syntax(ds: Dataset) -> str:
-    """The data set's (0002,0010), or ``missing-attribute``."""
+    """The data set's (0002,0010), or ``missing_attribute``."""
     meta = getattr(ds, "file_meta", None)
     ts = meta.get("TransferSyntaxUID") if meta is not None else None
     if not ts:
-        raise PixelCodecError("missing-attribute", "(0002,0010)")
+        raise PixelCodecError(Code.MISSING_ATTRIBUTE, "(0002,0010)")
     return str(ts)
