@@ -104,14 +104,14 @@ def test_the_config_map_is_a_node_config_the_container_reads():
 
 def test_probes_resources_and_shutdown_time_are_set():
     c = _container()
-    for probe in ("readinessProbe", "startupProbe"):
-        cmd = c[probe]["exec"]["command"]
-        assert cmd[0] == "deidnode-association-check" and cmd[cmd.index("--probe") + 1].endswith(":11112")
-    assert c["livenessProbe"]["httpGet"]["port"] == "metrics"
+    cmd = c["startupProbe"]["exec"]["command"]
+    assert cmd[0] == "deidnode-association-check" and cmd[cmd.index("--probe") + 1].endswith(":11112")
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
     assert {"cpu", "memory"} <= set(c["resources"]["requests"]) and "memory" in c["resources"]["limits"]
     grace = _one("StatefulSet")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
     assert grace >= _node_config().node.shutdown_grace_seconds + 30
-    assert "K8SPROBE" in c["readinessProbe"]["exec"]["command"]
+    assert "K8SPROBE" in c["startupProbe"]["exec"]["command"]
     assert not _node_config().node.allowed_calling_aets  # or it must list K8SPROBE (the probes' AE title)
 
 

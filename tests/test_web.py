@@ -246,3 +246,70 @@ def test_an_admin_token_too_short_stops_the_start(tmp_path):
     assert r.returncode == 2
     (line,) = [json.loads(x) for x in r.stderr.splitlines() if "startup_failed" in x]
     assert "web.admin_token_file" in line["detail"] and "short" not in line["detail"]
+
+
+class _Proc:
+    def __init__(self, alive: bool) -> None:
+        self.alive = alive
+
+    def is_alive(self) -> bool:
+        return self.alive
+
+
+class _Slot:
+    def __init__(self, alive: bool) -> None:
+        self.process = _Proc(alive)
+
+
+class _Supervisor:
+    def __init__(self, alive: int, count: int = 2) -> None:
+        self.slots = [_Slot(i < alive) for i in range(count)]
+        self.count = count
+
+
+class _Scp:
+    listening = True
+
+
+def test_readyz_fails_for_each_reason_a_node_cannot_take_instances_and_not_for_a_down_destination(tmp_path):
+    from deidnode.config import settings_from_dict
+    from deidnode.spool import Spool
+    from deidnode.web import NodeStatus
+
+    settings = settings_from_dict({
+        "spool": {"path": str(tmp_path / "spool"), "min_free_bytes": 0},
+        "destinations": [{"name": "pacs", "type": "dicom", "ae_title": "PACS", "host": "10.0.0.1", "port": 104}],
+    })
+    spool = Spool(settings.spool.path)
+    hb = Heartbeat(5)
+    hb.beat()
+    scp, supervisor = _Scp(), _Supervisor(alive=2)
+
+    def ready(**kw: object) -> tuple[bool, dict]:
+        st = NodeStatus(kw.get("settings", settings), heartbeat=hb, spool=spool, supervisor=kw.get("sup", supervisor),
+                        scp=kw.get("scp", scp), throughput=None, versions={})
+        return st.readiness()
+
+    ok, body = ready()
+    assert ok and body["status"] == "ok"
+    # a destination that is down is reported, never a reason to be unready (the spool holds the instances)
+    spool.destinations.failed("pacs", "connection_refused", "ECONNREFUSED", initial=5, maximum=600)
+    ok, body = ready()
+    assert ok and body["destinations"][0]["state"] == "backing_off"
+    # no worker process alive
+    ok, body = ready(sup=_Supervisor(alive=0))
+    assert not ok and not body["checks"]["workers"]["ok"]
+    # the SCP stopped listening
+    dead = _Scp()
+    dead.listening = False
+    ok, body = ready(scp=dead)
+    assert not ok and not body["checks"]["scp_listening"]["ok"]
+    # the spool below its free-space floor
+    full = settings.model_copy(update={"spool": settings.spool.model_copy(update={"min_free_bytes": 1 << 62})})
+    ok, body = ready(settings=full)
+    assert not ok and not body["checks"]["spool_space"]["ok"]
+    # the spool cannot be written (its tmp/ is gone: a vanished or remounted file system; root ignores modes)
+    (tmp_path / "spool" / "tmp").rename(tmp_path / "spool" / "tmp.moved")
+    ok, body = ready()
+    assert not ok and not body["checks"]["spool_writable"]["ok"]
+    spool.close()
