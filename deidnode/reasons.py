@@ -31,6 +31,7 @@ class Code(StrEnum):
     # parse
     UNPARSEABLE = "unparseable"
     INFLATE_LIMIT = "inflate_limit"
+    UNKNOWN_TRANSFER_SYNTAX = "unknown_transfer_syntax"
     # header
     MISSING_SOP_CLASS_UID = "missing_sop_class_uid"
     MISSING_SOP_INSTANCE_UID = "missing_sop_instance_uid"

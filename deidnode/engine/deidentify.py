@@ -13,7 +13,7 @@ from pydicom.filewriter import dcmwrite
 from pydicom.uid import UID
 
 from ..config import RULES_DIR, Option
-from ..dicomio import framing
+from ..dicomio import framing, printable
 from ..dicomio.parse import parse_bytes
 from ..dicomio.part10 import encode_part10
 from ..dicomio.rawvalue import elements, get_strings, plain_uid
@@ -52,6 +52,10 @@ def check_payload(ds: Dataset, policy: Policy) -> Quarantine | None:
         return Quarantine(Stage.HEADER, Code.MISSING_SOP_CLASS_UID, "(0008,0016) is missing or empty")
     if not str(ds.get("SOPInstanceUID", "") or ""):
         return Quarantine(Stage.HEADER, Code.MISSING_SOP_INSTANCE_UID, "(0008,0018) is missing or empty")
+    ts = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or "")
+    if ts and not UID(ts).is_transfer_syntax:
+        # the output's file meta would carry it: whatever text the input put there (and pixels nobody can decode)
+        return Quarantine(Stage.PARSE, Code.UNKNOWN_TRANSFER_SYNTAX, printable.uid(ts))
     allowed = set(policy.profile.allowed_sop_classes)
     if sop_class in allowed:
         return None
@@ -61,7 +65,6 @@ def check_payload(ds: Dataset, policy: Policy) -> Quarantine | None:
     if not sop_class.startswith("1.2.840.10008."):
         detail = "de-identification of private SOP Classes is not defined"
         return Quarantine(Stage.HEADER, Code.PRIVATE_SOP_CLASS, detail)
-    ts = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or "")
     if ts in video:
         return Quarantine(Stage.PIXELS, Code.VIDEO_NO_PIXEL_PATH, f"transfer syntax {ts} cannot be inspected")
     if (
@@ -127,8 +130,8 @@ def deidentify(
         policy = policy.for_modality(str(ds.get("Modality", "") or ""))
     profile = policy.profile
     audit: dict = {
-        "sop_class_uid": str(ds.get("SOPClassUID", "") or ""),
-        "modality": str(ds.get("Modality", "") or ""),
+        "sop_class_uid": printable.uid(ds.get("SOPClassUID", "")),
+        "modality": printable.modality(ds.get("Modality", "")),
         "table_edition": load_table().edition,
         "options": list(profile.options),
     }
@@ -141,7 +144,7 @@ def deidentify(
             ds.preamble = None
         meta = getattr(ds, "file_meta", None)
         ts = str(getattr(meta, "TransferSyntaxUID", "") or "1.2.840.10008.1.2")
-        audit["transfer_syntax_in"] = ts
+        audit["transfer_syntax_in"] = printable.uid(ts)
         phi = collect_phi(ds)
         pixels_cleaned = False
         if policy.pixels.policy != "off":

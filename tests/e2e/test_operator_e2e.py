@@ -123,8 +123,10 @@ def _raw_instance(uid_value: bytes, pn_value: bytes, da_value: bytes, broken_seq
 
 
 def test_no_value_from_a_file_reaches_any_log_line_and_every_stderr_line_is_json(tmp_path, make_node, orthanc):
-    """Issue 10 item 3: pydicom's warnings quoted values ('Invalid value for VR UI: ...') in the node's logs."""
-    node = make_node(node_config(tmp_path, orthanc)).start()
+    """Issue 10 item 3: pydicom's warnings quoted values ('Invalid value for VR UI: ...') in the node's logs; the
+    audit record held the input's Modality as it was."""
+    audit = tmp_path / "audit.jsonl"
+    node = make_node(node_config(tmp_path, orthanc, audit={"path": str(audit)})).start()
     # Each data set's SOP Instance UID is its command's: the SCP answers 0xA900 otherwise (issue 12 item 9); the
     # first has a component with a leading zero, which the SCP takes and pydicom warns about.
     uids = [b"1.2.826.0.1.3680043.2.1125.099.0", b"1.2.826.0.1.3680043.2.1125.99.1", b"1.2.826.0.1.3680043.2.1125.99.2"]
@@ -146,6 +148,8 @@ def test_no_value_from_a_file_reaches_any_log_line_and_every_stderr_line_is_json
         assert isinstance(json.loads(line), dict), line  # every line is a JSON object
     assert "ZZLEAK" not in text.upper() and "SMITH" not in text.upper()
     assert '"kind": "Invalid value for VR UI"' in text  # the warnings were there, without their text
+    records = audit.read_text() + "".join(p.read_text() for p in (tmp_path / "quarantine").rglob("*.json"))
+    assert records.count('"outcome"') >= 3 and "ZZLEAK" not in records.upper() and "SMITH" not in records.upper()
 
 
 def test_sigterm_ends_the_node_after_a_worker_was_killed_and_replaced(tmp_path, make_node, orthanc):
@@ -364,3 +368,53 @@ def test_the_engine_names_the_import_error_when_the_ocr_engine_cannot_load(tmp_p
     (entry,) = (tmp_path / "o.quarantine").iterdir()
     reason = json.loads((entry / "reason.json").read_text())
     assert reason["code"] == "pixel_stage_unavailable" and "libGL.so.1" in reason["detail"]
+
+
+def test_deid_prints_no_value_from_its_inputs_in_any_message_or_record(tmp_path):
+    """Issue 10 item 3 for the batch command: pydicom's warnings, progress, quarantine lines, the audit and the
+    quarantine's reason files hold no byte of the inputs' values."""
+    from io import BytesIO
+
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.filewriter import write_file_meta_info
+    from pydicom.uid import UID
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    bodies = [
+        _raw_instance(b"1.2.ZZLEAKUI.3\x00", b"ZZLEAKPN^Name", b"20200101", False,
+                      sop_instance=b"1.2.826.0.1.3680043.2.1125.099.0\x00"),
+        _raw_instance(b"1.2.3.4\x00", b"Smith^ZZLEAKPN2\x01", b"ZZLEAKDA", False, modality=b"zzleakmod"),
+        _raw_instance(b"1.2.3.5\x00", b"Doe^John", b"20200101", True),
+    ]
+    ct = dcmread(get_testdata_file("CT_small.dcm"))
+    ct.Modality = "ZZLEAKMOD"
+    bodies.append(ct)  # with a transfer syntax that is text, and pixel data the codec then cannot place
+    for i, body in enumerate(bodies):
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = UID("1.2.840.10008.5.1.4.1.1.7")
+        meta.MediaStorageSOPInstanceUID = UID(f"1.2.826.0.1.3680043.2.1125.99.{10 + i}")
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        if not isinstance(body, bytes):
+            meta.TransferSyntaxUID = UID("1.2.ZZLEAKTS")
+            with BytesIO() as b:
+                from pydicom.filebase import DicomFileLike
+                from pydicom.filewriter import write_dataset
+
+                fp = DicomFileLike(b)
+                fp.is_little_endian, fp.is_implicit_VR = True, False
+                write_dataset(fp, body)
+                body = b.getvalue()
+        buf = BytesIO()
+        buf.write(b"\0" * 128 + b"DICM")
+        write_file_meta_info(buf, meta, enforce_standard=True)
+        (inputs / f"in{i}.dcm").write_bytes(buf.getvalue() + body)
+    out = tmp_path / "out"
+    r = _cli("deid", str(inputs), "--out", str(out), "--ephemeral-key", "-v")
+    assert r.returncode in (0, 1), r.stderr[-2000:]
+    written = [r.stdout, r.stderr]
+    for folder in (out, tmp_path / "out.quarantine"):
+        written += [p.read_text(errors="replace") for p in folder.rglob("*") if p.suffix in (".json", ".jsonl")]
+    text = "\n".join(written).upper()
+    assert "ZZLEAK" not in text and "SMITH" not in text and "DOE" not in text
+    assert "4 DICOM INPUTS" in text  # all four were read and accounted for

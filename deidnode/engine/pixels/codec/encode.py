@@ -12,6 +12,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.uid import JPEG2000, UID, JPEGLSNearLossless
 
+from ....dicomio import printable
 from ....reasons import Code
 from ._encaps import build, split_frames
 from ._errors import PixelCodecError
@@ -118,7 +119,7 @@ def encode_frames(
 
     syntax_in = SYNTAXES.get(ts_in)
     if syntax_in is None:
-        raise PixelCodecError(Code.UNDECODABLE_TRANSFER_SYNTAX, ts_in)
+        raise PixelCodecError(Code.UNDECODABLE_TRANSFER_SYNTAX, printable.uid(ts_in))
     same = (
         can_encode(ts_in)
         and info.photometric_interpretation in syntax_in.encode_pis

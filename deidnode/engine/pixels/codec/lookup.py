@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydicom.dataset import Dataset
 
+from ....dicomio import printable
 from ....reasons import Code
 from ._errors import PixelCodecError
 from ._syntax import SYNTAXES
@@ -21,7 +22,7 @@ def decoders(ts: str) -> list[Backend]:
     """The installed backends that decode ``ts``, preferred first."""
     syntax = SYNTAXES.get(ts)
     if syntax is None:
-        raise PixelCodecError(Code.UNDECODABLE_TRANSFER_SYNTAX, ts)
+        raise PixelCodecError(Code.UNDECODABLE_TRANSFER_SYNTAX, printable.uid(ts))
     found = _ranked(ts, syntax.decoders, encode=False)
     if not found:
         deps = "; ".join(b.DEPENDENCY for b in BACKENDS.values() if ts in b.DECODES)
