@@ -99,7 +99,7 @@ class PynetdicomAssociation:
             self.assoc.dimse_timeout = timeout
             t0 = time.monotonic()
             try:
-                status = self.assoc.send_c_store(path, msg_id=message_id)
+                status = self.assoc.send_c_store(path, msg_id=message_id, priority=0)  # medium, as the fast path
             except RuntimeError:  # no longer established
                 raise LinkFailed(self._watch.kind() or "closed", "connection closed", sent=False) from None
             except (OSError, ValueError, AttributeError) as e:

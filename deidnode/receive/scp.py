@@ -13,13 +13,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 from pynetdicom.sop_class import Verification
 
 from .. import metrics
 from ..config import NodeSettings
 from ..dicomio.filemeta import part10_header
-from ..dimse import Acceptor, Association, AssociationRequest, Context, DataSet, Reject, acceptor, acse
+from ..dimse import Acceptor, Association, AssociationRequest, Context, DataSet, Reject, acceptor
 from ..dimse import commands as cmds
 from ..errors import (
     STATUS_CANNOT_UNDERSTAND_PARSE,
@@ -51,7 +52,7 @@ def supported_contexts() -> dict[str, frozenset[str]]:
     Verification; built once per SCP."""
     ts = accepted_transfer_syntaxes()
     out = {str(cx.abstract_syntax): ts for cx in AllStoragePresentationContexts}
-    out[str(Verification)] = frozenset({acse.IMPLICIT_LE, acse.EXPLICIT_LE})
+    out[str(Verification)] = frozenset({ImplicitVRLittleEndian, ExplicitVRLittleEndian})
     return out
 
 
