@@ -94,7 +94,7 @@ class PynetdicomAcceptor:
 
     def start(self) -> tuple[str, int]:
         _config.STORE_RECV_CHUNKED_DATASET = True
-        handlers = [
+        handlers: list[Any] = [
             (evt.EVT_CONN_OPEN, self._conn_open),
             (evt.EVT_REQUESTED, self._requested),
             (evt.EVT_ESTABLISHED, self._established_evt),

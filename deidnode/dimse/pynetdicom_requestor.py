@@ -24,7 +24,7 @@ from pynetdicom.transport import AssociationSocket
 from .. import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from ..dicomio.filemeta import part10_header
 from ..errors import os_error_name
-from .ports import LinkFailed, Peer, Rejected, TLSFailed, Unreachable
+from .ports import Kind, LinkFailed, Peer, Rejected, TLSFailed, Unreachable
 from .transport import set_nodelay
 
 # send_c_store(path) streams the file's data set without decoding it; a path is only ever ours.
@@ -108,7 +108,7 @@ class PynetdicomAssociation:
             os.unlink(path)
         if "Status" in status:
             return int(status.Status)
-        kind = self._watch.kind()
+        kind: Kind | None = self._watch.kind()
         if kind is None:
             kind = "timeout" if time.monotonic() - t0 >= timeout - _TIMEOUT_SLACK else "closed"
         cause = {"timeout": "timeout", "aborted": "PeerAborted"}.get(kind, "connection closed")
@@ -143,7 +143,7 @@ class _Watch:
         self._lock = threading.Lock()
         self.peer_aborted = False
 
-    def handlers(self) -> list[tuple[Any, Any]]:
+    def handlers(self) -> list[Any]:
         return [(evt.EVT_PDU_RECV, self._pdu)]
 
     def _pdu(self, event: Any) -> None:
@@ -151,7 +151,7 @@ class _Watch:
             with self._lock:
                 self.peer_aborted = True
 
-    def kind(self) -> str | None:
+    def kind(self) -> Kind | None:
         with self._lock:
             return "aborted" if self.peer_aborted else None
 
@@ -185,13 +185,14 @@ class PynetdicomRequestor:
         )
         if assoc.is_established:
             accepted = {
-                int(cx.context_id): (str(cx.abstract_syntax), str(cx.transfer_syntax[0]))
+                int(cx.context_id or 0): (str(cx.abstract_syntax), str(cx.transfer_syntax[0]))
                 for cx in assoc.accepted_contexts
             }
             return PynetdicomAssociation(assoc, accepted, watch)
         if assoc.is_rejected:
             rj = assoc.acceptor.primitive
-            raise Rejected(int(rj.result), int(rj.result_source), int(rj.diagnostic))
+            assert rj is not None
+            raise Rejected(int(rj.result or 0), int(rj.result_source or 0), int(rj.diagnostic or 0))
         if watch.kind() == "aborted":
             raise LinkFailed("aborted", "PeerAborted")
         if time.monotonic() - t0 >= peer.timeout - _TIMEOUT_SLACK:
