@@ -134,6 +134,19 @@ class TLS(_Model):
     require_client_cert: bool = False
 
 
+DimseImplementation = Literal["fast", "pynetdicom"]
+DIMSE_ENV = "DEIDNODE_DIMSE"
+
+
+def _default_dimse() -> str:
+    """The DICOM network implementation when the YAML names none: ``fast``, unless ``DEIDNODE_DIMSE`` names
+    another (the test suite runs on the reference implementation that way)."""
+    value = os.environ.get(DIMSE_ENV, "fast")
+    if value not in ("fast", "pynetdicom"):
+        raise ConfigError(f"config error: {DIMSE_ENV}: should be 'fast' or 'pynetdicom', not {value[:20]!r}")
+    return value
+
+
 class NodeSettings(_Model):
     """The Storage SCP (receive/)."""
 
@@ -164,6 +177,8 @@ class NodeSettings(_Model):
     max_inflated_bytes: int = Field(default=DEFAULT_MAX_INFLATED_BYTES, ge=1024 * 1024)
     """Largest size a Deflated Explicit VR Little Endian data set may inflate to; larger ones (deflate bombs)
     are quarantined (``parse``, ``inflate_limit``) without being inflated further."""
+    dimse: DimseImplementation = Field(default_factory=_default_dimse, validate_default=True)
+    """The SCP's DICOM upper layer: ``fast`` (deidnode's own) or ``pynetdicom`` (the reference)."""
 
     def connections_per_address(self) -> int:
         return self.max_connections_per_address or max(2, self.max_associations // 2)
@@ -237,6 +252,8 @@ class Destination(_Model):
     """An association left unused this long is released (it is reused until then)."""
     max_pdu: int = Field(default=0, ge=0)
     """Largest PDU we accept from the destination (0: no limit)."""
+    dimse: DimseImplementation = Field(default_factory=_default_dimse, validate_default=True)
+    """The SCU's DICOM upper layer: ``fast`` (deidnode's own) or ``pynetdicom`` (the reference)."""
     # folder
     path: Path | None = None
 
@@ -371,13 +388,13 @@ class PixelSettings(_Model):
 
 
 class Settings(_Model):
-    node: NodeSettings = NodeSettings()
+    node: NodeSettings = Field(default_factory=NodeSettings)
     spool: SpoolSettings = SpoolSettings()
     quarantine_path: Path = Path("./var/quarantine")
     workers: WorkerSettings = WorkerSettings()
     retry: RetrySettings = RetrySettings()
     destinations: tuple[Destination, ...] = Field(
-        default=(Destination(name="local", type="folder", path=Path("./var/out")),), min_length=1
+        default_factory=lambda: (Destination(name="local", type="folder", path=Path("./var/out")),), min_length=1
     )
     routes_file: Path | None = None
     """Routing rules (YAML). None: every instance goes to every destination with the 'default' profile."""

@@ -99,7 +99,8 @@ scp.stop(0)
 
 class ScpProcess:
     """The Storage SCP alone in a child process (127.0.0.1, free port), so a test can read what an attack
-    costs it: CPU seconds and resident memory from /proc. Use as a context manager."""
+    costs it: CPU seconds and resident memory from /proc. Use as a context manager. The fast acceptor unless
+    ``dimse`` says otherwise: these are its defences."""
 
     def __init__(self, spool_dir: Path, **settings: Any) -> None:
         import json
@@ -109,7 +110,7 @@ class ScpProcess:
 
         import deidnode
 
-        settings = {"host": "127.0.0.1", "port": 0, **settings}
+        settings = {"host": "127.0.0.1", "port": 0, "dimse": "fast", **settings}
         root = Path(deidnode.__file__).resolve().parents[1]  # the deidnode this test imported
         self.spool_dir = spool_dir
         self.proc = subprocess.Popen(

@@ -55,3 +55,20 @@ def test_invalid_yaml_is_a_config_error(tmp_path):
     cfg.write_text("node: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_settings(cfg)
+
+
+def test_the_dicom_implementation_is_fast_unless_configured_or_switched_for_tests(monkeypatch):
+    monkeypatch.delenv("DEIDNODE_DIMSE", raising=False)
+    dest = {"name": "pacs", "type": "dicom", "ae_title": "PACS", "host": "127.0.0.1", "port": 104}
+    s = settings_from_dict({"destinations": [dest]})
+    assert s.node.dimse == "fast" and s.destinations[0].dimse == "fast"
+    s = settings_from_dict({"node": {"dimse": "pynetdicom"}, "destinations": [{**dest, "dimse": "pynetdicom"}]})
+    assert s.node.dimse == "pynetdicom" and s.destinations[0].dimse == "pynetdicom"
+    with pytest.raises(ConfigError, match=r"^config error: destinations\.0\.dimse: Input should be 'fast' or"):
+        settings_from_dict({"destinations": [{**dest, "dimse": "dcmtk"}]})
+    monkeypatch.setenv("DEIDNODE_DIMSE", "pynetdicom")
+    s = settings_from_dict({"destinations": [dest]})
+    assert s.node.dimse == "pynetdicom" and s.destinations[0].dimse == "pynetdicom"
+    monkeypatch.setenv("DEIDNODE_DIMSE", "bogus")
+    with pytest.raises(ConfigError, match="DEIDNODE_DIMSE"):
+        settings_from_dict({})

@@ -153,7 +153,7 @@ def test_an_oversized_association_request_is_refused_before_it_is_read():
 @pytest.fixture
 def scp(tmp_path):
     spool = Spool(tmp_path / "spool")
-    server = StorageSCP(NodeSettings(host="127.0.0.1", port=0, max_pdu=16384), spool)
+    server = StorageSCP(NodeSettings(host="127.0.0.1", port=0, max_pdu=16384, dimse="fast"), spool)
     _, port = server.start()
     yield port, spool
     server.stop(0)
@@ -425,7 +425,8 @@ def test_a_destination_maximum_too_small_to_fragment_is_refused(max_pdu):
     t.join(10)
 
     port, t = _fake_acceptor(_ac(max_pdu))
-    dest = Destination(name="tiny", type="dicom", ae_title="PACS", host="127.0.0.1", port=port, timeout=5)
+    dest = Destination(name="tiny", type="dicom", ae_title="PACS", host="127.0.0.1", port=port, timeout=5,
+                       dimse="fast")
     fwd = DicomForwarder(dest)
     result = fwd.send(Outgoing(make_study(1, 1)[0], encode=encode_dataset, convert=to_native_little_endian))
     assert result.outcome is Outcome.RETRY and result.code == "association_failed"

@@ -59,6 +59,17 @@ def scp(tmp_path):
     server.stop(0)
 
 
+@pytest.fixture
+def fast_scp(tmp_path):
+    """The fast acceptor whatever the default: role selection is its own (pynetdicom's reference answers it
+    by pynetdicom's rules)."""
+    spool = Spool(tmp_path / "spool")
+    server = StorageSCP(NodeSettings(host="127.0.0.1", port=0, dimse="fast"), spool)
+    _, port = server.start()
+    yield port, spool
+    server.stop(0)
+
+
 def _spooled(spool: Spool) -> list[tuple[str, str, bytes]]:
     """(SOP Instance UID, transfer syntax of the spooled file, its pixel data) for each spooled instance."""
     out = []
@@ -188,8 +199,8 @@ def _role(sop_class: str, scu: int, scp: int) -> bytes:
     return atk.item(0x54, struct.pack(">H", len(uid)) + uid + bytes((scu, scp)))
 
 
-def test_role_selection_is_answered_for_the_requestor_as_scu(scp):
-    port, _ = scp
+def test_role_selection_is_answered_for_the_requestor_as_scu(fast_scp):
+    port, _ = fast_scp
     s = atk.connect(port)
     s.sendall(atk.rq(extra_user_items=_role(atk.CT, 1, 0)))
     pdu_type, body = atk.read_pdu(s)
@@ -200,9 +211,9 @@ def test_role_selection_is_answered_for_the_requestor_as_scu(scp):
     assert atk.user_items(body)[0x54] == [struct.pack(">H", len(uid)) + uid + b"\x01\x00"]
 
 
-def test_a_requestor_that_only_wants_the_scp_role_gets_no_context(scp):
+def test_a_requestor_that_only_wants_the_scp_role_gets_no_context(fast_scp):
     """We never act as a storage SCU towards a sender (no C-GET): the context cannot work and is refused."""
-    port, _ = scp
+    port, _ = fast_scp
     s = atk.connect(port)
     s.sendall(atk.rq(extra_user_items=_role(atk.CT, 0, 1)))
     pdu_type, body = atk.read_pdu(s)

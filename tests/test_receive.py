@@ -129,8 +129,8 @@ def test_accepted_sockets_have_nodelay(node):
     scp, _ = node()
     assoc = _assoc(_port(scp))
     assert scp.active_associations() == 1
-    (link,) = scp._active.values()
-    assert link.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    (sock,) = scp.port.sockets()
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
     assoc.release()
 
 
@@ -207,11 +207,11 @@ def test_dcmtk_storescu_with_small_pdus_and_a_small_announced_maximum(node, tmp_
 def test_connections_that_never_associate_are_capped(node):
     """A flood of silent connections: past the cap they are closed at once; real senders still get through
     once the flood is gone."""
-    scp, _ = node(max_associations=1, acse_timeout=30, max_connections_per_address=100)
+    scp, _ = node(max_associations=1, acse_timeout=30, max_connections_per_address=100, dimse="fast")  # its caps
     cap = 2 * 1 + 8
     silent = [socket.create_connection(("127.0.0.1", _port(scp)), timeout=5) for _ in range(cap)]
     deadline = time.monotonic() + 5
-    while len(scp._active) < cap and time.monotonic() < deadline:
+    while scp.held_connections() < cap and time.monotonic() < deadline:
         time.sleep(0.01)
     extra = socket.create_connection(("127.0.0.1", _port(scp)), timeout=5)
     assert extra.recv(1) == b""  # closed by the SCP, not left waiting for the ACSE timeout
@@ -219,7 +219,7 @@ def test_connections_that_never_associate_are_capped(node):
     for s in silent:
         s.close()
     deadline = time.monotonic() + 5
-    while scp._active and time.monotonic() < deadline:
+    while scp.held_connections() and time.monotonic() < deadline:
         time.sleep(0.01)
     assoc = _assoc(_port(scp))
     assert assoc.is_established

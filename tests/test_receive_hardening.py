@@ -31,7 +31,8 @@ def node(tmp_path):
 
     def start(**kw) -> tuple[StorageSCP, Spool]:
         spool = Spool(tmp_path / f"spool{len(started)}")
-        scp = StorageSCP(NodeSettings(host="127.0.0.1", port=0, **kw), spool)
+        # the fast acceptor's own defences (the pynetdicom reference has neither its caps nor its deadlines)
+        scp = StorageSCP(NodeSettings(host="127.0.0.1", port=0, dimse="fast", **kw), spool)
         scp.start()
         started.append(scp)
         return scp, spool
@@ -142,7 +143,7 @@ def test_connections_from_a_refused_network_hold_no_slots(node):
     scp, _ = node(max_associations=1, allowed_networks=("127.0.0.1/32",), acse_timeout=30)
     silent = [atk.connect(scp.address[1], source="127.0.0.2") for _ in range(15)]
     try:
-        assert not _wait(lambda: scp._active, 1)  # none of them holds a slot (cap: 10)
+        assert not _wait(lambda: scp.held_connections(), 1)  # none of them holds a slot (cap: 10)
         ok, _ = atk.associate(scp.address[1], source="127.0.0.1")
         ok.sendall(atk.echo(3))
         assert atk.response_status(ok) == 0x0000
@@ -165,8 +166,8 @@ def test_one_address_cannot_take_every_connection_slot(node):
     scp, _ = node(max_associations=2, acse_timeout=30)  # 12 connections in all, 2 per address
     silent = [atk.connect(scp.address[1], source="127.0.0.2") for _ in range(12)]
     try:
-        _wait(lambda: len(scp._active) >= 2)
-        assert len(scp._active) <= 2
+        _wait(lambda: scp.held_connections() >= 2)
+        assert scp.held_connections() <= 2
         ok, _ = atk.associate(scp.address[1], source="127.0.0.1")
         ok.sendall(atk.echo(3))
         assert atk.response_status(ok) == 0x0000
@@ -185,7 +186,7 @@ def test_the_connection_cap_holds_under_a_burst(node):
 
     def watch() -> None:
         while not stop.is_set():
-            seen.append(len(scp._active))
+            seen.append(scp.held_connections())
             time.sleep(0.001)
 
     watcher = threading.Thread(target=watch)
@@ -194,7 +195,7 @@ def test_the_connection_cap_holds_under_a_burst(node):
     try:
         for _ in range(40):
             socks.append(atk.connect(scp.address[1]))
-        _wait(lambda: len(scp._active) >= cap)
+        _wait(lambda: scp.held_connections() >= cap)
     finally:
         stop.set()
         watcher.join()
@@ -379,6 +380,6 @@ def test_the_scp_serves_on_after_every_attack_above(node):
         with atk.connect(scp.address[1]) as s:
             s.sendall(payload)
             atk.closed_by_peer(s, 3)
-    assert _wait(lambda: not scp._active)
+    assert _wait(lambda: not scp.held_connections())
     with socket.create_connection(("127.0.0.1", scp.address[1]), timeout=5):
         pass

@@ -5,7 +5,8 @@ Implicit VR Little Endian) and one per other transfer syntax seen (JPEG, RLE, De
 first within the 128 contexts PS3.8 allows; a class or syntax not in the open association's proposal
 re-negotiates. An instance goes out in its own syntax when the destination accepted it; otherwise as a
 converted copy in Explicit (or Implicit) VR Little Endian: lossless, never a lossy re-encode, every UID kept
-(:class:`~.base.Outgoing`). The association and messages use :mod:`deidnode.dimse` (one blocking socket).
+(:class:`~.base.Outgoing`). Associations and messages go through :mod:`deidnode.dimse`'s requestor port
+(``dimse`` of the destination chooses the implementation).
 
 Outcomes: RETRY when the destination is unavailable (the worker's shared clock for the destination then
 decides when to try again), FAIL when this instance is refused for good (a failure status, an A-ABORT in
@@ -14,9 +15,6 @@ answer to it, a class or syntax the destination refused, an association rejected
 
 from __future__ import annotations
 
-import select
-import socket
-import ssl
 import time
 import zlib
 
@@ -32,11 +30,8 @@ from pydicom.uid import (
 
 from ..config import Destination
 from ..dicomio import part10
-from ..dimse import AssociationRejected, Link, PeerAborted, PeerClosed, ProtocolError, acse
-from ..dimse import commands as cmds
-from ..dimse.link import ReleaseRequested
-from ..dimse.transport import client_ssl_context, set_nodelay
-from ..errors import os_error_name
+from ..dimse import LinkFailed, Peer, Rejected, RequestorAssociation, TLSFailed, Unreachable, requestor
+from ..dimse.transport import client_ssl_context
 from ..logging import get_logger
 from .base import OK, Outcome, Outgoing, Result
 from .folder import FolderForwarder
@@ -47,7 +42,6 @@ NATIVE = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 VERIFICATION = "1.2.840.10008.1.1"
 MAX_CONTEXTS = 128  # PS3.8 9.3.2.2: presentation context IDs are odd numbers 1..255
 RESPONSE_TIMEOUT_GROWTH = 8
-_LINK_ERRORS = (PeerClosed, PeerAborted, ProtocolError, ReleaseRequested, OSError)
 
 # PS3.8 Table 9-21: A-ASSOCIATE-RJ diagnostics by source, for the operator's log.
 _RJ_REASONS = {
@@ -98,7 +92,9 @@ class DicomForwarder:
         self.dest = dest
         self.where = f"{dest.host}:{dest.port}"
         self._ssl = client_ssl_context(dest.tls)
-        self.link: Link | None = None
+        self._requestor = requestor(dest.dimse)
+        self.link: RequestorAssociation | None = None
+        """The open association."""
         self.contexts: dict[int, tuple[str, str]] = {}
         """Accepted contexts of the open association: ID -> (SOP class, transfer syntax)."""
         self.proposed: set[str] = set()
@@ -126,40 +122,26 @@ class DicomForwarder:
     def _connect(self) -> Result | None:
         dest = self.dest
         assert dest.host and dest.port and dest.ae_title
-        try:
-            sock = socket.create_connection((dest.host, dest.port), timeout=dest.timeout)
-        except OSError as e:
-            return Result(Outcome.RETRY, "destination_unreachable", f"{self.where}: {os_error_name(e)}")
-        link: Link | None = None
+        peer = Peer(dest.host, dest.port, called_ae=dest.ae_title, calling_ae=dest.calling_ae_title,
+                    max_pdu=dest.max_pdu, timeout=dest.timeout, tls=self._ssl)
         proposal = self._proposal()
         try:
-            set_nodelay(sock)
-            if self._ssl is not None:
-                sock = self._ssl.wrap_socket(sock, server_hostname=dest.host)
-            link = Link(sock, max_receive=dest.max_pdu)
-            accepted = acse.request(
-                link,
-                calling_ae=dest.calling_ae_title,
-                called_ae=dest.ae_title,
-                contexts=proposal,
-                max_pdu=dest.max_pdu,
-            )
-        except AssociationRejected as e:
-            (link or sock).close()
+            assoc = self._requestor.open(peer, proposal)
+        except Unreachable as e:
+            return Result(Outcome.RETRY, "destination_unreachable", f"{self.where}: {e.cause}")
+        except Rejected as e:
             reason = _RJ_REASONS.get((e.source, e.diagnostic), "")
             detail = f"{self.where}: result {e.result} source {e.source} diagnostic {e.diagnostic} {reason}".strip()
-            if e.result == acse.RJ_PERMANENT:
+            if e.permanent:
                 log.error("association_rejected", extra={"destination": self.name, "detail": detail})
                 return Result(Outcome.FAIL, "association_rejected_permanent", detail)
             return Result(Outcome.RETRY, "association_rejected_transient", detail)
-        except ssl.SSLError as e:
-            (link or sock).close()
-            return Result(Outcome.RETRY, "tls_failed", f"{self.where}: {e.reason or type(e).__name__}")
-        except _LINK_ERRORS as e:
-            (link or sock).close()  # a Link closes its reader and socket
-            return Result(Outcome.RETRY, "association_failed", f"{self.where}: {_link_cause(e)}")
-        self.link = link
-        self.contexts = accepted.contexts
+        except TLSFailed as e:
+            return Result(Outcome.RETRY, "tls_failed", f"{self.where}: {e.cause}")
+        except LinkFailed as e:
+            return Result(Outcome.RETRY, "association_failed", f"{self.where}: {e.cause}")
+        self.link = assoc
+        self.contexts = assoc.contexts
         self.proposed = {sop for sop, _ in proposal}
         log.info(
             "association_open",
@@ -174,19 +156,12 @@ class DicomForwarder:
         self.contexts, self.proposed = {}, set()
         if link is None:
             return
-        try:
-            if abort is None:
-                pass
-            elif abort:
-                link.send_abort()
-            else:
-                link.sock.settimeout(min(self.dest.timeout, 5.0))
-                link.send_release_rq()
-                link.read_pdu()  # A-RELEASE-RP (anything else: we close anyway)
-        except (*_LINK_ERRORS, ValueError):
-            pass
-        finally:
+        if abort is None:
             link.close()
+        elif abort:
+            link.abort()
+        else:
+            link.release(min(self.dest.timeout, 5.0))
 
     # -- sending --------------------------------------------------------------------------------------
     def _want(self, sop: str, ts: str) -> bool:
@@ -223,17 +198,9 @@ class DicomForwarder:
         return Result(Outcome.RETRY, "connection_lost", f"{self.where}: closed twice")
 
     def _stale(self) -> bool:
-        """Whether the idle association has anything to read: between our request/response pairs the peer
-        only speaks to release, abort or close it (PS3.8 7.2, 7.3), so it cannot carry a message any more."""
+        """Whether the idle association can no longer carry a message (released, aborted or closed by the peer)."""
         assert self.link is not None
-        sock = self.link.sock
-        try:
-            if isinstance(sock, ssl.SSLSocket) and sock.pending():
-                return True
-            readable, _, _ = select.select([sock], [], [], 0)
-        except (OSError, ValueError):
-            return True
-        return bool(readable)
+        return self.link.stale()
 
     def _choose_context(self, sop: str, ts: str) -> tuple[int, str] | None:
         """The context for a data set in ``ts``: its own syntax, else a native one (Explicit VR LE first)."""
@@ -262,48 +229,34 @@ class DicomForwarder:
         except Exception as e:  # noqa: BLE001 - a value pydicom cannot write
             return Result(Outcome.FAIL, "encode_failed", type(e).__name__)
         self.message_id = self.message_id % 0xFFFF + 1
-        rq = cmds.store_rq(self.message_id, sop, out.sop_instance)
         try:
-            self.link.send_message(cx_id, rq, body)
-        except _LINK_ERRORS as e:
+            code = self.link.store(cx_id, self.message_id, sop, out.sop_instance, body, self.response_timeout)
+        except LinkFailed as e:
+            if not e.sent:
+                self._drop(abort=True)
+                if not fresh:
+                    raise _Reconnect from e  # nothing of this message was answered: sending it again is safe
+                return Result(Outcome.RETRY, "connection_lost", f"{self.where}: {e.cause}")
+            if e.kind == "aborted":
+                self._drop(abort=None)
+                return Result(Outcome.FAIL, "destination_aborted", f"{self.where}: A-ABORT in answer to the C-STORE "
+                              "A-ABORT")
             self._drop(abort=True)
-            if not fresh:
-                raise _Reconnect from e  # nothing of this message was answered: sending it again is safe
-            return Result(Outcome.RETRY, "connection_lost", f"{self.where}: {_link_cause(e)}")
-        try:
-            self.link.sock.settimeout(self.response_timeout)
-            rsp = self._response()
-        except PeerAborted as e:
-            self._drop(abort=None)
-            return Result(Outcome.FAIL, "destination_aborted", f"{self.where}: A-ABORT in answer to the C-STORE {e}")
-        except (*_LINK_ERRORS, ValueError) as e:
-            self._drop(abort=True)
-            if _timed_out(e):
+            if e.kind == "timeout":
                 # The destination may still store it: no immediate resend; the retry clock decides, and the
                 # next attempt waits longer.
                 waited = self.response_timeout
                 self.response_timeout = min(waited * 2, self.dest.timeout * RESPONSE_TIMEOUT_GROWTH)
                 return Result(Outcome.RETRY, "response_timeout", f"{self.where}: no C-STORE-RSP in {waited:g} s "
                               f"(next attempt waits {self.response_timeout:g} s)")
-            if not fresh and isinstance(e, PeerClosed | ReleaseRequested):
+            if not fresh and e.kind in ("closed", "released"):
                 raise _Reconnect from e  # the peer had closed the idle association before our request
-            return Result(Outcome.RETRY, "connection_lost", f"{self.where}: {_link_cause(e)}")
-        code = rsp.status if rsp.status is not None else -1
+            return Result(Outcome.RETRY, "connection_lost", f"{self.where}: {e.cause}")
         if code == 0x0000 or code in (0x0001, 0x0107, 0x0116) or 0xB000 <= code <= 0xBFFF:
             return OK
         if 0xA700 <= code <= 0xA7FF:
             return Result(Outcome.RETRY, "destination_out_of_resources", f"{self.where}: status 0x{code:04X}")
         return Result(Outcome.FAIL, "destination_refused", f"{self.where}: status 0x{code:04X}")
-
-    def _response(self) -> cmds.Command:
-        """The C-STORE-RSP to the message just sent (PS3.7 9.3.1.2)."""
-        assert self.link is not None
-        rsp_cx, rsp = self.link.read_command()
-        if rsp.has_dataset:
-            self.link.read_dataset(rsp_cx)
-        if rsp.field != cmds.C_STORE_RSP or rsp.responded_to != self.message_id or rsp.status is None:
-            raise ProtocolError("C-STORE-RSP does not answer the request")
-        return rsp
 
     def probe(self) -> Result:
         """Is the destination back? An association (kept for the next instance) answers it; nothing is sent."""
@@ -322,24 +275,6 @@ class DicomForwarder:
 
     def close(self) -> None:
         self._drop()
-
-
-def _timed_out(e: BaseException) -> bool:
-    return isinstance(e, TimeoutError) or isinstance(e.__cause__, TimeoutError)
-
-
-def _link_cause(e: BaseException) -> str:
-    """A PHI-free cause: errno name, timeout, protocol error text (ours), or the exception type."""
-    if _timed_out(e):
-        return "timeout"
-    cause = e.__cause__ if isinstance(e, PeerClosed) and e.__cause__ is not None else e
-    if isinstance(cause, OSError) and cause.errno:
-        return os_error_name(cause)
-    if isinstance(e, ProtocolError):
-        return f"protocol error: {e}"
-    if isinstance(e, PeerClosed):
-        return "connection closed"
-    return type(e).__name__
 
 
 def make_forwarder(dest: Destination) -> DicomForwarder | FolderForwarder:

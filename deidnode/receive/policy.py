@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 
 from ..config import NodeSettings
+from ..dimse.ports import Reject
 
 # A-ASSOCIATE-RJ (PS3.8 Table 9-21): result 1 = rejected-permanent; source 1 = DICOM UL service-user.
 RESULT_REJECTED_PERMANENT = 0x01
@@ -15,14 +15,8 @@ DIAG_CALLING_AE_NOT_RECOGNISED = 0x03
 DIAG_CALLED_AE_NOT_RECOGNISED = 0x07
 
 
-@dataclass(frozen=True)
-class Rejection:
-    """An A-ASSOCIATE-RJ to send: result, source, diagnostic, and a reason code for logs and metrics."""
-
-    result: int
-    source: int
-    diagnostic: int
-    code: str
+Rejection = Reject
+"""An A-ASSOCIATE-RJ to send: result, source, diagnostic, and a reason code for logs and metrics."""
 
 
 NETWORK_NOT_ALLOWED = Rejection(RESULT_REJECTED_PERMANENT, SOURCE_SERVICE_USER, DIAG_NO_REASON, "network_not_allowed")
