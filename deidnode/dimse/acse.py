@@ -178,7 +178,7 @@ def _sub_item(item_type: int, value: bytes) -> bytes:
     return _ITEM_HEAD.pack(item_type, 0, len(value)) + value
 
 
-def _items(mv: memoryview, pos: int, end: int) -> Iterable[tuple[int, bytes]]:
+def _items(mv: memoryview | bytes, pos: int, end: int) -> Iterable[tuple[int, bytes]]:
     while pos < end:
         if end - pos < 4:
             raise ProtocolError("truncated item header", REASON_INVALID_PARAMETER)
@@ -335,7 +335,7 @@ def accept(rq: A_ASSOCIATE, supported: Mapping[str, Collection[str]], max_pdu: i
     pdu = A_ASSOCIATE_AC()
     pdu.from_primitive(prim)
     contexts = {
-        int(cx.context_id): (str(cx.abstract_syntax), str(cx.transfer_syntax[0]))
+        int(cx.context_id or 0): (str(cx.abstract_syntax), str(cx.transfer_syntax[0]))
         for cx in results
         if cx.result == CX_ACCEPTANCE
     }
@@ -393,7 +393,7 @@ def request(
             rj.decode(_wrap(RJ_TYPE, body))
         except Exception as e:  # noqa: BLE001 - malformed RJ
             raise ProtocolError(f"malformed A-ASSOCIATE-RJ ({type(e).__name__})", REASON_INVALID_PARAMETER) from None
-        raise AssociationRejected(int(rj.result), int(rj.source), int(rj.reason_diagnostic))
+        raise AssociationRejected(int(rj.result or 0), int(rj.source or 0), int(rj.reason_diagnostic or 0))
     if pdu_type == A_ABORT:
         raise PeerAborted("A-ABORT during association")
     if pdu_type != AC_TYPE:
@@ -414,7 +414,7 @@ def request(
                             REASON_INVALID_PARAMETER)
     asked = {cx.context_id: cx.abstract_syntax for cx in proposed}
     accepted = {
-        int(cx.context_id): (str(asked[cx.context_id]), str(cx.transfer_syntax[0]))
+        int(cx.context_id or 0): (str(asked[cx.context_id]), str(cx.transfer_syntax[0]))
         for cx in reply.presentation_context_definition_results_list
         if cx.result == 0x00 and cx.context_id in asked and cx.transfer_syntax
     }

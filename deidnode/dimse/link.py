@@ -13,12 +13,14 @@ handed on; messages are sent in bounded batches of PDUs.
 
 from __future__ import annotations
 
+import io
 import itertools
 import socket
 import ssl
 import struct
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import cast
 
 from ..iovec import IOV_MAX, write_all
 from .commands import Command, decode_command
@@ -124,7 +126,7 @@ class Link:
         self._deadline: float | None = None
         self.message_timeout = message_timeout
         self.min_rate = min_rate
-        self._rfile = sock.makefile("rb", buffering=buffer_size)
+        self._rfile = cast(io.BufferedReader, sock.makefile("rb", buffering=buffer_size))
         self._gather = not isinstance(sock, ssl.SSLSocket)
         self._body: memoryview | None = None  # the P-DATA-TF being split
         self._pos = 0

@@ -15,8 +15,10 @@ answer to it, a class or syntax the destination refused, an association rejected
 
 from __future__ import annotations
 
+import io
 import time
 import zlib
+from typing import cast
 
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
@@ -38,7 +40,7 @@ from .folder import FolderForwarder
 
 log = get_logger("forward")
 
-NATIVE = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+NATIVE: tuple[str, ...] = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
 VERIFICATION = "1.2.840.10008.1.1"
 MAX_CONTEXTS = 128  # PS3.8 9.3.2.2: presentation context IDs are odd numbers 1..255
 RESPONSE_TIMEOUT_GROWTH = 8
@@ -71,7 +73,7 @@ def encode_body(ds: Dataset, transfer_syntax: str) -> list[bytes | memoryview]:
     fp = DicomBytesIO()
     fp.is_implicit_VR, fp.is_little_endian = implicit, little
     write_dataset(fp, correct_ambiguous_vr(ds, little))
-    data = fp.parent.getbuffer()
+    data = cast(io.BytesIO, fp.parent).getbuffer()  # DicomBytesIO wraps a BytesIO
     if transfer_syntax == DeflatedExplicitVRLittleEndian:
         z = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
         deflated = z.compress(data) + z.flush()
