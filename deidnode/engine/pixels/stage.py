@@ -25,15 +25,16 @@ from ..policy import Policy
 from ..result import Quarantine
 from .codec import PixelCodecError, decode_frames, encode_frames, fill_value
 from .codec._info import PixelInfo
-from .detect import Finding, detect, sample_frames, to_display
+from .detect import Finding, judge_frame, read_frame, sample_frames, to_display
 from .obfuscate import glyph_value, render_text, replacement_text
-from .ocr import get_engine
-from .redact import Box, fill_boxes, pad_box
+from .ocr import OcrEngine, TextBox, get_engine, get_reader
+from .redact import Box, fill_boxes, pad_clear_of
 from .regions import regions_for
 from .select import has_text, selection, wsi_kind
 from .text import TextJudge
 from .text.metadata import PhiLike
-from .verify import residual_phi
+from .verify import Residual, residual_phi
+from .words import ink_profile, span_box
 
 STAGE = "pixels"
 
@@ -90,6 +91,16 @@ def clean_pixels(
             seconds[k] = round(v, 4)
 
 
+def _in_band(box: Box, lines: list[TextBox]) -> bool:
+    """Whether ``box`` shares a row (half its height or more) with a line that was read."""
+    h = max(box[3] - box[1], 1)
+    return any(min(ln.y1, box[3]) - max(ln.y0, box[1]) >= 0.5 * min(h, max(ln.y1 - ln.y0, 1)) for ln in lines)
+
+
+def _touches(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
 def _clean(
     ds: Dataset,
     phi: PhiLike,
@@ -124,14 +135,15 @@ def _clean(
     frames = decode_frames(ds)
     working_pi = PixelInfo.from_dataset(ds).working_pi
     seconds["decode"] = time.perf_counter() - t
-    n_frames = frames.shape[0]
+    n_frames, rows, cols = frames.shape[0], frames.shape[1], frames.shape[2]
     idx = sample_frames(n_frames, s.max_ocr_frames)
     before = to_display(frames[idx[0]], working_pi) if preview_dir is not None else None
 
     run_ocr = sel == "always"
     if sel == "check":
         t = time.perf_counter()
-        run_ocr = any(has_text(to_display(frames[i], working_pi)) for i in idx)
+        engine = get_engine(s.ocr)
+        run_ocr = any(has_text(to_display(frames[i], working_pi), engine) for i in idx)
         seconds["text_check"] = time.perf_counter() - t
         a["text_check"] = run_ocr
     if not run_ocr and not regions:
@@ -145,34 +157,58 @@ def _clean(
         seconds["regions"] = time.perf_counter() - t
     a["region_boxes"] = len(regions)
     preview_boxes: list[tuple[Box, str]] = [(r, "region") for r in regions]
+    filled: list[Box] = list(regions)
 
     findings: list[Finding] = []
     rendered: list[Box] = []
+    keeps: dict[int, list[Box]] = {}
+    texts: dict[int, list[tuple[Box, float]]] = {}
     engine = judge = None
     if run_ocr:
         engine = get_engine(s.ocr)
         a["engine"] = engine.name
         judge = TextJudge(phi, stanza_models_dir=s.stanza_models_dir)
-        findings = detect(frames, working_pi, engine, judge, s.policy, idx, seconds)
+        reads = []
+        for i in idx:
+            r = read_frame(to_display(frames[i], working_pi), engine, i)
+            for k, v in r.seconds.items():
+                seconds[k] = seconds.get(k, 0.0) + v
+            reads.append(r)
+        t = time.perf_counter()
+        for r in reads:
+            findings.extend(judge_frame(r, judge, s.policy))
+        seconds["decide"] = time.perf_counter() - t
         if findings_out is not None:
             findings_out.extend(findings)
         a["lines"] = len(findings)
+        a["crops_read"] = sum(r.crops_read for r in reads)
         a["layers"] = dict(Counter(f.decision.layer for f in findings))
         a["kinds"] = dict(Counter(f.decision.kind for f in findings if f.decision.phi))
+        for f in findings:
+            keeps.setdefault(f.frame, []).extend(f.keeps if f.redact else (f.box.box,))
+        texts = {r.frame: [(g.box, g.height) for g in r.regions] for r in reads}
+
         t = time.perf_counter()
-        rows, cols = frames.shape[1], frames.shape[2]
-        boxes: list[Box] = []
+        # text-like regions no reader could read: removed where text is known to be (the row of a line that
+        # was read, a device region) or when the policy removes all unknown text; otherwise refused
+        unread = [(r.frame, u, r.lines) for r in reads for u in r.unread]
+        a["unread"] = len(unread)
+        boxes: list[tuple[Box, int]] = []
+        for _frame, u, lines in unread:
+            if s.policy in ("strict", "all") or _in_band(u.box, lines) or any(_touches(u.box, g) for g in regions):
+                boxes.append((u.box, int(u.height)))
+                preview_boxes.append((u.box, "unread"))
+            else:
+                return _q("text_unread", "a text-like region that no OCR reader could read, outside any read row")
         shift = _date_shift(ds, policy, keys) if s.action == "obfuscate" else None
         n_obf = 0
         for f in findings:
             if not f.redact:
                 preview_boxes.append((f.box.box, "keep"))
                 continue
-            padded = pad_box(f.box.box, rows, cols, s.box_padding)
             reason = f"{f.decision.layer}:{f.decision.kind}" if f.decision.phi else f"{s.policy}:text"
-            preview_boxes.append((padded, reason))
             text = None
-            if s.action == "obfuscate" and f.decision.hit is not None:
+            if s.action == "obfuscate" and f.decision.hit is not None and len(f.targets) == 1:
                 text = replacement_text(
                     f.decision.hit,
                     f.box.text,
@@ -183,25 +219,44 @@ def _clean(
             if text:
                 x0, y0, x1, y1 = f.box.box
                 colour = glyph_value(frames[f.frame, y0:y1, x0:x1], np.asarray(fill))
-                changed.update(fill_boxes(frames, [padded], fill))
+                pad = pad_clear_of(f.box.box, keeps.get(f.frame, ()), rows, cols, _pad(f.box.height, s.box_padding))
+                changed.update(fill_boxes(frames, [pad], fill))
                 render_text(frames, f.box, text, colour, range(n_frames))
-                rendered.append(padded)
+                rendered.append(pad)
+                filled.append(pad)
+                preview_boxes.append((pad, reason))
                 n_obf += 1
-            else:
-                boxes.append(padded)
-        changed.update(fill_boxes(frames, boxes, fill))
-        a["boxes_redacted"] = len(boxes)
+                continue
+            for tb in f.targets:
+                boxes.append((tb, f.box.height))
+                preview_boxes.append((tb, reason))
+        padded = [pad_clear_of(b, _all_keeps(keeps), rows, cols, _pad(h, s.box_padding)) for b, h in boxes]
+        changed.update(fill_boxes(frames, padded, fill))
+        filled.extend(padded)
+        a["boxes_redacted"] = len(padded)
         a["boxes_obfuscated"] = n_obf
         seconds["redact"] = time.perf_counter() - t
 
-    if s.verify and engine is not None and judge is not None and changed:
+    if s.verify and engine is not None and judge is not None and (changed or findings):
+        second = get_reader("tesseract", s.ocr) if s.second_reader == "tesseract" else None
+        a["second_reader"] = second.name if second is not None else None
         t = time.perf_counter()
-        residual = residual_phi(frames, working_pi, engine, judge, idx, rendered)
-        seconds["verify"] = time.perf_counter() - t
+        residual = _verify(frames, working_pi, idx, filled, keeps, texts, engine, second, judge, rendered, seconds)
         a["verify_residual"] = len(residual)
-        if residual:
-            layers = ",".join(sorted({f.decision.layer for f in residual}))
-            return _q("phi_remains", f"{len(residual)} text line(s) still judged PHI after cleaning ({layers})")
+        if residual:  # one repair: remove what a reader still found, then verify the repair by both readers
+            extra = _residual_boxes(residual, judge, frames, working_pi, keeps, rows, cols, s.box_padding)
+            changed.update(fill_boxes(frames, extra, fill))
+            filled.extend(extra)
+            where = {i: [r.box.box for r in residual if r.frame == i] for i in idx}
+            again = _verify(frames, working_pi, idx, extra, where, {}, engine, second, judge, rendered, seconds)
+            a["verify_repaired"] = len(residual)
+            if again:
+                seconds["verify"] = time.perf_counter() - t
+                readers = ",".join(sorted({r.reader for r in again}))
+                layers = ",".join(sorted({r.decision.layer for r in again}))
+                detail = f"{len(again)} text line(s) still judged PHI after cleaning ({readers}; {layers})"
+                return _q("phi_remains", detail)
+        seconds["verify"] = time.perf_counter() - t
 
     if preview_dir is not None and before is not None:
         from .preview import write_preview
@@ -217,3 +272,56 @@ def _clean(
     a["clean_pixel_data"] = True
     ds.BurnedInAnnotation = "NO"
     return None
+
+
+def _pad(height: int, ratio: float) -> int:
+    return max(2, int(round(height * ratio)))
+
+
+def _all_keeps(keeps: dict[int, list[Box]]) -> list[Box]:
+    """Boxes are removed on every frame, so text kept on any frame limits the padding."""
+    return [b for v in keeps.values() for b in v]
+
+
+def _verify(
+    frames: np.ndarray,
+    working_pi: str,
+    idx: list[int],
+    changed: list[Box],
+    keeps: dict[int, list[Box]],
+    regions: dict[int, list[tuple[Box, float]]],
+    engine: OcrEngine,
+    second: OcrEngine | None,
+    judge: TextJudge,
+    rendered: list[Box],
+    seconds: dict[str, float],
+) -> list[Residual]:
+    out: list[Residual] = []
+    for i in idx:
+        view = to_display(frames[i], working_pi)
+        texts = [(b, float(max(1, min(b[3] - b[1], b[2] - b[0])))) for b in keeps.get(i, [])]
+        texts += [(b, h) for b, h in regions.get(i, []) if not any(_touches(b, k) for k, _ in texts)]
+        out += residual_phi(view, i, changed, texts, engine, second, judge, rendered, seconds)
+    return out
+
+
+def _residual_boxes(
+    residual: list[Residual],
+    judge: TextJudge,
+    frames: np.ndarray,
+    working_pi: str,
+    keeps: dict[int, list[Box]],
+    rows: int,
+    cols: int,
+    ratio: float,
+) -> list[Box]:
+    """Padded boxes of the PHI spans the verification still found."""
+    out = []
+    for r in residual:
+        view = to_display(frames[r.frame], working_pi)
+        ink = ink_profile(view, r.box)
+        spans = [(sp.start, sp.end) for sp in r.decision.spans] or [(0, len(r.box.text))]
+        pad = _pad(r.box.height, ratio)
+        for a0, b0 in spans:
+            out.append(pad_clear_of(span_box(r.box, a0, b0, ink), _all_keeps(keeps), rows, cols, pad))
+    return out
