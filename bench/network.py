@@ -2,7 +2,9 @@
 
 For 1, 4 and 8 concurrent associations (the corpus split between that many storescu processes) it measures
 the time until every instance is stored in Orthanc, and prints instances/s, MB/s and the ratio node/direct.
-Header-only de-identification (pixel policy off). Results also go to bench/results/network.json.
+Header-only de-identification (pixel policy off), or with ``--pixels default`` the default configuration
+(burned-in text: CT slices get the text-presence check, one per series and lane). Results also go to
+bench/results/network.json.
 
     .venv/bin/python bench/network.py [--instances 400] [--size 128] [--workers 0] [--repeat 1]
 
@@ -107,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="separate-hosts view: storescu and Orthanc on the last CPU, the node on the others (both paths)",
     )
+    ap.add_argument(
+        "--pixels",
+        choices=("off", "default"),
+        default="off",
+        help="pixel policy of the node: off (header only) or the default configuration (phi: burned-in text)",
+    )
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "network.json"))
     args = ap.parse_args(argv)
     global PEER_CPUS
@@ -141,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                         "idle_release_seconds": 1,
                     }
                 ],
-                "pixels": {"policy": "off"},
+                **({"pixels": {"policy": "off"}} if args.pixels == "off" else {}),
                 "log_level": "INFO",
             },
             key,
@@ -187,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"\ncorpus: {len(files)} CT instances, {args.size}x{args.size}, {mb:.1f} MB; "
-        f"node workers: {args.workers or 'one per core'} x {args.lanes} lanes; pixel policy off (header only); "
+        f"node workers: {args.workers or 'one per core'} x {args.lanes} lanes; "
+        + ("pixel policy off (header only); " if args.pixels == "off" else "default configuration (pixels: phi); ")
         + (f"pinned: peers on CPU {sorted(PEER_CPUS)}, node on the rest" if PEER_CPUS else "all share every CPU")
     )
     print(
@@ -217,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         "mb": round(mb, 2),
         "workers": args.workers,
         "lanes": args.lanes,
+        "pixels": args.pixels,
         "pinned_peer_cpus": sorted(PEER_CPUS) if PEER_CPUS else None,
         "host": platform.node(),
         "cpus": __import__("os").cpu_count(),

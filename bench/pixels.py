@@ -10,8 +10,9 @@ default settings (pixel policy ``phi``, rapidocr, verification by two readers). 
 frame for cines):
 
 - a PHI segment is *removed* when at least 98% of its box is the redaction fill (within 24 levels for a lossy
-  output), or its instance was quarantined (not released);
-- a technical segment is *kept* when at least 98% of its glyph pixels are unchanged and its instance released;
+  output) on every frame that shows it, or its instance was quarantined (not released);
+- a technical segment is *kept* when at least 98% of its glyph pixels are unchanged on every frame and its
+  instance released;
 - a PHI value is *readable* when rapidocr or Tesseract, reading the written image as a viewer shows it
   (``pixreaders``), finds it;
 - a clean image is a false positive when its pixel data changed or it was quarantined.
@@ -122,7 +123,8 @@ def evaluate_case(case: dict, set_dir: Path, out_dir: Path, audit: dict, read: b
         if seg["role"] == "label":
             continue
         x0, y0, x1, y1 = seg["box"]
-        for f in _frames_of(seg, before.shape[0]):
+        oks = []
+        for f in _frames_of(seg, before.shape[0]):  # a segment on several frames counts once: all must hold
             if q:
                 ok = seg["role"] == "phi"
             elif seg["role"] == "phi":
@@ -135,9 +137,11 @@ def evaluate_case(case: dict, set_dir: Path, out_dir: Path, audit: dict, read: b
                 d = np.abs(after[f][glyph].astype(np.int64) - before[f][glyph].astype(np.int64))
                 same = (d.max(axis=-1) if d.ndim == 2 else d) <= tol
                 ok = float(same.mean()) >= KEPT if same.size else True
-            res["segments"].append({"role": seg["role"], "ok": bool(ok), "frame": f, "kind": seg["kind"],
-                                    "attrs": {**seg["attrs"], "modality": case["modality"], "cine": case["cine"],
-                                              "kind": seg["kind"]}})
+            oks.append(bool(ok))
+        res["segments"].append({"role": seg["role"], "ok": all(oks), "frames_ok": f"{sum(oks)}/{len(oks)}",
+                                "text": seg["text"], "kind": seg["kind"],
+                                "attrs": {**seg["attrs"], "modality": case["modality"], "cine": case["cine"],
+                                          "kind": seg["kind"]}})
     if read and out_ds is not None and any(s["role"] == "phi" for s in case["segments"]):
         views = pixreaders.viewer_frames(out_ds)
         states: dict[tuple, int] = {}

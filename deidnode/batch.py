@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -56,13 +57,17 @@ def run_batch(args: argparse.Namespace, settings: Settings) -> int:
     preview = Path(args.preview) if getattr(args, "preview", None) else None
     if preview is not None:
         preview.mkdir(parents=True, exist_ok=True)
+    from .engine.pixels.series import SeriesMemo
+
+    px = settings.pixels  # one text-presence decision per CT/MR series (engine: pixels/series.py)
+    memo = SeriesMemo(time.monotonic, ttl_seconds=px.series_memo_seconds, max_uses=px.series_memo_slices)
     total = done = failed = 0
     with open(out / "audit.jsonl", "a", encoding="utf-8") as audit_file:
         for path in iter_inputs(args.inputs):
             total += 1
             raw = path.read_bytes()
             digest = hashlib.sha256(raw).hexdigest()
-            result = deidentify_bytes(raw, policy, keys, preview_dir=preview)
+            result = deidentify_bytes(raw, policy, keys, preview_dir=preview, series_memo=memo)
             now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             record = {"time": now, "input_sha256": digest, **result.audit}
             if result.ok:

@@ -257,6 +257,10 @@ class PixelSettings(_Model):
     """Read the cleaned pixels again; PHI still found quarantines the instance."""
     second_reader: Literal["tesseract", "none"] = "tesseract"
     """The second, independent reader of the verification (docs/pixels.md)."""
+    series_memo_seconds: float = Field(default=600.0, ge=0)
+    """CT/MR: how long a series' text-presence decision is reused by a worker lane (0: check every slice)."""
+    series_memo_slices: int = Field(default=1000, ge=0)
+    """CT/MR: how many slices reuse one series decision before the next is checked again."""
     ocr_modalities: tuple[str, ...] = ("US", "SC", "OT", "XA", "DX", "CR", "MG", "ES", "XC", "RF", "PX", "IO")
     """Modalities whose images are always read for text."""
     ocr_check_modalities: tuple[str, ...] = ("CT", "MR", "PT", "NM", "SM")

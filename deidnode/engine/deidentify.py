@@ -6,6 +6,7 @@ import io
 import mmap
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydicom import dcmread
@@ -99,10 +100,13 @@ def _encoding(ts: str) -> tuple[bool, bool]:
     return False, True
 
 
-def deidentify(ds: Dataset, policy: Policy, keys: Keys, *, preview_dir: str | Path | None = None) -> EngineResult:
+def deidentify(
+    ds: Dataset, policy: Policy, keys: Keys, *, preview_dir: str | Path | None = None, series_memo: Any = None
+) -> EngineResult:
     """De-identify ``ds`` (a FileDataset or Dataset with ``file_meta``); ``ds`` is modified in place.
 
     ``preview_dir``: where the pixel stage writes before/after PNGs for QA (the only output besides the result).
+    ``series_memo``: the caller's ``pixels.series.SeriesMemo`` (one text-presence decision per CT/MR series).
     """
     if policy.pixels.policy_by_modality:
         policy = policy.for_modality(str(ds.get("Modality", "") or ""))
@@ -126,7 +130,7 @@ def deidentify(ds: Dataset, policy: Policy, keys: Keys, *, preview_dir: str | Pa
         phi = collect_phi(ds)
         pixels_cleaned = False
         if policy.pixels.policy != "off":
-            q = _clean_pixels(ds, phi, policy, keys, audit, preview_dir)
+            q = _clean_pixels(ds, phi, policy, keys, audit, preview_dir, series_memo)
             if q is not None:
                 return EngineResult(None, q, audit)
             pixels_cleaned = bool(audit.get("pixels", {}).get("clean_pixel_data"))
@@ -155,13 +159,19 @@ def deidentify(ds: Dataset, policy: Policy, keys: Keys, *, preview_dir: str | Pa
 
 
 def _clean_pixels(
-    ds: Dataset, phi: PhiValues, policy: Policy, keys: Keys, audit: dict, preview_dir: str | Path | None
+    ds: Dataset,
+    phi: PhiValues,
+    policy: Policy,
+    keys: Keys,
+    audit: dict,
+    preview_dir: str | Path | None,
+    series_memo: Any = None,
 ) -> Quarantine | None:
     try:
         from .pixels.stage import clean_pixels
     except ImportError:
         return Quarantine("pixels", "pixel-stage-unavailable", "pixel cleaning is configured but not installed")
-    return clean_pixels(ds, phi, policy, keys, audit, preview_dir=preview_dir)
+    return clean_pixels(ds, phi, policy, keys, audit, preview_dir=preview_dir, series_memo=series_memo)
 
 
 def _has_embedded_overlay(ds: Dataset) -> bool:
@@ -227,7 +237,12 @@ def parse_bytes(raw: bytes | mmap.mmap) -> Dataset:
 
 
 def deidentify_bytes(
-    raw: bytes | mmap.mmap, policy: Policy, keys: Keys, *, preview_dir: str | Path | None = None
+    raw: bytes | mmap.mmap,
+    policy: Policy,
+    keys: Keys,
+    *,
+    preview_dir: str | Path | None = None,
+    series_memo: Any = None,
 ) -> EngineResult:
     """Parse a Part 10 byte string (or a read-only memory map of a file) and de-identify it.
 
@@ -237,7 +252,7 @@ def deidentify_bytes(
         ds = parse_bytes(raw)
     except Exception as e:
         return EngineResult(None, Quarantine("parse", "unparseable", type(e).__name__), {})
-    return deidentify(ds, policy, keys, preview_dir=preview_dir)
+    return deidentify(ds, policy, keys, preview_dir=preview_dir, series_memo=series_memo)
 
 
 def encode_dataset(ds: Dataset) -> bytes:

@@ -8,6 +8,7 @@ instance is never forwarded: only the engine's dataset reaches a forwarder.
 
 from __future__ import annotations
 
+import functools
 import mmap
 import queue
 import threading
@@ -50,8 +51,12 @@ class Pipeline:
     ) -> None:
         if deidentify is None or encode is None or policy_factory is None:
             from ..engine import Policy, deidentify_bytes, encode_dataset
+            from ..engine.pixels.series import SeriesMemo
 
-            deidentify = deidentify or deidentify_bytes
+            # one text-presence decision per CT/MR series, kept by this lane (engine: pixels/series.py)
+            px = settings.pixels
+            memo = SeriesMemo(time.monotonic, ttl_seconds=px.series_memo_seconds, max_uses=px.series_memo_slices)
+            deidentify = deidentify or functools.partial(deidentify_bytes, series_memo=memo)
             encode = encode or encode_dataset
             policy_factory = policy_factory or Policy.from_settings
         self.settings = settings

@@ -167,28 +167,44 @@ def _region_crop(view: np.ndarray, r: TextRegion) -> tuple[np.ndarray, Box, floa
     return crop, box, scale
 
 
-def _recognize_region(engine: OcrEngine, view: np.ndarray, r: TextRegion) -> TextBox | None:
-    """Read one text-like region as a line (both ways up when vertical); None when nothing confident."""
+def _recognize_regions(engine: OcrEngine, view: np.ndarray, regions: list[TextRegion]) -> list[TextBox | None]:
+    """Read text-like regions as lines, in one batch (vertical ones both ways up); None where nothing
+    confident was read."""
     recognize = getattr(engine, "recognize", None)
-    crop, box, scale = _region_crop(view, r)
-    if recognize is None:
-        got = engine.read_region(crop)
-        return got[0].shifted(box[0], box[1], 1.0 / scale) if got else None
-    x0, y0, x1, y1 = box
-    if r.vertical:
-        a, b = recognize([np.ascontiguousarray(np.rot90(crop, 1)), np.ascontiguousarray(np.rot90(crop, 3))])
-        if a[1] >= b[1]:
-            text, conf, pos = a[0], a[1], [y0 + p / scale for p in a[2]]
+    crops, meta = [], []
+    for r in regions:
+        crop, box, scale = _region_crop(view, r)
+        meta.append((box, scale, r.vertical, len(crops)))
+        if recognize is None:
+            crops.append(crop)
+        elif r.vertical:
+            crops += [np.ascontiguousarray(np.rot90(crop, 1)), np.ascontiguousarray(np.rot90(crop, 3))]
         else:
-            text, conf, pos = b[0], b[1], [y1 - p / scale for p in b[2]]
-    else:
-        text, conf, pos = recognize([crop])[0]
-        pos = [x0 + p / scale for p in pos]
-    lead = len(text) - len(text.lstrip())
-    text = text.strip()
-    if sum(c.isalnum() for c in text) < 2 or conf < getattr(engine, "min_confidence", 0.3):
-        return None
-    return TextBox(x0, y0, x1, y1, text, conf, tuple(pos[lead : lead + len(text)]), r.vertical)
+            crops.append(crop)
+    if recognize is None:
+        out: list[TextBox | None] = []
+        for (box, scale, _v, k) in meta:
+            got = engine.read_region(crops[k])
+            out.append(got[0].shifted(box[0], box[1], 1.0 / scale) if got else None)
+        return out
+    res = recognize(crops) if crops else []
+    out = []
+    for (x0, y0, x1, y1), scale, vertical, k in meta:
+        if vertical:
+            a, b = res[k], res[k + 1]
+            if a[1] >= b[1]:
+                text, conf, pos = a[0], a[1], [y0 + p / scale for p in a[2]]
+            else:
+                text, conf, pos = b[0], b[1], [y1 - p / scale for p in b[2]]
+        else:
+            text, conf, pos = res[k][0], res[k][1], [x0 + p / scale for p in res[k][2]]
+        lead = len(text) - len(text.lstrip())
+        text = text.strip()
+        if sum(c.isalnum() for c in text) < 2 or conf < getattr(engine, "min_confidence", 0.3):
+            out.append(None)
+            continue
+        out.append(TextBox(x0, y0, x1, y1, text, conf, tuple(pos[lead : lead + len(text)]), vertical))
+    return out
 
 
 def _detector_agrees(engine: OcrEngine, view: np.ndarray, r: TextRegion) -> bool:
@@ -210,29 +226,27 @@ def _as_box(q: np.ndarray) -> list[int]:
             int(np.ceil(q[:, 1].max()))]
 
 
-def _glyph_columns(view: np.ndarray, band: Box, height: int, inner: tuple[int, int]) -> np.ndarray:
-    """Columns of ``band`` holding glyph-sized strokes centred in it (the polarity that best covers the
-    columns ``inner``, the line's own text)."""
+def _ink_columns(view: np.ndarray, band: Box, inner: tuple[int, int]) -> np.ndarray:
+    """Columns of ``band`` (the line's rows, wider than the line) that continue the line: on the line's own
+    background, holding pixels of the line's own text value (burned-in text is drawn in one value)."""
     x0, y0, x1, y1 = band
-    plane = best_plane(view[y0:y1, x0:x1])
-    best, best_cover = np.zeros(x1 - x0, bool), -1.0
-    for sm in glyphs.stroke_maps(plane):
-        if int(sm.max()) < 24:
-            continue
-        b = (sm >= max(24, 0.3 * int(sm.max()))).astype(np.uint8)
-        n, lab, st, _ = cv2.connectedComponentsWithStats(b, connectivity=8)
-        cols = np.zeros(x1 - x0, bool)
-        for i in range(1, n):
-            cx, cy, cw, ch = (int(v) for v in st[i, :4])
-            centre = cy + ch / 2
-            middle = 0.15 * (y1 - y0) <= centre <= 0.85 * (y1 - y0)
-            if 0.3 * height <= ch <= 1.25 * height and middle and cw <= 2 * height:
-                cols[cx : cx + cw] = True
-        a, z = inner
-        cover = float(cols[a:z].mean()) if z > a else 0.0
-        if cover > best_cover:
-            best, best_cover = cols, cover
-    return best
+    p = best_plane(view[y0:y1, x0:x1]).astype(np.int16)
+    a, z = inner
+    if p.size == 0 or z <= a:
+        return np.zeros(max(x1 - x0, 0), bool)
+    m = max(1, int(0.15 * (y1 - y0)))
+    core = p[m : max(m + 1, p.shape[0] - m)]
+    bg = int(np.median(core[:, a:z]))
+    d = np.abs(core[:, a:z] - bg)
+    ref = float(np.percentile(d, 95))
+    if ref < 12:
+        return np.zeros(p.shape[1], bool)
+    text = int(np.median(core[:, a:z][d >= 0.5 * ref]))
+    contrast = abs(text - bg)
+    col_bg = np.median(core, axis=0)
+    on_bg = np.abs(col_bg - bg) <= 0.3 * contrast
+    inked = (np.abs(core - text) <= 0.3 * contrast).any(axis=0)
+    return on_bg & inked
 
 
 def line_boxes(view: np.ndarray, quads: list[np.ndarray]) -> list[np.ndarray]:
@@ -260,14 +274,14 @@ def line_boxes(view: np.ndarray, quads: list[np.ndarray]) -> list[np.ndarray]:
         x0, y0, x1, y1 = max(0, x0), max(0, y0), min(cols, x1), min(rows, y1)
         h = y1 - y0
         if 0 < h < 1.5 * (x1 - x0):  # horizontal: extend right and left along the row, up to the next box
-            lo, hi = max(0, x0 - 3 * h), min(cols, x1 + 3 * h)
+            lo, hi = max(0, x0 - 2 * h), min(cols, x1 + 2 * h)
             for j, o in enumerate(merged):
                 if j != k and min(o[3], y1) - max(o[1], y0) > 0.3 * h:
                     if o[0] >= x1:
                         hi = min(hi, o[0])
                     elif o[2] <= x0:
                         lo = max(lo, o[2])
-            ink = _glyph_columns(view, (lo, y0, hi, y1), h, (x0 - lo, x1 - lo))
+            ink = _ink_columns(view, (lo, y0, hi, y1), (x0 - lo, x1 - lo))
             gap_max = max(2, int(0.8 * h))
             right, gap = x1 - lo, 0
             for c in range(x1 - lo, ink.size):
@@ -311,16 +325,16 @@ def read_frame(view: np.ndarray, engine: OcrEngine, frame: int) -> FrameRead:
     t = time.perf_counter()
     extra: list[TextBox] = []
     unread: list[TextRegion] = []
-    crops = 0
-    for r in regions:
-        if covered(r.box, lines + extra, region=r):
-            continue
-        crops += 1
-        got = _recognize_region(engine, view, r)
-        if got is not None:
+    todo = []
+    for r in regions:  # regions overlapping each other: the best scoring first, the rest only if still needed
+        if not covered(r.box, lines, region=r) and not any(_inside_share(r.box, o.box) > 0.7 for o in todo):
+            todo.append(r)
+    for r, got in zip(todo, _recognize_regions(engine, view, todo), strict=True):
+        if got is not None and not covered(r.box, extra, share=0.7):
             extra.append(got)
-        elif r.score >= UNREAD_SCORE and _detector_agrees(engine, view, r):
+        elif got is None and r.score >= UNREAD_SCORE and _detector_agrees(engine, view, r):
             unread.append(r)
+    crops = len(todo)
     # a detector line that turned out to be several lines read on their own is dropped (its reading is
     # nonsense, and as text that stays it would stop the padding of the real lines)
     kept = []
@@ -356,18 +370,8 @@ def _right_of(lab: TextBox, lines: list[TextBox]) -> int | None:
     return best
 
 
-END_PAD = 0.6
-"""A PHI span at an end of its line reaches this many text heights further: readers drop a last character."""
-
-
-def _end_pad(ln: TextBox, box: Box, start: int, end: int, shape: tuple[int, ...]) -> Box:
-    x0, y0, x1, y1 = box
-    p = int(round(END_PAD * ln.height))
-    lo_end = start <= 0
-    hi_end = end >= len(ln.text.rstrip())
-    if ln.vertical:
-        return (x0, max(0, y0 - p) if lo_end else y0, x1, min(shape[0], y1 + p) if hi_end else y1)
-    return (max(0, x0 - p) if lo_end else x0, y0, min(shape[1], x1 + p) if hi_end else x1, y1)
+ALONG_PAD = 0.6
+"""Padding along a line, in text heights: readers drop a first or last character (clipped by kept text)."""
 
 
 def judge_frame(read: FrameRead, judge: TextJudge, policy: str) -> list[Finding]:
@@ -393,7 +397,7 @@ def judge_frame(read: FrameRead, judge: TextJudge, policy: str) -> list[Finding]
             targets: tuple[Box, ...] = (ln.box,)
             keeps: tuple[Box, ...] = ()
         else:
-            targets = tuple(_end_pad(ln, span_box(ln, a, b, ink), a, b, read.view.shape) for a, b in spans if b > a)
+            targets = tuple(span_box(ln, a, b, ink) for a, b in spans if b > a)
             gone = [(a, b) for a, b in spans]
             keeps = tuple(
                 span_box(ln, a, b)

@@ -20,29 +20,32 @@ def _intersects(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def pad_clear_of(box: Box, keep: Iterable[Box], rows: int, cols: int, pad: int) -> Box:
-    """``box`` grown by ``pad`` px each side, but never into a box of text that stays (``keep``).
+def pad_clear_of(
+    box: Box, keep: Iterable[Box], rows: int, cols: int, pad: int, pad_x: int | None = None, pad_y: int | None = None
+) -> Box:
+    """``box`` grown by ``pad`` px each side (``pad_x``/``pad_y``: across the columns / rows, when they differ),
+    but never into a box of text that stays (``keep``).
 
     Each side stops at the nearest kept box on that side; a kept box that overlaps ``box`` itself does not
     limit it (the PHI is removed whatever is beside it).
     """
     x0, y0, x1, y1 = box
-    # a kept text that only grazes the box's edge (a detector's margin reaching the next line) is cut away
+    # a kept line that overlaps the box's top or bottom (detector boxes have margins; stacked lines touch):
+    # the boundary is halfway between the two lines' middles
+    cy = (y0 + y1) / 2
     for k in keep:
         if not _intersects(k, (x0, y0, x1, y1)):
             continue
-        h = max(y1 - y0, 1)
-        cy, cx = (k[1] + k[3]) / 2, (k[0] + k[2]) / 2
-        if cy < y0 and k[3] - y0 <= 0.35 * h:
-            y0 = k[3]
-        elif cy > y1 and y1 - k[1] <= 0.35 * h:
-            y1 = k[1]
-        elif cx < x0 and k[2] - x0 <= 0.35 * h:
-            x0 = k[2]
-        elif cx > x1 and x1 - k[0] <= 0.35 * h:
-            x1 = k[0]
-    box = (x0, y0, x1, y1)
-    p0, q0, p1, q1 = max(0, x0 - pad), max(0, y0 - pad), min(cols, x1 + pad), min(rows, y1 + pad)
+        ky = (k[1] + k[3]) / 2
+        if ky < y0:
+            y0 = max(y0, int(np.ceil((cy + ky) / 2)))
+        elif ky > y1:
+            y1 = min(y1, int(np.floor((cy + ky) / 2)))
+    if y1 <= y0:
+        x0, y0, x1, y1 = box
+    px = pad if pad_x is None else pad_x
+    py = pad if pad_y is None else pad_y
+    p0, q0, p1, q1 = max(0, x0 - px), max(0, y0 - py), min(cols, x1 + px), min(rows, y1 + py)
     for k in keep:
         if _intersects(k, box) or not _intersects(k, (p0, q0, p1, q1)):
             continue

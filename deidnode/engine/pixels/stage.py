@@ -25,12 +25,14 @@ from ..policy import Policy
 from ..result import Quarantine
 from .codec import PixelCodecError, decode_frames, encode_frames, fill_value
 from .codec._info import PixelInfo
-from .detect import Finding, judge_frame, read_frame, sample_frames, to_display
+from .detect import ALONG_PAD, CANDIDATE_SCORE, Finding, covered, judge_frame, read_frame, sample_frames, to_display
+from .glyphs import find_text_regions
 from .obfuscate import glyph_value, render_text, replacement_text
 from .ocr import OcrEngine, TextBox, get_engine, get_reader
 from .redact import Box, fill_boxes, pad_clear_of
-from .regions import regions_for
+from .regions import regions_for, zones_for
 from .select import has_text, selection, wsi_kind
+from .series import SeriesMemo
 from .text import TextJudge
 from .text.metadata import PhiLike
 from .verify import Residual, residual_phi
@@ -59,11 +61,13 @@ def clean_pixels(
     *,
     preview_dir: str | os.PathLike[str] | None = None,
     findings_out: list[Finding] | None = None,
+    series_memo: SeriesMemo | None = None,
 ) -> Quarantine | None:
     """Clean burned-in PHI from ``ds``'s pixel data in place (see the module docstring).
 
     ``preview_dir``: also write a before/after PNG named by the de-identified SOP Instance UID.
     ``findings_out``: receives the recognised lines and decisions (holds PHI: for QA and benchmarks only).
+    ``series_memo``: the caller's per-series text-presence decisions (``series.SeriesMemo``).
     """
     s = policy.pixels
     a: dict[str, Any] = {
@@ -80,7 +84,7 @@ def clean_pixels(
         return None
     t0 = time.perf_counter()
     try:
-        return _clean(ds, phi, policy, keys, a, seconds, preview_dir, findings_out)
+        return _clean(ds, phi, policy, keys, a, seconds, preview_dir, findings_out, series_memo)
     except PixelCodecError as e:
         return _q(e.code, e.detail)
     except PermanentError as e:  # OCR or NER unavailable: fail closed, naming the dependency
@@ -110,6 +114,7 @@ def _clean(
     seconds: dict[str, float],
     preview_dir: str | os.PathLike[str] | None,
     findings_out: list[Finding] | None,
+    series_memo: SeriesMemo | None = None,
 ) -> Quarantine | None:
     s = policy.pixels
     wsi = wsi_kind(ds)
@@ -131,6 +136,15 @@ def _clean(
     a["selected"] = sel
     if sel == "skip" and not regions:
         return None
+    memo_key = SeriesMemo.key(ds) if (series_memo is not None and sel == "check") else None
+    if memo_key is not None and series_memo is not None:
+        remembered = series_memo.get(memo_key)
+        if remembered is not None:
+            a["text_check"] = remembered
+            a["text_check_from"] = "series"
+            if not remembered and not regions:
+                return None
+            sel = "always" if remembered else "skip"
     t = time.perf_counter()
     frames = decode_frames(ds)
     working_pi = PixelInfo.from_dataset(ds).working_pi
@@ -146,6 +160,8 @@ def _clean(
         run_ocr = any(has_text(to_display(frames[i], working_pi), engine) for i in idx)
         seconds["text_check"] = time.perf_counter() - t
         a["text_check"] = run_ocr
+        if memo_key is not None and series_memo is not None:
+            series_memo.put(memo_key, run_ocr)
     if not run_ocr and not regions:
         return None
 
@@ -174,6 +190,21 @@ def _clean(
             for k, v in r.seconds.items():
                 seconds[k] = seconds.get(k, 0.0) + v
             reads.append(r)
+        if n_frames > len(idx):  # text that changes between frames: every other frame is scanned for new text
+            t = time.perf_counter()
+            known = [ln for r in reads for ln in r.lines]
+            for i in range(n_frames):
+                if i in idx:
+                    continue
+                view = to_display(frames[i], working_pi)
+                fresh = [g for g in find_text_regions(view, min_score=CANDIDATE_SCORE) if not covered(g.box, known)]
+                if fresh:
+                    r = read_frame(view, engine, i)
+                    reads.append(r)
+                    known += r.lines
+            a["frames_scanned"] = n_frames - len(idx)
+            a["frames_read"] = len(reads)
+            seconds["scan"] = time.perf_counter() - t
         t = time.perf_counter()
         for r in reads:
             findings.extend(judge_frame(r, judge, s.policy))
@@ -186,17 +217,27 @@ def _clean(
         a["kinds"] = dict(Counter(f.decision.kind for f in findings if f.decision.phi))
         for f in findings:
             keeps.setdefault(f.frame, []).extend(f.keeps if f.redact else (f.box.box,))
-        texts = {r.frame: [(g.box, g.height) for g in r.regions] for r in reads}
+        # what the second reader reads again: every text that stays, except technical annotation the first
+        # read surely (allow-listed at 0.9 or more: no misreading of a name gives "W 400 L 40"), and the
+        # text-like regions nothing read
+        for f in findings:
+            if not (f.decision.allowlisted and f.box.confidence >= 0.9):
+                texts.setdefault(f.frame, []).extend((b, float(f.box.height)) for b in (f.keeps or (f.box.box,)))
+        for r in reads:
+            texts.setdefault(r.frame, []).extend(
+                (g.box, g.height) for g in r.regions if g.score >= 0.8 and not covered(g.box, r.lines)
+            )
 
         t = time.perf_counter()
         # text-like regions no reader could read: removed where text is known to be (the row of a line that
         # was read, a device region) or when the policy removes all unknown text; otherwise refused
         unread = [(r.frame, u, r.lines) for r in reads for u in r.unread]
         a["unread"] = len(unread)
-        boxes: list[tuple[Box, int]] = []
+        boxes: list[tuple[Box, int, bool]] = []
         for _frame, u, lines in unread:
-            if s.policy in ("strict", "all") or _in_band(u.box, lines) or any(_touches(u.box, g) for g in regions):
-                boxes.append((u.box, int(u.height)))
+            known = [*regions, *zones_for(ds)]
+            if s.policy in ("strict", "all") or _in_band(u.box, lines) or any(_touches(u.box, g) for g in known):
+                boxes.append((u.box, int(u.height), u.vertical))
                 preview_boxes.append((u.box, "unread"))
             else:
                 return _q("text_unread", "a text-like region that no OCR reader could read, outside any read row")
@@ -228,9 +269,9 @@ def _clean(
                 n_obf += 1
                 continue
             for tb in f.targets:
-                boxes.append((tb, f.box.height))
+                boxes.append((tb, f.box.height, f.box.vertical))
                 preview_boxes.append((tb, reason))
-        padded = [pad_clear_of(b, _all_keeps(keeps), rows, cols, _pad(h, s.box_padding)) for b, h in boxes]
+        padded = [_padded(b, h, v, _all_keeps(keeps), rows, cols, s.box_padding) for b, h, v in boxes]
         changed.update(fill_boxes(frames, padded, fill))
         filled.extend(padded)
         a["boxes_redacted"] = len(padded)
@@ -241,7 +282,7 @@ def _clean(
         second = get_reader("tesseract", s.ocr) if s.second_reader == "tesseract" else None
         a["second_reader"] = second.name if second is not None else None
         t = time.perf_counter()
-        residual = _verify(frames, working_pi, idx, filled, keeps, texts, engine, second, judge, rendered, seconds)
+        residual = _verify(frames, working_pi, idx, filled, {}, texts, engine, second, judge, rendered, seconds)
         a["verify_residual"] = len(residual)
         if residual:  # one repair: remove what a reader still found, then verify the repair by both readers
             extra = _residual_boxes(residual, judge, frames, working_pi, keeps, rows, cols, s.box_padding)
@@ -278,6 +319,16 @@ def _pad(height: int, ratio: float) -> int:
     return max(2, int(round(height * ratio)))
 
 
+def _padded(box: Box, height: int, vertical: bool, keeps: list[Box], rows: int, cols: int, ratio: float) -> Box:
+    """``box`` padded by ``ratio`` of the text height across its line and by ``ALONG_PAD`` along it (at least
+    as much), never into text that stays."""
+    across = _pad(height, ratio)
+    along = max(across, int(round(ALONG_PAD * height)))
+    if vertical:
+        return pad_clear_of(box, keeps, rows, cols, across, pad_x=across, pad_y=along)
+    return pad_clear_of(box, keeps, rows, cols, across, pad_x=along, pad_y=across)
+
+
 def _all_keeps(keeps: dict[int, list[Box]]) -> list[Box]:
     """Boxes are removed on every frame, so text kept on any frame limits the padding."""
     return [b for v in keeps.values() for b in v]
@@ -299,8 +350,8 @@ def _verify(
     out: list[Residual] = []
     for i in idx:
         view = to_display(frames[i], working_pi)
-        texts = [(b, float(max(1, min(b[3] - b[1], b[2] - b[0])))) for b in keeps.get(i, [])]
-        texts += [(b, h) for b, h in regions.get(i, []) if not any(_touches(b, k) for k, _ in texts)]
+        texts = list(regions.get(i, []))
+        texts += [(b, float(max(1, min(b[3] - b[1], b[2] - b[0])))) for b in keeps.get(i, [])]
         out += residual_phi(view, i, changed, texts, engine, second, judge, rendered, seconds)
     return out
 
@@ -321,7 +372,7 @@ def _residual_boxes(
         view = to_display(frames[r.frame], working_pi)
         ink = ink_profile(view, r.box)
         spans = [(sp.start, sp.end) for sp in r.decision.spans] or [(0, len(r.box.text))]
-        pad = _pad(r.box.height, ratio)
         for a0, b0 in spans:
-            out.append(pad_clear_of(span_box(r.box, a0, b0, ink), _all_keeps(keeps), rows, cols, pad))
+            box = span_box(r.box, a0, b0, ink)
+            out.append(_padded(box, r.box.height, r.box.vertical, _all_keeps(keeps), rows, cols, ratio))
     return out

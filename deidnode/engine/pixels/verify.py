@@ -69,14 +69,14 @@ def windows(changed: Sequence[Box], rows: int, cols: int, texts: Sequence[Box] =
     return [(b[0], b[1], b[2], b[3]) for b in out]
 
 
-def read_crop(engine: OcrEngine, view: np.ndarray, box: Box, height: float) -> list[TextBox]:
-    """``engine``'s lines inside ``box`` of ``view`` (scaled so text is about ``READ_HEIGHT`` px), in image
-    coordinates."""
+def read_crop(engine: OcrEngine, view: np.ndarray, box: Box, height: float, max_scale: float = 4.0) -> list[TextBox]:
+    """``engine``'s lines inside ``box`` of ``view`` (scaled so text is about ``READ_HEIGHT`` px, at most
+    ``max_scale`` times), in image coordinates."""
     x0, y0, x1, y1 = box
     crop = view[y0:y1, x0:x1]
     if crop.size == 0:
         return []
-    scale = float(np.clip(READ_HEIGHT / max(height, 1.0), 1.0, 4.0))
+    scale = float(np.clip(READ_HEIGHT / max(height, 1.0), 1.0, max_scale))
     if scale > 1.0:
         crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     pad = 8  # readers need a little background around a line
@@ -122,8 +122,8 @@ def residual_phi(
     t = time.perf_counter()
     wins = windows(changed, rows, cols, [b for b, _h in texts])
     heights = {w: max([min(b[3] - b[1], b[2] - b[0]) for b in changed if _overlaps(b, w)] or [16]) for w in wins}
-    for w in wins:
-        out += _judged(read_crop(engine, view, w, heights[w]), judge, frame, engine.name, rendered)
+    for w in wins:  # a window holds several lines: scaled up less than a single line
+        out += _judged(read_crop(engine, view, w, heights[w], 2.0), judge, frame, engine.name, rendered)
     t1 = time.perf_counter()
     if second is not None:
         for w in wins:

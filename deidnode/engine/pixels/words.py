@@ -128,4 +128,12 @@ def ink_box(view: np.ndarray, box: Box) -> Box:
     rows, cols = np.nonzero(far.any(axis=1))[0], np.nonzero(far.any(axis=0))[0]
     if rows.size == 0:
         return box
-    return (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1)
+    out = (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1)
+    # what stands out most may be something else (the edge of a label box under faint text): a trim that
+    # loses the middle of the box, or most of its height or width, is not trusted
+    cy, cx = (y0 + y1) / 2, (x0 + x1) / 2
+    if not (out[1] <= cy <= out[3] and out[0] <= cx <= out[2]):
+        return box
+    if out[3] - out[1] < 0.45 * (y1 - y0) or out[2] - out[0] < 0.45 * (x1 - x0):
+        return box
+    return out

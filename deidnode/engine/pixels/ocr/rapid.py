@@ -133,7 +133,10 @@ class RapidEngine:
             wmax = max(widths[i] for i in idx)
             batch = np.zeros((len(idx), 3, REC_HEIGHT, wmax), np.float32)
             for k, i in enumerate(idx):
-                img = cv2.resize(_bgr(crops[i]), (widths[i], REC_HEIGHT), interpolation=cv2.INTER_LINEAR)
+                up = crops[i].shape[0] < REC_HEIGHT  # small text: cubic keeps strokes sharper
+                img = cv2.resize(
+                    _bgr(crops[i]), (widths[i], REC_HEIGHT), interpolation=cv2.INTER_CUBIC if up else cv2.INTER_AREA
+                )
                 batch[k, :, :, : widths[i]] = ((img.astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(2, 0, 1)
             probs = self._rec.run(None, {self._rec_in: batch})[0]  # (n, T, classes)
             steps = probs.shape[1]

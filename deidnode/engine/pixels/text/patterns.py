@@ -45,8 +45,29 @@ ID_LABELS = (
     r"PAT(?:IENT)?\.?\s*ID", r"PID", r"ID", r"MRN", r"MR\s*#", r"ACC(?:ESSION)?\s*(?:NO|#)?", r"SSN", r"DOB",
     r"D\.O\.B", r"BIRTH", r"BORN", r"EXAM\s*(?:NO|#)", r"STUDY\s*(?:ID|NO|#)", r"PHONE", r"TEL",
 )
-_ROLE = re.compile(r"(?<![A-Z])(?:" + "|".join(ROLE_LABELS) + r")(?![A-Z])\s*[.:#=-]?")
-_ID = re.compile(r"(?<![A-Z])(?:" + "|".join(ID_LABELS) + r")(?![A-Z])\s*[.:#=-]?")
+# Letters small text is misread as ("PT:" read "P1:", "by" read "ly"): a label is found in its misread forms.
+_LOOK = {"A": "A4", "B": "B8L", "D": "D0O", "E": "E3", "G": "G6", "I": "I1L|", "L": "L1I|", "O": "O0QD", "S": "S5",
+         "T": "T1I7", "Z": "Z2"}
+
+
+def _loose(pattern: str) -> str:
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if c == "M":
+            out.append("(?:M|N[I1L]|RN|IVI)")
+        else:
+            out.append("[" + re.escape(_LOOK[c]) + "]" if c in _LOOK else c)
+        i += 1
+    return "".join(out)
+
+
+_ROLE = re.compile(r"(?<![A-Z])(?:" + "|".join(_loose(p) for p in ROLE_LABELS) + r")(?![A-Z])\s*[.:#=-]?")
+_ID = re.compile(r"(?<![A-Z])(?:" + "|".join(_loose(p) for p in ID_LABELS) + r")(?![A-Z])\s*[.:#=-]?")
 _TOKEN = re.compile(r"\S+")
 # Words that end a name: technical annotation that may share the row.
 STOP_WORDS = frozenset(
