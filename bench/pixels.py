@@ -33,6 +33,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -160,6 +161,47 @@ def evaluate_case(case: dict, set_dir: Path, out_dir: Path, audit: dict, read: b
     return res
 
 
+DCMTK_DECOMPRESS = {
+    "1.2.840.10008.1.2.5": ("dcmdrle", []),
+    "1.2.840.10008.1.2.4.50": ("dcmdjpeg", ["+cn"]),
+    "1.2.840.10008.1.2.4.70": ("dcmdjpeg", []),
+    "1.2.840.10008.1.2.4.80": ("dcmdjpls", []),
+    "1.2.840.10008.1.2.4.81": ("dcmdjpls", []),
+}
+
+
+def check_decoders(path: Path, tmp: Path) -> list[str]:
+    """Problems dcmtk (dcmdump, and its decompressor for the syntax) and GDCM (gdcmconv --raw) have with a
+    written file, comparing their pixels with ours (JPEG Baseline: one level of IDCT slack)."""
+    import shutil
+
+    problems = []
+    ours = decode_frames(dcmread(path))
+    ts = str(dcmread(path, stop_before_pixels=True).file_meta.TransferSyntaxUID)
+    slack = 1 if ts == "1.2.840.10008.1.2.4.50" else 0
+
+    def run(cmd: list[str]) -> bool:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            problems.append(f"{cmd[0]}: {r.stderr.strip()[-200:]}")
+        return r.returncode == 0
+
+    def same(other: Path, who: str) -> None:
+        theirs = decode_frames(dcmread(other))
+        if theirs.shape != ours.shape or int(np.abs(theirs.astype(np.int64) - ours.astype(np.int64)).max()) > slack:
+            problems.append(f"{who}: pixels differ")
+
+    if shutil.which("dcmdump"):
+        run(["dcmdump", "-q", "-E", str(path)])
+    if ts in DCMTK_DECOMPRESS and shutil.which(DCMTK_DECOMPRESS[ts][0]):
+        tool, opts = DCMTK_DECOMPRESS[ts]
+        if run([tool, *opts, str(path), str(tmp / "dcmtk.dcm")]):
+            same(tmp / "dcmtk.dcm", tool)
+    if shutil.which("gdcmconv") and run(["gdcmconv", "--raw", str(path), str(tmp / "gdcm.dcm")]):
+        same(tmp / "gdcm.dcm", "gdcmconv")
+    return problems
+
+
 def _rate(xs: list[bool]) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
@@ -258,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", default="dev", choices=("dev", "test", "fresh"))
     ap.add_argument("-n", type=int, default=250, help="images in the split (one in five clean)")
     ap.add_argument("--no-read", action="store_true", help="skip the readers on the output (faster)")
+    ap.add_argument("--decoders", action="store_true", help="decode every written file with dcmtk and gdcmconv")
     ap.add_argument("--only", help="comma-separated case indices to evaluate (debugging)")
     ap.add_argument("--deid-args", default="", help="extra arguments for deidnode deid (a labelled configuration)")
     ap.add_argument("--code", type=Path, default=ROOT, help="a deidnode source tree to run (e.g. main's, a baseline)")
@@ -287,15 +330,28 @@ def main(argv: list[str] | None = None) -> int:
         a = json.loads(line)
         audits[a["input_sha256"]] = a
     results = []
+    decoder_problems: dict[str, list[str]] = {}
+    checked = 0
     for case in truth:
         digest = hashlib.sha256((set_dir / case["file"]).read_bytes()).hexdigest()
         results.append(evaluate_case(case, set_dir, out_dir, audits[digest], not args.no_read))
+        if args.decoders and audits[digest].get("status") == "deidentified":
+            with tempfile.TemporaryDirectory() as tmp:
+                probs = check_decoders(out_dir / audits[digest]["output"], Path(tmp))
+            checked += 1
+            if probs:
+                decoder_problems[case["file"]] = probs
     s = summarise(results, truth, wall)
+    if args.decoders:
+        s["decoders"] = {"files_checked": checked, "problems": decoder_problems}
     s.update(split=args.split, code=str(args.code), load_before=load, load_after=os.getloadavg(),
              deid_args=args.deid_args,
              machine={"python": platform.python_version(), "cpus": os.cpu_count(), "host": platform.node()},
              time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     print_report(s, args.split)
+    if args.decoders:
+        print(f"written files checked with dcmtk and gdcmconv: {checked}, with problems: {len(decoder_problems)}"
+              + (f" {decoder_problems}" if decoder_problems else ""))
     print(f"load average before {load[0]:.2f}, after {s['load_after'][0]:.2f}; deid wall {wall:.1f} s")
     out = args.out or ROOT / "bench" / "results" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

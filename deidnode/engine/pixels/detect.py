@@ -24,7 +24,7 @@ from .ocr import OcrEngine, TextBox
 from .redact import Box
 from .text import Decision, TextJudge  # noqa: F401  (Decision: re-exported)
 from .text.patterns import is_label_only, is_role_label
-from .words import ink_box, ink_profile, span_box, word_spans
+from .words import ink_box, ink_profile, span_box
 
 CANDIDATE_SCORE = 0.5
 """Glyph lines at least this text-like that no OCR line covers are read again on a normalised crop."""
@@ -45,6 +45,7 @@ class Finding:
     targets: tuple[Box, ...] = ()
     keeps: tuple[Box, ...] = ()
     source: str = "ocr"
+    ends: tuple[bool, ...] = ()  # per target: whether it reaches an end of its line (readings get cut there)
 
 
 @dataclass
@@ -371,13 +372,33 @@ def _right_of(lab: TextBox, lines: list[TextBox]) -> int | None:
 
 
 ALONG_PAD = 0.6
-"""Padding along a line, in text heights: readers drop a first or last character (clipped by kept text)."""
+"""Padding along a line, in text heights (clipped by kept text)."""
+END_PAD = 1.5
+"""Padding along a line where a PHI span reaches an end of its reading: readers drop the first or last
+characters of a line ("MOUNT CARMEL HOSPI")."""
+
+
+def kept_runs(text: str, gone: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(start, end) of each run of characters that stay: no space, in no removed span ("ETL16" of
+    "ETL1615AUG 2025" when the date goes)."""
+    keep = [not c.isspace() and not any(a <= i < b for a, b in gone) for i, c in enumerate(text)]
+    out, i = [], 0
+    while i < len(text):
+        if keep[i]:
+            j = i
+            while j < len(text) and keep[j]:
+                j += 1
+            out.append((i, j))
+            i = j
+        else:
+            i += 1
+    return out
 
 
 def judge_frame(read: FrameRead, judge: TextJudge, policy: str) -> list[Finding]:
     """A decision per line, and the pixel boxes that go (``targets``) and stay (``keeps``) under ``policy``."""
     lines = read.lines
-    decisions = [judge.judge(ln.text) for ln in lines]
+    decisions = [judge.judge(ln.text, ln.confidence) for ln in lines]
     for ln in lines:  # a lone label: the value is the line to its right
         if is_label_only(ln.text):
             j = _right_of(ln, lines)
@@ -396,13 +417,12 @@ def judge_frame(read: FrameRead, judge: TextJudge, policy: str) -> list[Finding]
         if spans is None:
             targets: tuple[Box, ...] = (ln.box,)
             keeps: tuple[Box, ...] = ()
+            ends: tuple[bool, ...] = (True,)
         else:
-            targets = tuple(span_box(ln, a, b, ink) for a, b in spans if b > a)
-            gone = [(a, b) for a, b in spans]
-            keeps = tuple(
-                span_box(ln, a, b)
-                for a, b in word_spans(ln.text)
-                if not any(a < e and s < b for s, e in gone)
-            )
-        out.append(Finding(ln, d, bool(targets), read.frame, targets, keeps))
+            live = [(a, b) for a, b in spans if b > a]
+            targets = tuple(span_box(ln, a, b, ink) for a, b in live)
+            keeps = tuple(span_box(ln, a, b) for a, b in kept_runs(ln.text, spans))
+            last = len(ln.text.rstrip())
+            ends = tuple(a <= 0 or b >= last for a, b in live)
+        out.append(Finding(ln, d, bool(targets), read.frame, targets, keeps, "ocr", ends))
     return out

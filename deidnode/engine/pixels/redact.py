@@ -26,8 +26,9 @@ def pad_clear_of(
     """``box`` grown by ``pad`` px each side (``pad_x``/``pad_y``: across the columns / rows, when they differ),
     but never into a box of text that stays (``keep``).
 
-    Each side stops at the nearest kept box on that side; a kept box that overlaps ``box`` itself does not
-    limit it (the PHI is removed whatever is beside it).
+    Each side stops at the nearest kept box on that side; a kept line overlapping the box's top or bottom (by
+    a detector's margin) moves that edge to halfway between the two lines. What is inside ``box`` goes in any
+    case (the PHI is removed whatever is beside it).
     """
     x0, y0, x1, y1 = box
     # a kept line that overlaps the box's top or bottom (detector boxes have margins; stacked lines touch):
@@ -46,21 +47,24 @@ def pad_clear_of(
     px = pad if pad_x is None else pad_x
     py = pad if pad_y is None else pad_y
     p0, q0, p1, q1 = max(0, x0 - px), max(0, y0 - py), min(cols, x1 + px), min(rows, y1 + py)
+    bcx, bcy, bw, bh = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, 1), max(y1 - y0, 1)
     for k in keep:
-        if _intersects(k, box) or not _intersects(k, (p0, q0, p1, q1)):
+        if not _intersects(k, (p0, q0, p1, q1)):
             continue
-        # which side of the box the kept text is on: the side with the largest clearance
-        right, left = k[0] - x1, x0 - k[2]
-        below, above = k[1] - y1, y0 - k[3]
-        side = max((right, "r"), (left, "l"), (below, "b"), (above, "a"))[1]
-        if side == "r":
+        # the side the kept text is on, from the centres (it may overlap the box by a detector's margin): no
+        # padding goes past its edge, nor past the box's own edge on that side
+        kcx, kcy = (k[0] + k[2]) / 2, (k[1] + k[3]) / 2
+        sx = (kcx - bcx) / (bw / 2 + (k[2] - k[0]) / 2)
+        sy = (kcy - bcy) / (bh / 2 + (k[3] - k[1]) / 2)
+        if abs(sy) >= abs(sx):
+            if sy > 0:
+                q1 = min(q1, max(y1, k[1]))
+            else:
+                q0 = max(q0, min(y0, k[3]))
+        elif sx > 0:
             p1 = min(p1, max(x1, k[0]))
-        elif side == "l":
-            p0 = max(p0, min(x0, k[2]))
-        elif side == "b":
-            q1 = min(q1, max(y1, k[1]))
         else:
-            q0 = max(q0, min(y0, k[3]))
+            p0 = max(p0, min(x0, k[2]))
     return (p0, q0, p1, q1)
 
 

@@ -25,7 +25,17 @@ from ..policy import Policy
 from ..result import Quarantine
 from .codec import PixelCodecError, decode_frames, encode_frames, fill_value
 from .codec._info import PixelInfo
-from .detect import ALONG_PAD, CANDIDATE_SCORE, Finding, covered, judge_frame, read_frame, sample_frames, to_display
+from .detect import (
+    ALONG_PAD,
+    CANDIDATE_SCORE,
+    END_PAD,
+    Finding,
+    covered,
+    judge_frame,
+    read_frame,
+    sample_frames,
+    to_display,
+)
 from .glyphs import find_text_regions
 from .obfuscate import glyph_value, render_text, replacement_text
 from .ocr import OcrEngine, TextBox, get_engine, get_reader
@@ -233,11 +243,11 @@ def _clean(
         # was read, a device region) or when the policy removes all unknown text; otherwise refused
         unread = [(r.frame, u, r.lines) for r in reads for u in r.unread]
         a["unread"] = len(unread)
-        boxes: list[tuple[Box, int, bool]] = []
+        boxes: list[tuple[Box, int, bool, bool]] = []
         for _frame, u, lines in unread:
             known = [*regions, *zones_for(ds)]
             if s.policy in ("strict", "all") or _in_band(u.box, lines) or any(_touches(u.box, g) for g in known):
-                boxes.append((u.box, int(u.height), u.vertical))
+                boxes.append((u.box, int(u.height), u.vertical, True))
                 preview_boxes.append((u.box, "unread"))
             else:
                 return _q("text_unread", "a text-like region that no OCR reader could read, outside any read row")
@@ -268,10 +278,11 @@ def _clean(
                 preview_boxes.append((pad, reason))
                 n_obf += 1
                 continue
-            for tb in f.targets:
-                boxes.append((tb, f.box.height, f.box.vertical))
+            for k, tb in enumerate(f.targets):
+                end = f.ends[k] if k < len(f.ends) else True
+                boxes.append((tb, f.box.height, f.box.vertical, end))
                 preview_boxes.append((tb, reason))
-        padded = [_padded(b, h, v, _all_keeps(keeps), rows, cols, s.box_padding) for b, h, v in boxes]
+        padded = [_padded(b, h, v, _all_keeps(keeps), rows, cols, s.box_padding, e) for b, h, v, e in boxes]
         changed.update(fill_boxes(frames, padded, fill))
         filled.extend(padded)
         a["boxes_redacted"] = len(padded)
@@ -319,11 +330,13 @@ def _pad(height: int, ratio: float) -> int:
     return max(2, int(round(height * ratio)))
 
 
-def _padded(box: Box, height: int, vertical: bool, keeps: list[Box], rows: int, cols: int, ratio: float) -> Box:
-    """``box`` padded by ``ratio`` of the text height across its line and by ``ALONG_PAD`` along it (at least
-    as much), never into text that stays."""
+def _padded(
+    box: Box, height: int, vertical: bool, keeps: list[Box], rows: int, cols: int, ratio: float, end: bool = False
+) -> Box:
+    """``box`` padded by ``ratio`` of the text height across its line and by ``ALONG_PAD`` along it (``END_PAD``
+    where it reaches an end of its line; at least as much as across), never into text that stays."""
     across = _pad(height, ratio)
-    along = max(across, int(round(ALONG_PAD * height)))
+    along = max(across, int(round((END_PAD if end else ALONG_PAD) * height)))
     if vertical:
         return pad_clear_of(box, keeps, rows, cols, across, pad_x=across, pad_y=along)
     return pad_clear_of(box, keeps, rows, cols, across, pad_x=along, pad_y=across)

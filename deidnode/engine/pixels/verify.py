@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .detect import READ_HEIGHT
+from .detect import READ_HEIGHT, best_plane
 from .ocr import OcrEngine, TextBox
 from .redact import Box
 from .text import Decision, TextJudge
@@ -76,6 +76,7 @@ def read_crop(engine: OcrEngine, view: np.ndarray, box: Box, height: float, max_
     crop = view[y0:y1, x0:x1]
     if crop.size == 0:
         return []
+    crop = best_plane(crop)  # faint or coloured text: the plane where it stands out, stretched
     scale = float(np.clip(READ_HEIGHT / max(height, 1.0), 1.0, max_scale))
     if scale > 1.0:
         crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
@@ -90,7 +91,7 @@ def _judged(
 ) -> list[Residual]:
     out = []
     for ln in lines:
-        d = judge.judge(ln.text)
+        d = judge.judge(ln.text, ln.confidence)
         if not d.phi:
             continue
         if d.layer != "metadata" and any(_overlaps(ln.box, r) for r in rendered):

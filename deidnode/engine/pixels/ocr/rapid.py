@@ -31,6 +31,8 @@ DET_MODEL = "ch_PP-OCRv4_det_infer.onnx"
 REC_MODEL = "ch_PP-OCRv4_rec_infer.onnx"
 REC_HEIGHT = 48
 REC_BATCH = 8
+RETRY_BELOW = 0.85
+"""Readings less confident than this are read again with a margin around the line."""
 
 
 def is_available() -> bool:
@@ -190,6 +192,18 @@ class RapidEngine:
                 crops.append(np.ascontiguousarray(crop))
                 meta.append((x0, y0, x1, y1, False))
         res = self.recognize(crops)
+        # an unsure reading is read again with a margin around the line (recognisers are trained on crops
+        # with some background); the more confident reading stands
+        again = [i for i, r in enumerate(res) if r[1] < RETRY_BELOW]
+        if again:
+            pads = [max(2, crops[i].shape[0] // 4) for i in again]
+            padded = [
+                cv2.copyMakeBorder(crops[i], p, p, p, p, cv2.BORDER_REPLICATE) for i, p in zip(again, pads, strict=True)
+            ]
+            more = self.recognize(padded)
+            for i, p, r in zip(again, pads, more, strict=True):
+                if r[1] > res[i][1]:
+                    res[i] = (r[0], r[1], [q - p for q in r[2]])
         out: list[TextBox] = []
         k = 0
         for x0, y0, x1, y1, vertical in meta:

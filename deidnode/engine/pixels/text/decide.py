@@ -19,6 +19,8 @@ from .ner import StanzaNer, get_ner
 from .patterns import STOP_WORDS, find_labelled, find_patterns, ident_after, name_after, name_like
 
 Layer = Literal["metadata", "pattern", "ner", "allowlist", "none"]
+UNSURE = 0.9
+"""A reading less confident than this is matched with more tolerance (``MetadataMatcher.find(loose=True)``)."""
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,13 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
     side (a misread given name beside a family name that matched), stopping at technical words and digits."""
     words = [(m.start(), m.end(), m.group()) for m in _WORDS.finditer(text)]
 
-    def nameish(w: str) -> bool:
+    def nameish(k: int) -> bool:
+        w = words[k][2]
         core = w.strip(".,:;^")
+        if len(core) == 1 and core.isalpha():
+            # an initial ("Strauss P.", "WOJCIK C"), unless it starts technical text ("W 400", "L 40")
+            nxt = words[k + 1][2] if k + 1 < len(words) else ""
+            return not (nxt[:1].isdigit() or nxt[:1] in "-+:=")
         return name_like(w) and core.upper() not in allowlist.words and core.upper() not in STOP_WORDS
 
     out = []
@@ -73,7 +80,7 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
                 w = words[k][2]
                 if not any(c.isalnum() for c in w):
                     continue  # punctuation read as a word of its own
-                if taken == 2 or not nameish(w):
+                if taken == 2 or not nameish(k):
                     break
                 b, taken = words[k][1], taken + 1
             taken = 0
@@ -81,7 +88,7 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
                 w = words[k][2]
                 if not any(c.isalnum() for c in w):
                     continue
-                if taken == 2 or not nameish(w) or w.rstrip().endswith(":"):
+                if taken == 2 or not nameish(k) or w.rstrip().endswith(":"):
                     break
                 a, taken = words[k][0], taken + 1
         out.append(Span(a, b, s.layer, s.kind))
@@ -113,12 +120,14 @@ class TextJudge:
         self.allowlist = allowlist or load_allowlist()
         self.ner: StanzaNer | None = get_ner(stanza_models_dir) if stanza_models_dir is not None else None
 
-    def judge(self, text: str) -> Decision:
+    def judge(self, text: str, confidence: float = 1.0) -> Decision:
+        """The decision on one recognised line; an unsure reading (``confidence`` below ``UNSURE``) is matched
+        against this dataset's values with more tolerance (small text is misread in several places)."""
         spans: list[Span] = []
-        hits = self.meta.find(text)
+        hits = self.meta.find(text, loose=confidence < UNSURE)
         spans += [Span(h.start, h.end, "metadata", h.kind) for h in hits]
         spans += [Span(a, b, "pattern", k) for k, a, b in find_patterns(text)]
-        spans += [Span(a, b, "pattern", k) for k, a, b in find_labelled(text)]
+        spans += [Span(a, b, "pattern", k) for k, a, b in find_labelled(text, self.allowlist.words)]
         if spans:
             first = spans[0]
             spans = extend_names(spans, text, self.allowlist)
@@ -134,7 +143,7 @@ class TextJudge:
     def judge_value_after_label(self, text: str, *, person: bool = True) -> Decision:
         """The line to the right of a lone label ("Tech:" | "JONES  W 400", "ID" | "A12345"): its leading name
         (``person``) or identifier is PHI, besides whatever the line holds itself."""
-        span = name_after(text, 0) if person else ident_after(text, 0)
+        span = name_after(text, 0, self.allowlist.words) if person else ident_after(text, 0)
         base = self.judge(text)
         if span is None:
             return base

@@ -130,8 +130,9 @@ class MetadataMatcher:
             self.sex_re = re.compile(r"\b(?:SEX|GENDER)\s*[:=]?\s*(?:M|F|O|MALE|FEMALE)\b|\b(?:MALE|FEMALE)\b")
         self.sex_value = phi.sex or ""
 
-    def find(self, text: str) -> list[MetaHit]:
-        """Every metadata value found in ``text``, with its span."""
+    def find(self, text: str, loose: bool = False) -> list[MetaHit]:
+        """Every metadata value found in ``text``, with its span (``loose``: an unsure reading, matched with
+        more tolerance: names, identifiers and free text of five characters or more)."""
         folded, idx = fold_map(text)
         if not folded:
             return []
@@ -153,15 +154,15 @@ class MetadataMatcher:
                 hits.append(MetaHit(kind, table[norm_all], 0, len(text)))
 
         for fp, pn in self.long_names:
-            add("name", pn, find_spans(folded, fp))
+            add("name", pn, find_spans(folded, fp, loose))
         whole("name", self.short_names)
         for fi, ident in self.ids:
-            add("id", ident, find_spans(folded, fi))
+            add("id", ident, find_spans(folded, fi, loose))
         whole("id", self.short_ids)
         for fd, iso in self.dates:
             add("date", iso, find_spans(folded, fd))
         for ft, t in self.texts:
-            add("text", t, find_spans(folded, ft))
+            add("text", t, find_spans(folded, ft, loose))
         if self.age_re is not None:
             plain, pidx = _plain_map(text)  # the age patterns are written for unfolded text
             if plain == self.age_bare:

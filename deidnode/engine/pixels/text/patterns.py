@@ -32,6 +32,9 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     ("phone", re.compile(r"(?<!\d)(?:\+\s*\d{1,3}[\s.-]*)?\(?\d{3}\)?[\s.-]*\d{3}[\s.-]*\d{4}(?!\d)")),
     ("digits", re.compile(r"\d{6,}")),
+    # a long number misread here and there ("A3052306", "4O96O59O4"): mostly digits, letters that look like them
+    ("digits", re.compile(r"(?<![A-Z0-9])(?=(?:[A-Z]?[0-9OIlSBZ]){6,})(?=[A-Z0-9]*\d[A-Z0-9]*\d[A-Z0-9]*\d)"
+                          r"[A-Z]{0,2}[0-9OISBZ]{6,}(?![A-Z0-9])")),
 )
 
 # Labels after which a person's name follows, and labels after which an identifier follows.
@@ -100,7 +103,7 @@ def name_like(word: str) -> bool:
     return bool(core) and any(c.isalpha() for c in core) and all(c.isalpha() or c in "'^-." for c in core)
 
 
-def name_after(text: str, start: int) -> tuple[int, int] | None:
+def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tuple[int, int] | None:
     """The span of a person's name starting at ``start`` (up to four name-like words), or None.
 
     A name ends at a word with digits, or before a technical word followed by a number ("Tech: JD W 400").
@@ -116,7 +119,11 @@ def name_after(text: str, start: int) -> tuple[int, int] | None:
                 return m.start(), m.start() + len(lead.group())
             break
         nxt = toks[k + 1].group() if k + 1 < len(toks) else ""
-        if word.strip(".,:").upper() in STOP_WORDS and (not nxt or nxt[:1].isdigit() or nxt[:1] in "-+:="):
+        initial = bool(taken) and len(word.strip(".,:")) == 1  # "WOJCIK C": an initial after a name
+        technical_next = not nxt or nxt[:1].isdigit() or nxt[:1] in "-+:="
+        if word.strip(".,:").upper() in STOP_WORDS and not initial and technical_next:
+            break
+        if taken and word.strip(".,:").upper() in stop:  # technical words after the name ("LUCA Page 1/3")
             break
         taken.append(m)
         if len(taken) == 4:
@@ -134,12 +141,16 @@ def ident_after(text: str, start: int) -> tuple[int, int] | None:
     return m.start(1), m.end(1)
 
 
-def find_labelled(text: str) -> list[tuple[str, int, int]]:
-    """("label", start, end) of the value after each role or identifier label in ``text``."""
+def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[str, int, int]]:
+    """("label", start, end) of the value after each role or identifier label in ``text``; a name ends before
+    a word of ``stop`` (technical vocabulary)."""
     up = _upper(text)
     out = []
     for m in _ROLE.finditer(up):
-        span = name_after(text, m.end())
+        span = name_after(text, m.end(), stop)
+        label = m.group().strip()
+        if span is not None and len(label) <= 3 and not text[span[0]].isupper():
+            continue  # "Pat ient": a short label without its colon needs a capitalised name after it
         if span is not None:
             out.append(("label", *span))
     for m in _ID.finditer(up):
