@@ -59,6 +59,7 @@ class FrameRead:
     regions: list[TextRegion] = field(default_factory=list)
     crops_read: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    alternates: dict[int, TextBox] = field(default_factory=dict)  # line index -> the second reader's reading
 
 
 def to_display(frame: np.ndarray, working_pi: str) -> np.ndarray:
@@ -303,6 +304,25 @@ def line_boxes(view: np.ndarray, quads: list[np.ndarray]) -> list[np.ndarray]:
     return out
 
 
+def second_opinions(read: FrameRead, second: OcrEngine | None, below: float) -> None:
+    """Lines read with less than ``below`` confidence are read again by the ``second`` reader (on the line's
+    best plane, scaled for reading); its reading is kept beside the first (``FrameRead.alternates``)."""
+    if second is None:
+        return
+    from .verify import read_crop
+
+    rows, cols = read.view.shape[:2]
+    for k, ln in enumerate(read.lines):
+        if ln.confidence >= below or ln.vertical:
+            continue
+        m = max(2, int(0.3 * ln.height))
+        box = (max(0, ln.x0 - m), max(0, ln.y0 - m), min(cols, ln.x1 + m), min(rows, ln.y1 + m))
+        got = [g for g in read_crop(second, read.view, box, float(ln.height)) if g.text.strip()]
+        if got:
+            best = max(got, key=lambda g: len(g.text))
+            read.alternates[k] = TextBox(ln.x0, ln.y0, ln.x1, ln.y1, best.text, best.confidence, best.char_pos)
+
+
 def read_frame(view: np.ndarray, engine: OcrEngine, frame: int) -> FrameRead:
     """Every line ``engine`` can read on ``view``, and the text-like regions it could not.
 
@@ -397,8 +417,13 @@ def kept_runs(text: str, gone: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def judge_frame(read: FrameRead, judge: TextJudge, policy: str) -> list[Finding]:
     """A decision per line, and the pixel boxes that go (``targets``) and stay (``keeps``) under ``policy``."""
-    lines = read.lines
+    lines = list(read.lines)
     decisions = [judge.judge(ln.text, ln.confidence) for ln in lines]
+    for k, alt in read.alternates.items():  # a second reading of an unsure line: PHI in either counts
+        if not decisions[k].phi:
+            d2 = judge.judge(alt.text, alt.confidence)
+            if d2.phi or is_label_only(alt.text):
+                lines[k], decisions[k] = alt, d2
     for ln in lines:  # a lone label: the value is the line to its right
         if is_label_only(ln.text):
             j = _right_of(ln, lines)

@@ -34,6 +34,7 @@ from .detect import (
     judge_frame,
     read_frame,
     sample_frames,
+    second_opinions,
     to_display,
 )
 from .glyphs import find_text_regions
@@ -44,6 +45,7 @@ from .regions import regions_for, zones_for
 from .select import has_text, selection, wsi_kind
 from .series import SeriesMemo
 from .text import TextJudge
+from .text.decide import UNSURE
 from .text.metadata import PhiLike
 from .verify import Residual, residual_phi
 from .words import ink_profile, span_box
@@ -186,6 +188,7 @@ def _clean(
     filled: list[Box] = list(regions)
 
     findings: list[Finding] = []
+    second: OcrEngine | None = None
     rendered: list[Box] = []
     keeps: dict[int, list[Box]] = {}
     texts: dict[int, list[tuple[Box, float]]] = {}
@@ -194,9 +197,13 @@ def _clean(
         engine = get_engine(s.ocr)
         a["engine"] = engine.name
         judge = TextJudge(phi, stanza_models_dir=s.stanza_models_dir)
+        second = get_reader("tesseract", s.ocr) if s.second_reader == "tesseract" else None
         reads = []
         for i in idx:
             r = read_frame(to_display(frames[i], working_pi), engine, i)
+            t = time.perf_counter()
+            second_opinions(r, second, UNSURE)
+            r.seconds["second_opinions"] = time.perf_counter() - t
             for k, v in r.seconds.items():
                 seconds[k] = seconds.get(k, 0.0) + v
             reads.append(r)
@@ -210,6 +217,7 @@ def _clean(
                 fresh = [g for g in find_text_regions(view, min_score=CANDIDATE_SCORE) if not covered(g.box, known)]
                 if fresh:
                     r = read_frame(view, engine, i)
+                    second_opinions(r, second, UNSURE)
                     reads.append(r)
                     known += r.lines
             a["frames_scanned"] = n_frames - len(idx)
@@ -290,7 +298,6 @@ def _clean(
         seconds["redact"] = time.perf_counter() - t
 
     if s.verify and engine is not None and judge is not None and (changed or findings):
-        second = get_reader("tesseract", s.ocr) if s.second_reader == "tesseract" else None
         a["second_reader"] = second.name if second is not None else None
         t = time.perf_counter()
         residual = _verify(frames, working_pi, idx, filled, {}, texts, engine, second, judge, rendered, seconds)
