@@ -8,32 +8,27 @@ Settings are built once (``load_settings``) and passed in; there is no module-le
 from __future__ import annotations
 
 import os
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
+from .dicomio.parse import DEFAULT_MAX_INFLATED_BYTES
+from .dicomio.tags import parse_tag_key
 from .errors import ConfigError
+from .ruledata import RULES_DIR
 
-
-def _rules_dir() -> Path:
-    """``rules/`` beside the package in a source checkout; ``<prefix>/share/deidnode/rules`` when installed
-    (pyproject's data-files; the prefix is the one the package sits in: venv, --prefix or system)."""
-    here = Path(__file__).resolve()
-    candidates = [here.parents[1] / "rules"]
-    if len(here.parents) > 4:  # <prefix>/lib/pythonX.Y/site-packages/deidnode/config.py
-        candidates.append(here.parents[4] / "share" / "deidnode" / "rules")
-    candidates.append(Path(sys.prefix) / "share" / "deidnode" / "rules")
-    for c in candidates:
-        if (c / "standard").is_dir():
-            return c
-    return candidates[0]  # missing: the first rule file read names the path
-
-
-RULES_DIR = _rules_dir()
+__all__ = ["RULES_DIR", "ConfigError", "Settings", "load_settings", "settings_from_dict"]
 
 
 class _Model(BaseModel):
@@ -80,7 +75,8 @@ class Profile(_Model):
         "clean_structured_content",
         "clean_graphics",
     )
-    overrides: dict[str, TagOverride] = Field(default_factory=dict)
+    overrides: dict[int, TagOverride] = Field(default_factory=dict)
+    """Tag -> override; written with tag keys or keywords, held as tag ints."""
     unlisted_standard: Literal["remove", "keep"] = "remove"
     """Standard attributes neither in Table E.1-1 nor on the keep-list (rules/keep_attributes.tsv)."""
     allowed_sop_classes: tuple[str, ...] = ()
@@ -105,19 +101,26 @@ class Profile(_Model):
             raise ValueError("retain_long_full_dates and retain_long_modified_dates exclude each other")
         return tuple(dict.fromkeys(v))
 
-    @field_validator("overrides")
+    @field_validator("overrides", mode="before")
     @classmethod
-    def _tag_keys(cls, v: dict[str, TagOverride]) -> dict[str, TagOverride]:
-        from .engine.header.tags import parse_tag_key
-
+    def _tag_keys(cls, v: object) -> object:
+        """Keys as written (``"(0010,0010)"``, ``0010,0010``, ``PatientName``) parsed once, here, to tag ints."""
+        if not isinstance(v, dict):
+            return v
         out = {}
         for key, ov in v.items():
+            if isinstance(key, int):
+                out[key] = ov
+                continue
             try:
-                parse_tag_key(key)
+                out[parse_tag_key(str(key))] = ov
             except ValueError as e:
                 raise ValueError(f"override key '{key}': {e}") from None
-            out[key] = ov
         return out
+
+    @field_serializer("overrides")
+    def _tag_keys_out(self, v: dict[int, TagOverride]) -> dict[str, object]:
+        return {f"({t >> 16:04X},{t & 0xFFFF:04X})": ov.model_dump(exclude_none=True) for t, ov in v.items()}
 
     @property
     def option_set(self) -> frozenset[Option]:
@@ -152,6 +155,28 @@ class NodeSettings(_Model):
     tls: TLS | None = None
     shutdown_grace_seconds: float = Field(default=10, ge=0)
     """On SIGTERM, how long open associations may go on before they are aborted."""
+    max_connections_per_address: int | None = Field(default=None, ge=1, le=10000)
+    """Connections one source address may hold at once (associated or negotiating); None: half of
+    ``max_associations``, at least 2. The node holds at most ``2 x max_associations + 8`` in all."""
+    min_transfer_rate: float = Field(default=16384, gt=0)
+    """Bytes per second a message must move at: each message must arrive within ``dimse_timeout`` plus its
+    size at this rate (an absolute deadline a slow-dripping peer cannot stretch)."""
+    max_inflated_bytes: int = Field(default=DEFAULT_MAX_INFLATED_BYTES, ge=1024 * 1024)
+    """Largest size a Deflated Explicit VR Little Endian data set may inflate to; larger ones (deflate bombs)
+    are quarantined (``parse``, ``inflate-limit``) without being inflated further."""
+
+    def connections_per_address(self) -> int:
+        return self.max_connections_per_address or max(2, self.max_associations // 2)
+
+    @field_validator("allowed_calling_aets")
+    @classmethod
+    def _ae_titles(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for title in v:
+            if not 0 < len(title) <= 16 or not title.strip(" ") or any(c < " " or c > "~" or c == "\\" for c in title):
+                raise ValueError(
+                    f"{title!r} is not an AE title (1-16 printable ASCII characters, no backslash)"
+                )
+        return v
 
     @field_validator("allowed_networks")
     @classmethod
@@ -186,9 +211,15 @@ class WorkerSettings(_Model):
 
 
 class RetrySettings(_Model):
+    """One retry clock per destination: after a failure it is not tried for ``initial_seconds``, doubling up to
+    ``max_seconds``; instances waiting longer than ``max_age_seconds`` are quarantined."""
+
     initial_seconds: float = Field(default=5, gt=0)
     max_seconds: float = Field(default=600, gt=0)
     max_age_seconds: float = Field(default=86400, gt=0)
+    probe_seconds: float = Field(default=5, gt=0)
+    """While a destination is down, one worker checks it this often (an association, no data); when it answers,
+    every instance waiting for it is due at once, whatever its back-off."""
 
 
 class Destination(_Model):
@@ -220,15 +251,75 @@ class Destination(_Model):
         return self
 
 
+class HeaderSettings(_Model):
+    """Header free text beyond the instance's own values (docs/header.md)."""
+
+    stanza_models_dir: Path | None = None
+    """A folder of stanza models (tokenize, ner) enables the NER layer for names in header free text; none ships."""
+
+
+class LexiconSettings(_Model):
+    """The study lexicon: keyed hashes of the names, IDs and identifying phrases seen in a patient's instances,
+    used to clean the free text of later instances (docs/header.md)."""
+
+    enabled: bool = True
+    path: Path | None = None
+    """SQLite file shared by the workers; None: ``lexicon.sqlite`` in the spool folder."""
+    ttl_days: float = Field(default=30, gt=0, le=3650)
+    """An entry not seen again for this long expires."""
+
+
+class MappingSettings(_Model):
+    """The re-identification mapping for an honest broker (docs/header.md): original -> pseudonym, encrypted.
+    Off by default; the file is PHI."""
+
+    enabled: bool = False
+    path: Path = Path("./var/mapping/mapping.sqlite")
+    key_file: Path | None = None
+    """A Fernet key (``deidnode mapping new-key FILE``), not the de-identification key."""
+    retention_days: float | None = Field(default=None, gt=0)
+    """Entries older than this are deleted (None: kept until deleted by hand)."""
+
+    @model_validator(mode="after")
+    def _key_when_enabled(self) -> MappingSettings:
+        if self.enabled and self.key_file is None:
+            raise ValueError("an enabled mapping store needs 'key_file'")
+        return self
+
+
 class MetricsSettings(_Model):
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=9464, ge=0, le=65535)
 
 
+class WebSettings(_Model):
+    """The other pages of the metrics port: /healthz, /readyz, /status, /api/v1/ (deidnode/web/)."""
+
+    stall_seconds: float = Field(default=30, gt=0)
+    """/healthz fails, and the systemd watchdog is no longer fed, when the node's main loop has not run for
+    this long (a stuck node); during shutdown each step has its own allowance."""
+    quarantine_items: int = Field(default=20, ge=0, le=1000)
+    """Quarantined items listed on /status (stage, code, time; never attribute values)."""
+    admin_token_file: Path | None = None
+    """Set: retry and purge of quarantine entries from /status, for requests that carry this file's token."""
+
+
+class AuditSettings(_Model):
+    """The audit trail of ``serve`` (``deid`` writes ``<out>/audit.jsonl`` with the same schema)."""
+
+    path: Path | None = Path("./var/audit/audit.jsonl")
+    """JSON lines, mode 0600, one PHI-free record per instance and attempt; None: no audit trail."""
+    max_bytes: int = Field(default=64 * 1024 * 1024, ge=4096)
+    """Rotate when the file would grow past this size (``audit.jsonl.1`` ... ``.<backups>``)."""
+    backups: int = Field(default=20, ge=0, le=1000)
+    """Rotated files kept; older ones are deleted."""
+
+
 class KeySettings(_Model):
     key_file: Path | None = None
-    """Secret for pseudonyms, UIDs and date shifts. DEIDNODE_KEY_FILE overrides; none -> refuse to run."""
+    """Secret for pseudonyms, UIDs and date shifts. --key-file, then $DEIDNODE_KEY_FILE, come first
+    (deidnode/keysource.py); none -> refuse to run."""
 
 
 class OcrSettings(_Model):
@@ -293,13 +384,20 @@ class Settings(_Model):
     quarantine_path: Path = Path("./var/quarantine")
     workers: WorkerSettings = WorkerSettings()
     retry: RetrySettings = RetrySettings()
-    destinations: tuple[Destination, ...] = (Destination(name="local", type="folder", path=Path("./var/out")),)
+    destinations: tuple[Destination, ...] = Field(
+        default=(Destination(name="local", type="folder", path=Path("./var/out")),), min_length=1
+    )
     routes_file: Path | None = None
     """Routing rules (YAML). None: every instance goes to every destination with the 'default' profile."""
     profiles: dict[str, Profile] = Field(default_factory=lambda: {"default": Profile()})
     metrics: MetricsSettings = MetricsSettings()
+    web: WebSettings = WebSettings()
+    audit: AuditSettings = AuditSettings()
     keys: KeySettings = KeySettings()
     pixels: PixelSettings = PixelSettings()
+    header: HeaderSettings = HeaderSettings()
+    lexicon: LexiconSettings = LexiconSettings()
+    mapping: MappingSettings = MappingSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")
@@ -366,6 +464,11 @@ def _resolve_paths(s: Settings, base: Path) -> Settings:
             "destinations": dests,
             "routes_file": fix(s.routes_file),
             "keys": s.keys.model_copy(update={"key_file": fix(s.keys.key_file)}),
+            "header": s.header.model_copy(update={"stanza_models_dir": fix(s.header.stanza_models_dir)}),
+            "lexicon": s.lexicon.model_copy(update={"path": fix(s.lexicon.path)}),
+            "mapping": s.mapping.model_copy(update={"path": fix(s.mapping.path), "key_file": fix(s.mapping.key_file)}),
+            "web": s.web.model_copy(update={"admin_token_file": fix(s.web.admin_token_file)}),
+            "audit": s.audit.model_copy(update={"path": fix(s.audit.path)}),
         }
     )
 

@@ -6,6 +6,8 @@ and DIMSE error comments, which must stay free of PHI.
 
 from __future__ import annotations
 
+import errno
+
 # DIMSE C-STORE status codes (PS3.4 Table B.2-1 and PS3.7 Annex C).
 STATUS_SUCCESS = 0x0000
 STATUS_OUT_OF_RESOURCES = 0xA700
@@ -41,3 +43,10 @@ class PermanentError(DeidnodeError):
 
 class ConfigError(Exception):
     """A configuration value is invalid; the message names the key."""
+
+
+def os_error_name(e: BaseException) -> str:
+    """``ENOSPC``-style name of an OSError's errno (the exception type otherwise): PHI-free, greppable. Never the
+    message, which may quote a path or a value."""
+    code = getattr(e, "errno", None)
+    return errno.errorcode.get(code, type(e).__name__) if code else type(e).__name__

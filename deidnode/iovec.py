@@ -9,15 +9,20 @@ IOV_MAX = 512
 
 
 def write_all(write: Callable[[Sequence[memoryview]], int], buffers: Sequence[bytes | memoryview]) -> None:
-    """Call ``write`` (e.g. ``sock.sendmsg`` or ``lambda b: os.writev(fd, b)``) until every byte is written."""
+    """Call ``write`` (e.g. ``sock.sendmsg`` or ``lambda b: os.writev(fd, b)``) until every byte is written.
+
+    Linear in the number of buffers: the position advances by index (slicing the remaining list after each
+    call made a million one-byte buffers cost minutes).
+    """
     views = [memoryview(b).cast("B") for b in buffers]
-    while views:
-        batch = views[:IOV_MAX]
+    i, end = 0, len(views)
+    while i < end:
+        batch = views[i : i + IOV_MAX]
         n = write(batch)
-        i = 0
-        while i < len(batch) and n >= len(batch[i]):
-            n -= len(batch[i])
-            i += 1
-        views = views[i:]
+        j = 0
+        while j < len(batch) and n >= len(batch[j]):
+            n -= len(batch[j])
+            j += 1
+        i += j
         if n:
-            views[0] = views[0][n:]
+            views[i] = views[i][n:]

@@ -64,7 +64,7 @@ def peek_modality(raw: bytes | mmap.mmap) -> str | None:
     """(0008,0060) Modality from Part 10 bytes, reading the header only; None if absent or unreadable."""
     from pydicom import dcmread
 
-    from .engine.deidentify import as_file
+    from .dicomio.parse import as_file
 
     try:
         ds = dcmread(as_file(raw), stop_before_pixels=True, specific_tags=["Modality"])

@@ -1,10 +1,13 @@
-"""Test helpers: an in-process pynetdicom Storage SCP that records what it receives (loopback, port 0)."""
+"""Test helpers: an in-process pynetdicom Storage SCP that records what it receives (loopback, port 0), and
+deidnode's own Storage SCP in a child process whose CPU and memory a test can read."""
 
 from __future__ import annotations
 
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from pydicom.dataset import Dataset
 from pynetdicom import AE, AllStoragePresentationContexts, evt
@@ -24,6 +27,8 @@ class RecordingSCP:
     """Seconds each C-STORE takes (a slow destination)."""
     max_in_flight: int = 0
     """The most C-STOREs this SCP was handling at once."""
+    implementations: list[tuple[str, str]] = field(default_factory=list)
+    """(Implementation Class UID, Implementation Version Name) each requestor announced."""
 
     def __post_init__(self) -> None:
         from pynetdicom import ALL_TRANSFER_SYNTAXES
@@ -43,8 +48,10 @@ class RecordingSCP:
         self.port = self.server.server_address[1]
 
     def _accepted(self, event: evt.Event) -> None:
+        rq = event.assoc.requestor
         with self._lock:
             self.associations += 1
+            self.implementations.append((str(rq.implementation_class_uid), str(rq.implementation_version_name)))
 
     def _store(self, event: evt.Event) -> int:
         with self._lock:
@@ -72,3 +79,86 @@ class RecordingSCP:
         if self.server is not None:
             self.server.shutdown()
             self.server = None
+
+
+_SCP_CHILD = r"""
+import json, signal, sys, threading
+from deidnode.config import NodeSettings
+from deidnode.receive import StorageSCP
+from deidnode.spool import Spool
+settings = NodeSettings(**json.loads(sys.argv[1]))
+scp = StorageSCP(settings, Spool(sys.argv[2], min_free_bytes=0))
+host, port = scp.start()
+print(port, flush=True)
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda *a: stop.set())
+stop.wait()
+scp.stop(0)
+"""
+
+
+class ScpProcess:
+    """The Storage SCP alone in a child process (127.0.0.1, free port), so a test can read what an attack
+    costs it: CPU seconds and resident memory from /proc. Use as a context manager."""
+
+    def __init__(self, spool_dir: Path, **settings: Any) -> None:
+        import json
+        import os
+        import subprocess
+        import sys
+
+        import deidnode
+
+        settings = {"host": "127.0.0.1", "port": 0, **settings}
+        root = Path(deidnode.__file__).resolve().parents[1]  # the deidnode this test imported
+        self.spool_dir = spool_dir
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _SCP_CHILD, json.dumps(settings), str(spool_dir)],
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(root)},
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.strip().isdigit():
+            self.stop()
+            raise RuntimeError("SCP child did not start")
+        self.port = int(line)
+
+    def _status(self, key: str) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+        return 0
+
+    def rss_mb(self) -> float:
+        return self._status("VmRSS") / 1024
+
+    def peak_rss_mb(self) -> float:
+        return self._status("VmHWM") / 1024
+
+    def cpu_seconds(self) -> float:
+        import os
+
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def threads(self) -> int:
+        return self._status("Threads")
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def __enter__(self) -> ScpProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -6,6 +6,7 @@ import io
 import socket
 import struct
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -257,8 +258,192 @@ def test_a_data_set_in_several_buffers_is_fragmented_across_their_boundaries():
     buffers = [b"a" * 10, b"", b"b" * 250, memoryview(b"c" * 7), b"d" * 94]
     link.send_message(1, cmds.store_rq(1, CTImageStorage, "1.2"), buffers)
     reader = Link(peer, max_receive=100)
-    cx, _ = reader.read_command()
+    reader.read_command()
     pieces: list[bytes] = []
-    reader.read_dataset(cx, lambda v: pieces.append(bytes(v)))
+    for _ in range(10):  # the fragments as sent, one PDV per P-DATA-TF
+        _, pdu = reader.read_pdu()
+        pieces.append(bytes(pdu[6:]))
+        if pdu[5] & 0x02:
+            break
     assert b"".join(pieces) == b"".join(bytes(b) for b in buffers)
     assert [len(p) for p in pieces] == [94, 94, 94, 79]
+
+
+# -- issue 12: what a peer can make a Link spend -------------------------------------------------------------
+def test_small_data_set_fragments_reach_the_sink_coalesced():
+    """Each held fragment costs a ~200-byte view: small ones are copied into 64 KiB chunks first."""
+    link, peer = _pair()
+    data = bytes(range(256)) * 1200  # 300 KiB in 300-byte fragments: legal, but 1,000 views
+    sender = threading.Thread(
+        target=lambda: peer.sendall(
+            b"".join(_pdu(P_DATA_TF, _pdv(1, 0x02 if i + 300 >= len(data) else 0x00, data[i : i + 300]))
+                     for i in range(0, len(data), 300))
+        )
+    )
+    sender.start()
+    pieces: list[bytes] = []
+    assert link.read_dataset(1, lambda v: pieces.append(bytes(v))) == len(data)
+    sender.join()
+    assert b"".join(pieces) == data
+    assert len(pieces) <= len(data) // (64 * 1024) + 1
+
+
+def test_a_data_set_of_one_byte_fragments_is_refused_early():
+    link, peer = _pair()
+    peer.sendall(_pdu(P_DATA_TF, _pdv(1, 0x00, b"x") * 5000))
+    with pytest.raises(ProtocolError):
+        link.read_dataset(1, lambda v: None)
+
+
+def test_a_pdu_of_empty_fragments_is_split_one_at_a_time():
+    """A 64 KiB P-DATA-TF of 10,000 empty PDVs used to become 10,000 views at once."""
+    import tracemalloc
+
+    link, peer = _pair()
+    peer.sendall(_pdu(P_DATA_TF, _pdv(1, 0x01, b"") * 10000))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ProtocolError):  # and the command is cut off after MAX_COMMAND_FRAGMENTS
+            link.read_command()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 512 * 1024
+
+
+def test_gathered_writes_are_linear_in_the_number_of_buffers():
+    """500,000 one-byte buffers: the remaining list was re-sliced after every writev (11 s of CPU; 1.7 s now)."""
+    import os
+    import time
+
+    from deidnode.iovec import write_all
+
+    fd = os.open(os.devnull, os.O_WRONLY)
+    buffers = [b"x"] * 500_000
+    t0 = time.process_time()
+    try:
+        write_all(lambda batch: os.writev(fd, batch), buffers)
+    finally:
+        os.close(fd)
+    assert time.process_time() - t0 < 5
+
+
+def test_a_message_to_a_small_maximum_is_sent_in_bounded_batches():
+    """PDU headers and views for a whole data set were built before the first byte was sent."""
+    import tracemalloc
+
+    link, peer = _pair()
+    link.peer_max = 64
+    data = b"d" * (2 << 20)  # 36,000 PDUs
+    received: list[int] = []
+    reader = threading.Thread(target=lambda: _drain(peer, received))
+    reader.start()
+    tracemalloc.start()
+    try:
+        link.send_message(1, cmds.store_rq(1, CTImageStorage, "1.2"), data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        link.close()
+        reader.join(30)
+    assert peak < 2 << 20, f"{peak} bytes held while sending"
+    assert sum(received) > len(data)
+
+
+def _drain(sock: socket.socket, sizes: list[int]) -> None:
+    buf = bytearray(1 << 16)
+    while n := sock.recv_into(buf):
+        sizes.append(n)
+
+
+def _fake_acceptor(reply: bytes, *, drip: float = 0.0) -> tuple[int, threading.Thread]:
+    """A one-shot acceptor on 127.0.0.1 that reads an A-ASSOCIATE-RQ and sends ``reply`` (byte by byte every
+    ``drip`` seconds if set)."""
+    import time
+
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(10)
+
+    def run() -> None:
+        with server:
+            conn, _ = server.accept()
+            with conn:
+                conn.settimeout(10)
+                conn.recv(65536)
+                try:
+                    if drip:
+                        for b in reply:
+                            conn.sendall(bytes((b,)))
+                            time.sleep(drip)
+                    else:
+                        conn.sendall(reply)
+                        conn.recv(65536)
+                except OSError:
+                    pass
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return server.getsockname()[1], t
+
+
+def _ac(max_pdu: int) -> bytes:
+    """An A-ASSOCIATE-AC accepting context 1 (CT, Explicit VR LE) with ``max_pdu`` as Maximum Length Received."""
+    from pynetdicom.pdu import A_ASSOCIATE_AC
+    from pynetdicom.pdu_primitives import A_ASSOCIATE, MaximumLengthNotification
+    from pynetdicom.presentation import PresentationContext
+
+    cx = PresentationContext()
+    cx.context_id, cx.abstract_syntax, cx.transfer_syntax, cx.result = 1, CTImageStorage, [EXPLICIT], 0
+    ml = MaximumLengthNotification()
+    ml.maximum_length_received = max_pdu
+    prim = A_ASSOCIATE()
+    prim.application_context_name = acse.APPLICATION_CONTEXT
+    prim.calling_ae_title, prim.called_ae_title = "DEIDNODE", "PACS"
+    prim.result, prim.result_source = 0, 1
+    prim.presentation_context_definition_results_list = [cx]
+    prim.user_information = [ml]
+    pdu = A_ASSOCIATE_AC()
+    pdu.from_primitive(prim)
+    return pdu.encode()
+
+
+@pytest.mark.parametrize("max_pdu", [4, 6, 100])
+def test_a_destination_maximum_too_small_to_fragment_is_refused(max_pdu):
+    """The same value in a destination's A-ASSOCIATE-AC made a worker spin on its first send; the forwarder
+    now treats the destination as unavailable (retried later)."""
+    from deidnode.config import Destination
+    from deidnode.engine import encode_dataset
+    from deidnode.engine.convert import to_native_little_endian
+    from deidnode.forward import DicomForwarder, Outcome, Outgoing
+
+    port, t = _fake_acceptor(_ac(max_pdu))
+    link = Link(socket.create_connection(("127.0.0.1", port), timeout=5))
+    with pytest.raises(ProtocolError):
+        acse.request(link, calling_ae="DEIDNODE", called_ae="PACS", contexts=[(CTImageStorage, [EXPLICIT])],
+                     max_pdu=0)
+    link.close()
+    t.join(10)
+
+    port, t = _fake_acceptor(_ac(max_pdu))
+    dest = Destination(name="tiny", type="dicom", ae_title="PACS", host="127.0.0.1", port=port, timeout=5)
+    fwd = DicomForwarder(dest)
+    result = fwd.send(Outgoing(make_study(1, 1)[0], encode=encode_dataset, convert=to_native_little_endian))
+    assert result.outcome is Outcome.RETRY and result.code == "association_failed"
+    fwd.close()
+    t.join(10)
+
+
+def test_a_destination_dripping_its_answer_is_cut_at_the_timeout():
+    import time
+
+    from deidnode.dimse import PeerClosed
+
+    port, t = _fake_acceptor(_ac(16384), drip=0.2)
+    link = Link(socket.create_connection(("127.0.0.1", port), timeout=1.0))
+    t0 = time.monotonic()
+    with pytest.raises(PeerClosed):
+        acse.request(link, calling_ae="DEIDNODE", called_ae="PACS", contexts=[(CTImageStorage, [EXPLICIT])],
+                     max_pdu=0)
+    assert time.monotonic() - t0 < 3
+    link.close()
+    t.join(10)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from deidnode.engine.keys import Keys, resolve_keys
+from deidnode.engine.keys import Keys
 from deidnode.errors import ConfigError
+from deidnode.keysource import load_keys
 
 
 def test_uid_mapping_is_deterministic_valid_and_key_dependent():
@@ -30,18 +31,22 @@ def test_short_key_is_refused():
         Keys(b"short")
 
 
-def test_no_key_is_refused_unless_ephemeral(monkeypatch):
-    monkeypatch.delenv("DEIDNODE_KEY_FILE", raising=False)
+def test_no_key_is_refused_unless_ephemeral():
     with pytest.raises(ConfigError, match="no de-identification key"):
-        resolve_keys(None)
-    assert len(resolve_keys(None, ephemeral=True).secret) == 32
+        load_keys(None, None, environ={})
+    keys, source = load_keys(None, None, ephemeral=True, environ={})
+    assert len(keys.secret) == 32 and source == "ephemeral"
 
 
-def test_key_file_from_environment(monkeypatch, tmp_path):
-    f = tmp_path / "k"
-    f.write_bytes(b"z" * 40)
-    monkeypatch.setenv("DEIDNODE_KEY_FILE", str(f))
-    assert resolve_keys(None).secret == b"z" * 40
+def test_key_order_is_command_line_then_environment_then_config(tmp_path):
+    """Issue 10 item 14: serve let $DEIDNODE_KEY_FILE override keys.key_file, deid did the opposite."""
+    for name in ("cli", "env", "cfg"):
+        (tmp_path / name).write_bytes(name.encode() * 16)
+    env = {"DEIDNODE_KEY_FILE": str(tmp_path / "env")}
+    assert load_keys(tmp_path / "cli", tmp_path / "cfg", environ=env)[0].secret == b"cli" * 16
+    assert load_keys(None, tmp_path / "cfg", environ=env) == (Keys(b"env" * 16), "$DEIDNODE_KEY_FILE")
+    assert load_keys(None, tmp_path / "cfg", environ={}) == (Keys(b"cfg" * 16), "keys.key_file")
+    assert load_keys(None, tmp_path / "cfg", ephemeral=True, environ={})[1] == "keys.key_file"
 
 
 def test_binary_key_file_is_used_byte_for_byte(tmp_path):

@@ -8,8 +8,10 @@ from prometheus_client import REGISTRY, generate_latest
 
 from deidnode import metrics
 
-NAME = re.compile(r"^deidnode_[a-z]+_[a-z_]+_(total|seconds|bytes|instances|processes)$")
+# deidnode_build_info follows Prometheus' info-metric convention (value 1, versions as labels); *_up is 0/1.
+NAME = re.compile(r"^deidnode_([a-z]+_[a-z_]+_(total|seconds|bytes|instances|processes|up)|build_info)$")
 ALLOWED_LABELS = {"outcome", "stage", "destination", "state", "reason"}
+BUILD_INFO_LABELS = {"version", "table_edition", "pydicom", "ocr"}
 
 
 def _ours():
@@ -29,7 +31,8 @@ def test_names_follow_convention():
 
 def test_labels_are_low_cardinality_kinds():
     for m in _ours():
-        assert set(m._labelnames) <= ALLOWED_LABELS, m._name
+        allowed = BUILD_INFO_LABELS if m is metrics.BUILD_INFO else ALLOWED_LABELS
+        assert set(m._labelnames) <= allowed, m._name
 
 
 def test_preinit_exports_zero_series_for_every_label():
@@ -45,3 +48,23 @@ def test_preinit_exports_zero_series_for_every_label():
 def test_quarantine_stage_label_is_bounded():
     assert metrics.quarantine_stage_label("pixels") == "pixels"
     assert metrics.quarantine_stage_label("some new stage") == "other"
+
+
+def test_dashboard_selects_nodes_by_instance_and_marks_restarts():
+    import json
+    from pathlib import Path
+
+    dash = json.loads((Path(__file__).resolve().parents[1] / "grafana" / "deidnode.json").read_text())
+    assert "instance" in {v["name"] for v in dash["templating"]["list"]}
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    for expr in exprs:  # every selector of every panel honours the node variable
+        for m in re.finditer(r"\b(deidnode_[a-z_]+)(\{[^}]*\})?", expr):
+            assert m.group(2) and 'instance=~"$instance"' in m.group(2), expr
+    used = " ".join(exprs)
+    for name in ("deidnode_build_info", "deidnode_spool_free_bytes", "deidnode_spool_oldest_waiting_seconds",
+                 "deidnode_forward_destination_up"):
+        assert name in used, name
+    names = {a["name"] for a in dash["annotations"]["list"]}
+    assert {"Node restarts", "Worker restarts"} <= names
+    ids = [p["id"] for p in dash["panels"]]
+    assert len(ids) == len(set(ids))

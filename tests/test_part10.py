@@ -14,9 +14,9 @@ from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset, FileMetaDataset
 
 from deidnode.config import Profile
+from deidnode.dicomio.part10 import encode_part10
 from deidnode.engine import Keys, Policy, deidentify_bytes
 from deidnode.engine.deidentify import _encoding
-from deidnode.engine.part10 import encode_part10
 
 KEY = Keys(b"w" * 32)
 FILES = ["CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "rtdose.dcm", "rtstruct.dcm", "test-SR.dcm", "SC_rgb.dcm",
@@ -97,7 +97,7 @@ def test_fast_body_matches_write_dataset(name, profile):
     from pydicom.filebase import DicomBytesIO
     from pydicom.filewriter import correct_ambiguous_vr, write_dataset
 
-    from deidnode.engine.part10 import encode_body
+    from deidnode.dicomio.part10 import encode_body
 
     result = deidentify_bytes(INPUTS[name], Policy(profile=PROFILES[profile]), KEY)
     assert result.ok, result.quarantine
@@ -118,7 +118,7 @@ def test_fast_body_hands_large_pixel_data_on_without_copying_it():
     from pydicom.filebase import DicomBytesIO
     from pydicom.filewriter import write_dataset
 
-    from deidnode.engine.part10 import SPILL_BYTES, encode_body
+    from deidnode.dicomio.part10 import SPILL_BYTES, encode_body
 
     ds = make_study(1, 1, size=1024, seed="spill")[0]  # 2 MiB of pixel data
     assert len(ds.PixelData) >= SPILL_BYTES

@@ -29,7 +29,7 @@ def setup(tmp_path):
 
 
 def _args(**kw) -> argparse.Namespace:
-    return argparse.Namespace(**{"ids": [], "all": False, "older_than_days": None, **kw})
+    return argparse.Namespace(**{"ids": [], "all": False, "older_than_days": None, "json": False, "path": None, **kw})
 
 
 def test_entry_holds_instance_and_phi_free_reason(setup):
@@ -91,3 +91,56 @@ def test_purge_older_than_without_ids_considers_every_entry(setup):
     s, _, _ = setup
     assert run_cli(_args(qcommand="purge", older_than_days=-1), s) == 0
     assert list_entries(s.quarantine_path) == []
+
+
+def test_entries_are_private_to_the_node_user(setup):
+    import stat
+
+    s, _, ids = setup
+    assert stat.S_IMODE(s.quarantine_path.stat().st_mode) == 0o700
+    d = s.quarantine_path / ids[0]
+    assert stat.S_IMODE(d.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(f.stat().st_mode) for f in d.iterdir()} == {0o600}
+
+
+def test_list_and_show_as_json(setup, capsys):
+    s, _, ids = setup
+    assert run_cli(_args(qcommand="list", json=True), s) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted(r["id"] for r in rows) == sorted(ids) and {r["code"] for r in rows} == {"unreadable"}
+    assert run_cli(_args(qcommand="show", id=ids[0], json=True), s) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and json.loads(out)["id"] == ids[0]
+
+
+def test_list_in_a_folder_that_is_not_there_names_the_path(tmp_path, capsys):
+    """Issue 10 item 13: it said "0 entries" without naming the folder it had looked in."""
+    s = settings_from_dict({"quarantine_path": str(tmp_path / "nowhere")})
+    assert run_cli(_args(qcommand="list"), s) == 1
+    assert str(tmp_path / "nowhere") in capsys.readouterr().err
+
+
+def test_purge_older_than_says_what_it_did(setup, capsys):
+    """Issue 10 item 13: `purge --older-than-days N` without --all did nothing and said nothing."""
+    s, _, _ = setup
+    assert run_cli(_args(qcommand="purge", older_than_days=30), s) == 0
+    assert "0 entries purged (2 left in" in capsys.readouterr().err
+    assert len(list_entries(s.quarantine_path)) == 2
+
+
+def test_config_is_accepted_after_the_subcommand(setup):
+    """Issue 10 item 13: `deidnode quarantine list --config X` failed (only `--config X quarantine list` worked)."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    s, _, ids = setup
+    cfg = s.quarantine_path.parent / "node.yaml"
+    cfg.write_text(yaml.safe_dump({"quarantine_path": str(s.quarantine_path), "spool": {"path": str(s.spool.path)}}))
+    for argv in (["quarantine", "list", "--config", str(cfg)], ["--config", str(cfg), "quarantine", "list"],
+                 ["quarantine", "--config", str(cfg), "list"]):
+        proc = subprocess.run([sys.executable, "-m", "deidnode.cli", *argv], capture_output=True, text=True,
+                              timeout=60)
+        assert proc.returncode == 0, (argv, proc.stderr)
+        assert sorted(line.split()[0] for line in proc.stdout.splitlines()) == sorted(ids)

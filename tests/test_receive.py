@@ -106,6 +106,25 @@ def test_spool_full_answers_out_of_resources_and_keeps_serving(node, tmp_path):
     assert full.depth()[State.RECEIVED] == 0
 
 
+def test_a_spool_io_error_is_logged_with_errno_name_and_path(node, tmp_path, caplog, monkeypatch):
+    """Issue 10 item 11: OSError was logged without errno name and path."""
+    import errno as errno_mod
+    import logging
+
+    scp, spool = node()
+
+    def broken(**kw):
+        raise OSError(errno_mod.EIO, "Input/output error")
+
+    monkeypatch.setattr(spool, "open_writer", broken)
+    assoc = _assoc(_port(scp))
+    with caplog.at_level(logging.WARNING, logger="deidnode.receive"):
+        assert assoc.send_c_store(make_study(1, 1)[0]).Status == 0xA700
+    assoc.release()
+    (rec,) = [r for r in caplog.records if r.getMessage() == "store_refused"]
+    assert rec.errno == "EIO" and rec.path == str(spool.data_dir) and rec.code == "spool_io_error"
+
+
 def test_accepted_sockets_have_nodelay(node):
     scp, _ = node()
     assoc = _assoc(_port(scp))
@@ -137,17 +156,17 @@ def test_hand_packed_file_meta_matches_pydicom():
     from pydicom import dcmread
     from pydicom.dataset import FileMetaDataset
     from pydicom.filewriter import write_file_meta_info
-    from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
 
-    from deidnode.receive.filemeta import part10_header
+    from deidnode import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+    from deidnode.dicomio.filemeta import part10_header
 
     meta = FileMetaDataset()
     meta.FileMetaInformationVersion = b"\x00\x01"
     meta.MediaStorageSOPClassUID = CTImageStorage
     meta.MediaStorageSOPInstanceUID = "1.2.3.4.5"
     meta.TransferSyntaxUID = "1.2.840.10008.1.2"
-    meta.ImplementationClassUID = PYNETDICOM_IMPLEMENTATION_UID
-    meta.ImplementationVersionName = PYNETDICOM_IMPLEMENTATION_VERSION
+    meta.ImplementationClassUID = IMPLEMENTATION_CLASS_UID
+    meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
     meta.SourceApplicationEntityTitle = "CT1"
     buf = BytesIO()
     write_file_meta_info(buf, meta, enforce_standard=True)
@@ -188,7 +207,7 @@ def test_dcmtk_storescu_with_small_pdus_and_a_small_announced_maximum(node, tmp_
 def test_connections_that_never_associate_are_capped(node):
     """A flood of silent connections: past the cap they are closed at once; real senders still get through
     once the flood is gone."""
-    scp, _ = node(max_associations=1, acse_timeout=30)
+    scp, _ = node(max_associations=1, acse_timeout=30, max_connections_per_address=100)
     cap = 2 * 1 + 8
     silent = [socket.create_connection(("127.0.0.1", _port(scp)), timeout=5) for _ in range(cap)]
     deadline = time.monotonic() + 5

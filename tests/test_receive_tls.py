@@ -12,8 +12,10 @@ import pytest
 from pynetdicom import AE
 from pynetdicom.sop_class import Verification
 
-from deidnode.config import TLS, Destination, NodeSettings, RetrySettings
-from deidnode.forward import DicomForwarder, Outcome
+from deidnode.config import TLS, Destination, NodeSettings
+from deidnode.engine import encode_dataset
+from deidnode.engine.convert import to_native_little_endian
+from deidnode.forward import DicomForwarder, Outcome, Outgoing
 from deidnode.receive import StorageSCP
 from deidnode.spool import Spool, State
 
@@ -88,7 +90,8 @@ def test_forwarder_speaks_tls_to_a_tls_destination(tls_node, certs):
         tls=client_tls,
         timeout=5,
     )
-    fwd = DicomForwarder(dest, RetrySettings(initial_seconds=0.05, max_seconds=0.1))
-    assert fwd.send(make_study(1, 1)[0]).outcome is Outcome.OK
+    fwd = DicomForwarder(dest)
+    ds = make_study(1, 1)[0]
+    assert fwd.send(Outgoing(ds, encode=encode_dataset, convert=to_native_little_endian)).outcome is Outcome.OK
     fwd.close()
     assert spool.depth()[State.RECEIVED] == 1

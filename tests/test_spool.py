@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from deidnode.spool import Spool, SpoolFullError, State
+from deidnode.spool import Item, Spool, SpoolFullError, State
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 ELE = "1.2.840.10008.1.2.1"
@@ -202,3 +202,73 @@ def test_claim_many_leases_in_id_order_up_to_limit(tmp_path):
     rows = [_store(spool) for _ in range(5)]
     assert [i.id for i in spool.claim_many("w", 3)] == rows[:3]
     assert [i.id for i in spool.claim_many("w", 3)] == rows[3:]
+
+
+# -- the shared retry clock of each destination (issue 10 item 8) ------------------------------------------
+def _wait_for(spool: Spool, dest: str, *, delay: float) -> Item:
+    row = _store(spool)
+    (item,) = [i for i in spool.claim_many("w", 10) if i.id == row]
+    spool.mark_retry(item, "w", delay=delay, pending=[dest], code="destination_unreachable")
+    return item
+
+
+def test_destination_backoff_doubles_per_window_and_is_shared_between_spool_connections(tmp_path):
+    a, b = Spool(tmp_path), Spool(tmp_path, receiver=False)
+    st, went_down = a.destinations.failed("pacs", "destination_unreachable", "ECONNREFUSED", initial=5,
+                                          maximum=60, now=1000.0)
+    assert went_down and st.failures == 1 and st.down_until == 1005.0 and st.down_since == 1000.0
+    # another worker process fails inside the same window: the clock does not run faster
+    st, went_down = b.destinations.failed("pacs", "no_response", "", initial=5, maximum=60, now=1001.0)
+    assert not went_down and st.failures == 1 and st.down_until == 1005.0
+    assert b.destinations.state("pacs").waiting(1004.0) and not b.destinations.state("pacs").waiting(1005.0)
+    st, _ = b.destinations.failed("pacs", "no_response", "", initial=5, maximum=60, now=1006.0)
+    assert st.failures == 2 and st.down_until == 1016.0 and st.down_since == 1000.0
+    for t in range(20):
+        st, _ = a.destinations.failed("pacs", "x", "", initial=5, maximum=60, now=2000.0 + 100 * t)
+    assert st.down_until - (2000.0 + 100 * 19) == 60
+    assert [s.name for s in a.destination_states()] == ["pacs"]
+
+
+def test_a_delivery_makes_every_instance_waiting_for_that_destination_due_at_once(tmp_path):
+    spool = Spool(tmp_path)
+    spool.destinations.failed("pacs", "destination_unreachable", "", initial=5, maximum=600)
+    waiting = [_wait_for(spool, "pacs", delay=600) for _ in range(3)]
+    other = _wait_for(spool, "archive", delay=600)
+    assert spool.claim_many("w2", 10) == []
+    assert spool.destinations.succeeded("pacs") == 3
+    assert sorted(i.id for i in spool.claim_many("w2", 10)) == sorted(i.id for i in waiting)
+    assert other.id not in {i.id for i in spool.claim_many("w3", 10)}
+    st = spool.destinations.state("pacs")
+    assert not st.down and st.last_ok_at is not None
+    assert spool.destinations.succeeded("pacs") is None  # already up: nothing written
+
+
+def test_retry_now_makes_waiting_instances_due(tmp_path):
+    spool = Spool(tmp_path)
+    a = _wait_for(spool, "pacs", delay=600)
+    b = _wait_for(spool, "archive", delay=600)
+    assert spool.destinations.retry_now("archive") == 1
+    assert [i.id for i in spool.claim_many("w2", 10)] == [b.id]
+    assert spool.destinations.retry_now() == 1
+    assert [i.id for i in spool.claim_many("w3", 10)] == [a.id]
+
+
+def test_waiting_lists_unfinished_rows_with_their_reason(tmp_path):
+    spool = Spool(tmp_path)
+    a = _wait_for(spool, "pacs", delay=60)
+    b = _store(spool)
+    rows = spool.waiting()
+    assert [r.id for r in rows] == [a.id, b]
+    assert rows[0].state is State.RETRY_WAIT and rows[0].pending == ("pacs",)
+    assert rows[0].last_code == "destination_unreachable" and rows[1].state is State.RECEIVED
+    assert spool.oldest_waiting() == rows[0].received_at
+
+
+def test_one_probe_per_interval_while_a_long_back_off_runs(tmp_path):
+    a, b = Spool(tmp_path), Spool(tmp_path, receiver=False)
+    assert not a.destinations.claim_probe("pacs", 5, now=1000.0)  # never failed: nothing to probe
+    a.destinations.failed("pacs", "destination_unreachable", "", initial=60, maximum=600, now=1000.0)
+    assert a.destinations.claim_probe("pacs", 5, now=1001.0)
+    assert not b.destinations.claim_probe("pacs", 5, now=1002.0)  # another worker, same interval
+    assert b.destinations.claim_probe("pacs", 5, now=1006.5)
+    assert not a.destinations.claim_probe("pacs", 5, now=1057.0)  # the window ends within the interval anyway

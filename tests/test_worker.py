@@ -147,18 +147,20 @@ def test_engine_exception_fails_closed(tmp_path, peer):
 def test_destination_down_schedules_retry_then_delivers(tmp_path, peer):
     port = peer.port
     peer.stop()
-    pipe, spool = _pipeline(tmp_path, port)
+    pipe, spool = _pipeline(tmp_path, port, initial_seconds=30, max_seconds=60)
     assert _run_one(pipe, spool, to_bytes(make_study(1, 1)[0])) == "retry"
     row = spool._db.execute("SELECT state, attempts, pending FROM items").fetchone()
     assert row == (State.RETRY_WAIT, 1, '["pacs"]')
     back = RecordingSCP()
     try:
         pipe.forwarders["pacs"].dest = pipe.forwarders["pacs"].dest.model_copy(update={"port": back.port})
-        pipe.forwarders["pacs"].down_until = 0
-        item = spool.claim("w1", now=10**10)
+        assert spool.destinations.state("pacs").down
+        assert spool.destinations.retry_now("pacs") == 1
+        item = spool.claim("w1")
         assert pipe.process(item) == "forwarded"
         pipe.close()
         assert len(back.received) == 1
+        assert not spool.destinations.state("pacs").down
     finally:
         back.stop()
 
@@ -250,3 +252,25 @@ def test_a_worker_process_keeps_one_instance_in_flight_per_lane(tmp_path):
         assert slow.max_in_flight == 2 and slow.associations == 2
     finally:
         slow.stop()
+
+
+def test_a_down_destination_is_probed_and_its_waiting_instances_go_at_once(tmp_path):
+    """Issue 10 item 8: instances waited out a long back-off after the destination had come back."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    pipe, spool = _pipeline(tmp_path, port, initial_seconds=300, max_seconds=600, probe_seconds=0.01)
+    assert _run_one(pipe, spool, to_bytes(make_study(1, 1)[0])) == "retry"
+    assert spool.claim("w1") is None  # due in 300 s
+    back = RecordingSCP()
+    try:
+        pipe.forwarders["pacs"].dest = pipe.forwarders["pacs"].dest.model_copy(update={"port": back.port})
+        pipe.idle()  # the lane's idle turn: the probe finds it up
+        item = spool.claim("w1")
+        assert item is not None and pipe.process(item) == "forwarded"
+        pipe.close()
+        assert len(back.received) == 1 and not spool.destinations.state("pacs").down
+    finally:
+        back.stop()

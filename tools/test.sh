@@ -1,25 +1,32 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need from scratch, then runs ruff and the whole test suite.
 #   - Debian peers the end-to-end tests talk to (dcmtk, dicom3tools, gdcm tools, Orthanc, Prometheus) and fonts,
-#     when running as root on Debian and any is missing;
-#   - a virtualenv in .venv with deidnode, its test tools and both OCR engines (the easyocr extra brings torch).
-# Set DEIDNODE_TEST_EXTRAS=test to skip easyocr (its tests then skip).
+#     headless Chromium (the status page's test) and systemd's tools (systemd-analyze, -sysusers, -tmpfiles:
+#     the unit's tests; nothing is started), when running as root on Debian and any is missing;
+#   - a virtualenv in .venv with deidnode, its test tools and both OCR engines (the easyocr extra brings torch);
+#   - HAProxy for the replicas test, and a Java runtime for the Spark job when the extras include spark.
+# Set DEIDNODE_TEST_EXTRAS=test to skip easyocr and spark (their tests then skip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+extras="${DEIDNODE_TEST_EXTRAS:-test,easyocr,spark}"
 
 need=()
-for bin in dcmdump dciodvfy gdcmconv /usr/sbin/Orthanc promtool prometheus; do
+for bin in dcmdump dciodvfy gdcmconv /usr/sbin/Orthanc promtool prometheus haproxy chromium systemd-analyze; do
   command -v "$bin" >/dev/null 2>&1 || need+=("$bin")
 done
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts)
+case ",$extras," in *,spark,*) command -v java >/dev/null 2>&1 || need+=(java) ;; esac
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing Debian packages for: ${need[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      dcmtk dicom3tools libgdcm-tools orthanc prometheus fonts-dejavu-core >/dev/null
+      dcmtk dicom3tools libgdcm-tools orthanc prometheus fonts-dejavu-core haproxy chromium systemd >/dev/null
+    if [[ " ${need[*]} " == *" java "* ]]; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null
+    fi
     # The packages' services are not wanted: tests start their own peers on loopback with free ports.
-    for svc in orthanc prometheus; do (service "$svc" stop >/dev/null 2>&1 || true); done
+    for svc in orthanc prometheus haproxy; do (service "$svc" stop >/dev/null 2>&1 || true); done
   else
     echo "missing (tests that need them will be skipped): ${need[*]}" >&2
   fi
@@ -27,6 +34,7 @@ fi
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/pip install -q -e ".[${DEIDNODE_TEST_EXTRAS:-test,easyocr}]"
+.venv/bin/pip install -q -e ".[$extras]"
 .venv/bin/ruff check .
+.venv/bin/lint-imports --no-cache  # the layout as import contracts (pyproject.toml [tool.importlinter])
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

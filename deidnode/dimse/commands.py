@@ -57,8 +57,23 @@ class CommandError(ValueError):
     """The command set is not valid Implicit VR Little Endian group 0000."""
 
 
+def is_uid(value: str) -> bool:
+    """A UID as PS3.5 9.1 spells it: digit components separated by dots, 64 characters at most. Components
+    with leading zeros, which the standard forbids, are accepted: real instances carry them."""
+    return (
+        0 < len(value) <= 64
+        and value.isascii()
+        and value.replace(".", "").isdigit()
+        and value[0] != "."
+        and value[-1] != "."
+        and ".." not in value
+    )
+
+
 def _text(value: bytes | memoryview) -> str:
-    return bytes(value).rstrip(b"\x00 ").decode("ascii", "replace")
+    # Latin-1 maps every byte to one character, so a response echoes exactly the bytes the request carried,
+    # even when they are not a valid UID (:func:`is_uid` is the check).
+    return bytes(value).rstrip(b"\x00 ").decode("latin-1")
 
 
 def decode_command(data: bytes | bytearray | memoryview) -> Command:
@@ -95,7 +110,7 @@ def _el(elem: int, value: bytes) -> bytes:
 
 
 def _ui(uid: str) -> bytes:
-    b = uid.encode("ascii")
+    b = uid.encode("latin-1")
     return b + b"\x00" if len(b) % 2 else b
 
 

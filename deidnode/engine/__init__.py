@@ -5,7 +5,7 @@ quarantine, plus a PHI-free audit record. The same input and key give the same o
 """
 
 from .deidentify import deidentify, deidentify_bytes, encode_dataset
-from .keys import Keys, resolve_keys
+from .keys import Keys
 from .policy import Policy
 from .result import EngineResult, Quarantine
 
@@ -17,5 +17,4 @@ __all__ = [
     "deidentify",
     "deidentify_bytes",
     "encode_dataset",
-    "resolve_keys",
 ]

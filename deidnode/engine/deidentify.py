@@ -9,22 +9,27 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydicom import dcmread
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.errors import InvalidDicomError
+from pydicom.dataset import Dataset
 from pydicom.filewriter import dcmwrite
-from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import UID
 
 from ..config import RULES_DIR, Option
+from ..dicomio import framing
+from ..dicomio.parse import parse_bytes
+from ..dicomio.part10 import encode_part10
+from ..dicomio.rawvalue import elements, get_strings, plain_uid
 from .header.apply import HeaderCleaner, HeaderContext
+from .header.decide import SCRUB_VRS
+from .header.private import read_declarations
 from .header.pseudonyms import patient_key
-from .header.records import add_deid_records, plain_uid, rebuild_file_meta
+from .header.records import add_deid_records, rebuild_file_meta
 from .header.table import load_table
 from .keys import Keys
-from .part10 import encode_part10
+from .names import Lexicon, NameCleaner, NerFn, lexicon_tokens
+from .names_ner import HeaderNerUnavailableError
 from .phi import PhiValues, collect_phi
 from .policy import Policy
-from .result import EngineResult, Quarantine
+from .result import EngineResult, LexiconUpdate, Quarantine
 
 ENCAPSULATED_NATIVE = {
     "1.2.840.10008.1.2",
@@ -101,11 +106,22 @@ def _encoding(ts: str) -> tuple[bool, bool]:
 
 
 def deidentify(
-    ds: Dataset, policy: Policy, keys: Keys, *, preview_dir: str | Path | None = None, series_memo: Any = None
+    ds: Dataset,
+    policy: Policy,
+    keys: Keys,
+    *,
+    preview_dir: str | Path | None = None,
+    lexicon: Lexicon | None = None,
+    collect_mapping: bool = False,
+    series_memo: Any = None,
 ) -> EngineResult:
     """De-identify ``ds`` (a FileDataset or Dataset with ``file_meta``); ``ds`` is modified in place.
 
     ``preview_dir``: where the pixel stage writes before/after PNGs for QA (the only output besides the result).
+    ``lexicon``: the study lexicon (names and identifiers seen in other instances of the patient, as keyed
+    hashes); free text is cleaned of them too, and ``result.lexicon`` holds what this instance adds to it.
+    ``collect_mapping``: ``result.mapping`` gets each replaced identity with its pseudonym (for the honest
+    broker's encrypted mapping store; PHI).
     ``series_memo``: the caller's ``pixels.series.SeriesMemo`` (one text-presence decision per CT/MR series).
     """
     if policy.pixels.policy_by_modality:
@@ -140,11 +156,19 @@ def deidentify(
             if q is not None:
                 return EngineResult(None, q, audit)
             ts = str(ds.file_meta.TransferSyntaxUID)
+        patient = patient_key(ds)
         day_offset = None
         if Option.retain_long_modified_dates in profile.option_set:
-            day_offset = keys.day_offset(patient_key(ds), profile.date_shift_max_days)
+            day_offset = keys.day_offset(patient, profile.date_shift_max_days)
         implicit, little = _encoding(ts)
-        ctx = HeaderContext(keys=keys, profile=profile, phi=phi, day_offset=day_offset, explicit_vr=not implicit)
+        scope = keys.lexicon_scope(patient) if lexicon is not None else b""
+        known = lexicon.known(scope) if lexicon is not None else ()
+        cleaner = NameCleaner(phi, keys, scope, known, _header_ner(policy))
+        ctx = HeaderContext(keys=keys, profile=profile, phi=phi, day_offset=day_offset, explicit_vr=not implicit,
+                            text=cleaner)
+        originals = _identities(ds) if collect_mapping else {}
+        if ctx.rules.safe_private:
+            ctx.declared = read_declarations(ds)
         HeaderCleaner(ctx).clean(ds)
         audit["codes"] = add_deid_records(
             ds, profile, pixels_cleaned=pixels_cleaned, little_endian=little, implicit_vr=implicit
@@ -153,9 +177,65 @@ def deidentify(
         rebuild_file_meta(ds, ts)
         audit["transfer_syntax_out"] = ts
         audit["sop_instance_uid"] = plain_uid(ds, 0x00080018) or str(ds.SOPInstanceUID)
-        return EngineResult(ds, None, audit)
+        update = None
+        if lexicon is not None:
+            tokens = lexicon_tokens(phi, cleaner.found)
+            update = LexiconUpdate(scope, frozenset(keys.lexicon_token(scope, t) for t in tokens))
+            audit["lexicon_known"] = len(known)
+        mapping: tuple[tuple[str, str, str], ...] = ()
+        if collect_mapping:
+            now = _identities(ds)
+            mapping = tuple((k, v, now.get(k, "")) for k, v in originals.items() if v and v != now.get(k, ""))
+            if day_offset is not None:
+                mapping += (("date_shift_days", patient, str(day_offset)),)
+        return EngineResult(ds, None, audit, update, mapping)
+    except HeaderNerUnavailableError as e:  # configured but not loadable: fail closed, say why
+        return EngineResult(None, Quarantine("header", e.code, e.detail), audit)
     except Exception as e:  # fail closed; the message may hold values, so only the type is reported
         return EngineResult(None, Quarantine("header", "engine-error", type(e).__name__), audit)
+
+
+# The identities an honest broker maps back (issue: mapping store), read before and after the walk.
+_MAPPED = (
+    (0x00100020, "LO", "patient_id"),
+    (0x00100010, "PN", "patient_name"),
+    (0x00080050, "SH", "accession_number"),
+    (0x00200010, "SH", "study_id"),
+    (0x0020000D, "UI", "study_instance_uid"),
+    (0x0020000E, "UI", "series_instance_uid"),
+    (0x00080018, "UI", "sop_instance_uid"),
+)
+
+
+def _identities(ds: Dataset) -> dict[str, str]:
+    return {kind: "\\".join(get_strings(ds, tag, vr)).strip() for tag, vr, kind in _MAPPED if tag in elements(ds)}
+
+
+def _header_ner(policy: Policy) -> NerFn | None:
+    """The NER layer for header free text, when a stanza models folder is configured (names_ner.py)."""
+    models = policy.header.stanza_models_dir
+    if models is None:
+        return None
+    from .names_ner import get_person_ner
+
+    return get_person_ner(models)
+
+
+def lexicon_update(ds: Dataset, keys: Keys, policy: Policy) -> LexiconUpdate:
+    """What ``ds`` would add to its patient's study lexicon, without de-identifying it: its own PHI values and
+    the names its free text announces. ``deid`` gathers these for a whole batch before cleaning any file, so the
+    order of files in a batch does not matter."""
+    phi = collect_phi(ds)
+    scope = keys.lexicon_scope(patient_key(ds))
+    cleaner = NameCleaner(phi, ner=_header_ner(policy))
+    for elem in ds.iterall():
+        if elem.VR in SCRUB_VRS and not elem.tag.is_private and isinstance(elem.value, str | list | tuple):
+            values = elem.value if isinstance(elem.value, list | tuple) else [elem.value]
+            for v in values:
+                if isinstance(v, str):
+                    cleaner.clean(v)
+    tokens = lexicon_tokens(phi, cleaner.found)
+    return LexiconUpdate(scope, frozenset(keys.lexicon_token(scope, t) for t in tokens))
 
 
 def _clean_pixels(
@@ -169,9 +249,10 @@ def _clean_pixels(
 ) -> Quarantine | None:
     try:
         from .pixels.stage import clean_pixels
-    except ImportError:
-        return Quarantine("pixels", "pixel-stage-unavailable", "pixel cleaning is configured but not installed")
-    return clean_pixels(ds, phi, policy, keys, audit, preview_dir=preview_dir, series_memo=series_memo)
+
+        return clean_pixels(ds, phi, policy, keys, audit, preview_dir=preview_dir, series_memo=series_memo)
+    except ImportError as e:  # a missing package or system library (e.g. libGL for OpenCV): name it
+        return Quarantine("pixels", "pixel-stage-unavailable", f"{type(e).__name__}: {e}"[:300])
 
 
 def _has_embedded_overlay(ds: Dataset) -> bool:
@@ -207,52 +288,36 @@ def _clear_embedded_overlays(ds: Dataset, policy: Policy, audit: dict) -> Quaran
     return None
 
 
-def as_file(raw: bytes | mmap.mmap) -> io.BytesIO | mmap.mmap:
-    """A file-like view of ``raw``: BytesIO shares a ``bytes`` object; a memory map (the spool's file) is read
-    in place, so a large instance is not first copied into the worker's memory."""
-    if isinstance(raw, mmap.mmap):
-        raw.seek(0)
-        return raw
-    return io.BytesIO(raw)
-
-
-def parse_bytes(raw: bytes | mmap.mmap) -> Dataset:
-    """Parse a Part 10 byte string (preamble optional, file meta required) and read every element."""
-    try:
-        ds = dcmread(as_file(raw), force=False)
-    except InvalidDicomError:
-        # A bare data set without Part 10 header (older archives write these): accepted only when it parses to
-        # a composite instance; its encoding becomes the transfer syntax of the output.
-        ds = dcmread(as_file(raw), force=True)
-        if "SOPClassUID" not in ds or "SOPInstanceUID" not in ds or "PatientID" not in ds and "Modality" not in ds:
-            raise
-        implicit, little = ds.original_encoding
-        if not little:
-            raise
-        ds.file_meta = FileMetaDataset()
-        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
-    if "SOPClassUID" not in ds and "SOPInstanceUID" not in ds:
-        raise InvalidDicomError("no SOP Class or Instance UID")
-    return ds
-
-
 def deidentify_bytes(
     raw: bytes | mmap.mmap,
     policy: Policy,
     keys: Keys,
     *,
     preview_dir: str | Path | None = None,
+    lexicon: Lexicon | None = None,
+    collect_mapping: bool = False,
     series_memo: Any = None,
 ) -> EngineResult:
     """Parse a Part 10 byte string (or a read-only memory map of a file) and de-identify it.
 
-    A file that cannot be parsed gives a quarantine result (stage ``parse``), never an exception.
+    A file that cannot be parsed gives a quarantine result (stage ``parse``), never an exception: ``unparseable``
+    (detail: the exception type, or what :mod:`.framing` found, e.g. ``truncated: ...``) or ``inflate-limit``.
     """
     try:
-        ds = parse_bytes(raw)
+        ds = parse_bytes(raw, max_inflated_bytes=policy.max_inflated_bytes)
+    except framing.ParseLimitError as e:
+        return EngineResult(None, Quarantine("parse", e.code, str(e)), {})
     except Exception as e:
         return EngineResult(None, Quarantine("parse", "unparseable", type(e).__name__), {})
-    return deidentify(ds, policy, keys, preview_dir=preview_dir, series_memo=series_memo)
+    return deidentify(
+        ds,
+        policy,
+        keys,
+        preview_dir=preview_dir,
+        lexicon=lexicon,
+        collect_mapping=collect_mapping,
+        series_memo=series_memo,
+    )
 
 
 def encode_dataset(ds: Dataset) -> bytes:

@@ -6,6 +6,7 @@ dates shifted, the same offset for one patient). No per-process tables, no rando
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -16,7 +17,6 @@ from pathlib import Path
 from ..errors import ConfigError
 
 MIN_KEY_BYTES = 32
-KEY_FILE_ENV = "DEIDNODE_KEY_FILE"
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,17 @@ class Keys:
         """A stable index in ``range(n)``."""
         return int.from_bytes(self.digest(purpose, value)[:8], "big") % n
 
+    def lexicon_scope(self, patient: str) -> bytes:
+        """The study lexicon's key for one patient (``patient_key``): names seen for one patient are used for that
+        patient's instances only."""
+        return self.digest("lexicon-scope", patient)[:16]
+
+    def lexicon_token(self, scope: bytes, token: str) -> bytes:
+        """A normalised word or phrase of the study lexicon, as the keyed hash stored in place of it."""
+        h = _lexicon_base(self.secret).copy()
+        h.update(scope + b"\x00" + token.encode())
+        return h.digest()[:16]
+
     def day_offset(self, patient: str, max_days: int) -> int:
         """A per-patient date shift in days, in ``[-max_days, -1]``: dates only move into the past."""
         return -(1 + self.choice("date-shift", patient, max_days))
@@ -66,6 +77,12 @@ class Keys:
         return cls(_key_bytes(data))
 
 
+@functools.lru_cache(maxsize=8)
+def _lexicon_base(secret: bytes) -> hmac.HMAC:
+    """The keyed hash state after the lexicon's label, copied for each token (half the cost of a new HMAC)."""
+    return hmac.new(secret, b"lexicon\x00", hashlib.sha256)
+
+
 def _key_bytes(data: bytes) -> bytes:
     """The key is the file's bytes as they are (``head -c 32 /dev/urandom`` may start or end with whitespace
     bytes), except that a text key (printable ASCII, e.g. ``openssl rand -hex 32 > key``) loses its line end."""
@@ -73,22 +90,3 @@ def _key_bytes(data: bytes) -> bytes:
     if text and all(0x20 <= b < 0x7F for b in text):
         return text
     return data
-
-
-def resolve_keys(key_file: str | os.PathLike[str] | None, *, ephemeral: bool = False) -> Keys:
-    """The key from (in order) an explicit path, ``$DEIDNODE_KEY_FILE``; a random one only when asked.
-
-    Refuses to run without a key: pseudonyms made with a forgotten random key cannot be kept consistent
-    across runs, which splits studies.
-    """
-    env = os.environ.get(KEY_FILE_ENV)
-    if key_file is not None:
-        return Keys.from_file(key_file)
-    if env:
-        return Keys.from_file(env)
-    if ephemeral:
-        return Keys.ephemeral()
-    raise ConfigError(
-        "config error: keys.key_file: no de-identification key; give --key-file, keys.key_file in the config "
-        f"or ${KEY_FILE_ENV} (make one with: head -c 32 /dev/urandom > deid.key), or --ephemeral-key"
-    )

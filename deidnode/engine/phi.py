@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 
-from .header.rawvalue import get_strings
-from .header.tags import vr_of
+from ..dicomio.rawvalue import elements, get_strings
+from ..dicomio.tags import vr_of
 
 # Attributes whose values identify the patient or the encounter (matched as identifiers).
 IDENTIFIER_KEYWORDS = frozenset(
@@ -128,7 +128,7 @@ class _Collector:
         """Decide from each raw element's tag and VR whether its value matters, so values that do not are never
         decoded (decoding every element would cost more than the whole de-identification). The dataset's own dict
         is read directly, as in HeaderCleaner.clean."""
-        for key, elem in list(ds._dict.items()):
+        for key, elem in list(elements(ds).items()):
             if key >> 16 & 1:
                 continue  # private values have no known meaning; removed unless retained as safe
             if elem.is_raw and elem.value is None:
@@ -136,8 +136,8 @@ class _Collector:
                 # the output then keeps); done here too so the output does not change
                 elem = ds.get_item(key)
             vr = elem.VR
-            if not vr or len(vr) != 2:
-                vr = vr_of(int(key), vr)
+            if not vr or len(vr) != 2 or vr == "UN":  # UN: the dictionary's VR, as in HeaderCleaner
+                vr = vr_of(int(key), None)
             if vr == "SQ":
                 for item in ds[key].value:
                     self.walk(item)

@@ -20,11 +20,24 @@ class Quarantine:
         return {"stage": self.stage, "code": self.code, "detail": self.detail}
 
 
+@dataclass(frozen=True)
+class LexiconUpdate:
+    """What an instance adds to its patient's study lexicon: keyed hashes only (``Keys.lexicon_token``)."""
+
+    scope: bytes
+    tokens: frozenset[bytes]
+
+
 @dataclass
 class EngineResult:
     dataset: Dataset | None
     quarantine: Quarantine | None = None
     audit: dict[str, Any] = field(default_factory=dict)
+    lexicon: LexiconUpdate | None = None
+    """Set when the caller passed a lexicon: the tokens to store for later instances of the patient."""
+    mapping: tuple[tuple[str, str, str], ...] = field(default=(), repr=False)
+    """(kind, original, pseudonym) of the identities replaced, when asked for (``collect_mapping``): PHI, for the
+    encrypted mapping store only; never logged, never in the audit."""
 
     @property
     def ok(self) -> bool:

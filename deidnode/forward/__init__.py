@@ -1,7 +1,7 @@
 """Destinations: C-STORE SCU (association reuse, transfer-syntax fallback) and folders."""
 
-from .base import Outcome, Result
+from .base import Outcome, Outgoing, Result
 from .folder import FolderForwarder
 from .scu import DicomForwarder, make_forwarder
 
-__all__ = ["DicomForwarder", "FolderForwarder", "Outcome", "Result", "make_forwarder"]
+__all__ = ["DicomForwarder", "FolderForwarder", "Outcome", "Outgoing", "Result", "make_forwarder"]

@@ -1,14 +1,20 @@
 """C-STORE SCU to one destination, reusing its association (PS3.4 B.2; PS3.8 presentation contexts).
 
 For every SOP class met so far the association proposes one context with the native syntaxes (Explicit then
-Implicit VR Little Endian) and one per other transfer syntax seen (JPEG, RLE, Deflate...). A dataset goes out
-in its own syntax when the destination accepted it; otherwise it is converted to Explicit VR Little Endian
-(decompressing pixel data) - lossless, never a lossy re-encode. A new SOP class or syntax re-negotiates.
-The association and messages use :mod:`deidnode.dimse` (one blocking socket, no helper threads).
+Implicit VR Little Endian) and one per other transfer syntax seen (JPEG, RLE, Deflate, Big Endian...), newest
+first within the 128 contexts PS3.8 allows; a class or syntax not in the open association's proposal
+re-negotiates. An instance goes out in its own syntax when the destination accepted it; otherwise as a
+converted copy in Explicit (or Implicit) VR Little Endian: lossless, never a lossy re-encode, every UID kept
+(:class:`~.base.Outgoing`). The association and messages use :mod:`deidnode.dimse` (one blocking socket).
+
+Outcomes: RETRY when the destination is unavailable (the worker's shared clock for the destination then
+decides when to try again), FAIL when this instance is refused for good (a failure status, an A-ABORT in
+answer to it, a class or syntax the destination refused, an association rejected permanently).
 """
 
 from __future__ import annotations
 
+import select
 import socket
 import ssl
 import time
@@ -24,31 +30,36 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 
-from ..config import Destination, RetrySettings
+from ..config import Destination
+from ..dicomio import part10
 from ..dimse import AssociationRejected, Link, PeerAborted, PeerClosed, ProtocolError, acse
 from ..dimse import commands as cmds
 from ..dimse.link import ReleaseRequested
-from ..engine import part10
+from ..dimse.transport import client_ssl_context, set_nodelay
+from ..errors import os_error_name
 from ..logging import get_logger
-from ..receive.scp import set_nodelay
-from .base import OK, Outcome, Result
+from .base import OK, Outcome, Outgoing, Result
 from .folder import FolderForwarder
 
 log = get_logger("forward")
 
 NATIVE = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+VERIFICATION = "1.2.840.10008.1.1"
 MAX_CONTEXTS = 128  # PS3.8 9.3.2.2: presentation context IDs are odd numbers 1..255
+RESPONSE_TIMEOUT_GROWTH = 8
 _LINK_ERRORS = (PeerClosed, PeerAborted, ProtocolError, ReleaseRequested, OSError)
 
-
-def _client_ssl_context(dest: Destination) -> ssl.SSLContext | None:
-    if dest.tls is None:
-        return None
-    ctx = ssl.create_default_context(
-        ssl.Purpose.SERVER_AUTH, cafile=str(dest.tls.ca) if dest.tls.ca else None
-    )
-    ctx.load_cert_chain(dest.tls.cert, dest.tls.key)
-    return ctx
+# PS3.8 Table 9-21: A-ASSOCIATE-RJ diagnostics by source, for the operator's log.
+_RJ_REASONS = {
+    (1, 1): "no reason given",
+    (1, 2): "application context name not supported",
+    (1, 3): "calling AE title not recognized",
+    (1, 7): "called AE title not recognized",
+    (2, 1): "no reason given",
+    (2, 2): "protocol version not supported",
+    (3, 1): "temporary congestion",
+    (3, 2): "local limit exceeded",
+}
 
 
 def encode_body(ds: Dataset, transfer_syntax: str) -> list[bytes | memoryview]:
@@ -56,7 +67,7 @@ def encode_body(ds: Dataset, transfer_syntax: str) -> list[bytes | memoryview]:
     buffers to send one after the other.
 
     The engine's writer frames the elements it left raw directly and hands large values (pixel data) on as
-    they are; anything else goes through pydicom.
+    they are; anything else goes through pydicom. A deflated data set is padded to even length (PS3.5 A.5).
     """
     implicit = transfer_syntax == ImplicitVRLittleEndian
     little = transfer_syntax != ExplicitVRBigEndian
@@ -69,33 +80,43 @@ def encode_body(ds: Dataset, transfer_syntax: str) -> list[bytes | memoryview]:
     data = fp.parent.getbuffer()
     if transfer_syntax == DeflatedExplicitVRLittleEndian:
         z = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
-        return [z.compress(data) + z.flush()]
+        deflated = z.compress(data) + z.flush()
+        return [deflated + b"\x00" if len(deflated) % 2 else deflated]
     return [data]
 
 
-class DicomForwarder:
-    """One destination's SCU. Not thread-safe: each worker process holds its own."""
+class _Reconnect(Exception):
+    """The reused association was closed under us (idle timeout at the peer): open a new one and send again."""
 
-    def __init__(self, dest: Destination, retry: RetrySettings) -> None:
+
+class DicomForwarder:
+    """One destination's SCU. Not thread-safe: each worker lane holds its own."""
+
+    def __init__(self, dest: Destination) -> None:
         assert dest.ae_title and dest.host and dest.port
         self.name = dest.name
         self.dest = dest
-        self.retry = retry
-        self._ssl = _client_ssl_context(dest)
+        self.where = f"{dest.host}:{dest.port}"
+        self._ssl = client_ssl_context(dest.tls)
         self.link: Link | None = None
         self.contexts: dict[int, tuple[str, str]] = {}
         """Accepted contexts of the open association: ID -> (SOP class, transfer syntax)."""
+        self.proposed: set[str] = set()
+        """SOP classes the open association proposed (accepted or not)."""
         self.wanted: dict[str, list[str]] = {}
-        """SOP class -> non-native transfer syntaxes to propose, in order first seen."""
+        """SOP class -> non-native transfer syntaxes to propose, most recently needed last."""
         self.message_id = 0
         self.last_used = 0.0
-        self.down_until = 0.0
-        self.failures = 0
+        self.response_timeout = dest.timeout
+        """How long to wait for a C-STORE-RSP: ``timeout``, doubled after each response timeout (up to
+        ``RESPONSE_TIMEOUT_GROWTH`` times it), so a destination slower than its configured timeout is not sent
+        the same instance again and again."""
 
     # -- association ----------------------------------------------------------------------------------
     def _proposal(self) -> list[tuple[str, list[str]]]:
-        cxs: list[tuple[str, list[str]]] = []
-        for sop, others in reversed(self.wanted.items()):  # newest first, so it survives the cap
+        # Verification always: an association (a probe's) proposes at least one context (PS3.8 9.3.2).
+        cxs: list[tuple[str, list[str]]] = [(VERIFICATION, list(NATIVE))]
+        for sop, others in reversed(self.wanted.items()):  # most recently needed first: it survives the cap
             group = [(sop, list(NATIVE))] + [(sop, [ts]) for ts in others]
             if len(cxs) + len(group) > MAX_CONTEXTS:
                 break
@@ -107,9 +128,10 @@ class DicomForwarder:
         assert dest.host and dest.port and dest.ae_title
         try:
             sock = socket.create_connection((dest.host, dest.port), timeout=dest.timeout)
-        except OSError:
-            return self._unavailable("destination_unreachable")
+        except OSError as e:
+            return Result(Outcome.RETRY, "destination_unreachable", f"{self.where}: {os_error_name(e)}")
         link: Link | None = None
+        proposal = self._proposal()
         try:
             set_nodelay(sock)
             if self._ssl is not None:
@@ -119,37 +141,43 @@ class DicomForwarder:
                 link,
                 calling_ae=dest.calling_ae_title,
                 called_ae=dest.ae_title,
-                contexts=self._proposal(),
+                contexts=proposal,
                 max_pdu=dest.max_pdu,
             )
-        except (AssociationRejected, *_LINK_ERRORS, ssl.SSLError) as e:
+        except AssociationRejected as e:
+            (link or sock).close()
+            reason = _RJ_REASONS.get((e.source, e.diagnostic), "")
+            detail = f"{self.where}: result {e.result} source {e.source} diagnostic {e.diagnostic} {reason}".strip()
+            if e.result == acse.RJ_PERMANENT:
+                log.error("association_rejected", extra={"destination": self.name, "detail": detail})
+                return Result(Outcome.FAIL, "association_rejected_permanent", detail)
+            return Result(Outcome.RETRY, "association_rejected_transient", detail)
+        except ssl.SSLError as e:
+            (link or sock).close()
+            return Result(Outcome.RETRY, "tls_failed", f"{self.where}: {e.reason or type(e).__name__}")
+        except _LINK_ERRORS as e:
             (link or sock).close()  # a Link closes its reader and socket
-            if isinstance(e, AssociationRejected):
-                return self._unavailable("association_rejected", f"result {e.result} diagnostic {e.diagnostic}")
-            return self._unavailable("association_failed", type(e).__name__)
+            return Result(Outcome.RETRY, "association_failed", f"{self.where}: {_link_cause(e)}")
         self.link = link
         self.contexts = accepted.contexts
-        self.failures = 0
-        log.info("association_open", extra={"destination": self.name, "contexts": len(self.contexts)})
+        self.proposed = {sop for sop, _ in proposal}
+        log.info(
+            "association_open",
+            extra={"destination": self.name, "peer": self.where, "contexts": len(self.contexts),
+                   "proposed": len(proposal)},
+        )
         return None
 
-    def _unavailable(self, code: str, detail: str = "") -> Result:
-        self.failures += 1
-        backoff = min(self.retry.initial_seconds * 2 ** (self.failures - 1), self.retry.max_seconds)
-        self.down_until = time.monotonic() + backoff
-        log.warning(
-            "destination_unavailable",
-            extra={"destination": self.name, "code": code, "backoff_s": round(backoff, 3)},
-        )
-        return Result(Outcome.RETRY, code, detail)
-
-    def _drop(self, abort: bool = False) -> None:
-        """Release (or abort) the association; never raises."""
+    def _drop(self, abort: bool | None = False) -> None:
+        """Release (or abort, or with None just close: the peer aborted) the association; never raises."""
         link, self.link = self.link, None
+        self.contexts, self.proposed = {}, set()
         if link is None:
             return
         try:
-            if abort:
+            if abort is None:
+                pass
+            elif abort:
                 link.send_abort()
             else:
                 link.sock.settimeout(min(self.dest.timeout, 5.0))
@@ -162,41 +190,50 @@ class DicomForwarder:
 
     # -- sending --------------------------------------------------------------------------------------
     def _want(self, sop: str, ts: str) -> bool:
-        """Register a (SOP class, syntax) pair; True if it was new (the association must be renegotiated)."""
-        others = self.wanted.get(sop)
+        """Register a (SOP class, syntax) pair as most recently needed; True if it was new."""
+        others = self.wanted.pop(sop, None)
         new = others is None
         if others is None:
-            others = self.wanted[sop] = []
+            others = []
         if ts not in NATIVE and ts not in others:
             others.append(ts)
             new = True
-        if new:
-            self.wanted[sop] = self.wanted.pop(sop)  # most recent last
+        self.wanted[sop] = others
         return new
 
-    def send(self, ds: Dataset) -> Result:
-        now = time.monotonic()
-        if now < self.down_until:
-            return Result(Outcome.RETRY, "destination_backoff")
-        sop = str(ds.SOPClassUID)
-        ts = str(ds.file_meta.TransferSyntaxUID)
-        if self._want(sop, ts) and self.link is not None:
-            self._drop()
-        for attempt in (1, 2):
-            fresh = False
-            if self.link is None:
+    def send(self, out: Outgoing) -> Result:
+        sop, ts = out.sop_class, out.transfer_syntax
+        new = self._want(sop, ts)
+        if self.link is not None and self._stale():
+            self._drop(abort=None)  # the peer released, aborted or closed it while it was idle
+        if self.link is not None and (new or sop not in self.proposed):
+            self._drop()  # re-negotiate: this class or syntax is not in the open association's proposal
+        for _attempt in (1, 2):
+            fresh = self.link is None
+            if fresh:
                 err = self._connect()
                 if err is not None:
                     return err
-                fresh = True
-            result = self._send_on(ds, sop, ts)
+            try:
+                result = self._send_on(out, sop, ts, fresh)
+            except _Reconnect:
+                continue
             self.last_used = time.monotonic()
-            if result.code == "no_response" and not fresh and attempt == 1:
-                continue  # the peer closed an idle association under us: reconnect once
-            if result.code == "no_response":
-                return self._unavailable("no_response")
             return result
-        return Result(Outcome.RETRY, "no_response")  # pragma: no cover - loop always returns
+        return Result(Outcome.RETRY, "connection_lost", f"{self.where}: closed twice")
+
+    def _stale(self) -> bool:
+        """Whether the idle association has anything to read: between our request/response pairs the peer
+        only speaks to release, abort or close it (PS3.8 7.2, 7.3), so it cannot carry a message any more."""
+        assert self.link is not None
+        sock = self.link.sock
+        try:
+            if isinstance(sock, ssl.SSLSocket) and sock.pending():
+                return True
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
 
     def _choose_context(self, sop: str, ts: str) -> tuple[int, str] | None:
         """The context for a data set in ``ts``: its own syntax, else a native one (Explicit VR LE first)."""
@@ -208,38 +245,57 @@ class DicomForwarder:
                 return accepted[native], native
         return None
 
-    def _send_on(self, ds: Dataset, sop: str, ts: str) -> Result:
+    def _send_on(self, out: Outgoing, sop: str, ts: str, fresh: bool) -> Result:
         assert self.link is not None
         if not any(a == sop for a, _ in self.contexts.values()):
-            return Result(Outcome.FAIL, "sop_class_not_accepted", f"destination {self.name}")
+            return Result(Outcome.FAIL, "sop_class_not_accepted", f"{self.where}: {sop}")
         chosen = self._choose_context(sop, ts)
         if chosen is None:
-            return Result(Outcome.FAIL, "transfer_syntax_not_accepted", f"destination {self.name}")
+            return Result(Outcome.FAIL, "transfer_syntax_not_accepted", f"{self.where}: {sop} in {ts}")
         cx_id, out_ts = chosen
-        if out_ts != ts and ts not in NATIVE:
-            err = self._to_explicit_le(ds, ts)
-            if err is not None:
-                return err
+        try:
+            ds = out.in_syntax(out_ts)
+        except Exception as e:  # noqa: BLE001 - no codec for the pixels, corrupt fragments
+            return Result(Outcome.FAIL, "transfer_syntax_fallback_failed", getattr(e, "code", type(e).__name__))
         try:
             body = encode_body(ds, out_ts)
         except Exception as e:  # noqa: BLE001 - a value pydicom cannot write
             return Result(Outcome.FAIL, "encode_failed", type(e).__name__)
         self.message_id = self.message_id % 0xFFFF + 1
-        rq = cmds.store_rq(self.message_id, sop, str(ds.SOPInstanceUID))
+        rq = cmds.store_rq(self.message_id, sop, out.sop_instance)
         try:
             self.link.send_message(cx_id, rq, body)
-            rsp = self._response(cx_id)
-        except (*_LINK_ERRORS, ValueError):
+        except _LINK_ERRORS as e:
             self._drop(abort=True)
-            return Result(Outcome.RETRY, "no_response")
+            if not fresh:
+                raise _Reconnect from e  # nothing of this message was answered: sending it again is safe
+            return Result(Outcome.RETRY, "connection_lost", f"{self.where}: {_link_cause(e)}")
+        try:
+            self.link.sock.settimeout(self.response_timeout)
+            rsp = self._response()
+        except PeerAborted as e:
+            self._drop(abort=None)
+            return Result(Outcome.FAIL, "destination_aborted", f"{self.where}: A-ABORT in answer to the C-STORE {e}")
+        except (*_LINK_ERRORS, ValueError) as e:
+            self._drop(abort=True)
+            if _timed_out(e):
+                # The destination may still store it: no immediate resend; the retry clock decides, and the
+                # next attempt waits longer.
+                waited = self.response_timeout
+                self.response_timeout = min(waited * 2, self.dest.timeout * RESPONSE_TIMEOUT_GROWTH)
+                return Result(Outcome.RETRY, "response_timeout", f"{self.where}: no C-STORE-RSP in {waited:g} s "
+                              f"(next attempt waits {self.response_timeout:g} s)")
+            if not fresh and isinstance(e, PeerClosed | ReleaseRequested):
+                raise _Reconnect from e  # the peer had closed the idle association before our request
+            return Result(Outcome.RETRY, "connection_lost", f"{self.where}: {_link_cause(e)}")
         code = rsp.status if rsp.status is not None else -1
         if code == 0x0000 or code in (0x0001, 0x0107, 0x0116) or 0xB000 <= code <= 0xBFFF:
             return OK
         if 0xA700 <= code <= 0xA7FF:
-            return Result(Outcome.RETRY, "destination_out_of_resources", f"status 0x{code:04X}")
-        return Result(Outcome.FAIL, "destination_refused", f"status 0x{code:04X}")
+            return Result(Outcome.RETRY, "destination_out_of_resources", f"{self.where}: status 0x{code:04X}")
+        return Result(Outcome.FAIL, "destination_refused", f"{self.where}: status 0x{code:04X}")
 
-    def _response(self, cx_id: int) -> cmds.Command:
+    def _response(self) -> cmds.Command:
         """The C-STORE-RSP to the message just sent (PS3.7 9.3.1.2)."""
         assert self.link is not None
         rsp_cx, rsp = self.link.read_command()
@@ -249,19 +305,15 @@ class DicomForwarder:
             raise ProtocolError("C-STORE-RSP does not answer the request")
         return rsp
 
-    @staticmethod
-    def _to_explicit_le(ds: Dataset, ts: str) -> Result | None:
-        """Lossless fallback to Explicit VR Little Endian."""
-        try:
-            if ts == DeflatedExplicitVRLittleEndian or "PixelData" not in ds:
-                ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-            elif ds.file_meta.TransferSyntaxUID.is_compressed:
-                ds.decompress()
-            else:  # big endian with pixel data: pydicom cannot swap on write
-                return Result(Outcome.FAIL, "transfer_syntax_not_accepted", "no lossless conversion")
-        except Exception as e:  # noqa: BLE001 - missing codec or corrupt fragments
-            return Result(Outcome.FAIL, "transfer_syntax_fallback_failed", type(e).__name__)
-        return None
+    def probe(self) -> Result:
+        """Is the destination back? An association (kept for the next instance) answers it; nothing is sent."""
+        if self.link is not None:
+            self._drop(abort=None if self._stale() else False)
+        err = self._connect()
+        if err is not None:
+            return err
+        self.last_used = time.monotonic()
+        return OK
 
     def release_if_idle(self, now: float) -> None:
         """Release the association when unused for ``idle_release_seconds``."""
@@ -272,8 +324,26 @@ class DicomForwarder:
         self._drop()
 
 
-def make_forwarder(dest: Destination, retry: RetrySettings, encode) -> DicomForwarder | FolderForwarder:  # noqa: ANN001
-    """The forwarder for a destination's type; ``encode`` is ``engine.encode_dataset`` (folders)."""
+def _timed_out(e: BaseException) -> bool:
+    return isinstance(e, TimeoutError) or isinstance(e.__cause__, TimeoutError)
+
+
+def _link_cause(e: BaseException) -> str:
+    """A PHI-free cause: errno name, timeout, protocol error text (ours), or the exception type."""
+    if _timed_out(e):
+        return "timeout"
+    cause = e.__cause__ if isinstance(e, PeerClosed) and e.__cause__ is not None else e
+    if isinstance(cause, OSError) and cause.errno:
+        return os_error_name(cause)
+    if isinstance(e, ProtocolError):
+        return f"protocol error: {e}"
+    if isinstance(e, PeerClosed):
+        return "connection closed"
+    return type(e).__name__
+
+
+def make_forwarder(dest: Destination) -> DicomForwarder | FolderForwarder:
+    """The forwarder for a destination's type."""
     if dest.type == "dicom":
-        return DicomForwarder(dest, retry)
-    return FolderForwarder(dest, encode)
+        return DicomForwarder(dest)
+    return FolderForwarder(dest)

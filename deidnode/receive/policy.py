@@ -25,34 +25,53 @@ class Rejection:
     code: str
 
 
+NETWORK_NOT_ALLOWED = Rejection(RESULT_REJECTED_PERMANENT, SOURCE_SERVICE_USER, DIAG_NO_REASON, "network_not_allowed")
+CALLING_AE_INVALID = Rejection(
+    RESULT_REJECTED_PERMANENT, SOURCE_SERVICE_USER, DIAG_CALLING_AE_NOT_RECOGNISED, "calling_aet_invalid"
+)
+CALLED_AE_INVALID = Rejection(
+    RESULT_REJECTED_PERMANENT, SOURCE_SERVICE_USER, DIAG_CALLED_AE_NOT_RECOGNISED, "called_aet_invalid"
+)
+
+
 class AssociationPolicy:
-    """Decides from the A-ASSOCIATE-RQ's AE titles and the peer's address whether to accept."""
+    """Decides from the peer's address (at accept, before a byte is read) and the A-ASSOCIATE-RQ's AE titles
+    (from its fixed fields, before anything else is decoded) whether to accept.
+
+    AE titles are compared without their leading and trailing spaces only (PS3.5 6.2); a title holding a
+    control character or backslash never matches (:func:`deidnode.dimse.acse.ae_title` refuses it first).
+    """
 
     def __init__(self, settings: NodeSettings) -> None:
-        self.ae_title = settings.ae_title.strip()
+        self.ae_title = settings.ae_title.strip(" ")
         self.check_called = settings.check_called_aet
-        self.calling = frozenset(a.strip() for a in settings.allowed_calling_aets)
+        self.calling = frozenset(a.strip(" ") for a in settings.allowed_calling_aets)
         self.networks = tuple(ipaddress.ip_network(n, strict=False) for n in settings.allowed_networks)
+
+    def network_allowed(self, address: str) -> bool:
+        """Whether a connection from ``address`` may be read at all."""
+        if not self.networks:
+            return True
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        if ip.version == 6 and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in net for net in self.networks if net.version == ip.version)
 
     def check(self, calling_aet: str, called_aet: str, address: str) -> Rejection | None:
         """None to accept; otherwise the rejection. Network first: an unknown host learns nothing more."""
-        if self.networks:
-            try:
-                ip = ipaddress.ip_address(address)
-            except ValueError:
-                ip = None
-            if ip is None or not any(ip in net for net in self.networks if net.version == ip.version):
-                return Rejection(
-                    RESULT_REJECTED_PERMANENT, SOURCE_SERVICE_USER, DIAG_NO_REASON, "network_not_allowed"
-                )
-        if self.calling and calling_aet.strip() not in self.calling:
+        if not self.network_allowed(address):
+            return NETWORK_NOT_ALLOWED
+        if self.calling and calling_aet.strip(" ") not in self.calling:
             return Rejection(
                 RESULT_REJECTED_PERMANENT,
                 SOURCE_SERVICE_USER,
                 DIAG_CALLING_AE_NOT_RECOGNISED,
                 "calling_aet_not_allowed",
             )
-        if self.check_called and called_aet.strip() != self.ae_title:
+        if self.check_called and called_aet.strip(" ") != self.ae_title:
             return Rejection(
                 RESULT_REJECTED_PERMANENT,
                 SOURCE_SERVICE_USER,

@@ -1,5 +1,6 @@
-"""Durable spool: received instances on disk (write, fsync, rename) with their state in SQLite (WAL)."""
+"""Durable spool: received instances on disk (write, fsync file and folder) with their state in SQLite (WAL)."""
 
-from .store import Item, Spool, SpoolFullError, State
+from .destinations import DestinationState
+from .store import Item, Spool, SpoolFullError, State, Waiting
 
-__all__ = ["Item", "Spool", "SpoolFullError", "State"]
+__all__ = ["DestinationState", "Item", "Spool", "SpoolFullError", "State", "Waiting"]

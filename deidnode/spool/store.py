@@ -24,6 +24,8 @@ from enum import IntEnum
 from pathlib import Path
 
 from ..iovec import write_all
+from .destinations import SCHEMA as DESTINATIONS_SCHEMA
+from .destinations import DestinationClock, DestinationState
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -86,6 +88,21 @@ class State(IntEnum):
     """Delivered to every routed destination; the file is removed."""
     QUARANTINED = 4
     """Moved to the quarantine folder with a PHI-free reason file."""
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """An unfinished row as ``deidnode spool list`` shows it (no attribute values)."""
+
+    id: int
+    state: State
+    received_at: float
+    attempts: int
+    next_attempt_at: float
+    pending: tuple[str, ...] | None
+    last_code: str | None
+    sop_class: str
+    size: int
 
 
 class SpoolFullError(OSError):
@@ -240,7 +257,9 @@ class Spool:
         self._db.execute(f"PRAGMA synchronous={'FULL' if receiver else 'NORMAL'}")
         self._db.execute("PRAGMA busy_timeout=30000")
         with self._lock:
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(_SCHEMA + DESTINATIONS_SCHEMA)
+        self.destinations = DestinationClock(self._db, self._lock)
+        """The shared retry clock of each destination."""
 
     def close(self) -> None:
         with self._lock:
@@ -490,6 +509,42 @@ class Spool:
             for state, n in self._db.execute("SELECT state, COUNT(*) FROM items GROUP BY state"):
                 counts[State(state)] = n
         return counts
+
+    def destination_states(self) -> list[DestinationState]:
+        """Every destination the workers have recorded a failure or recovery for (see :mod:`.destinations`)."""
+        return self.destinations.all()
+
+    def waiting(self, limit: int = 100) -> list[Waiting]:
+        """Instances not finished yet (received, claimed, waiting for a retry), oldest first: what waits and why."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, state, received_at, attempts, next_attempt_at, pending, last_code, sop_class, size"
+                " FROM items WHERE state IN (?, ?, ?) ORDER BY received_at, id LIMIT ?",
+                (State.RECEIVED, State.CLAIMED, State.RETRY_WAIT, limit),
+            ).fetchall()
+        return [
+            Waiting(
+                id=r[0],
+                state=State(r[1]),
+                received_at=r[2],
+                attempts=r[3],
+                next_attempt_at=r[4],
+                pending=None if r[5] is None else tuple(json.loads(r[5])),
+                last_code=r[6],
+                sop_class=r[7],
+                size=r[8],
+            )
+            for r in rows
+        ]
+
+    def oldest_waiting(self) -> float | None:
+        """``received_at`` of the oldest unfinished instance, or None when nothing waits."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT MIN(received_at) FROM items WHERE state IN (?, ?, ?)",
+                (State.RECEIVED, State.CLAIMED, State.RETRY_WAIT),
+            ).fetchone()
+        return row[0] if row else None
 
     def prune(self, older_than: float) -> int:
         """Delete finished rows (FORWARDED, QUARANTINED) finished before ``older_than``."""

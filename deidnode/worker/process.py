@@ -14,8 +14,10 @@ import signal
 import threading
 from typing import Any
 
+from ..audit import AuditSink
 from ..config import Settings
-from ..logging import get_logger, setup_logging
+from ..logging import get_logger, json_stderr
+from ..routing import Router
 from ..spool import Spool
 
 EXIT_RECYCLE = 0
@@ -33,41 +35,45 @@ def _die_with_parent() -> None:
         pass
 
 
-def worker_main(settings: Settings, keys: Any, owner: str, stop_event: Any, parent: int) -> None:
-    """Entry point of a worker process (spawned by the node, whose pid is ``parent``)."""
+def worker_main(settings: Settings, keys: Any, owner: str, parent: int, router: Router | None = None) -> None:
+    """Entry point of a worker process (spawned by the node, whose pid is ``parent``).
+
+    SIGTERM (from the supervisor: shutdown, recycling, reload) finishes the instances in hand, then exits.
+    """
     _die_with_parent()
     if os.getppid() != parent:  # the node died before prctl took effect (e.g. killed during our start-up)
         return
-    setup_logging(settings.log_level)
+    json_stderr(settings.log_level)
     log = get_logger("worker")
-    stopping = False
+    stop = threading.Event()
 
     def _on_term(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+        stop.set()
 
     signal.signal(signal.SIGTERM, _on_term)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the node, which stops us in order
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the node reloads and recycles us
 
     from .pipeline import Pipeline
 
     spool = Spool(settings.spool.path, lease_seconds=settings.spool.lease_seconds, receiver=False)
+    audit = AuditSink.from_settings(settings.audit)
     budget = _TaskBudget(settings.workers.max_tasks)
 
     def running() -> bool:
-        return not stopping and not stop_event.is_set() and not budget.spent() and os.getppid() == parent
+        return not stop.is_set() and not budget.spent() and os.getppid() == parent
 
     def lane(index: int) -> None:
-        pipeline = Pipeline(settings, keys, spool, owner)
+        pipeline = Pipeline(settings, keys, spool, owner, router=router, audit=audit)
         try:
             while running():
                 items = spool.claim_many(owner, settings.workers.claim_batch)
                 if not items:
                     pipeline.idle()
-                    stop_event.wait(settings.workers.poll_seconds)
+                    stop.wait(settings.workers.poll_seconds)
                     continue
                 for item in items:
-                    if stopping or stop_event.is_set():
+                    if stop.is_set():
                         spool.release(item, owner)  # back to the spool untouched
                         continue
                     pipeline.process(item)
@@ -94,6 +100,8 @@ def worker_main(settings: Settings, keys: Any, owner: str, stop_event: Any, pare
                 t.join(0.5)
     finally:
         spool.close()
+        if audit is not None:
+            audit.close()
         log.info("worker_stopped", extra={"owner": owner, "tasks": budget.taken})
 
 

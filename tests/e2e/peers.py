@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ORTHANC = "/usr/sbin/Orthanc"
 STORESCU = "/usr/bin/storescu"
 ECHOSCU = "/usr/bin/echoscu"
+HAPROXY = "/usr/sbin/haproxy"
 NODELAY_ENV = {**os.environ, "TCP_NODELAY": "1"}
 
 
@@ -154,9 +155,13 @@ class Orthanc:
 class Node:
     """``deidnode serve`` as a subprocess with a YAML config; JSON log in ``workdir/node.log``."""
 
-    def __init__(self, workdir: Path, config: dict[str, Any], key_file: Path) -> None:
+    def __init__(
+        self, workdir: Path, config: dict[str, Any], key_file: Path, wrapper: Sequence[str] = ()
+    ) -> None:
         import yaml
 
+        self.wrapper = list(wrapper)
+        """Command the node is started under (e.g. unshare for a private mount namespace); it must exec."""
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = config.setdefault("node", {}).setdefault("port", free_port())
@@ -174,6 +179,7 @@ class Node:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [
+                *self.wrapper,
                 sys.executable,
                 "-m",
                 "deidnode.cli",
@@ -276,3 +282,152 @@ def echoscu(port: int, *, aet: str = "CT1", aec: str = "DEIDNODE", timeout: floa
         timeout=timeout,
         env=NODELAY_ENV,
     )
+
+
+STORESCP = "/usr/bin/storescp"
+
+
+class StoreSCP:
+    """dcmtk's ``storescp`` writing what it receives into ``workdir/in`` (named by SOP Instance UID); by default
+    it accepts uncompressed transfer syntaxes only (Explicit/Implicit VR Little Endian, Explicit Big Endian)."""
+
+    def __init__(self, workdir: Path, *options: str, aet: str = "STORESCP", port: int | None = None) -> None:
+        self.workdir = workdir
+        self.aet = aet
+        self.port = port or free_port()
+        self.options = options
+        self.folder = workdir / "in"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 20) -> StoreSCP:
+        log = open(self.workdir / "storescp.log", "ab")
+        self.proc = subprocess.Popen(
+            # --fork: one process per association, as the node opens one per worker lane
+            [STORESCP, "-v", "--fork", "-aet", self.aet, "-od", str(self.folder), "-uf", *self.options,
+             str(self.port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=NODELAY_ENV,
+        )
+        log.close()
+
+        def listening() -> bool:
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+        wait_for(lambda: self.proc.poll() is not None or listening(), timeout, "storescp listening")
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"storescp exited: {(self.workdir / 'storescp.log').read_text()[-2000:]}")
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+            self.proc = None
+
+    def files(self) -> list[Path]:
+        return sorted(p for p in self.folder.iterdir() if p.is_file())
+
+    def log(self) -> str:
+        return (self.workdir / "storescp.log").read_text(errors="replace")
+
+
+def send_raw(port: int, sop_class: str, sop_instance: str, transfer_syntax: str, body: bytes, *,
+             calling: str = "CT1", called: str = "DEIDNODE", timeout: float = 30) -> int:
+    """Send a data set's bytes as they are (even malformed) in one C-STORE with the node's own upper layer;
+    returns the C-STORE-RSP status."""
+    from deidnode.dimse import Link, acse
+    from deidnode.dimse import commands as cmds
+
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    link = Link(sock)
+    try:
+        acc = acse.request(link, calling_ae=calling, called_ae=called, contexts=[(sop_class, [transfer_syntax])],
+                           max_pdu=0)
+        (cx_id,) = acc.contexts
+        link.send_message(cx_id, cmds.store_rq(1, sop_class, sop_instance), body)
+        _, rsp = link.read_command()
+        link.send_release_rq()
+        link.read_pdu()
+        return int(rsp.status)
+    finally:
+        link.close()
+
+
+def pynetdicom_send(port: int, files: Sequence[Path], *, calling: str = "CT1", called: str = "DEIDNODE") -> list[int]:
+    """Send files with pynetdicom on one association, each in its own transfer syntax only (no conversion by
+    the sender); returns the C-STORE statuses."""
+    from pydicom import dcmread
+    from pynetdicom import AE
+
+    ae = AE(ae_title=calling)
+    pairs = []
+    for f in files:
+        meta = dcmread(f, stop_before_pixels=True).file_meta
+        pairs.append((str(meta.MediaStorageSOPClassUID), str(meta.TransferSyntaxUID)))
+    for sop, ts in dict.fromkeys(pairs):
+        ae.add_requested_context(sop, [ts])
+    assoc = ae.associate("127.0.0.1", port, ae_title=called)
+    assert assoc.is_established, "association refused"
+    try:
+        return [int(assoc.send_c_store(Path(f)).Status) for f in files]
+    finally:
+        assoc.release()
+
+
+class HAProxy:
+    """HAProxy in the foreground with the config text given (which must name ``socket`` as its admin stats
+    socket and listen on ``port``); log in ``workdir/haproxy.log``."""
+
+    def __init__(self, workdir: Path, config: str, *, port: int, socket: Path) -> None:
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.config_path = workdir / "haproxy.cfg"
+        self.config_path.write_text(config)
+        self.port = port
+        self.socket = socket
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30) -> HAProxy:
+        log = open(self.workdir / "haproxy.log", "ab")
+        self.proc = subprocess.Popen(
+            [HAPROXY, "-db", "-f", str(self.config_path)], stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
+        )
+        log.close()
+        wait_for(lambda: self.proc.poll() is not None or self._up(), timeout, "HAProxy admin socket")
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"haproxy exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
+        return self
+
+    def _up(self) -> bool:
+        try:
+            return bool(self.command("show info"))
+        except OSError:
+            return False
+
+    def log(self) -> str:
+        return (self.workdir / "haproxy.log").read_text(errors="replace")
+
+    def command(self, cmd: str) -> str:
+        """One command on the admin socket (``show stat``, ``set server b/s state drain``, ...)."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(str(self.socket))
+            s.sendall(cmd.encode() + b"\n")
+            chunks = []
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks).decode()
+
+    def servers(self, backend: str) -> dict[str, dict[str, str]]:
+        """``show stat`` rows of ``backend``'s servers by name (status UP/DOWN/DRAIN/MAINT, scur, stot, ...)."""
+        lines = self.command("show stat").splitlines()
+        header = lines[0].lstrip("# ").split(",")
+        rows = [dict(zip(header, line.split(","), strict=False)) for line in lines[1:] if line]
+        return {r["svname"]: r for r in rows if r["pxname"] == backend and r["svname"] not in ("FRONTEND", "BACKEND")}
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+            self.proc = None

@@ -91,11 +91,22 @@ def test_every_dashboard_query_returns_data_in_prometheus(tmp_path, traffic_node
         dash = json.loads((ROOT / "grafana" / "deidnode.json").read_text())
         exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
         assert len(exprs) >= 12
+
+        def concrete(expr: str) -> str:  # Grafana's variables, as Grafana would fill them in
+            return expr.replace("$__rate_interval", "1m").replace("$instance", ".*")
+
         empty = []
         for expr in exprs:
-            if not query(expr.replace("$__rate_interval", "1m")):
+            if not query(concrete(expr)):
                 empty.append(expr)
         assert not empty, f"dashboard queries without data: {empty}"
+        (var,) = [v for v in dash["templating"]["list"] if v["name"] == "instance"]
+        node = f"127.0.0.1:{traffic_node.metrics_port}"
+        assert [r["metric"]["instance"] for r in query("group by (instance) (deidnode_build_info)")] == [node]
+        assert "deidnode_build_info" in var["definition"]
+        for a in dash["annotations"]["list"]:
+            if "expr" in a:
+                query(concrete(a["expr"]))  # a valid query (empty until a restart happens)
     finally:
         prom.terminate()
         try:

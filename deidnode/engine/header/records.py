@@ -14,7 +14,8 @@ from pydicom.tag import Tag
 
 from ... import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from ...config import Option, Profile
-from .rawvalue import put_strings
+from ...dicomio.filemeta import meta_dataset, meta_dataset_slow
+from ...dicomio.rawvalue import plain_uid, put_strings
 
 # CID 7050 "De-identification Method" (PS3.16 2024c), scheme DCM.
 CID_7050 = {
@@ -93,36 +94,13 @@ _META_VRS = ("UI", "UI", "UI", "UI", "SH")
 _IMPLEMENTATION = (IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME)
 
 
-def plain_uid(ds: Dataset, tag: int) -> str | None:
-    """A single-valued UI element's value, read without converting it, where its raw bytes are already what
-    pydicom would write for it (the value, NUL-padded to even length); else None."""
-    elem = ds._dict.get(tag)
-    if elem is None:
-        return None
-    if not elem.is_raw:
-        value = elem.value
-        return value if isinstance(value, str) and "\\" not in value else None
-    b = elem.value
-    if type(b) is not bytes or not b.isascii() or b"\\" in b:
-        return None
-    s = b.rstrip(b" \x00")
-    return s.decode("ascii") if b == s + b"\x00" * (len(s) % 2) else None
-
-
 def rebuild_file_meta(ds: Dataset, transfer_syntax: str) -> None:
-    """Replace the file meta with a description of this application (PS3.15 E.1.1; PS3.10 7.1).
-
-    The elements are stored raw, in the bytes pydicom would write for them, which costs a fraction of setting
-    them as attributes; where a UID is not a plain ASCII value (see plain_uid) the attributes are set as before."""
-    values = (plain_uid(ds, 0x00080016), plain_uid(ds, 0x00080018), transfer_syntax)
-    if all(v and v.isascii() for v in values):
-        meta = FileMetaDataset()
-        for tag, vr, value in zip(_META_TAGS, _META_VRS, (*values, *_IMPLEMENTATION), strict=True):
-            b = value.encode("ascii")
-            if len(b) % 2:
-                b += b"\x00" if vr == "UI" else b" "
-            meta._dict[tag] = RawDataElement(tag, vr, len(b), b, 0, False, True)
-        ds.file_meta = meta
+    """Replace the file meta with a description of this application (PS3.15 E.1.1; PS3.10 7.1)."""
+    values = (plain_uid(ds, 0x00080016), plain_uid(ds, 0x00080018))
+    if all(v and v.isascii() for v in values) and transfer_syntax.isascii():
+        ds.file_meta = meta_dataset(values[0], values[1], transfer_syntax)  # type: ignore[arg-type]
+    else:
+        ds.file_meta = meta_dataset_slow(ds.SOPClassUID, ds.SOPInstanceUID, transfer_syntax)
         return
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = ds.SOPClassUID

@@ -115,14 +115,15 @@ def load_table() -> ProfileTable:
 
 
 @cache
-def load_safe_private() -> frozenset[tuple[int, str, int]]:
-    """Table E.3.10-1 as (group, private creator, element byte) triples."""
+def load_safe_private() -> dict[tuple[int, str, int], str]:
+    """Table E.3.10-1: (group, private creator, element byte) -> the VR the table gives ('' where it gives
+    none or two), against which a kept value is checked."""
     doc = _load_json("e3-10-1-safe-private.json")
-    out = set()
-    for tag, creator, *_ in doc["rows"]:
+    out: dict[tuple[int, str, int], str] = {}
+    for tag, creator, vr, *_ in doc["rows"]:
         group, elem = tag.split(",")
-        out.add((int(group, 16), creator, int(elem[2:], 16)))
-    return frozenset(out)
+        out[(int(group, 16), creator, int(elem[2:], 16))] = vr if len(vr) == 2 else ""
+    return out
 
 
 @dataclass(frozen=True)

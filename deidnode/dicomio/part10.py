@@ -6,7 +6,7 @@ elements that costs more than de-identifying it. Here the common case is done di
 reader produced and what the engine writes back) are framed with one ``struct`` call, everything else goes
 through pydicom's ``write_data_element`` as ``dcmwrite`` would. Whatever falls outside that case (deflate, a
 private transfer syntax, an encoding or character set that differs from the one read, file meta other than what
-:func:`~deidnode.engine.header.records.rebuild_file_meta` makes) returns ``None``, and the caller uses
+:func:`~deidnode.dicomio.filemeta.meta_dataset` makes) returns ``None``, and the caller uses
 ``dcmwrite``. ``tests/test_part10.py`` compares both writers on every file the engine tests use.
 """
 
@@ -22,21 +22,20 @@ from pydicom.tag import BaseTag, tag_in_exception
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
-from .header.records import plain_uid
+from .filemeta import META_TAGS, element
+from .rawvalue import elements, plain_uid
 
 _PIXEL_DATA = 0x7FE00010
 SPILL_BYTES = 1 << 20
 """encode_body() hands on raw values this large as they are instead of copying them."""
 _UNDEFINED = 0xFFFFFFFF
 _VR32 = frozenset(str(v) for v in EXPLICIT_VR_LENGTH_32)
-# The file meta rebuild_file_meta() writes (PS3.10 7.1), without the two elements the writer adds itself.
-_META_TAGS = frozenset({0x00020002, 0x00020003, 0x00020010, 0x00020012, 0x00020013})
+# The file meta filemeta.meta_dataset() makes (PS3.10 7.1), without the two elements the writer adds itself.
+_META_TAGS = frozenset(int(t) for t in META_TAGS)
 _META_REQUIRED = (0x00020002, 0x00020003, 0x00020010, 0x00020012)
 # (0002,0001) File Meta Information Version 00 01, as dcmwrite adds it (explicit VR little endian).
-_META_VERSION = b"\x02\x00\x01\x00OB\x00\x00\x02\x00\x00\x00\x00\x01"
-_GROUP_LENGTH_HEAD = b"\x02\x00\x00\x00UL\x04\x00"
+_META_VERSION = element(0x0002, 0x0001, b"OB", b"\x00\x01")
 _UL_LE = Struct("<L").pack
-_META_HEAD = Struct("<HH2sH")
 
 
 def encode_part10(ds: Dataset, implicit: bool, little: bool) -> bytes | None:
@@ -60,7 +59,7 @@ def encode_part10(ds: Dataset, implicit: bool, little: bool) -> bytes | None:
     preamble = getattr(ds, "preamble", None)
     if preamble and len(preamble) != 128:
         return None
-    if any(t >> 16 in (0, 2) for t in ds._dict):
+    if any(t >> 16 in (0, 2) for t in elements(ds)):
         return None  # dcmwrite refuses these; let it say so
     if ds.original_encoding != (implicit, little):
         return None  # pydicom re-encodes every element then; leave that to it
@@ -87,7 +86,7 @@ def encode_body(ds: Dataset, implicit: bool, little: bool) -> list[bytes | memor
         return None
     if implicit and not little:
         return None
-    if any(t >> 16 in (0, 2) for t in ds._dict):
+    if any(t >> 16 in (0, 2) for t in elements(ds)):
         return None
     meta = getattr(ds, "file_meta", None)
     plain_ts = plain_uid(meta, 0x00020010) if meta is not None else None
@@ -103,8 +102,9 @@ def encode_body(ds: Dataset, implicit: bool, little: bool) -> list[bytes | memor
 
 
 def _meta_supported(meta: Dataset) -> bool:
-    tags = set(meta._dict) - {0x00020000, 0x00020001}
-    return tags <= _META_TAGS and all(t in tags for t in _META_REQUIRED) and 0x00020001 not in meta._dict
+    present = elements(meta)
+    tags = set(present) - {0x00020000, 0x00020001}
+    return tags <= _META_TAGS and all(t in tags for t in _META_REQUIRED) and 0x00020001 not in present
 
 
 def _file_meta(ds: Dataset, meta: Dataset) -> bytes | None:
@@ -122,13 +122,12 @@ def _file_meta(ds: Dataset, meta: Dataset) -> bytes | None:
     buf = DicomBytesIO()
     buf.is_implicit_VR, buf.is_little_endian = False, True
     buf.write(_META_VERSION)
-    for tag in sorted(meta._dict):
+    for tag in sorted(elements(meta)):
         if tag == 0x00020000:
             continue
         raw = _canonical_meta_bytes(meta, tag)
         if raw is not None:
-            buf.write(_META_HEAD.pack(tag >> 16, tag & 0xFFFF, meta._dict[tag].VR.encode(), len(raw)))
-            buf.write(raw)
+            buf.write(element(tag >> 16, tag & 0xFFFF, elements(meta)[tag].VR.encode(), raw))
             continue
         elem = meta[tag]
         if elem.is_empty:
@@ -136,12 +135,12 @@ def _file_meta(ds: Dataset, meta: Dataset) -> bytes | None:
         with tag_in_exception(BaseTag(tag)):
             write_data_element(buf, elem)
     body = buf.getvalue()
-    return _GROUP_LENGTH_HEAD + _UL_LE(len(body)) + body
+    return element(0x0002, 0x0000, b"UL", _UL_LE(len(body))) + body
 
 
 def _canonical_meta_bytes(meta: Dataset, tag: int) -> bytes | None:
     """A raw, non-empty UI or SH meta element's bytes where they are what pydicom writes after reading them."""
-    elem = meta._dict[tag]
+    elem = elements(meta)[tag]
     if not elem.is_raw or elem.VR not in ("UI", "SH") or type(elem.value) is not bytes or not elem.value:
         return None
     b = elem.value
@@ -163,8 +162,8 @@ def _write_top_level(fp: DicomBytesIO, ds: Dataset, compressed: bool, spill: lis
     end = "<" if little else ">"
     head = Struct(end + "HHL") if implicit else None
     head16, head32 = Struct(end + "HH2sH"), Struct(end + "HH2s2xL")
-    elements = ds._dict
-    if _PIXEL_DATA in elements and not _raw_pixels_as_is(elements[_PIXEL_DATA], compressed):
+    present = elements(ds)
+    if _PIXEL_DATA in present and not _raw_pixels_as_is(present[_PIXEL_DATA], compressed):
         ds["PixelData"].is_undefined_length = compressed  # what dcmwrite does (it converts the element)
     charset = ds.get("SpecificCharacterSet", "iso8859")
     write = fp.write
@@ -178,10 +177,10 @@ def _write_top_level(fp: DicomBytesIO, ds: Dataset, compressed: bool, spill: lis
         fp.parent.truncate(0)
         spill.append(value)
 
-    for tag in sorted(elements):
+    for tag in sorted(present):
         if tag & 0xFFFF == 0 and tag >> 16 > 6:
             continue  # retired group lengths are not written (PS3.5 7.2)
-        elem = elements[tag]
+        elem = present[tag]
         if type(elem) is RawDataElement and elem.length != _UNDEFINED and type(elem.value) is bytes:
             value: bytes = elem.value
             n = len(value)

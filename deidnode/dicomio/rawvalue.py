@@ -1,4 +1,6 @@
-"""Read and write string values straight from and to raw elements.
+"""Raw element access: the one module that reaches into a pydicom Dataset's element dict.
+
+Read and write string values straight from and to raw elements.
 
 pydicom decodes a raw element into a DataElement on first access and re-encodes it on write; both cost more than
 the rest of header de-identification together. Most values the engine reads or writes are ASCII (UIDs, dates,
@@ -61,3 +63,44 @@ def put_strings(ds: Dataset, tag: int, vr: str, values: list[str] | None) -> Non
             ds._dict[elem.tag] = elem
         return
     ds[tag] = DataElement(tag, vr, values if len(values) > 1 else (values[0] if values else None))
+
+
+def elements(ds: Dataset) -> dict[int, DataElement | RawDataElement]:
+    """The data set's own element dict (tag int -> element, raw or decoded), for walks and bulk edits that
+    must neither decode elements nor build Tag objects. Deleting or replacing entries changes ``ds``."""
+    return ds._dict  # type: ignore[return-value]
+
+
+def plain_uid(ds: Dataset, tag: int) -> str | None:
+    """A single-valued UI element's value, read without converting it, where its raw bytes are already what
+    pydicom would write for it (the value, NUL-padded to even length); else None."""
+    elem = ds._dict.get(tag)
+    if elem is None:
+        return None
+    if not elem.is_raw:
+        value = elem.value
+        return value if isinstance(value, str) and "\\" not in value else None
+    b = elem.value
+    if type(b) is not bytes or not b.isascii() or b"\\" in b:
+        return None
+    s = b.rstrip(b" \x00")
+    return s.decode("ascii") if b == s + b"\x00" * (len(s) % 2) else None
+
+
+def clone(ds: Dataset) -> Dataset:
+    """A new dataset whose top-level elements are copies sharing the values of ``ds`` (pydicom sets a value by
+    changing the element object, so shared element objects would carry a change back), with its own file meta.
+    Sequences and their items stay shared."""
+    import copy
+
+    new = copy.copy(ds)
+    object.__setattr__(
+        new, "_dict", {tag: copy.copy(e) if isinstance(e, DataElement) else e for tag, e in ds._dict.items()}
+    )
+    object.__setattr__(new, "_private_blocks", {})
+    object.__setattr__(new, "_pixel_array", None)
+    object.__setattr__(new, "_pixel_id", {})
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None:
+        new.file_meta = copy.deepcopy(meta)
+    return new
