@@ -107,6 +107,6 @@ def test_the_batch_command_keeps_one_decision_per_series(tmp_path: Path) -> None
     )
     assert p.returncode == 0, p.stderr[-2000:]
     audits = [json.loads(line) for line in (out / "audit.jsonl").read_text().splitlines()]
-    froms = sorted(a["pixels"].get("text_check_from", "checked") for a in audits)
+    froms = sorted(a["engine"]["pixels"].get("text_check_from", "checked") for a in audits)
     assert froms == ["checked", "series", "series", "series"]
-    assert all(np.isfinite(a["pixels"]["seconds"]["total"]) for a in audits)
+    assert all(np.isfinite(a["engine"]["pixels"]["seconds"]["total"]) for a in audits)
