@@ -327,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     wall = run_deid(run_dir, out_dir, args.deid_args.split(), args.code)
     audits = {}
     for line in (out_dir / "audit.jsonl").read_text().splitlines():
-        a = json.loads(line)
+        a = json.loads(line)  # deidnode/audit.py's record: the outcome, and the engine's audit under "engine"
+        a.setdefault("status", a.get("outcome"))
+        a.setdefault("pixels", (a.get("engine") or {}).get("pixels", {}))
         audits[a["input_sha256"]] = a
     results = []
     decoder_problems: dict[str, list[str]] = {}

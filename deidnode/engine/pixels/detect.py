@@ -22,7 +22,8 @@ from . import glyphs
 from .glyphs import TextRegion
 from .ocr import OcrEngine, TextBox
 from .redact import Box
-from .text import Decision, TextJudge  # noqa: F401  (Decision: re-exported)
+from .text import Decision, TextJudge
+from .text.decide import Span
 from .text.patterns import is_label_only, is_role_label
 from .words import ink_box, ink_profile, span_box
 
@@ -304,6 +305,58 @@ def line_boxes(view: np.ndarray, quads: list[np.ndarray]) -> list[np.ndarray]:
     return out
 
 
+EXTEND_GAP = 0.8
+"""A PHI span at an end of its reading is followed along its row while glyphs continue with gaps under this
+many text heights (readers drop the first or last characters of a line: "MOUNT CARMEL HOSPI", "825-")."""
+EXTEND_MAX = 8.0
+"""... at most this many text heights beyond the reading."""
+
+
+def extend_along_row(view: np.ndarray, box: Box, stops: list[Box], left: bool, right: bool) -> Box:
+    """``box`` (a PHI span reaching an end of its line) grown along its row over glyphs that continue it: in
+    the text's own value on the text's own background (``_ink_columns``), gaps under ``EXTEND_GAP`` text
+    heights, never past another line read on the row (``stops``: its own decision covers it)."""
+    vertical = (box[3] - box[1]) >= 1.5 * (box[2] - box[0])
+    if vertical:  # the same walk on the transposed image
+        v = np.swapaxes(view, 0, 1)
+        t = extend_along_row(v, (box[1], box[0], box[3], box[2]), [(o[1], o[0], o[3], o[2]) for o in stops],
+                             left, right)
+        return (t[1], t[0], t[3], t[2])
+    cols = view.shape[1]
+    x0, y0, x1, y1 = box
+    h = max(y1 - y0, 1)
+    reach = int(EXTEND_MAX * h)
+    lo, hi = (max(0, x0 - reach) if left else x0), (min(cols, x1 + reach) if right else x1)
+    cx = (x0 + x1) / 2
+    for o in stops:  # on the row: the side it is on, by its centre; one over the box's middle is the same text
+        if min(o[3], y1) - max(o[1], y0) > 0.3 * h and not o[0] <= cx <= o[2]:
+            if (o[0] + o[2]) / 2 > cx:
+                hi = min(hi, max(o[0], x1))
+            else:
+                lo = max(lo, min(o[2], x0))
+    lo, hi = min(lo, x0), max(hi, x1)
+    if (lo == x0 and hi == x1) or x1 <= x0 or y1 <= y0:
+        return box
+    ink = _ink_columns(view, (lo, y0, hi, y1), (x0 - lo, x1 - lo))
+    gap_max = max(2, int(EXTEND_GAP * h))
+    a, b = x0 - lo, x1 - lo
+    gap = 0
+    for c in range(x1 - lo, ink.size):
+        gap = 0 if ink[c] else gap + 1
+        if gap > gap_max:
+            break
+        if ink[c]:
+            b = c + 1
+    gap = 0
+    for c in range(x0 - lo - 1, -1, -1):
+        gap = 0 if ink[c] else gap + 1
+        if gap > gap_max:
+            break
+        if ink[c]:
+            a = c
+    return (lo + a, y0, lo + b, y1)
+
+
 def second_opinions(read: FrameRead, second: OcrEngine | None, below: float) -> None:
     """Lines read with less than ``below`` confidence are read again by the ``second`` reader (on the line's
     best plane, scaled for reading); its reading is kept beside the first (``FrameRead.alternates``)."""
@@ -415,6 +468,37 @@ def kept_runs(text: str, gone: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
+JOIN_GAP = 1.0
+"""Neighbours on a row closer than this many text heights are also judged as one line."""
+
+
+def _join_pieces(view: np.ndarray, lines: list[TextBox], decisions: list[Decision], judge: TextJudge) -> None:
+    """A value read as two pieces ("535-414" | "4197", "MOUNT CARMEL" | "HOSPITAL"): two neighbours on a row,
+    neither PHI alone, are judged joined (strictly: no loose matching); each gets the PHI spans that fall in
+    it."""
+    for k, ln in enumerate(lines):
+        if decisions[k].phi or ln.vertical:
+            continue
+        j = _right_of(ln, lines)
+        if j is None or decisions[j].phi or lines[j].x0 - ln.x1 > JOIN_GAP * max(ln.height, 1):
+            continue
+        right = lines[j]
+        ha, hb = (b[3] - b[1] for b in (ink_box(view, ln.box), ink_box(view, right.box)))
+        if max(ha, hb) > 1.4 * max(min(ha, hb), 1):
+            continue  # a box over two rows of text is not a piece of the row's line
+        joined = judge.judge(f"{ln.text} {right.text}")
+        if not joined.phi:
+            continue
+        cut = len(ln.text) + 1
+        for idx, lo, hi in ((k, 0, len(ln.text)), (j, cut, cut + len(right.text))):
+            spans = tuple(
+                Span(max(sp.start, lo) - lo, min(sp.end, hi) - lo, sp.layer, sp.kind)
+                for sp in joined.spans if sp.start < hi and sp.end > lo
+            )
+            if spans:
+                decisions[idx] = Decision(True, joined.layer, joined.kind, joined.hit, spans)
+
+
 def judge_frame(read: FrameRead, judge: TextJudge, policy: str) -> list[Finding]:
     """A decision per line, and the pixel boxes that go (``targets``) and stay (``keeps``) under ``policy``."""
     lines = list(read.lines)
@@ -429,6 +513,7 @@ def judge_frame(read: FrameRead, judge: TextJudge, policy: str) -> list[Finding]
             j = _right_of(ln, lines)
             if j is not None:
                 decisions[j] = judge.judge_value_after_label(lines[j].text, person=is_role_label(ln.text))
+    _join_pieces(read.view, lines, decisions, judge)
     out = []
     for ln0, d in zip(lines, decisions, strict=True):
         x0, y0, x1, y1 = ink_box(read.view, ln0.box)
@@ -440,7 +525,8 @@ def judge_frame(read: FrameRead, judge: TextJudge, policy: str) -> list[Finding]
         spans = judge.removed_spans(ln.text, d, policy)
         ink = ink_profile(read.view, ln)
         if spans is None:
-            targets: tuple[Box, ...] = (ln.box,)
+            stops = [o.box for o in lines if o is not ln0]
+            targets: tuple[Box, ...] = (extend_along_row(read.view, ln.box, stops, True, True),)
             keeps: tuple[Box, ...] = ()
             ends: tuple[bool, ...] = (True,)
         else:
@@ -448,6 +534,12 @@ def judge_frame(read: FrameRead, judge: TextJudge, policy: str) -> list[Finding]
             targets = tuple(span_box(ln, a, b, ink) for a, b in live)
             keeps = tuple(span_box(ln, a, b) for a, b in kept_runs(ln.text, spans))
             last = len(ln.text.rstrip())
-            ends = tuple(a <= 0 or b >= last for a, b in live)
+            first = len(ln.text) - len(ln.text.lstrip())
+            ends = tuple(a <= first or b >= last for a, b in live)
+            stops = [o.box for o in lines if o is not ln0] + list(keeps)
+            targets = tuple(
+                extend_along_row(read.view, t, stops, a <= first, b >= last) if e else t
+                for t, (a, b), e in zip(targets, live, ends, strict=True)
+            )
         out.append(Finding(ln, d, bool(targets), read.frame, targets, keeps, "ocr", ends))
     return out

@@ -157,7 +157,33 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
         span = ident_after(text, m.end())
         if span is not None:
             out.append(("label", *span))
+    for m in _COLON_WORD.finditer(up):  # a role label misread beyond its look-alikes ("Nane:", "Teah:")
+        if misread_role(m.group(1)):
+            span = name_after(text, m.end(), stop)
+            if span is not None and not any(a <= span[0] < b for _k, a, b in out):
+                out.append(("label", *span))
     return out
+
+
+_COLON_WORD = re.compile(r"(?<![A-Z0-9])([A-Z]{4,12})\s*:")
+ROLE_WORDS = ("NAME", "TECH", "PATIENT", "OPERATOR", "PHYSICIAN", "TECHNOLOGIST", "SONOGRAPHER", "RADIOLOGIST",
+              "PERFORMED", "SCANNED", "REFERRING", "ATTENDING")
+
+
+def misread_role(word: str) -> bool:
+    """Whether ``word`` (upper case, before a colon) is a role word of four letters or more with one letter
+    misread, dropped or added: a word and a colon is how a label looks, so one error is allowed."""
+    for r in ROLE_WORDS:
+        if abs(len(word) - len(r)) > 1:
+            continue
+        if len(word) == len(r):
+            if sum(a != b for a, b in zip(word, r, strict=True)) <= 1:
+                return True
+            continue
+        short, long_ = (word, r) if len(word) < len(r) else (r, word)
+        if any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_))):
+            return True
+    return False
 
 
 def find_pattern(text: str) -> str | None:
