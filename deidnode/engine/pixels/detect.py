@@ -312,6 +312,27 @@ EXTEND_MAX = 8.0
 """... at most this many text heights beyond the reading."""
 
 
+def _glyph_columns(view: np.ndarray, band: Box, inner: tuple[int, int]) -> np.ndarray:
+    """Columns of ``band`` that look like the glyphs in its ``inner`` columns: holding the text's value, and
+    made of the text's value and its background's (three in four pixels; anti-aliased edges are between).
+    Anatomy beside a line has values in between; a stem is all text value."""
+    x0, y0, x1, y1 = band
+    p = best_plane(view[y0:y1, x0:x1]).astype(np.int16)
+    a, z = inner
+    if p.size == 0 or z <= a:
+        return np.zeros(max(x1 - x0, 0), bool)
+    bg = int(np.median(p[:, a:z]))
+    d = np.abs(p[:, a:z] - bg)
+    ref = float(np.percentile(d, 95))
+    if ref < 12:
+        return np.zeros(p.shape[1], bool)
+    text = int(np.median(p[:, a:z][d >= 0.5 * ref]))
+    tol = 0.3 * abs(text - bg)
+    is_text = np.abs(p - text) <= tol
+    two_tone = (is_text | (np.abs(p - bg) <= tol)).mean(axis=0) >= 0.75
+    return is_text.any(axis=0) & two_tone
+
+
 def extend_along_row(view: np.ndarray, box: Box, stops: list[Box], left: bool, right: bool) -> Box:
     """``box`` (a PHI span reaching an end of its line) grown along its row over glyphs that continue it: in
     the text's own value on the text's own background (``_ink_columns``), gaps under ``EXTEND_GAP`` text
@@ -337,7 +358,7 @@ def extend_along_row(view: np.ndarray, box: Box, stops: list[Box], left: bool, r
     lo, hi = min(lo, x0), max(hi, x1)
     if (lo == x0 and hi == x1) or x1 <= x0 or y1 <= y0:
         return box
-    ink = _ink_columns(view, (lo, y0, hi, y1), (x0 - lo, x1 - lo))
+    ink = _glyph_columns(view, (lo, y0, hi, y1), (x0 - lo, x1 - lo))
     gap_max = max(2, int(EXTEND_GAP * h))
     a, b = x0 - lo, x1 - lo
     gap = 0
