@@ -164,7 +164,7 @@ def _region_crop(view: np.ndarray, r: TextRegion) -> tuple[np.ndarray, Box, floa
         mx, my = my, mx
     box = (max(0, r.x0 - mx), max(0, r.y0 - my), min(cols, r.x1 + mx), min(rows, r.y1 + my))
     crop = best_plane(view[box[1] : box[3], box[0] : box[2]])
-    scale = float(np.clip(READ_HEIGHT / max(r.height, 1.0), 1.0, 4.0))
+    scale = float(np.clip(READ_HEIGHT / max(r.height, 1.0), 1.0, 6.0))
     if scale > 1.0:
         crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     return crop, box, scale
@@ -349,8 +349,8 @@ def extend_along_row(view: np.ndarray, box: Box, stops: list[Box], left: bool, r
     reach = int(EXTEND_MAX * h)
     lo, hi = (max(0, x0 - reach) if left else x0), (min(cols, x1 + reach) if right else x1)
     cx = (x0 + x1) / 2
-    for o in stops:  # on the row: the side it is on, by its centre; one over the box's middle is the same text
-        if min(o[3], y1) - max(o[1], y0) > 0.3 * h and not o[0] <= cx <= o[2]:
+    for o in stops:  # touching the row: the side it is on, by its centre; one over the box's middle is the same text
+        if min(o[3], y1) - max(o[1], y0) > 0 and not o[0] <= cx <= o[2]:
             if (o[0] + o[2]) / 2 > cx:
                 hi = min(hi, max(o[0], x1))
             else:
