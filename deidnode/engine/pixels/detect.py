@@ -164,7 +164,7 @@ def _region_crop(view: np.ndarray, r: TextRegion) -> tuple[np.ndarray, Box, floa
         mx, my = my, mx
     box = (max(0, r.x0 - mx), max(0, r.y0 - my), min(cols, r.x1 + mx), min(rows, r.y1 + my))
     crop = best_plane(view[box[1] : box[3], box[0] : box[2]])
-    scale = float(np.clip(READ_HEIGHT / max(r.height, 1.0), 1.0, 6.0))
+    scale = float(np.clip(READ_HEIGHT / max(r.height, 1.0), 1.0, 4.0))
     if scale > 1.0:
         crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     return crop, box, scale
