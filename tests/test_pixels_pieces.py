@@ -71,3 +71,11 @@ def test_a_role_label_misread_by_one_letter_still_announces_a_name(line: str, na
 @pytest.mark.parametrize("line", ["Gain: 52%", "Zoom: 1.2", "Mode: PW", "Rate: 30 bpm", "Time: 2D"])
 def test_technical_words_before_a_colon_are_not_taken_for_misread_labels(line: str) -> None:
     assert find_labelled(line) == []
+
+
+def test_a_phone_number_read_as_three_lines_goes_as_a_whole() -> None:
+    view, _mask = _view([("875-645-3888", (10, 40))])
+    pieces = [TextBox(10, 40, 40, 60, "875", 1.0, ()), TextBox(46, 40, 76, 60, "645", 1.0, ()),
+              TextBox(82, 40, 122, 60, "3888", 1.0, ())]
+    findings = judge_frame(FrameRead(0, pieces, [], view), TextJudge(PhiValues()), "phi")
+    assert [f.redact for f in findings] == [True, True, True]

@@ -494,30 +494,42 @@ JOIN_GAP = 1.0
 
 
 def _join_pieces(view: np.ndarray, lines: list[TextBox], decisions: list[Decision], judge: TextJudge) -> None:
-    """A value read as two pieces ("535-414" | "4197", "MOUNT CARMEL" | "HOSPITAL"): two neighbours on a row,
-    neither PHI alone, are judged joined (strictly: no loose matching); each gets the PHI spans that fall in
-    it."""
+    """A value read in pieces ("535-414" | "4197", "875" | "645" | "3888"): two or three neighbours on a row,
+    none PHI alone, are judged joined (strictly: no loose matching); each gets the PHI spans that fall in it."""
+
+    def next_piece(k: int) -> int | None:
+        ln = lines[k]
+        j = _right_of(ln, lines)
+        if j is None or decisions[j].phi or lines[j].x0 - ln.x1 > JOIN_GAP * max(ln.height, 1):
+            return None
+        ha, hb = (b[3] - b[1] for b in (ink_box(view, ln.box), ink_box(view, lines[j].box)))
+        if max(ha, hb) > 1.4 * max(min(ha, hb), 1):
+            return None  # a box over two rows of text is not a piece of the row's line
+        return j
+
     for k, ln in enumerate(lines):
         if decisions[k].phi or ln.vertical:
             continue
-        j = _right_of(ln, lines)
-        if j is None or decisions[j].phi or lines[j].x0 - ln.x1 > JOIN_GAP * max(ln.height, 1):
-            continue
-        right = lines[j]
-        ha, hb = (b[3] - b[1] for b in (ink_box(view, ln.box), ink_box(view, right.box)))
-        if max(ha, hb) > 1.4 * max(min(ha, hb), 1):
-            continue  # a box over two rows of text is not a piece of the row's line
-        joined = judge.judge(f"{ln.text} {right.text}")
-        if not joined.phi:
-            continue
-        cut = len(ln.text) + 1
-        for idx, lo, hi in ((k, 0, len(ln.text)), (j, cut, cut + len(right.text))):
-            spans = tuple(
-                Span(max(sp.start, lo) - lo, min(sp.end, hi) - lo, sp.layer, sp.kind)
-                for sp in joined.spans if sp.start < hi and sp.end > lo
-            )
-            if spans:
-                decisions[idx] = Decision(True, joined.layer, joined.kind, joined.hit, spans)
+        chain = [k]
+        while len(chain) < 3:
+            j = next_piece(chain[-1])
+            if j is None or j in chain:
+                break
+            chain.append(j)
+            joined = judge.judge(" ".join(lines[i].text for i in chain))
+            if not joined.phi:
+                continue
+            lo = 0
+            for i in chain:
+                hi = lo + len(lines[i].text)
+                spans = tuple(
+                    Span(max(sp.start, lo) - lo, min(sp.end, hi) - lo, sp.layer, sp.kind)
+                    for sp in joined.spans if sp.start < hi and sp.end > lo
+                )
+                if spans:
+                    decisions[i] = Decision(True, joined.layer, joined.kind, joined.hit, spans)
+                lo = hi + 1
+            break
 
 
 def judge_frame(read: FrameRead, judge: TextJudge, policy: str) -> list[Finding]:
