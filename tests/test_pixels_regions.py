@@ -83,3 +83,21 @@ def test_a_known_device_header_band_is_blanked_even_without_text_found() -> None
     frame = decode_frames(ds)[0]
     assert np.all(frame[:25] == frame.min())  # the fill: the darkest value of MONOCHROME2
     assert not np.all(frame[25:30] == frame.min())
+
+
+def test_signatures_skipped_a_group_at_a_time_match_as_when_tried_one_by_one() -> None:
+    from pydicom import dcmread
+    from pydicom.data import get_testdata_file
+
+    from deidnode.engine.pixels.regions import matching
+
+    sigs = load_signatures()
+    names = ("CT_small.dcm", "MR_small.dcm", "SC_rgb.dcm", "emri_small.dcm", "eCT_Supplemental.dcm", "rtplan.dcm",
+             "JPEG2000.dcm", "MR_small_RLE.dcm")
+    paths = [get_testdata_file(n, download=False) for n in names]  # bundled with pydicom: never downloaded
+    datasets = [dcmread(p, stop_before_pixels=True) for p in paths if p]
+    datasets += [_ds(Manufacturer="GE MEDICAL SYSTEMS", SeriesDescription="Dose Report"),
+                 _ds(Manufacturer="TOSHIBA", Modality="CT", SeriesDescription="Dose Info")]
+    for ds in datasets:
+        assert {id(s) for s in matching(ds)} == {id(s) for s in sigs if s.matches(ds)}
+    assert any(matching(ds) for ds in datasets)

@@ -400,8 +400,9 @@ def second_opinions(read: FrameRead, second: OcrEngine | None, below: float) -> 
 def read_frame(view: np.ndarray, engine: OcrEngine, frame: int) -> FrameRead:
     """Every line ``engine`` can read on ``view``, and the text-like regions it could not.
 
-    With an engine that exposes its detector and recogniser (rapidocr), text is detected on the normalised
-    view (``text_view``) and each line recognised on its own best plane; otherwise the engine reads the view.
+    With an engine that exposes its detector and recogniser (rapidocr), text is detected on the view (boxes
+    made whole by ``line_boxes``) and each line recognised on its own best plane; otherwise the engine reads
+    the view.
     Then every text-like region no line covers is read on its own crop; one that is still unread counts only
     if the engine's detector agrees there is text (the glyph detector alone fires on some graphics).
     """
