@@ -2,7 +2,10 @@
 
 For 1, 4 and 8 concurrent associations (the corpus split between that many storescu processes) it measures
 the time until every instance is stored in Orthanc, and prints instances/s, MB/s and the ratio node/direct.
-Header-only de-identification (pixel policy off). Results also go to bench/results/network.json.
+Header-only de-identification (pixel policy off), or with ``--pixels default`` the default configuration
+(burned-in text: CT slices get the text-presence check, one per series and lane). Results also go to
+bench/results/network.json. ``--corpus anatomy``: the CT slices hold real anatomy (clean CT/MR of pydicom's test
+data) instead of a ramp, which is what the text-presence check has to tell from text.
 
     .venv/bin/python bench/network.py [--instances 400] [--size 128] [--workers 0] [--repeat 1]
 
@@ -94,6 +97,23 @@ def _run(orthanc: Orthanc, port: int, aec: str, files: list[Path], conc: int, no
     }
 
 
+def _anatomy(study: list, size: int) -> None:
+    """Each instance's pixels replaced by a clean CT/MR slice (bench/textcheck.py's ``clean_slices``), scaled to
+    ``size`` and stored as the study's 12-bit unsigned values."""
+    import cv2
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from textcheck import clean_slices
+
+    for ds, (arr, _pi, _label) in zip(study, clean_slices(len(study), seed=2024), strict=True):
+        a = arr.astype(np.float32) + (1024.0 if arr.dtype == np.int16 else 0.0)
+        a = a * (4095.0 / max(float(a.max()), 4095.0))
+        if a.shape != (size, size):
+            a = cv2.resize(a, (size, size), interpolation=cv2.INTER_LINEAR)
+        ds.PixelData = np.clip(np.rint(a), 0, 4095).astype(np.uint16).tobytes()
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--instances", type=int, default=400)
@@ -107,6 +127,19 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="separate-hosts view: storescu and Orthanc on the last CPU, the node on the others (both paths)",
     )
+    ap.add_argument(
+        "--pixels",
+        choices=("off", "default"),
+        default="off",
+        help="pixel policy of the node: off (header only) or the default configuration (phi: burned-in text)",
+    )
+    ap.add_argument(
+        "--corpus",
+        choices=("ramp", "anatomy"),
+        default="ramp",
+        help="CT pixel content: ramp (tests/dicom_factory's pattern) or anatomy (clean CT/MR slices of pydicom's "
+        "test data, as bench/textcheck.py draws them, in 12-bit stored values: what the text check sees)",
+    )
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "network.json"))
     args = ap.parse_args(argv)
     global PEER_CPUS
@@ -119,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="deidnode-bench-") as tmp:
         tmpd = Path(tmp)
-        files = write_study(tmpd / "corpus", make_study(args.instances, 4, size=args.size, seed="bench"))
+        study = make_study(args.instances, 4, size=args.size, seed="bench")
+        if args.corpus == "anatomy":
+            _anatomy(study, args.size)
+        files = write_study(tmpd / "corpus", study)
         mb = sum(f.stat().st_size for f in files) / 1e6
         key = tmpd / "bench.key"
         key.write_bytes(b"k" * 32)
@@ -141,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                         "idle_release_seconds": 1,
                     }
                 ],
-                "pixels": {"policy": "off"},
+                **({"pixels": {"policy": "off"}} if args.pixels == "off" else {}),
                 "log_level": "INFO",
             },
             key,
@@ -186,8 +222,9 @@ def main(argv: list[str] | None = None) -> int:
             orthanc.stop()
 
     print(
-        f"\ncorpus: {len(files)} CT instances, {args.size}x{args.size}, {mb:.1f} MB; "
-        f"node workers: {args.workers or 'one per core'} x {args.lanes} lanes; pixel policy off (header only); "
+        f"\ncorpus: {len(files)} CT instances ({args.corpus}), {args.size}x{args.size}, {mb:.1f} MB; "
+        f"node workers: {args.workers or 'one per core'} x {args.lanes} lanes; "
+        + ("pixel policy off (header only); " if args.pixels == "off" else "default configuration (pixels: phi); ")
         + (f"pinned: peers on CPU {sorted(PEER_CPUS)}, node on the rest" if PEER_CPUS else "all share every CPU")
     )
     print(
@@ -217,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         "mb": round(mb, 2),
         "workers": args.workers,
         "lanes": args.lanes,
+        "pixels": args.pixels,
+        "corpus": args.corpus,
         "pinned_peer_cpus": sorted(PEER_CPUS) if PEER_CPUS else None,
         "host": platform.node(),
         "cpus": __import__("os").cpu_count(),

@@ -99,15 +99,15 @@ class FileResult:
 
 def deidentify_file(
     raw: bytes, policy: Policy, keys: Any, *, preview_dir: Path | None = None, lexicon: Any = None,
-    mapping: Any = None,
+    mapping: Any = None, series_memo: Any = None,
 ) -> FileResult:
     """The engine on one input's bytes, as ``deid`` (and a batch on Spark) writes it: output named by the new
     SOP Instance UID, and its audit record (deidnode/audit.py: the node's layout, with the input's SHA-256 and
     the engine's record). ``lexicon``: the batch's study lexicon; ``mapping``: the mapping store the replaced
-    identities are written to."""
+    identities are written to; ``series_memo``: one text-presence decision per CT/MR series (pixels/series.py)."""
     digest = hashlib.sha256(raw).hexdigest()
     result = deidentify_bytes(raw, policy, keys, preview_dir=preview_dir, lexicon=lexicon,
-                              collect_mapping=mapping is not None)
+                              collect_mapping=mapping is not None, series_memo=series_memo)
     if result.ok and mapping is not None:
         mapping.add(result.mapping)
     engine, vers = result.audit, versions(policy.pixels.ocr.engine)
@@ -184,6 +184,10 @@ def run_batch(args: argparse.Namespace, settings: Settings) -> int:
 
     mapping = None if dry else open_mapping(settings, keys.secret)
 
+    from .engine.pixels.series import SeriesMemo
+
+    px = settings.pixels  # one text-presence decision per CT/MR series (engine: pixels/series.py)
+    memo = SeriesMemo(time.monotonic, ttl_seconds=px.series_memo_seconds, max_uses=px.series_memo_slices)
     counts = _Counts()
     started = last_progress = time.monotonic()
     audit = None
@@ -201,7 +205,8 @@ def run_batch(args: argparse.Namespace, settings: Settings) -> int:
                 continue
             counts.total += 1
             raw = path.read_bytes()
-            r = deidentify_file(raw, policy, keys, preview_dir=preview, lexicon=lexicon, mapping=mapping)
+            r = deidentify_file(raw, policy, keys, preview_dir=preview, lexicon=lexicon, mapping=mapping,
+                                series_memo=memo)
             if r.status == "deidentified":
                 counts.done += 1
                 assert r.output is not None and r.output_name is not None

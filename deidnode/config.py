@@ -342,10 +342,12 @@ class KeySettings(_Model):
 class OcrSettings(_Model):
     """OCR for burned-in text. rapidocr is the default: best F1 and fastest on CPU (docs/pixels.md)."""
 
-    engine: Literal["rapidocr", "easyocr"] = "rapidocr"
+    engine: Literal["rapidocr", "easyocr", "tesseract"] = "rapidocr"
     gpu: bool = False
     """easyocr only: use CUDA when present."""
     min_confidence: float = Field(default=0.3, ge=0, le=1)
+    threads: int = Field(default=1, ge=1, le=64)
+    """Threads per OCR model; workers already run one process per core (docs/pixels.md)."""
 
 
 PixelPolicy = Literal["off", "phi", "strict", "all"]
@@ -360,7 +362,13 @@ class PixelSettings(_Model):
     """Per-modality policy, e.g. {US: strict, CT: "off"}; a route's profile.pixel_policy overrides both."""
     action: Literal["redact", "obfuscate"] = "redact"
     verify: bool = True
-    """Run detection again on the cleaned pixels; PHI still found quarantines the instance."""
+    """Read the cleaned pixels again; PHI still found quarantines the instance."""
+    second_reader: Literal["tesseract", "none"] = "tesseract"
+    """The second, independent reader of the verification (docs/pixels.md)."""
+    series_memo_seconds: float = Field(default=600.0, ge=0)
+    """CT/MR: how long a series' text-presence decision is reused by a worker lane (0: check every slice)."""
+    series_memo_slices: int = Field(default=1000, ge=0)
+    """CT/MR: how many slices reuse one series decision before the next is checked again."""
     ocr_modalities: tuple[str, ...] = ("US", "SC", "OT", "XA", "DX", "CR", "MG", "ES", "XC", "RF", "PX", "IO")
     """Modalities whose images are always read for text."""
     ocr_check_modalities: tuple[str, ...] = ("CT", "MR", "PT", "NM", "SM")

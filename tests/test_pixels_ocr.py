@@ -40,5 +40,5 @@ def test_blank_image_gives_no_text() -> None:
 
 def test_unknown_engine_is_named_in_the_error() -> None:
     with pytest.raises(OcrUnavailableError) as e:
-        _module("tesseract")
-    assert "tesseract" in e.value.detail
+        _module("ocropus")
+    assert "ocropus" in e.value.detail

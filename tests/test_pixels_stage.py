@@ -22,6 +22,7 @@ from deidnode.engine.pixels.ocr import get_engine
 from deidnode.engine.pixels.preview import write_preview
 from deidnode.engine.pixels.select import has_text
 from deidnode.engine.pixels.stage import clean_pixels
+from deidnode.engine.pixels.text import Decision
 from deidnode.engine.pixels.text.fuzzy import fold, fuzzy_contains
 from deidnode.engine.policy import Policy
 
@@ -162,17 +163,34 @@ def test_obfuscated_dates_are_shifted_like_the_header_when_dates_are_modified() 
     assert audit["pixels"]["boxes_obfuscated"] == 1 and audit["pixels"]["verify_residual"] == 0
 
 
-def test_verification_quarantines_an_instance_whose_phi_was_missed(monkeypatch) -> None:
-    """The first pass misses the date (as an OCR engine can); the verification pass reads it and fails closed."""
-    real = stage.detect
-    calls = []
+def _misread_dates(monkeypatch) -> None:
+    """The first pass reads the date but judges it not PHI (as a misread can): it is kept."""
+    real = stage.judge_frame
 
-    def missing_dates(*args, **kwargs):
-        found = real(*args, **kwargs)
-        calls.append(1)
-        return [f for f in found if f.decision.kind != "date"] if len(calls) == 1 else found
+    def misread(read, judge, policy):
+        out = []
+        for f in real(read, judge, policy):
+            if f.decision.kind == "date":
+                f = stage.Finding(f.box, Decision(False, "none"), False, f.frame, (), (f.box.box,))
+            out.append(f)
+        return out
 
-    monkeypatch.setattr(stage, "detect", missing_dates)
+    monkeypatch.setattr(stage, "judge_frame", misread)
+
+
+def test_verification_removes_phi_the_first_pass_kept(monkeypatch) -> None:
+    _misread_dates(monkeypatch)
+    ds = make_ds("MONOCHROME2", [NAME, DATE, KEEP])
+    before = decode_frames(ds).copy()
+    q, audit = run(ds)
+    assert q is None
+    assert audit["pixels"]["verify_residual"] >= 1 and audit["pixels"]["verify_repaired"] >= 1
+    assert gone(ds, NAME) and gone(ds, DATE) and kept(ds, before, KEEP)
+
+
+def test_verification_quarantines_when_the_repair_does_not_remove_the_phi(monkeypatch) -> None:
+    _misread_dates(monkeypatch)
+    monkeypatch.setattr(stage, "_residual_boxes", lambda *a, **k: [])
     ds = make_ds("MONOCHROME2", [NAME, DATE])
     raw = bytes(ds.PixelData)
     q, audit = run(ds)
@@ -182,10 +200,10 @@ def test_verification_quarantines_an_instance_whose_phi_was_missed(monkeypatch) 
 
 
 def test_verification_off_forwards_despite_a_miss(monkeypatch) -> None:
-    real = stage.detect
-    monkeypatch.setattr(stage, "detect", lambda *a, **k: [f for f in real(*a, **k) if f.decision.kind != "date"])
-    q, _ = run(make_ds("MONOCHROME2", [NAME, DATE]), verify=False)
-    assert q is None
+    _misread_dates(monkeypatch)
+    ds = make_ds("MONOCHROME2", [NAME, DATE])
+    q, _ = run(ds, verify=False)
+    assert q is None and not gone(ds, DATE)
 
 
 def test_known_device_region_is_blanked_before_ocr() -> None:

@@ -6,6 +6,7 @@ import io
 import mmap
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydicom.dataset import Dataset
@@ -117,6 +118,7 @@ def deidentify(
     preview_dir: str | Path | None = None,
     lexicon: Lexicon | None = None,
     collect_mapping: bool = False,
+    series_memo: Any = None,
 ) -> EngineResult:
     """De-identify ``ds`` (a FileDataset or Dataset with ``file_meta``); ``ds`` is modified in place.
 
@@ -125,6 +127,7 @@ def deidentify(
     hashes); free text is cleaned of them too, and ``result.lexicon`` holds what this instance adds to it.
     ``collect_mapping``: ``result.mapping`` gets each replaced identity with its pseudonym (for the honest
     broker's encrypted mapping store; PHI).
+    ``series_memo``: the caller's ``pixels.series.SeriesMemo`` (one text-presence decision per CT/MR series).
     """
     if policy.pixels.policy_by_modality:
         policy = policy.for_modality(str(ds.get("Modality", "") or ""))
@@ -148,7 +151,7 @@ def deidentify(
         phi = collect_phi(ds)
         pixels_cleaned = False
         if policy.pixels.policy != "off":
-            q = _clean_pixels(ds, phi, policy, keys, audit, preview_dir)
+            q = _clean_pixels(ds, phi, policy, keys, audit, preview_dir, series_memo)
             if q is not None:
                 return EngineResult(None, q, audit)
             pixels_cleaned = bool(audit.get("pixels", {}).get("clean_pixel_data"))
@@ -241,12 +244,18 @@ def lexicon_update(ds: Dataset, keys: Keys, policy: Policy) -> LexiconUpdate:
 
 
 def _clean_pixels(
-    ds: Dataset, phi: PhiValues, policy: Policy, keys: Keys, audit: dict, preview_dir: str | Path | None
+    ds: Dataset,
+    phi: PhiValues,
+    policy: Policy,
+    keys: Keys,
+    audit: dict,
+    preview_dir: str | Path | None,
+    series_memo: Any = None,
 ) -> Quarantine | None:
     try:
         from .pixels.stage import clean_pixels
 
-        return clean_pixels(ds, phi, policy, keys, audit, preview_dir=preview_dir)
+        return clean_pixels(ds, phi, policy, keys, audit, preview_dir=preview_dir, series_memo=series_memo)
     except ImportError as e:  # a missing package or system library (e.g. libGL for OpenCV): name it
         return Quarantine(Stage.PIXELS, Code.PIXEL_STAGE_UNAVAILABLE, f"{type(e).__name__}: {e}"[:300])
 
@@ -292,6 +301,7 @@ def deidentify_bytes(
     preview_dir: str | Path | None = None,
     lexicon: Lexicon | None = None,
     collect_mapping: bool = False,
+    series_memo: Any = None,
 ) -> EngineResult:
     """Parse a Part 10 byte string (or a read-only memory map of a file) and de-identify it.
 
@@ -304,7 +314,15 @@ def deidentify_bytes(
         return EngineResult(None, Quarantine(Stage.PARSE, e.code, str(e)), {})
     except Exception as e:
         return EngineResult(None, Quarantine(Stage.PARSE, Code.UNPARSEABLE, type(e).__name__), {})
-    return deidentify(ds, policy, keys, preview_dir=preview_dir, lexicon=lexicon, collect_mapping=collect_mapping)
+    return deidentify(
+        ds,
+        policy,
+        keys,
+        preview_dir=preview_dir,
+        lexicon=lexicon,
+        collect_mapping=collect_mapping,
+        series_memo=series_memo,
+    )
 
 
 def encode_dataset(ds: Dataset) -> bytes:

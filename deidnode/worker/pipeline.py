@@ -9,6 +9,7 @@ forwarder, wrapped read-only in an :class:`~deidnode.forward.Outgoing`.
 
 from __future__ import annotations
 
+import functools
 import mmap
 import queue
 import threading
@@ -78,8 +79,12 @@ class Pipeline:
         if deidentify is None or encode is None or policy_factory is None or convert is None:
             from ..engine import Policy, deidentify_bytes, encode_dataset
             from ..engine.convert import to_native_little_endian
+            from ..engine.pixels.series import SeriesMemo
 
-            deidentify = deidentify or deidentify_bytes
+            # one text-presence decision per CT/MR series, kept by this lane (engine: pixels/series.py)
+            px = settings.pixels
+            memo = SeriesMemo(time.monotonic, ttl_seconds=px.series_memo_seconds, max_uses=px.series_memo_slices)
+            deidentify = deidentify or functools.partial(deidentify_bytes, series_memo=memo)
             encode = encode or encode_dataset
             convert = convert or to_native_little_endian
             policy_factory = policy_factory or Policy.from_settings

@@ -1,43 +1,88 @@
-"""Find burned-in text: stored frames -> 8-bit display images -> OCR lines -> one decision per line."""
+"""Find burned-in text on a frame: OCR, then what OCR missed, then one decision per line with its PHI spans.
+
+1. The OCR engine reads the display image (``to_display``: the stored range, colour kept).
+2. The glyph detector (``glyphs``) finds text-like lines; those no OCR line covers are cut out, contrast-
+   normalised in the plane where they stand out (luminance, or an opponent colour channel), scaled up when
+   small, and read again (``read_region``). This is what finds light text on bright anatomy, colour text whose
+   luminance matches its background, and 7-9 px text.
+3. A text-like line that still no reader could read is *unread*; the stage removes or refuses it per policy.
+4. Each line is judged (``text.TextJudge``); a lone role label ("Tech:") makes the name to its right PHI. The
+   parts of a line that go are turned into pixel boxes (``words``) so the technical text beside them stays.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
+from . import glyphs
+from .glyphs import TextRegion
 from .ocr import OcrEngine, TextBox
+from .redact import Box
 from .text import Decision, TextJudge
-from .text.patterns import is_label_only
+from .text.decide import Span
+from .text.patterns import is_label_only, is_role_label
+from .words import ink_box, ink_profile, span_box
+
+CANDIDATE_SCORE = 0.5
+"""Glyph lines at least this text-like that no OCR line covers are read again on a normalised crop."""
+UNREAD_SCORE = 0.9
+"""Glyph lines at least this text-like that no reader could read are unread text (safety net)."""
+READ_HEIGHT = 32
+"""Small text is scaled up to about this height before it is read again."""
 
 
 @dataclass(frozen=True)
 class Finding:
-    """A recognised line, the decision on it, whether the policy removes it, and the frame read."""
+    """A recognised line, the decision on it, whether anything of it goes, and the boxes that go."""
 
     box: TextBox
     decision: Decision
     redact: bool
     frame: int
+    targets: tuple[Box, ...] = ()
+    keeps: tuple[Box, ...] = ()
+    source: str = "ocr"
+    ends: tuple[bool, ...] = ()  # per target: whether it reaches an end of its line (readings get cut there)
+
+
+@dataclass
+class FrameRead:
+    """What was read on one frame: lines, text-like regions no reader read, and counters for the audit."""
+
+    frame: int
+    lines: list[TextBox]
+    unread: list[TextRegion]
+    view: np.ndarray
+    regions: list[TextRegion] = field(default_factory=list)
+    crops_read: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    alternates: dict[int, TextBox] = field(default_factory=dict)  # line index -> the second reader's reading
 
 
 def to_display(frame: np.ndarray, working_pi: str) -> np.ndarray:
-    """An 8-bit image for OCR from one frame of stored values (the codec's working colour space).
+    """An 8-bit image for reading from one frame of stored values (the codec's working colour space).
 
-    Monochrome: the full stored range, linearly (burned-in text sits at an extreme); MONOCHROME1 inverted.
-    YBR_FULL: its luminance. PALETTE COLOR: the indices' range (text keeps its contrast). Same size as the
-    frame, so OCR boxes are stored-pixel coordinates.
+    Monochrome: the full stored range, linearly (burned-in text sits wherever it was drawn); MONOCHROME1
+    inverted. YBR_FULL: converted to RGB so colour text keeps its colour. PALETTE COLOR: the indices' range.
+    Same size as the frame, so boxes are stored-pixel coordinates.
     """
     a = np.asarray(frame)
     if a.ndim == 3 and working_pi == "YBR_FULL":
-        a = a[..., 0]  # luminance carries the text
-    a = a.astype(np.float32)
+        y = a.astype(np.float32)
+        cb, cr = y[..., 1] - 128.0, y[..., 2] - 128.0
+        rgb = np.stack([y[..., 0] + 1.402 * cr, y[..., 0] - 0.344136 * cb - 0.714136 * cr, y[..., 0] + 1.772 * cb], -1)
+        return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+    if a.ndim == 3 and a.dtype == np.uint8:
+        return np.ascontiguousarray(a)
     lo, hi = float(a.min()), float(a.max())
     if hi <= lo:
         out = np.zeros(a.shape, dtype=np.uint8)
     else:
-        out = ((a - lo) * (255.0 / (hi - lo))).clip(0, 255).astype(np.uint8)
+        out = cv2.convertScaleAbs(a.astype(np.float32), alpha=255.0 / (hi - lo), beta=-lo * 255.0 / (hi - lo))
     if working_pi == "MONOCHROME1":
         out = 255 - out
     return out
@@ -51,52 +96,484 @@ def sample_frames(n_frames: int, max_frames: int) -> list[int]:
     return sorted(set(int(i) for i in idx))
 
 
-def _label_values(findings: list[Finding], judge: TextJudge, policy: str) -> list[Finding]:
-    """A line right of a lone PHI label ("Dr.", "Name:") on the same row is PHI (layer pattern, kind label)."""
-    out = list(findings)
-    for lab in findings:
-        if not is_label_only(lab.box.text):
+def _area(b: Box) -> int:
+    return max(0, b[2] - b[0]) * max(0, b[3] - b[1])
+
+
+def covered(box: Box, lines: list[TextBox], share: float = 0.5, region: TextRegion | None = None) -> bool:
+    """Whether at least ``share`` of ``box`` lies inside the lines' boxes.
+
+    For a text-like ``region`` the lines must also be plausible readings of it: not boxes spanning several
+    rows of text (2.6 times its text height or more), and holding at least half as many characters as the
+    region seems to have glyphs. A detector box over two lines of small text reads as one or two letters.
+    """
+    x0, y0, x1, y1 = box
+    if _area(box) == 0:
+        return True
+    m = np.zeros((y1 - y0, x1 - x0), bool)
+    chars = 0
+    for ln in lines:
+        a0, b0, a1, b1 = max(ln.x0, x0), max(ln.y0, y0), min(ln.x1, x1), min(ln.y1, y1)
+        if a1 > a0 and b1 > b0:
+            if region is not None and ln.vertical == region.vertical and ln.height >= 2.6 * max(region.height, 4):
+                continue
+            m[b0 - y0 : b1 - y0, a0 - x0 : a1 - x0] = True
+            chars += sum(not c.isspace() for c in ln.text)
+    if float(m.mean()) < share:
+        return False
+    if region is not None:
+        length = (region.y1 - region.y0) if region.vertical else (region.x1 - region.x0)
+        return chars >= 0.5 * length / (0.6 * max(region.height, 1.0)) - 1
+    return True
+
+
+def text_view(view: np.ndarray) -> np.ndarray:
+    """The luminance normalised to its surroundings (31 px): (I - local mean) / local deviation, at least 3
+    levels. Light text on bright anatomy and text a few grey levels off its background come out as plain
+    dark-on-light or light-on-dark text, which is what the text detector reads best."""
+    lum = view if view.ndim == 2 else cv2.cvtColor(view, cv2.COLOR_RGB2GRAY)
+    f = lum.astype(np.float32)
+    mean = cv2.blur(f, (31, 31))
+    sd = np.sqrt(np.maximum(cv2.blur(f * f, (31, 31)) - mean * mean, 0.0))
+    return np.clip(128.0 + 48.0 * (f - mean) / np.maximum(sd, 3.0), 0, 255).astype(np.uint8)
+
+
+def best_plane(crop: np.ndarray) -> np.ndarray:
+    """The plane of ``crop`` (grey; or luminance and two opponent colour channels) where strokes stand out
+    most, stretched to the full 8-bit range: what a recogniser reads best."""
+    planes = glyphs.channels(crop)
+    best, best_r = planes[0], -1
+    if len(planes) > 1:
+        for p in planes:
+            top, bot = glyphs.stroke_maps(p)
+            r = int(max(top.max(), bot.max()))
+            if r > best_r:
+                best, best_r = p, r
+    lo, hi = np.percentile(best, 1), np.percentile(best, 99)
+    if hi - lo < 2:
+        lo, hi = float(best.min()), float(best.max())
+    gain = 255.0 / max(float(hi - lo), 1.0)
+    return cv2.convertScaleAbs(best.astype(np.float32), alpha=gain, beta=-float(lo) * gain)
+
+
+def _region_crop(view: np.ndarray, r: TextRegion) -> tuple[np.ndarray, Box, float]:
+    """The region with a margin, as its best plane, scaled so its text is about ``READ_HEIGHT`` px."""
+    rows, cols = view.shape[:2]
+    mx, my = (max(2, int(0.3 * r.height)), max(2, int(0.5 * r.height)))
+    if r.vertical:
+        mx, my = my, mx
+    box = (max(0, r.x0 - mx), max(0, r.y0 - my), min(cols, r.x1 + mx), min(rows, r.y1 + my))
+    crop = best_plane(view[box[1] : box[3], box[0] : box[2]])
+    scale = float(np.clip(READ_HEIGHT / max(r.height, 1.0), 1.0, 4.0))
+    if scale > 1.0:
+        crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    return crop, box, scale
+
+
+def _recognize_regions(engine: OcrEngine, view: np.ndarray, regions: list[TextRegion]) -> list[TextBox | None]:
+    """Read text-like regions as lines, in one batch (vertical ones both ways up); None where nothing
+    confident was read."""
+    recognize = getattr(engine, "recognize", None)
+    crops, meta = [], []
+    for r in regions:
+        crop, box, scale = _region_crop(view, r)
+        meta.append((box, scale, r.vertical, len(crops)))
+        if recognize is None:
+            crops.append(crop)
+        elif r.vertical:
+            crops += [np.ascontiguousarray(np.rot90(crop, 1)), np.ascontiguousarray(np.rot90(crop, 3))]
+        else:
+            crops.append(crop)
+    if recognize is None:
+        out: list[TextBox | None] = []
+        for (box, scale, _v, k) in meta:
+            got = engine.read_region(crops[k])
+            out.append(got[0].shifted(box[0], box[1], 1.0 / scale) if got else None)
+        return out
+    res = recognize(crops) if crops else []
+    out = []
+    for (x0, y0, x1, y1), scale, vertical, k in meta:
+        if vertical:
+            a, b = res[k], res[k + 1]
+            if a[1] >= b[1]:
+                text, conf, pos = a[0], a[1], [y0 + p / scale for p in a[2]]
+            else:
+                text, conf, pos = b[0], b[1], [y1 - p / scale for p in b[2]]
+        else:
+            text, conf, pos = res[k][0], res[k][1], [x0 + p / scale for p in res[k][2]]
+        lead = len(text) - len(text.lstrip())
+        text = text.strip()
+        if sum(c.isalnum() for c in text) < 2 or conf < getattr(engine, "min_confidence", 0.3):
+            out.append(None)
             continue
-        b = lab.box
-        best = None
-        for k, f in enumerate(out):
-            o = f.box
-            if f.frame != lab.frame or o is b or o.x0 < b.x1 - 2 or f.decision.phi:
-                continue
-            overlap = min(o.y1, b.y1) - max(o.y0, b.y0)
-            if overlap < 0.5 * min(o.height, b.height) or o.x0 - b.x1 > 3 * max(b.height, 1):
-                continue
-            if best is None or o.x0 < out[best].box.x0:
-                best = k
-        if best is not None:
-            d = Decision(True, "pattern", "label")
-            out[best] = Finding(out[best].box, d, judge.must_redact(d, policy), out[best].frame)
+        out.append(TextBox(x0, y0, x1, y1, text, conf, tuple(pos[lead : lead + len(text)]), vertical))
     return out
 
 
-def detect(
-    frames: np.ndarray,
-    working_pi: str,
-    engine: OcrEngine,
-    judge: TextJudge,
-    policy: str,
-    frame_indices: list[int],
-    timings: dict[str, float] | None = None,
-) -> list[Finding]:
-    """OCR the given frames and judge every line under ``policy``; seconds are added to ``timings``."""
-    out: list[Finding] = []
-    t_ocr = t_decide = 0.0
-    for i in frame_indices:
-        t0 = time.perf_counter()
-        boxes = engine.read(to_display(frames[i], working_pi))
-        t1 = time.perf_counter()
-        for box in boxes:
-            decision = judge.judge(box.text)
-            out.append(Finding(box, decision, judge.must_redact(decision, policy), i))
-        t_ocr += t1 - t0
-        t_decide += time.perf_counter() - t1
-    out = _label_values(out, judge, policy)
-    if timings is not None:
-        timings["ocr"] = timings.get("ocr", 0.0) + t_ocr
-        timings["decide"] = timings.get("decide", 0.0) + t_decide
+def _detector_agrees(engine: OcrEngine, view: np.ndarray, r: TextRegion) -> bool:
+    """Whether the OCR engine's text detector also finds text at ``r`` (on its normalised crop)."""
+    detect = getattr(engine, "detect", None)
+    if detect is None:
+        return True
+    crop, box, scale = _region_crop(view, r)
+    for q in detect(cv2.copyMakeBorder(crop, 16, 16, 16, 16, cv2.BORDER_REPLICATE), min_side=None):
+        qx0, qy0 = (q.min(axis=0) - 16) / scale + (box[0], box[1])
+        qx1, qy1 = (q.max(axis=0) - 16) / scale + (box[0], box[1])
+        if qx0 < r.x1 and r.x0 < qx1 and qy0 < r.y1 and r.y0 < qy1:
+            return True
+    return False
+
+
+def _as_box(q: np.ndarray) -> list[int]:
+    return [int(np.floor(q[:, 0].min())), int(np.floor(q[:, 1].min())), int(np.ceil(q[:, 0].max())),
+            int(np.ceil(q[:, 1].max()))]
+
+
+def _ink_columns(view: np.ndarray, band: Box, inner: tuple[int, int]) -> np.ndarray:
+    """Columns of ``band`` (the line's rows, wider than the line) that continue the line: on the line's own
+    background, holding pixels of the line's own text value (burned-in text is drawn in one value)."""
+    x0, y0, x1, y1 = band
+    p = best_plane(view[y0:y1, x0:x1]).astype(np.int16)
+    a, z = inner
+    if p.size == 0 or z <= a:
+        return np.zeros(max(x1 - x0, 0), bool)
+    m = max(1, int(0.15 * (y1 - y0)))
+    core = p[m : max(m + 1, p.shape[0] - m)]
+    bg = int(np.median(core[:, a:z]))
+    d = np.abs(core[:, a:z] - bg)
+    ref = float(np.percentile(d, 95))
+    if ref < 12:
+        return np.zeros(p.shape[1], bool)
+    text = int(np.median(core[:, a:z][d >= 0.5 * ref]))
+    contrast = abs(text - bg)
+    col_bg = np.median(core, axis=0)
+    on_bg = np.abs(col_bg - bg) <= 0.3 * contrast
+    inked = (np.abs(core - text) <= 0.3 * contrast).any(axis=0)
+    return on_bg & inked
+
+
+def line_boxes(view: np.ndarray, quads: list[np.ndarray]) -> list[np.ndarray]:
+    """Detector boxes made whole: neighbours on one row with a gap under 0.9 text heights joined (a detector
+    sometimes splits a word), and each box extended along its row while glyphs continue within 0.8 text
+    heights, up to the next box (it sometimes stops a few characters short). Returned as 4-point boxes."""
+    rows, cols = view.shape[:2]
+    boxes = sorted((_as_box(q) for q in quads), key=lambda b: (b[0], b[1]))
+    merged: list[list[int]] = []
+    for b in boxes:
+        h = b[3] - b[1]
+        vertical = h >= 1.5 * (b[2] - b[0])
+        for m in merged:
+            mh = m[3] - m[1]
+            if vertical or mh >= 1.5 * (m[2] - m[0]):
+                continue
+            overlap = min(m[3], b[3]) - max(m[1], b[1])
+            if overlap >= 0.6 * min(h, mh) and b[0] - m[2] <= 0.9 * max(h, mh):
+                m[:] = [min(m[0], b[0]), min(m[1], b[1]), max(m[2], b[2]), max(m[3], b[3])]
+                break
+        else:
+            merged.append(list(b))
+    out = []
+    for k, (x0, y0, x1, y1) in enumerate(merged):
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(cols, x1), min(rows, y1)
+        h = y1 - y0
+        if 0 < h < 1.5 * (x1 - x0):  # horizontal: extend right and left along the row, up to the next box
+            lo, hi = max(0, x0 - 2 * h), min(cols, x1 + 2 * h)
+            for j, o in enumerate(merged):
+                if j != k and min(o[3], y1) - max(o[1], y0) > 0.3 * h:
+                    if o[0] >= x1:
+                        hi = min(hi, o[0])
+                    elif o[2] <= x0:
+                        lo = max(lo, o[2])
+            ink = _ink_columns(view, (lo, y0, hi, y1), (x0 - lo, x1 - lo))
+            gap_max = max(2, int(0.8 * h))
+            right, gap = x1 - lo, 0
+            for c in range(x1 - lo, ink.size):
+                gap = 0 if ink[c] else gap + 1
+                if gap > gap_max:
+                    break
+                if ink[c]:
+                    right = c + 1
+            left, gap = x0 - lo, 0
+            for c in range(x0 - lo - 1, -1, -1):
+                gap = 0 if ink[c] else gap + 1
+                if gap > gap_max:
+                    break
+                if ink[c]:
+                    left = c
+            x0, x1 = lo + left, lo + right
+        out.append(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32))
+    return out
+
+
+EXTEND_GAP = 0.8
+"""A PHI span at an end of its reading is followed along its row while glyphs continue with gaps under this
+many text heights (readers drop the first or last characters of a line: "MOUNT CARMEL HOSPI", "825-")."""
+EXTEND_MAX = 8.0
+"""... at most this many text heights beyond the reading."""
+
+
+def _glyph_columns(view: np.ndarray, band: Box, inner: tuple[int, int]) -> np.ndarray:
+    """Columns of ``band`` that look like the glyphs in its ``inner`` columns: holding the text's value, and
+    made of the text's value and its background's (three in four pixels; anti-aliased edges are between).
+    Anatomy beside a line has values in between; a stem is all text value."""
+    x0, y0, x1, y1 = band
+    p = best_plane(view[y0:y1, x0:x1]).astype(np.int16)
+    a, z = inner
+    if p.size == 0 or z <= a:
+        return np.zeros(max(x1 - x0, 0), bool)
+    bg = int(np.median(p[:, a:z]))
+    d = np.abs(p[:, a:z] - bg)
+    ref = float(np.percentile(d, 95))
+    if ref < 12:
+        return np.zeros(p.shape[1], bool)
+    text = int(np.median(p[:, a:z][d >= 0.5 * ref]))
+    tol = 0.3 * abs(text - bg)
+    is_text = np.abs(p - text) <= tol
+    two_tone = (is_text | (np.abs(p - bg) <= tol)).mean(axis=0) >= 0.75
+    return is_text.any(axis=0) & two_tone
+
+
+def extend_along_row(view: np.ndarray, box: Box, stops: list[Box], left: bool, right: bool) -> Box:
+    """``box`` (a PHI span reaching an end of its line) grown along its row over glyphs that continue it: in
+    the text's own value on the text's own background (``_ink_columns``), gaps under ``EXTEND_GAP`` text
+    heights, never past another line read on the row (``stops``: its own decision covers it)."""
+    vertical = (box[3] - box[1]) >= 1.5 * (box[2] - box[0])
+    if vertical:  # the same walk on the transposed image
+        v = np.swapaxes(view, 0, 1)
+        t = extend_along_row(v, (box[1], box[0], box[3], box[2]), [(o[1], o[0], o[3], o[2]) for o in stops],
+                             left, right)
+        return (t[1], t[0], t[3], t[2])
+    cols = view.shape[1]
+    x0, y0, x1, y1 = box
+    h = max(y1 - y0, 1)
+    reach = int(EXTEND_MAX * h)
+    lo, hi = (max(0, x0 - reach) if left else x0), (min(cols, x1 + reach) if right else x1)
+    cx = (x0 + x1) / 2
+    for o in stops:  # touching the row: the side it is on, by its centre; one over the box's middle is the same text
+        if min(o[3], y1) - max(o[1], y0) > 0 and not o[0] <= cx <= o[2]:
+            if (o[0] + o[2]) / 2 > cx:
+                hi = min(hi, max(o[0], x1))
+            else:
+                lo = max(lo, min(o[2], x0))
+    lo, hi = min(lo, x0), max(hi, x1)
+    if (lo == x0 and hi == x1) or x1 <= x0 or y1 <= y0:
+        return box
+    ink = _glyph_columns(view, (lo, y0, hi, y1), (x0 - lo, x1 - lo))
+    gap_max = max(2, int(EXTEND_GAP * h))
+    a, b = x0 - lo, x1 - lo
+    gap = 0
+    for c in range(x1 - lo, ink.size):
+        gap = 0 if ink[c] else gap + 1
+        if gap > gap_max:
+            break
+        if ink[c]:
+            b = c + 1
+    gap = 0
+    for c in range(x0 - lo - 1, -1, -1):
+        gap = 0 if ink[c] else gap + 1
+        if gap > gap_max:
+            break
+        if ink[c]:
+            a = c
+    return (lo + a, y0, lo + b, y1)
+
+
+def second_opinions(read: FrameRead, second: OcrEngine | None, below: float) -> None:
+    """Lines read with less than ``below`` confidence are read again by the ``second`` reader (on the line's
+    best plane, scaled for reading); its reading is kept beside the first (``FrameRead.alternates``)."""
+    if second is None:
+        return
+    from .verify import read_crop
+
+    rows, cols = read.view.shape[:2]
+    for k, ln in enumerate(read.lines):
+        if ln.confidence >= below or ln.vertical:
+            continue
+        m = max(2, int(0.3 * ln.height))
+        box = (max(0, ln.x0 - m), max(0, ln.y0 - m), min(cols, ln.x1 + m), min(rows, ln.y1 + m))
+        got = [g for g in read_crop(second, read.view, box, float(ln.height)) if g.text.strip()]
+        if got:
+            best = max(got, key=lambda g: len(g.text))
+            read.alternates[k] = TextBox(ln.x0, ln.y0, ln.x1, ln.y1, best.text, best.confidence, best.char_pos)
+
+
+def read_frame(view: np.ndarray, engine: OcrEngine, frame: int) -> FrameRead:
+    """Every line ``engine`` can read on ``view``, and the text-like regions it could not.
+
+    With an engine that exposes its detector and recogniser (rapidocr), text is detected on the view (boxes
+    made whole by ``line_boxes``) and each line recognised on its own best plane; otherwise the engine reads
+    the view.
+    Then every text-like region no line covers is read on its own crop; one that is still unread counts only
+    if the engine's detector agrees there is text (the glyph detector alone fires on some graphics).
+    """
+    seconds: dict[str, float] = {}
+    t = time.perf_counter()
+    read_boxes = getattr(engine, "read_boxes", None)
+    if read_boxes is not None:
+        quads = line_boxes(view, engine.detect(view))  # type: ignore[attr-defined]
+        lines = read_boxes(view, quads, best_plane)
+    else:
+        lines = engine.read(view)
+    seconds["ocr"] = time.perf_counter() - t
+    t = time.perf_counter()
+    regions = glyphs.find_text_regions(view, min_score=CANDIDATE_SCORE)
+    seconds["glyphs"] = time.perf_counter() - t
+    t = time.perf_counter()
+    extra: list[TextBox] = []
+    unread: list[TextRegion] = []
+    todo = []
+    for r in regions:  # regions overlapping each other: the best scoring first, the rest only if still needed
+        if not covered(r.box, lines, region=r) and not any(_inside_share(r.box, o.box) > 0.7 for o in todo):
+            todo.append(r)
+    for r, got in zip(todo, _recognize_regions(engine, view, todo), strict=True):
+        if got is not None and not covered(r.box, extra, share=0.7):
+            extra.append(got)
+        elif got is None and r.score >= UNREAD_SCORE and _detector_agrees(engine, view, r):
+            unread.append(r)
+    crops = len(todo)
+    # a detector line that turned out to be several lines read on their own is dropped (its reading is
+    # nonsense, and as text that stays it would stop the padding of the real lines)
+    kept = []
+    for ln in lines:
+        inner = [e for e in extra if _inside_share(e.box, ln.box) >= 0.7 and e.vertical == ln.vertical]
+        rows_ = {(e.x0, e.x1) if ln.vertical else (e.y0, e.y1) for e in inner}
+        stacked = any(b0 >= a1 for a0, a1 in rows_ for b0, _b1 in rows_)
+        if stacked or (inner and sum(len(e.text) for e in inner) > 2 * len(ln.text)):
+            continue
+        kept.append(ln)
+    seconds["crops"] = time.perf_counter() - t
+    return FrameRead(frame, kept + extra, unread, view, regions, crops, seconds)
+
+
+def _inside_share(a: Box, b: Box) -> float:
+    """Share of ``a``'s area inside ``b``."""
+    ix = min(a[2], b[2]) - max(a[0], b[0])
+    iy = min(a[3], b[3]) - max(a[1], b[1])
+    return ix * iy / max(_area(a), 1) if ix > 0 and iy > 0 else 0.0
+
+
+def _right_of(lab: TextBox, lines: list[TextBox]) -> int | None:
+    """The nearest line to the right of ``lab`` on the same row, within three text heights."""
+    best = None
+    for k, o in enumerate(lines):
+        if o is lab or o.x0 < lab.x1 - 2 or lab.vertical or o.vertical:
+            continue
+        overlap = min(o.y1, lab.y1) - max(o.y0, lab.y0)
+        if overlap < 0.5 * min(o.height, lab.height) or o.x0 - lab.x1 > 3 * max(lab.height, 1):
+            continue
+        if best is None or o.x0 < lines[best].x0:
+            best = k
+    return best
+
+
+ALONG_PAD = 0.6
+"""Padding along a line, in text heights (clipped by kept text)."""
+END_PAD = 1.5
+"""Padding along a line where a PHI span reaches an end of its reading: readers drop the first or last
+characters of a line ("MOUNT CARMEL HOSPI")."""
+
+
+def kept_runs(text: str, gone: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(start, end) of each run of characters that stay: no space, in no removed span ("ETL16" of
+    "ETL1615AUG 2025" when the date goes)."""
+    keep = [not c.isspace() and not any(a <= i < b for a, b in gone) for i, c in enumerate(text)]
+    out, i = [], 0
+    while i < len(text):
+        if keep[i]:
+            j = i
+            while j < len(text) and keep[j]:
+                j += 1
+            out.append((i, j))
+            i = j
+        else:
+            i += 1
+    return out
+
+
+JOIN_GAP = 1.0
+"""Neighbours on a row closer than this many text heights are also judged as one line."""
+
+
+def _join_pieces(view: np.ndarray, lines: list[TextBox], decisions: list[Decision], judge: TextJudge) -> None:
+    """A value read in pieces ("535-414" | "4197", "875" | "645" | "3888"): two or three neighbours on a row,
+    none PHI alone, are judged joined (strictly: no loose matching); each gets the PHI spans that fall in it."""
+
+    def next_piece(k: int) -> int | None:
+        ln = lines[k]
+        j = _right_of(ln, lines)
+        if j is None or decisions[j].phi or lines[j].x0 - ln.x1 > JOIN_GAP * max(ln.height, 1):
+            return None
+        ha, hb = (b[3] - b[1] for b in (ink_box(view, ln.box), ink_box(view, lines[j].box)))
+        if max(ha, hb) > 1.4 * max(min(ha, hb), 1):
+            return None  # a box over two rows of text is not a piece of the row's line
+        return j
+
+    for k, ln in enumerate(lines):
+        if decisions[k].phi or ln.vertical:
+            continue
+        chain = [k]
+        while len(chain) < 3:
+            j = next_piece(chain[-1])
+            if j is None or j in chain:
+                break
+            chain.append(j)
+            joined = judge.judge(" ".join(lines[i].text for i in chain))
+            if not joined.phi:
+                continue
+            lo = 0
+            for i in chain:
+                hi = lo + len(lines[i].text)
+                spans = tuple(
+                    Span(max(sp.start, lo) - lo, min(sp.end, hi) - lo, sp.layer, sp.kind)
+                    for sp in joined.spans if sp.start < hi and sp.end > lo
+                )
+                if spans:
+                    decisions[i] = Decision(True, joined.layer, joined.kind, joined.hit, spans)
+                lo = hi + 1
+            break
+
+
+def judge_frame(read: FrameRead, judge: TextJudge, policy: str) -> list[Finding]:
+    """A decision per line, and the pixel boxes that go (``targets``) and stay (``keeps``) under ``policy``."""
+    lines = list(read.lines)
+    decisions = [judge.judge(ln.text, ln.confidence) for ln in lines]
+    for k, alt in read.alternates.items():  # a second reading of an unsure line: PHI in either counts
+        if not decisions[k].phi:
+            d2 = judge.judge(alt.text, alt.confidence)
+            if d2.phi or is_label_only(alt.text):
+                lines[k], decisions[k] = alt, d2
+    for ln in lines:  # a lone label: the value is the line to its right
+        if is_label_only(ln.text):
+            j = _right_of(ln, lines)
+            if j is not None:
+                decisions[j] = judge.judge_value_after_label(lines[j].text, person=is_role_label(ln.text))
+    _join_pieces(read.view, lines, decisions, judge)
+    out = []
+    for ln0, d in zip(lines, decisions, strict=True):
+        x0, y0, x1, y1 = ink_box(read.view, ln0.box)
+        if ln0.vertical:  # trim across the line only: along it the character positions decide
+            x0, y0, x1, y1 = x0, ln0.y0, x1, ln0.y1
+        else:
+            x0, y0, x1, y1 = ln0.x0, y0, ln0.x1, y1
+        ln = TextBox(x0, y0, x1, y1, ln0.text, ln0.confidence, ln0.char_pos, ln0.vertical)
+        spans = judge.removed_spans(ln.text, d, policy)
+        ink = ink_profile(read.view, ln)
+        if spans is None:
+            stops = [o.box for o in lines if o is not ln0]
+            targets: tuple[Box, ...] = (extend_along_row(read.view, ln.box, stops, True, True),)
+            keeps: tuple[Box, ...] = ()
+            ends: tuple[bool, ...] = (True,)
+        else:
+            live = [(a, b) for a, b in spans if b > a]
+            targets = tuple(span_box(ln, a, b, ink) for a, b in live)
+            keeps = tuple(span_box(ln, a, b) for a, b in kept_runs(ln.text, spans))
+            last = len(ln.text.rstrip())
+            first = len(ln.text) - len(ln.text.lstrip())
+            ends = tuple(a <= first or b >= last for a, b in live)
+            stops = [o.box for o in lines if o is not ln0] + list(keeps)
+            targets = tuple(
+                extend_along_row(read.view, t, stops, a <= first, b >= last) if e else t
+                for t, (a, b), e in zip(targets, live, ends, strict=True)
+            )
+        out.append(Finding(ln, d, bool(targets), read.frame, targets, keeps, "ocr", ends))
     return out

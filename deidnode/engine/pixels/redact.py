@@ -16,6 +16,58 @@ def pad_box(box: Box, rows: int, cols: int, ratio: float, minimum: int = 2) -> B
     return (max(0, x0 - p), max(0, y0 - p), min(cols, x1 + p), min(rows, y1 + p))
 
 
+def _intersects(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def pad_clear_of(
+    box: Box, keep: Iterable[Box], rows: int, cols: int, pad: int, pad_x: int | None = None, pad_y: int | None = None
+) -> Box:
+    """``box`` grown by ``pad`` px each side (``pad_x``/``pad_y``: across the columns / rows, when they differ),
+    but never into a box of text that stays (``keep``).
+
+    Each side stops at the nearest kept box on that side; a kept line overlapping the box's top or bottom (by
+    a detector's margin) moves that edge to halfway between the two lines. What is inside ``box`` goes in any
+    case (the PHI is removed whatever is beside it).
+    """
+    x0, y0, x1, y1 = box
+    # a kept line that overlaps the box's top or bottom (detector boxes have margins; stacked lines touch):
+    # the boundary is halfway between the two lines' middles
+    cy = (y0 + y1) / 2
+    for k in keep:
+        if not _intersects(k, (x0, y0, x1, y1)):
+            continue
+        ky = (k[1] + k[3]) / 2
+        if ky < y0:
+            y0 = max(y0, int(np.ceil((cy + ky) / 2)))
+        elif ky > y1:
+            y1 = min(y1, int(np.floor((cy + ky) / 2)))
+    if y1 <= y0:
+        x0, y0, x1, y1 = box
+    px = pad if pad_x is None else pad_x
+    py = pad if pad_y is None else pad_y
+    p0, q0, p1, q1 = max(0, x0 - px), max(0, y0 - py), min(cols, x1 + px), min(rows, y1 + py)
+    bcx, bcy, bw, bh = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, 1), max(y1 - y0, 1)
+    for k in keep:
+        if not _intersects(k, (p0, q0, p1, q1)):
+            continue
+        # the side the kept text is on, from the centres (it may overlap the box by a detector's margin): no
+        # padding goes past its edge, nor past the box's own edge on that side
+        kcx, kcy = (k[0] + k[2]) / 2, (k[1] + k[3]) / 2
+        sx = (kcx - bcx) / (bw / 2 + (k[2] - k[0]) / 2)
+        sy = (kcy - bcy) / (bh / 2 + (k[3] - k[1]) / 2)
+        if abs(sy) >= abs(sx):
+            if sy > 0:
+                q1 = min(q1, max(y1, k[1]))
+            else:
+                q0 = max(q0, min(y0, k[3]))
+        elif sx > 0:
+            p1 = min(p1, max(x1, k[0]))
+        else:
+            p0 = max(p0, min(x0, k[2]))
+    return (p0, q0, p1, q1)
+
+
 def fill_boxes(
     frames: np.ndarray,
     boxes: Iterable[Box],

@@ -25,15 +25,30 @@ from ..policy import Policy
 from ..result import Quarantine
 from .codec import PixelCodecError, decode_frames, encode_frames, fill_value
 from .codec._info import PixelInfo
-from .detect import Finding, detect, sample_frames, to_display
+from .detect import (
+    ALONG_PAD,
+    CANDIDATE_SCORE,
+    END_PAD,
+    Finding,
+    covered,
+    judge_frame,
+    read_frame,
+    sample_frames,
+    second_opinions,
+    to_display,
+)
+from .glyphs import find_text_regions
 from .obfuscate import glyph_value, render_text, replacement_text
-from .ocr import get_engine
-from .redact import Box, fill_boxes, pad_box
-from .regions import regions_for
+from .ocr import OcrEngine, TextBox, get_engine, get_reader
+from .redact import Box, fill_boxes, pad_clear_of
+from .regions import regions_for, zones_for
 from .select import has_text, selection, wsi_kind
+from .series import SeriesMemo
 from .text import TextJudge
+from .text.decide import UNSURE
 from .text.metadata import PhiLike
-from .verify import residual_phi
+from .verify import Residual, residual_phi
+from .words import ink_profile, span_box
 
 STAGE = "pixels"
 
@@ -58,11 +73,13 @@ def clean_pixels(
     *,
     preview_dir: str | os.PathLike[str] | None = None,
     findings_out: list[Finding] | None = None,
+    series_memo: SeriesMemo | None = None,
 ) -> Quarantine | None:
     """Clean burned-in PHI from ``ds``'s pixel data in place (see the module docstring).
 
     ``preview_dir``: also write a before/after PNG named by the de-identified SOP Instance UID.
     ``findings_out``: receives the recognised lines and decisions (holds PHI: for QA and benchmarks only).
+    ``series_memo``: the caller's per-series text-presence decisions (``series.SeriesMemo``).
     """
     s = policy.pixels
     a: dict[str, Any] = {
@@ -79,7 +96,7 @@ def clean_pixels(
         return None
     t0 = time.perf_counter()
     try:
-        return _clean(ds, phi, policy, keys, a, seconds, preview_dir, findings_out)
+        return _clean(ds, phi, policy, keys, a, seconds, preview_dir, findings_out, series_memo)
     except PixelCodecError as e:
         return _q(e.code, e.detail)
     except PermanentError as e:  # OCR or NER unavailable: fail closed, naming the dependency
@@ -88,6 +105,16 @@ def clean_pixels(
         seconds["total"] = round(time.perf_counter() - t0, 4)
         for k, v in seconds.items():
             seconds[k] = round(v, 4)
+
+
+def _in_band(box: Box, lines: list[TextBox]) -> bool:
+    """Whether ``box`` shares a row (half its height or more) with a line that was read."""
+    h = max(box[3] - box[1], 1)
+    return any(min(ln.y1, box[3]) - max(ln.y0, box[1]) >= 0.5 * min(h, max(ln.y1 - ln.y0, 1)) for ln in lines)
+
+
+def _touches(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _clean(
@@ -99,6 +126,7 @@ def _clean(
     seconds: dict[str, float],
     preview_dir: str | os.PathLike[str] | None,
     findings_out: list[Finding] | None,
+    series_memo: SeriesMemo | None = None,
 ) -> Quarantine | None:
     s = policy.pixels
     wsi = wsi_kind(ds)
@@ -120,20 +148,32 @@ def _clean(
     a["selected"] = sel
     if sel == "skip" and not regions:
         return None
+    memo_key = SeriesMemo.key(ds) if (series_memo is not None and sel == "check") else None
+    if memo_key is not None and series_memo is not None:
+        remembered = series_memo.get(memo_key)
+        if remembered is not None:
+            a["text_check"] = remembered
+            a["text_check_from"] = "series"
+            if not remembered and not regions:
+                return None
+            sel = "always" if remembered else "skip"
     t = time.perf_counter()
     frames = decode_frames(ds)
     working_pi = PixelInfo.from_dataset(ds).working_pi
     seconds["decode"] = time.perf_counter() - t
-    n_frames = frames.shape[0]
+    n_frames, rows, cols = frames.shape[0], frames.shape[1], frames.shape[2]
     idx = sample_frames(n_frames, s.max_ocr_frames)
     before = to_display(frames[idx[0]], working_pi) if preview_dir is not None else None
 
     run_ocr = sel == "always"
     if sel == "check":
         t = time.perf_counter()
-        run_ocr = any(has_text(to_display(frames[i], working_pi)) for i in idx)
+        engine = get_engine(s.ocr)
+        run_ocr = any(has_text(to_display(frames[i], working_pi), engine) for i in idx)
         seconds["text_check"] = time.perf_counter() - t
         a["text_check"] = run_ocr
+        if memo_key is not None and series_memo is not None:
+            series_memo.put(memo_key, run_ocr)
     if not run_ocr and not regions:
         return None
 
@@ -145,34 +185,89 @@ def _clean(
         seconds["regions"] = time.perf_counter() - t
     a["region_boxes"] = len(regions)
     preview_boxes: list[tuple[Box, str]] = [(r, "region") for r in regions]
+    filled: list[Box] = list(regions)
 
     findings: list[Finding] = []
+    second: OcrEngine | None = None
     rendered: list[Box] = []
+    keeps: dict[int, list[Box]] = {}
+    texts: dict[int, list[tuple[Box, float]]] = {}
     engine = judge = None
     if run_ocr:
         engine = get_engine(s.ocr)
         a["engine"] = engine.name
         judge = TextJudge(phi, stanza_models_dir=s.stanza_models_dir)
-        findings = detect(frames, working_pi, engine, judge, s.policy, idx, seconds)
+        second = get_reader("tesseract", s.ocr) if s.second_reader == "tesseract" else None
+        reads = []
+        for i in idx:
+            r = read_frame(to_display(frames[i], working_pi), engine, i)
+            t = time.perf_counter()
+            second_opinions(r, second, UNSURE)
+            r.seconds["second_opinions"] = time.perf_counter() - t
+            for k, v in r.seconds.items():
+                seconds[k] = seconds.get(k, 0.0) + v
+            reads.append(r)
+        if n_frames > len(idx):  # text that changes between frames: every other frame is scanned for new text
+            t = time.perf_counter()
+            known = [ln for r in reads for ln in r.lines]
+            for i in range(n_frames):
+                if i in idx:
+                    continue
+                view = to_display(frames[i], working_pi)
+                fresh = [g for g in find_text_regions(view, min_score=CANDIDATE_SCORE) if not covered(g.box, known)]
+                if fresh:
+                    r = read_frame(view, engine, i)
+                    second_opinions(r, second, UNSURE)
+                    reads.append(r)
+                    known += r.lines
+            a["frames_scanned"] = n_frames - len(idx)
+            a["frames_read"] = len(reads)
+            seconds["scan"] = time.perf_counter() - t
+        t = time.perf_counter()
+        for r in reads:
+            findings.extend(judge_frame(r, judge, s.policy))
+        seconds["decide"] = time.perf_counter() - t
         if findings_out is not None:
             findings_out.extend(findings)
         a["lines"] = len(findings)
+        a["crops_read"] = sum(r.crops_read for r in reads)
         a["layers"] = dict(Counter(f.decision.layer for f in findings))
         a["kinds"] = dict(Counter(f.decision.kind for f in findings if f.decision.phi))
+        for f in findings:
+            keeps.setdefault(f.frame, []).extend(f.keeps if f.redact else (f.box.box,))
+        # what the second reader reads again: every text that stays, except technical annotation the first
+        # read surely (allow-listed at 0.9 or more: no misreading of a name gives "W 400 L 40"), and the
+        # text-like regions nothing read
+        for f in findings:
+            if not (f.decision.allowlisted and f.box.confidence >= 0.9):
+                texts.setdefault(f.frame, []).extend((b, float(f.box.height)) for b in (f.keeps or (f.box.box,)))
+        for r in reads:
+            texts.setdefault(r.frame, []).extend(
+                (g.box, g.height) for g in r.regions if g.score >= 0.8 and not covered(g.box, r.lines)
+            )
+
         t = time.perf_counter()
-        rows, cols = frames.shape[1], frames.shape[2]
-        boxes: list[Box] = []
+        # text-like regions no reader could read: removed where text is known to be (the row of a line that
+        # was read, a device region) or when the policy removes all unknown text; otherwise refused
+        unread = [(r.frame, u, r.lines) for r in reads for u in r.unread]
+        a["unread"] = len(unread)
+        boxes: list[tuple[Box, int, bool, bool]] = []
+        for _frame, u, lines in unread:
+            known = [*regions, *zones_for(ds)]
+            if s.policy in ("strict", "all") or _in_band(u.box, lines) or any(_touches(u.box, g) for g in known):
+                boxes.append((u.box, int(u.height), u.vertical, True))
+                preview_boxes.append((u.box, "unread"))
+            else:
+                return _q("text_unread", "a text-like region that no OCR reader could read, outside any read row")
         shift = _date_shift(ds, policy, keys) if s.action == "obfuscate" else None
         n_obf = 0
         for f in findings:
             if not f.redact:
                 preview_boxes.append((f.box.box, "keep"))
                 continue
-            padded = pad_box(f.box.box, rows, cols, s.box_padding)
             reason = f"{f.decision.layer}:{f.decision.kind}" if f.decision.phi else f"{s.policy}:text"
-            preview_boxes.append((padded, reason))
             text = None
-            if s.action == "obfuscate" and f.decision.hit is not None:
+            if s.action == "obfuscate" and f.decision.hit is not None and len(f.targets) == 1:
                 text = replacement_text(
                     f.decision.hit,
                     f.box.text,
@@ -183,25 +278,44 @@ def _clean(
             if text:
                 x0, y0, x1, y1 = f.box.box
                 colour = glyph_value(frames[f.frame, y0:y1, x0:x1], np.asarray(fill))
-                changed.update(fill_boxes(frames, [padded], fill))
+                pad = pad_clear_of(f.box.box, keeps.get(f.frame, ()), rows, cols, _pad(f.box.height, s.box_padding))
+                changed.update(fill_boxes(frames, [pad], fill))
                 render_text(frames, f.box, text, colour, range(n_frames))
-                rendered.append(padded)
+                rendered.append(pad)
+                filled.append(pad)
+                preview_boxes.append((pad, reason))
                 n_obf += 1
-            else:
-                boxes.append(padded)
-        changed.update(fill_boxes(frames, boxes, fill))
-        a["boxes_redacted"] = len(boxes)
+                continue
+            for k, tb in enumerate(f.targets):
+                end = f.ends[k] if k < len(f.ends) else True
+                boxes.append((tb, f.box.height, f.box.vertical, end))
+                preview_boxes.append((tb, reason))
+        padded = [_padded(b, h, v, _all_keeps(keeps), rows, cols, s.box_padding, e) for b, h, v, e in boxes]
+        changed.update(fill_boxes(frames, padded, fill))
+        filled.extend(padded)
+        a["boxes_redacted"] = len(padded)
         a["boxes_obfuscated"] = n_obf
         seconds["redact"] = time.perf_counter() - t
 
-    if s.verify and engine is not None and judge is not None and changed:
+    if s.verify and engine is not None and judge is not None and (changed or findings):
+        a["second_reader"] = second.name if second is not None else None
         t = time.perf_counter()
-        residual = residual_phi(frames, working_pi, engine, judge, idx, rendered)
-        seconds["verify"] = time.perf_counter() - t
+        residual = _verify(frames, working_pi, idx, filled, {}, texts, engine, second, judge, rendered, seconds)
         a["verify_residual"] = len(residual)
-        if residual:
-            layers = ",".join(sorted({f.decision.layer for f in residual}))
-            return _q("phi_remains", f"{len(residual)} text line(s) still judged PHI after cleaning ({layers})")
+        if residual:  # one repair: remove what a reader still found, then verify the repair by both readers
+            extra = _residual_boxes(residual, judge, frames, working_pi, keeps, rows, cols, s.box_padding)
+            changed.update(fill_boxes(frames, extra, fill))
+            filled.extend(extra)
+            where = {i: [r.box.box for r in residual if r.frame == i] for i in idx}
+            again = _verify(frames, working_pi, idx, extra, where, {}, engine, second, judge, rendered, seconds)
+            a["verify_repaired"] = len(residual)
+            if again:
+                seconds["verify"] = time.perf_counter() - t
+                readers = ",".join(sorted({r.reader for r in again}))
+                layers = ",".join(sorted({r.decision.layer for r in again}))
+                detail = f"{len(again)} text line(s) still judged PHI after cleaning ({readers}; {layers})"
+                return _q("phi_remains", detail)
+        seconds["verify"] = time.perf_counter() - t
 
     if preview_dir is not None and before is not None:
         from .preview import write_preview
@@ -217,3 +331,68 @@ def _clean(
     a["clean_pixel_data"] = True
     ds.BurnedInAnnotation = "NO"
     return None
+
+
+def _pad(height: int, ratio: float) -> int:
+    return max(2, int(round(height * ratio)))
+
+
+def _padded(
+    box: Box, height: int, vertical: bool, keeps: list[Box], rows: int, cols: int, ratio: float, end: bool = False
+) -> Box:
+    """``box`` padded by ``ratio`` of the text height across its line and by ``ALONG_PAD`` along it (``END_PAD``
+    where it reaches an end of its line; at least as much as across), never into text that stays."""
+    across = _pad(height, ratio)
+    along = max(across, int(round((END_PAD if end else ALONG_PAD) * height)))
+    if vertical:
+        return pad_clear_of(box, keeps, rows, cols, across, pad_x=across, pad_y=along)
+    return pad_clear_of(box, keeps, rows, cols, across, pad_x=along, pad_y=across)
+
+
+def _all_keeps(keeps: dict[int, list[Box]]) -> list[Box]:
+    """Boxes are removed on every frame, so text kept on any frame limits the padding."""
+    return [b for v in keeps.values() for b in v]
+
+
+def _verify(
+    frames: np.ndarray,
+    working_pi: str,
+    idx: list[int],
+    changed: list[Box],
+    keeps: dict[int, list[Box]],
+    regions: dict[int, list[tuple[Box, float]]],
+    engine: OcrEngine,
+    second: OcrEngine | None,
+    judge: TextJudge,
+    rendered: list[Box],
+    seconds: dict[str, float],
+) -> list[Residual]:
+    out: list[Residual] = []
+    for i in idx:
+        view = to_display(frames[i], working_pi)
+        texts = list(regions.get(i, []))
+        texts += [(b, float(max(1, min(b[3] - b[1], b[2] - b[0])))) for b in keeps.get(i, [])]
+        out += residual_phi(view, i, changed, texts, engine, second, judge, rendered, seconds)
+    return out
+
+
+def _residual_boxes(
+    residual: list[Residual],
+    judge: TextJudge,
+    frames: np.ndarray,
+    working_pi: str,
+    keeps: dict[int, list[Box]],
+    rows: int,
+    cols: int,
+    ratio: float,
+) -> list[Box]:
+    """Padded boxes of the PHI spans the verification still found."""
+    out = []
+    for r in residual:
+        view = to_display(frames[r.frame], working_pi)
+        ink = ink_profile(view, r.box)
+        spans = [(sp.start, sp.end) for sp in r.decision.spans] or [(0, len(r.box.text))]
+        for a0, b0 in spans:
+            box = span_box(r.box, a0, b0, ink)
+            out.append(_padded(box, r.box.height, r.box.vertical, _all_keeps(keeps), rows, cols, ratio))
+    return out

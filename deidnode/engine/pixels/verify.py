@@ -1,15 +1,39 @@
-"""Verification: read the cleaned pixels again; PHI still found fails the instance closed."""
+"""Verification: two independent readers read the cleaned frames; PHI either finds fails the instance closed.
+
+- The main engine re-reads every place that changed, with a margin of two text heights (a partly removed
+  word shows up there). Everywhere else the cleaned frame is pixel-identical to what it already read and
+  judged on the first pass, and a reader gives the same answer on the same pixels.
+- The second reader (Tesseract by default, ``pixels.second_reader``) reads every text on the cleaned frame:
+  each line that stayed, each changed place and each text-like region, one crop at a time, scaled for it.
+  It shares no model with the first, so a line the first misread ("J0HN SM1TH" kept as not PHI) is read
+  again by something that errs differently.
+
+Each reading is judged like the first pass; inside regions where a pseudonym was rendered (obfuscation) only
+the dataset's own values count, since the pseudonym itself is a name, an ID or a date by design.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
-from .detect import Finding, detect
-from .ocr import OcrEngine
+from .detect import READ_HEIGHT, best_plane
+from .ocr import OcrEngine, TextBox
 from .redact import Box
-from .text import TextJudge
+from .text import Decision, TextJudge
+
+
+@dataclass(frozen=True)
+class Residual:
+    """A line still judged PHI after cleaning: which frame, which reader, where, and the decision."""
+
+    frame: int
+    reader: str
+    box: TextBox
+    decision: Decision
 
 
 def _overlaps(a: Box, b: Box) -> bool:
@@ -21,24 +45,95 @@ def _overlaps(a: Box, b: Box) -> bool:
     return ix * iy >= 0.3 * max(area, 1)
 
 
-def residual_phi(
-    frames: np.ndarray,
-    working_pi: str,
-    engine: OcrEngine,
-    judge: TextJudge,
-    frame_indices: list[int],
-    rendered: Sequence[Box] = (),
-) -> list[Finding]:
-    """Lines on the cleaned frames still judged PHI.
+def windows(changed: Sequence[Box], rows: int, cols: int, texts: Sequence[Box] = ()) -> list[Box]:
+    """Changed boxes grown by two text heights (at least 8 px), widened to the whole of any text they cut
+    into (a reader given half a word reads nonsense), and merged where they touch."""
 
-    Inside regions where a pseudonym was rendered (``rendered``) only the dataset's own values count: the
-    pseudonym itself is a name, an ID or a date by design.
-    """
+    def cuts(a: list[int], b: Sequence[int]) -> bool:
+        inside = b[0] >= a[0] and b[1] >= a[1] and b[2] <= a[2] and b[3] <= a[3]
+        return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3] and not inside
+
+    out: list[list[int]] = []
+    for x0, y0, x1, y1 in changed:
+        m = max(8, 2 * min(y1 - y0, x1 - x0))
+        w = [max(0, x0 - m), max(0, y0 - m // 2), min(cols, x1 + m), min(rows, y1 + m // 2)]
+        grown = True
+        while grown:
+            grown = False
+            for o in [*out, *texts]:
+                if cuts(w, o):
+                    w = [min(w[0], o[0]), min(w[1], o[1]), max(w[2], o[2]), max(w[3], o[3])]
+                    grown = True
+            out = [o for o in out if not (o[0] >= w[0] and o[1] >= w[1] and o[2] <= w[2] and o[3] <= w[3])]
+        out.append(w)
+    return [(b[0], b[1], b[2], b[3]) for b in out]
+
+
+def read_crop(engine: OcrEngine, view: np.ndarray, box: Box, height: float, max_scale: float = 4.0) -> list[TextBox]:
+    """``engine``'s lines inside ``box`` of ``view`` (scaled so text is about ``READ_HEIGHT`` px, at most
+    ``max_scale`` times), in image coordinates."""
+    x0, y0, x1, y1 = box
+    crop = view[y0:y1, x0:x1]
+    if crop.size == 0:
+        return []
+    crop = best_plane(crop)  # faint or coloured text: the plane where it stands out, stretched
+    scale = float(np.clip(READ_HEIGHT / max(height, 1.0), 1.0, max_scale))
+    if scale > 1.0:
+        crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    pad = 8  # readers need a little background around a line
+    crop = cv2.copyMakeBorder(np.ascontiguousarray(crop), pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    return [tb.shifted(x0 - int(round(pad / scale)), y0 - int(round(pad / scale)), 1.0 / scale)
+            for tb in engine.read_region(crop)]
+
+
+def _judged(
+    lines: list[TextBox], judge: TextJudge, frame: int, reader: str, rendered: Sequence[Box]
+) -> list[Residual]:
     out = []
-    for f in detect(frames, working_pi, engine, judge, "phi", frame_indices):
-        if not f.decision.phi:
+    for ln in lines:
+        d = judge.judge(ln.text, ln.confidence)
+        if not d.phi:
             continue
-        if f.decision.layer != "metadata" and any(_overlaps(f.box.box, r) for r in rendered):
+        if d.layer != "metadata" and any(_overlaps(ln.box, r) for r in rendered):
             continue
-        out.append(f)
+        out.append(Residual(frame, reader, ln, d))
+    return out
+
+
+def residual_phi(
+    view: np.ndarray,
+    frame: int,
+    changed: Sequence[Box],
+    texts: Sequence[tuple[Box, float]],
+    engine: OcrEngine,
+    second: OcrEngine | None,
+    judge: TextJudge,
+    rendered: Sequence[Box] = (),
+    timings: dict[str, float] | None = None,
+) -> list[Residual]:
+    """PHI still readable on one cleaned frame (``view``, 8-bit display).
+
+    ``changed``: boxes that were filled; ``texts``: (box, text height) of every text that stayed (lines kept,
+    text-like regions), for the second reader.
+    """
+    import time
+
+    rows, cols = view.shape[:2]
+    out: list[Residual] = []
+    t = time.perf_counter()
+    wins = windows(changed, rows, cols, [b for b, _h in texts])
+    heights = {w: max([min(b[3] - b[1], b[2] - b[0]) for b in changed if _overlaps(b, w)] or [16]) for w in wins}
+    for w in wins:  # a window holds several lines: scaled up less than a single line
+        out += _judged(read_crop(engine, view, w, heights[w], 2.0), judge, frame, engine.name, rendered)
+    t1 = time.perf_counter()
+    if second is not None:
+        for w in wins:
+            out += _judged(read_crop(second, view, w, heights[w]), judge, frame, second.name, rendered)
+        for box, height in texts:
+            m = max(3, int(0.4 * height))
+            grown = (max(0, box[0] - m), max(0, box[1] - m), min(cols, box[2] + m), min(rows, box[3] + m))
+            out += _judged(read_crop(second, view, grown, height), judge, frame, second.name, rendered)
+    if timings is not None:
+        timings["verify_ocr"] = timings.get("verify_ocr", 0.0) + (t1 - t)
+        timings["verify_second"] = timings.get("verify_second", 0.0) + (time.perf_counter() - t1)
     return out

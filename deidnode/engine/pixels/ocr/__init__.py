@@ -1,8 +1,9 @@
 """OCR backends behind one small interface, chosen by ``pixels.ocr.engine`` in the config.
 
-Each backend is a module (``rapid``, ``easy``) with ``NAME``, ``REQUIRES``, ``is_available()`` and
-``create(settings) -> OcrEngine``. Engines are built once per process (``get_engine`` caches them) so
-model load time is never paid per instance. No backend downloads anything at run time.
+Each backend is a module (``rapid``, ``easy``, ``tess``) with ``NAME``, ``REQUIRES``, ``is_available()`` and
+``create(settings) -> OcrEngine``. Engines are built once per process (``get_engine`` caches them) so model
+load time is never paid per instance; they are safe to call from several threads. No backend downloads
+anything at run time.
 """
 
 from __future__ import annotations
@@ -17,12 +18,16 @@ import numpy as np
 from ....config import OcrSettings
 from ....errors import PermanentError
 
-BACKENDS = {"rapidocr": "rapid", "easyocr": "easy"}
+BACKENDS = {"rapidocr": "rapid", "easyocr": "easy", "tesseract": "tess"}
 
 
 @dataclass(frozen=True)
 class TextBox:
-    """One recognised line of text: an axis-aligned box ``(x0, y0, x1, y1)`` (x1, y1 exclusive) in pixels."""
+    """One recognised line of text: an axis-aligned box ``(x0, y0, x1, y1)`` (x1, y1 exclusive) in pixels.
+
+    ``char_pos``: where each character of ``text`` is centred along the line (x, or y for ``vertical`` lines),
+    in image pixels, when the engine knows (else empty); used to find the box of a word or a span.
+    """
 
     x0: int
     y0: int
@@ -30,6 +35,8 @@ class TextBox:
     y1: int
     text: str
     confidence: float
+    char_pos: tuple[float, ...] = ()
+    vertical: bool = False
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -37,14 +44,33 @@ class TextBox:
 
     @property
     def height(self) -> int:
-        return self.y1 - self.y0
+        """The text height: across the line (its width for vertical lines)."""
+        return (self.x1 - self.x0) if self.vertical else (self.y1 - self.y0)
+
+    def shifted(self, dx: int, dy: int, scale: float = 1.0) -> TextBox:
+        """This box in another frame of reference: coordinates scaled, then offset by (dx, dy)."""
+        off = dy if self.vertical else dx
+        return TextBox(
+            int(np.floor(self.x0 * scale)) + dx,
+            int(np.floor(self.y0 * scale)) + dy,
+            int(np.ceil(self.x1 * scale)) + dx,
+            int(np.ceil(self.y1 * scale)) + dy,
+            self.text,
+            self.confidence,
+            tuple(p * scale + off for p in self.char_pos),
+            self.vertical,
+        )
 
 
 class OcrEngine(Protocol):
     name: str
 
     def read(self, image: np.ndarray) -> list[TextBox]:
-        """Text lines of an 8-bit image (rows, cols) or (rows, cols, 3) RGB."""
+        """Text lines of a whole 8-bit image (rows, cols) or (rows, cols, 3) RGB."""
+        ...
+
+    def read_region(self, image: np.ndarray) -> list[TextBox]:
+        """Text lines of a crop already scaled for reading (no further upscaling), crop coordinates."""
         ...
 
 
@@ -80,6 +106,11 @@ def get_engine(settings: OcrSettings) -> OcrEngine:
             stage="pixels",
         )
     return mod.create(settings)
+
+
+def get_reader(name: str, settings: OcrSettings) -> OcrEngine:
+    """Another engine by name with the same settings (the second reader of the verification)."""
+    return get_engine(settings.model_copy(update={"engine": name}))
 
 
 def boxes_from_quads(quads, texts, scores, min_confidence: float) -> list[TextBox]:

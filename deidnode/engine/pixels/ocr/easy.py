@@ -47,6 +47,9 @@ class EasyEngine:
         quads, texts, scores = zip(*result, strict=True)
         return boxes_from_quads(quads, texts, scores, self.min_confidence)
 
+    def read_region(self, image: np.ndarray) -> list[TextBox]:
+        return self.read(image)
+
 
 def create(settings: OcrSettings) -> EasyEngine:
     return EasyEngine(settings)

@@ -37,6 +37,24 @@ class AllowList:
         return all(t.strip(".-+") in self.words or any(rx.fullmatch(t) for rx in self.tokens) for t in toks)
 
 
+    def allowed_spans(self, text: str) -> list[tuple[int, int]]:
+        """Spans of ``text`` that are technical annotation: matches of a ``lines`` pattern, and words in
+        ``words`` or matching ``tokens`` (policy ``strict`` keeps these and removes the rest of the line)."""
+        up = "".join(c.upper() if len(c.upper()) == 1 else c for c in text)
+        spans = [(m.start(), m.end()) for rx in self.lines for m in _search(rx).finditer(up) if m.end() > m.start()]
+        for m in re.finditer(r"[^\s:=/,;()\[\]]+", up):
+            t = m.group().strip(".-+")
+            if t and (t in self.words or any(rx.fullmatch(t) for rx in self.tokens)):
+                spans.append((m.start(), m.end()))
+        return spans
+
+
+@functools.cache
+def _search(rx: re.Pattern[str]) -> re.Pattern[str]:
+    """A ``lines`` pattern bounded by word edges, for searching inside a longer line."""
+    return re.compile(r"(?<![A-Z0-9])(?:" + rx.pattern + r")(?![A-Z0-9])")
+
+
 @functools.cache
 def load_allowlist(path: Path = ALLOWLIST_FILE) -> AllowList:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))

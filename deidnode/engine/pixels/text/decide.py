@@ -1,12 +1,14 @@
-"""Combine the layers into one decision per recognised line.
+"""Combine the layers into one decision per recognised line, with the spans of the line that are PHI.
 
-Order: (1) this dataset's PHI values, (2) PHI patterns, (4) the allow-list, (3) NER. A metadata or pattern
-match is PHI even when the line also looks technical; the allow-list only vetoes NER, and under policy
-``strict`` it is what keeps a line.
+Order: (1) this dataset's PHI values, (2) PHI patterns and values after labels, (4) the allow-list, (3) NER.
+A metadata or pattern match is PHI even when the line also looks technical; the allow-list only vetoes NER,
+and under policy ``strict`` it is what keeps text. Spans let the redaction remove the PHI words of a line and
+keep the technical text beside them ("SMITH^JOHN  W 400 L 40").
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -14,23 +16,98 @@ from typing import Literal
 from .allowlist import AllowList, load_allowlist
 from .metadata import MetadataMatcher, MetaHit, PhiLike
 from .ner import StanzaNer, get_ner
-from .patterns import find_pattern
+from .patterns import STOP_WORDS, find_labelled, find_patterns, ident_after, name_after, name_like
 
 Layer = Literal["metadata", "pattern", "ner", "allowlist", "none"]
+UNSURE = 0.9
+"""A reading less confident than this is matched with more tolerance (``MetadataMatcher.find(loose=True)``)."""
+
+
+@dataclass(frozen=True)
+class Span:
+    """Characters ``start``..``end`` (exclusive) of a line judged PHI, by which layer and of which kind."""
+
+    start: int
+    end: int
+    layer: Layer
+    kind: str
 
 
 @dataclass(frozen=True)
 class Decision:
-    """``phi``: judged PHI; ``layer``: which layer decided; ``kind``: what was found (never the text)."""
+    """``phi``: judged PHI; ``layer``: which layer decided; ``kind``: what was found (never the text);
+    ``spans``: where in the line (empty when the decision is about the whole line)."""
 
     phi: bool
     layer: Layer
     kind: str = ""
     hit: MetaHit | None = None
+    spans: tuple[Span, ...] = ()
 
     @property
     def allowlisted(self) -> bool:
         return self.layer == "allowlist"
+
+
+_WORDS = re.compile(r"\S+")
+
+
+def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Span]:
+    """A name rarely stands alone: a span that is a name is widened over up to two name-like words on each
+    side (a misread given name beside a family name that matched), stopping at technical words and digits."""
+    words = [(m.start(), m.end(), m.group()) for m in _WORDS.finditer(text)]
+
+    def nameish(k: int) -> bool:
+        w = words[k][2]
+        core = w.strip(".,:;^")
+        if len(core) == 1 and core.isalpha():
+            # an initial ("Strauss P.", "WOJCIK C"), unless it starts technical text ("W 400", "L 40")
+            nxt = words[k + 1][2] if k + 1 < len(words) else ""
+            return not (nxt[:1].isdigit() or nxt[:1] in "-+:=")
+        return name_like(w) and core.upper() not in allowlist.words and core.upper() not in STOP_WORDS
+
+    out = []
+    for s in spans:
+        if s.kind not in ("name", "label"):
+            out.append(s)
+            continue
+        a, b = s.start, s.end
+        inside = [k for k, (ws, we, _w) in enumerate(words) if ws < b and a < we]
+        if inside:
+            k0, k1 = inside[0], inside[-1]
+            taken = 0
+            for k in range(k1 + 1, len(words)):
+                w = words[k][2]
+                if not any(c.isalnum() for c in w):
+                    continue  # punctuation read as a word of its own
+                if taken == 2 or not nameish(k):
+                    break
+                b, taken = words[k][1], taken + 1
+            taken = 0
+            for k in range(k0 - 1, -1, -1):
+                w = words[k][2]
+                if not any(c.isalnum() for c in w):
+                    continue
+                if taken == 2 or not nameish(k) or w.rstrip().endswith(":"):
+                    break
+                a, taken = words[k][0], taken + 1
+        out.append(Span(a, b, s.layer, s.kind))
+    return out
+
+
+def merge_spans(spans: list[Span], text: str) -> tuple[Span, ...]:
+    """Overlapping spans, and spans separated only by punctuation or one space, joined (the first layer and
+    kind stand for the joined span)."""
+    out: list[Span] = []
+    for s in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if out:
+            gap = text[out[-1].end : s.start]
+            if s.start <= out[-1].end or (len(gap) <= 2 and not any(c.isalnum() for c in gap)):
+                p = out[-1]
+                out[-1] = Span(p.start, max(p.end, s.end), p.layer, p.kind)
+                continue
+        out.append(s)
+    return tuple(out)
 
 
 class TextJudge:
@@ -43,21 +120,38 @@ class TextJudge:
         self.allowlist = allowlist or load_allowlist()
         self.ner: StanzaNer | None = get_ner(stanza_models_dir) if stanza_models_dir is not None else None
 
-    def judge(self, text: str) -> Decision:
-        hit = self.meta.match(text)
-        if hit is not None:
-            return Decision(True, "metadata", hit.kind, hit)
-        kind = find_pattern(text)
-        if kind is not None:
-            return Decision(True, "pattern", kind)
+    def judge(self, text: str, confidence: float = 1.0) -> Decision:
+        """The decision on one recognised line; an unsure reading (``confidence`` below ``UNSURE``) is matched
+        against this dataset's values with more tolerance (small text is misread in several places)."""
+        spans: list[Span] = []
+        hits = self.meta.find(text, loose=confidence < UNSURE)
+        spans += [Span(h.start, h.end, "metadata", h.kind) for h in hits]
+        spans += [Span(a, b, "pattern", k) for k, a, b in find_patterns(text)]
+        spans += [Span(a, b, "pattern", k) for k, a, b in find_labelled(text, self.allowlist.words)]
+        if spans:
+            first = spans[0]
+            spans = extend_names(spans, text, self.allowlist)
+            return Decision(True, first.layer, first.kind, hits[0] if hits else None, merge_spans(spans, text))
         if self.allowlist.allows(text):
             return Decision(False, "allowlist")
-        if self.ner is not None and self.ner.is_phi(text):
-            return Decision(True, "ner", "entity")
+        if self.ner is not None:
+            ents = [Span(a, b, "ner", "entity") for a, b in self.ner.entity_spans(text)]
+            if ents:
+                return Decision(True, "ner", "entity", None, merge_spans(ents, text))
         return Decision(False, "none")
 
+    def judge_value_after_label(self, text: str, *, person: bool = True) -> Decision:
+        """The line to the right of a lone label ("Tech:" | "JONES  W 400", "ID" | "A12345"): its leading name
+        (``person``) or identifier is PHI, besides whatever the line holds itself."""
+        span = name_after(text, 0, self.allowlist.words) if person else ident_after(text, 0)
+        base = self.judge(text)
+        if span is None:
+            return base
+        spans = [Span(span[0], span[1], "pattern", "label"), *base.spans]
+        return Decision(True, "pattern", "label", base.hit, merge_spans(spans, text))
+
     def must_redact(self, decision: Decision, policy: str) -> bool:
-        """Whether a line with ``decision`` is removed under pixel ``policy`` (phi, strict, all, off)."""
+        """Whether a line with ``decision`` loses anything under pixel ``policy`` (phi, strict, all, off)."""
         if policy == "all":
             return True
         if policy == "strict":
@@ -65,3 +159,25 @@ class TextJudge:
         if policy == "phi":
             return decision.phi
         return False
+
+    def removed_spans(self, text: str, decision: Decision, policy: str) -> list[tuple[int, int]] | None:
+        """What of the line goes under ``policy``: character spans, or None for the whole line."""
+        if policy == "all":
+            return None
+        if policy == "strict":
+            if decision.allowlisted:
+                return []
+            keep = self.allowlist.allowed_spans(text)
+            phi = [(s.start, s.end) for s in decision.spans]
+            out, i = [], 0
+            for a, b in sorted(keep):
+                if a > i:
+                    out.append((i, a))
+                i = max(i, b)
+            if i < len(text):
+                out.append((i, len(text)))
+            out = [(a, b) for a, b in out if text[a:b].strip(" :=/,;()[]")] + phi
+            return out
+        if policy == "phi":
+            return [(s.start, s.end) for s in decision.spans] if decision.phi else []
+        return []

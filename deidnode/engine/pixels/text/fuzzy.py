@@ -41,6 +41,83 @@ def fold(text: str) -> str:
     return normalize(text).translate(_CONFUSIONS)
 
 
+def fold_map(text: str) -> tuple[str, list[int]]:
+    """``fold(text)`` and, for each of its characters, the index in ``text`` it came from."""
+    out, idx = [], []
+    for i, c in enumerate(text):
+        base = "".join(ch for ch in unicodedata.normalize("NFKD", c) if not unicodedata.combining(ch)).upper()
+        for ch in base:
+            if ch.isalnum() and ch.isascii():
+                out.append(ch.translate(_CONFUSIONS))
+                idx.append(i)
+    return "".join(out), idx
+
+
+def approx_spans(pattern: str, text: str, k: int) -> list[tuple[int, int]]:
+    """Non-overlapping (start, end) spans of ``text`` within ``k`` edits of ``pattern``, the closest first.
+
+    A plain dynamic programme (semi-global: the pattern whole, the text anywhere) that tracks where each match
+    starts; meant for the few lines ``fuzzy_contains`` already accepted.
+    """
+    m = len(pattern)
+    if m == 0 or not text:
+        return []
+    prev = list(range(m + 1))
+    prev_start = [0] * (m + 1)
+    cands: list[tuple[int, int, int]] = []  # (cost, start, end)
+    for j, c in enumerate(text, 1):
+        cur, cur_start = [0], [j]
+        for i in range(1, m + 1):
+            sub = prev[i - 1] + (pattern[i - 1] != c)
+            ins = prev[i] + 1
+            dele = cur[i - 1] + 1
+            if sub <= ins and sub <= dele:
+                cur.append(sub)
+                cur_start.append(prev_start[i - 1] if i > 1 else j - 1)
+            elif ins <= dele:
+                cur.append(ins)
+                cur_start.append(prev_start[i])
+            else:
+                cur.append(dele)
+                cur_start.append(cur_start[i - 1])
+        if cur[m] <= k:
+            cands.append((cur[m], cur_start[m], j))
+        prev, prev_start = cur, cur_start
+    spans: list[tuple[int, int]] = []
+    for _cost, a, b in sorted(cands, key=lambda t: (t[0], abs((t[2] - t[1]) - m), t[1])):
+        if all(b <= s0 or a >= s1 for s0, s1 in spans):
+            spans.append((a, b))
+    return sorted(spans)
+
+
+def find_spans(folded_text: str, folded_value: str, loose: bool = False) -> list[tuple[int, int]]:
+    """Where ``folded_value`` occurs in ``folded_text`` within the tolerance for its length (folded indices);
+    ``loose``: the reading itself is unsure, so a value of five or more characters may differ in two fifths
+    of them."""
+    if not folded_value:
+        return []
+    if loose and len(folded_value) >= 5:
+        k = max(tolerance(len(folded_value)), (2 * len(folded_value)) // 5)
+        if folded_value in folded_text or min_substring_distance(folded_value, folded_text) <= k:
+            return approx_spans(folded_value, folded_text, k)
+        return []
+    if not fuzzy_contains(folded_text, folded_value):
+        return []
+    spans = []
+    at = folded_text.find(folded_value)
+    while at >= 0:
+        spans.append((at, at + len(folded_value)))
+        at = folded_text.find(folded_value, at + len(folded_value))
+    if spans:
+        return spans
+    return approx_spans(folded_value, folded_text, tolerance(len(folded_value)))
+
+
+def to_text_span(idx: list[int], start: int, end: int) -> tuple[int, int]:
+    """A span of folded characters as a span of the original text (``fold_map``'s index list)."""
+    return idx[start], idx[end - 1] + 1
+
+
 def tokens(text: str) -> list[str]:
     """Normalised words of ``text``, split at spaces, punctuation and letter/digit changes."""
     out = []
@@ -84,12 +161,15 @@ def min_substring_distance(pattern: str, text: str) -> int:
 
 
 def tolerance(n: int) -> int:
-    """Edits allowed for a value of ``n`` characters: none up to 4, one up to 8, then one per 5."""
+    """Edits allowed for a value of ``n`` characters: none up to 4, one up to 6, two up to 9, then one per 4
+    (small burned-in text is often misread in two places: "WOJCIK" read "Wojsk")."""
     if n <= 4:
         return 0
-    if n <= 8:
+    if n <= 6:
         return 1
-    return n // 5
+    if n <= 9:
+        return 2
+    return n // 4
 
 
 def fuzzy_contains(folded_text: str, folded_value: str) -> bool:

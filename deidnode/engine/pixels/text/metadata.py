@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Protocol
 
 from ...phi import MONTH_NAMES, MONTHS, date_variants
-from .fuzzy import fold, fuzzy_contains, normalize, tokens
+from .fuzzy import find_spans, fold, fold_map, normalize, to_text_span
 
 # Words too common in institution names and addresses to identify anything on their own.
 _COMMON_WORDS = frozenset(
@@ -36,10 +37,16 @@ class PhiLike(Protocol):
 
 @dataclass(frozen=True)
 class MetaHit:
-    """A metadata match: ``kind`` (name, id, date, text, age, sex) and the original value it came from."""
+    """A metadata match: ``kind`` (name, id, date, text, age, sex), the original value it came from, and where
+    it lies in the recognised text (``start``, ``end``: character indices, end exclusive)."""
 
     kind: str
     value: str
+    start: int = 0
+    end: int = 0
+
+
+_WORD = re.compile(r"[^\W\d_]+|\d+")
 
 
 def extra_date_forms(d: dt.date) -> list[str]:
@@ -123,33 +130,64 @@ class MetadataMatcher:
             self.sex_re = re.compile(r"\b(?:SEX|GENDER)\s*[:=]?\s*(?:M|F|O|MALE|FEMALE)\b|\b(?:MALE|FEMALE)\b")
         self.sex_value = phi.sex or ""
 
+    def find(self, text: str, loose: bool = False) -> list[MetaHit]:
+        """Every metadata value found in ``text``, with its span (``loose``: an unsure reading, matched with
+        more tolerance: names, identifiers and free text of five characters or more)."""
+        folded, idx = fold_map(text)
+        if not folded:
+            return []
+        hits: list[MetaHit] = []
+
+        def add(kind: str, value: str, spans: list[tuple[int, int]]) -> None:
+            for a, b in spans:
+                s0, s1 = to_text_span(idx, a, b)
+                hits.append(MetaHit(kind, value, s0, s1))
+
+        words = [(normalize(m.group()), m.start(), m.end()) for m in _WORD.finditer(text)]
+        norm_all = normalize(text)
+
+        def whole(kind: str, table: dict[str, str]) -> None:
+            for w, a, b in words:
+                if w in table:
+                    hits.append(MetaHit(kind, table[w], a, b))
+            if norm_all in table and not any(h.kind == kind for h in hits):
+                hits.append(MetaHit(kind, table[norm_all], 0, len(text)))
+
+        for fp, pn in self.long_names:
+            add("name", pn, find_spans(folded, fp, loose))
+        whole("name", self.short_names)
+        for fi, ident in self.ids:
+            add("id", ident, find_spans(folded, fi, loose))
+        whole("id", self.short_ids)
+        for fd, iso in self.dates:
+            add("date", iso, find_spans(folded, fd))
+        for ft, t in self.texts:
+            add("text", t, find_spans(folded, ft, loose))
+        if self.age_re is not None:
+            plain, pidx = _plain_map(text)  # the age patterns are written for unfolded text
+            if plain == self.age_bare:
+                hits.append(MetaHit("age", self.age_value, 0, len(text)))
+            else:
+                for m in self.age_re.finditer(plain):
+                    hits.append(MetaHit("age", self.age_value, pidx[m.start()], pidx[m.end() - 1] + 1))
+        if self.sex_re is not None:
+            for m in self.sex_re.finditer(text.upper()):
+                hits.append(MetaHit("sex", self.sex_value, m.start(), m.end()))
+        return hits
+
     def match(self, text: str) -> MetaHit | None:
         """The first metadata value found in ``text``, or None."""
-        folded = fold(text)
-        norm = normalize(text)
-        if not norm:
-            return None
-        words = set(tokens(text))
-        for fp, pn in self.long_names:
-            if fuzzy_contains(folded, fp):
-                return MetaHit("name", pn)
-        for p, pn in self.short_names.items():
-            if p in words or norm == p:
-                return MetaHit("name", pn)
-        for fi, ident in self.ids:
-            if fuzzy_contains(folded, fi):
-                return MetaHit("id", ident)
-        for i, ident in self.short_ids.items():
-            if i in words or norm == i:
-                return MetaHit("id", ident)
-        for fd, iso in self.dates:
-            if fuzzy_contains(folded, fd):
-                return MetaHit("date", iso)
-        for ft, t in self.texts:
-            if fuzzy_contains(folded, ft):
-                return MetaHit("text", t)
-        if self.age_re is not None and (self.age_re.search(norm) or norm == self.age_bare):
-            return MetaHit("age", self.age_value)
-        if self.sex_re is not None and self.sex_re.search(text.upper()):
-            return MetaHit("sex", self.sex_value)
-        return None
+        hits = self.find(text)
+        return hits[0] if hits else None
+
+
+def _plain_map(text: str) -> tuple[str, list[int]]:
+    """``normalize(text)`` with the index in ``text`` of each of its characters."""
+    out, idx = [], []
+    for i, c in enumerate(text):
+        base = "".join(ch for ch in unicodedata.normalize("NFKD", c) if ch.isalnum()).upper()
+        for ch in base:
+            if ch.isascii():
+                out.append(ch)
+                idx.append(i)
+    return "".join(out), idx

@@ -45,13 +45,20 @@ class StanzaNer:
             use_gpu=False,
         )
 
+    def _entities(self, text: str) -> list:
+        # title-cased first: OCR overlays are mostly upper case (same length, so offsets still hold)
+        return list(self._nlp(text.title() if text.isupper() else text).ents)
+
     def entity_types(self, text: str) -> set[str]:
-        """Entity types found in ``text`` (title-cased first: OCR overlays are mostly upper case)."""
-        doc = self._nlp(text.title() if text.isupper() else text)
-        return {ent.type for ent in doc.ents}
+        """Entity types found in ``text``."""
+        return {ent.type for ent in self._entities(text)}
+
+    def entity_spans(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) of each PHI-type entity in ``text``."""
+        return [(e.start_char, e.end_char) for e in self._entities(text) if e.type in PHI_ENTITY_TYPES]
 
     def is_phi(self, text: str) -> bool:
-        return bool(self.entity_types(text) & PHI_ENTITY_TYPES)
+        return bool(self.entity_spans(text))
 
 
 @functools.cache

@@ -1,7 +1,9 @@
-"""Layer 2: generic PHI patterns in recognised text, whoever's they are.
+"""Layer 2: generic PHI patterns in recognised text, whoever's they are, with where they lie in the line.
 
-Dates, times, phone numbers, e-mail addresses, long digit strings and "Name:" labels. Spaces are optional
-everywhere because OCR engines drop them.
+Dates, times, phone numbers, e-mail addresses, long digit strings, and the value after a label: a role
+(Tech, Technologist, Operator, Scanned by, Performed by, Physician, Dr, Ref, Pt, Patient, Name, ...) is
+followed by a person's name, an identifier label (ID, MRN, Acc, DOB, ...) by an identifier. Spaces are
+optional everywhere because OCR engines drop them.
 """
 
 from __future__ import annotations
@@ -30,33 +32,175 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     ("phone", re.compile(r"(?<!\d)(?:\+\s*\d{1,3}[\s.-]*)?\(?\d{3}\)?[\s.-]*\d{3}[\s.-]*\d{4}(?!\d)")),
     ("digits", re.compile(r"\d{6,}")),
-    (
-        "label",
-        re.compile(
-            r"(?:NAME|PATIENT|PAT\s*ID|DOB|D\.O\.B|BIRTH|MRN|ACCESSION|ACC\s*(?:NO|#)?|PHYSICIAN|REFERRING|DOCTOR"
-            r"|OPERATOR|ADDRESS|PHONE|TEL|E-?MAIL|HOSPITAL|INSTITUTION|SSN)\s*[:#]"
-            r"|(?<![A-Z])(?:ID|DR|MR|MRS|MS)\s*[.:#]\s*[A-Z0-9]"
-        ),
-    ),
+    # a long number misread here and there ("A3052306", "4O96O59O4"): mostly digits, letters that look like them
+    ("digits", re.compile(r"(?<![A-Z0-9])(?=(?:[A-Z]?[0-9OIlSBZ]){6,})(?=[A-Z0-9]*\d[A-Z0-9]*\d[A-Z0-9]*\d)"
+                          r"[A-Z]{0,2}[0-9OISBZ]{6,}(?![A-Z0-9])")),
 )
+
+# Labels after which a person's name follows, and labels after which an identifier follows.
+ROLE_LABELS = (
+    r"PAT(?:IENT)?\.?\s*NAME", r"NAME", r"PATIENT", r"PAT", r"PT", r"TECH(?:NOLOGIST)?", r"OPERATOR", r"OPER",
+    r"SCANNED\s*BY", r"PERFORMED\s*BY", r"ACQUIRED\s*BY", r"READ\s*BY", r"REPORTED\s*BY", r"PHYSICIAN",
+    r"REF(?:ERRING)?\.?\s*(?:PHYS(?:ICIAN)?|DR|MD)?", r"DR", r"MR\.", r"MRS", r"MS\.", r"PROF", r"SONOGRAPHER",
+    r"RADIOLOGIST", r"ATTENDING", r"NURSE", r"RESIDENT", r"USER",
+)
+ID_LABELS = (
+    r"PAT(?:IENT)?\.?\s*ID", r"PID", r"ID", r"MRN", r"MR\s*#", r"ACC(?:ESSION)?\s*(?:NO|#)?", r"SSN", r"DOB",
+    r"D\.O\.B", r"BIRTH", r"BORN", r"EXAM\s*(?:NO|#)", r"STUDY\s*(?:ID|NO|#)", r"PHONE", r"TEL",
+)
+# Letters small text is misread as ("PT:" read "P1:", "by" read "ly"): a label is found in its misread forms.
+_LOOK = {"A": "A4", "B": "B8L", "D": "D0O", "E": "E3", "G": "G6", "I": "I1L|", "L": "L1I|", "O": "O0QD", "S": "S5",
+         "T": "T1I7", "Z": "Z2"}
+
+
+def _loose(pattern: str) -> str:
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if c == "M":
+            out.append("(?:M|N[I1L]|RN|IVI)")
+        else:
+            out.append("[" + re.escape(_LOOK[c]) + "]" if c in _LOOK else c)
+        i += 1
+    return "".join(out)
+
+
+_ROLE = re.compile(r"(?<![A-Z])(?:" + "|".join(_loose(p) for p in ROLE_LABELS) + r")(?![A-Z])\s*[.:#=-]?")
+_ID = re.compile(r"(?<![A-Z])(?:" + "|".join(_loose(p) for p in ID_LABELS) + r")(?![A-Z])\s*[.:#=-]?")
+_TOKEN = re.compile(r"\S+")
+# Words that end a name: technical annotation that may share the row.
+STOP_WORDS = frozenset(
+    "W WW WL L C WC KV KVP MA MAS MM CM HZ SE IM IMG SER FR DFOV FOV TR TE TI ST SL GAIN DEPTH ZOOM AX SAG COR "
+    "AP PA LAT LEFT RIGHT R".split()
+)
+
+
+def find_patterns(text: str) -> list[tuple[str, int, int]]:
+    """(kind, start, end) of every PHI pattern in ``text``."""
+    up = _upper(text)
+    out = []
+    for kind, rx in PATTERNS:
+        for m in rx.finditer(up):
+            out.append((kind, m.start(), m.end()))
+    return out
+
+
+def _upper(text: str) -> str:
+    """Upper case with the same length (a few characters grow when upper-cased; those are kept as they are)."""
+    return "".join(c.upper() if len(c.upper()) == 1 else c for c in text)
+
+
+_LOOKALIKE = str.maketrans({"0": "O", "1": "I", "5": "S", "8": "B"})
+
+
+def name_like(word: str) -> bool:
+    """Letters with the punctuation names carry (SMITH^JOHN, O'Brien, Smith-Ray, J., Doe,)."""
+    core = word.strip(".,:;")
+    return bool(core) and any(c.isalpha() for c in core) and all(c.isalpha() or c in "'^-." for c in core)
+
+
+def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tuple[int, int] | None:
+    """The span of a person's name starting at ``start`` (up to four name-like words), or None.
+
+    A name ends at a word with digits, or before a technical word followed by a number ("Tech: JD W 400").
+    """
+    toks = [m for m in _TOKEN.finditer(text, start)]
+    taken: list[re.Match[str]] = []
+    for k, m in enumerate(toks[:5]):
+        word = m.group()
+        if not name_like(word):
+            # a name run into digits ("J0C4992849798": initials misread, then an ID): its leading letters
+            lead = re.match(r"[^\W\d_][^\W_]*?(?=\d{2,}|$)", word.translate(_LOOKALIKE))
+            if lead and not taken and len(lead.group()) >= 2 and name_like(lead.group()):
+                return m.start(), m.start() + len(lead.group())
+            break
+        nxt = toks[k + 1].group() if k + 1 < len(toks) else ""
+        initial = bool(taken) and len(word.strip(".,:")) == 1  # "WOJCIK C": an initial after a name
+        technical_next = not nxt or nxt[:1].isdigit() or nxt[:1] in "-+:="
+        if word.strip(".,:").upper() in STOP_WORDS and not initial and technical_next:
+            break
+        if taken and word.strip(".,:").upper() in stop:  # technical words after the name ("LUCA Page 1/3")
+            break
+        taken.append(m)
+        if len(taken) == 4:
+            break
+    if not taken:
+        return None
+    return taken[0].start(), taken[-1].end()
+
+
+def ident_after(text: str, start: int) -> tuple[int, int] | None:
+    """The span of an identifier (a word with a digit) starting at ``start``, or None."""
+    m = re.compile(r"\s*([A-Z0-9][A-Z0-9/.\-]*\d[A-Z0-9/.\-]*|\d+)").match(_upper(text), start)
+    if not m:
+        return None
+    return m.start(1), m.end(1)
+
+
+def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[str, int, int]]:
+    """("label", start, end) of the value after each role or identifier label in ``text``; a name ends before
+    a word of ``stop`` (technical vocabulary)."""
+    up = _upper(text)
+    out = []
+    for m in _ROLE.finditer(up):
+        span = name_after(text, m.end(), stop)
+        label = m.group().strip()
+        if span is not None and len(label) <= 3 and not text[span[0]].isupper():
+            continue  # "Pat ient": a short label without its colon needs a capitalised name after it
+        if span is not None:
+            out.append(("label", *span))
+    for m in _ID.finditer(up):
+        span = ident_after(text, m.end())
+        if span is not None:
+            out.append(("label", *span))
+    for m in _COLON_WORD.finditer(up):  # a role label misread beyond its look-alikes ("Nane:", "Teah:")
+        if misread_role(m.group(1)):
+            span = name_after(text, m.end(), stop)
+            if span is not None and not any(a <= span[0] < b for _k, a, b in out):
+                out.append(("label", *span))
+    return out
+
+
+_COLON_WORD = re.compile(r"(?<![A-Z0-9])([A-Z]{4,12})\s*:")
+ROLE_WORDS = ("NAME", "TECH", "PATIENT", "OPERATOR", "PHYSICIAN", "TECHNOLOGIST", "SONOGRAPHER", "RADIOLOGIST",
+              "PERFORMED", "SCANNED", "REFERRING", "ATTENDING")
+
+
+def misread_role(word: str) -> bool:
+    """Whether ``word`` (upper case, before a colon) is a role word of four letters or more with one letter
+    misread, dropped or added: a word and a colon is how a label looks, so one error is allowed."""
+    for r in ROLE_WORDS:
+        if abs(len(word) - len(r)) > 1:
+            continue
+        if len(word) == len(r):
+            if sum(a != b for a, b in zip(word, r, strict=True)) <= 1:
+                return True
+            continue
+        short, long_ = (word, r) if len(word) < len(r) else (r, word)
+        if any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_))):
+            return True
+    return False
 
 
 def find_pattern(text: str) -> str | None:
-    """The kind of the first PHI pattern found in ``text`` (upper-cased), or None."""
-    up = text.upper()
-    for kind, rx in PATTERNS:
-        if rx.search(up):
-            return kind
-    return None
+    """The kind of the first PHI pattern or labelled value found in ``text``, or None."""
+    hits = find_patterns(text) or find_labelled(text)
+    return hits[0][0] if hits else None
 
 
 # A label on its own ("Dr.", "Name:", "ID#"): OCR often splits it from the value that follows on the same line.
-LABEL_ONLY = re.compile(
-    r"\s*(?:DR|MR|MRS|MS|PROF|NAME|PATIENT|PAT|PT|ID|MRN|ACC|ACCESSION|DOB|BIRTH|PHYSICIAN|REF|REFERRING"
-    r"|OPERATOR|TECH|SSN|TEL|PHONE)\s*[.:#]?\s*(?:NAME|ID|NO|#)?\s*[.:#]?\s*"
-)
+LABEL_ONLY = re.compile(r"\s*(?:" + "|".join(ROLE_LABELS + ID_LABELS) + r")\s*[.:#=-]?\s*(?:NAME|ID|NO|#)?\s*[.:#]?\s*")
 
 
 def is_label_only(text: str) -> bool:
     """Whether ``text`` is a PHI label with no value (the value is then the next line to its right)."""
-    return bool(LABEL_ONLY.fullmatch(text.upper()))
+    return bool(LABEL_ONLY.fullmatch(_upper(text)))
+
+
+def is_role_label(text: str) -> bool:
+    """Whether a lone label announces a person's name (rather than an identifier)."""
+    return bool(re.fullmatch(r"\s*(?:" + "|".join(ROLE_LABELS) + r")\s*[.:#=-]?\s*", _upper(text)))

@@ -1,0 +1,139 @@
+"""From character spans of a recognised line to pixel boxes: remove a PHI word, keep the text beside it.
+
+An engine gives where each character is centred along the line (``TextBox.char_pos``: the recogniser's CTC
+time steps, or Tesseract's word boxes). A span's extent runs from halfway to the previous character to
+halfway to the next one; it is then snapped to the ink: widened to the whole stroke run it starts or ends in,
+so a PHI glyph is never cut, but never past the gap before a character that stays. Without character
+positions the line's width is shared out in proportion to the characters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .ocr import TextBox
+from .redact import Box
+
+
+def char_centres(line: TextBox) -> list[float]:
+    """Centre of each character along the line (x, or y for vertical lines), in image pixels."""
+    n = len(line.text)
+    if len(line.char_pos) == n and n:
+        return list(line.char_pos)
+    a, b = (line.y0, line.y1) if line.vertical else (line.x0, line.x1)
+    step = (b - a) / max(n, 1)
+    return [a + step * (i + 0.5) for i in range(n)]
+
+
+def _bounds(line: TextBox) -> tuple[list[float], list[float], float, float]:
+    """(lower, upper) limit of each character along the line, and the line's own limits."""
+    pos = char_centres(line)
+    lo_line, hi_line = (line.y0, line.y1) if line.vertical else (line.x0, line.x1)
+    n = len(pos)
+    if n == 0:
+        return [], [], lo_line, hi_line
+    d = np.abs(np.diff(pos)) if n > 1 else np.array([(hi_line - lo_line) / max(len(line.text), 1)])
+    half = float(np.median(d)) / 2 if d.size else 4.0
+    lo, hi = [], []
+    for i, p in enumerate(pos):
+        neigh = [q for q in (pos[i - 1] if i else None, pos[i + 1] if i + 1 < n else None) if q is not None]
+        below = [q for q in neigh if q < p]
+        above = [q for q in neigh if q > p]
+        lo.append((p + max(below)) / 2 if below else max(lo_line, p - 1.6 * half))
+        hi.append((p + min(above)) / 2 if above else min(hi_line, p + 1.6 * half))
+    return lo, hi, lo_line, hi_line
+
+
+def span_extent(line: TextBox, start: int, end: int, ink: np.ndarray | None = None) -> tuple[int, int]:
+    """Pixel extent along the line of characters ``start``..``end`` (exclusive).
+
+    ``ink``: one flag per pixel along the line (True where the line has ink) from ``line``'s low edge; the
+    extent is widened to the ink runs it cuts into, up to the next gap.
+    """
+    lo, hi, lo_line, hi_line = _bounds(line)
+    if not lo:
+        return int(lo_line), int(hi_line)
+    idx = [i for i in range(max(0, start), min(end, len(lo))) if not line.text[i].isspace()] or list(
+        range(max(0, start), min(end, len(lo)))
+    )
+    if not idx:
+        return int(lo_line), int(lo_line)
+    a = min(lo[i] for i in idx)
+    b = max(hi[i] for i in idx)
+    if start <= 0:
+        a = min(a, lo_line)
+    if end >= len(line.text):
+        b = max(b, hi_line)
+    a_i, b_i = int(np.floor(a)), int(np.ceil(b))
+    if ink is not None and ink.size:
+        base = int(lo_line)
+        k = a_i - base
+        while 0 < k < ink.size and ink[k] and ink[k - 1]:
+            k -= 1
+        a_i = base + max(k, 0)
+        k = b_i - base
+        while 0 < k < ink.size and ink[k - 1] and ink[k]:
+            k += 1
+        b_i = base + min(k, ink.size)
+    return max(a_i, int(lo_line)), min(b_i, int(hi_line))
+
+
+def span_box(line: TextBox, start: int, end: int, ink: np.ndarray | None = None) -> Box:
+    """The pixel box of characters ``start``..``end`` of ``line``: its extent along the line, full height."""
+    a, b = span_extent(line, start, end, ink)
+    if line.vertical:
+        return (line.x0, a, line.x1, b)
+    return (a, line.y0, b, line.y1)
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each run of non-space characters."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        while i < n and text[i].isspace():
+            i += 1
+        j = i
+        while j < n and not text[j].isspace():
+            j += 1
+        if j > i:
+            out.append((i, j))
+        i = j
+    return out
+
+
+def ink_profile(view: np.ndarray, line: TextBox) -> np.ndarray:
+    """Columns (rows, for vertical lines) of ``line``'s box that hold ink: pixels far from the box's most
+    common value (its background), in any channel."""
+    crop = view[line.y0 : line.y1, line.x0 : line.x1]
+    if crop.size == 0:
+        return np.zeros(0, bool)
+    c = crop.reshape(crop.shape[0], crop.shape[1], -1).astype(np.int16)
+    bg = np.median(c.reshape(-1, c.shape[-1]), axis=0)
+    dist = np.abs(c - bg).max(axis=-1)
+    far = dist >= max(12, 0.35 * float(dist.max()))
+    return far.any(axis=1) if line.vertical else far.any(axis=0)
+
+
+def ink_box(view: np.ndarray, box: Box) -> Box:
+    """``box`` trimmed to the rows and columns that hold ink (detector boxes have margins that can reach into
+    the next line of text); unchanged when no ink stands out."""
+    x0, y0, x1, y1 = box
+    crop = view[y0:y1, x0:x1]
+    if crop.size == 0:
+        return box
+    c = crop.reshape(crop.shape[0], crop.shape[1], -1).astype(np.int16)
+    bg = np.median(c.reshape(-1, c.shape[-1]), axis=0)
+    dist = np.abs(c - bg).max(axis=-1)
+    far = dist >= max(6, 0.35 * float(dist.max()))
+    rows, cols = np.nonzero(far.any(axis=1))[0], np.nonzero(far.any(axis=0))[0]
+    if rows.size == 0:
+        return box
+    out = (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1)
+    # what stands out most may be something else (the edge of a label box under faint text): a trim that
+    # loses the middle of the box, or most of its height or width, is not trusted
+    cy, cx = (y0 + y1) / 2, (x0 + x1) / 2
+    if not (out[1] <= cy <= out[3] and out[0] <= cx <= out[2]):
+        return box
+    if out[3] - out[1] < 0.45 * (y1 - y0) or out[2] - out[0] < 0.45 * (x1 - x0):
+        return box
+    return out

@@ -1,0 +1,81 @@
+"""Readings that come in pieces: a PHI span whose reading stops short of its glyphs is followed along its row;
+a value read as two neighbouring lines is judged joined; a role label misread by one letter still announces a
+name."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pixels_helpers import burn_mask
+
+from deidnode.engine.phi import PhiValues
+from deidnode.engine.pixels.detect import FrameRead, extend_along_row, judge_frame
+from deidnode.engine.pixels.ocr import TextBox
+from deidnode.engine.pixels.text import TextJudge
+from deidnode.engine.pixels.text.patterns import find_labelled
+
+
+def _view(texts: list[tuple[str, tuple[int, int]]]) -> tuple[np.ndarray, np.ndarray]:
+    mask = burn_mask(texts)
+    return np.where(mask, 230, 20).astype(np.uint8), mask
+
+
+def _cols(mask: np.ndarray) -> tuple[int, int]:
+    c = np.nonzero(mask.any(axis=0))[0]
+    return int(c[0]), int(c[-1]) + 1
+
+
+def test_a_span_cut_short_by_the_reader_is_followed_over_the_rest_of_its_glyphs() -> None:
+    view, mask = _view([("MOUNT CARMEL HOSPITAL", (10, 40))])
+    x0, x1 = _cols(mask)
+    rows = np.nonzero(mask.any(axis=1))[0]
+    short = (x0, int(rows[0]), x0 + (x1 - x0) * 3 // 4, int(rows[-1]) + 1)  # "MOUNT CARMEL HOSPI"
+    grown = extend_along_row(view, short, [], left=False, right=True)
+    assert grown[2] >= x1 and grown[0] == short[0]
+
+
+def test_following_a_span_stops_at_the_next_line_read_on_the_row() -> None:
+    view, mask = _view([("SMITH JOHN W 400", (10, 40))])
+    name_end = _cols(burn_mask([("SMITH JOHN", (10, 40))]))[1]
+    tech_x0 = _cols(burn_mask([("SMITH JOHN W 400", (10, 40))]) & ~burn_mask([("SMITH JOHN", (10, 40))]))[0]
+    rows = np.nonzero(mask.any(axis=1))[0]
+    y0, y1 = int(rows[0]), int(rows[-1]) + 1
+    grown = extend_along_row(view, (10, y0, name_end - 12, y1), [(tech_x0, y0, 320, y1)], left=False, right=True)
+    assert name_end - 2 <= grown[2] <= tech_x0
+
+
+def test_a_phone_number_read_as_two_lines_goes_as_a_whole() -> None:
+    view, _mask = _view([("535-414-4197", (10, 40))])
+    left = TextBox(10, 40, 80, 60, "535-414", 0.99, ())
+    right = TextBox(86, 40, 120, 60, "4197", 0.99, ())
+    read = FrameRead(0, [left, right], [], view)
+    findings = judge_frame(read, TextJudge(PhiValues()), "phi")
+    assert [f.redact for f in findings] == [True, True]
+    assert all(f.decision.kind == "phone" for f in findings)
+
+
+def test_technical_neighbours_are_not_joined_into_phi() -> None:
+    view, _mask = _view([("120 kVp 250 mAs", (10, 40))])
+    read = FrameRead(0, [TextBox(10, 40, 70, 60, "120 kVp", 0.99, ()), TextBox(76, 40, 140, 60, "250 mAs", 0.99, ())],
+                     [], view)
+    assert not any(f.redact for f in judge_frame(read, TextJudge(PhiValues()), "phi"))
+
+
+@pytest.mark.parametrize(("line", "name"), [("Nane: ADEYEMI", "ADEYEMI"), ("Teah: E. Tanaka", "E. Tanaka"),
+                                            ("Perator: SMITH J", "SMITH J")])
+def test_a_role_label_misread_by_one_letter_still_announces_a_name(line: str, name: str) -> None:
+    spans = [(a, b) for _k, a, b in find_labelled(line)]
+    assert (line.index(name), len(line)) in spans
+
+
+@pytest.mark.parametrize("line", ["Gain: 52%", "Zoom: 1.2", "Mode: PW", "Rate: 30 bpm", "Time: 2D"])
+def test_technical_words_before_a_colon_are_not_taken_for_misread_labels(line: str) -> None:
+    assert find_labelled(line) == []
+
+
+def test_a_phone_number_read_as_three_lines_goes_as_a_whole() -> None:
+    view, _mask = _view([("875-645-3888", (10, 40))])
+    pieces = [TextBox(10, 40, 40, 60, "875", 1.0, ()), TextBox(46, 40, 76, 60, "645", 1.0, ()),
+              TextBox(82, 40, 122, 60, "3888", 1.0, ())]
+    findings = judge_frame(FrameRead(0, pieces, [], view), TextJudge(PhiValues()), "phi")
+    assert [f.redact for f in findings] == [True, True, True]

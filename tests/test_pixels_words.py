@@ -1,0 +1,132 @@
+"""Word-level removal: the PHI words of a line go, the technical text beside them stays; names behind role
+labels; padding that never reaches into other text; text that changes between frames; unread text."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pixels_helpers import burn_mask, make_ds
+
+from deidnode.config import PixelSettings
+from deidnode.engine.keys import Keys
+from deidnode.engine.phi import collect_phi
+from deidnode.engine.pixels import stage
+from deidnode.engine.pixels.codec import decode_frames
+from deidnode.engine.pixels.detect import FrameRead
+from deidnode.engine.pixels.glyphs import TextRegion
+from deidnode.engine.pixels.ocr import TextBox
+from deidnode.engine.pixels.redact import pad_clear_of
+from deidnode.engine.pixels.words import span_box
+from deidnode.engine.policy import Policy
+
+KEYS = Keys(b"pixel-tests-key-0123456789abcdefghij")
+
+
+def run(ds, policy="phi", **kw):
+    audit: dict = {}
+    q = stage.clean_pixels(ds, collect_phi(ds), Policy(pixels=PixelSettings(policy=policy, **kw)), KEYS, audit)
+    return q, audit["pixels"]
+
+
+def changed(before, ds, text, xy, frame=0) -> float:
+    """Share of ``text``'s glyph pixels that changed."""
+    m = burn_mask([(text, xy)])
+    return float(np.mean(decode_frames(ds)[frame][m] != before[frame][m]))
+
+
+def test_phi_and_technical_text_on_one_row_lose_only_the_phi_words() -> None:
+    row = ("SMITH^JOHN   W 400 L 40", (10, 20))
+    ds = make_ds("MONOCHROME2", [row])
+    before = decode_frames(ds).copy()
+    q, a = run(ds)
+    assert q is None and a["boxes_redacted"] >= 1
+    assert changed(before, ds, "SMITH^JOHN", (10, 20)) == 1.0
+    x_keep = 10 + int(burn_mask([("SMITH^JOHN   ", (0, 0))]).any(axis=0).nonzero()[0].max()) + 4
+    keep_mask = burn_mask([row]) & (np.arange(320)[None, :] >= x_keep)
+    assert np.array_equal(decode_frames(ds)[0][keep_mask], before[0][keep_mask])
+
+
+def test_padding_stops_at_technical_text_on_the_next_line() -> None:
+    ds = make_ds("MONOCHROME2", [("05-Jul-2001", (10, 20)), ("W 400 L 40", (10, 44))])
+    before = decode_frames(ds).copy()
+    q, _ = run(ds)
+    assert q is None
+    assert changed(before, ds, "05-Jul-2001", (10, 20)) == 1.0
+    assert changed(before, ds, "W 400 L 40", (10, 44)) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("line", "value_at"),
+    [("Tech: JONES", 6), ("Scanned by: K. Patel", 12), ("Pt: DOE, JANE", 4), ("Operator MKL", 9)],
+)
+def test_a_name_behind_a_role_label_goes_though_it_is_not_in_the_header(line, value_at) -> None:
+    ds = make_ds("MONOCHROME2", [(line, (10, 20)), ("W 400 L 40", (10, 200))])
+    before = decode_frames(ds).copy()
+    q, a = run(ds)
+    assert q is None and a["kinds"].get("label") == 1
+    value_x = 10 + int(burn_mask([(line[:value_at], (0, 0))]).any(axis=0).nonzero()[0].max()) + 3
+    value = burn_mask([(line, (10, 20))]) & (np.arange(320)[None, :] >= value_x)
+    assert np.all(decode_frames(ds)[0][value] != before[0][value])
+    assert changed(before, ds, "W 400 L 40", (10, 200)) == 0.0
+
+
+def test_a_span_box_covers_its_characters_only() -> None:
+    line = TextBox(0, 0, 100, 10, "AB CD", 1.0, (5.0, 15.0, 50.0, 75.0, 85.0))
+    assert span_box(line, 3, 5) == (62, 0, 100, 10)
+    assert span_box(line, 0, 2) == (0, 0, 33, 10)
+
+
+def test_padding_is_clipped_by_kept_boxes_on_each_side() -> None:
+    box = (50, 50, 80, 60)
+    keep = [(82, 50, 120, 60), (50, 62, 80, 70), (10, 40, 49, 45)]
+    assert pad_clear_of(box, keep, 200, 200, 5) == (45, 45, 82, 62)
+    assert pad_clear_of(box, [], 200, 200, 5) == (45, 45, 85, 65)
+
+
+def test_text_that_appears_on_some_frames_only_is_found_and_removed_on_every_frame() -> None:
+    ds = make_ds("MONOCHROME2", [("W 400 L 40", (12, 285))], frames=9)
+    arr = decode_frames(ds).copy()
+    late = burn_mask([("05-Jul-2001", (150, 60))])
+    for f in (1, 2):  # between the frames read (0, 3, 5, 8 of 9)
+        arr[f][late] = 4095
+    ds.PixelData = arr.astype(np.uint16).tobytes()
+    q, a = run(ds)
+    assert q is None and a["frames_read"] >= 5
+    out = decode_frames(ds)
+    assert all(np.all(out[f][late] != 4095) for f in range(9))
+
+
+def _fake_read(lines):
+    region = TextRegion(200, 150, 290, 165, False, 6, 12.0, 0.99)
+
+    def read(view, engine, frame):
+        return FrameRead(frame, list(lines), [region], view, [region])
+
+    return read, region
+
+
+def test_unread_text_outside_any_read_row_quarantines_the_instance(monkeypatch) -> None:
+    read, _ = _fake_read([])
+    monkeypatch.setattr(stage, "read_frame", read)
+    ds = make_ds("MONOCHROME2", [("SMITH^JOHN", (12, 10))])
+    raw = bytes(ds.PixelData)
+    q, a = run(ds)
+    assert q is not None and q.code == "text_unread" and ds.PixelData == raw
+
+
+def test_unread_text_in_the_row_of_a_read_line_is_removed(monkeypatch) -> None:
+    read, region = _fake_read([TextBox(20, 148, 120, 167, "W 400 L 40", 0.99)])
+    monkeypatch.setattr(stage, "read_frame", read)
+    ds = make_ds("MONOCHROME2", [("SMITH^JOHN", (12, 10))])
+    q, a = run(ds)
+    assert q is None and a["unread"] == 1
+    x0, y0, x1, y1 = region.box
+    assert np.all(decode_frames(ds)[0][y0:y1, x0:x1] == decode_frames(ds)[0][y0, x0])
+
+
+@pytest.mark.parametrize("policy", ["strict", "all"])
+def test_unread_text_is_removed_under_strict_and_all(monkeypatch, policy) -> None:
+    read, _ = _fake_read([])
+    monkeypatch.setattr(stage, "read_frame", read)
+    q, a = run(make_ds("MONOCHROME2", [("SMITH^JOHN", (12, 10))]), policy)
+    assert q is None and a["unread"] == 1
