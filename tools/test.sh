@@ -46,6 +46,8 @@ python3 -m venv .venv
 .venv/bin/pip install -q -e ".[$extras]"
 .venv/bin/ruff check .
 .venv/bin/lint-imports --no-cache  # the layout as import contracts (pyproject.toml [tool.importlinter])
+.venv/bin/mypy  # deidnode/ (pyproject.toml [tool.mypy])
+.venv/bin/ruff format --check .
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 # With no arguments (the whole suite), the data path's end-to-end tests once more on the reference DICOM
 # implementation (pynetdicom behind the same ports, docs/node.md): ~4.5 min. The whole e2e directory passes on

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -80,7 +81,7 @@ def to_display(frame: np.ndarray, working_pi: str) -> np.ndarray:
         return np.ascontiguousarray(a)
     lo, hi = float(a.min()), float(a.max())
     if hi <= lo:
-        out = np.zeros(a.shape, dtype=np.uint8)
+        out: np.ndarray = np.zeros(a.shape, dtype=np.uint8)
     else:
         out = cv2.convertScaleAbs(a.astype(np.float32), alpha=255.0 / (hi - lo), beta=-lo * 255.0 / (hi - lo))
     if working_pi == "MONOCHROME1":
@@ -174,7 +175,8 @@ def _recognize_regions(engine: OcrEngine, view: np.ndarray, regions: list[TextRe
     """Read text-like regions as lines, in one batch (vertical ones both ways up); None where nothing
     confident was read."""
     recognize = getattr(engine, "recognize", None)
-    crops, meta = [], []
+    crops: list[np.ndarray] = []
+    meta: list[Any] = []
     for r in regions:
         crop, box, scale = _region_crop(view, r)
         meta.append((box, scale, r.vertical, len(crops)))
@@ -421,7 +423,7 @@ def read_frame(view: np.ndarray, engine: OcrEngine, frame: int) -> FrameRead:
     t = time.perf_counter()
     extra: list[TextBox] = []
     unread: list[TextRegion] = []
-    todo = []
+    todo: list[Any] = []
     for r in regions:  # regions overlapping each other: the best scoring first, the rest only if still needed
         if not covered(r.box, lines, region=r) and not any(_inside_share(r.box, o.box) > 0.7 for o in todo):
             todo.append(r)

@@ -35,8 +35,8 @@ def write_preview(
     w, h = b.size
     scale = max(1, 512 // max(w, h))
     if scale > 1:
-        b = b.resize((w * scale, h * scale), Image.NEAREST)
-        a = a.resize((w * scale, h * scale), Image.NEAREST)
+        b = b.resize((w * scale, h * scale), Image.Resampling.NEAREST)
+        a = a.resize((w * scale, h * scale), Image.Resampling.NEAREST)
     canvas = Image.new("RGB", (b.width * 2 + 8, b.height), (128, 128, 128))
     canvas.paste(b, (0, 0))
     canvas.paste(a, (b.width + 8, 0))

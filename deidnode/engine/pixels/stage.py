@@ -19,6 +19,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 
 from ...errors import PermanentError
+from ...reasons import Code, Stage
 from ..header.pseudonyms import patient_key
 from ..keys import Keys
 from ..policy import Policy
@@ -54,7 +55,7 @@ STAGE = "pixels"
 
 
 def _q(code: str, detail: str = "") -> Quarantine:
-    return Quarantine(stage=STAGE, code=code, detail=detail)
+    return Quarantine(stage=Stage.PIXELS, code=Code(code), detail=detail)
 
 
 def _date_shift(ds: Dataset, policy: Policy, keys: Keys) -> int | None:

@@ -120,7 +120,7 @@ def to_text_span(idx: list[int], start: int, end: int) -> tuple[int, int]:
 
 def tokens(text: str) -> list[str]:
     """Normalised words of ``text``, split at spaces, punctuation and letter/digit changes."""
-    out = []
+    out: list[str] = []
     for w in _NON_ALNUM.split(text.upper()):
         out.extend(t for t in re.findall(r"[A-Z]+|[0-9]+|[^\W\d_]+", w) if t)
     return out

@@ -26,13 +26,22 @@ _COMMON_WORDS = frozenset(
 
 
 class PhiLike(Protocol):
-    person_names: tuple[str, ...]
-    name_parts: tuple[str, ...]
-    identifiers: tuple[str, ...]
-    dates: tuple[dt.date, ...]
-    texts: tuple[str, ...]
-    age: str | None
-    sex: str | None
+    """What the pixel stage reads of the instance's PHI (read-only: ``engine.phi.PhiValues``)."""
+
+    @property
+    def person_names(self) -> tuple[str, ...]: ...
+    @property
+    def name_parts(self) -> tuple[str, ...]: ...
+    @property
+    def identifiers(self) -> tuple[str, ...]: ...
+    @property
+    def dates(self) -> tuple[dt.date, ...]: ...
+    @property
+    def texts(self) -> tuple[str, ...]: ...
+    @property
+    def age(self) -> str | None: ...
+    @property
+    def sex(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -117,13 +126,13 @@ class MetadataMatcher:
             self.dates.extend((f, d.isoformat()) for f in sorted(forms, key=len, reverse=True) if len(f) >= 6)
         self.age_re: re.Pattern[str] | None = None
         self.age_bare: str | None = None
-        n = _age_number(phi.age) if phi.age else None
-        if n is not None:
-            num = rf"0*{n}"
+        age_n = _age_number(phi.age) if phi.age else None
+        if age_n is not None:
+            num = rf"0*{age_n}"
             self.age_re = re.compile(
                 rf"(?<!\d){num}(?:Y|YR|YRS|YEARS?|YO|J|A|ANS?)(?![A-Z])|AGE{num}(?!\d)|(?<!\d){num}(?:Y|YR|YRS)?[MF](?![A-Z])"
             )
-            self.age_bare = str(n)
+            self.age_bare = str(age_n)
         self.age_value = phi.age or ""
         self.sex_re: re.Pattern[str] | None = None
         if phi.sex and phi.sex.strip().upper()[:1] in ("M", "F"):
