@@ -90,8 +90,11 @@ def _send_until_stored(port: int, files: list[Path], until: float) -> tuple[int,
 
 def node_config(workdir: Path) -> dict:
     return {
-        "node": {"ae_title": "DEIDNODE", "allowed_calling_aets": ["CT1"],
-                 "allowed_networks": [attackers.ALLOWED_NETWORK]},
+        "node": {
+            "ae_title": "DEIDNODE",
+            "allowed_calling_aets": ["CT1"],
+            "allowed_networks": [attackers.ALLOWED_NETWORK],
+        },
         "spool": {"path": str(workdir / "spool"), "min_free_bytes": 0},
         "quarantine_path": str(workdir / "quarantine"),
         "workers": {"count": 1},
@@ -118,7 +121,9 @@ def run(seconds: float, instances: int, workdir: Path) -> dict:
         procs = {
             kind: subprocess.Popen(
                 [sys.executable, str(ROOT / "tests" / "attackers.py"), kind, str(node.port), str(seconds)],
-                stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=ROOT,
             )
             for kind in attackers.ATTACKS
         }
@@ -152,14 +157,21 @@ def main() -> int:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="deidnode-attack-") as tmp:
         res = run(args.seconds, args.instances, Path(tmp))
-    res.update(seconds=args.seconds, instances=args.instances, host=platform.node(), cpus=os.cpu_count(),
-               time=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    res.update(
+        seconds=args.seconds,
+        instances=args.instances,
+        host=platform.node(),
+        cpus=os.cpu_count(),
+        time=time.strftime("%Y-%m-%dT%H:%M:%S"),
+    )
     print(f"{'':28}{'stored':>8}{'seconds':>9}")
     for k in ("baseline", "under_attack"):
         print(f"{k:28}{res[k]['stored']:>8}{res[k]['seconds']:>9}")
-    print(f"node peak RSS: main {res['node_peak_rss_mb']['main']} MB, with workers "
-          f"{res['node_peak_rss_mb']['with_workers']} MB; node CPU during the attack "
-          f"{res['node_cpu_seconds_during_attack']} s; delivered {res['delivered']}")
+    print(
+        f"node peak RSS: main {res['node_peak_rss_mb']['main']} MB, with workers "
+        f"{res['node_peak_rss_mb']['with_workers']} MB; node CPU during the attack "
+        f"{res['node_cpu_seconds_during_attack']} s; delivered {res['delivered']}"
+    )
     for kind, counts in res["attacks"].items():
         print(f"  {kind:20} {counts}")
     results = ROOT / "bench" / "results"

@@ -79,19 +79,32 @@ def main() -> None:
 
     us = {k: 1e6 * v / args.count for k, v in best.items()}
     share = us["audit"] / (us["engine"] + us["audit"])
-    print(f"{args.count} CT instances of {size / 1e6:.2f} MB ({args.size}x{args.size}), best of {args.rounds} rounds,"
-          " one process")
+    print(
+        f"{args.count} CT instances of {size / 1e6:.2f} MB ({args.size}x{args.size}), best of {args.rounds} rounds,"
+        " one process"
+    )
     print("| per instance | engine (default profile) | audit record (hash + record + append) | audit share |")
     print("|---|---|---|---|")
     print(f"| microseconds | {us['engine']:.0f} | {us['audit']:.0f} | {100 * share:.1f}% |")
     print(f"audit record: {record_bytes:.0f} bytes on disk per instance")
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    (out / "audit.json").write_text(json.dumps({
-        "count": args.count, "rounds": args.rounds, "size": args.size, "instance_bytes": size,
-        "engine_us": us["engine"], "audit_us": us["audit"], "audit_share": share,
-        "record_bytes": record_bytes, "machine": platform.platform(),
-    }, indent=2))
+    (out / "audit.json").write_text(
+        json.dumps(
+            {
+                "count": args.count,
+                "rounds": args.rounds,
+                "size": args.size,
+                "instance_bytes": size,
+                "engine_us": us["engine"],
+                "audit_us": us["audit"],
+                "audit_share": share,
+                "record_bytes": record_bytes,
+                "machine": platform.platform(),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

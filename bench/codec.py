@@ -62,8 +62,11 @@ CASES = [
     (U.HTJ2KLossless, ("mono16", "rgb8")),
     (U.ExplicitVRLittleEndian, ("mono16", "rgb8")),
 ]
-ENCODE_OPTIONS = {U.JPEG2000: {"j2k_cr": [10]}, U.JPEGLSNearLossless: {"jls_error": 2},
-                  U.JPEGBaseline8Bit: {"jpeg_quality": 95}}
+ENCODE_OPTIONS = {
+    U.JPEG2000: {"j2k_cr": [10]},
+    U.JPEGLSNearLossless: {"jls_error": 2},
+    U.JPEGBaseline8Bit: {"jpeg_quality": 95},
+}
 
 
 def best(fn, repeat: int) -> tuple[float, object]:
@@ -109,13 +112,28 @@ def run(repeat: int) -> list[dict[str, object]]:
                     opts = ENCODE_OPTIONS.get(ts, {})
                     secs, data = best(lambda b=backend, a=arr, i=info, t=ts, o=opts: b.encode(a, i, t, o), repeat)
                 except Exception as e:  # noqa: BLE001 - report and go on
-                    rows.append({"syntax": syntax.name, "image": image_name, "op": "encode", "backend": name,
-                                 "error": type(e).__name__})
+                    rows.append(
+                        {
+                            "syntax": syntax.name,
+                            "image": image_name,
+                            "op": "encode",
+                            "backend": name,
+                            "error": type(e).__name__,
+                        }
+                    )
                     continue
                 streams[name] = bytes(data)  # type: ignore[arg-type]
-                rows.append({"syntax": syntax.name, "image": image_name, "op": "encode", "backend": name,
-                             "mb_s": size / secs / 1e6, "ratio": size / len(streams[name]),
-                             "chosen": name == syntax.encoders[0]})
+                rows.append(
+                    {
+                        "syntax": syntax.name,
+                        "image": image_name,
+                        "op": "encode",
+                        "backend": name,
+                        "mb_s": size / secs / 1e6,
+                        "ratio": size / len(streams[name]),
+                        "chosen": name == syntax.encoders[0],
+                    }
+                )
             stream = next(iter(streams.values()), None)
             if ts == U.HTJ2KLossless:
                 stream = htj2k(arr, info)
@@ -128,12 +146,28 @@ def run(repeat: int) -> list[dict[str, object]]:
                 try:
                     secs, out = best(lambda b=backend, s=stream, i=info, t=ts: b.decode(s, i, t), repeat)
                 except Exception as e:  # noqa: BLE001
-                    rows.append({"syntax": syntax.name, "image": image_name, "op": "decode", "backend": name,
-                                 "error": type(e).__name__})
+                    rows.append(
+                        {
+                            "syntax": syntax.name,
+                            "image": image_name,
+                            "op": "decode",
+                            "backend": name,
+                            "error": type(e).__name__,
+                        }
+                    )
                     continue
                 exact = bool(np.array_equal(out, arr))
-                rows.append({"syntax": syntax.name, "image": image_name, "op": "decode", "backend": name,
-                             "mb_s": size / secs / 1e6, "exact": exact, "chosen": name == syntax.decoders[0]})
+                rows.append(
+                    {
+                        "syntax": syntax.name,
+                        "image": image_name,
+                        "op": "decode",
+                        "backend": name,
+                        "mb_s": size / secs / 1e6,
+                        "exact": exact,
+                        "chosen": name == syntax.decoders[0],
+                    }
+                )
     return rows
 
 
@@ -147,12 +181,15 @@ def table(rows: list[dict[str, object]]) -> str:
         for r in rs:
             mark = "*" if r.get("chosen") else " "
             if "error" in r:
-                lines.append(f"{syn!s:36s} {img!s:7s} {op!s:6s} {mark}{r['backend']!s:9s} {'-':>8s} {'-':>9s} "
-                             f"error {r['error']}")
+                lines.append(
+                    f"{syn!s:36s} {img!s:7s} {op!s:6s} {mark}{r['backend']!s:9s} {'-':>8s} {'-':>9s} error {r['error']}"
+                )
                 continue
             note = f"ratio {r['ratio']:.2f}" if "ratio" in r else ("exact" if r.get("exact") else "lossy")
-            lines.append(f"{syn!s:36s} {img!s:7s} {op!s:6s} {mark}{r['backend']!s:9s} {r['mb_s']:8.1f} "
-                         f"{float(r['mb_s']) / fastest:9.2f} {note}")
+            lines.append(
+                f"{syn!s:36s} {img!s:7s} {op!s:6s} {mark}{r['backend']!s:9s} {r['mb_s']:8.1f} "
+                f"{float(r['mb_s']) / fastest:9.2f} {note}"
+            )
     return "\n".join(lines)
 
 

@@ -120,8 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         print("LINE_WEIGHTS = (" + ", ".join(f"{v:.3f}" for v in w) + ")")
         p = 1 / (1 + np.exp(-(np.c_[np.ones(len(x)), x] @ w)))
         for t in (0.5, 0.8, 0.9, 0.95, 0.98, 0.99):
-            print(f"  p>={t}: text lines {np.mean(p[y == 1] >= t):.3f}, other lines passing {(p[y == 0] >= t).sum()}"
-                  f" of {(y == 0).sum()}")
+            print(
+                f"  p>={t}: text lines {np.mean(p[y == 1] >= t):.3f}, other lines passing {(p[y == 0] >= t).sum()}"
+                f" of {(y == 0).sum()}"
+            )
         return 0
     found: dict[float, list[bool]] = {t: [] for t in (0.5, 0.9, 0.95, 0.98)}
     clean_hits = dict.fromkeys(found, 0)
@@ -138,11 +140,12 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             x0, y0, x1, y1 = s["box"]
             for t in found:
-                found[t].append(any(r.score >= t and r.x0 < x1 and x0 < r.x1 and r.y0 < y1 and y0 < r.y1
-                                    for r in regs))
+                found[t].append(any(r.score >= t and r.x0 < x1 and x0 < r.x1 and r.y0 < y1 and y0 < r.y1 for r in regs))
     for t in found:
-        print(f"score >= {t}: text segments touched {np.mean(found[t]):.3f}, clean images with a line "
-              f"{clean_hits[t]}/{n_clean}")
+        print(
+            f"score >= {t}: text segments touched {np.mean(found[t]):.3f}, clean images with a line "
+            f"{clean_hits[t]}/{n_clean}"
+        )
     return 0
 
 

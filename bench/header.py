@@ -103,8 +103,10 @@ def main() -> int:
         ("plain pydicom read+write", rate_plain, best_plain / args.count * 1e3),
         (f"deidnode header ({args.profile})", rate_deid, best_deid / args.count * 1e3),
     ]
-    print(f"{args.count} CT instances ({args.header} header), 512x512x16-bit, {size_mb:.1f} MB; "
-          f"best of {args.rounds} rounds")
+    print(
+        f"{args.count} CT instances ({args.header} header), 512x512x16-bit, {size_mb:.1f} MB; "
+        f"best of {args.rounds} rounds"
+    )
     print(f"{'path':34} {'inst/s':>9} {'ms/inst':>9}")
     for name, rate, ms in rows:
         print(f"{name:34} {rate:9.1f} {ms:9.2f}")

@@ -74,8 +74,13 @@ def main(argv: list[str] | None = None) -> int:
                 "spool": {"path": str(tmpd / "spool"), "min_free_bytes": 0},
                 "quarantine_path": str(tmpd / "quarantine"),
                 "destinations": [
-                    {"name": "orthanc", "type": "dicom", "ae_title": orthanc.aet, "host": "127.0.0.1",
-                     "port": orthanc.dicom_port}
+                    {
+                        "name": "orthanc",
+                        "type": "dicom",
+                        "ae_title": orthanc.aet,
+                        "host": "127.0.0.1",
+                        "port": orthanc.dicom_port,
+                    }
                 ],
                 "pixels": {"policy": "off"},
                 "log_level": "INFO",
@@ -111,8 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         "mb": round(mb, 1),
         "direct_s": round(direct_s, 3),
         "node_s": round(node_s, 3),
-        "peak_rss_mb": {"node_main": round(peaks.get(main_pid, 0), 1),
-                        "workers": sorted((round(v, 1) for v in workers.values()), reverse=True)},
+        "peak_rss_mb": {
+            "node_main": round(peaks.get(main_pid, 0), 1),
+            "workers": sorted((round(v, 1) for v in workers.values()), reverse=True),
+        },
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     out = Path(args.out)

@@ -98,8 +98,11 @@ def run_mode(insts: list[NC.Instance], keys: Keys, policy: Policy, mode: str, tm
             lexicon.add(lexicon_update(copy.deepcopy(inst.dataset), keys, policy))  # type: ignore[attr-defined]
     elif mode.startswith("node"):
         lexicon = SQLiteLexicon(tmp / f"{mode.replace(' ', '_').replace(',', '')}.sqlite", 30 * 86400)
-        order.sort(key=lambda i: (i.study, 0 if i.holds_staff else 1) if "first" in mode else
-                   (i.study, 1 if i.holds_staff else 0))
+        order.sort(
+            key=lambda i: (
+                (i.study, 0 if i.holds_staff else 1) if "first" in mode else (i.study, 1 if i.holds_staff else 0)
+            )
+        )
     engine = sys.modules["deidnode.engine.deidentify"]  # the module (the package exports a function of that name)
     original = engine.NameCleaner
     if mode == "own values only":
@@ -121,9 +124,15 @@ def run_mode(insts: list[NC.Instance], keys: Keys, policy: Policy, mode: str, tm
     finally:
         engine.NameCleaner = original  # type: ignore[misc]
     names = sum(len(i.names) for i in insts)
-    return {"names_planted": names, "names_leaked": leaks, "instances_leaking": leaked_instances,
-            "clinical_kept": kept, "clinical_total": total, "clinical_kept_share": round(kept / total, 4),
-            "ms_per_instance": round((time.perf_counter() - t0) / len(insts) * 1e3, 2)}
+    return {
+        "names_planted": names,
+        "names_leaked": leaks,
+        "instances_leaking": leaked_instances,
+        "clinical_kept": kept,
+        "clinical_total": total,
+        "clinical_kept_share": round(kept / total, 4),
+        "ms_per_instance": round((time.perf_counter() - t0) / len(insts) * 1e3, 2),
+    }
 
 
 def false_positives(sentences: list[str]) -> dict:
@@ -154,8 +163,7 @@ def main() -> int:
     keys, policy = Keys(b"bench-names-" * 3), Policy(profile=Profile())
     modes = ["own values only", "cues only", "deid batch", "node, siblings first", "node, siblings last"]
     results: dict = {"corpus": {}, "false_positives": {}}
-    print(f"{args.studies} studies x {args.instances} instances per split, 5 text places per instance; "
-          "default profile")
+    print(f"{args.studies} studies x {args.instances} instances per split, 5 text places per instance; default profile")
     print(f"{'split':8} {'mode':22} {'names':>6} {'leaked':>7} {'inst.':>6} {'clinical kept':>15} {'ms/inst':>8}")
     with tempfile.TemporaryDirectory() as tmp:
         for split in ("dev", "heldout"):
@@ -164,23 +172,31 @@ def main() -> int:
             for mode in modes:
                 r = run_mode(insts, keys, policy, mode, Path(tmp))
                 results["corpus"][split][mode] = r
-                print(f"{split:8} {mode:22} {r['names_planted']:6d} {r['names_leaked']:7d} "
-                      f"{r['instances_leaking']:6d} {r['clinical_kept']:6d}/{r['clinical_total']:<5d} "
-                      f"{r['clinical_kept_share']:.4f} {r['ms_per_instance']:8.2f}"[:200])
+                print(
+                    f"{split:8} {mode:22} {r['names_planted']:6d} {r['names_leaked']:7d} "
+                    f"{r['instances_leaking']:6d} {r['clinical_kept']:6d}/{r['clinical_total']:<5d} "
+                    f"{r['clinical_kept_share']:.4f} {r['ms_per_instance']:8.2f}"[:200]
+                )
     corpus_clinical = sorted({c for s in NC.SPLITS.values() for c in s["clinical"]})
-    for name, sentences in (("corpus clinical sentences", corpus_clinical),
-                            ("report sentences", REPORT_SENTENCES),
-                            ("report sentences, upper case", [s.upper() for s in REPORT_SENTENCES])):
+    for name, sentences in (
+        ("corpus clinical sentences", corpus_clinical),
+        ("report sentences", REPORT_SENTENCES),
+        ("report sentences, upper case", [s.upper() for s in REPORT_SENTENCES]),
+    ):
         fp = false_positives(sentences)
         results["false_positives"][name] = fp
-        print(f"false positives, {name}: {fp['removed']} of {fp['words']} words removed "
-              f"({fp['sentences_changed']} of {len(sentences)} sentences changed)")
+        print(
+            f"false positives, {name}: {fp['removed']} of {fp['words']} words removed "
+            f"({fp['sentences_changed']} of {len(sentences)} sentences changed)"
+        )
         for s in fp["changed"]:
             print(f"   changed: {s}")
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"benchmark": "names", "studies": args.studies, "instances": args.instances,
-                               **results}, indent=2) + "\n")
+    out.write_text(
+        json.dumps({"benchmark": "names", "studies": args.studies, "instances": args.instances, **results}, indent=2)
+        + "\n"
+    )
     return 0
 
 

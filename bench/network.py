@@ -88,8 +88,8 @@ def _run(orthanc: Orthanc, port: int, aec: str, files: list[Path], conc: int, no
     after = _cpu_snapshot(node_pid, orthanc.proc.pid)
     cpu = {k: (after[k] - before[k]) * 1e3 / len(files) for k in after}
     cpu["storescu"] = (
-        sum(getattr(os.times(), f) for f in ("children_user", "children_system")) - senders_before
-    ) * 1e3 / len(files)
+        (sum(getattr(os.times(), f) for f in ("children_user", "children_system")) - senders_before) * 1e3 / len(files)
+    )
     return {
         "sent_s": round(sent_s, 3),
         "total_s": round(total_s, 3),
@@ -227,10 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         + ("pixel policy off (header only); " if args.pixels == "off" else "default configuration (pixels: phi); ")
         + (f"pinned: peers on CPU {sorted(PEER_CPUS)}, node on the rest" if PEER_CPUS else "all share every CPU")
     )
-    print(
-        f"{'assoc':>5} | {'direct inst/s':>13} {'MB/s':>6} | {'node inst/s':>11} {'MB/s':>6} | "
-        f"{'node/direct':>11}"
-    )
+    print(f"{'assoc':>5} | {'direct inst/s':>13} {'MB/s':>6} | {'node inst/s':>11} {'MB/s':>6} | {'node/direct':>11}")
     for r in rows:
         d, n = r["direct"], r["node"]
         print(

@@ -52,8 +52,21 @@ from deidnode.engine.pixels.codec import decode_frames, fill_value  # noqa: E402
 REMOVED = KEPT = 0.98
 LOSSY_TOL = 24
 CATEGORIES = (
-    "contrast_bin", "size_bin", "colour", "style", "family", "background", "effect", "orientation", "two_line",
-    "row_shared", "jpeg", "modality", "cine", "kind", "layout",
+    "contrast_bin",
+    "size_bin",
+    "colour",
+    "style",
+    "family",
+    "background",
+    "effect",
+    "orientation",
+    "two_line",
+    "row_shared",
+    "jpeg",
+    "modality",
+    "cine",
+    "kind",
+    "layout",
 )
 LOSSY = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.81", "1.2.840.10008.1.2.4.91"}
 
@@ -90,9 +103,20 @@ def run_deid(set_dir: Path, out_dir: Path, extra: list[str], code: Path = ROOT) 
     env = {**os.environ, "PYTHONPATH": str(code)}
     t = time.perf_counter()
     p = subprocess.run(
-        [sys.executable, "-c", "import sys; from deidnode.cli import main; sys.exit(main())", "deid", *files,
-         "--out", str(out_dir), "--ephemeral-key", *extra],
-        env=env, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from deidnode.cli import main; sys.exit(main())",
+            "deid",
+            *files,
+            "--out",
+            str(out_dir),
+            "--ephemeral-key",
+            *extra,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     wall = time.perf_counter() - t
     if p.returncode not in (0, 1):
@@ -109,8 +133,14 @@ def evaluate_case(case: dict, set_dir: Path, out_dir: Path, audit: dict, read: b
     before = decode_frames(src)
     mask = np.load(set_dir / case["mask"])["mask"]
     q = audit.get("status") != "deidentified"
-    res: dict = {"file": case["file"], "quarantined": q, "code": (audit.get("quarantine") or {}).get("code"),
-                 "segments": [], "readable": [], "pixels": audit.get("pixels", {})}
+    res: dict = {
+        "file": case["file"],
+        "quarantined": q,
+        "code": (audit.get("quarantine") or {}).get("code"),
+        "segments": [],
+        "readable": [],
+        "pixels": audit.get("pixels", {}),
+    }
     out_ds = None if q else dcmread(out_dir / audit["output"])
     if out_ds is not None:
         after = decode_frames(out_ds)
@@ -139,10 +169,16 @@ def evaluate_case(case: dict, set_dir: Path, out_dir: Path, audit: dict, read: b
                 same = (d.max(axis=-1) if d.ndim == 2 else d) <= tol
                 ok = float(same.mean()) >= KEPT if same.size else True
             oks.append(bool(ok))
-        res["segments"].append({"role": seg["role"], "ok": all(oks), "frames_ok": f"{sum(oks)}/{len(oks)}",
-                                "text": seg["text"], "kind": seg["kind"],
-                                "attrs": {**seg["attrs"], "modality": case["modality"], "cine": case["cine"],
-                                          "kind": seg["kind"]}})
+        res["segments"].append(
+            {
+                "role": seg["role"],
+                "ok": all(oks),
+                "frames_ok": f"{sum(oks)}/{len(oks)}",
+                "text": seg["text"],
+                "kind": seg["kind"],
+                "attrs": {**seg["attrs"], "modality": case["modality"], "cine": case["cine"], "kind": seg["kind"]},
+            }
+        )
     if read and out_ds is not None and any(s["role"] == "phi" for s in case["segments"]):
         views = pixreaders.viewer_frames(out_ds)
         states: dict[tuple, int] = {}
@@ -216,8 +252,12 @@ def summarise(results: list[dict], truth: list[dict], wall: float) -> dict:
         for s in segs:
             table[str(s["attrs"].get(cat))][s["role"]].append(s["ok"])
         cats[cat] = {
-            k: {"phi_removed": _rate(v["phi"]), "phi_n": len(v["phi"]), "keep_kept": _rate(v["keep"]),
-                "keep_n": len(v["keep"])}
+            k: {
+                "phi_removed": _rate(v["phi"]),
+                "phi_n": len(v["phi"]),
+                "keep_kept": _rate(v["keep"]),
+                "keep_n": len(v["keep"]),
+            }
             for k, v in sorted(table.items())
         }
     by_file = {t["file"]: t for t in truth}
@@ -233,9 +273,14 @@ def summarise(results: list[dict], truth: list[dict], wall: float) -> dict:
         t = by_file[r["file"]]
         if t["modality"] in ("CT", "MR", "NM") and not t["clean"] and r["pixels"].get("selected") == "check":
             check.append(bool(r["pixels"].get("text_check")))
-    sec = [r["pixels"].get("seconds", {}) for r in results
-           if not by_file[r["file"]]["clean"] and by_file[r["file"]]["rows"] == 512
-           and by_file[r["file"]]["cols"] == 512 and not by_file[r["file"]]["cine"]]
+    sec = [
+        r["pixels"].get("seconds", {})
+        for r in results
+        if not by_file[r["file"]]["clean"]
+        and by_file[r["file"]]["rows"] == 512
+        and by_file[r["file"]]["cols"] == 512
+        and not by_file[r["file"]]["cine"]
+    ]
     tot = sorted(s.get("total", 0.0) for s in sec)
     stages = sorted({k for s in sec for k in s})
     return {
@@ -247,8 +292,9 @@ def summarise(results: list[dict], truth: list[dict], wall: float) -> dict:
         "readable_phi": len([x for r in results for x in r["readable"]]),
         "readable_detail": [x for r in results for x in r["readable"]],
         "quarantined": sum(r["quarantined"] for r in results),
-        "quarantine_codes": dict(sorted(
-            {c: sum(r["code"] == c for r in results) for c in {r["code"] for r in results if r["code"]}}.items())),
+        "quarantine_codes": dict(
+            sorted({c: sum(r["code"] == c for r in results) for c in {r["code"] for r in results if r["code"]}}.items())
+        ),
         "categories": cats,
         "clean": dict(clean_mod),
         "text_check_recall": _rate(check),
@@ -271,9 +317,11 @@ def _fmt(x: float | None) -> str:
 
 def print_report(s: dict, split: str) -> None:
     print(f"\nsplit {split}: {s['images']} images; default configuration (`deidnode deid`)")
-    print(f"PHI segments removed {_fmt(s['phi_removed'])} (n={s['phi_n']}), technical kept {_fmt(s['keep_kept'])} "
-          f"(n={s['keep_n']}), PHI readable afterwards {s['readable_phi']}, quarantined {s['quarantined']}/"
-          f"{s['images']} ({100 * s['quarantined'] / max(s['images'], 1):.1f}%) {s['quarantine_codes']}")
+    print(
+        f"PHI segments removed {_fmt(s['phi_removed'])} (n={s['phi_n']}), technical kept {_fmt(s['keep_kept'])} "
+        f"(n={s['keep_n']}), PHI readable afterwards {s['readable_phi']}, quarantined {s['quarantined']}/"
+        f"{s['images']} ({100 * s['quarantined'] / max(s['images'], 1):.1f}%) {s['quarantine_codes']}"
+    )
     for cat, table in s["categories"].items():
         print(f"\n| {cat} | PHI removed | n | technical kept | n |")
         print("|---|---|---|---|---|")
@@ -283,16 +331,22 @@ def print_report(s: dict, split: str) -> None:
     print("|---|---|---|---|")
     for m, v in sorted(s["clean"].items()):
         print(f"| {m} | {v['n']} | {v['changed']} | {v['quarantined']} |")
-    print(f"\nCT/MR/NM text-presence check recall (text images without Burned In Annotation): "
-          f"{_fmt(s['text_check_recall'])} (n={s['text_check_n']})")
+    print(
+        f"\nCT/MR/NM text-presence check recall (text images without Burned In Annotation): "
+        f"{_fmt(s['text_check_recall'])} (n={s['text_check_n']})"
+    )
     t = s["seconds_512_text"]
     if t["n"]:
-        print(f"seconds per 512x512 image with text (pixel stage incl. verification; n={t['n']}): mean "
-              f"{t['mean']:.3f}, median {t['median']:.3f}, p90 {t['p90']:.3f}, max {t['max']:.3f}")
+        print(
+            f"seconds per 512x512 image with text (pixel stage incl. verification; n={t['n']}): mean "
+            f"{t['mean']:.3f}, median {t['median']:.3f}, p90 {t['p90']:.3f}, max {t['max']:.3f}"
+        )
         print("  stages (mean s): " + ", ".join(f"{k} {v:.3f}" for k, v in t["stages_mean"].items()))
     if s["readable_detail"]:
-        print("readable PHI:", [(d["kind"], d["attrs"].get("size"), d["attrs"].get("contrast_bin"))
-                                for d in s["readable_detail"]])
+        print(
+            "readable PHI:",
+            [(d["kind"], d["attrs"].get("size"), d["attrs"].get("contrast_bin")) for d in s["readable_detail"]],
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -346,14 +400,21 @@ def main(argv: list[str] | None = None) -> int:
     s = summarise(results, truth, wall)
     if args.decoders:
         s["decoders"] = {"files_checked": checked, "problems": decoder_problems}
-    s.update(split=args.split, code=str(args.code), load_before=load, load_after=os.getloadavg(),
-             deid_args=args.deid_args,
-             machine={"python": platform.python_version(), "cpus": os.cpu_count(), "host": platform.node()},
-             time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    s.update(
+        split=args.split,
+        code=str(args.code),
+        load_before=load,
+        load_after=os.getloadavg(),
+        deid_args=args.deid_args,
+        machine={"python": platform.python_version(), "cpus": os.cpu_count(), "host": platform.node()},
+        time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
     print_report(s, args.split)
     if args.decoders:
-        print(f"written files checked with dcmtk and gdcmconv: {checked}, with problems: {len(decoder_problems)}"
-              + (f" {decoder_problems}" if decoder_problems else ""))
+        print(
+            f"written files checked with dcmtk and gdcmconv: {checked}, with problems: {len(decoder_problems)}"
+            + (f" {decoder_problems}" if decoder_problems else "")
+        )
     print(f"load average before {load[0]:.2f}, after {s['load_after'][0]:.2f}; deid wall {wall:.1f} s")
     out = args.out or ROOT / "bench" / "results" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -47,9 +47,20 @@ def main(argv: list[str] | None = None) -> int:
         load = os.getloadavg()
         t = time.perf_counter()
         p = subprocess.run(
-            [sys.executable, "-c", "import sys; from deidnode.cli import main; sys.exit(main())", "deid",
-             str(tmpd / "in"), "--out", str(tmpd / "out"), "--ephemeral-key", "-q"],
-            env=env, capture_output=True, text=True,
+            [
+                sys.executable,
+                "-c",
+                "import sys; from deidnode.cli import main; sys.exit(main())",
+                "deid",
+                str(tmpd / "in"),
+                "--out",
+                str(tmpd / "out"),
+                "--ephemeral-key",
+                "-q",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
         )
         wall = time.perf_counter() - t
         if p.returncode != 0:
@@ -85,15 +96,23 @@ def main(argv: list[str] | None = None) -> int:
         "load_before": load,
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    print(f"clean CT, {res['instances']} instances {args.size}x{args.size} in {args.series} series, default "
-          f"configuration (`deidnode deid`):")
-    print(f"  pixel stage ms/instance: mean {res['pixel_stage_ms_mean']:.3f}, median "
-          f"{res['pixel_stage_ms_median']:.3f}, p99 {res['pixel_stage_ms_p99']:.3f}")
-    print(f"  full text checks: {res['checks_run']} ({res['checks_fired']} fired), first slice of a series "
-          f"{res['first_slice_ms_mean'] or 0:.1f} ms; slices decided by the series memo "
-          f"{res['memo_slice_ms_mean'] or 0:.3f} ms")
-    print(f"  pixel data bit-identical: {identical}/{res['instances']}; deid wall {wall:.1f} s "
-          f"(load before {load[0]:.2f})")
+    print(
+        f"clean CT, {res['instances']} instances {args.size}x{args.size} in {args.series} series, default "
+        f"configuration (`deidnode deid`):"
+    )
+    print(
+        f"  pixel stage ms/instance: mean {res['pixel_stage_ms_mean']:.3f}, median "
+        f"{res['pixel_stage_ms_median']:.3f}, p99 {res['pixel_stage_ms_p99']:.3f}"
+    )
+    print(
+        f"  full text checks: {res['checks_run']} ({res['checks_fired']} fired), first slice of a series "
+        f"{res['first_slice_ms_mean'] or 0:.1f} ms; slices decided by the series memo "
+        f"{res['memo_slice_ms_mean'] or 0:.3f} ms"
+    )
+    print(
+        f"  pixel data bit-identical: {identical}/{res['instances']}; deid wall {wall:.1f} s "
+        f"(load before {load[0]:.2f})"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=1))
     print(f"wrote {args.out}")

@@ -58,28 +58,186 @@ class SplitSpec:
 
 # Technical annotation as devices burn it; each split draws from its own share (none is shared).
 KEEP_POOL = (
-    "W 400 L 40", "W:1500 L:-600", "WL 40 WW 400", "C 50 W 350", "R", "L", "AP", "PA", "LAT", "H", "F",
-    "Im: 12/40", "Se: 3", "Im 118", "Ser 4 Img 22", "5.0mm", "2.5 mm", "120 kVp", "250 mAs", "100 kV",
-    "10 cm", "FR 30Hz", "28Hz", "Gain 52%", "Gn 60", "TE 12", "TR 2000", "TI 150", "DFOV 36.0cm", "FOV 24 cm",
-    "Zoom 1.2", "AXIAL", "SAG", "COR", "PORTABLE", "MLO", "CC", "LEFT", "RIGHT", "Depth 16cm", "D 11cm",
-    "Tilt 0.0", "MI 1.1", "TIS 0.4", "TIB 0.2", "C5-1", "L12-5", "2D", "THI", "CF 3.5MHz", "PRF 2.5kHz",
-    "WF 120Hz", "Dyn R 60", "Fr 12/24", "Page 1/3", "ST 5.0", "SL 1.25", "Thk 3mm", "Ex: CT", "kV 80",
-    "mA 200", "1.0 sec", "Pitch 0.98", "B30f", "STANDARD", "BONE", "T1", "T2 FLAIR", "DWI b1000", "ETL 16",
-    "NEX 2", "BW 31.2", "ZOOM 150%", "Scale 1:1", "x2", "PW", "CW", "COLOR", "Angle 60", "SV 2mm",
-    "Vel 45 cm/s", "HR 72 bpm", "65bpm", "Power 100%", "P Low", "HPen", "Res", "Gen", "MB Off", "DR 70",
+    "W 400 L 40",
+    "W:1500 L:-600",
+    "WL 40 WW 400",
+    "C 50 W 350",
+    "R",
+    "L",
+    "AP",
+    "PA",
+    "LAT",
+    "H",
+    "F",
+    "Im: 12/40",
+    "Se: 3",
+    "Im 118",
+    "Ser 4 Img 22",
+    "5.0mm",
+    "2.5 mm",
+    "120 kVp",
+    "250 mAs",
+    "100 kV",
+    "10 cm",
+    "FR 30Hz",
+    "28Hz",
+    "Gain 52%",
+    "Gn 60",
+    "TE 12",
+    "TR 2000",
+    "TI 150",
+    "DFOV 36.0cm",
+    "FOV 24 cm",
+    "Zoom 1.2",
+    "AXIAL",
+    "SAG",
+    "COR",
+    "PORTABLE",
+    "MLO",
+    "CC",
+    "LEFT",
+    "RIGHT",
+    "Depth 16cm",
+    "D 11cm",
+    "Tilt 0.0",
+    "MI 1.1",
+    "TIS 0.4",
+    "TIB 0.2",
+    "C5-1",
+    "L12-5",
+    "2D",
+    "THI",
+    "CF 3.5MHz",
+    "PRF 2.5kHz",
+    "WF 120Hz",
+    "Dyn R 60",
+    "Fr 12/24",
+    "Page 1/3",
+    "ST 5.0",
+    "SL 1.25",
+    "Thk 3mm",
+    "Ex: CT",
+    "kV 80",
+    "mA 200",
+    "1.0 sec",
+    "Pitch 0.98",
+    "B30f",
+    "STANDARD",
+    "BONE",
+    "T1",
+    "T2 FLAIR",
+    "DWI b1000",
+    "ETL 16",
+    "NEX 2",
+    "BW 31.2",
+    "ZOOM 150%",
+    "Scale 1:1",
+    "x2",
+    "PW",
+    "CW",
+    "COLOR",
+    "Angle 60",
+    "SV 2mm",
+    "Vel 45 cm/s",
+    "HR 72 bpm",
+    "65bpm",
+    "Power 100%",
+    "P Low",
+    "HPen",
+    "Res",
+    "Gen",
+    "MB Off",
+    "DR 70",
 )
 NAME_POOL_FAMILY = (
-    "SMITH", "GARCIA", "MUELLER", "OKONKWO", "JOHANSSON", "PETROVA", "NAKAMURA", "OBRIEN", "KOWALSKI",
-    "FERREIRA", "LINDQVIST", "ABERNATHY", "DUBOIS", "HARGREAVES", "RAMIREZ", "WOJCIK", "NGUYEN", "HOFFMANN",
-    "ADEYEMI", "CASTELLANOS", "BJORKLUND", "MORETTI", "KAPOOR", "OSULLIVAN", "TANAKA", "VASQUEZ", "FISCHER",
-    "MBEKI", "ROSSI", "ANDERSEN", "KRISTIANSEN", "ALVAREZ", "CHOWDHURY", "PAPADOPOULOS", "WESTBROOK",
-    "LEFEBVRE", "MACKENZIE", "HALVORSEN", "DIMITROV", "QUINTERO", "BELANGER", "YAMAMOTO", "STRAUSS",
+    "SMITH",
+    "GARCIA",
+    "MUELLER",
+    "OKONKWO",
+    "JOHANSSON",
+    "PETROVA",
+    "NAKAMURA",
+    "OBRIEN",
+    "KOWALSKI",
+    "FERREIRA",
+    "LINDQVIST",
+    "ABERNATHY",
+    "DUBOIS",
+    "HARGREAVES",
+    "RAMIREZ",
+    "WOJCIK",
+    "NGUYEN",
+    "HOFFMANN",
+    "ADEYEMI",
+    "CASTELLANOS",
+    "BJORKLUND",
+    "MORETTI",
+    "KAPOOR",
+    "OSULLIVAN",
+    "TANAKA",
+    "VASQUEZ",
+    "FISCHER",
+    "MBEKI",
+    "ROSSI",
+    "ANDERSEN",
+    "KRISTIANSEN",
+    "ALVAREZ",
+    "CHOWDHURY",
+    "PAPADOPOULOS",
+    "WESTBROOK",
+    "LEFEBVRE",
+    "MACKENZIE",
+    "HALVORSEN",
+    "DIMITROV",
+    "QUINTERO",
+    "BELANGER",
+    "YAMAMOTO",
+    "STRAUSS",
 )
 NAME_POOL_GIVEN = (
-    "JOHN", "MARIA", "HANS", "CHIDI", "ASTRID", "OLGA", "HIROSHI", "SEAMUS", "AGNIESZKA", "PAULO", "INGRID",
-    "WALTER", "CELINE", "MARGARET", "ROSA", "TOMASZ", "LINH", "GRETA", "FOLAKE", "ESTEBAN", "SIGRID", "LUCA",
-    "PRIYA", "NIAMH", "KENJI", "ISABEL", "KLAUS", "THABO", "GIULIA", "METTE", "ERIK", "CAROLINA", "RAHIM",
-    "ELENI", "HAROLD", "AMELIE", "FIONA", "OYSTEIN", "BORIS", "MARISOL", "YVES", "YUKI", "FRIEDA",
+    "JOHN",
+    "MARIA",
+    "HANS",
+    "CHIDI",
+    "ASTRID",
+    "OLGA",
+    "HIROSHI",
+    "SEAMUS",
+    "AGNIESZKA",
+    "PAULO",
+    "INGRID",
+    "WALTER",
+    "CELINE",
+    "MARGARET",
+    "ROSA",
+    "TOMASZ",
+    "LINH",
+    "GRETA",
+    "FOLAKE",
+    "ESTEBAN",
+    "SIGRID",
+    "LUCA",
+    "PRIYA",
+    "NIAMH",
+    "KENJI",
+    "ISABEL",
+    "KLAUS",
+    "THABO",
+    "GIULIA",
+    "METTE",
+    "ERIK",
+    "CAROLINA",
+    "RAHIM",
+    "ELENI",
+    "HAROLD",
+    "AMELIE",
+    "FIONA",
+    "OYSTEIN",
+    "BORIS",
+    "MARISOL",
+    "YVES",
+    "YUKI",
+    "FRIEDA",
 )
 
 
@@ -118,19 +276,47 @@ SPLITS: dict[str, SplitSpec] = {
 }
 
 INSTITUTIONS = (
-    "Riverside General Hospital", "St Brendan Clinic", "Northfield Medical Center", "Lakeshore Imaging Institute",
-    "Harbor View Radiology", "Mount Carmel Hospital", "Westgate Diagnostics", "Elm Street Clinic",
+    "Riverside General Hospital",
+    "St Brendan Clinic",
+    "Northfield Medical Center",
+    "Lakeshore Imaging Institute",
+    "Harbor View Radiology",
+    "Mount Carmel Hospital",
+    "Westgate Diagnostics",
+    "Elm Street Clinic",
 )
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 ROLE_LABELS = (
-    "Tech:", "TECH:", "Technologist:", "Operator:", "OPERATOR", "Scanned by:", "Scanned by", "Performed by:",
-    "Physician:", "Dr.", "DR", "Ref:", "Ref. Phys:", "Pt:", "PT:", "Patient:", "Name:", "NAME:",
+    "Tech:",
+    "TECH:",
+    "Technologist:",
+    "Operator:",
+    "OPERATOR",
+    "Scanned by:",
+    "Scanned by",
+    "Performed by:",
+    "Physician:",
+    "Dr.",
+    "DR",
+    "Ref:",
+    "Ref. Phys:",
+    "Pt:",
+    "PT:",
+    "Patient:",
+    "Name:",
+    "NAME:",
 )
 CONTRAST_BINS = {"low": (8, 24), "mid": (24, 80), "high": (80, 255)}
 SIZE_BINS = ((7, 9, "7-9"), (10, 13, "10-13"), (14, 19, "14-19"), (20, 28, "20-28"))
 COLOURS = {  # saturated overlay colours, as unit RGB
-    "yellow": (1.0, 1.0, 0.0), "green": (0.0, 1.0, 0.0), "cyan": (0.0, 1.0, 1.0), "orange": (1.0, 0.6, 0.0),
-    "magenta": (1.0, 0.0, 1.0), "red": (1.0, 0.15, 0.1), "blue": (0.2, 0.3, 1.0), "white": (1.0, 1.0, 1.0),
+    "yellow": (1.0, 1.0, 0.0),
+    "green": (0.0, 1.0, 0.0),
+    "cyan": (0.0, 1.0, 1.0),
+    "orange": (1.0, 0.6, 0.0),
+    "magenta": (1.0, 0.0, 1.0),
+    "red": (1.0, 0.15, 0.1),
+    "blue": (0.2, 0.3, 1.0),
+    "white": (1.0, 1.0, 1.0),
 }
 
 
@@ -164,17 +350,31 @@ class Patient:
 def date_form(d: dt.date, k: int) -> str:
     y, m, day, mon = d.year, d.month, d.day, MONTHS[d.month - 1]
     forms = (
-        f"{y}{m:02d}{day:02d}", f"{y} {mon} {day:02d}", f"{day:02d}-{mon.title()}-{y}", f"{m:02d}/{day:02d}/{y}",
-        f"{day:02d}.{m:02d}.{y}", f"{y}-{m:02d}-{day:02d}", f"{y}/{m:02d}/{day:02d}", f"{mon.title()} {day}, {y}",
-        f"{m}/{day}/{y}", f"{day} {mon} {y}", f"{day:02d}/{m:02d}/{y % 100:02d}", f"{y}.{m:02d}.{day:02d}",
+        f"{y}{m:02d}{day:02d}",
+        f"{y} {mon} {day:02d}",
+        f"{day:02d}-{mon.title()}-{y}",
+        f"{m:02d}/{day:02d}/{y}",
+        f"{day:02d}.{m:02d}.{y}",
+        f"{y}-{m:02d}-{day:02d}",
+        f"{y}/{m:02d}/{day:02d}",
+        f"{mon.title()} {day}, {y}",
+        f"{m}/{day}/{y}",
+        f"{day} {mon} {y}",
+        f"{day:02d}/{m:02d}/{y % 100:02d}",
+        f"{y}.{m:02d}.{day:02d}",
     )
     return forms[k % len(forms)]
 
 
 def name_form(family: str, given: str, k: int) -> str:
     forms = (
-        f"{family}^{given}", f"{given.title()} {family.title()}", f"{family}, {given}",
-        f"{family.title()}, {given.title()}", f"{family} {given}", f"{family}", f"{given[0]}. {family.title()}",
+        f"{family}^{given}",
+        f"{given.title()} {family.title()}",
+        f"{family}, {given}",
+        f"{family.title()}, {given.title()}",
+        f"{family} {given}",
+        f"{family}",
+        f"{given[0]}. {family.title()}",
         f"{family.title()} {given[0]}.",
     )
     return forms[k % len(forms)]
@@ -183,8 +383,15 @@ def name_form(family: str, given: str, k: int) -> str:
 def other_name(rng: random.Random, spec: SplitSpec) -> str:
     fam, giv = rng.choice(spec.names[0]), rng.choice(spec.names[1])
     return rng.choice(
-        [fam.title(), f"{giv[0]}. {fam.title()}", f"{fam} {giv[0]}", f"{giv.title()} {fam.title()}", fam,
-         f"{giv[0]}{fam[0]}{rng.choice('ABCDEFGHJKLMNPRST')}", f"{fam.title()}, {giv[0]}."]
+        [
+            fam.title(),
+            f"{giv[0]}. {fam.title()}",
+            f"{fam} {giv[0]}",
+            f"{giv.title()} {fam.title()}",
+            fam,
+            f"{giv[0]}{fam[0]}{rng.choice('ABCDEFGHJKLMNPRST')}",
+            f"{fam.title()}, {giv[0]}.",
+        ]
     )
 
 
@@ -194,8 +401,12 @@ def _phi_fields(rng: random.Random, p: Patient, spec: SplitSpec) -> list[list[Se
     lab = rng.random() < 0.45
     name = name_form(p.family, p.given, rng.randrange(8))
     if lab:
-        out.append([Segment(rng.choice(["Name:", "Patient:", "Pt:", "PATIENT", "Pat. Name:"]), "label", "label"),
-                    Segment(name, "phi", "name")])
+        out.append(
+            [
+                Segment(rng.choice(["Name:", "Patient:", "Pt:", "PATIENT", "Pat. Name:"]), "label", "label"),
+                Segment(name, "phi", "name"),
+            ]
+        )
     else:
         out.append([Segment(name, "phi", "name")])
     d = rng.choice([p.birth, p.study])
@@ -209,8 +420,9 @@ def _phi_fields(rng: random.Random, p: Patient, spec: SplitSpec) -> list[list[Se
         accl = rng.choice(["Acc:", "Acc#", "Accession", None])
         out.append(([Segment(accl, "label", "label")] if accl else []) + [Segment(p.acc, "phi", "id")])
     if rng.random() < 0.45:
-        out.append([Segment(rng.choice([f"{p.age:03d}Y", f"{p.age}Y {p.sex}", f"Age {p.age}", f"{p.age} YRS"]),
-                            "phi", "age")])
+        out.append(
+            [Segment(rng.choice([f"{p.age:03d}Y", f"{p.age}Y {p.sex}", f"Age {p.age}", f"{p.age} YRS"]), "phi", "age")]
+        )
     if rng.random() < 0.35:
         out.append([Segment(p.inst if rng.random() < 0.6 else p.inst.upper(), "phi", "text")])
     # names behind role labels, not in the metadata (or the referring physician's)
@@ -224,11 +436,18 @@ def _phi_fields(rng: random.Random, p: Patient, spec: SplitSpec) -> list[list[Se
                 ("phone", f"Tel {rng.randint(200, 999)}-{rng.randint(200, 999)}-{rng.randint(1000, 9999)}"),
                 ("phone", f"({rng.randint(200, 999)}) {rng.randint(200, 999)}-{rng.randint(1000, 9999)}"),
                 ("email", f"{rng.choice(spec.names[1]).lower()}.{rng.choice(spec.names[0]).lower()}@mail.org"),
-                ("date", date_form(dt.date(rng.randint(1990, 2024), rng.randint(1, 12), rng.randint(1, 28)),
-                                   rng.randrange(12))),
+                (
+                    "date",
+                    date_form(
+                        dt.date(rng.randint(1990, 2024), rng.randint(1, 12), rng.randint(1, 28)), rng.randrange(12)
+                    ),
+                ),
                 ("time", f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"),
-                ("time", f"{rng.randint(1, 12)}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d} "
-                         f"{rng.choice(['AM', 'PM'])}"),
+                (
+                    "time",
+                    f"{rng.randint(1, 12)}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d} "
+                    f"{rng.choice(['AM', 'PM'])}",
+                ),
             ]
         )
         out.append([Segment(val, "phi", kind)])
@@ -382,8 +601,9 @@ def _text_colour(
         col = np.full(3 if canvas.colour else 1, v, np.float32)
         return (col if canvas.colour else col[:1]), abs(v - mean_lum) * 255.0
     if style.colour_kind == "isoluminant":
-        direction = np.array(rng.choice([(1.0, -0.51, 0.0), (-1.0, 0.51, 0.0), (0.0, -0.19, 1.0), (0.0, 0.19, -1.0)]),
-                             np.float32)
+        direction = np.array(
+            rng.choice([(1.0, -0.51, 0.0), (-1.0, 0.51, 0.0), (0.0, -0.19, 1.0), (0.0, 0.19, -1.0)]), np.float32
+        )
     else:
         target = np.array(COLOURS[style.colour_name], np.float32)
         direction = target - bg
@@ -395,8 +615,16 @@ def _text_colour(
 
 
 def _draw_line(
-    rng: random.Random, canvas: Canvas, line: Line, x: int, y: int, style: Style, frames_of: list[list[int]],
-    segs_out: list[Segment], attrs: dict, fill_box: np.ndarray | None = None,
+    rng: random.Random,
+    canvas: Canvas,
+    line: Line,
+    x: int,
+    y: int,
+    style: Style,
+    frames_of: list[list[int]],
+    segs_out: list[Segment],
+    attrs: dict,
+    fill_box: np.ndarray | None = None,
 ) -> None:
     """Paint ``line`` at (x, y) with ``style``; each segment on its frames; record boxes, masks, categories."""
     box = (x, y, x + line.w, y + line.h)
@@ -482,8 +710,9 @@ def _style(rng: random.Random, canvas: Canvas, on_box: bool) -> Style:
     return Style(cb, ck, rng.choice(list(COLOURS)), eff)
 
 
-def _make_line(rng: random.Random, split: str, spec: SplitSpec, fields: list[list[Segment]], small: bool,
-               vertical: int = 0) -> Line:
+def _make_line(
+    rng: random.Random, split: str, spec: SplitSpec, fields: list[list[Segment]], small: bool, vertical: int = 0
+) -> Line:
     font, size, aa = _pick_font(rng, split, small)
     segs: list[Segment] = []
     gaps: list[int] = []
@@ -533,8 +762,17 @@ def _bg_kind(canvas: Canvas, box: tuple[int, int, int, int]) -> str:
     return "anatomy" if float(np.mean(mean)) > 0.25 else "dark"
 
 
-def _compose(rng: random.Random, split: str, spec: SplitSpec, canvas: Canvas, lines_fields: list[list[list[Segment]]],
-             frames_of, segs_out: list[Segment], small: bool, jpeg: bool) -> None:
+def _compose(
+    rng: random.Random,
+    split: str,
+    spec: SplitSpec,
+    canvas: Canvas,
+    lines_fields: list[list[list[Segment]]],
+    frames_of,
+    segs_out: list[Segment],
+    small: bool,
+    jpeg: bool,
+) -> None:
     """Lay the lines out with this split's layouts."""
     margin = rng.randint(*spec.margin)
     pitch = rng.uniform(*spec.line_spacing)
@@ -565,8 +803,18 @@ def _compose(rng: random.Random, split: str, spec: SplitSpec, canvas: Canvas, li
                 canvas.rect(bar, col, list(range(canvas.n)))
                 y = bar[1] + margin
                 st = _style(rng, canvas, True)
-                _draw_line(rng, canvas, line, x, y, st, _frames(line, frames_of), segs_out,
-                           {**base, "background": "label_box"}, fill_box=col)
+                _draw_line(
+                    rng,
+                    canvas,
+                    line,
+                    x,
+                    y,
+                    st,
+                    _frames(line, frames_of),
+                    segs_out,
+                    {**base, "background": "label_box"},
+                    fill_box=col,
+                )
                 canvas.occupied.append(bar)
                 continue
             if not canvas.free((x, y, x + line.w, y + line.h)):
@@ -574,8 +822,17 @@ def _compose(rng: random.Random, split: str, spec: SplitSpec, canvas: Canvas, li
                 layouts = [x for x in layouts if x not in ("band_top", "band_bottom")] or ["free"]
                 continue
             box = (x, y, x + line.w, y + line.h)
-            _draw_line(rng, canvas, line, x, y, _style(rng, canvas, False), _frames(line, frames_of), segs_out,
-                       {**base, "background": _bg_kind(canvas, box)})
+            _draw_line(
+                rng,
+                canvas,
+                line,
+                x,
+                y,
+                _style(rng, canvas, False),
+                _frames(line, frames_of),
+                segs_out,
+                {**base, "background": _bg_kind(canvas, box)},
+            )
         elif layout in ("labelbox", "table", "twoline"):
             k = min(len(pending), rng.randint(2, 3))
             take = pending[:k]
@@ -583,8 +840,13 @@ def _compose(rng: random.Random, split: str, spec: SplitSpec, canvas: Canvas, li
             font_pick = _pick_font(rng, split, small)
             lines = []
             for fld in take:
-                ln = Line(list(fld), font_pick[0], font_pick[1], font_pick[2],
-                          [0] + [rng.randint(1, 3) if layout != "table" else rng.randint(3, 8)] * (len(fld) - 1))
+                ln = Line(
+                    list(fld),
+                    font_pick[0],
+                    font_pick[1],
+                    font_pick[2],
+                    [0] + [rng.randint(1, 3) if layout != "table" else rng.randint(3, 8)] * (len(fld) - 1),
+                )
                 ln.layout()
                 if ln.w:
                     lines.append(ln)
@@ -605,8 +867,9 @@ def _compose(rng: random.Random, split: str, spec: SplitSpec, canvas: Canvas, li
             boxed = layout in ("labelbox", "table")
             fill = None
             if boxed:
-                fill = np.full(3 if canvas.colour else 1, rng.choice([rng.uniform(0.05, 0.3), rng.uniform(0.6, 0.95)]),
-                               np.float32)
+                fill = np.full(
+                    3 if canvas.colour else 1, rng.choice([rng.uniform(0.05, 0.3), rng.uniform(0.6, 0.95)]), np.float32
+                )
                 if canvas.colour and rng.random() < 0.4:
                     fill = np.array(rng.choice([(0.1, 0.15, 0.4), (0.25, 0.25, 0.25), (0.85, 0.85, 0.6)]), np.float32)
                 canvas.rect((x, y, x + w, y + h), fill, list(range(canvas.n)))
@@ -615,8 +878,11 @@ def _compose(rng: random.Random, split: str, spec: SplitSpec, canvas: Canvas, li
             occ = list(canvas.occupied)
             for ln, step in zip(lines, hs, strict=True):
                 box = (x + pad, cy, x + pad + ln.w, cy + ln.h)
-                attrs = {**base, "two_line": len(lines) > 1,
-                         "background": "label_box" if boxed else _bg_kind(canvas, box)}
+                attrs = {
+                    **base,
+                    "two_line": len(lines) > 1,
+                    "background": "label_box" if boxed else _bg_kind(canvas, box),
+                }
                 _draw_line(rng, canvas, ln, x + pad, cy, st, _frames(ln, frames_of), segs_out, attrs, fill_box=fill)
                 cy += step
             canvas.occupied = occ + [(x, y, x + w, y + h)]
@@ -630,8 +896,11 @@ def _compose(rng: random.Random, split: str, spec: SplitSpec, canvas: Canvas, li
             line = _make_line(rng, split, spec, fields, small, vertical)
             if not line.w:
                 continue
-            where = {"corners": rng.choice(["tl", "tr", "bl", "br"]), "free": "free",
-                     "vertical": rng.choice(["vl", "vr"])}[layout]
+            where = {
+                "corners": rng.choice(["tl", "tr", "bl", "br"]),
+                "free": "free",
+                "vertical": rng.choice(["vl", "vr"]),
+            }[layout]
             pos = _place(rng, canvas, line.w, line.h, where, margin, stack)
             if pos is None and layout != "free":
                 where = "free"
@@ -642,8 +911,17 @@ def _compose(rng: random.Random, split: str, spec: SplitSpec, canvas: Canvas, li
                 continue
             x, y = pos
             box = (x, y, x + line.w, y + line.h)
-            _draw_line(rng, canvas, line, x, y, _style(rng, canvas, False), _frames(line, frames_of), segs_out,
-                       {**base, "background": _bg_kind(canvas, box)})
+            _draw_line(
+                rng,
+                canvas,
+                line,
+                x,
+                y,
+                _style(rng, canvas, False),
+                _frames(line, frames_of),
+                segs_out,
+                {**base, "background": _bg_kind(canvas, box)},
+            )
             if where in ("tl", "tr", "bl", "br"):
                 _advance(stack, where, y, line.h, pitch)
 
@@ -741,9 +1019,15 @@ def _patient(rng: random.Random, spec: SplitSpec) -> Patient:
     study = dt.date(rng.randint(max(birth.year + 1, 2001), 2025), rng.randint(1, 12), rng.randint(1, 28))
     pid = str(rng.randint(10**6, 10**10))
     return Patient(
-        rng.choice(spec.names[0]), rng.choice(spec.names[1]), pid,
+        rng.choice(spec.names[0]),
+        rng.choice(spec.names[1]),
+        pid,
         rng.choice(["A", "E", "RAD", ""]) + str(rng.randint(10**5, 10**8)),
-        birth, study, max(1, (study - birth).days // 365), rng.choice("MF"), rng.choice(INSTITUTIONS),
+        birth,
+        study,
+        max(1, (study - birth).days // 365),
+        rng.choice("MF"),
+        rng.choice(INSTITUTIONS),
         f"{rng.choice(spec.names[0])}^{rng.choice(spec.names[1])}",
     )
 
@@ -768,8 +1052,17 @@ def make_case(split: str, i: int) -> Case:
     canvas = Canvas(bg)
     p = _patient(rng, spec)
     segs: list[Segment] = []
-    meta: dict = {"split": split, "index": i, "modality": modality, "source": src.file, "clean": clean,
-                  "cine": cine, "rows": canvas.rows, "cols": canvas.cols, "frames": canvas.n}
+    meta: dict = {
+        "split": split,
+        "index": i,
+        "modality": modality,
+        "source": src.file,
+        "clean": clean,
+        "cine": cine,
+        "rows": canvas.rows,
+        "cols": canvas.cols,
+        "frames": canvas.n,
+    }
     eight_bit = canvas.colour or modality in ("US", "OT")
     jpeg = eight_bit and not cine and rng.random() < 0.2
     meta["jpeg"] = jpeg
@@ -829,23 +1122,45 @@ def _compose_cine(rng, split, spec, canvas: Canvas, fields, frames_of, segs, sma
             canvas.occupied.append((pos[0], pos[1], pos[0] + ln.w + 12, pos[1] + ln.h))
         occ = canvas.occupied
         canvas.occupied = []
-        _draw_line(random.Random(1), canvas, ln, pos[0], pos[1], style, [frames_of(s) for s in ln.segments], segs,
-                   {"layout": "cine_clock", "jpeg": False, "two_line": False, "background": "dark"})
+        _draw_line(
+            random.Random(1),
+            canvas,
+            ln,
+            pos[0],
+            pos[1],
+            style,
+            [frames_of(s) for s in ln.segments],
+            segs,
+            {"layout": "cine_clock", "jpeg": False, "two_line": False, "background": "dark"},
+        )
         canvas.occupied = occ
     for fld in late:
         ln = _make_line(rng, split, spec, [fld], small)
         p2 = _place(rng, canvas, ln.w, ln.h, "free", 4, {})
         if p2 is not None:
-            _draw_line(rng, canvas, ln, p2[0], p2[1], _style(rng, canvas, False), _frames(ln, frames_of), segs,
-                       {"layout": "cine_late", "jpeg": False, "two_line": False, "background": "dark"})
+            _draw_line(
+                rng,
+                canvas,
+                ln,
+                p2[0],
+                p2[1],
+                _style(rng, canvas, False),
+                _frames(ln, frames_of),
+                segs,
+                {"layout": "cine_late", "jpeg": False, "two_line": False, "background": "dark"},
+            )
 
 
 # ---------------------------------------------------------------------------------------------- DICOM
 
 
 SOP = {
-    "CT": "1.2.840.10008.5.1.4.1.1.2", "MR": "1.2.840.10008.5.1.4.1.1.4", "US": "1.2.840.10008.5.1.4.1.1.6.1",
-    "CR": "1.2.840.10008.5.1.4.1.1.1", "NM": "1.2.840.10008.5.1.4.1.1.20", "OT": "1.2.840.10008.5.1.4.1.1.7",
+    "CT": "1.2.840.10008.5.1.4.1.1.2",
+    "MR": "1.2.840.10008.5.1.4.1.1.4",
+    "US": "1.2.840.10008.5.1.4.1.1.6.1",
+    "CR": "1.2.840.10008.5.1.4.1.1.1",
+    "NM": "1.2.840.10008.5.1.4.1.1.20",
+    "OT": "1.2.840.10008.5.1.4.1.1.7",
 }
 
 
@@ -961,8 +1276,9 @@ def generate(out_dir: Path, split: str, n: int, start: int = 0) -> list[dict]:
         name = f"{split}_{i:04d}"
         c.ds.save_as(out_dir / f"{name}.dcm", enforce_file_format=True)
         np.savez_compressed(out_dir / f"{name}_mask.npz", mask=c.mask)
-        truth.append({"file": f"{name}.dcm", "mask": f"{name}_mask.npz", **c.meta,
-                      "segments": [asdict(s) for s in c.segments]})
+        truth.append(
+            {"file": f"{name}.dcm", "mask": f"{name}_mask.npz", **c.meta, "segments": [asdict(s) for s in c.segments]}
+        )
     (out_dir / "truth.json").write_text(json.dumps(truth, indent=1), encoding="utf-8")
     return truth
 
@@ -976,8 +1292,10 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path(__file__).resolve().parent / "results" / f"pixelset-{args.split}"
     truth = generate(out, args.split, args.n)
     segs = [s for t in truth for s in t["segments"]]
-    print(f"{len(truth)} images, {sum(s['role'] == 'phi' for s in segs)} PHI segments, "
-          f"{sum(s['role'] == 'keep' for s in segs)} technical segments -> {out}")
+    print(
+        f"{len(truth)} images, {sum(s['role'] == 'phi' for s in segs)} PHI segments, "
+        f"{sum(s['role'] == 'keep' for s in segs)} technical segments -> {out}"
+    )
     return 0
 
 

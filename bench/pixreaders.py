@@ -18,8 +18,22 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut
 
 TESSDATA = "/usr/share/tesseract-ocr/5/tessdata/"
-_CONF = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "J": "1", "|": "1", "S": "5", "B": "8",
-                       "Z": "2", "G": "6", "U": "V"})
+_CONF = str.maketrans(
+    {
+        "O": "0",
+        "Q": "0",
+        "D": "0",
+        "I": "1",
+        "L": "1",
+        "J": "1",
+        "|": "1",
+        "S": "5",
+        "B": "8",
+        "Z": "2",
+        "G": "6",
+        "U": "V",
+    }
+)
 COMMON = frozenset(
     "HOSPITAL MEDICAL CENTER CLINIC IMAGING INSTITUTE GENERAL RADIOLOGY DIAGNOSTICS STREET VIEW HARBOR MOUNT "
     "NORTHFIELD LAKESHORE RIVERSIDE WESTGATE".split()

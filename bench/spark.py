@@ -70,9 +70,13 @@ def tree_cpu() -> float:
 def run_local(src: Path, out: Path, key: Path) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "deidnode.cli", "deid", str(src), "--out", str(out), "--key-file",
-                           str(key)], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "deidnode.cli", "deid", str(src), "--out", str(out), "--key-file", str(key)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in (0, 1):
@@ -123,14 +127,21 @@ def run_spark(master: str, src: Path, out: Path, key: Path, warmup: Path) -> dic
         cpu = tree_cpu() - cpu0
     finally:
         spark.stop()
-    return {"session_start_s": start, "warmup_job_s": first_job, "wall_s": wall, "cpu_s": cpu,
-            "files": summary.total, "quarantined": summary.quarantined}
+    return {
+        "session_start_s": start,
+        "warmup_job_s": first_job,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "files": summary.total,
+        "quarantined": summary.quarantined,
+    }
 
 
 def _same_outputs(a: Path, b: Path) -> bool:
     names = sorted(p.name for p in a.glob("*.dcm"))
     return names == sorted(p.name for p in b.glob("*.dcm")) and all(
-        (a / n).read_bytes() == (b / n).read_bytes() for n in names)
+        (a / n).read_bytes() == (b / n).read_bytes() for n in names
+    )
 
 
 def main() -> None:
@@ -140,8 +151,12 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
 
-    results: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-                     "spark_conf": SPARK_CONF, "rounds": args.rounds, "corpora": {}}
+    results: dict = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "spark_conf": SPARK_CONF,
+        "rounds": args.rounds,
+        "corpora": {},
+    }
     with tempfile.TemporaryDirectory(prefix="bench-spark-") as tmp:
         tmp_path = Path(tmp)
         key = tmp_path / "deid.key"
@@ -167,8 +182,10 @@ def main() -> None:
                     runs[master].append(run_spark(master, src, out, key, warmup))
                     if not _same_outputs(ref, out):
                         raise SystemExit(f"{name} {master}: Spark output differs from the local command's")
-                print(f"{name} round {r + 1}: " + ", ".join(
-                    f"{k} {v[-1]['wall_s']:.1f} s" for k, v in runs.items()), flush=True)
+                print(
+                    f"{name} round {r + 1}: " + ", ".join(f"{k} {v[-1]['wall_s']:.1f} s" for k, v in runs.items()),
+                    flush=True,
+                )
             results["corpora"][name] = {"files": n, "runs": runs, "summary": summarize(runs, n)}
     out = HERE / "results" / "spark.json"
     out.parent.mkdir(exist_ok=True)
@@ -182,8 +199,12 @@ def summarize(runs: dict[str, list[dict]], n: int) -> dict:
     s: dict = {}
     for k, rs in runs.items():
         best = min(rs, key=lambda x: x["wall_s"])
-        s[k] = {"wall_s": best["wall_s"], "spread": max(x["wall_s"] for x in rs) / best["wall_s"],
-                "files_per_s": n / best["wall_s"], "cpu_ms_per_file": 1000 * best["cpu_s"] / n}
+        s[k] = {
+            "wall_s": best["wall_s"],
+            "spread": max(x["wall_s"] for x in rs) / best["wall_s"],
+            "files_per_s": n / best["wall_s"],
+            "cpu_ms_per_file": 1000 * best["cpu_s"] / n,
+        }
         for fixed in ("session_start_s", "warmup_job_s"):
             if fixed in best:
                 s[k][fixed] = min(x[fixed] for x in rs)
@@ -197,17 +218,23 @@ def summarize(runs: dict[str, list[dict]], n: int) -> dict:
 
 def print_table(results: dict) -> None:
     print("\nfiles/s (CPU ms per file; spread = worst/best wall time of the rounds)")
-    print("| corpus | files | local command (whole) | local loop (steady) | Spark local[1] | Spark local[2] | "
-          "local[2]/local[1] | Spark overhead per file vs loop: wall, CPU | Spark fixed cost: session + first job |")
+    print(
+        "| corpus | files | local command (whole) | local loop (steady) | Spark local[1] | Spark local[2] | "
+        "local[2]/local[1] | Spark overhead per file vs loop: wall, CPU | Spark fixed cost: session + first job |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for name, c in results["corpora"].items():
         s = c["summary"]
-        cell = {k: f"{s[k]['files_per_s']:.1f} ({s[k]['cpu_ms_per_file']:.0f}; {s[k]['spread']:.2f})"
-                for k in ("local", "local loop", "local[1]", "local[2]")}
-        print(f"| {name} | {c['files']} | {cell['local']} | {cell['local loop']} | {cell['local[1]']} | "
-              f"{cell['local[2]']} | {s['speedup_2_over_1']:.2f} | {s['overhead_ms_per_file']:.1f} ms, "
-              f"{s['overhead_cpu_ms_per_file']:.1f} ms | {s['local[1]']['session_start_s']:.0f} + "
-              f"{s['local[1]']['warmup_job_s']:.0f} s |")
+        cell = {
+            k: f"{s[k]['files_per_s']:.1f} ({s[k]['cpu_ms_per_file']:.0f}; {s[k]['spread']:.2f})"
+            for k in ("local", "local loop", "local[1]", "local[2]")
+        }
+        print(
+            f"| {name} | {c['files']} | {cell['local']} | {cell['local loop']} | {cell['local[1]']} | "
+            f"{cell['local[2]']} | {s['speedup_2_over_1']:.2f} | {s['overhead_ms_per_file']:.1f} ms, "
+            f"{s['overhead_cpu_ms_per_file']:.1f} ms | {s['local[1]']['session_start_s']:.0f} + "
+            f"{s['local[1]']['warmup_job_s']:.0f} s |"
+        )
 
 
 if __name__ == "__main__":

@@ -129,8 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         f"CPU ms per slice (display image + check): mean {res['cpu_ms_mean']:.3f}, median "
         f"{res['cpu_ms_median']:.3f}, p99 {res['cpu_ms_p99']:.3f}"
     )
-    print(f"text slices ({args.split} split, CT/MR/NM): {len(rec)}, check fired on {sum(rec)} "
-          f"(recall {res['recall']:.3f}); missed: {missed}")
+    print(
+        f"text slices ({args.split} split, CT/MR/NM): {len(rec)}, check fired on {sum(rec)} "
+        f"(recall {res['recall']:.3f}); missed: {missed}"
+    )
     print(f"load average {load[0]:.2f}")
     out = args.out or ROOT / "bench" / "results" / f"textcheck-{args.split}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -98,29 +98,44 @@ class FileResult:
 
 
 def deidentify_file(
-    raw: bytes, policy: Policy, keys: Any, *, preview_dir: Path | None = None, lexicon: Any = None,
-    mapping: Any = None, series_memo: Any = None,
+    raw: bytes,
+    policy: Policy,
+    keys: Any,
+    *,
+    preview_dir: Path | None = None,
+    lexicon: Any = None,
+    mapping: Any = None,
+    series_memo: Any = None,
 ) -> FileResult:
     """The engine on one input's bytes, as ``deid`` (and a batch on Spark) writes it: output named by the new
     SOP Instance UID, and its audit record (deidnode/audit.py: the node's layout, with the input's SHA-256 and
     the engine's record). ``lexicon``: the batch's study lexicon; ``mapping``: the mapping store the replaced
     identities are written to; ``series_memo``: one text-presence decision per CT/MR series (pixels/series.py)."""
     digest = hashlib.sha256(raw).hexdigest()
-    result = deidentify_bytes(raw, policy, keys, preview_dir=preview_dir, lexicon=lexicon,
-                              collect_mapping=mapping is not None, series_memo=series_memo)
+    result = deidentify_bytes(
+        raw,
+        policy,
+        keys,
+        preview_dir=preview_dir,
+        lexicon=lexicon,
+        collect_mapping=mapping is not None,
+        series_memo=series_memo,
+    )
     if result.ok and mapping is not None:
         mapping.add(result.mapping)
     engine, vers = result.audit, versions(policy.pixels.ocr.engine)
     if result.ok:
         assert result.dataset is not None
         name = f"{result.dataset.SOPInstanceUID}.dcm"
-        rec = record("deid", "deidentified", input_sha256=digest, input_bytes=len(raw), engine=engine,
-                     versions=vers, output=name)
+        rec = record(
+            "deid", "deidentified", input_sha256=digest, input_bytes=len(raw), engine=engine, versions=vers, output=name
+        )
         return FileResult("deidentified", rec, name, encode_dataset(result.dataset))
     assert result.quarantine is not None
     q = result.quarantine.as_dict()
-    rec = record("deid", "quarantined", input_sha256=digest, input_bytes=len(raw), engine=engine, versions=vers,
-                 quarantine=q)
+    rec = record(
+        "deid", "quarantined", input_sha256=digest, input_bytes=len(raw), engine=engine, versions=vers, quarantine=q
+    )
     return FileResult("quarantined", rec, quarantine=q)
 
 
@@ -205,8 +220,9 @@ def run_batch(args: argparse.Namespace, settings: Settings) -> int:
                 continue
             counts.total += 1
             raw = path.read_bytes()
-            r = deidentify_file(raw, policy, keys, preview_dir=preview, lexicon=lexicon, mapping=mapping,
-                                series_memo=memo)
+            r = deidentify_file(
+                raw, policy, keys, preview_dir=preview, lexicon=lexicon, mapping=mapping, series_memo=memo
+            )
             if r.status == "deidentified":
                 counts.done += 1
                 assert r.output is not None and r.output_name is not None
@@ -219,13 +235,19 @@ def run_batch(args: argparse.Namespace, settings: Settings) -> int:
                 assert r.quarantine is not None
                 qid = "(dry run)"
                 if not dry:
-                    facts = {"input_sha256": r.record["input_sha256"], "input_path": str(path), "size": len(raw),
-                             "sop_class": (r.record["engine"] or {}).get("sop_class_uid", "")}
+                    facts = {
+                        "input_sha256": r.record["input_sha256"],
+                        "input_path": str(path),
+                        "size": len(raw),
+                        "sop_class": (r.record["engine"] or {}).get("sop_class_uid", ""),
+                    }
                     qid = quarantine_bytes(qdir, raw, Reason.from_dict(r.quarantine), facts)
                     r.record["quarantine_id"] = qid
                 if not quiet:
-                    print(f"{path}: quarantined ({r.quarantine['stage']}/{r.quarantine['code']}) -> {qid}",
-                          file=sys.stderr)
+                    print(
+                        f"{path}: quarantined ({r.quarantine['stage']}/{r.quarantine['code']}) -> {qid}",
+                        file=sys.stderr,
+                    )
             if audit is not None:
                 audit.write(r.record)
             t = time.monotonic()

@@ -66,10 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
     v = p.add_mutually_exclusive_group()
     v.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary line")
     v.add_argument("-v", "--verbose", action="store_true", help="print one line per input (outcome and reason)")
-    p.add_argument("--spark", metavar="MASTER", help="run as a Spark job on MASTER (local[2], spark://, yarn, "
-                   "k8s://); inputs and --out may then be any Hadoop URI (s3a://, hdfs://, abfss://); docs/scale.md")
-    p.add_argument("--spark-conf", metavar="KEY=VALUE", action="append", default=[],
-                   help="a Spark setting for --spark (repeatable)")
+    p.add_argument(
+        "--spark",
+        metavar="MASTER",
+        help="run as a Spark job on MASTER (local[2], spark://, yarn, "
+        "k8s://); inputs and --out may then be any Hadoop URI (s3a://, hdfs://, abfss://); docs/scale.md",
+    )
+    p.add_argument(
+        "--spark-conf",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="a Spark setting for --spark (repeatable)",
+    )
     _add_key_args(p)
 
     p = sub.add_parser("quarantine", help="list, show, retry or purge quarantined instances")

@@ -188,9 +188,7 @@ class NodeSettings(_Model):
     def _ae_titles(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         for title in v:
             if not 0 < len(title) <= 16 or not title.strip(" ") or any(c < " " or c > "~" or c == "\\" for c in title):
-                raise ValueError(
-                    f"{title!r} is not an AE title (1-16 printable ASCII characters, no backslash)"
-                )
+                raise ValueError(f"{title!r} is not an AE title (1-16 printable ASCII characters, no backslash)")
         return v
 
     @field_validator("allowed_networks")
@@ -488,4 +486,3 @@ def _resolve_paths(s: Settings, base: Path) -> Settings:
             "audit": s.audit.model_copy(update={"path": fix(s.audit.path)}),
         }
     )
-

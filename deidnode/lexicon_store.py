@@ -71,9 +71,11 @@ class SQLiteLexicon:
         return conn
 
     def known(self, scope: bytes) -> Collection[bytes]:
-        rows = self._conn().execute(
-            "SELECT token FROM lexicon WHERE scope = ? AND expires > ?", (scope, self.clock())
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute("SELECT token FROM lexicon WHERE scope = ? AND expires > ?", (scope, self.clock()))
+            .fetchall()
+        )
         return frozenset(r[0] for r in rows)
 
     def add(self, update: LexiconUpdate) -> None:

@@ -58,9 +58,7 @@ SPOOL_DEPTH = Gauge(
     ["state"],
     multiprocess_mode="mostrecent",
 )
-WORKER_PROCESSES = Gauge(
-    "deidnode_worker_alive_processes", "Worker processes alive.", multiprocess_mode="mostrecent"
-)
+WORKER_PROCESSES = Gauge("deidnode_worker_alive_processes", "Worker processes alive.", multiprocess_mode="mostrecent")
 WORKER_RESTARTS = Counter(
     "deidnode_worker_restarts_total",
     "Worker processes started again, by reason (died, recycled).",

@@ -137,9 +137,7 @@ def _run(  # noqa: ANN001
     )
     recovered = spool.recover()
     depth = spool.depth()
-    log.info(
-        "spool_recovered", extra={**recovered, "pending": depth[State.RECEIVED] + depth[State.RETRY_WAIT]}
-    )
+    log.info("spool_recovered", extra={**recovered, "pending": depth[State.RECEIVED] + depth[State.RETRY_WAIT]})
     metrics.preinit(d.name for d in settings.destinations)
     from .buildinfo import versions
 
@@ -313,6 +311,9 @@ def _reload(args: argparse.Namespace, supervisor) -> None:  # noqa: ANN001
     supervisor.recycle(router)
     log.info(
         "reloaded",
-        extra={"routes": [r.name for r in router.routes], "log_level": new.log_level,
-               "changed_needing_restart": restart_needed},
+        extra={
+            "routes": [r.name for r in router.routes],
+            "log_level": new.log_level,
+            "changed_needing_restart": restart_needed,
+        },
     )

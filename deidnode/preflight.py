@@ -157,9 +157,15 @@ def _key(key_file: Path | None, named_by: str, ephemeral: bool, required: bool) 
     if key_file is None:
         if ephemeral:
             return []
-        return [Problem("key", "(none)", "no de-identification key: give --key-file, $DEIDNODE_KEY_FILE or "
-                        "keys.key_file (make one with: head -c 32 /dev/urandom > deid.key), or --ephemeral-key",
-                        fatal=required)]
+        return [
+            Problem(
+                "key",
+                "(none)",
+                "no de-identification key: give --key-file, $DEIDNODE_KEY_FILE or "
+                "keys.key_file (make one with: head -c 32 /dev/urandom > deid.key), or --ephemeral-key",
+                fatal=required,
+            )
+        ]
     from .engine.keys import MIN_KEY_BYTES, Keys
 
     try:
@@ -181,9 +187,15 @@ def _free_space(settings: Settings) -> list[Problem]:
         return []
     free = st.f_bavail * st.f_frsize
     if free < settings.spool.min_free_bytes:
-        return [Problem("spool free space", str(settings.spool.path),
-                        f"{free} bytes free, below spool.min_free_bytes ({settings.spool.min_free_bytes}): "
-                        "instances are refused (0xA701) until space is freed", fatal=False)]
+        return [
+            Problem(
+                "spool free space",
+                str(settings.spool.path),
+                f"{free} bytes free, below spool.min_free_bytes ({settings.spool.min_free_bytes}): "
+                "instances are refused (0xA701) until space is freed",
+                fatal=False,
+            )
+        ]
     return []
 
 

@@ -32,8 +32,6 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 
 
-
-
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
 
@@ -55,8 +53,9 @@ def add_entry(root: Path, put_instance: Callable[[Path], None], reason: Reason, 
         put_instance(staging / INSTANCE_FILE)
         os.chmod(staging / INSTANCE_FILE, FILE_MODE)
         record = {"id": qid, **reason.as_dict(), "time": _iso(time.time()), **facts}
-        write_atomic(staging / REASON_FILE, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode(),
-                     mode=FILE_MODE)
+        write_atomic(
+            staging / REASON_FILE, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode(), mode=FILE_MODE
+        )
         os.rename(staging, root / qid)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -148,8 +147,7 @@ def run_cli(args: argparse.Namespace, settings: Settings) -> int:
     """``deidnode quarantine list|show|retry|purge``. Returns the process exit status."""
     root = Path(args.path) if getattr(args, "path", None) else settings.quarantine_path
     if not root.is_dir():
-        print(f"no quarantine folder at {root.absolute()} (quarantine_path in the config, or --path)",
-              file=sys.stderr)
+        print(f"no quarantine folder at {root.absolute()} (quarantine_path in the config, or --path)", file=sys.stderr)
         return 1 if args.qcommand in ("list", "show") else 2
     entries = list_entries(root)
     if args.qcommand == "list":
@@ -157,8 +155,10 @@ def run_cli(args: argparse.Namespace, settings: Settings) -> int:
             if args.json:
                 print(json.dumps(e, sort_keys=True))
             else:
-                print(f"{e['id']}  {e.get('time', '')}  {e.get('stage', '')}  {e.get('code', '')}  "
-                      f"{e.get('sop_class', '')}")
+                print(
+                    f"{e['id']}  {e.get('time', '')}  {e.get('stage', '')}  {e.get('code', '')}  "
+                    f"{e.get('sop_class', '')}"
+                )
         print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} in {root.absolute()}", file=sys.stderr)
         return 0
     if args.qcommand == "show":
@@ -171,8 +171,7 @@ def run_cli(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(record, sort_keys=True) if args.json else json.dumps(record, indent=2, sort_keys=True))
         return 0
     if not args.ids and not args.all and args.older_than_days is None:
-        print(f"deidnode quarantine {args.qcommand}: give entry ids, --all or --older-than-days N",
-              file=sys.stderr)
+        print(f"deidnode quarantine {args.qcommand}: give entry ids, --all or --older-than-days N", file=sys.stderr)
         return 2
     if args.all and args.ids:
         print(f"deidnode quarantine {args.qcommand}: give entry ids or --all, not both", file=sys.stderr)
@@ -202,6 +201,8 @@ def run_cli(args: argparse.Namespace, settings: Settings) -> int:
         if spool is not None:
             spool.close()
     verb = "requeued" if args.qcommand == "retry" else "purged"
-    print(f"{done} entr{'y' if done == 1 else 'ies'} {verb} ({len(entries) - done} left in {root.absolute()})",
-          file=sys.stderr)
+    print(
+        f"{done} entr{'y' if done == 1 else 'ies'} {verb} ({len(entries) - done} left in {root.absolute()})",
+        file=sys.stderr,
+    )
     return status

@@ -146,8 +146,9 @@ def _uid(uid: str | bytes) -> bytes:
     return b + b"\x00" if len(b) % 2 else b
 
 
-def command(field: int, message_id: int, sop_class: str | bytes = "", sop_instance: str | bytes = "",
-            data_set: bool = False) -> bytes:
+def command(
+    field: int, message_id: int, sop_class: str | bytes = "", sop_instance: str | bytes = "", data_set: bool = False
+) -> bytes:
     body = b""
     if sop_class:
         body += _el(0x0002, _uid(sop_class))
@@ -162,8 +163,14 @@ def echo(cx: int, message_id: int = 1) -> bytes:
     return pdu(P_DATA_TF, pdv(cx, 0x03, command(0x0030, message_id, VERIFICATION)))
 
 
-def store(cx: int, data_set: bytes, sop_class: str | bytes, sop_instance: str | bytes, message_id: int = 1,
-          fragment: int = 16000) -> bytes:
+def store(
+    cx: int,
+    data_set: bytes,
+    sop_class: str | bytes,
+    sop_instance: str | bytes,
+    message_id: int = 1,
+    fragment: int = 16000,
+) -> bytes:
     """A C-STORE-RQ and its data set in P-DATA-TF PDUs of one PDV each."""
     out = pdu(P_DATA_TF, pdv(cx, 0x03, command(0x0001, message_id, sop_class, sop_instance, True)))
     for i in range(0, max(len(data_set), 1), fragment):
@@ -252,8 +259,12 @@ def closed_by_peer(sock: socket.socket, timeout: float) -> bool:
 ALLOWED_NETWORK = "127.0.0.0/24"
 """The node's allowed network in the combined attack: the legitimate sender is 127.0.0.1, each attack comes
 from its own other address in it (so one attack's per-address quota does not hide another's effect)."""
-ALLOWED_SOURCES = {"small_maximum": "127.0.0.2", "tiny_fragments": "127.0.0.4", "slow_connections": "127.0.0.5",
-                   "big_requests": "127.0.0.6"}
+ALLOWED_SOURCES = {
+    "small_maximum": "127.0.0.2",
+    "tiny_fragments": "127.0.0.4",
+    "slow_connections": "127.0.0.5",
+    "big_requests": "127.0.0.6",
+}
 REFUSED_SOURCE = "127.0.1.1"
 """An address outside the allowed network."""
 
@@ -372,9 +383,11 @@ def attack_big_requests(port: int, until: float) -> dict[str, int]:
     """Item 5: 685 KB A-ASSOCIATE-RQs from a refused address, from an allowed address with a refused AE title,
     and with an allowed AE title (larger than any real peer sends)."""
     counts: dict[str, int] = {}
-    cases = [(REFUSED_SOURCE, big_request(b"CT1"), "refused_network"),
-             (ALLOWED_SOURCES["big_requests"], big_request(b"INTRUDER"), "refused_aet"),
-             (ALLOWED_SOURCES["big_requests"], big_request(b"CT1"), "allowed_aet")]
+    cases = [
+        (REFUSED_SOURCE, big_request(b"CT1"), "refused_network"),
+        (ALLOWED_SOURCES["big_requests"], big_request(b"INTRUDER"), "refused_aet"),
+        (ALLOWED_SOURCES["big_requests"], big_request(b"CT1"), "allowed_aet"),
+    ]
     while time.monotonic() < until:
         for source, wire, name in cases:
             try:

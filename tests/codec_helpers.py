@@ -22,8 +22,9 @@ from deidnode.engine.pixels.codec import transcode
 from deidnode.engine.pixels.codec.backends import native
 
 
-def synthetic_frames(rows: int, cols: int, frames: int, samples: int, bits_stored: int, signed: bool,
-                     seed: int = 0) -> np.ndarray:
+def synthetic_frames(
+    rows: int, cols: int, frames: int, samples: int, bits_stored: int, signed: bool, seed: int = 0
+) -> np.ndarray:
     """Smooth gradients, a bright block and mild noise: compresses like a real image, exercises every bit."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:rows, 0:cols]
@@ -34,7 +35,7 @@ def synthetic_frames(rows: int, cols: int, frames: int, samples: int, bits_store
         for s in range(samples):
             base = ((x + y * (f + 1)) / 2 + 11 * s) % cols / max(cols - 1, 1)
             img = base * 0.8 * top + rng.normal(0, top * 0.01 + 0.5, size=(rows, cols))
-            img[rows // 4: rows // 2, cols // 4: cols // 2] = top * (0.9 - 0.1 * s)
+            img[rows // 4 : rows // 2, cols // 4 : cols // 2] = top * (0.9 - 0.1 * s)
             chans.append(np.clip(np.rint(img), 0, top))
         arr = np.stack(chans, axis=-1) if samples > 1 else chans[0]
         out.append(arr)
@@ -46,8 +47,9 @@ def synthetic_frames(rows: int, cols: int, frames: int, samples: int, bits_store
     return data.astype(f"{kind}{bits_allocated // 8}")
 
 
-def make_dataset(frames: np.ndarray, pi: str, bits_stored: int, signed: bool = False, planar: int = 0,
-                 samples: int | None = None) -> Dataset:
+def make_dataset(
+    frames: np.ndarray, pi: str, bits_stored: int, signed: bool = False, planar: int = 0, samples: int | None = None
+) -> Dataset:
     """A Secondary Capture dataset in Explicit VR Little Endian holding ``frames`` (working space)."""
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
@@ -86,8 +88,15 @@ def make_dataset(frames: np.ndarray, pi: str, bits_stored: int, signed: bool = F
     return ds
 
 
-def generated(pi: str, bits_stored: int, frames: int, signed: bool = False, size: tuple[int, int] = (64, 48),
-              ts: str = ExplicitVRLittleEndian, seed: int = 0) -> tuple[Dataset, np.ndarray]:
+def generated(
+    pi: str,
+    bits_stored: int,
+    frames: int,
+    signed: bool = False,
+    size: tuple[int, int] = (64, 48),
+    ts: str = ExplicitVRLittleEndian,
+    seed: int = 0,
+) -> tuple[Dataset, np.ndarray]:
     """A generated dataset in ``ts`` and the working-space frames it was made from (before any lossy step)."""
     samples = 1 if pi.startswith("MONO") or pi == "PALETTE COLOR" else 3
     arr = synthetic_frames(size[0], size[1], frames, samples, bits_stored, signed, seed)
@@ -124,8 +133,9 @@ def write(ds: Dataset, target: Path | io.BytesIO) -> None:
     """Encode as the file meta's transfer syntax says: the encoding is passed explicitly because pydicom refuses
     to switch endianness implicitly (a Big Endian input leaves the codec as Explicit VR Little Endian)."""
     ts = pydicom.uid.UID(ds.file_meta.TransferSyntaxUID)
-    pydicom.dcmwrite(target, ds, implicit_vr=ts.is_implicit_VR, little_endian=ts.is_little_endian,
-                     enforce_file_format=True)
+    pydicom.dcmwrite(
+        target, ds, implicit_vr=ts.is_implicit_VR, little_endian=ts.is_little_endian, enforce_file_format=True
+    )
 
 
 def save(ds: Dataset, path: Path) -> Path:

@@ -18,14 +18,37 @@ ROOT = Path(__file__).resolve().parents[1]
 def install_layout(root: Path, work: Path) -> Path:
     """Build the wheel, install it under ``root``/opt/deidnode/venv, then run deploy/install.sh --root."""
     wheels = work / "wheels"
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
-    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed", "--prefix",
-                        str(venv(root)), *wheels.iterdir()], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--ignore-installed",
+            "--prefix",
+            str(venv(root)),
+            *wheels.iterdir(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
-    r = subprocess.run(["sh", str(ROOT / "deploy" / "install.sh"), "--root", str(root), "--no-venv"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        ["sh", str(ROOT / "deploy" / "install.sh"), "--root", str(root), "--no-venv"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     return root
 

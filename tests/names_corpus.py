@@ -20,14 +20,36 @@ from pydicom.sequence import Sequence
 
 SPLITS = {
     "dev": {
-        "staff": [("Anselm", "Kowalski"), ("Ottoline", "Abernathy"), ("Casimir", "Thistlewood"),
-                  ("Perpetua", "Okonkwo"), ("Lucan", "Brzezinski"), ("Ingrid", "Lindgren"), ("Tobias", "Haddad"),
-                  ("Marguerite", "Fairweather"), ("Rufus", "Quennell"), ("Hildegard", "Ravensworth")],
-        "consultants": [("Aurelio", "Vasquez-Morales"), ("Bronwen", "Pemberton"), ("Kenji", "Nakamura"),
-                        ("Siobhan", "O'Sullivan"), ("Dmitri", "Volkonsky"), ("Efua", "Mensah"),
-                        ("Gottfried", "Achenbach"), ("Liesel", "Brandvold")],
-        "family": [("Mildred", "Cattermole"), ("Ezekiel", "Pomfrey"), ("Winifred", "Tregarthen"),
-                   ("Barnaby", "Lestrange"), ("Philomena", "Oakhurst"), ("Cornelius", "Fenwright")],
+        "staff": [
+            ("Anselm", "Kowalski"),
+            ("Ottoline", "Abernathy"),
+            ("Casimir", "Thistlewood"),
+            ("Perpetua", "Okonkwo"),
+            ("Lucan", "Brzezinski"),
+            ("Ingrid", "Lindgren"),
+            ("Tobias", "Haddad"),
+            ("Marguerite", "Fairweather"),
+            ("Rufus", "Quennell"),
+            ("Hildegard", "Ravensworth"),
+        ],
+        "consultants": [
+            ("Aurelio", "Vasquez-Morales"),
+            ("Bronwen", "Pemberton"),
+            ("Kenji", "Nakamura"),
+            ("Siobhan", "O'Sullivan"),
+            ("Dmitri", "Volkonsky"),
+            ("Efua", "Mensah"),
+            ("Gottfried", "Achenbach"),
+            ("Liesel", "Brandvold"),
+        ],
+        "family": [
+            ("Mildred", "Cattermole"),
+            ("Ezekiel", "Pomfrey"),
+            ("Winifred", "Tregarthen"),
+            ("Barnaby", "Lestrange"),
+            ("Philomena", "Oakhurst"),
+            ("Cornelius", "Fenwright"),
+        ],
         "templates": [
             "Discussed with Dr {C} who agrees: {clin}",
             "{clin}. Reported by {S_full}.",
@@ -58,15 +80,36 @@ SPLITS = {
         ],
     },
     "heldout": {
-        "staff": [("Theodora", "Dziedzic"), ("Leopold", "Achterberg"), ("Seraphina", "Montgomery-Ruiz"),
-                  ("Ignatius", "Fitzwilliam"), ("Clementine", "Olufemi"), ("Ambrose", "Szczepanski"),
-                  ("Philippa", "Hargreaves"), ("Evander", "Ebbesen"), ("Rosalind", "Castellanos"),
-                  ("Mortimer", "Whitcombe")],
-        "consultants": [("Aurelie", "Delacroix-Bonnet"), ("Ravindra", "Subramaniam"), ("Yusuf", "Karadeniz"),
-                        ("Annika", "Westerhuis"), ("Cormac", "MacGillivray"), ("Ngozi", "Adeyemi-Cole"),
-                        ("Florian", "Schwarzenegger"), ("Ottavia", "Buonarroti")],
-        "family": [("Gwendolyn", "Featherstonehaugh"), ("Ptolemy", "Arbuthnot"), ("Hortensia", "Quigley"),
-                   ("Lysander", "Marchbanks"), ("Euphemia", "Dunsworth"), ("Crispin", "Hollingsworth")],
+        "staff": [
+            ("Theodora", "Dziedzic"),
+            ("Leopold", "Achterberg"),
+            ("Seraphina", "Montgomery-Ruiz"),
+            ("Ignatius", "Fitzwilliam"),
+            ("Clementine", "Olufemi"),
+            ("Ambrose", "Szczepanski"),
+            ("Philippa", "Hargreaves"),
+            ("Evander", "Ebbesen"),
+            ("Rosalind", "Castellanos"),
+            ("Mortimer", "Whitcombe"),
+        ],
+        "consultants": [
+            ("Aurelie", "Delacroix-Bonnet"),
+            ("Ravindra", "Subramaniam"),
+            ("Yusuf", "Karadeniz"),
+            ("Annika", "Westerhuis"),
+            ("Cormac", "MacGillivray"),
+            ("Ngozi", "Adeyemi-Cole"),
+            ("Florian", "Schwarzenegger"),
+            ("Ottavia", "Buonarroti"),
+        ],
+        "family": [
+            ("Gwendolyn", "Featherstonehaugh"),
+            ("Ptolemy", "Arbuthnot"),
+            ("Hortensia", "Quigley"),
+            ("Lysander", "Marchbanks"),
+            ("Euphemia", "Dunsworth"),
+            ("Crispin", "Hollingsworth"),
+        ],
         "templates": [
             "Case reviewed at MDT with Mr {C}; {clin}",
             "{clin}; verified by {S_full}",
@@ -99,11 +142,30 @@ SPLITS = {
 }
 # Where text goes (keyword, VR); all cleaned (C) under the default profile's Clean Descriptors and Clean
 # Structured Content options.
-TEXT_PLACES = [("ImageComments", "LT"), ("StudyDescription", "LO"), ("SeriesDescription", "LO"),
-               ("AdditionalPatientHistory", "LT"), ("TextValue", "UT")]
+TEXT_PLACES = [
+    ("ImageComments", "LT"),
+    ("StudyDescription", "LO"),
+    ("SeriesDescription", "LO"),
+    ("AdditionalPatientHistory", "LT"),
+    ("TextValue", "UT"),
+]
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
-_PATIENTS = ["Zanzibarova", "Quelchworth", "Rintoulova", "Scrymgeour", "Tollemache", "Urquhartson", "Vavasour",
-             "Wolstenholme", "Xanthopoulou", "Yeatman-Biggs", "Zouche", "Ashburnham", "Bampfylde", "Cholmondeley"]
+_PATIENTS = [
+    "Zanzibarova",
+    "Quelchworth",
+    "Rintoulova",
+    "Scrymgeour",
+    "Tollemache",
+    "Urquhartson",
+    "Vavasour",
+    "Wolstenholme",
+    "Xanthopoulou",
+    "Yeatman-Biggs",
+    "Zouche",
+    "Ashburnham",
+    "Bampfylde",
+    "Cholmondeley",
+]
 _GIVEN = ["Araminta", "Bartholomew", "Cressida", "Dunstan", "Eulalia", "Fenella", "Godric", "Hyacinth"]
 _FAKE = None
 
@@ -142,8 +204,17 @@ def _fill(template: str, rng: random.Random, staff, consultants, family, clin: s
     s, s2 = rng.sample(staff, 2)
     c, c2 = rng.sample(consultants, 2)
     f = rng.choice(family)
-    text = template.format(S=s[1], S2=s2[1], S_full=f"{s[0]} {s[1]}", C=c[1], C2=c2[1], C_full=f"{c[0]} {c[1]}",
-                           F=f[0], F_full=f"{f[0]} {f[1]}", clin=clin)
+    text = template.format(
+        S=s[1],
+        S2=s2[1],
+        S_full=f"{s[0]} {s[1]}",
+        C=c[1],
+        C2=c2[1],
+        C_full=f"{c[0]} {c[1]}",
+        F=f[0],
+        F_full=f"{f[0]} {f[1]}",
+        clin=clin,
+    )
     used = set()
     for key, person in (("{S}", s), ("{S2}", s2), ("{C}", c), ("{C2}", c2)):
         if key in template:
@@ -173,8 +244,12 @@ def build(split: str, studies: int = 12, instances: int = 5, seed: int = 7) -> l
         staff = rng.sample(spec["staff"], 3)
         study_uid = f"1.2.826.0.1.3680043.10.1.{st}"
         for i in range(instances):
-            ds = planted_ct(study_uid=study_uid, series_uid=f"{study_uid}.{i}", sop_uid=f"{study_uid}.{i}.1",
-                            frame_uid=f"{study_uid}.9")
+            ds = planted_ct(
+                study_uid=study_uid,
+                series_uid=f"{study_uid}.{i}",
+                sop_uid=f"{study_uid}.{i}.1",
+                frame_uid=f"{study_uid}.9",
+            )
             ds.PatientName = f"{_PATIENTS[st % len(_PATIENTS)]}^{_GIVEN[st % len(_GIVEN)]}"
             ds.PatientID = f"NAMES{st:04d}"
             ds.ReferencedImageSequence[0].ReferencedSOPInstanceUID = f"{study_uid}.0.1"

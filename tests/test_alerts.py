@@ -43,15 +43,26 @@ def test_promtool_check_config_passes_with_the_rules():
 def test_promtool_unit_tests_of_every_alert_pass():
     r = promtool("test", "rules", "alerts.test.yml")
     assert r.returncode == 0, r.stdout + r.stderr
-    tested = {t["alertname"] for case in yaml.safe_load((PROM / "alerts.test.yml").read_text())["tests"]
-              for t in case["alert_rule_test"] if t.get("exp_alerts")}
+    tested = {
+        t["alertname"]
+        for case in yaml.safe_load((PROM / "alerts.test.yml").read_text())["tests"]
+        for t in case["alert_rule_test"]
+        if t.get("exp_alerts")
+    }
     assert tested == {a["alert"] for a in alerts()}
 
 
 def test_the_issue_s_alert_set_is_there_and_documented():
     names = {a["alert"] for a in alerts()}
-    assert {"DeidnodeDown", "DeidnodeBacklogGrowing", "DeidnodeOldestInstanceTooOld", "DeidnodeDestinationDown",
-            "DeidnodeQuarantineRateHigh", "DeidnodeSpoolFreeSpaceLow", "DeidnodeWorkerRestarts"} <= names
+    assert {
+        "DeidnodeDown",
+        "DeidnodeBacklogGrowing",
+        "DeidnodeOldestInstanceTooOld",
+        "DeidnodeDestinationDown",
+        "DeidnodeQuarantineRateHigh",
+        "DeidnodeSpoolFreeSpaceLow",
+        "DeidnodeWorkerRestarts",
+    } <= names
     doc = (ROOT / "docs" / "operations.md").read_text()
     for a in alerts():
         assert f"`{a['alert']}`" in doc, a["alert"]

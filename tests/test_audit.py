@@ -34,10 +34,28 @@ def test_records_are_json_lines_in_a_file_only_the_owner_can_read(tmp_path):
     old_umask = os.umask(0o022)
     try:
         with AuditSink(path) as sink:
-            sink.write(audit.record("deid", "deidentified", input_sha256="ab", input_bytes=2, engine={},
-                                    versions=VERSIONS, output="x.dcm"))
-            sink.write(audit.record("deid", "quarantined", input_sha256="cd", input_bytes=3, engine=None,
-                                    versions=VERSIONS, quarantine={"stage": "parse", "code": "unparseable"}))
+            sink.write(
+                audit.record(
+                    "deid",
+                    "deidentified",
+                    input_sha256="ab",
+                    input_bytes=2,
+                    engine={},
+                    versions=VERSIONS,
+                    output="x.dcm",
+                )
+            )
+            sink.write(
+                audit.record(
+                    "deid",
+                    "quarantined",
+                    input_sha256="cd",
+                    input_bytes=3,
+                    engine=None,
+                    versions=VERSIONS,
+                    quarantine={"stage": "parse", "code": "unparseable"},
+                )
+            )
     finally:
         os.umask(old_umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -107,22 +125,37 @@ def test_deid_and_serve_write_the_same_record_layout(tmp_path, monkeypatch):
     key = tmp_path / "k"
     key.write_bytes(b"k" * 32)
     out = tmp_path / "out"
-    r = subprocess.run([sys.executable, "-m", "deidnode.cli", "deid", get_testdata_file("CT_small.dcm"), "--out",
-                        str(out), "--key-file", str(key)], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "deidnode.cli",
+            "deid",
+            get_testdata_file("CT_small.dcm"),
+            "--out",
+            str(out),
+            "--key-file",
+            str(key),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     (deid_rec,) = _lines(out / "audit.jsonl")
 
-    settings = settings_from_dict({
-        "spool": {"path": str(tmp_path / "spool")},
-        "quarantine_path": str(tmp_path / "q"),
-        "destinations": [{"name": "folder", "type": "folder", "path": str(tmp_path / "fwd")}],
-    })
+    settings = settings_from_dict(
+        {
+            "spool": {"path": str(tmp_path / "spool")},
+            "quarantine_path": str(tmp_path / "q"),
+            "destinations": [{"name": "folder", "type": "folder", "path": str(tmp_path / "fwd")}],
+        }
+    )
     from deidnode.engine import Keys
 
     spool = Spool(settings.spool.path)
     raw = Path(get_testdata_file("CT_small.dcm")).read_bytes()
-    spool.store(raw, calling_aet="CT1", sop_class="1.2.840.10008.5.1.4.1.1.2",
-                transfer_syntax="1.2.840.10008.1.2.1")
+    spool.store(raw, calling_aet="CT1", sop_class="1.2.840.10008.5.1.4.1.1.2", transfer_syntax="1.2.840.10008.1.2.1")
     sink = AuditSink(tmp_path / "serve" / "audit.jsonl")
     pipe = Pipeline(settings, Keys.from_file(key), spool, "w1", audit=sink)
     try:
@@ -144,18 +177,24 @@ def test_deid_and_serve_write_the_same_record_layout(tmp_path, monkeypatch):
 
 
 def test_serve_records_hold_no_planted_phi(tmp_path):
-    settings = settings_from_dict({
-        "spool": {"path": str(tmp_path / "spool")},
-        "quarantine_path": str(tmp_path / "q"),
-        "destinations": [{"name": "folder", "type": "folder", "path": str(tmp_path / "fwd")}],
-    })
+    settings = settings_from_dict(
+        {
+            "spool": {"path": str(tmp_path / "spool")},
+            "quarantine_path": str(tmp_path / "q"),
+            "destinations": [{"name": "folder", "type": "folder", "path": str(tmp_path / "fwd")}],
+        }
+    )
     from deidnode.engine import Keys
 
     spool = Spool(settings.spool.path)
     study = make_study(6, 2, size=32, seed="audit-phi")
     for ds in study:
-        spool.store(to_bytes(ds), calling_aet="CT1", sop_class=str(ds.SOPClassUID),
-                    transfer_syntax=str(ds.file_meta.TransferSyntaxUID))
+        spool.store(
+            to_bytes(ds),
+            calling_aet="CT1",
+            sop_class=str(ds.SOPClassUID),
+            transfer_syntax=str(ds.file_meta.TransferSyntaxUID),
+        )
     spool.store(b"not dicom at all", calling_aet="CT1", sop_class="1.2.3", transfer_syntax="1.2.840.10008.1.2.1")
     sink = AuditSink(tmp_path / "audit.jsonl")
     pipe = Pipeline(settings, Keys.ephemeral(), spool, "w1", audit=sink)

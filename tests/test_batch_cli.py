@@ -16,8 +16,13 @@ from pydicom.data import get_testdata_file
 
 
 def deid(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "deidnode.cli", "deid", *args], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "deidnode.cli", "deid", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
 
 
 BROKEN_PART10 = b"\x00" * 128 + b"DICM" + b"\x02\x00\x10\x00garbage"
@@ -47,8 +52,9 @@ def test_folder_batch_writes_outputs_audit_and_a_private_quarantine_beside_the_o
     assert proc.returncode == 1, proc.stderr
     qdir = tmp_path / "out.quarantine"
     last = proc.stdout.strip().splitlines()[-1]
-    assert last == (f"deid: 3 DICOM inputs, 2 de-identified, 1 quarantined (in {qdir}), 1 skipped (DICOMDIR), "
-                    "3 skipped (not DICOM)")
+    assert last == (
+        f"deid: 3 DICOM inputs, 2 de-identified, 1 quarantined (in {qdir}), 1 skipped (DICOMDIR), 3 skipped (not DICOM)"
+    )
     outputs = sorted(out.glob("*.dcm"))
     assert len(outputs) == 2 and not (out / "quarantine").exists()
     for f in outputs:
@@ -62,8 +68,12 @@ def test_folder_batch_writes_outputs_audit_and_a_private_quarantine_beside_the_o
     reason = json.loads((entry / "reason.json").read_text())
     assert reason["stage"] == "parse" and reason["code"] == "unparseable"
     assert reason["input_path"] == str(src / "sub" / "bad.dcm")  # only here, in the private quarantine
-    listed = subprocess.run([sys.executable, "-m", "deidnode.cli", "quarantine", "list", "--json", "--path",
-                             str(qdir)], capture_output=True, text=True, timeout=60)
+    listed = subprocess.run(
+        [sys.executable, "-m", "deidnode.cli", "quarantine", "list", "--json", "--path", str(qdir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert listed.returncode == 0 and json.loads(listed.stdout)["id"] == entry.name
     lines = [json.loads(x) for x in (out / "audit.jsonl").read_text().splitlines()]
     assert sorted(x["outcome"] for x in lines) == ["deidentified", "deidentified", "quarantined"]
@@ -121,9 +131,18 @@ def test_progress_is_reported_for_batches_that_take_a_while(tmp_path, monkeypatc
         P.planted_ct().save_as(src / f"{i}.dcm", enforce_file_format=True)
     monkeypatch.setattr(batch, "PROGRESS_AFTER_S", 0.0)
     monkeypatch.setattr(batch, "PROGRESS_EVERY_S", 0.0)
-    args = argparse.Namespace(inputs=[str(src)], out=str(tmp_path / "o"), quarantine=None, profile="default",
-                              preview=None, dry_run=False, quiet=False, verbose=False, key_file=None,
-                              ephemeral_key=True)
+    args = argparse.Namespace(
+        inputs=[str(src)],
+        out=str(tmp_path / "o"),
+        quarantine=None,
+        profile="default",
+        preview=None,
+        dry_run=False,
+        quiet=False,
+        verbose=False,
+        key_file=None,
+        ephemeral_key=True,
+    )
     assert batch.run_batch(args, Settings()) == 0
     err = capsys.readouterr().err
     assert "deid: 3/3 inputs, " in err and "/s, 3 de-identified, 0 quarantined, 0 skipped" in err
@@ -142,8 +161,13 @@ def test_all_clean_batch_exits_zero_and_same_key_gives_same_names(tmp_path):
 
 def test_refuses_to_run_without_a_key(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "DEIDNODE_KEY_FILE"}
-    proc = subprocess.run([sys.executable, "-m", "deidnode.cli", "deid", get_testdata_file("CT_small.dcm"), "--out",
-                           str(tmp_path / "o")], capture_output=True, text=True, timeout=60, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "deidnode.cli", "deid", get_testdata_file("CT_small.dcm"), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert proc.returncode == 2 and "no de-identification key" in proc.stderr
     assert not (tmp_path / "o").exists()
 
@@ -151,14 +175,16 @@ def test_refuses_to_run_without_a_key(tmp_path):
 def test_bad_config_value_is_reported_with_its_key(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("profiles:\n  default:\n    unlisted_standard: sometimes\n")
-    proc = deid(get_testdata_file("CT_small.dcm"), "--out", str(tmp_path / "o"), "--config", str(cfg),
-                "--ephemeral-key")
+    proc = deid(
+        get_testdata_file("CT_small.dcm"), "--out", str(tmp_path / "o"), "--config", str(cfg), "--ephemeral-key"
+    )
     assert proc.returncode == 2 and "profiles.default.unlisted_standard" in proc.stderr
 
 
 def test_missing_input_is_a_clear_error_and_nothing_is_written(tmp_path):
-    proc = deid(get_testdata_file("CT_small.dcm"), str(tmp_path / "nope"), "--out", str(tmp_path / "o"),
-                "--ephemeral-key")
+    proc = deid(
+        get_testdata_file("CT_small.dcm"), str(tmp_path / "nope"), "--out", str(tmp_path / "o"), "--ephemeral-key"
+    )
     assert proc.returncode == 2 and "input not found" in proc.stderr
     assert Path(tmp_path / "nope").name not in proc.stdout
     assert not (tmp_path / "o").exists()

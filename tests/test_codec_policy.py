@@ -20,13 +20,33 @@ from deidnode.engine.pixels.codec import PixelCodecError
 DATA = Path(__file__).parent / "data"
 
 BUNDLED = [
-    "CT_small.dcm", "MR_small.dcm", "MR_small_implicit.dcm", "MR_small_bigendian.dcm", "MR_small_RLE.dcm",
-    "MR_small_jpeg_ls_lossless.dcm", "MR_small_jp2klossless.dcm", "rtdose.dcm", "rtdose_rle.dcm",
-    "SC_rgb_rle_2frame.dcm", "SC_rgb_rle_16bit_2frame.dcm", "SC_rgb_rle_32bit_2frame.dcm", "examples_palette.dcm",
-    "examples_rgb_color.dcm", "ExplVR_BigEnd.dcm", "SC_ybr_full_422_uncompressed.dcm", "examples_ybr_color.dcm",
-    "SC_rgb_jpeg_dcmtk.dcm", "SC_rgb_dcmtk_+eb+cy+s2.dcm", "SC_jpeg_no_color_transform.dcm", "examples_jpeg2k.dcm",
-    "J2K_pixelrep_mismatch.dcm", "693_J2KI.dcm", "SC_rgb_jls_lossy_sample.dcm", "liver_1frame.dcm",
-    "liver_expb_1frame.dcm", "JPGExtended.dcm",
+    "CT_small.dcm",
+    "MR_small.dcm",
+    "MR_small_implicit.dcm",
+    "MR_small_bigendian.dcm",
+    "MR_small_RLE.dcm",
+    "MR_small_jpeg_ls_lossless.dcm",
+    "MR_small_jp2klossless.dcm",
+    "rtdose.dcm",
+    "rtdose_rle.dcm",
+    "SC_rgb_rle_2frame.dcm",
+    "SC_rgb_rle_16bit_2frame.dcm",
+    "SC_rgb_rle_32bit_2frame.dcm",
+    "examples_palette.dcm",
+    "examples_rgb_color.dcm",
+    "ExplVR_BigEnd.dcm",
+    "SC_ybr_full_422_uncompressed.dcm",
+    "examples_ybr_color.dcm",
+    "SC_rgb_jpeg_dcmtk.dcm",
+    "SC_rgb_dcmtk_+eb+cy+s2.dcm",
+    "SC_jpeg_no_color_transform.dcm",
+    "examples_jpeg2k.dcm",
+    "J2K_pixelrep_mismatch.dcm",
+    "693_J2KI.dcm",
+    "SC_rgb_jls_lossy_sample.dcm",
+    "liver_1frame.dcm",
+    "liver_expb_1frame.dcm",
+    "JPGExtended.dcm",
 ]
 
 
@@ -46,8 +66,17 @@ def test_bundled_file_decodes_and_rewrites_faithfully(name):
             assert np.array_equal(frames, ref)
     edited = frames.copy()
     edited[-1, :4, :4] = codec.fill_value(ds, frames)
-    module = {kw: ds.get(kw) for kw in ("BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation",
-                                         "SamplesPerPixel", "PlanarConfiguration")}
+    module = {
+        kw: ds.get(kw)
+        for kw in (
+            "BitsAllocated",
+            "BitsStored",
+            "HighBit",
+            "PixelRepresentation",
+            "SamplesPerPixel",
+            "PlanarConfiguration",
+        )
+    }
     audit = codec.encode_frames(ds, edited, [frames.shape[0] - 1])
     out = roundtrip_file(ds)
     assert {kw: out.get(kw) for kw in module} == module
@@ -84,7 +113,7 @@ def test_only_changed_frames_are_reencoded_and_offsets_rebuilt():
     assert audit["frames_reencoded"] == 1 and out.PhotometricInterpretation == "YBR_FULL_422"
     new = list(generate_fragmented_frames(out.PixelData, number_of_frames=30))
     assert [a == b for a, b in zip(old, new, strict=True)] == [i != 7 for i in range(30)]
-    bot = np.frombuffer(out.PixelData[8:8 + 4 * 30], "<u4")
+    bot = np.frombuffer(out.PixelData[8 : 8 + 4 * 30], "<u4")
     assert bot[0] == 0 and np.all(np.diff(bot.astype(np.int64)) > 0)
     assert out.LossyImageCompression == "01"
     assert _values(out.get("LossyImageCompressionMethod")) == methods_before + ["ISO_10918_1"]
@@ -110,10 +139,13 @@ def test_extended_offset_table_is_kept_extended():
     assert out.PixelData[4:8] == b"\x00\x00\x00\x00"  # empty Basic Offset Table (PS3.5 A.4)
 
 
-@pytest.mark.parametrize(("name", "ts", "pi", "bits", "nframes"), [
-    ("htj2k_lossless_mono12_2frames.dcm", U.HTJ2KLossless, "MONOCHROME2", 12, 2),
-    ("htj2k_rpcl_rgb8.dcm", U.HTJ2KLosslessRPCL, "YBR_RCT", 8, 1),
-])
+@pytest.mark.parametrize(
+    ("name", "ts", "pi", "bits", "nframes"),
+    [
+        ("htj2k_lossless_mono12_2frames.dcm", U.HTJ2KLossless, "MONOCHROME2", 12, 2),
+        ("htj2k_rpcl_rgb8.dcm", U.HTJ2KLosslessRPCL, "YBR_RCT", 8, 1),
+    ],
+)
 def test_htj2k_is_decoded_and_written_in_the_fallback_syntax(name, ts, pi, bits, nframes):
     ds = pydicom.dcmread(DATA / name)
     assert ds.file_meta.TransferSyntaxUID == ts and not codec.can_encode(ts)
@@ -191,9 +223,21 @@ def test_missing_backend_names_the_dependency(monkeypatch):
 
 
 def test_can_decode_and_encode_cover_the_reference_table():
-    decodable = [U.ImplicitVRLittleEndian, U.ExplicitVRLittleEndian, U.ExplicitVRBigEndian,
-                 U.DeflatedExplicitVRLittleEndian, U.RLELossless, U.JPEGBaseline8Bit, U.JPEG2000, U.JPEG2000Lossless,
-                 U.JPEGLSLossless, U.JPEGLSNearLossless, U.HTJ2K, U.HTJ2KLossless, U.HTJ2KLosslessRPCL]
+    decodable = [
+        U.ImplicitVRLittleEndian,
+        U.ExplicitVRLittleEndian,
+        U.ExplicitVRBigEndian,
+        U.DeflatedExplicitVRLittleEndian,
+        U.RLELossless,
+        U.JPEGBaseline8Bit,
+        U.JPEG2000,
+        U.JPEG2000Lossless,
+        U.JPEGLSLossless,
+        U.JPEGLSNearLossless,
+        U.HTJ2K,
+        U.HTJ2KLossless,
+        U.HTJ2KLosslessRPCL,
+    ]
     assert all(codec.can_decode(ts) for ts in decodable)
     assert all(codec.can_encode(ts) for ts in decodable[:2] + decodable[3:10])
     assert not any(codec.can_encode(ts) for ts in (U.ExplicitVRBigEndian, U.HTJ2K, U.HTJ2KLossless))
@@ -218,8 +262,10 @@ def test_fill_value_negative_rescale_slope_flips_the_choice():
     assert codec.fill_value(ds) == arr.max()
 
 
-@pytest.mark.parametrize(("pi", "expected"), [("RGB", (0, 0, 0)), ("YBR_FULL", (0, 128, 128)),
-                                              ("YBR_FULL_422", (0, 128, 128)), ("YBR_RCT", (0, 0, 0))])
+@pytest.mark.parametrize(
+    ("pi", "expected"),
+    [("RGB", (0, 0, 0)), ("YBR_FULL", (0, 128, 128)), ("YBR_FULL_422", (0, 128, 128)), ("YBR_RCT", (0, 0, 0))],
+)
 def test_fill_value_colour_is_black_in_the_working_space(pi, expected):
     ds, _ = generated(pi, 8, 1)
     assert codec.fill_value(ds) == expected

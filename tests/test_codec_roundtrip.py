@@ -29,8 +29,7 @@ COLOUR = {"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_RCT", "YBR_ICT", "PALETTE COLO
 
 def _bits(pi: str, ts: str) -> list[tuple[int, bool]]:
     if pi in COLOUR:
-        return [(8, False)] + ([(16, False)] if ts in (U.ExplicitVRLittleEndian, U.RLELossless) and
-                               pi == "RGB" else [])
+        return [(8, False)] + ([(16, False)] if ts in (U.ExplicitVRLittleEndian, U.RLELossless) and pi == "RGB" else [])
     return [(8, False), (12, False), (16, True)]
 
 
@@ -66,8 +65,16 @@ def test_lossless_roundtrip_is_bit_exact(ts, pi, bits, signed, frames):
     out = roundtrip_file(ds)
     assert audit["transfer_syntax_out"] == ts and not audit["syntax_changed"]
     assert audit["frames_reencoded"] == 1
-    for kw in ("PhotometricInterpretation", "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation",
-               "SamplesPerPixel", "Rows", "Columns"):
+    for kw in (
+        "PhotometricInterpretation",
+        "BitsAllocated",
+        "BitsStored",
+        "HighBit",
+        "PixelRepresentation",
+        "SamplesPerPixel",
+        "Rows",
+        "Columns",
+    ):
         assert out.get(kw) == before.get(kw), kw
     assert np.array_equal(codec.decode_frames(out), edited)
     if ts in (U.RLELossless, U.JPEGLSLossless, U.JPEG2000Lossless, U.JPEGLosslessSV1) and frames > 1:
@@ -90,8 +97,9 @@ LOSSY = [
 ]
 
 
-@pytest.mark.parametrize(("ts", "pi", "bits", "min_psnr"), LOSSY,
-                         ids=[f"{t.name[:14]}-{p}-{b}" for t, p, b, _ in LOSSY])
+@pytest.mark.parametrize(
+    ("ts", "pi", "bits", "min_psnr"), LOSSY, ids=[f"{t.name[:14]}-{p}-{b}" for t, p, b, _ in LOSSY]
+)
 @pytest.mark.parametrize("frames", [1, 2])
 def test_lossy_roundtrip_psnr_and_geometry(ts, pi, bits, min_psnr, frames, record_property):
     ds, arr = generated(pi, bits, frames, ts=ts)

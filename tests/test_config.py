@@ -39,8 +39,9 @@ def test_bad_value_is_a_clear_error_naming_the_key(data, key):
 
 def test_full_and_modified_dates_exclude_each_other():
     with pytest.raises(ConfigError, match="exclude each other"):
-        settings_from_dict({"profiles": {"default": {"options": ["retain_long_full_dates",
-                                                                  "retain_long_modified_dates"]}}})
+        settings_from_dict(
+            {"profiles": {"default": {"options": ["retain_long_full_dates", "retain_long_modified_dates"]}}}
+        )
 
 
 def test_yaml_file_paths_are_relative_to_the_file(tmp_path):

@@ -16,8 +16,11 @@ DEPLOY = ROOT / "deploy"
 
 
 def test_every_shipped_node_config_is_valid_and_its_routes_resolve(tmp_path):
-    for cfg in (DEPLOY / "etc" / "deidnode" / "node.yaml", DEPLOY / "container" / "node.yaml",
-                DEPLOY / "node.example.yaml"):
+    for cfg in (
+        DEPLOY / "etc" / "deidnode" / "node.yaml",
+        DEPLOY / "container" / "node.yaml",
+        DEPLOY / "node.example.yaml",
+    ):
         data = yaml.safe_load(cfg.read_text())
         settings = settings_from_dict(data)
         routes = data.get("routes_file")

@@ -61,7 +61,11 @@ def test_decode_reads_pynetdicom_commands():
     p.DataSet = io.BytesIO(b"\x08\x00\x16\x00\x02\x00\x00\x00ab")
     cmd = cmds.decode_command(_pynetdicom_command(C_STORE_RQ, p))
     assert (cmd.field, cmd.message_id, cmd.sop_class, cmd.sop_instance, cmd.priority) == (
-        cmds.C_STORE_RQ, 65535, CTImageStorage, "1.2.3.4", 2
+        cmds.C_STORE_RQ,
+        65535,
+        CTImageStorage,
+        "1.2.3.4",
+        2,
     )
     assert cmd.has_dataset
     back = decode(io.BytesIO(cmds.refuse_rsp(cmd)), True, True)
@@ -276,8 +280,10 @@ def test_small_data_set_fragments_reach_the_sink_coalesced():
     data = bytes(range(256)) * 1200  # 300 KiB in 300-byte fragments: legal, but 1,000 views
     sender = threading.Thread(
         target=lambda: peer.sendall(
-            b"".join(_pdu(P_DATA_TF, _pdv(1, 0x02 if i + 300 >= len(data) else 0x00, data[i : i + 300]))
-                     for i in range(0, len(data), 300))
+            b"".join(
+                _pdu(P_DATA_TF, _pdv(1, 0x02 if i + 300 >= len(data) else 0x00, data[i : i + 300]))
+                for i in range(0, len(data), 300)
+            )
         )
     )
     sender.start()
@@ -419,14 +425,12 @@ def test_a_destination_maximum_too_small_to_fragment_is_refused(max_pdu):
     port, t = _fake_acceptor(_ac(max_pdu))
     link = Link(socket.create_connection(("127.0.0.1", port), timeout=5))
     with pytest.raises(ProtocolError):
-        acse.request(link, calling_ae="DEIDNODE", called_ae="PACS", contexts=[(CTImageStorage, [EXPLICIT])],
-                     max_pdu=0)
+        acse.request(link, calling_ae="DEIDNODE", called_ae="PACS", contexts=[(CTImageStorage, [EXPLICIT])], max_pdu=0)
     link.close()
     t.join(10)
 
     port, t = _fake_acceptor(_ac(max_pdu))
-    dest = Destination(name="tiny", type="dicom", ae_title="PACS", host="127.0.0.1", port=port, timeout=5,
-                       dimse="fast")
+    dest = Destination(name="tiny", type="dicom", ae_title="PACS", host="127.0.0.1", port=port, timeout=5, dimse="fast")
     fwd = DicomForwarder(dest)
     result = fwd.send(Outgoing(make_study(1, 1)[0], encode=encode_dataset, convert=to_native_little_endian))
     assert result.outcome is Outcome.RETRY and result.code == "association_failed"
@@ -443,8 +447,7 @@ def test_a_destination_dripping_its_answer_is_cut_at_the_timeout():
     link = Link(socket.create_connection(("127.0.0.1", port), timeout=1.0))
     t0 = time.monotonic()
     with pytest.raises(PeerClosed):
-        acse.request(link, calling_ae="DEIDNODE", called_ae="PACS", contexts=[(CTImageStorage, [EXPLICIT])],
-                     max_pdu=0)
+        acse.request(link, calling_ae="DEIDNODE", called_ae="PACS", contexts=[(CTImageStorage, [EXPLICIT])], max_pdu=0)
     assert time.monotonic() - t0 < 3
     link.close()
     t.join(10)

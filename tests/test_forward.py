@@ -347,8 +347,11 @@ def test_folder_destination_on_a_full_volume_is_a_retry_not_a_delivery(tmp_path)
         assert [r.outcome for r in results[:1]] == [Outcome.OK]
         assert Outcome.RETRY in [r.outcome for r in results]
         delivered = sorted(p.name for p in mnt.iterdir())
-        ok = sorted(f"{ds.SOPInstanceUID}.dcm" for ds, r in zip(make_study(4, 1, size=128), results, strict=True)
-                    if r.outcome is Outcome.OK)
+        ok = sorted(
+            f"{ds.SOPInstanceUID}.dcm"
+            for ds, r in zip(make_study(4, 1, size=128), results, strict=True)
+            if r.outcome is Outcome.OK
+        )
         assert delivered == ok  # every file there is whole; nothing else
         for name in delivered:
             assert dcmread(BytesIO((mnt / name).read_bytes())).PixelData

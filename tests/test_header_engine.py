@@ -375,8 +375,13 @@ def test_garbage_bytes_are_quarantined_with_a_parse_reason():
     "options",
     [
         (),
-        ("clean_descriptors", "retain_long_modified_dates", "retain_patient_characteristics",
-         "clean_structured_content", "clean_graphics"),
+        (
+            "clean_descriptors",
+            "retain_long_modified_dates",
+            "retain_patient_characteristics",
+            "clean_structured_content",
+            "clean_graphics",
+        ),
         ("clean_descriptors", "retain_safe_private", "retain_long_modified_dates"),
     ],
 )

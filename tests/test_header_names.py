@@ -30,33 +30,45 @@ def clean(text: str) -> str:
     return NameCleaner(PhiValues()).clean(text)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Discussed with Dr Kowalski on the ward.", "Discussed with Dr on the ward."),
-    ("DISCUSSED WITH DR KOWALSKI AT 10AM", "DISCUSSED WITH DR AT 10AM"),
-    ("Reported by J. van der Berg, MD", "Reported by , MD"),
-    ("Seen by Prof. Okonkwo-Mensah and Sister Abernathy", "Seen by Prof. and Sister"),
-    ("Wife Marguerite present during scan", "Wife present during scan"),
-    ("cc: Dr A Patel, Dr B Singh", "cc: Dr , Dr"),
-    ("Result phoned to Dr. Zhang", "Result phoned to Dr."),
-    ("Befund besprochen mit Herrn OA Dr. med. Müller", "Befund besprochen mit Herrn OA Dr."),
-    ("vu par Mme Lefèvre", "vu par Mme"),
-    ("comentado con la Dra. Fernández", "comentado con la Dra."),
-    ("山田先生に報告", "先生に報告"),
-    ("Daughter (Jane) will collect", "Daughter () will collect"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Discussed with Dr Kowalski on the ward.", "Discussed with Dr on the ward."),
+        ("DISCUSSED WITH DR KOWALSKI AT 10AM", "DISCUSSED WITH DR AT 10AM"),
+        ("Reported by J. van der Berg, MD", "Reported by , MD"),
+        ("Seen by Prof. Okonkwo-Mensah and Sister Abernathy", "Seen by Prof. and Sister"),
+        ("Wife Marguerite present during scan", "Wife present during scan"),
+        ("cc: Dr A Patel, Dr B Singh", "cc: Dr , Dr"),
+        ("Result phoned to Dr. Zhang", "Result phoned to Dr."),
+        ("Befund besprochen mit Herrn OA Dr. med. Müller", "Befund besprochen mit Herrn OA Dr."),
+        ("vu par Mme Lefèvre", "vu par Mme"),
+        ("comentado con la Dra. Fernández", "comentado con la Dra."),
+        ("山田先生に報告", "先生に報告"),
+        ("Daughter (Jane) will collect", "Daughter () will collect"),
+    ],
+)
 def test_a_name_announced_by_a_cue_is_removed_and_the_cue_kept(text, expected):
     assert clean(text) == expected
 
 
-@pytest.mark.parametrize("text", [
-    "Findings c/w Hodgkin lymphoma; Crohn's disease; Parkinson disease protocol",
-    "Smith fracture of the distal radius; Jones fracture of the fifth metatarsal",
-    "free fluid in the pouch of Douglas; circle of Willis intact",
-    "mother has breast cancer", "per protocol", "discussed with radiology registrar",
-    "MR CHOLANGIOGRAPHY: NO CHOLEDOCHOLITHIASIS", "MS PLAQUES IN THE PERIVENTRICULAR WHITE MATTER",
-    "SON PRESENT, CONSENT OBTAINED", "PR interval normal", "Sister Mary Joseph nodule at the umbilicus",
-    "DR images of the left knee: joint effusion", "per de novo protocol",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Findings c/w Hodgkin lymphoma; Crohn's disease; Parkinson disease protocol",
+        "Smith fracture of the distal radius; Jones fracture of the fifth metatarsal",
+        "free fluid in the pouch of Douglas; circle of Willis intact",
+        "mother has breast cancer",
+        "per protocol",
+        "discussed with radiology registrar",
+        "MR CHOLANGIOGRAPHY: NO CHOLEDOCHOLITHIASIS",
+        "MS PLAQUES IN THE PERIVENTRICULAR WHITE MATTER",
+        "SON PRESENT, CONSENT OBTAINED",
+        "PR interval normal",
+        "Sister Mary Joseph nodule at the umbilicus",
+        "DR images of the left knee: joint effusion",
+        "per de novo protocol",
+    ],
+)
 def test_clinical_text_with_eponyms_and_cue_words_is_kept(text):
     assert clean(text) == text
 
@@ -177,9 +189,14 @@ def test_deid_batch_order_does_not_matter(tmp_path):
         _write(a, src / names[0])
         _write(b, src / names[1])
         out = tmp_path / f"out-{order}"
-        r = subprocess.run([sys.executable, "-m", "deidnode.cli", "deid", str(src), "--out", str(out),
-                            "--key-file", str(key)], capture_output=True, text=True, timeout=120, cwd=ROOT,
-                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+        r = subprocess.run(
+            [sys.executable, "-m", "deidnode.cli", "deid", str(src), "--out", str(out), "--key-file", str(key)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         assert r.returncode == 0, r.stderr
         outs.append({p.name: p.read_bytes() for p in out.glob("*.dcm")})
     assert outs[0] == outs[1]
@@ -193,6 +210,7 @@ def test_without_lexicon_profile_output_is_unchanged_by_an_empty_lexicon():
     ds = P.planted_ct(sop_uid="1.2.3", study_uid="1.2.4", series_uid="1.2.5", frame_uid="1.2.6")
     ds.ReferencedImageSequence[0].ReferencedSOPInstanceUID = "1.2.7"
     plain = encode_dataset(deidentify(copy.deepcopy(ds), Policy(profile=Profile()), KEY).dataset)
-    empty = encode_dataset(deidentify(copy.deepcopy(ds), Policy(profile=Profile()), KEY,
-                                      lexicon=MemoryLexicon()).dataset)
+    empty = encode_dataset(
+        deidentify(copy.deepcopy(ds), Policy(profile=Profile()), KEY, lexicon=MemoryLexicon()).dataset
+    )
     assert plain == empty

@@ -64,9 +64,16 @@ def deid(raw: bytes, profile: Profile) -> tuple[bytes, pydicom.Dataset, dict]:
     return out, pydicom.dcmread(io.BytesIO(out)), result.audit
 
 
-NEW_2025A = ["PrincipalDiagnosisCodeSequence", "PrimaryDiagnosisCodeSequence", "SecondaryDiagnosesCodeSequence",
-             "HistologicalDiagnosesCodeSequence", "AnnotationDateTime", "SegmentDefinitionDateTime", "MontageName",
-             "MontageChannelLabel"]
+NEW_2025A = [
+    "PrincipalDiagnosisCodeSequence",
+    "PrimaryDiagnosisCodeSequence",
+    "SecondaryDiagnosesCodeSequence",
+    "HistologicalDiagnosesCodeSequence",
+    "AnnotationDateTime",
+    "SegmentDefinitionDateTime",
+    "MontageName",
+    "MontageChannelLabel",
+]
 
 
 @pytest.mark.parametrize("implicit", [False, True], ids=["explicit", "implicit"])
@@ -99,8 +106,10 @@ def test_the_2025a_rows_follow_their_options(implicit):
 
 
 def test_pydicom_knows_the_2025a_tags_once_the_engine_is_imported():
-    code = ("import deidnode.engine; from pydicom.datadict import tag_for_keyword, dictionary_VR; "
-            "print(hex(tag_for_keyword('MontageChannelLabel')), dictionary_VR(0x0040B034))")
+    code = (
+        "import deidnode.engine; from pydicom.datadict import tag_for_keyword, dictionary_VR; "
+        "print(hex(tag_for_keyword('MontageChannelLabel')), dictionary_VR(0x0040B034))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["0x40b03f", "DT"]
 
@@ -108,8 +117,13 @@ def test_pydicom_knows_the_2025a_tags_once_the_engine_is_imported():
 # --- (0008,0300) Private Data Element Characteristics Sequence ------------------------------------------------
 
 
-def _declare(group: int, creator: str, status: str, nonid: list[int] | None = None,
-             actions: list[tuple[list[int], str]] | None = None) -> Dataset:
+def _declare(
+    group: int,
+    creator: str,
+    status: str,
+    nonid: list[int] | None = None,
+    actions: list[tuple[list[int], str]] | None = None,
+) -> Dataset:
     item = Dataset()
     item.PrivateGroupReference = group
     item.PrivateCreatorReference = creator
@@ -140,12 +154,19 @@ def declared_private_file(implicit: bool = False) -> bytes:
     mixed.add_new(0x04, "SH", "BED 4")  # identifying, D
     mixed.add_new(0x05, "UI", "1.2.3.4.5.6")  # identifying, U
     mixed.add_new(0x06, "LO", "SPLENDIDPRIVATE")  # not described: Table E.3.10-1 does not list it either
-    ds.PrivateDataElementCharacteristicsSequence = Sequence([
-        _declare(0x0011, "ACME SAFE BLOCK", "SAFE"),
-        _declare(0x0013, "ACME MIXED BLOCK", "MIXED", [0x01], [([0x02], "Z"), ([0x03], "X"), ([0x04], "D"),
-                                                                ([0x05], "U")]),
-        _declare(0x7053, "Philips PET Private Group", "UNSAFE"),  # the file overrides Table E.3.10-1
-    ])
+    ds.PrivateDataElementCharacteristicsSequence = Sequence(
+        [
+            _declare(0x0011, "ACME SAFE BLOCK", "SAFE"),
+            _declare(
+                0x0013,
+                "ACME MIXED BLOCK",
+                "MIXED",
+                [0x01],
+                [([0x02], "Z"), ([0x03], "X"), ([0x04], "D"), ([0x05], "U")],
+            ),
+            _declare(0x7053, "Philips PET Private Group", "UNSAFE"),  # the file overrides Table E.3.10-1
+        ]
+    )
     return to_bytes(ds, implicit)
 
 
@@ -200,10 +221,17 @@ def with_encrypted_attributes(ds: Dataset) -> Dataset:
     return ds
 
 
-@pytest.mark.parametrize("profile", [BASIC, DEFAULT, SAFE_PRIVATE,
-                                     Profile(unlisted_standard="keep"),
-                                     Profile(overrides={"EncryptedAttributesSequence": TagOverride(action="keep")})],
-                         ids=["basic", "default", "safe_private", "unlisted_keep", "override_keep"])
+@pytest.mark.parametrize(
+    "profile",
+    [
+        BASIC,
+        DEFAULT,
+        SAFE_PRIVATE,
+        Profile(unlisted_standard="keep"),
+        Profile(overrides={"EncryptedAttributesSequence": TagOverride(action="keep")}),
+    ],
+    ids=["basic", "default", "safe_private", "unlisted_keep", "override_keep"],
+)
 def test_encrypted_attributes_sequence_is_never_forwarded(profile):
     raw, out, audit = deid(to_bytes(with_encrypted_attributes(P.planted_ct())), profile)
     tags: list[int] = []

@@ -16,10 +16,24 @@ from deidnode.config import Profile
 from deidnode.engine import Keys, Policy, deidentify_bytes, encode_dataset
 
 KEY = Keys(b"v" * 32)
-FILES = ["CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "rtdose.dcm", "rtstruct.dcm", "test-SR.dcm", "SC_rgb.dcm",
-         "JPEG2000.dcm", "US1_J2KR.dcm", "emri_small.dcm", "MR-SIEMENS-DICOM-WithOverlays.dcm",
-         "SC_rgb_jpeg.dcm", "image_dfl.dcm", "MR_small_bigendian.dcm", "MR_small_implicit.dcm",
-         "SC_ybr_full_422_uncompressed.dcm"]
+FILES = [
+    "CT_small.dcm",
+    "MR_small.dcm",
+    "rtplan.dcm",
+    "rtdose.dcm",
+    "rtstruct.dcm",
+    "test-SR.dcm",
+    "SC_rgb.dcm",
+    "JPEG2000.dcm",
+    "US1_J2KR.dcm",
+    "emri_small.dcm",
+    "MR-SIEMENS-DICOM-WithOverlays.dcm",
+    "SC_rgb_jpeg.dcm",
+    "image_dfl.dcm",
+    "MR_small_bigendian.dcm",
+    "MR_small_implicit.dcm",
+    "SC_ybr_full_422_uncompressed.dcm",
+]
 PROFILES = {"basic": Profile(options=()), "default": Profile()}
 
 

@@ -61,8 +61,8 @@ def to_file(ds: Dataset) -> bytes:
     for tag, vr in _PATCH:
         head = struct.pack("<HH", tag.group, tag.element)
         i = data.index(head + b"OB\0\0")
-        (n,) = struct.unpack("<I", data[i + 8:i + 12])
-        data = data[:i] + head + vr.encode() + struct.pack("<H", n) + data[i + 12:]
+        (n,) = struct.unpack("<I", data[i + 8 : i + 12])
+        data = data[:i] + head + vr.encode() + struct.pack("<H", n) + data[i + 12 :]
     _PATCH.clear()
     return data
 
@@ -103,10 +103,12 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("keyword", "vr", "value", "profile", "expected"), CASES,
-                         ids=[f"{c[0]}-{c[1]}-{'full' if c[3] is FULL else 'default'}" for c in CASES])
-def test_text_planted_in_a_kept_attribute_of_each_vr_gets_the_row_removal_code(keyword, vr, value, profile,
-                                                                               expected):
+@pytest.mark.parametrize(
+    ("keyword", "vr", "value", "profile", "expected"),
+    CASES,
+    ids=[f"{c[0]}-{c[1]}-{'full' if c[3] is FULL else 'default'}" for c in CASES],
+)
+def test_text_planted_in_a_kept_attribute_of_each_vr_gets_the_row_removal_code(keyword, vr, value, profile, expected):
     ds = P.planted_ct()
     plant(ds, keyword, vr, value)
     raw, out, actions = deid(ds, profile)
@@ -179,17 +181,20 @@ def test_an_override_that_keeps_is_checked_too():
     assert b"SMITH" not in raw and out.PatientSex == "" and actions["invalid_vr"] == 1
 
 
-@pytest.mark.parametrize(("vr", "good", "bad"), [
-    ("AS", [b"062Y", b"003M"], [b"62Y", b"ZZLEAKAGE", b"062 Y"]),
-    ("CS", [b"ORIGINAL\\PRIMARY", b"AXIAL_1 "], [b"Axial", b"A/B", b"SEVENTEEN_CHARS_X"]),
-    ("DA", [b"20230914", b"2023.09.14"], [b"20231399", b"2023-09-14", b"14/09/2023"]),
-    ("DT", [b"2023", b"20230914101510.123456+0100"], [b"20230914101510ZZ", b"2023-09-14"]),
-    ("TM", [b"10", b"101512.5", b"10:15:12"], [b"10h15", b"101512ZZ"]),
-    ("DS", [b" 1.5", b"-2e-3\\4", b"1.00000000000000001"], [b"1,5", b"12 mm", b"NaN"]),
-    ("IS", [b"12", b"-3\\4 "], [b"1.5", b"12a"]),
-    ("UI", [b"1.2.3\x00", b"2.25.123"], [b"1.2.a", b"1..2", b"1." + b"2" * 70]),
-    ("AE", [b"STORESCU", b"A B"], [b"TOO_LONG_AE_TITLE_", b"A\x01B"]),
-])
+@pytest.mark.parametrize(
+    ("vr", "good", "bad"),
+    [
+        ("AS", [b"062Y", b"003M"], [b"62Y", b"ZZLEAKAGE", b"062 Y"]),
+        ("CS", [b"ORIGINAL\\PRIMARY", b"AXIAL_1 "], [b"Axial", b"A/B", b"SEVENTEEN_CHARS_X"]),
+        ("DA", [b"20230914", b"2023.09.14"], [b"20231399", b"2023-09-14", b"14/09/2023"]),
+        ("DT", [b"2023", b"20230914101510.123456+0100"], [b"20230914101510ZZ", b"2023-09-14"]),
+        ("TM", [b"10", b"101512.5", b"10:15:12"], [b"10h15", b"101512ZZ"]),
+        ("DS", [b" 1.5", b"-2e-3\\4", b"1.00000000000000001"], [b"1,5", b"12 mm", b"NaN"]),
+        ("IS", [b"12", b"-3\\4 "], [b"1.5", b"12a"]),
+        ("UI", [b"1.2.3\x00", b"2.25.123"], [b"1.2.a", b"1..2", b"1." + b"2" * 70]),
+        ("AE", [b"STORESCU", b"A B"], [b"TOO_LONG_AE_TITLE_", b"A\x01B"]),
+    ],
+)
 def test_the_forms_of_each_string_vr(vr, good, bad):
     from deidnode.engine.header.vrcheck import valid_string_bytes
 
@@ -217,8 +222,7 @@ def test_standard_attributes_sent_as_explicit_un_are_judged_by_their_dictionary_
 
     src = pydicom.dcmread(get_testdata_file("explicit_VR-UN.dcm"))
     study, name, pid = src.StudyInstanceUID, str(src.PatientName), src.PatientID
-    result = deidentify_bytes(open(get_testdata_file("explicit_VR-UN.dcm"), "rb").read(), Policy(profile=MODIFIED),
-                              KEY)
+    result = deidentify_bytes(open(get_testdata_file("explicit_VR-UN.dcm"), "rb").read(), Policy(profile=MODIFIED), KEY)
     assert result.ok
     raw = encode_dataset(result.dataset)
     out = pydicom.dcmread(io.BytesIO(raw))

@@ -25,8 +25,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "deidnode.cli", *args], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [sys.executable, "-m", "deidnode.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 @pytest.fixture
@@ -38,8 +44,12 @@ def mapping_key(tmp_path) -> Path:
 
 def test_engine_reports_each_replaced_identity_with_its_pseudonym():
     ds = P.planted_ct()
-    originals = {"patient_id": ds.PatientID, "accession_number": ds.AccessionNumber,
-                 "study_instance_uid": ds.StudyInstanceUID, "sop_instance_uid": ds.SOPInstanceUID}
+    originals = {
+        "patient_id": ds.PatientID,
+        "accession_number": ds.AccessionNumber,
+        "study_instance_uid": ds.StudyInstanceUID,
+        "sop_instance_uid": ds.SOPInstanceUID,
+    }
     r = deidentify(ds, Policy(), KEY, collect_mapping=True)
     got = {kind: (orig, new) for kind, orig, new in r.mapping}
     out = r.dataset
@@ -48,8 +58,7 @@ def test_engine_reports_each_replaced_identity_with_its_pseudonym():
     assert got["study_instance_uid"] == (originals["study_instance_uid"], out.StudyInstanceUID)
     assert got["sop_instance_uid"] == (originals["sop_instance_uid"], out.SOPInstanceUID)
     assert got["patient_name"][1] == str(out.PatientName)
-    assert got["date_shift_days"] == ("id:" + P.PATIENT_ID + "|", str(KEY.day_offset("id:" + P.PATIENT_ID + "|",
-                                                                                          3650)))
+    assert got["date_shift_days"] == ("id:" + P.PATIENT_ID + "|", str(KEY.day_offset("id:" + P.PATIENT_ID + "|", 3650)))
     assert "mapping" not in repr(r) and P.PATIENT_ID not in repr(r) and P.PATIENT_ID not in str(r.audit)
     assert deidentify(P.planted_ct(), Policy(), KEY).mapping == ()  # only when asked
 
@@ -100,22 +109,56 @@ def test_cli_new_key_export_and_lookup(tmp_path):
     r = deidentify(P.planted_ct(), Policy(), KEY, collect_mapping=True)
     store.add(r.mapping)
     out = tmp_path / "mapping.csv"
-    res = _cli("mapping", "export", "--store", str(tmp_path / "mapping.sqlite"), "--key-file", str(key),
-               "--since", "2000-01-01", "--out", str(out))
+    res = _cli(
+        "mapping",
+        "export",
+        "--store",
+        str(tmp_path / "mapping.sqlite"),
+        "--key-file",
+        str(key),
+        "--since",
+        "2000-01-01",
+        "--out",
+        str(out),
+    )
     assert res.returncode == 0, res.stderr
     rows = list(csv.DictReader(out.open()))
     assert {(x["kind"], x["original"], x["pseudonym"]) for x in rows} == set(r.mapping)
     assert oct(out.stat().st_mode & 0o777) == "0o600"
-    future = _cli("mapping", "export", "--store", str(tmp_path / "mapping.sqlite"), "--key-file", str(key),
-                  "--since", "2999-01-01", "--out", str(tmp_path / "none.csv"))
+    future = _cli(
+        "mapping",
+        "export",
+        "--store",
+        str(tmp_path / "mapping.sqlite"),
+        "--key-file",
+        str(key),
+        "--since",
+        "2999-01-01",
+        "--out",
+        str(tmp_path / "none.csv"),
+    )
     assert future.returncode == 0 and len(list(csv.reader((tmp_path / "none.csv").open()))) == 1
-    hit = _cli("mapping", "lookup", r.dataset.AccessionNumber, "--store", str(tmp_path / "mapping.sqlite"),
-               "--key-file", str(key))
+    hit = _cli(
+        "mapping",
+        "lookup",
+        r.dataset.AccessionNumber,
+        "--store",
+        str(tmp_path / "mapping.sqlite"),
+        "--key-file",
+        str(key),
+    )
     assert hit.returncode == 0 and hit.stdout.split("\t")[:2] == ["accession_number", P.ACCESSION]
     wrong = tmp_path / "wrong.key"
     new_mapping_key(wrong)
-    bad = _cli("mapping", "lookup", r.dataset.AccessionNumber, "--store", str(tmp_path / "mapping.sqlite"),
-               "--key-file", str(wrong))
+    bad = _cli(
+        "mapping",
+        "lookup",
+        r.dataset.AccessionNumber,
+        "--store",
+        str(tmp_path / "mapping.sqlite"),
+        "--key-file",
+        str(wrong),
+    )
     assert bad.returncode == 2 and "does not open" in bad.stderr and P.ACCESSION not in bad.stderr
 
 
@@ -133,8 +176,9 @@ def test_deid_writes_the_mapping_and_every_output_maps_back(tmp_path, mapping_ke
     deid_key = tmp_path / "deid.key"
     deid_key.write_bytes(b"d" * 32)
     cfg = tmp_path / "cfg.yaml"
-    cfg.write_text(f"mapping: {{enabled: true, path: {tmp_path / 'map' / 'mapping.sqlite'}, "
-                   f"key_file: {mapping_key}}}\n")
+    cfg.write_text(
+        f"mapping: {{enabled: true, path: {tmp_path / 'map' / 'mapping.sqlite'}, key_file: {mapping_key}}}\n"
+    )
     r = _cli("deid", str(src), "--out", str(tmp_path / "out"), "--config", str(cfg), "--key-file", str(deid_key))
     assert r.returncode == 0, r.stderr
     store = MappingStore(tmp_path / "map" / "mapping.sqlite", load_mapping_key(mapping_key))
@@ -158,8 +202,11 @@ def test_preflight_refuses_a_mapping_key_that_does_not_open_the_store(tmp_path, 
     MappingStore(store, load_mapping_key(mapping_key)).close()
     other = tmp_path / "other.key"
     new_mapping_key(other)
-    base = {"spool": {"path": str(tmp_path / "spool")}, "quarantine_path": str(tmp_path / "q"),
-            "destinations": [{"name": "out", "type": "folder", "path": str(tmp_path / "out")}]}
+    base = {
+        "spool": {"path": str(tmp_path / "spool")},
+        "quarantine_path": str(tmp_path / "q"),
+        "destinations": [{"name": "out", "type": "folder", "path": str(tmp_path / "out")}],
+    }
     ok = settings_from_dict({**base, "mapping": {"enabled": True, "path": str(store), "key_file": str(mapping_key)}})
     assert not [p for p in preflight.check(ok, probe_ocr=False) if p.what == "mapping key"]
     bad = settings_from_dict({**base, "mapping": {"enabled": True, "path": str(store), "key_file": str(other)}})

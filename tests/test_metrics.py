@@ -62,8 +62,12 @@ def test_dashboard_selects_nodes_by_instance_and_marks_restarts():
         for m in re.finditer(r"\b(deidnode_[a-z_]+)(\{[^}]*\})?", expr):
             assert m.group(2) and 'instance=~"$instance"' in m.group(2), expr
     used = " ".join(exprs)
-    for name in ("deidnode_build_info", "deidnode_spool_free_bytes", "deidnode_spool_oldest_waiting_seconds",
-                 "deidnode_forward_destination_up"):
+    for name in (
+        "deidnode_build_info",
+        "deidnode_spool_free_bytes",
+        "deidnode_spool_oldest_waiting_seconds",
+        "deidnode_forward_destination_up",
+    ):
         assert name in used, name
     names = {a["name"] for a in dash["annotations"]["list"]}
     assert {"Node restarts", "Worker restarts"} <= names

@@ -108,8 +108,13 @@ def test_dcmsend_sends_compressed_instances_as_they_are(scp, tmp_path):
     """dcmsend decompressed JPEG, JPEG-LS, RLE and Deflate to send them Implicit: we accepted Implicit first."""
     port, spool = scp
     files = _files(tmp_path)
-    r = subprocess.run([DCMSEND, "-aet", "CT1", "-aec", "DEIDNODE", "127.0.0.1", str(port), *map(str, files)],
-                       capture_output=True, text=True, timeout=120, env=NODELAY)
+    r = subprocess.run(
+        [DCMSEND, "-aet", "CT1", "-aec", "DEIDNODE", "127.0.0.1", str(port), *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=NODELAY,
+    )
     assert r.returncode == 0, r.stderr[-800:]
     got = sorted(_spooled(spool))
     sent = sorted((str(ds.SOPInstanceUID), COMPRESSED[f.name], ds.PixelData) for f in files if (ds := dcmread(f)))
@@ -124,9 +129,23 @@ def test_storescu_combined_proposals_get_the_compressed_syntax(scp, tmp_path):
     port, spool = scp
     for f in _files(tmp_path):
         r = subprocess.run(
-            [STORESCU, "-R", "+C", STORESCU_PROPOSE[f.name], "-aet", "CT1", "-aec", "DEIDNODE", "127.0.0.1",
-             str(port), str(f)],
-            capture_output=True, text=True, timeout=60, env=NODELAY,
+            [
+                STORESCU,
+                "-R",
+                "+C",
+                STORESCU_PROPOSE[f.name],
+                "-aet",
+                "CT1",
+                "-aec",
+                "DEIDNODE",
+                "127.0.0.1",
+                str(port),
+                str(f),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=NODELAY,
         )
         assert r.returncode == 0, f"{f.name}: {r.stderr[-600:]}"
     assert sorted(ts for _, ts, _ in _spooled(spool)) == sorted(COMPRESSED.values())
@@ -136,8 +155,13 @@ def test_storescu_combined_proposals_get_the_compressed_syntax(scp, tmp_path):
 def test_uncompressed_instances_arrive_explicit_not_implicit(scp, tmp_path):
     port, spool = scp
     files = write_study(tmp_path / "ct", make_study(2, 1))
-    r = subprocess.run([STORESCU, "-aet", "CT1", "-aec", "DEIDNODE", "127.0.0.1", str(port), *map(str, files)],
-                       capture_output=True, text=True, timeout=60, env=NODELAY)
+    r = subprocess.run(
+        [STORESCU, "-aet", "CT1", "-aec", "DEIDNODE", "127.0.0.1", str(port), *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=NODELAY,
+    )
     assert r.returncode == 0, r.stderr[-800:]
     assert {ts for _, ts, _ in _spooled(spool)} == {"1.2.840.10008.1.2.1"}
 
@@ -165,8 +189,7 @@ def test_the_scp_announces_deidnodes_implementation(scp):
 def test_the_forwarder_announces_deidnodes_implementation():
     recorder = RecordingSCP()
     try:
-        dest = Destination(name="r", type="dicom", ae_title="RECORDER", host="127.0.0.1", port=recorder.port,
-                           timeout=5)
+        dest = Destination(name="r", type="dicom", ae_title="RECORDER", host="127.0.0.1", port=recorder.port, timeout=5)
         fwd = DicomForwarder(dest)
         out = Outgoing(make_study(1, 1)[0], encode=encode_dataset, convert=to_native_little_endian)
         assert fwd.send(out).outcome is Outcome.OK

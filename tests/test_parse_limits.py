@@ -172,8 +172,9 @@ TRUNCATIONS = {
     "value_past_the_end": lambda meta, body: meta + body + _element(0x0029, 0x0010, b"LO", b"X" * 8)[:-4],
     "item_past_its_sequence": lambda meta, body: meta + _insert_after_group_0008(body, _seq([_item(_REF, 200)])),
     "sequence_past_the_end": lambda meta, body: meta + body + _seq([_item(_REF)], 5000),
-    "undefined_sequence_never_closed": lambda meta, body: meta + body
-    + struct.pack("<HH2sHI", 0x0040, 0xA730, b"SQ", 0, 0xFFFFFFFF) + _item(_REF),
+    "undefined_sequence_never_closed": lambda meta, body: (
+        meta + body + struct.pack("<HH2sHI", 0x0040, 0xA730, b"SQ", 0, 0xFFFFFFFF) + _item(_REF)
+    ),
 }
 
 
@@ -206,9 +207,21 @@ def test_sequences_nested_past_the_limit_are_refused():
 @pytest.mark.parametrize(
     "name",
     [
-        "CT_small.dcm", "MR_small_RLE.dcm", "SC_rgb_jpeg_dcmtk.dcm", "JPEG-LL.dcm", "MR_small_jpeg_ls_lossless.dcm",
-        "image_dfl.dcm", "rtplan.dcm", "rtstruct.dcm", "MR_small_bigendian.dcm", "MR_small_implicit.dcm",
-        "waveform_ecg.dcm", "JPEG2000.dcm", "liver.dcm", "nested_priv_SQ.dcm", "color3d_jpeg_baseline.dcm",
+        "CT_small.dcm",
+        "MR_small_RLE.dcm",
+        "SC_rgb_jpeg_dcmtk.dcm",
+        "JPEG-LL.dcm",
+        "MR_small_jpeg_ls_lossless.dcm",
+        "image_dfl.dcm",
+        "rtplan.dcm",
+        "rtstruct.dcm",
+        "MR_small_bigendian.dcm",
+        "MR_small_implicit.dcm",
+        "waveform_ecg.dcm",
+        "JPEG2000.dcm",
+        "liver.dcm",
+        "nested_priv_SQ.dcm",
+        "color3d_jpeg_baseline.dcm",
     ],
 )
 def test_well_formed_files_pass_the_framing_check(name):

@@ -19,16 +19,34 @@ from deidnode.engine import Keys, Policy, deidentify_bytes
 from deidnode.engine.deidentify import _encoding
 
 KEY = Keys(b"w" * 32)
-FILES = ["CT_small.dcm", "MR_small.dcm", "rtplan.dcm", "rtdose.dcm", "rtstruct.dcm", "test-SR.dcm", "SC_rgb.dcm",
-         "JPEG2000.dcm", "US1_J2KR.dcm", "emri_small.dcm", "MR-SIEMENS-DICOM-WithOverlays.dcm",
-         "SC_rgb_jpeg.dcm", "image_dfl.dcm", "MR_small_bigendian.dcm", "MR_small_implicit.dcm",
-         "SC_ybr_full_422_uncompressed.dcm", "liver.dcm", "waveform_ecg.dcm", "ExplVR_BigEnd.dcm",
-         "emri_small_jpeg_2k_lossless.dcm"]
+FILES = [
+    "CT_small.dcm",
+    "MR_small.dcm",
+    "rtplan.dcm",
+    "rtdose.dcm",
+    "rtstruct.dcm",
+    "test-SR.dcm",
+    "SC_rgb.dcm",
+    "JPEG2000.dcm",
+    "US1_J2KR.dcm",
+    "emri_small.dcm",
+    "MR-SIEMENS-DICOM-WithOverlays.dcm",
+    "SC_rgb_jpeg.dcm",
+    "image_dfl.dcm",
+    "MR_small_bigendian.dcm",
+    "MR_small_implicit.dcm",
+    "SC_ybr_full_422_uncompressed.dcm",
+    "liver.dcm",
+    "waveform_ecg.dcm",
+    "ExplVR_BigEnd.dcm",
+    "emri_small_jpeg_2k_lossless.dcm",
+]
 PROFILES = {
     "basic": Profile(options=()),
     "default": Profile(),
-    "retain": Profile(options=("retain_safe_private", "retain_uids", "retain_long_full_dates"),
-                      unlisted_standard="keep"),
+    "retain": Profile(
+        options=("retain_safe_private", "retain_uids", "retain_long_full_dates"), unlisted_standard="keep"
+    ),
 }
 
 
@@ -83,8 +101,13 @@ def test_fast_writer_matches_dcmwrite_with_file_meta_set_as_attributes():
     ds = result.dataset
     old = ds.file_meta
     ds.file_meta = FileMetaDataset()
-    for keyword in ("MediaStorageSOPClassUID", "MediaStorageSOPInstanceUID", "TransferSyntaxUID",
-                    "ImplementationClassUID", "ImplementationVersionName"):
+    for keyword in (
+        "MediaStorageSOPClassUID",
+        "MediaStorageSOPInstanceUID",
+        "TransferSyntaxUID",
+        "ImplementationClassUID",
+        "ImplementationVersionName",
+    ):
         setattr(ds.file_meta, keyword, getattr(old, keyword))
     fast, reference = _both(ds)
     assert fast == reference

@@ -56,13 +56,15 @@ def test_a_phone_number_read_as_two_lines_goes_as_a_whole() -> None:
 
 def test_technical_neighbours_are_not_joined_into_phi() -> None:
     view, _mask = _view([("120 kVp 250 mAs", (10, 40))])
-    read = FrameRead(0, [TextBox(10, 40, 70, 60, "120 kVp", 0.99, ()), TextBox(76, 40, 140, 60, "250 mAs", 0.99, ())],
-                     [], view)
+    read = FrameRead(
+        0, [TextBox(10, 40, 70, 60, "120 kVp", 0.99, ()), TextBox(76, 40, 140, 60, "250 mAs", 0.99, ())], [], view
+    )
     assert not any(f.redact for f in judge_frame(read, TextJudge(PhiValues()), "phi"))
 
 
-@pytest.mark.parametrize(("line", "name"), [("Nane: ADEYEMI", "ADEYEMI"), ("Teah: E. Tanaka", "E. Tanaka"),
-                                            ("Perator: SMITH J", "SMITH J")])
+@pytest.mark.parametrize(
+    ("line", "name"), [("Nane: ADEYEMI", "ADEYEMI"), ("Teah: E. Tanaka", "E. Tanaka"), ("Perator: SMITH J", "SMITH J")]
+)
 def test_a_role_label_misread_by_one_letter_still_announces_a_name(line: str, name: str) -> None:
     spans = [(a, b) for _k, a, b in find_labelled(line)]
     assert (line.index(name), len(line)) in spans
@@ -75,7 +77,10 @@ def test_technical_words_before_a_colon_are_not_taken_for_misread_labels(line: s
 
 def test_a_phone_number_read_as_three_lines_goes_as_a_whole() -> None:
     view, _mask = _view([("875-645-3888", (10, 40))])
-    pieces = [TextBox(10, 40, 40, 60, "875", 1.0, ()), TextBox(46, 40, 76, 60, "645", 1.0, ()),
-              TextBox(82, 40, 122, 60, "3888", 1.0, ())]
+    pieces = [
+        TextBox(10, 40, 40, 60, "875", 1.0, ()),
+        TextBox(46, 40, 76, 60, "645", 1.0, ()),
+        TextBox(82, 40, 122, 60, "3888", 1.0, ()),
+    ]
     findings = judge_frame(FrameRead(0, pieces, [], view), TextJudge(PhiValues()), "phi")
     assert [f.redact for f in findings] == [True, True, True]

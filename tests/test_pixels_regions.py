@@ -41,20 +41,42 @@ def _ds(**kw) -> Dataset:
     ("attrs", "expected"),
     [
         # CTP: GE 512x512 screen captures: Burned In Annotation YES, GE MEDICAL, 512 rows
-        ({"Manufacturer": "GE MEDICAL SYSTEMS", "BurnedInAnnotation": "YES", "Rows": 512, "Columns": 512},
-         [(0, 0, 512, 25)]),
+        (
+            {"Manufacturer": "GE MEDICAL SYSTEMS", "BurnedInAnnotation": "YES", "Rows": 512, "Columns": 512},
+            [(0, 0, 512, 25)],
+        ),
         # CTP: Philips iU22, 600 rows
-        ({"Modality": "US", "Manufacturer": "Philips", "ManufacturerModelName": "iU22", "Rows": 600, "Columns": 800},
-         [(0, 0, 800, 59)]),
+        (
+            {"Modality": "US", "Manufacturer": "Philips", "ManufacturerModelName": "iU22", "Rows": 600, "Columns": 800},
+            [(0, 0, 800, 59)],
+        ),
         # deid: Mindray by file meta Implementation Version Name
-        ({"Modality": "US", "ImplementationVersionName": "MINDRAY_V1", "Rows": 768, "Columns": 1024},
-         [(0, 0, 1024, 69)]),
+        (
+            {"Modality": "US", "ImplementationVersionName": "MINDRAY_V1", "Rows": 768, "Columns": 1024},
+            [(0, 0, 1024, 69)],
+        ),
         # deid: Ultrasonix SONIX, rows 600 or 768 (a list of numbers)
-        ({"Modality": "US", "Manufacturer": "Ultrasonix", "ManufacturerModelName": "SONIX RP", "Rows": 768,
-          "Columns": 1024}, [(0, 0, 970, 60)]),
+        (
+            {
+                "Modality": "US",
+                "Manufacturer": "Ultrasonix",
+                "ManufacturerModelName": "SONIX RP",
+                "Rows": 768,
+                "Columns": 1024,
+            },
+            [(0, 0, 970, 60)],
+        ),
         # the same without a matching row count: nothing
-        ({"Modality": "US", "Manufacturer": "Ultrasonix", "ManufacturerModelName": "SONIX RP", "Rows": 700,
-          "Columns": 1024}, []),
+        (
+            {
+                "Modality": "US",
+                "Manufacturer": "Ultrasonix",
+                "ManufacturerModelName": "SONIX RP",
+                "Rows": 700,
+                "Columns": 1024,
+            },
+            [],
+        ),
     ],
 )
 def test_signatures_match_on_attributes_file_meta_and_lists(attrs, expected) -> None:
@@ -92,12 +114,22 @@ def test_signatures_skipped_a_group_at_a_time_match_as_when_tried_one_by_one() -
     from deidnode.engine.pixels.regions import matching
 
     sigs = load_signatures()
-    names = ("CT_small.dcm", "MR_small.dcm", "SC_rgb.dcm", "emri_small.dcm", "eCT_Supplemental.dcm", "rtplan.dcm",
-             "JPEG2000.dcm", "MR_small_RLE.dcm")
+    names = (
+        "CT_small.dcm",
+        "MR_small.dcm",
+        "SC_rgb.dcm",
+        "emri_small.dcm",
+        "eCT_Supplemental.dcm",
+        "rtplan.dcm",
+        "JPEG2000.dcm",
+        "MR_small_RLE.dcm",
+    )
     paths = [get_testdata_file(n, download=False) for n in names]  # bundled with pydicom: never downloaded
     datasets = [dcmread(p, stop_before_pixels=True) for p in paths if p]
-    datasets += [_ds(Manufacturer="GE MEDICAL SYSTEMS", SeriesDescription="Dose Report"),
-                 _ds(Manufacturer="TOSHIBA", Modality="CT", SeriesDescription="Dose Info")]
+    datasets += [
+        _ds(Manufacturer="GE MEDICAL SYSTEMS", SeriesDescription="Dose Report"),
+        _ds(Manufacturer="TOSHIBA", Modality="CT", SeriesDescription="Dose Info"),
+    ]
     for ds in datasets:
         assert {id(s) for s in matching(ds)} == {id(s) for s in sigs if s.matches(ds)}
     assert any(matching(ds) for ds in datasets)

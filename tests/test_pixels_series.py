@@ -101,9 +101,19 @@ def test_the_batch_command_keeps_one_decision_per_series(tmp_path: Path) -> None
         ct_slice(n).save_as(src / f"{n}.dcm", enforce_file_format=True)
     out = tmp_path / "out"
     p = subprocess.run(
-        [sys.executable, "-c", "import sys; from deidnode.cli import main; sys.exit(main())", "deid", str(src),
-         "--out", str(out), "--ephemeral-key"],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from deidnode.cli import main; sys.exit(main())",
+            "deid",
+            str(src),
+            "--out",
+            str(out),
+            "--ephemeral-key",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert p.returncode == 0, p.stderr[-2000:]
     audits = [json.loads(line) for line in (out / "audit.jsonl").read_text().splitlines()]

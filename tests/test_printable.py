@@ -23,7 +23,7 @@ def test_an_unknown_transfer_syntax_is_quarantined_not_copied_into_the_output(tm
 
     raw = bytearray(open(get_testdata_file("CT_small.dcm"), "rb").read())
     i = raw.index(b"1.2.840.10008.1.2.1\x00")
-    raw[i:i + 20] = b"1.2.840.10008.9.9.1\x00"  # a well-formed UID that names no transfer syntax
+    raw[i : i + 20] = b"1.2.840.10008.9.9.1\x00"  # a well-formed UID that names no transfer syntax
     policy = Policy.from_settings(settings_from_dict({}), "default")
     r = deidentify_bytes(bytes(raw), policy, Keys(b"k" * 32))
     assert not r.ok and (r.quarantine.stage, r.quarantine.code) == ("parse", "unknown_transfer_syntax")

@@ -16,9 +16,7 @@ CT = "1.2.840.10008.5.1.4.1.1.2"
 
 @pytest.fixture
 def setup(tmp_path):
-    s = settings_from_dict(
-        {"spool": {"path": str(tmp_path / "spool")}, "quarantine_path": str(tmp_path / "q")}
-    )
+    s = settings_from_dict({"spool": {"path": str(tmp_path / "spool")}, "quarantine_path": str(tmp_path / "q")})
     spool = Spool(s.spool.path)
     ids = []
     for i in range(2):
@@ -138,10 +136,12 @@ def test_config_is_accepted_after_the_subcommand(setup):
     s, _, ids = setup
     cfg = s.quarantine_path.parent / "node.yaml"
     cfg.write_text(yaml.safe_dump({"quarantine_path": str(s.quarantine_path), "spool": {"path": str(s.spool.path)}}))
-    for argv in (["quarantine", "list", "--config", str(cfg)], ["--config", str(cfg), "quarantine", "list"],
-                 ["quarantine", "--config", str(cfg), "list"]):
-        proc = subprocess.run([sys.executable, "-m", "deidnode.cli", *argv], capture_output=True, text=True,
-                              timeout=60)
+    for argv in (
+        ["quarantine", "list", "--config", str(cfg)],
+        ["--config", str(cfg), "quarantine", "list"],
+        ["quarantine", "--config", str(cfg), "list"],
+    ):
+        proc = subprocess.run([sys.executable, "-m", "deidnode.cli", *argv], capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, (argv, proc.stderr)
         assert sorted(line.split()[0] for line in proc.stdout.splitlines()) == sorted(ids)
 

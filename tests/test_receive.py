@@ -187,8 +187,18 @@ def test_dcmtk_storescu_with_small_pdus_and_a_small_announced_maximum(node, tmp_
     scp, spool = node(max_pdu=8192)
     files = write_study(tmp_path / "in", make_study(5, 1, size=128))
     r = subprocess.run(
-        ["/usr/bin/storescu", "--max-pdu", "4096", "-aet", "CT1", "-aec", "DEIDNODE", "127.0.0.1",
-         str(_port(scp)), *map(str, files)],
+        [
+            "/usr/bin/storescu",
+            "--max-pdu",
+            "4096",
+            "-aet",
+            "CT1",
+            "-aec",
+            "DEIDNODE",
+            "127.0.0.1",
+            str(_port(scp)),
+            *map(str, files),
+        ],
         env={**os.environ, "TCP_NODELAY": "1"},
         capture_output=True,
         timeout=60,

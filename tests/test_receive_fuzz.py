@@ -127,8 +127,9 @@ def _run(port: int, wire: bytes) -> list[int]:
 def live(tmp_path_factory):
     spool = Spool(tmp_path_factory.mktemp("fuzz") / "spool")
     scp = StorageSCP(
-        NodeSettings(host="127.0.0.1", port=0, max_pdu=16384, acse_timeout=1, dimse_timeout=1, network_timeout=1,
-                     dimse="fast"),  # the fast acceptor's own defences
+        NodeSettings(
+            host="127.0.0.1", port=0, max_pdu=16384, acse_timeout=1, dimse_timeout=1, network_timeout=1, dimse="fast"
+        ),  # the fast acceptor's own defences
         spool,
     )
     scp.start()
@@ -192,6 +193,7 @@ def test_every_spooled_file_is_the_instance_its_command_announced(live):
         assert layout is not None and layout.transfer_syntax == item.transfer_syntax
         meta = read_file_meta_info(path)
         assert sop_uids(raw[layout.meta_end :], item.transfer_syntax) == (
-            meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+            meta.MediaStorageSOPClassUID,
+            meta.MediaStorageSOPInstanceUID,
         )
     assert dcmread(spool.file_path(items[0])).SOPInstanceUID == UID

@@ -52,9 +52,11 @@ def test_generated_rules_equal_the_vendored_source_tables():
     assert doc["columns"] == base[0] == added[0]
     assert doc["rows"] == sorted(base[1:] + added[1:], key=lambda r: r[0])
     assert [r for r in doc["rows"] if r in base[1:]] == base[1:]  # 2024c rows unchanged and in their order
-    for name, tsv in (("e3-10-1-safe-private", "ps3.15-table-e3-10-1-safe-private.tsv"),
-                      ("e3-4-1-clean-struct-content", "ps3.15-table-e3-4-1-clean-struct-content.tsv"),
-                      ("dictionary-additions", "dictionary-2025a-additions.tsv")):
+    for name, tsv in (
+        ("e3-10-1-safe-private", "ps3.15-table-e3-10-1-safe-private.tsv"),
+        ("e3-4-1-clean-struct-content", "ps3.15-table-e3-4-1-clean-struct-content.tsv"),
+        ("dictionary-additions", "dictionary-2025a-additions.tsv"),
+    ):
         rows = _tsv(SOURCE / tsv)
         doc = json.loads((RULES_DIR / "standard" / f"{name}.json").read_text())
         assert doc["columns"] == rows[0] and doc["rows"] == rows[1:], name
@@ -79,8 +81,11 @@ def test_the_2025a_additions_are_new_tags_pydicom_learns_from_the_rules():
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="shared/standard is not beside the checkout")
 def test_vendored_tables_are_the_shared_ones():
-    for tsv in ("ps3.15-table-e1-1.tsv", "ps3.15-table-e3-10-1-safe-private.tsv",
-                "ps3.15-table-e3-4-1-clean-struct-content.tsv"):
+    for tsv in (
+        "ps3.15-table-e1-1.tsv",
+        "ps3.15-table-e3-10-1-safe-private.tsv",
+        "ps3.15-table-e3-4-1-clean-struct-content.tsv",
+    ):
         assert (SOURCE / tsv).read_bytes() == (SHARED / tsv).read_bytes(), tsv
 
 

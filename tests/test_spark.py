@@ -34,13 +34,26 @@ needs_java = pytest.mark.skipif(
     shutil.which("java") is None and not os.environ.get("JAVA_HOME"), reason="no Java runtime for Spark"
 )
 SPARK_CONF = ["spark.ui.enabled=false", "spark.ui.showConsoleProgress=false", "spark.sql.shuffle.partitions=2"]
-BUNDLED = ["CT_small.dcm", "MR_small_RLE.dcm", "JPEG2000.dcm", "reportsi.dcm", "ExplVR_BigEnd.dcm", "no_meta.dcm",
-           "rtplan.dcm"]
+BUNDLED = [
+    "CT_small.dcm",
+    "MR_small_RLE.dcm",
+    "JPEG2000.dcm",
+    "reportsi.dcm",
+    "ExplVR_BigEnd.dcm",
+    "no_meta.dcm",
+    "rtplan.dcm",
+]
 
 
 def _deid(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "deidnode.cli", "deid", *args], capture_output=True, text=True,
-                          timeout=600, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [sys.executable, "-m", "deidnode.cli", "deid", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +68,7 @@ def corpus(tmp_path_factory) -> Path:
         shutil.copy(get_testdata_file(name), src / "bundled" / ("deeper" if i % 2 else "") / name)
     P.planted_ct().save_as(src / "PatientName=QUIXLEY" / "a.dcm", enforce_file_format=True)
     _colleague_named_in_a_comment().save_as(src / "PatientName=QUIXLEY" / "b.dcm", enforce_file_format=True)
-    PH.make_ds("RGB", [("SMITH JOHN", (20, 20)), ("L", (280, 150))]).save_as(src / "us.dcm",
-                                                                             enforce_file_format=True)
+    PH.make_ds("RGB", [("SMITH JOHN", (20, 20)), ("L", (280, 150))]).save_as(src / "us.dcm", enforce_file_format=True)
     (src / "bundled" / "notes.txt").write_text("not dicom")
     shutil.copy(get_testdata_file("MR_truncated.dcm"), src / "bundled" / "MR_truncated.dcm")
     return src
@@ -121,7 +133,8 @@ def test_spark_job_writes_the_local_commands_files_byte_for_byte(corpus, key, lo
     audit = pq.read_table(out / "_audit").to_pylist()
     local_audit = [json.loads(x) for x in (ref / "audit.jsonl").read_text().splitlines()]
     assert sorted(json.dumps(_without_times(json.loads(r["record"])), sort_keys=True) for r in audit) == sorted(
-        json.dumps(_without_times(r), sort_keys=True) for r in local_audit)
+        json.dumps(_without_times(r), sort_keys=True) for r in local_audit
+    )
     assert len({r["run_id"] for r in audit}) == 1
 
     quarantine = Path(str(out) + ".quarantine")  # beside the output, as deid's
@@ -129,12 +142,16 @@ def test_spark_job_writes_the_local_commands_files_byte_for_byte(corpus, key, lo
     rows = pq.read_table(quarantine).to_pylist()
     local_q = ref.parent / "out.quarantine"
     assert sorted(r["content"] for r in rows) == sorted(p.read_bytes() for p in local_q.glob("*/instance.dcm"))
-    local_reasons = {json.loads(p.read_text())["input_sha256"]: json.loads(p.read_text())
-                     for p in local_q.glob("*/reason.json")}
+    local_reasons = {
+        json.loads(p.read_text())["input_sha256"]: json.loads(p.read_text()) for p in local_q.glob("*/reason.json")
+    }
     for r in rows:
         local_reason = local_reasons[r["input_sha256"]]
-        assert (r["stage"], r["code"], r["detail"]) == (local_reason["stage"], local_reason["code"],
-                                                        local_reason["detail"])
+        assert (r["stage"], r["code"], r["detail"]) == (
+            local_reason["stage"],
+            local_reason["code"],
+            local_reason["detail"],
+        )
         assert Path(r["input_path"].removeprefix("file:")) == Path(local_reason["input_path"])
     # Nothing from the inputs' paths or headers in what the job reports or records (the quarantine aside).
     text = proc.stdout + proc.stderr + json.dumps(audit)
@@ -176,17 +193,16 @@ class _FailFirstAttempt:
 
 @needs_java
 @pytest.mark.slow
-def test_a_failed_task_is_retried_and_the_output_is_as_without_the_failure(
-    spark, corpus, key, local_out, tmp_path
-):
+def test_a_failed_task_is_retried_and_the_output_is_as_without_the_failure(spark, corpus, key, local_out, tmp_path):
     from pyspark import cloudpickle
 
     from deidnode.spark import run_job
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     marker = tmp_path / "failed-once"
-    summary = run_job(spark, [str(corpus)], str(tmp_path / "out"), _policy(), str(key),
-                      on_file=_FailFirstAttempt(marker))
+    summary = run_job(
+        spark, [str(corpus)], str(tmp_path / "out"), _policy(), str(key), on_file=_FailFirstAttempt(marker)
+    )
     assert marker.read_text() == "0", "the injected failure did not happen"
     assert (summary.total, summary.deidentified, summary.quarantined) == (10, 9, 1)
     assert summary.skipped == {"not DICOM": 2}
@@ -230,11 +246,21 @@ def test_spark_refuses_a_random_key_and_previews_before_starting(tmp_path):
     assert eph.returncode == 2 and "--ephemeral-key: not available with --spark" in eph.stderr
     env_key = tmp_path / "k"
     env_key.write_bytes(b"k" * 32)
-    prev = _deid(f, "--out", str(tmp_path / "o"), "--spark", "local[1]", "--key-file", str(env_key),
-                 "--preview", str(tmp_path / "p"))
+    prev = _deid(
+        f,
+        "--out",
+        str(tmp_path / "o"),
+        "--spark",
+        "local[1]",
+        "--key-file",
+        str(env_key),
+        "--preview",
+        str(tmp_path / "p"),
+    )
     assert prev.returncode == 2 and "--preview: not available with --spark" in prev.stderr
-    bad = _deid(f, "--out", str(tmp_path / "o"), "--spark", "local[1]", "--key-file", str(env_key),
-                "--spark-conf", "novalue")
+    bad = _deid(
+        f, "--out", str(tmp_path / "o"), "--spark", "local[1]", "--key-file", str(env_key), "--spark-conf", "novalue"
+    )
     assert bad.returncode == 2 and "--spark-conf: expected KEY=VALUE" in bad.stderr
     dry = _deid(f, "--out", str(tmp_path / "o"), "--spark", "local[1]", "--key-file", str(env_key), "--dry-run")
     assert dry.returncode == 2 and "--dry-run: not available with --spark" in dry.stderr
@@ -244,8 +270,13 @@ def test_spark_refuses_a_random_key_and_previews_before_starting(tmp_path):
 def _task(key: Keys, out: Path, **changes) -> PartitionTask:
     from deidnode.spark.storage import OutputLocation
 
-    fields = dict(policy=_policy(), key_path="", key_check=key_fingerprint(key), environment=environment_fingerprint(),
-                  out=OutputLocation(out.as_uri()))
+    fields = dict(
+        policy=_policy(),
+        key_path="",
+        key_check=key_fingerprint(key),
+        environment=environment_fingerprint(),
+        out=OutputLocation(out.as_uri()),
+    )
     return PartitionTask(**{**fields, **changes})
 
 
@@ -255,8 +286,14 @@ def test_a_task_writes_what_the_local_command_writes(tmp_path):
     keys = Keys.from_file(key_file)
     raw = Path(get_testdata_file("CT_small.dcm")).read_bytes()
     task = _task(keys, tmp_path / "out", key_path=str(key_file))
-    rows = list(task([SimpleNamespace(path="file:/in/a.dcm", content=bytearray(raw)),
-                      SimpleNamespace(path="file:/in/readme.txt", content=bytearray(b"hello"))]))
+    rows = list(
+        task(
+            [
+                SimpleNamespace(path="file:/in/a.dcm", content=bytearray(raw)),
+                SimpleNamespace(path="file:/in/readme.txt", content=bytearray(b"hello")),
+            ]
+        )
+    )
     expected = deidentify_file(raw, _policy(), keys)
     assert rows[0][2] == "deidentified" and rows[0][3] == expected.output_name
     assert (tmp_path / "out" / expected.output_name).read_bytes() == expected.output

@@ -38,8 +38,13 @@ def test_arrow_writer_replaces_a_file_whole(tmp_path, object_store):
 
 
 def test_s3a_settings_become_pyarrow_s3_options_without_credentials():
-    opts = s3_options({"fs.s3a.endpoint": "http://minio.local:9000", "fs.s3a.endpoint.region": "eu-west-1",
-                       "fs.s3a.path.style.access": "true"})
+    opts = s3_options(
+        {
+            "fs.s3a.endpoint": "http://minio.local:9000",
+            "fs.s3a.endpoint.region": "eu-west-1",
+            "fs.s3a.path.style.access": "true",
+        }
+    )
     assert opts == {"endpoint_override": "minio.local:9000", "scheme": "http", "region": "eu-west-1"}
     assert s3_options({"fs.s3a.endpoint": "s3.eu-central-1.amazonaws.com"})["scheme"] == "https"
     pafs.S3FileSystem(**opts)  # accepted as arguments (no request is made)

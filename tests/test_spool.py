@@ -192,9 +192,7 @@ def test_concurrent_stores_are_group_committed_without_loss(tmp_path):
     assert len(ids) == len(set(ids)) == 160
     items = spool.claim_many("w", 500)
     assert sorted(i.id for i in items) == sorted(ids)
-    assert sorted(spool.read(i) for i in items) == sorted(
-        b"%d-%d" % (n, i) for n in range(8) for i in range(20)
-    )
+    assert sorted(spool.read(i) for i in items) == sorted(b"%d-%d" % (n, i) for n in range(8) for i in range(20))
 
 
 def test_claim_many_leases_in_id_order_up_to_limit(tmp_path):
@@ -214,8 +212,9 @@ def _wait_for(spool: Spool, dest: str, *, delay: float) -> Item:
 
 def test_destination_backoff_doubles_per_window_and_is_shared_between_spool_connections(tmp_path):
     a, b = Spool(tmp_path), Spool(tmp_path, receiver=False)
-    st, went_down = a.destinations.failed("pacs", "destination_unreachable", "ECONNREFUSED", initial=5,
-                                          maximum=60, now=1000.0)
+    st, went_down = a.destinations.failed(
+        "pacs", "destination_unreachable", "ECONNREFUSED", initial=5, maximum=60, now=1000.0
+    )
     assert went_down and st.failures == 1 and st.down_until == 1005.0 and st.down_since == 1000.0
     # another worker process fails inside the same window: the clock does not run faster
     st, went_down = b.destinations.failed("pacs", "no_response", "", initial=5, maximum=60, now=1001.0)

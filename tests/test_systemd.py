@@ -17,8 +17,10 @@ from layout import ROOT, install_layout, venv
 UNIT = ROOT / "systemd" / "deidnode.service"
 ANALYZE = shutil.which("systemd-analyze") or "/usr/bin/systemd-analyze"
 needs_analyze = pytest.mark.skipif(not Path(ANALYZE).exists(), reason="systemd-analyze not installed")
-needs_tools = pytest.mark.skipif(not shutil.which("systemd-sysusers") or not shutil.which("systemd-tmpfiles"),
-                                 reason="systemd-sysusers/systemd-tmpfiles not installed")
+needs_tools = pytest.mark.skipif(
+    not shutil.which("systemd-sysusers") or not shutil.which("systemd-tmpfiles"),
+    reason="systemd-sysusers/systemd-tmpfiles not installed",
+)
 
 
 def unit() -> configparser.RawConfigParser:
@@ -38,8 +40,9 @@ def installed(tmp_path_factory) -> Path:
 
 @needs_analyze
 def test_security_exposure_is_at_most_2_0():
-    r = subprocess.run([ANALYZE, "security", "--offline=yes", "--threshold=20", str(UNIT)],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [ANALYZE, "security", "--offline=yes", "--threshold=20", str(UNIT)], capture_output=True, text=True, timeout=60
+    )
     m = re.search(r"Overall exposure level for deidnode\.service: (\d+\.\d)", r.stdout)
     assert m, r.stdout + r.stderr
     assert float(m.group(1)) <= 2.0, r.stdout
@@ -50,9 +53,22 @@ def test_security_exposure_is_at_most_2_0():
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root and unshare")
 def test_systemd_analyze_verify_is_clean_on_the_installed_layout(installed):
     # verify checks that ExecStart exists: show it the installed /opt (a bind mount in a private namespace).
-    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
-                        'mount --bind "$0/opt" /opt && exec "$1" verify "$0/etc/systemd/system/deidnode.service"',
-                        str(installed), ANALYZE], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            'mount --bind "$0/opt" /opt && exec "$1" verify "$0/etc/systemd/system/deidnode.service"',
+            str(installed),
+            ANALYZE,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0 and r.stdout == "" and r.stderr == "", r.stdout + r.stderr
 
 
@@ -101,8 +117,12 @@ def test_install_sh_never_overwrites_the_configuration(installed, tmp_path):
     key = installed / "etc" / "deidnode" / "deid.key"
     before = (node_yaml.read_bytes(), key.read_bytes())
     node_yaml.write_text(before[0].decode() + "# edited by the operator\n")
-    r = subprocess.run(["sh", str(ROOT / "deploy" / "install.sh"), "--root", str(installed), "--no-venv"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        ["sh", str(ROOT / "deploy" / "install.sh"), "--root", str(installed), "--no-venv"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert node_yaml.read_text().endswith("# edited by the operator\n") and key.read_bytes() == before[1]
     node_yaml.write_bytes(before[0])

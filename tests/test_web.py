@@ -76,24 +76,52 @@ def test_frequent_reports_do_not_push_the_history_out():
 def _snapshot(**over) -> dict:
     d = {
         "generated": "2026-01-02T03:04:05+00:00",
-        "node": {"ae_title": "NODE<1>", "port": 104, "started": "2026-01-02T03:00:00+00:00",
-                 "uptime_seconds": 245.0, "step": "running", "healthy": True, "ready": False,
-                 "active_associations": 0},
+        "node": {
+            "ae_title": "NODE<1>",
+            "port": 104,
+            "started": "2026-01-02T03:00:00+00:00",
+            "uptime_seconds": 245.0,
+            "step": "running",
+            "healthy": True,
+            "ready": False,
+            "active_associations": 0,
+        },
         "versions": {"deidnode": "0.1.0"},
-        "spool": {"states": {"received": 1, "claimed": 0, "retry_wait": 2, "forwarded": 3, "quarantined": 4},
-                  "waiting": 3, "oldest_waiting_seconds": 61.0, "oldest_waiting_since": "x",
-                  "free_bytes": 10**9, "min_free_bytes": 10**6},
-        "throughput": {"windows": {"last_1m": {"seconds": 60, "in": 1, "out": 2, "quarantined": 0}},
-                       "per_minute": [{"minute": 0, "in": 1, "out": 2, "quarantined": 0}]},
-        "destinations": [{"name": "pacs", "type": "dicom", "target": "PACS@10.0.0.1:104",
-                          "state": "backing_off", "backoff_until": "2026-01-02T03:05:00+00:00", "failures": 2,
-                          "last_error": {"host": "10.0.0.1:104", "code": "connection_refused",
-                                         "detail": "<script>"}}],
-        "workers": {"configured": 1, "alive": 1, "lanes": 2, "restarts": 0,
-                    "processes": [{"slot": 0, "pid": 7, "alive": True, "started": None, "restarts": 0}],
-                    "recent_restarts": []},
-        "quarantine": {"total": 1, "recent": [{"id": "a" * 32, "stage": "route", "code": "no_route",
-                                               "time": "2026-01-02T03:01:00+00:00"}]},
+        "spool": {
+            "states": {"received": 1, "claimed": 0, "retry_wait": 2, "forwarded": 3, "quarantined": 4},
+            "waiting": 3,
+            "oldest_waiting_seconds": 61.0,
+            "oldest_waiting_since": "x",
+            "free_bytes": 10**9,
+            "min_free_bytes": 10**6,
+        },
+        "throughput": {
+            "windows": {"last_1m": {"seconds": 60, "in": 1, "out": 2, "quarantined": 0}},
+            "per_minute": [{"minute": 0, "in": 1, "out": 2, "quarantined": 0}],
+        },
+        "destinations": [
+            {
+                "name": "pacs",
+                "type": "dicom",
+                "target": "PACS@10.0.0.1:104",
+                "state": "backing_off",
+                "backoff_until": "2026-01-02T03:05:00+00:00",
+                "failures": 2,
+                "last_error": {"host": "10.0.0.1:104", "code": "connection_refused", "detail": "<script>"},
+            }
+        ],
+        "workers": {
+            "configured": 1,
+            "alive": 1,
+            "lanes": 2,
+            "restarts": 0,
+            "processes": [{"slot": 0, "pid": 7, "alive": True, "started": None, "restarts": 0}],
+            "recent_restarts": [],
+        },
+        "quarantine": {
+            "total": 1,
+            "recent": [{"id": "a" * 32, "stage": "route", "code": "no_route", "time": "2026-01-02T03:01:00+00:00"}],
+        },
     }
     d.update(over)
     return d
@@ -170,24 +198,38 @@ def test_destination_states_come_from_the_spools_shared_retry_clock(tmp_path):
     from deidnode.spool import Spool
     from deidnode.web import NodeStatus
 
-    settings = settings_from_dict({
-        "spool": {"path": str(tmp_path / "spool")},
-        "destinations": [
-            {"name": "pacs", "type": "dicom", "ae_title": "PACS", "host": "10.0.0.1", "port": 104},
-            {"name": "out", "type": "folder", "path": str(tmp_path / "out")},
-        ],
-    })
+    settings = settings_from_dict(
+        {
+            "spool": {"path": str(tmp_path / "spool")},
+            "destinations": [
+                {"name": "pacs", "type": "dicom", "ae_title": "PACS", "host": "10.0.0.1", "port": 104},
+                {"name": "out", "type": "folder", "path": str(tmp_path / "out")},
+            ],
+        }
+    )
     spool = Spool(settings.spool.path)
     clock = Clock(1000.0)
-    status = NodeStatus(settings, heartbeat=Heartbeat(5), spool=spool, supervisor=None, scp=None,
-                        throughput=None, versions={}, clock=clock)
+    status = NodeStatus(
+        settings,
+        heartbeat=Heartbeat(5),
+        spool=spool,
+        supervisor=None,
+        scp=None,
+        throughput=None,
+        versions={},
+        clock=clock,
+    )
     assert [d["state"] for d in status.destinations()] == ["ok", "ok"]
     spool.destinations.failed("pacs", "connection_refused", "ECONNREFUSED", initial=5, maximum=600, now=1000.0)
     clock.t = 1002.0
     pacs, out = status.destinations()
     assert pacs["state"] == "backing_off" and pacs["backoff_until"] == "1970-01-01T00:16:45+00:00"
-    assert pacs["last_error"] == {"time": "1970-01-01T00:16:40+00:00", "host": "10.0.0.1:104",
-                                  "code": "connection_refused", "detail": "ECONNREFUSED"}
+    assert pacs["last_error"] == {
+        "time": "1970-01-01T00:16:40+00:00",
+        "host": "10.0.0.1:104",
+        "code": "connection_refused",
+        "detail": "ECONNREFUSED",
+    }
     assert out["state"] == "ok" and pacs["target"] == "PACS@10.0.0.1:104"
     clock.t = 1010.0
     assert status.destinations()[0]["state"] == "retrying"
@@ -200,9 +242,14 @@ def _serve(tmp_path, config: str) -> subprocess.CompletedProcess:
     root = Path(__file__).resolve().parents[1]
     cfg = tmp_path / "node.yaml"
     cfg.write_text(config)
-    return subprocess.run([sys.executable, "-m", "deidnode.cli", "serve", "--config", str(cfg), "--ephemeral-key"],
-                          capture_output=True, text=True, timeout=90, cwd=root,
-                          env={**os.environ, "PYTHONPATH": str(root)})
+    return subprocess.run(
+        [sys.executable, "-m", "deidnode.cli", "serve", "--config", str(cfg), "--ephemeral-key"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
 
 
 def test_a_busy_metrics_port_is_one_line_naming_the_port_not_a_traceback(tmp_path):
@@ -212,10 +259,13 @@ def test_a_busy_metrics_port_is_one_line_naming_the_port_not_a_traceback(tmp_pat
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         port = busy.getsockname()[1]
-        r = _serve(tmp_path, f"node: {{host: 127.0.0.1, port: 0}}\nspool: {{path: {tmp_path / 'spool'}}}\n"
-                             f"quarantine_path: {tmp_path / 'q'}\naudit: {{path: {tmp_path / 'audit.jsonl'}}}\n"
-                             f"destinations: [{{name: out, type: folder, path: {tmp_path / 'out'}}}]\n"
-                             f"metrics: {{port: {port}}}\n")
+        r = _serve(
+            tmp_path,
+            f"node: {{host: 127.0.0.1, port: 0}}\nspool: {{path: {tmp_path / 'spool'}}}\n"
+            f"quarantine_path: {tmp_path / 'q'}\naudit: {{path: {tmp_path / 'audit.jsonl'}}}\n"
+            f"destinations: [{{name: out, type: folder, path: {tmp_path / 'out'}}}]\n"
+            f"metrics: {{port: {port}}}\n",
+        )
     assert r.returncode == 2
     assert "Traceback" not in r.stderr
     (line,) = [json.loads(x) for x in r.stderr.splitlines() if "startup_failed" in x]
@@ -227,9 +277,12 @@ def test_serve_refuses_to_start_when_the_audit_folder_cannot_be_made(tmp_path):
 
     (tmp_path / "a-file").write_text("")
     audit = tmp_path / "a-file" / "audit.jsonl"
-    r = _serve(tmp_path, f"spool: {{path: {tmp_path / 'spool'}}}\nquarantine_path: {tmp_path / 'q'}\n"
-                         f"destinations: [{{name: out, type: folder, path: {tmp_path / 'out'}}}]\n"
-                         f"audit: {{path: {audit}}}\n")
+    r = _serve(
+        tmp_path,
+        f"spool: {{path: {tmp_path / 'spool'}}}\nquarantine_path: {tmp_path / 'q'}\n"
+        f"destinations: [{{name: out, type: folder, path: {tmp_path / 'out'}}}]\n"
+        f"audit: {{path: {audit}}}\n",
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     details = [json.loads(x)["detail"] for x in r.stderr.splitlines() if "startup_failed" in x]
     assert details == [f"error: audit folder: {tmp_path / 'a-file'}: exists and is not a folder"]
@@ -240,9 +293,12 @@ def test_an_admin_token_too_short_stops_the_start(tmp_path):
 
     token = tmp_path / "admin.token"
     token.write_text("short\n")
-    r = _serve(tmp_path, f"spool: {{path: {tmp_path / 'spool'}}}\nquarantine_path: {tmp_path / 'q'}\n"
-                         f"destinations: [{{name: out, type: folder, path: {tmp_path / 'out'}}}]\n"
-                         f"audit: {{path: {tmp_path / 'audit.jsonl'}}}\nweb: {{admin_token_file: {token}}}\n")
+    r = _serve(
+        tmp_path,
+        f"spool: {{path: {tmp_path / 'spool'}}}\nquarantine_path: {tmp_path / 'q'}\n"
+        f"destinations: [{{name: out, type: folder, path: {tmp_path / 'out'}}}]\n"
+        f"audit: {{path: {tmp_path / 'audit.jsonl'}}}\nweb: {{admin_token_file: {token}}}\n",
+    )
     assert r.returncode == 2
     (line,) = [json.loads(x) for x in r.stderr.splitlines() if "startup_failed" in x]
     assert "web.admin_token_file" in line["detail"] and "short" not in line["detail"]
@@ -276,18 +332,27 @@ def test_readyz_fails_for_each_reason_a_node_cannot_take_instances_and_not_for_a
     from deidnode.spool import Spool
     from deidnode.web import NodeStatus
 
-    settings = settings_from_dict({
-        "spool": {"path": str(tmp_path / "spool"), "min_free_bytes": 0},
-        "destinations": [{"name": "pacs", "type": "dicom", "ae_title": "PACS", "host": "10.0.0.1", "port": 104}],
-    })
+    settings = settings_from_dict(
+        {
+            "spool": {"path": str(tmp_path / "spool"), "min_free_bytes": 0},
+            "destinations": [{"name": "pacs", "type": "dicom", "ae_title": "PACS", "host": "10.0.0.1", "port": 104}],
+        }
+    )
     spool = Spool(settings.spool.path)
     hb = Heartbeat(5)
     hb.beat()
     scp, supervisor = _Scp(), _Supervisor(alive=2)
 
     def ready(**kw: object) -> tuple[bool, dict]:
-        st = NodeStatus(kw.get("settings", settings), heartbeat=hb, spool=spool, supervisor=kw.get("sup", supervisor),
-                        scp=kw.get("scp", scp), throughput=None, versions={})
+        st = NodeStatus(
+            kw.get("settings", settings),
+            heartbeat=hb,
+            spool=spool,
+            supervisor=kw.get("sup", supervisor),
+            scp=kw.get("scp", scp),
+            throughput=None,
+            versions={},
+        )
         return st.readiness()
 
     ok, body = ready()

@@ -31,9 +31,7 @@ def fake_deidentify(raw: bytes, policy, keys) -> EngineResult:
     except Exception:  # noqa: BLE001
         return EngineResult(None, Quarantine("parse", "unparseable"))
     if "PixelData" in ds and len(ds.PixelData) != ds.Rows * ds.Columns * ds.BitsAllocated // 8:
-        return EngineResult(
-            None, Quarantine("pixels", "pixel_data_mismatch", "expected by attributes")
-        )
+        return EngineResult(None, Quarantine("pixels", "pixel_data_mismatch", "expected by attributes"))
     ds.PatientName = "ANON"
     ds.PatientID = "DN000"
     new = "2.25." + str(int.from_bytes(hashlib.sha256(ds.SOPInstanceUID.encode()).digest()[:16], "big"))
@@ -183,9 +181,7 @@ def test_unrouted_instance_is_quarantined(tmp_path, peer):
 
 def test_item_that_killed_workers_is_quarantined_not_retried_forever(tmp_path, peer):
     pipe, spool = _pipeline(tmp_path, peer.port)
-    spool.store(
-        to_bytes(make_study(1, 1)[0]), calling_aet="CT1", sop_class=CT, transfer_syntax="1.2.840.10008.1.2.1"
-    )
+    spool.store(to_bytes(make_study(1, 1)[0]), calling_aet="CT1", sop_class=CT, transfer_syntax="1.2.840.10008.1.2.1")
     for n in range(3):
         spool.claim(f"dead{n}")
         spool.requeue(owners=[f"dead{n}"], crashed=True)
@@ -232,8 +228,14 @@ def test_a_worker_process_keeps_one_instance_in_flight_per_lane(tmp_path):
                 "workers": {"count": 1, "lanes": 2, "claim_batch": 1, "poll_seconds": 0.05},
                 "pixels": {"policy": "off"},
                 "destinations": [
-                    {"name": "pacs", "type": "dicom", "ae_title": "RECORDER", "host": "127.0.0.1",
-                     "port": slow.port, "timeout": 10}
+                    {
+                        "name": "pacs",
+                        "type": "dicom",
+                        "ae_title": "RECORDER",
+                        "host": "127.0.0.1",
+                        "port": slow.port,
+                        "timeout": 10,
+                    }
                 ],
             }
         )

@@ -35,9 +35,7 @@ def test_serve_without_a_key_exits_with_config_error(tmp_path):
 
 def test_serve_with_routes_to_unknown_destination_exits_with_config_error(tmp_path):
     (tmp_path / "routes.yaml").write_text("routes:\n  - name: r\n    destinations: [nowhere]\n")
-    r = _serve(
-        tmp_path, f"spool: {{path: {tmp_path / 'spool'}}}\nroutes_file: routes.yaml\n", "--ephemeral-key"
-    )
+    r = _serve(tmp_path, f"spool: {{path: {tmp_path / 'spool'}}}\nroutes_file: routes.yaml\n", "--ephemeral-key")
     assert r.returncode == 2
     assert "unknown destination 'nowhere'" in r.stderr
 

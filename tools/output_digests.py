@@ -25,9 +25,17 @@ PROFILES = {
     "safe_private_full_dates": {"options": ("retain_safe_private", "retain_long_full_dates", "clean_descriptors")},
     "unlisted_keep": {"unlisted_standard": "keep"},
     "all_retain": {
-        "options": ("retain_uids", "retain_device_identity", "retain_institution_identity",
-                    "retain_patient_characteristics", "retain_long_modified_dates", "clean_descriptors",
-                    "clean_structured_content", "clean_graphics", "retain_safe_private"),
+        "options": (
+            "retain_uids",
+            "retain_device_identity",
+            "retain_institution_identity",
+            "retain_patient_characteristics",
+            "retain_long_modified_dates",
+            "clean_descriptors",
+            "clean_structured_content",
+            "clean_graphics",
+            "retain_safe_private",
+        ),
     },
 }
 
@@ -38,8 +46,9 @@ def corpus() -> list[tuple[str, bytes]]:
     sys.path.insert(0, str(ROOT / "tests"))
     import phi_dataset as P
 
-    files: list[Path] = sorted(p for p in (Path(pydicom.__file__).parent / "data" / "test_files").rglob("*")
-                               if p.is_file())
+    files: list[Path] = sorted(
+        p for p in (Path(pydicom.__file__).parent / "data" / "test_files").rglob("*") if p.is_file()
+    )
     try:
         import data_store  # pydicom-data
 

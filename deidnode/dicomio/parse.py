@@ -77,5 +77,3 @@ def _drop_group_0002(ds: Dataset) -> None:
     """File meta elements belong in the file meta (PS3.10 7.1); inside the data set they are dropped."""
     for tag in [t for t in ds.keys() if t.group == 0x0002]:
         del ds[tag]
-
-

@@ -73,9 +73,7 @@ __all__ = [
 ]
 
 
-def acceptor(
-    settings: NodeSettings, contexts: dict[str, frozenset[str]], service: AcceptorService
-) -> Acceptor:
+def acceptor(settings: NodeSettings, contexts: dict[str, frozenset[str]], service: AcceptorService) -> Acceptor:
     """The acceptor port for ``settings.dimse`` serving ``contexts`` (abstract syntax -> transfer syntaxes)."""
     if settings.dimse == "pynetdicom":
         from .pynetdicom_acceptor import PynetdicomAcceptor

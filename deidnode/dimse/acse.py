@@ -410,8 +410,9 @@ def request(
         raise ProtocolError(f"malformed A-ASSOCIATE-AC ({type(e).__name__})", REASON_INVALID_PARAMETER) from None
     peer_max = _max_length(list(reply.user_information or []))
     if not peer_max_ok(peer_max):
-        raise ProtocolError(f"acceptor's maximum length {peer_max} is below {MIN_PEER_MAX_PDU}",
-                            REASON_INVALID_PARAMETER)
+        raise ProtocolError(
+            f"acceptor's maximum length {peer_max} is below {MIN_PEER_MAX_PDU}", REASON_INVALID_PARAMETER
+        )
     asked = {cx.context_id: cx.abstract_syntax for cx in proposed}
     accepted = {
         int(cx.context_id or 0): (str(asked[cx.context_id]), str(cx.transfer_syntax[0]))

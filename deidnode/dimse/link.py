@@ -339,6 +339,7 @@ class Link:
     def _send(self, buffers: Sequence[bytes | memoryview]) -> None:
         self._arm()
         if self._gather:
+
             def sendmsg(batch: Sequence[memoryview]) -> int:
                 self._arm()
                 return self.sock.sendmsg(batch)

@@ -169,8 +169,9 @@ def deidentify(
         scope = keys.lexicon_scope(patient) if lexicon is not None else b""
         known = lexicon.known(scope) if lexicon is not None else ()
         cleaner = NameCleaner(phi, keys, scope, known, _header_ner(policy))
-        ctx = HeaderContext(keys=keys, profile=profile, phi=phi, day_offset=day_offset, explicit_vr=not implicit,
-                            text=cleaner)
+        ctx = HeaderContext(
+            keys=keys, profile=profile, phi=phi, day_offset=day_offset, explicit_vr=not implicit, text=cleaner
+        )
         originals = _identities(ds) if collect_mapping else {}
         if ctx.rules.safe_private:
             ctx.declared = read_declarations(ds)

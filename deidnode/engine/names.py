@@ -99,7 +99,7 @@ def _cue_index(groups: list[list[str]], case_sensitive: Collection[str]) -> dict
             if not found:
                 continue
             words = tuple(m.group().lower() for m in found)
-            gaps = tuple(cue[a.end():b.start()] for a, b in zip(found, found[1:], strict=False))
+            gaps = tuple(cue[a.end() : b.start()] for a, b in zip(found, found[1:], strict=False))
             exact = tuple(m.group() for m in found) if cue in case_sensitive else None
             index.setdefault(words[0], []).append(Cue(words, gaps, g == 0, exact))
     return {k: tuple(v) for k, v in index.items()}
@@ -145,7 +145,7 @@ def _is_eponym_use(words: list[re.Match[str]], i: int, text: str, rules: NameRul
     if normalize_token(words[i].group().rstrip(".").split("'")[0].split("’")[0]) not in rules.eponyms:
         return False
     end = words[i].end()
-    if text[end:end + 2] in ("'s", "’s") or words[i].group().lower().endswith(("'s", "’s")):
+    if text[end : end + 2] in ("'s", "’s") or words[i].group().lower().endswith(("'s", "’s")):
         return True
     if i + 1 < len(words) and words[i + 1].group().rstrip(".").lower() in rules.contexts:
         return True
@@ -155,8 +155,14 @@ def _is_eponym_use(words: list[re.Match[str]], i: int, text: str, rules: NameRul
 class NameCleaner:
     """Cleans free-text values of one instance; collects the name words it found (for the lexicon)."""
 
-    def __init__(self, phi: PhiValues, keys: Keys | None = None, scope: bytes = b"",
-                 known: Collection[bytes] = (), ner: NerFn | None = None) -> None:
+    def __init__(
+        self,
+        phi: PhiValues,
+        keys: Keys | None = None,
+        scope: bytes = b"",
+        known: Collection[bytes] = (),
+        ner: NerFn | None = None,
+    ) -> None:
         self.phi = phi
         self.rules = load_name_rules()
         self.keys = keys
@@ -212,7 +218,7 @@ class NameCleaner:
             if any(a <= start < b for a, b in guarded):
                 continue
             i = next((starts[s] for s in range(end, min(len(text), end + 4) + 1) if s in starts), None)
-            if i is None or not re.fullmatch(r"[\s,:;.(]*", text[end:words[i].start()]):
+            if i is None or not re.fullmatch(r"[\s,:;.(]*", text[end : words[i].start()]):
                 continue
             if normalize_token(words[i].group()) in rules.cue_words and words[i].start() < end + 4:
                 continue  # "discussed with Dr ...": the honorific is a cue of its own
@@ -239,14 +245,15 @@ class NameCleaner:
                 k = len(cue.words)
                 if i + k > len(words):
                     continue
-                seq = words[i:i + k]
+                seq = words[i : i + k]
                 if any(seq[j].group().lower().rstrip(".") != cue.words[j].rstrip(".") for j in range(1, k)):
                     continue
-                gaps = [text[a.end():b.start()] for a, b in zip(seq, seq[1:], strict=False)]
+                gaps = [text[a.end() : b.start()] for a, b in zip(seq, seq[1:], strict=False)]
                 if any(g != cg and not (cg == " " and g.isspace()) for g, cg in zip(gaps, cue.gaps, strict=True)):
                     continue
                 if cue.exact is not None and tuple(x.group().rstrip(".") for x in seq) != tuple(
-                        e.rstrip(".") for e in cue.exact):
+                    e.rstrip(".") for e in cue.exact
+                ):
                     continue
                 out.append((m.start(), seq[-1].end()))
         return out
@@ -267,7 +274,7 @@ class NameCleaner:
         while i < len(words) and taken < 3:
             m = words[i]
             last = (particles or spans)[-1][1] if particles or spans else None
-            if last is not None and not re.fullmatch(r"[ \t]+|[ \t]*-[ \t]*", text[last:m.start()]):
+            if last is not None and not re.fullmatch(r"[ \t]+|[ \t]*-[ \t]*", text[last : m.start()]):
                 break
             if m.group().lower() in self.rules.particles or m.group().lower().rstrip(".") in self.rules.particles:
                 particles.append(m.span())
@@ -289,7 +296,7 @@ class NameCleaner:
         end = words[i].start()
         while j >= 0 and len(spans) < 3:
             m = words[j]
-            if not re.fullmatch(r"[ \t]*,?[ \t]*", text[m.end():end]):
+            if not re.fullmatch(r"[ \t]*,?[ \t]*", text[m.end() : end]):
                 break
             if _is_eponym_use(words, j, text, self.rules) or not self._name_word(m, caps):
                 break
@@ -329,16 +336,16 @@ class NameCleaner:
             if not norm[i] or self._hash(PHRASE_START + norm[i]) not in self.known:
                 continue
             for n in range(2, min(7, len(words) - i + 1)):
-                if self._hash(" ".join(norm[i:i + n])) in self.known:
+                if self._hash(" ".join(norm[i : i + n])) in self.known:
                     hits.append((words[i].start(), words[i + n - 1].end()))
         runs = list(_RUN.finditer(text))
         for i in range(len(runs)):  # identifiers, also when written with separators
             for n in (1, 2, 3):
                 if i + n > len(runs):
                     break
-                if n > 1 and not re.fullmatch(r"[-./]", text[runs[i + n - 2].end():runs[i + n - 1].start()]):
+                if n > 1 and not re.fullmatch(r"[-./]", text[runs[i + n - 2].end() : runs[i + n - 1].start()]):
                     break
-                token = "".join(normalize_token(r.group()) for r in runs[i:i + n])
+                token = "".join(normalize_token(r.group()) for r in runs[i : i + n])
                 if len(token) >= 3 and any(c.isdigit() for c in token) and self._hash(token) in self.known:
                     hits.append((runs[i].start(), runs[i + n - 1].end()))
         return hits

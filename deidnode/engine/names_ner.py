@@ -26,15 +26,16 @@ class PersonNer:
 
     def __init__(self, models_dir: Path, lang: str = "en") -> None:
         if importlib.util.find_spec("stanza") is None:
-            raise HeaderNerUnavailableError("ner_unavailable", "header NER needs the 'stanza' package",
-                                            stage="header")
+            raise HeaderNerUnavailableError("ner_unavailable", "header NER needs the 'stanza' package", stage="header")
         if not (Path(models_dir) / lang).is_dir():
-            raise HeaderNerUnavailableError("ner_unavailable", f"no stanza '{lang}' models under "
-                                            "header.stanza_models_dir", stage="header")
+            raise HeaderNerUnavailableError(
+                "ner_unavailable", f"no stanza '{lang}' models under header.stanza_models_dir", stage="header"
+            )
         import stanza
 
-        self._nlp = stanza.Pipeline(lang, dir=str(models_dir), processors="tokenize,ner", download_method=None,
-                                    verbose=False, use_gpu=False)
+        self._nlp = stanza.Pipeline(
+            lang, dir=str(models_dir), processors="tokenize,ner", download_method=None, verbose=False, use_gpu=False
+        )
 
     def __call__(self, text: str) -> list[tuple[int, int]]:
         doc = self._nlp(text.title() if text.isupper() else text)

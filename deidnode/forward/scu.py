@@ -124,8 +124,15 @@ class DicomForwarder:
     def _connect(self) -> Result | None:
         dest = self.dest
         assert dest.host and dest.port and dest.ae_title
-        peer = Peer(dest.host, dest.port, called_ae=dest.ae_title, calling_ae=dest.calling_ae_title,
-                    max_pdu=dest.max_pdu, timeout=dest.timeout, tls=self._ssl)
+        peer = Peer(
+            dest.host,
+            dest.port,
+            called_ae=dest.ae_title,
+            calling_ae=dest.calling_ae_title,
+            max_pdu=dest.max_pdu,
+            timeout=dest.timeout,
+            tls=self._ssl,
+        )
         proposal = self._proposal()
         try:
             assoc = self._requestor.open(peer, proposal)
@@ -147,8 +154,12 @@ class DicomForwarder:
         self.proposed = {sop for sop, _ in proposal}
         log.info(
             "association_open",
-            extra={"destination": self.name, "peer": self.where, "contexts": len(self.contexts),
-                   "proposed": len(proposal)},
+            extra={
+                "destination": self.name,
+                "peer": self.where,
+                "contexts": len(self.contexts),
+                "proposed": len(proposal),
+            },
         )
         return None
 
@@ -241,16 +252,20 @@ class DicomForwarder:
                 return Result(Outcome.RETRY, "connection_lost", f"{self.where}: {e.cause}")
             if e.kind == "aborted":
                 self._drop(abort=None)
-                return Result(Outcome.FAIL, "destination_aborted", f"{self.where}: A-ABORT in answer to the C-STORE "
-                              "A-ABORT")
+                return Result(
+                    Outcome.FAIL, "destination_aborted", f"{self.where}: A-ABORT in answer to the C-STORE A-ABORT"
+                )
             self._drop(abort=True)
             if e.kind == "timeout":
                 # The destination may still store it: no immediate resend; the retry clock decides, and the
                 # next attempt waits longer.
                 waited = self.response_timeout
                 self.response_timeout = min(waited * 2, self.dest.timeout * RESPONSE_TIMEOUT_GROWTH)
-                return Result(Outcome.RETRY, "response_timeout", f"{self.where}: no C-STORE-RSP in {waited:g} s "
-                              f"(next attempt waits {self.response_timeout:g} s)")
+                return Result(
+                    Outcome.RETRY,
+                    "response_timeout",
+                    f"{self.where}: no C-STORE-RSP in {waited:g} s (next attempt waits {self.response_timeout:g} s)",
+                )
             if not fresh and e.kind in ("closed", "released"):
                 raise _Reconnect from e  # the peer had closed the idle association before our request
             return Result(Outcome.RETRY, "connection_lost", f"{self.where}: {e.cause}")

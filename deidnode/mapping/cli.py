@@ -24,8 +24,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     msub = p.add_subparsers(dest="mcommand", required=True)
     q = msub.add_parser("new-key", help="write a new mapping key to FILE (0600); keep it apart from deid.key")
     q.add_argument("file")
-    for name, text in (("export", "write every entry (or those since a date) to a CSV file (0600)"),
-                       ("lookup", "print the original(s) a pseudonym replaced")):
+    for name, text in (
+        ("export", "write every entry (or those since a date) to a CSV file (0600)"),
+        ("lookup", "print the original(s) a pseudonym replaced"),
+    ):
         q = msub.add_parser(name, help=text)
         q.add_argument("--config", help=argparse.SUPPRESS, default=argparse.SUPPRESS)
         q.add_argument("--store", help="the mapping file (default: mapping.path of the config)")

@@ -86,8 +86,9 @@ def load_mapping_key(path: Path, *, deid_secret: bytes | None = None) -> bytes:
     except (binascii.Error, ValueError):
         ok = False
     if not ok:
-        raise ConfigError("config error: mapping.key_file: not a mapping key (make one with: "
-                          "deidnode mapping new-key FILE)")
+        raise ConfigError(
+            "config error: mapping.key_file: not a mapping key (make one with: deidnode mapping new-key FILE)"
+        )
     if deid_secret is not None and (key == deid_secret or base64.urlsafe_b64decode(key) == deid_secret):
         raise ConfigError("config error: mapping.key_file: the mapping key must not be the de-identification key")
     return key
@@ -113,8 +114,10 @@ class MappingStore:
         # once (by the workers too, which would otherwise write rows its broker cannot read).
         row = conn.execute("SELECT value FROM meta WHERE name = 'check'").fetchone()
         if row is None:
-            conn.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('check', ?)",
-                         (self._fernet.encrypt(b"deidnode mapping store"),))
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (name, value) VALUES ('check', ?)",
+                (self._fernet.encrypt(b"deidnode mapping store"),),
+            )
         else:
             try:
                 self._fernet.decrypt(row[0])
@@ -142,8 +145,12 @@ class MappingStore:
         """Store (kind, original, pseudonym) pairs not stored yet; returns how many were new."""
         now = self.clock()
         rows = [
-            (self._h("pair", k, o, p), self._h("lookup", p), now,
-             self._fernet.encrypt(json.dumps({"kind": k, "original": o, "pseudonym": p}).encode("utf-8")))
+            (
+                self._h("pair", k, o, p),
+                self._h("lookup", p),
+                now,
+                self._fernet.encrypt(json.dumps({"kind": k, "original": o, "pseudonym": p}).encode("utf-8")),
+            )
             for k, o, p in pairs
         ]
         if not rows:
@@ -176,9 +183,13 @@ class MappingStore:
             yield self._decrypt(created, token)
 
     def lookup(self, pseudonym: str) -> list[Entry]:
-        rows = self._conn().execute(
-            "SELECT created, token FROM mapping WHERE lookup = ? ORDER BY created", (self._h("lookup", pseudonym),)
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT created, token FROM mapping WHERE lookup = ? ORDER BY created", (self._h("lookup", pseudonym),)
+            )
+            .fetchall()
+        )
         return [self._decrypt(c, t) for c, t in rows]
 
     def prune(self, older_than_seconds: float) -> int:

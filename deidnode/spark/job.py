@@ -44,8 +44,17 @@ AUDIT_DIR = "_audit"  # "_" names are hidden to Spark and Hadoop readers: a late
 QUARANTINE_SUFFIX = ".quarantine"  # as deid's default: beside the output, never inside it (raw PHI)
 
 # Distributions whose code decides output bytes besides deidnode itself (parsing, pixel codecs, OCR).
-_LIBRARIES = ("pydicom", "numpy", "pillow", "pylibjpeg", "pylibjpeg-openjpeg", "pylibjpeg-libjpeg", "python-gdcm",
-              "rapidocr_onnxruntime", "onnxruntime")
+_LIBRARIES = (
+    "pydicom",
+    "numpy",
+    "pillow",
+    "pylibjpeg",
+    "pylibjpeg-openjpeg",
+    "pylibjpeg-libjpeg",
+    "python-gdcm",
+    "rapidocr_onnxruntime",
+    "onnxruntime",
+)
 
 # One row per input. ``record`` is the JSON line ``deidnode deid`` writes to audit.jsonl; ``input_path``, ``size``
 # and ``content`` (the input's bytes) are set for quarantined inputs only, the one place that may name the input;
@@ -66,10 +75,29 @@ RESULT_COLUMNS = (
     ("size", "long"),
     ("content", "binary"),
 )
-AUDIT_COLUMNS = ("time", "input_sha256", "status", "output", "sop_class_uid", "modality", "stage", "code", "detail",
-                 "record")
-QUARANTINE_COLUMNS = ("time", "input_sha256", "input_path", "size", "sop_class_uid", "stage", "code", "detail",
-                      "content")
+AUDIT_COLUMNS = (
+    "time",
+    "input_sha256",
+    "status",
+    "output",
+    "sop_class_uid",
+    "modality",
+    "stage",
+    "code",
+    "detail",
+    "record",
+)
+QUARANTINE_COLUMNS = (
+    "time",
+    "input_sha256",
+    "input_path",
+    "size",
+    "sop_class_uid",
+    "stage",
+    "code",
+    "detail",
+    "content",
+)
 
 
 @dataclass(frozen=True)
@@ -141,11 +169,14 @@ def _checked_keys(key_path: str, key_check: str, environment: str) -> Keys:
     """The executor's key, after checking that it and this executor's deidnode are the driver's."""
     keys = executor_key(key_path)
     if key_fingerprint(keys) != key_check:
-        raise ConfigError(f"config error: keys.key_file: the key read from {key_path} on this executor "
-                          "differs from the driver's")
+        raise ConfigError(
+            f"config error: keys.key_file: the key read from {key_path} on this executor differs from the driver's"
+        )
     if environment_fingerprint() != environment:
-        raise ConfigError("config error: spark: this executor's deidnode, rules or libraries differ from the "
-                          "driver's (install the same deidnode[spark] everywhere)")
+        raise ConfigError(
+            "config error: spark: this executor's deidnode, rules or libraries differ from the "
+            "driver's (install the same deidnode[spark] everywhere)"
+        )
     return keys
 
 
@@ -204,8 +235,19 @@ class PartitionTask:
                 path, size, content = str(row.path), len(raw), raw
             engine = record.get("engine") or {}  # the audit record's layout: deidnode/audit.py
             yield (
-                now, record["input_sha256"], res.status, record.get("output"), engine.get("sop_class_uid"),
-                engine.get("modality"), stage, code, detail, json.dumps(record, sort_keys=True), None, path, size,
+                now,
+                record["input_sha256"],
+                res.status,
+                record.get("output"),
+                engine.get("sop_class_uid"),
+                engine.get("modality"),
+                stage,
+                code,
+                detail,
+                json.dumps(record, sort_keys=True),
+                None,
+                path,
+                size,
                 content,
             )
             if self.on_file is not None:
@@ -275,8 +317,10 @@ def run_job(
         raise ConfigError(f"--quarantine {quarantine} is inside --out {dst}: the quarantine holds raw PHI")
     for s in srcs:
         if _inside(dst, s) or _inside(quarantine, s):
-            raise ConfigError("config error: --out: the output (or its quarantine) is inside an input folder, "
-                              "whose files would be read again")
+            raise ConfigError(
+                "config error: --out: the output (or its quarantine) is inside an input folder, "
+                "whose files would be read again"
+            )
     hconf = spark.sparkContext._jsc.hadoopConfiguration()
     s3a = {k: str(hconf.get(k)) for k in S3A_SETTINGS if hconf.get(k) is not None}
     location = OutputLocation(dst, s3a)
@@ -309,8 +353,12 @@ def run_job(
             tagged.select(*AUDIT_COLUMNS, "run_id").write.mode("append").parquet(audit_uri)
         if counts.get("quarantined"):
             _private_dir(spark, quarantine)
-            (tagged.where(F.col("status") == "quarantined").select(*QUARANTINE_COLUMNS, "run_id")
-             .write.mode("append").parquet(quarantine))
+            (
+                tagged.where(F.col("status") == "quarantined")
+                .select(*QUARANTINE_COLUMNS, "run_id")
+                .write.mode("append")
+                .parquet(quarantine)
+            )
     finally:
         results.unpersist()
     done, failed = counts.get("deidentified", 0), counts.get("quarantined", 0)
@@ -340,8 +388,9 @@ def _session(master: str, confs: Sequence[str]) -> Any:
         return builder.getOrCreate()
     except Exception as e:  # Java missing, a bad master URL: one line, the cause's type and first line
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        raise ConfigError(f"error: spark: cannot start a Spark session on '{master or 'default'}': "
-                          f"{type(e).__name__}: {first[:200]}") from None
+        raise ConfigError(
+            f"error: spark: cannot start a Spark session on '{master or 'default'}': {type(e).__name__}: {first[:200]}"
+        ) from None
 
 
 def run_spark(args: argparse.Namespace, settings: Settings) -> int:
@@ -349,32 +398,46 @@ def run_spark(args: argparse.Namespace, settings: Settings) -> int:
     if args.profile not in settings.profiles:
         raise ConfigError(f"config error: profiles: no profile named '{args.profile}'")
     if getattr(args, "preview", None):
-        raise ConfigError("config error: --preview: not available with --spark (previews are for a QA pass on a "
-                          "sample; run it locally)")
+        raise ConfigError(
+            "config error: --preview: not available with --spark (previews are for a QA pass on a "
+            "sample; run it locally)"
+        )
     if args.ephemeral_key:
-        raise ConfigError("config error: --ephemeral-key: not available with --spark (executors read the key from "
-                          "a file; a random key would give every rerun different names)")
+        raise ConfigError(
+            "config error: --ephemeral-key: not available with --spark (executors read the key from "
+            "a file; a random key would give every rerun different names)"
+        )
     if getattr(args, "dry_run", False):
         raise ConfigError("config error: --dry-run: not available with --spark (run it locally on a sample)")
     if settings.mapping.enabled:
-        raise ConfigError("config error: mapping.enabled: the mapping store is not written by --spark (a SQLite "
-                          "file on one machine); run deid locally or turn it off")
+        raise ConfigError(
+            "config error: mapping.enabled: the mapping store is not written by --spark (a SQLite "
+            "file on one machine); run deid locally or turn it off"
+        )
     source = key_source(args.key_file, settings.keys.key_file)
     load_keys(args.key_file, settings.keys.key_file)  # the driver checks the key (or its absence) first
     assert source is not None
     policy = Policy.from_settings(settings, args.profile)
     spark = _session(args.spark, getattr(args, "spark_conf", None) or ())
     try:
-        summary = run_job(spark, args.inputs, args.out, policy, str(source[1]),
-                          quarantine=getattr(args, "quarantine", None), lexicon=settings.lexicon.enabled)
+        summary = run_job(
+            spark,
+            args.inputs,
+            args.out,
+            policy,
+            str(source[1]),
+            quarantine=getattr(args, "quarantine", None),
+            lexicon=settings.lexicon.enabled,
+        )
     except ConfigError:
         raise
     except Exception as e:  # a failed job (tasks out of retries); details are in Spark's log above
         raise ConfigError(f"error: spark: the job failed ({type(e).__name__}); see the Spark log above") from None
     finally:
         spark.stop()
-    line = (f"deid: {summary.total} DICOM inputs, {summary.deidentified} de-identified, "
-            f"{summary.quarantined} quarantined")
+    line = (
+        f"deid: {summary.total} DICOM inputs, {summary.deidentified} de-identified, {summary.quarantined} quarantined"
+    )
     if summary.quarantined:
         line += f" (in {summary.quarantine_uri})"
     line += "".join(f", {n} skipped ({k})" for k, n in sorted(summary.skipped.items()))

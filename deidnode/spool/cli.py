@@ -43,29 +43,45 @@ def _list(spool: Spool, args: argparse.Namespace) -> int:
     rows = spool.waiting(args.limit)
     depth = {s.name.lower(): n for s, n in spool.depth().items()}
     if args.json:
-        print(json.dumps({
-            "depth": depth,
-            "destinations": [d.as_dict() for d in dests],
-            "waiting": [
-                {"row": r.id, "state": r.state.name.lower(), "received": _iso(r.received_at),
-                 "attempts": r.attempts, "due": _iso(r.next_attempt_at) if r.next_attempt_at > now else "now",
-                 "pending": list(r.pending) if r.pending is not None else None, "last_code": r.last_code,
-                 "sop_class": r.sop_class, "size": r.size}
-                for r in rows
-            ],
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "depth": depth,
+                    "destinations": [d.as_dict() for d in dests],
+                    "waiting": [
+                        {
+                            "row": r.id,
+                            "state": r.state.name.lower(),
+                            "received": _iso(r.received_at),
+                            "attempts": r.attempts,
+                            "due": _iso(r.next_attempt_at) if r.next_attempt_at > now else "now",
+                            "pending": list(r.pending) if r.pending is not None else None,
+                            "last_code": r.last_code,
+                            "sop_class": r.sop_class,
+                            "size": r.size,
+                        }
+                        for r in rows
+                    ],
+                },
+                indent=2,
+            )
+        )
         return 0
     print("spool: " + ", ".join(f"{k} {v}" for k, v in depth.items()))
     for d in dests:
         if d.down:
-            print(f"destination {d.name}: DOWN since {_iso(d.down_since)}, {d.failures} failures, next try "
-                  f"{_iso(d.down_until) if d.down_until > now else 'now'}; last error {d.last_code}: {d.last_detail}")
+            print(
+                f"destination {d.name}: DOWN since {_iso(d.down_since)}, {d.failures} failures, next try "
+                f"{_iso(d.down_until) if d.down_until > now else 'now'}; last error {d.last_code}: {d.last_detail}"
+            )
         else:
             print(f"destination {d.name}: ok (last recovered {_iso(d.last_ok_at) or '-'})")
     for r in rows:
         due = "now" if r.next_attempt_at <= now else f"in {r.next_attempt_at - now:.0f}s"
         pending = ",".join(r.pending) if r.pending else "-"
-        print(f"row {r.id}  {r.state.name.lower():10}  received {_iso(r.received_at)}  attempts {r.attempts}  "
-              f"due {due}  waiting for {pending}  last {r.last_code or '-'}")
+        print(
+            f"row {r.id}  {r.state.name.lower():10}  received {_iso(r.received_at)}  attempts {r.attempts}  "
+            f"due {due}  waiting for {pending}  last {r.last_code or '-'}"
+        )
     print(f"{len(rows)} unfinished instance{'' if len(rows) == 1 else 's'} listed", file=sys.stderr)
     return 0

@@ -54,8 +54,7 @@ CREATE INDEX IF NOT EXISTS items_owner ON items (lease_owner) WHERE state = 1;
 """
 
 _COLUMNS = (
-    "id, state, file, size, calling_aet, sop_class, transfer_syntax, received_at, attempts, pending, last_code,"
-    " crashes"
+    "id, state, file, size, calling_aet, sop_class, transfer_syntax, received_at, attempts, pending, last_code, crashes"
 )
 
 
@@ -273,9 +272,7 @@ class Spool:
             if st.f_bavail * st.f_frsize < self.min_free_bytes:
                 raise SpoolFullError(28, "spool below min_free_bytes")
 
-    def store(
-        self, raw: bytes | memoryview, *, calling_aet: str, sop_class: str, transfer_syntax: str
-    ) -> int:
+    def store(self, raw: bytes | memoryview, *, calling_aet: str, sop_class: str, transfer_syntax: str) -> int:
         """Write ``raw`` durably and commit a RECEIVED row; return its id. Raises OSError on failure."""
         writer = self.open_writer(calling_aet=calling_aet, sop_class=sop_class, transfer_syntax=transfer_syntax)
         writer.write(raw)
@@ -408,16 +405,12 @@ class Spool:
     def mark_forwarded(self, item: Item, owner: str, *, unlink: bool = True) -> bool:
         """Record delivery, then remove the file (``unlink=False``: the caller removes it, e.g. in the
         background; :meth:`recover` removes files of finished rows). False if the lease was lost."""
-        ok = self._finish(
-            item.id, owner, "state = ?, finished_at = ?, pending = '[]'", (State.FORWARDED, time.time())
-        )
+        ok = self._finish(item.id, owner, "state = ?, finished_at = ?, pending = '[]'", (State.FORWARDED, time.time()))
         if ok and unlink:
             self.file_path(item).unlink(missing_ok=True)
         return ok
 
-    def mark_retry(
-        self, item: Item, owner: str, *, delay: float, pending: Iterable[str] | None, code: str
-    ) -> bool:
+    def mark_retry(self, item: Item, owner: str, *, delay: float, pending: Iterable[str] | None, code: str) -> bool:
         """Put the item back, due again in ``delay`` seconds, with the destinations still pending
         (None: not routed yet; every routed destination is tried)."""
         return self._finish(

@@ -155,7 +155,7 @@ def _destinations(d: dict[str, Any]) -> str:
             "<tr>"
             + _cell(d, f"destinations.{i}.name")
             + _cell(d, f"destinations.{i}.state", state, "ok" if ok else "bad wrap")
-            + f'<td class=wrap>{escape(err_text)}</td>'
+            + f"<td class=wrap>{escape(err_text)}</td>"
             + _cell(d, f"destinations.{i}.target")
             + "</tr>"
         )
@@ -173,8 +173,7 @@ def _workers(d: dict[str, Any]) -> str:
             "<tr>"
             + _cell(d, f"workers.processes.{i}.slot")
             + _cell(d, f"workers.processes.{i}.pid")
-            + _cell(d, f"workers.processes.{i}.alive", "alive" if p["alive"] else "down",
-                    "ok" if p["alive"] else "bad")
+            + _cell(d, f"workers.processes.{i}.alive", "alive" if p["alive"] else "down", "ok" if p["alive"] else "bad")
             + _cell(d, f"workers.processes.{i}.started", short_time(p["started"], d["generated"]))
             + _cell(d, f"workers.processes.{i}.restarts")
             + "</tr>"
@@ -192,7 +191,9 @@ def _workers(d: dict[str, Any]) -> str:
         + _num(d, "workers.lanes", "lanes each")
         + _num(d, "workers.restarts", "restarts")
         + "</div><div class=scroll><table><tr><th>slot</th><th>pid</th><th>state</th><th>started</th>"
-        "<th>restarts</th></tr>" + "".join(rows) + "</table></div>"
+        "<th>restarts</th></tr>"
+        + "".join(rows)
+        + "</table></div>"
         + (f"<p class=muted>Recent restarts:</p><ul>{recent}</ul>" if recent else "")
         + "</section>"
     )
@@ -202,9 +203,7 @@ def _quarantine(d: dict[str, Any], admin: bool) -> str:
     q = d["quarantine"]
     rows = []
     for i, e in enumerate(q["recent"]):
-        pick = (
-            f'<td><input type=checkbox name=id value="{escape(e["id"])}" aria-label="select"></td>' if admin else ""
-        )
+        pick = f'<td><input type=checkbox name=id value="{escape(e["id"])}" aria-label="select"></td>' if admin else ""
         rows.append(
             "<tr>"
             + pick
@@ -215,12 +214,16 @@ def _quarantine(d: dict[str, Any], admin: bool) -> str:
             + "</tr>"
         )
     table = (
-        "<div class=scroll><table><tr>" + ("<th></th>" if admin else "")
-        + "<th>time</th><th>stage</th><th>code</th><th>id</th></tr>" + "".join(rows) + "</table></div>"
+        "<div class=scroll><table><tr>"
+        + ("<th></th>" if admin else "")
+        + "<th>time</th><th>stage</th><th>code</th><th>id</th></tr>"
+        + "".join(rows)
+        + "</table></div>"
     )
     if admin and rows:
         table = (
-            '<form method=post action="/api/v1/quarantine/retry">' + table
+            '<form method=post action="/api/v1/quarantine/retry">'
+            + table
             + '<div class=admin style="display:flex;gap:.4rem;flex-wrap:wrap;margin-top:.5rem">'
             '<input type=password name=token placeholder="admin token" autocomplete=off>'
             "<button>Retry</button>"
@@ -244,7 +247,7 @@ def render(d: dict[str, Any], *, admin: bool = False, refresh_seconds: int = 10,
         '<meta name=viewport content="width=device-width, initial-scale=1">'
         f'<meta http-equiv=refresh content="{refresh_seconds}">'
         f"<title>deidnode {escape(n['ae_title'])}</title><style>{CSS}</style></head><body>"
-        f"<header><h1>deidnode <span data-k=node.ae_title data-v=\"{escape(n['ae_title'])}\">"
+        f'<header><h1>deidnode <span data-k=node.ae_title data-v="{escape(n["ae_title"])}">'
         f"{escape(n['ae_title'])}</span> :{escape(str(n['port']))}</h1><p>"
         + _badge(n["healthy"], "healthy", "unhealthy")
         + _badge(n["ready"], "ready", "not ready")

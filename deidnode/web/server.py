@@ -44,8 +44,9 @@ def read_admin_token(path: Path) -> str:
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"config error: web.admin_token_file: cannot read {path}: {e}") from None
     if len(token) < MIN_TOKEN_LENGTH:
-        raise ConfigError(f"config error: web.admin_token_file: the token must be at least {MIN_TOKEN_LENGTH} "
-                          "characters")
+        raise ConfigError(
+            f"config error: web.admin_token_file: the token must be at least {MIN_TOKEN_LENGTH} characters"
+        )
     return token
 
 
@@ -225,4 +226,3 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.SEE_OTHER, b"", "text/plain", {"Location": f"/status?{done}={len(result['done'])}"})
         else:
             self._json(HTTPStatus.OK, result)
-

@@ -83,9 +83,7 @@ class Throughput:
             assert newer is not None and older is not None
             if m == 0:
                 newer = (now, current)
-            per_minute.append(
-                {"minute": m, **{k: int(newer[1].get(k, 0) - older[1].get(k, 0)) for k in self.KEYS}}
-            )
+            per_minute.append({"minute": m, **{k: int(newer[1].get(k, 0) - older[1].get(k, 0)) for k in self.KEYS}})
         return {"windows": windows, "per_minute": per_minute}
 
 

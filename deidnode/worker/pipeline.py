@@ -118,8 +118,13 @@ class Pipeline:
         self._trail.quarantined(reason.stage.value, reason.code.value, detail)
         log.warning(
             "quarantined",
-            extra={"row": item.id, "stage": reason.stage.value, "code": reason.code.value, "detail": detail,
-                   "quarantine_id": qid},
+            extra={
+                "row": item.id,
+                "stage": reason.stage.value,
+                "code": reason.code.value,
+                "detail": detail,
+                "quarantine_id": qid,
+            },
         )
         return "quarantined"
 
@@ -139,8 +144,12 @@ class Pipeline:
             except Exception as e2:  # noqa: BLE001 - e.g. quarantine folder not writable
                 log.error(
                     "quarantine_failed",
-                    extra={"row": item.id, "exc_type": type(e2).__name__, "errno": getattr(e2, "errno", None),
-                           "path": str(self.settings.quarantine_path)},
+                    extra={
+                        "row": item.id,
+                        "exc_type": type(e2).__name__,
+                        "errno": getattr(e2, "errno", None),
+                        "path": str(self.settings.quarantine_path),
+                    },
                 )
                 self.spool.mark_retry(
                     item,
@@ -276,9 +285,7 @@ class Pipeline:
         if self.audit is not None:
             self._trail.input(raw)
         modality = peek_modality(raw) if self.router.needs_modality else None
-        decision = self.router.route(
-            calling_aet=item.calling_aet, sop_class=item.sop_class, modality=modality
-        )
+        decision = self.router.route(calling_aet=item.calling_aet, sop_class=item.sop_class, modality=modality)
         t1 = time.perf_counter()
         metrics.STAGE_DURATION.labels("route").observe(t1 - t0)
         if decision is None:
@@ -332,8 +339,7 @@ class Pipeline:
             if r.outcome is Outcome.OK:
                 self._destination_up(name, state.down_since)
             else:
-                log.debug("destination_probe_failed", extra={"destination": name, "code": r.code,
-                                                             "detail": r.detail})
+                log.debug("destination_probe_failed", extra={"destination": name, "code": r.code, "detail": r.detail})
 
     def close(self) -> None:
         for f in self.forwarders.values():

@@ -89,8 +89,7 @@ def worker_main(settings: Settings, keys: Any, owner: str, parent: int, router: 
         extra={"owner": owner, "pid": os.getpid(), "node_pid": parent, "lanes": settings.workers.lanes},
     )
     threads = [
-        threading.Thread(target=lane, args=(i,), name=f"lane-{i}", daemon=True)
-        for i in range(settings.workers.lanes)
+        threading.Thread(target=lane, args=(i,), name=f"lane-{i}", daemon=True) for i in range(settings.workers.lanes)
     ]
     try:
         for t in threads:

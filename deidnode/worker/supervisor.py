@@ -88,7 +88,7 @@ class Supervisor:
                 log.error("worker_died", extra={"slot": slot.index, "pid": p.pid, "exitcode": code, "requeued": n})
             if not self.stopping:
                 metrics.WORKER_RESTARTS.labels(reason).inc()
-                slot.restarts = [*slot.restarts[-(RESTART_HISTORY - 1):], (time.time(), reason, code)]
+                slot.restarts = [*slot.restarts[-(RESTART_HISTORY - 1) :], (time.time(), reason, code)]
                 self._spawn(slot)
         self.spool.requeue(expired_before=time.time(), crashed=True)
         metrics.WORKER_PROCESSES.set(self.alive())

@@ -109,9 +109,7 @@ class Chromium:
             self.events.append(self._read_message(deadline))
 
     def evaluate(self, expression: str) -> Any:
-        r = self.send(
-            "Runtime.evaluate", {"expression": expression, "returnByValue": True}, self.session
-        )
+        r = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True}, self.session)
         if "exceptionDetails" in r:
             raise RuntimeError(f"evaluate: {r['exceptionDetails']}")
         return r["result"].get("value")

@@ -150,9 +150,7 @@ class Orthanc:
         log.close()
         wait_for(lambda: self.proc.poll() is not None or self._up(), timeout, "Orthanc /system")
         if self.proc.poll() is not None:
-            raise RuntimeError(
-                f"Orthanc exited with {self.proc.returncode}; see {self.workdir / 'orthanc.log'}"
-            )
+            raise RuntimeError(f"Orthanc exited with {self.proc.returncode}; see {self.workdir / 'orthanc.log'}")
         return self
 
     def _up(self) -> bool:
@@ -192,9 +190,7 @@ class Orthanc:
 class Node:
     """``deidnode serve`` as a subprocess with a YAML config; JSON log in ``workdir/node.log``."""
 
-    def __init__(
-        self, workdir: Path, config: dict[str, Any], key_file: Path, wrapper: Sequence[str] = ()
-    ) -> None:
+    def __init__(self, workdir: Path, config: dict[str, Any], key_file: Path, wrapper: Sequence[str] = ()) -> None:
         import yaml
 
         self.wrapper = list(wrapper)
@@ -239,9 +235,7 @@ class Node:
             "node 'ready' log event",
         )
         if self.proc.poll() is not None:
-            raise RuntimeError(
-                f"node exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}"
-            )
+            raise RuntimeError(f"node exited with {self.proc.returncode}:\n{self.log_path.read_text()[-3000:]}")
         return self
 
     def events(self) -> list[dict[str, Any]]:
@@ -341,8 +335,7 @@ class StoreSCP:
         log = open(self.workdir / "storescp.log", "ab")
         self.proc = subprocess.Popen(
             # --fork: one process per association, as the node opens one per worker lane
-            [STORESCP, "-v", "--fork", "-aet", self.aet, "-od", str(self.folder), "-uf", *self.options,
-             str(self.port)],
+            [STORESCP, "-v", "--fork", "-aet", self.aet, "-od", str(self.folder), "-uf", *self.options, str(self.port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=NODELAY_ENV,
@@ -370,8 +363,17 @@ class StoreSCP:
         return (self.workdir / "storescp.log").read_text(errors="replace")
 
 
-def send_raw(port: int, sop_class: str, sop_instance: str, transfer_syntax: str, body: bytes, *,
-             calling: str = "CT1", called: str = "DEIDNODE", timeout: float = 30) -> int:
+def send_raw(
+    port: int,
+    sop_class: str,
+    sop_instance: str,
+    transfer_syntax: str,
+    body: bytes,
+    *,
+    calling: str = "CT1",
+    called: str = "DEIDNODE",
+    timeout: float = 30,
+) -> int:
     """Send a data set's bytes as they are (even malformed) in one C-STORE with the node's own upper layer;
     returns the C-STORE-RSP status."""
     from deidnode.dimse import Link, acse
@@ -380,8 +382,9 @@ def send_raw(port: int, sop_class: str, sop_instance: str, transfer_syntax: str,
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     link = Link(sock)
     try:
-        acc = acse.request(link, calling_ae=calling, called_ae=called, contexts=[(sop_class, [transfer_syntax])],
-                           max_pdu=0)
+        acc = acse.request(
+            link, calling_ae=calling, called_ae=called, contexts=[(sop_class, [transfer_syntax])], max_pdu=0
+        )
         (cx_id,) = acc.contexts
         link.send_message(cx_id, cmds.store_rq(1, sop_class, sop_instance), body)
         _, rsp = link.read_command()

@@ -33,8 +33,9 @@ pytestmark = [
     pytest.mark.e2e,
     pytest.mark.slow,
     pytest.mark.skipif(not Path(PROMETHEUS).exists(), reason="prometheus not installed"),
-    pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),
-                       reason="a private tmpfs for the spool needs root and unshare"),
+    pytest.mark.skipif(
+        os.geteuid() != 0 or not shutil.which("unshare"), reason="a private tmpfs for the spool needs root and unshare"
+    ),
 ]
 
 
@@ -47,16 +48,25 @@ class Prometheus:
     def __init__(self, workdir: Path, targets: list[str]) -> None:
         self.port = free_port()
         cfg = workdir / "prometheus.yml"
-        cfg.write_text(yaml.safe_dump({
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(RULES)],
-            "scrape_configs": [{"job_name": "deidnode", "static_configs": [{"targets": targets}]}],
-        }))
+        cfg.write_text(
+            yaml.safe_dump(
+                {
+                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                    "rule_files": [str(RULES)],
+                    "scrape_configs": [{"job_name": "deidnode", "static_configs": [{"targets": targets}]}],
+                }
+            )
+        )
         log = open(workdir / "prometheus.log", "wb")
         self.proc = subprocess.Popen(
-            [PROMETHEUS, f"--config.file={cfg}", f"--storage.tsdb.path={workdir / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{self.port}"],
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                PROMETHEUS,
+                f"--config.file={cfg}",
+                f"--storage.tsdb.path={workdir / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         log.close()
 
@@ -94,8 +104,9 @@ def test_every_alert_fires_for_the_node_at_fault(tmp_path, orthanc, key_file, st
     files = sorted(study_dir.iterdir())
     (tmp_path / "routes.yaml").write_text(ROUTES.replace("[out]", "[research]"))
     # Node A: forwards to Orthanc; retry.max_age_seconds 30, so "too old" means older than 7.5 s.
-    cfg_a = node_config(tmp_path / "a", orthanc, retry={"initial_seconds": 0.5, "max_seconds": 2,
-                                                        "max_age_seconds": 30})
+    cfg_a = node_config(
+        tmp_path / "a", orthanc, retry={"initial_seconds": 0.5, "max_seconds": 2, "max_age_seconds": 30}
+    )
     cfg_a["routes_file"] = str(tmp_path / "routes.yaml")
     cfg_a["node"]["allowed_calling_aets"] = []
     cfg_a["audit"] = {"path": str(tmp_path / "a" / "audit" / "audit.jsonl")}
@@ -109,8 +120,16 @@ def test_every_alert_fires_for_the_node_at_fault(tmp_path, orthanc, key_file, st
         "destinations": [{"name": "out", "type": "folder", "path": str(tmp_path / "b" / "out")}],
         "audit": {"path": str(tmp_path / "b" / "audit.jsonl")},
     }
-    wrapper = ["unshare", "-m", "--propagation", "private", "sh", "-c",
-               'mount -t tmpfs -o size=64m,mode=0700 deidnode-spool "$0" && exec "$@"', str(spool_b)]
+    wrapper = [
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        'mount -t tmpfs -o size=64m,mode=0700 deidnode-spool "$0" && exec "$@"',
+        str(spool_b),
+    ]
     node_a = Node(tmp_path / "a", cfg_a, key_file).start()
     node_b = Node(tmp_path / "b", cfg_b, key_file, wrapper=wrapper).start()
     a, b = f"127.0.0.1:{node_a.metrics_port}", f"127.0.0.1:{node_b.metrics_port}"
@@ -118,13 +137,19 @@ def test_every_alert_fires_for_the_node_at_fault(tmp_path, orthanc, key_file, st
     alerts = _alerts()
     try:
         wait_for(lambda: prom.rules_loaded() == len(alerts), 60, "the rules loaded")
-        wait_for(lambda: prom.instances('count_over_time(up{job="deidnode"}[1m]) >= 3') == {a, b}, 60,
-                 "three scrapes of both nodes")
+        wait_for(
+            lambda: prom.instances('count_over_time(up{job="deidnode"}[1m]) >= 3') == {a, b},
+            60,
+            "three scrapes of both nodes",
+        )
         assert storescu(node_a.port, files[:12], aet="CT1").returncode == 0
         assert storescu(node_b.port, files[:4], aet="CT1").returncode == 0
         wait_for(lambda: orthanc.count() == 12, 60, "node A's first instances in Orthanc")
-        wait_for(lambda: get_json(node_b, "/api/v1/status")[1]["spool"]["states"]["forwarded"] == 4, 60,
-                 "node B's instances forwarded")
+        wait_for(
+            lambda: get_json(node_b, "/api/v1/status")[1]["spool"]["states"]["forwarded"] == 4,
+            60,
+            "node B's instances forwarded",
+        )
         waiting = 'sum by (instance) (deidnode_spool_depth_instances{state=~"received|claimed|retry_wait"}) == 0'
         wait_for(lambda: prom.instances(waiting) == {a, b}, 30, "Prometheus seeing both spools empty")
         for name, expr in alerts.items():  # a healthy pair of nodes: no alert expression holds

@@ -41,8 +41,9 @@ def mixed_syntaxes(tmp_path_factory) -> list[Path]:
     node receives."""
     d = tmp_path_factory.mktemp("mixed")
     study = make_study(4, 1, size=64, seed="dimse-differential")
-    for ds, ts in zip(study, (ImplicitVRLittleEndian, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian,
-                              RLELossless), strict=True):
+    for ds, ts in zip(
+        study, (ImplicitVRLittleEndian, ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian, RLELossless), strict=True
+    ):
         if ts == RLELossless:
             ds.compress(RLELossless, encoding_plugin="pydicom")
         else:
@@ -56,8 +57,13 @@ def _run(tmp_path, orthanc, make_node, study_dir: Path, mixed: list[Path], imple
     node = make_node(cfg).start()
     r = storescu(node.port, study_dir)
     assert r.returncode == 0, r.stderr[-2000:]
-    r2 = subprocess.run([DCMSEND, "-aet", "CT1", "-aec", "DEIDNODE", "127.0.0.1", str(node.port), *map(str, mixed)],
-                        capture_output=True, text=True, timeout=120, env=NODELAY_ENV)
+    r2 = subprocess.run(
+        [DCMSEND, "-aet", "CT1", "-aec", "DEIDNODE", "127.0.0.1", str(node.port), *map(str, mixed)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=NODELAY_ENV,
+    )
     assert r2.returncode == 0, r2.stderr[-800:]
     expected = len(acknowledged_files(r.stdout + r.stderr)) + len(mixed)
     wait_for(lambda: orthanc.count() >= expected, 180, f"all instances in Orthanc ({implementation})")
@@ -67,8 +73,7 @@ def _run(tmp_path, orthanc, make_node, study_dir: Path, mixed: list[Path], imple
     return files
 
 
-def test_fast_and_pynetdicom_paths_store_byte_identical_files(tmp_path, orthanc, make_node, study_dir,
-                                                              mixed_syntaxes):
+def test_fast_and_pynetdicom_paths_store_byte_identical_files(tmp_path, orthanc, make_node, study_dir, mixed_syntaxes):
     fast = _run(tmp_path, orthanc, make_node, study_dir, mixed_syntaxes, "fast")
     reference = _run(tmp_path, orthanc, make_node, study_dir, mixed_syntaxes, "pynetdicom")
     assert len(fast) == 64

@@ -31,15 +31,20 @@ def _config(tmp_path: Path, mapping_key: Path) -> dict:
         "quarantine_path": str(tmp_path / "quarantine"),
         "workers": {"count": 2, "lanes": 1, "poll_seconds": 0.05},
         "destinations": [{"name": "out", "type": "folder", "path": str(tmp_path / "out")}],
-        "mapping": {"enabled": True, "path": str(tmp_path / "broker" / "mapping.sqlite"),
-                    "key_file": str(mapping_key)},
+        "mapping": {"enabled": True, "path": str(tmp_path / "broker" / "mapping.sqlite"), "key_file": str(mapping_key)},
         "log_level": "DEBUG",
     }
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "deidnode.cli", *args], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [sys.executable, "-m", "deidnode.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def test_study_through_the_node_maps_back_and_siblings_names_are_learned(tmp_path, make_node):
@@ -86,8 +91,9 @@ def test_study_through_the_node_maps_back_and_siblings_names_are_learned(tmp_pat
     assert oct((tmp_path / "broker" / "mapping.sqlite").stat().st_mode & 0o777) == "0o600"
     wrong = tmp_path / "wrong.key"
     new_mapping_key(wrong)
-    denied = _cli("mapping", "--config", str(node.config_path), "lookup", outputs[0].PatientID,
-                  "--key-file", str(wrong))
+    denied = _cli(
+        "mapping", "--config", str(node.config_path), "lookup", outputs[0].PatientID, "--key-file", str(wrong)
+    )
     assert denied.returncode == 2 and "does not open" in denied.stderr
     log = node.log_path.read_text()
     for s in [*secrets, "THORNLEIGH", "Thornleigh", *(str(o.PatientID) for o in outputs[:1])]:

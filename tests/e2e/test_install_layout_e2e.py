@@ -26,8 +26,10 @@ from layout import install_layout, site_packages  # noqa: E402
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"),
-                       reason="showing the layout at /etc and /var/lib needs root and unshare"),
+    pytest.mark.skipif(
+        os.geteuid() != 0 or not shutil.which("unshare"),
+        reason="showing the layout at /etc and /var/lib needs root and unshare",
+    ),
     pytest.mark.skipif(not shutil.which("systemd-sysusers"), reason="systemd-sysusers not installed"),
 ]
 
@@ -61,23 +63,56 @@ def test_the_installed_node_serves_from_etc_and_var_lib(tmp_path, orthanc, study
     env = {**NODELAY_ENV, "PYTHONPATH": str(installed_site), "DEIDNODE_KEY_FILE": "/etc/deidnode/deid.key"}
 
     def in_layout(*cmd: str, **kw) -> subprocess.Popen:
-        return subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", NAMESPACE, "sh",
-                                 str(tmp_path / "ns"), str(root), *cmd], env=env, cwd=tmp_path, **kw)
+        return subprocess.Popen(
+            [
+                "unshare",
+                "-m",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                NAMESPACE,
+                "sh",
+                str(tmp_path / "ns"),
+                str(root),
+                *cmd,
+            ],
+            env=env,
+            cwd=tmp_path,
+            **kw,
+        )
 
-    probe = in_layout(sys.executable, "-c", "import deidnode.config as c; print(c.__file__); print(c.RULES_DIR)",
-                      stdout=subprocess.PIPE, text=True)
+    probe = in_layout(
+        sys.executable,
+        "-c",
+        "import deidnode.config as c; print(c.__file__); print(c.RULES_DIR)",
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     out, _ = probe.communicate(timeout=60)
     package, rules = out.split()
     assert package.startswith("/opt/deidnode/venv/lib/") and rules == str(Path(package).parent / "rules")
-    check = in_layout("/opt/deidnode/venv/bin/deidnode", "check-config", "--config", "/etc/deidnode/node.yaml",
-                      stdout=subprocess.PIPE, text=True)
+    check = in_layout(
+        "/opt/deidnode/venv/bin/deidnode",
+        "check-config",
+        "--config",
+        "/etc/deidnode/node.yaml",
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     effective = json.loads(check.communicate(timeout=60)[0])
     assert effective["routes_file"] == "/etc/deidnode/routes.yaml"
     assert effective["spool"]["path"] == "/var/lib/deidnode/spool"
 
     log = open(tmp_path / "node.log", "wb")
-    node = in_layout("/opt/deidnode/venv/bin/deidnode", "serve", "--config", "/etc/deidnode/node.yaml",
-                     stdout=log, stderr=subprocess.STDOUT)
+    node = in_layout(
+        "/opt/deidnode/venv/bin/deidnode",
+        "serve",
+        "--config",
+        "/etc/deidnode/node.yaml",
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     log.close()
 
     class Port:
@@ -96,8 +131,14 @@ def test_the_installed_node_serves_from_etc_and_var_lib(tmp_path, orthanc, study
         assert storescu(cfg["node"]["port"], files, aet="CT1").returncode == 0
         wait_for(lambda: orthanc.count() == 6, 60, "6 instances in Orthanc")
         state = root / "var" / "lib" / "deidnode"
-        wait_for(lambda: (state / "audit" / "audit.jsonl").exists()
-                 and len((state / "audit" / "audit.jsonl").read_text().splitlines()) == 6, 30, "6 audit records")
+        wait_for(
+            lambda: (
+                (state / "audit" / "audit.jsonl").exists()
+                and len((state / "audit" / "audit.jsonl").read_text().splitlines()) == 6
+            ),
+            30,
+            "6 audit records",
+        )
         assert (state / "spool" / "spool.sqlite3").exists()
         recs = [json.loads(x) for x in (state / "audit" / "audit.jsonl").read_text().splitlines()]
         assert {r["destinations"][0]["name"] for r in recs} == {"research"}  # routed by /etc/deidnode/routes.yaml

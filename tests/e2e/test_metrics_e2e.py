@@ -85,9 +85,7 @@ def test_every_dashboard_query_returns_data_in_prometheus(tmp_path, traffic_node
         assert storescu(traffic_node.port, sorted(study_dir.iterdir())[12:24]).returncode == 0
         wait_for(lambda: orthanc.count() == 24, 60, "second batch in Orthanc")
         stored_rate = 'sum(rate(deidnode_forward_instances_total{outcome="forwarded"}[1m]))'
-        wait_for(
-            lambda: (r := query(stored_rate)) and float(r[0]["value"][1]) > 0, 30, "a forwarded rate > 0"
-        )
+        wait_for(lambda: (r := query(stored_rate)) and float(r[0]["value"][1]) > 0, 30, "a forwarded rate > 0")
         dash = json.loads((ROOT / "grafana" / "deidnode.json").read_text())
         exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
         assert len(exprs) >= 12

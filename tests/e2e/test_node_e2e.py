@@ -21,15 +21,11 @@ pytestmark = pytest.mark.e2e
 
 def _originals(study_dir: Path) -> dict[str, str]:
     """file path -> original SOP Instance UID."""
-    return {
-        str(p): str(dcmread(p, stop_before_pixels=True).SOPInstanceUID) for p in sorted(study_dir.iterdir())
-    }
+    return {str(p): str(dcmread(p, stop_before_pixels=True).SOPInstanceUID) for p in sorted(study_dir.iterdir())}
 
 
 def _orthanc_sop_uids(orthanc) -> list[str]:
-    return [
-        orthanc.get(f"/instances/{i}")["MainDicomTags"]["SOPInstanceUID"] for i in orthanc.get("/instances")
-    ]
+    return [orthanc.get(f"/instances/{i}")["MainDicomTags"]["SOPInstanceUID"] for i in orthanc.get("/instances")]
 
 
 def _assert_no_planted_phi(orthanc) -> None:
@@ -63,9 +59,7 @@ def test_study_is_deidentified_and_forwarded_to_orthanc(tmp_path, orthanc, make_
     assert orthanc.received().__len__() == len(originals)  # each delivered once
 
     wait_for(
-        lambda: (
-            node.metric("deidnode_forward_instances_total", destination="research", outcome="forwarded") == 60
-        ),
+        lambda: node.metric("deidnode_forward_instances_total", destination="research", outcome="forwarded") == 60,
         30,
         "forwarded metric",
     )
@@ -88,9 +82,7 @@ def test_echo_succeeds_and_unknown_ae_title_is_rejected(tmp_path, orthanc, make_
     assert node.metric("deidnode_receive_associations_total", outcome="rejected") == 1
 
 
-def test_destination_down_during_send_every_instance_arrives_once(
-    tmp_path, orthanc, make_node, big_study_dir
-):
+def test_destination_down_during_send_every_instance_arrives_once(tmp_path, orthanc, make_node, big_study_dir):
     study_dir = big_study_dir
     node = make_node(node_config(tmp_path, orthanc)).start()
     n = len(list(study_dir.iterdir()))
@@ -149,8 +141,7 @@ def test_sigkill_mid_send_every_acknowledged_instance_arrives_once(
     wait_for(
         lambda: (
             node.metric("deidnode_receive_instances_total", outcome="stored") >= 20
-            and node.metric("deidnode_forward_instances_total", destination="research", outcome="forwarded")
-            >= 5
+            and node.metric("deidnode_forward_instances_total", destination="research", outcome="forwarded") >= 5
         ),
         60,
         "20 instances received and 5 forwarded",

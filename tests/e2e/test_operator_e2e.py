@@ -26,14 +26,21 @@ _NO_ORTHANC = SimpleNamespace(aet="UNUSED", dicom_port=1)  # node_config's defau
 
 
 def _cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "deidnode.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "deidnode.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
 
 
 def _ybr_422_jpeg(path: Path) -> Path:
     ds = dcmread(get_testdata_file("color3d_jpeg_baseline.dcm"))
-    frames = [f for _, f in zip(range(2), generate_frames(ds.PixelData, number_of_frames=ds.NumberOfFrames),
-                                strict=False)]
+    frames = [
+        f for _, f in zip(range(2), generate_frames(ds.PixelData, number_of_frames=ds.NumberOfFrames), strict=False)
+    ]
     ds.PixelData = encapsulate(frames)
     ds.NumberOfFrames = 2
     ds.save_as(path, enforce_file_format=True)
@@ -54,27 +61,44 @@ def _compressed_inputs(d: Path) -> list[Path]:
 
 
 def _dicom_dest(port: int, aet: str = "STORESCP", **kw) -> dict:
-    return {"name": "research", "type": "dicom", "ae_title": aet, "host": "127.0.0.1", "port": port,
-            "timeout": 10, **kw}
+    return {
+        "name": "research",
+        "type": "dicom",
+        "ae_title": aet,
+        "host": "127.0.0.1",
+        "port": port,
+        "timeout": 10,
+        **kw,
+    }
 
 
-def test_fallback_to_little_endian_keeps_the_keyed_uids_on_first_send_and_after_a_retry(
-    tmp_path, make_node, key_file
-):
+def test_fallback_to_little_endian_keeps_the_keyed_uids_on_first_send_and_after_a_retry(tmp_path, make_node, key_file):
     """Issue 10 item 1: the fallback used pydicom's decompress(), which gave a new random UID on every send."""
     inputs = _compressed_inputs(tmp_path / "inputs")
     cfg_path = tmp_path / "deid.yaml"
     cfg_path.write_text("pixels: {policy: 'off'}\n")
-    batch = _cli("deid", str(tmp_path / "inputs"), "--out", str(tmp_path / "deid-out"), "--config", str(cfg_path),
-                 "--key-file", str(key_file))
+    batch = _cli(
+        "deid",
+        str(tmp_path / "inputs"),
+        "--out",
+        str(tmp_path / "deid-out"),
+        "--config",
+        str(cfg_path),
+        "--key-file",
+        str(key_file),
+    )
     assert batch.returncode == 0, batch.stdout + batch.stderr
     expected = {dcmread(p).SOPInstanceUID for p in (tmp_path / "deid-out").glob("*.dcm")}
     assert len(expected) == 3
 
     scp_port = free_port()
-    cfg = node_config(tmp_path, _NO_ORTHANC, destinations=[_dicom_dest(scp_port)],
-                      retry={"initial_seconds": 60, "max_seconds": 120, "max_age_seconds": 600, "probe_seconds": 60},
-                      pixels={"policy": "off"})
+    cfg = node_config(
+        tmp_path,
+        _NO_ORTHANC,
+        destinations=[_dicom_dest(scp_port)],
+        retry={"initial_seconds": 60, "max_seconds": 120, "max_age_seconds": 600, "probe_seconds": 60},
+        pixels={"policy": "off"},
+    )
     node = make_node(cfg).start()
     assert pynetdicom_send(node.port, inputs) == [0, 0, 0]  # each in its own compressed syntax
     wait_for(lambda: any(e.get("event") == "destination_down" for e in node.events()), 60, "destination_down")
@@ -97,8 +121,14 @@ def test_fallback_to_little_endian_keeps_the_keyed_uids_on_first_send_and_after_
         scp.stop()
 
 
-def _raw_instance(uid_value: bytes, pn_value: bytes, da_value: bytes, broken_sequence: bool,
-                  sop_instance: bytes = b"1.2.826.0.1.3680043.2.1125.99.1\x00", modality: bytes = b"OT") -> bytes:
+def _raw_instance(
+    uid_value: bytes,
+    pn_value: bytes,
+    da_value: bytes,
+    broken_sequence: bool,
+    sop_instance: bytes = b"1.2.826.0.1.3680043.2.1125.99.1\x00",
+    modality: bytes = b"OT",
+) -> bytes:
     """Explicit VR LE data set bytes with values pydicom will complain about, planted markers inside."""
     import struct
 
@@ -132,15 +162,23 @@ def test_no_value_from_a_file_reaches_any_log_line_and_every_stderr_line_is_json
     uids = [b"1.2.826.0.1.3680043.2.1125.099.0", b"1.2.826.0.1.3680043.2.1125.99.1", b"1.2.826.0.1.3680043.2.1125.99.2"]
     bodies = [
         _raw_instance(b"1.2.ZZLEAKUI.3\x00", b"ZZLEAKPN^Name", b"20200101", False, sop_instance=uids[0]),
-        _raw_instance(b"1.2.3.4\x00", b"Smith^ZZLEAKPN2\x01", b"ZZLEAKDA", False, modality=b"zzleakmod",
-                      sop_instance=uids[1]),
+        _raw_instance(
+            b"1.2.3.4\x00", b"Smith^ZZLEAKPN2\x01", b"ZZLEAKDA", False, modality=b"zzleakmod", sop_instance=uids[1]
+        ),
         _raw_instance(b"1.2.3.5\x00", b"Doe^John", b"20200101", True, sop_instance=uids[2]),
     ]
     for i, body in enumerate(bodies):
         status = send_raw(node.port, "1.2.840.10008.5.1.4.1.1.7", uids[i].decode(), ExplicitVRLittleEndian, body)
         assert status == 0x0000
-    wait_for(lambda: node.metric("deidnode_engine_instances_total", outcome="quarantined")
-             + node.metric("deidnode_engine_instances_total", outcome="deidentified") >= 3, 60, "3 processed")
+    wait_for(
+        lambda: (
+            node.metric("deidnode_engine_instances_total", outcome="quarantined")
+            + node.metric("deidnode_engine_instances_total", outcome="deidentified")
+            >= 3
+        ),
+        60,
+        "3 processed",
+    )
     time.sleep(0.5)
     node.stop()
     text = node.log_path.read_text(errors="replace")
@@ -154,8 +192,7 @@ def test_no_value_from_a_file_reaches_any_log_line_and_every_stderr_line_is_json
 
 def test_sigterm_ends_the_node_after_a_worker_was_killed_and_replaced(tmp_path, make_node, orthanc):
     """Issue 10 item 6: SIGTERM hung for ever in the supervisor once a worker had died and been replaced."""
-    cfg = node_config(tmp_path, orthanc, workers={"count": 2, "poll_seconds": 0.05},
-                      node={"shutdown_grace_seconds": 2})
+    cfg = node_config(tmp_path, orthanc, workers={"count": 2, "poll_seconds": 0.05}, node={"shutdown_grace_seconds": 2})
     node = make_node(cfg).start()
     started = lambda: [e for e in node.events() if e.get("event") == "worker_started"]  # noqa: E731
     wait_for(lambda: len(started()) >= 2, 60, "two workers")
@@ -173,10 +210,16 @@ def test_sighup_reloads_the_routes_and_a_bad_routes_file_keeps_the_old_ones(tmp_
     """Issue 10 item 7: SIGHUP killed the node silently."""
     routes = tmp_path / "routes.yaml"
     routes.write_text("routes:\n  - name: to-a\n    destinations: [a]\n")
-    cfg = node_config(tmp_path, orthanc, destinations=[
-        {"name": "a", "type": "folder", "path": str(tmp_path / "a")},
-        {"name": "b", "type": "folder", "path": str(tmp_path / "b")},
-    ], routes_file=str(routes), pixels={"policy": "off"})
+    cfg = node_config(
+        tmp_path,
+        orthanc,
+        destinations=[
+            {"name": "a", "type": "folder", "path": str(tmp_path / "a")},
+            {"name": "b", "type": "folder", "path": str(tmp_path / "b")},
+        ],
+        routes_file=str(routes),
+        pixels={"policy": "off"},
+    )
     node = make_node(cfg).start()
     files = sorted(study_dir.glob("*.dcm"))
     assert storescu(node.port, files[:2]).returncode == 0
@@ -198,8 +241,12 @@ def test_instances_go_as_soon_as_the_destination_is_back_not_after_their_back_of
     """Issue 10 items 8 and 11: instances waited up to retry.max_seconds after the destination returned; one
     retry line per instance and attempt; destination_unreachable without host, port and cause."""
     orthanc = Orthanc(tmp_path / "orthanc")
-    cfg = node_config(tmp_path, orthanc, retry={"initial_seconds": 120, "max_seconds": 600, "max_age_seconds": 900,
-                                                "probe_seconds": 1}, pixels={"policy": "off"})
+    cfg = node_config(
+        tmp_path,
+        orthanc,
+        retry={"initial_seconds": 120, "max_seconds": 600, "max_age_seconds": 900, "probe_seconds": 1},
+        pixels={"policy": "off"},
+    )
     node = make_node(cfg).start()
     files = sorted(study_dir.glob("*.dcm"))[:10]
     assert storescu(node.port, files).returncode == 0
@@ -255,8 +302,13 @@ def test_deflated_instances_are_accepted_by_dcmtk_and_orthanc(tmp_path, make_nod
         dest_peer = StoreSCP(tmp_path / "storescp", "+xd").start()
         dest = _dicom_dest(dest_peer.port)
     try:
-        cfg = node_config(tmp_path, _NO_ORTHANC, destinations=[dest], pixels={"policy": "off"},
-                          retry={"initial_seconds": 30, "max_seconds": 60, "max_age_seconds": 600})
+        cfg = node_config(
+            tmp_path,
+            _NO_ORTHANC,
+            destinations=[dest],
+            pixels={"policy": "off"},
+            retry={"initial_seconds": 30, "max_seconds": 60, "max_age_seconds": 600},
+        )
         node = make_node(cfg).start()
         assert pynetdicom_send(node.port, [src]) == [0]  # in deflate
         if peer == "orthanc":
@@ -283,11 +335,13 @@ def _serve(cfg: dict, tmp_path: Path, env: dict | None = None) -> subprocess.Com
 
 
 def _base(tmp_path: Path) -> dict:
-    return {"spool": {"path": str(tmp_path / "spool"), "min_free_bytes": 0},
-            "quarantine_path": str(tmp_path / "q"),
-            "node": {"host": "127.0.0.1", "port": free_port()},
-            "metrics": {"port": free_port()},
-            "destinations": [{"name": "out", "type": "folder", "path": str(tmp_path / "out")}]}
+    return {
+        "spool": {"path": str(tmp_path / "spool"), "min_free_bytes": 0},
+        "quarantine_path": str(tmp_path / "q"),
+        "node": {"host": "127.0.0.1", "port": free_port()},
+        "metrics": {"port": free_port()},
+        "destinations": [{"name": "out", "type": "folder", "path": str(tmp_path / "out")}],
+    }
 
 
 def _fake_rapidocr(tmp_path: Path) -> dict:
@@ -295,7 +349,8 @@ def _fake_rapidocr(tmp_path: Path) -> dict:
     pkg = tmp_path / "fakes" / "rapidocr_onnxruntime"
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text(
-        "raise ImportError('libGL.so.1: cannot open shared object file: No such file or directory')\n")
+        "raise ImportError('libGL.so.1: cannot open shared object file: No such file or directory')\n"
+    )
     return {"PYTHONPATH": f"{tmp_path / 'fakes'}{os.pathsep}{ROOT}"}
 
 
@@ -303,10 +358,14 @@ def _fake_rapidocr(tmp_path: Path) -> dict:
     ("change", "expect"),
     [
         ({"destinations": []}, "destinations"),
-        ({"node": {"tls": {"cert": "/nonexistent/cert.pem", "key": "/nonexistent/key.pem"}}},
-         "error: node.tls.cert: /nonexistent/cert.pem: no such file"),
-        ({"spool": {"path": "/proc/deidnode-spool", "min_free_bytes": 0}},
-         "error: spool folder: /proc/deidnode-spool: "),
+        (
+            {"node": {"tls": {"cert": "/nonexistent/cert.pem", "key": "/nonexistent/key.pem"}}},
+            "error: node.tls.cert: /nonexistent/cert.pem: no such file",
+        ),
+        (
+            {"spool": {"path": "/proc/deidnode-spool", "min_free_bytes": 0}},
+            "error: spool folder: /proc/deidnode-spool: ",
+        ),
         ({"quarantine_path": "/sys/deidnode-q"}, "error: quarantine folder: /sys/deidnode-q: "),
         ({"routes_file": "routes.yaml"}, "error: routes: "),
         ("ocr", "error: OCR engine: rapidocr: cannot be loaded: ImportError: libGL.so.1"),
@@ -382,8 +441,13 @@ def test_deid_prints_no_value_from_its_inputs_in_any_message_or_record(tmp_path)
     inputs = tmp_path / "in"
     inputs.mkdir()
     bodies = [
-        _raw_instance(b"1.2.ZZLEAKUI.3\x00", b"ZZLEAKPN^Name", b"20200101", False,
-                      sop_instance=b"1.2.826.0.1.3680043.2.1125.099.0\x00"),
+        _raw_instance(
+            b"1.2.ZZLEAKUI.3\x00",
+            b"ZZLEAKPN^Name",
+            b"20200101",
+            False,
+            sop_instance=b"1.2.826.0.1.3680043.2.1125.099.0\x00",
+        ),
         _raw_instance(b"1.2.3.4\x00", b"Smith^ZZLEAKPN2\x01", b"ZZLEAKDA", False, modality=b"zzleakmod"),
         _raw_instance(b"1.2.3.5\x00", b"Doe^John", b"20200101", True),
     ]

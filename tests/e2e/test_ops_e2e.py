@@ -81,11 +81,17 @@ def test_probes_status_and_metrics_answer_and_every_other_path_is_404(tmp_path, 
     assert code == 200 and health["status"] == "ok" and health["checks"]["main_loop"]["step"] == "running"
     code, ready = get_json(node, "/readyz")
     assert code == 200 and set(ready["checks"]) == {
-        "alive", "running", "spool_writable", "spool_space", "workers", "scp_listening"}
+        "alive",
+        "running",
+        "spool_writable",
+        "spool_space",
+        "workers",
+        "scp_listening",
+    }
     assert ready["checks"]["workers"] == {"ok": True, "alive": 2, "configured": 2}
     assert [d["name"] for d in ready["destinations"]] == ["out"]
     code, body, headers = get(node, "/metrics")
-    assert code == 200 and b'deidnode_build_info{' in body and b"deidnode_spool_free_bytes" in body
+    assert code == 200 and b"deidnode_build_info{" in body and b"deidnode_spool_free_bytes" in body
     code, body, headers = get(node, "/status")
     assert code == 200 and headers["Content-Type"].startswith("text/html") and b"<script" not in body
     assert "script-src" not in headers["Content-Security-Policy"]  # no script may run
@@ -157,8 +163,11 @@ def test_a_hung_shutdown_fails_healthz(tmp_path, make_node):
     db = sqlite3.connect(tmp_path / "spool" / "spool.sqlite3", isolation_level=None, timeout=10)
     try:
         node.proc.send_signal(signal.SIGTERM)
-        wait_for(lambda: get_json(node, "/healthz")[1]["checks"]["main_loop"]["step"] == "stopping_workers", 10,
-                 "the stopping_workers step")
+        wait_for(
+            lambda: get_json(node, "/healthz")[1]["checks"]["main_loop"]["step"] == "stopping_workers",
+            10,
+            "the stopping_workers step",
+        )
         db.execute("BEGIN EXCLUSIVE")  # ...and a spool that hangs (the claims of a killed worker are put back)
         assert get(node, "/healthz")[0] == 200  # stopping workers may take a while...
         assert get(node, "/readyz")[0] == 503  # ...but a stopping node takes no new work
@@ -182,24 +191,46 @@ def test_a_hung_shutdown_fails_healthz(tmp_path, make_node):
 def test_status_api_reports_what_the_node_did_without_phi(tmp_path, make_node, study_dir):
     node = make_node(folder_config(tmp_path)).start()
     send_traffic(node, study_dir)
-    wait_for(lambda: get_json(node, "/api/v1/status")[1]["spool"]["waiting"] == 0
-             and get_json(node, "/api/v1/status")[1]["spool"]["states"]["forwarded"] == 12, 60, "all processed")
+    wait_for(
+        lambda: (
+            get_json(node, "/api/v1/status")[1]["spool"]["waiting"] == 0
+            and get_json(node, "/api/v1/status")[1]["spool"]["states"]["forwarded"] == 12
+        ),
+        60,
+        "all processed",
+    )
     _, s = get_json(node, "/api/v1/status")
-    assert s["spool"]["states"] == {"received": 0, "claimed": 0, "retry_wait": 0, "forwarded": 12,
-                                    "quarantined": 1}
+    assert s["spool"]["states"] == {"received": 0, "claimed": 0, "retry_wait": 0, "forwarded": 12, "quarantined": 1}
     assert s["spool"]["oldest_waiting_seconds"] is None and s["spool"]["free_bytes"] > 0
-    wait_for(lambda: get_json(node, "/api/v1/status")[1]["throughput"]["windows"]["last_1m"]["out"] == 12, 10,
-             "the last minute's throughput")
+    wait_for(
+        lambda: get_json(node, "/api/v1/status")[1]["throughput"]["windows"]["last_1m"]["out"] == 12,
+        10,
+        "the last minute's throughput",
+    )
     _, s = get_json(node, "/api/v1/status")
-    assert s["throughput"]["windows"]["last_1m"] | {"seconds": 0} == {"seconds": 0, "in": 13, "out": 12,
-                                                                        "quarantined": 1}
+    assert s["throughput"]["windows"]["last_1m"] | {"seconds": 0} == {
+        "seconds": 0,
+        "in": 13,
+        "out": 12,
+        "quarantined": 1,
+    }
     assert s["throughput"]["per_minute"][0]["in"] + s["throughput"]["per_minute"][1]["in"] == 13
     (q,) = s["quarantine"]["recent"]
     assert set(q) == {"id", "stage", "code", "time"} and (q["stage"], q["code"]) == ("route", "no_route")
     assert s["quarantine"]["total"] == 1
-    assert s["destinations"] == [{"name": "out", "type": "folder", "target": str(tmp_path / "out"),
-                                  "state": "ok", "backoff_until": None, "down_since": None, "failures": 0,
-                                  "last_error": None, "last_ok": None}]
+    assert s["destinations"] == [
+        {
+            "name": "out",
+            "type": "folder",
+            "target": str(tmp_path / "out"),
+            "state": "ok",
+            "backoff_until": None,
+            "down_since": None,
+            "failures": 0,
+            "last_error": None,
+            "last_ok": None,
+        }
+    ]
     assert s["versions"]["table_edition"] == load_table().edition and s["node"]["ready"] is True
     assert s["workers"]["alive"] == 2 and s["workers"]["restarts"] == 0
     _, entries = get_json(node, "/api/v1/quarantine")
@@ -246,11 +277,12 @@ def test_quarantine_retry_and_purge_from_the_page_need_the_admin_token(tmp_path,
     assert storescu(node.port, files[:2], aet="OTHER").returncode == 0
     wait_for(lambda: len(get_json(node, "/api/v1/quarantine")[1]) == 2, 60, "two quarantined")
     a, b = (e["id"] for e in get_json(node, "/api/v1/quarantine")[1])
-    assert b'name=token' in get(node, "/status")[1]
+    assert b"name=token" in get(node, "/status")[1]
 
     def post(path: str, body: bytes, headers: dict) -> int:
-        req = urllib.request.Request(f"http://127.0.0.1:{node.metrics_port}{path}", data=body, headers=headers,
-                                     method="POST")
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{node.metrics_port}{path}", data=body, headers=headers, method="POST"
+        )
         opener = urllib.request.build_opener(NoRedirect)
         try:
             with opener.open(req, timeout=10) as r:
@@ -267,8 +299,11 @@ def test_quarantine_retry_and_purge_from_the_page_need_the_admin_token(tmp_path,
     # Retry through the JSON API: back into the spool, and quarantined again (still no route for OTHER).
     bearer = {"Authorization": "Bearer a-long-enough-admin-token", "Content-Type": "application/json"}
     assert post("/api/v1/quarantine/retry", json.dumps({"ids": [b]}).encode(), bearer) == 200
-    wait_for(lambda: get_json(node, "/api/v1/status")[1]["spool"]["states"]["quarantined"] == 3, 30,
-             "the retried instance quarantined again")
+    wait_for(
+        lambda: get_json(node, "/api/v1/status")[1]["spool"]["states"]["quarantined"] == 3,
+        30,
+        "the retried instance quarantined again",
+    )
     assert len(get_json(node, "/api/v1/quarantine")[1]) == 1
 
 

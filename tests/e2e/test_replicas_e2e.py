@@ -56,8 +56,12 @@ def balancer(tmp_path, short_dir):
 
     def start(servers: dict[str, int]) -> HAProxy:
         port = free_port()
-        lb = HAProxy(tmp_path / "haproxy", haproxy_config(port, servers, short_dir / "admin.sock"), port=port,
-                     socket=short_dir / "admin.sock")
+        lb = HAProxy(
+            tmp_path / "haproxy",
+            haproxy_config(port, servers, short_dir / "admin.sock"),
+            port=port,
+            socket=short_dir / "admin.sock",
+        )
         started.append(lb.start())
         return lb
 
@@ -117,7 +121,11 @@ def test_one_study_over_several_associations_is_spread_over_replicas_and_arrives
     wait_for(lambda: orthanc.count() >= 60, 120, "the study in Orthanc")
     stats = orthanc.get("/statistics")
     assert (stats["CountPatients"], stats["CountStudies"], stats["CountSeries"], stats["CountInstances"]) == (
-        1, 1, 3, 60)
+        1,
+        1,
+        3,
+        60,
+    )
     received = orthanc.received()
     assert len(received) == len(set(received)) == 60  # each instance delivered once, by one replica
 
@@ -171,8 +179,12 @@ def test_a_replica_killed_mid_study_and_restarted_delivers_every_acknowledged_in
     sender.start()
     try:
         # Killed while it holds a backlog and, most likely, in the middle of an association.
-        wait_for(lambda: _waiting(a) >= 3 and lb.servers(BACKEND)["node1"]["scur"] != "0", 120,
-                 "replica A holding a backlog while receiving", interval=0.005)
+        wait_for(
+            lambda: _waiting(a) >= 3 and lb.servers(BACKEND)["node1"]["scur"] != "0",
+            120,
+            "replica A holding a backlog while receiving",
+            interval=0.005,
+        )
         a.stop(signal.SIGKILL)
         waiting_at_kill = _waiting(a)
         wait_for(lambda: lb.servers(BACKEND)["node1"]["status"] == "DOWN", 30, "replica A marked DOWN")
@@ -184,8 +196,10 @@ def test_a_replica_killed_mid_study_and_restarted_delivers_every_acknowledged_in
     # While A is down its acknowledged instances wait on its volume; B has delivered everything it acknowledged.
     wait_for(lambda: _waiting(b) == 0, 120, "replica B's spool drained")
     missing_while_down = acked_uids - set(orthanc.received())
-    print(f"replicas: acked={len(acked)} waiting_at_kill={waiting_at_kill} "
-          f"missing_while_down={len(missing_while_down)} failed_associations={failed_associations}")
+    print(
+        f"replicas: acked={len(acked)} waiting_at_kill={waiting_at_kill} "
+        f"missing_while_down={len(missing_while_down)} failed_associations={failed_associations}"
+    )
     assert missing_while_down, "instances acknowledged by A should still be waiting in its spool"
 
     a.start()
@@ -200,7 +214,11 @@ def test_a_replica_killed_mid_study_and_restarted_delivers_every_acknowledged_in
     wait_for(lambda: orthanc.count() >= len(files), 120, "the complete study")
     stats = orthanc.get("/statistics")
     assert (stats["CountPatients"], stats["CountStudies"], stats["CountSeries"], stats["CountInstances"]) == (
-        1, 1, 4, 240)
+        1,
+        1,
+        4,
+        240,
+    )
     received = orthanc.received()
     assert set(received) == expected
     # A second delivery can only be of an instance in flight at the kill: forwarded by A but not yet marked (one
@@ -228,8 +246,12 @@ def test_a_replica_that_refuses_the_check_association_is_taken_out(tmp_path, ort
 
     # The same exchange as the Kubernetes readiness probe (deploy/k8s/statefulset.yaml).
     def probe(port: int) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, str(ROOT / "deploy" / "haproxy" / "association_check.py"), "--probe",
-                               f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=30)
+        return subprocess.run(
+            [sys.executable, str(ROOT / "deploy" / "haproxy" / "association_check.py"), "--probe", f"127.0.0.1:{port}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
 
     assert probe(good.port).returncode == 0
     refused = probe(refusing.port)

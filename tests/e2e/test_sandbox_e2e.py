@@ -39,8 +39,10 @@ def _mdwe_supported() -> bool:
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("setpriv"),
-                       reason="needs root, unshare and setpriv"),
+    pytest.mark.skipif(
+        os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("setpriv"),
+        reason="needs root, unshare and setpriv",
+    ),
     pytest.mark.skipif(not _mdwe_supported(), reason="the kernel has no PR_SET_MDWE (Linux < 6.3)"),
 ]
 
@@ -75,27 +77,53 @@ def test_the_node_runs_read_only_without_capabilities_or_writable_code(tmp_path,
     (conf / "routes.yaml").write_text(ROUTES)
     (conf / "deid.key").write_bytes(bytes(range(32)))
     metrics_port, port = free_port(), free_port()
-    (conf / "node.yaml").write_text(yaml.safe_dump({
-        "node": {"host": "127.0.0.1", "port": port},
-        "spool": {"path": "/var/lib/deidnode/spool", "min_free_bytes": 0},
-        "quarantine_path": "/var/lib/deidnode/quarantine",
-        "workers": {"count": 1, "poll_seconds": 0.05},
-        "destinations": [{"name": "out", "type": "folder", "path": "/var/lib/deidnode/out"}],
-        "routes_file": "routes.yaml",
-        "keys": {"key_file": "deid.key"},
-        "audit": {"path": "/var/lib/deidnode/audit/audit.jsonl"},
-        "metrics": {"port": metrics_port},
-    }))
+    (conf / "node.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "node": {"host": "127.0.0.1", "port": port},
+                "spool": {"path": "/var/lib/deidnode/spool", "min_free_bytes": 0},
+                "quarantine_path": "/var/lib/deidnode/quarantine",
+                "workers": {"count": 1, "poll_seconds": 0.05},
+                "destinations": [{"name": "out", "type": "folder", "path": "/var/lib/deidnode/out"}],
+                "routes_file": "routes.yaml",
+                "keys": {"key_file": "deid.key"},
+                "audit": {"path": "/var/lib/deidnode/audit/audit.jsonl"},
+                "metrics": {"port": metrics_port},
+            }
+        )
+    )
     us = make_ds("MONOCHROME2", [("SMITH JOHN", (20, 20)), ("PID448812", (20, 60))])
     us_file = tmp_path / "us.dcm"
     us.save_as(us_file, enforce_file_format=True)
 
     log = open(tmp_path / "node.log", "wb")
     node = subprocess.Popen(
-        ["unshare", "-m", "--propagation", "private", "sh", "-c", SANDBOX, "sh", str(work), str(state), str(conf),
-         sys.executable, "-c", MDWE_EXEC, sys.executable, "-m", "deidnode.cli", "serve", "--config",
-         "/etc/deidnode/node.yaml"],
-        stdout=log, stderr=subprocess.STDOUT, cwd="/", env={**NODELAY_ENV, "PYTHONPATH": str(ROOT)},
+        [
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            SANDBOX,
+            "sh",
+            str(work),
+            str(state),
+            str(conf),
+            sys.executable,
+            "-c",
+            MDWE_EXEC,
+            sys.executable,
+            "-m",
+            "deidnode.cli",
+            "serve",
+            "--config",
+            "/etc/deidnode/node.yaml",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd="/",
+        env={**NODELAY_ENV, "PYTHONPATH": str(ROOT)},
     )
     log.close()
 

@@ -53,23 +53,42 @@ routes:
 
 def test_status_page_shows_the_api_numbers_on_a_phone_and_a_desktop(tmp_path, make_node, study_dir, browser):
     # CT1 goes to a folder, PACS to a research PACS that is down (nothing listens on its port), OTHER nowhere.
-    cfg = folder_config(tmp_path, destinations=[
-        {"name": "out", "type": "folder", "path": str(tmp_path / "out")},
-        {"name": "research", "type": "dicom", "ae_title": "RESEARCH", "host": "127.0.0.1", "port": free_port(),
-         "timeout": 2},
-    ])
+    cfg = folder_config(
+        tmp_path,
+        destinations=[
+            {"name": "out", "type": "folder", "path": str(tmp_path / "out")},
+            {
+                "name": "research",
+                "type": "dicom",
+                "ae_title": "RESEARCH",
+                "host": "127.0.0.1",
+                "port": free_port(),
+                "timeout": 2,
+            },
+        ],
+    )
     (tmp_path / "routes.yaml").write_text(ROUTES)
     node = make_node(cfg).start()
     send_traffic(node, study_dir)
     assert storescu(node.port, sorted(study_dir.iterdir())[20:23], aet="PACS").returncode == 0
-    wait_for(lambda: get_json(node, "/api/v1/status")[1]["throughput"]["windows"]["last_1m"]["out"] == 12, 60,
-             "12 forwarded")
-    wait_for(lambda: get_json(node, "/api/v1/status")[1]["destinations"][1]["state"] == "backing_off", 60,
-             "the research PACS backed off")
+    wait_for(
+        lambda: get_json(node, "/api/v1/status")[1]["throughput"]["windows"]["last_1m"]["out"] == 12, 60, "12 forwarded"
+    )
+    wait_for(
+        lambda: get_json(node, "/api/v1/status")[1]["destinations"][1]["state"] == "backing_off",
+        60,
+        "the research PACS backed off",
+    )
     _, s = get_json(node, "/api/v1/status")
     os.kill(s["workers"]["processes"][1]["pid"], signal.SIGKILL)  # so that the page has a restart to show
-    wait_for(lambda: get_json(node, "/api/v1/status")[1]["workers"]["alive"] == 2
-             and get_json(node, "/api/v1/status")[1]["workers"]["restarts"] == 1, 30, "the worker replaced")
+    wait_for(
+        lambda: (
+            get_json(node, "/api/v1/status")[1]["workers"]["alive"] == 2
+            and get_json(node, "/api/v1/status")[1]["workers"]["restarts"] == 1
+        ),
+        30,
+        "the worker replaced",
+    )
 
     url = f"http://127.0.0.1:{node.metrics_port}/status"
     OUTPUT.mkdir(exist_ok=True)
@@ -89,21 +108,36 @@ def test_status_page_shows_the_api_numbers_on_a_phone_and_a_desktop(tmp_path, ma
                 assert text == value, (key, text, value)  # counts are shown as they are
             assert visible, f"{key} is not displayed"
         assert checked >= 40, checked
-        for key in ("spool.states.forwarded", "spool.states.quarantined", "throughput.windows.last_1m.in",
-                    "quarantine.recent.0.code", "workers.restarts", "destinations.1.state", "spool.waiting"):
+        for key in (
+            "spool.states.forwarded",
+            "spool.states.quarantined",
+            "throughput.windows.last_1m.in",
+            "quarantine.recent.0.code",
+            "workers.restarts",
+            "destinations.1.state",
+            "spool.waiting",
+        ):
             assert key in {k for k, *_ in shown}, key
         assert browser.evaluate("document.title") == "deidnode DEIDNODE"
         assert browser.evaluate("document.scripts.length") == 0
         # Readable at this width: the page itself never scrolls sideways (wide tables scroll in their box).
         assert browser.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), name
-        assert browser.evaluate("Math.max(...Array.from(document.querySelectorAll('section'))"
-                                ".map(e => e.getBoundingClientRect().right)) <= window.innerWidth"), name
+        assert browser.evaluate(
+            "Math.max(...Array.from(document.querySelectorAll('section'))"
+            ".map(e => e.getBoundingClientRect().right)) <= window.innerWidth"
+        ), name
         if mobile:  # one column of sections, text no smaller than 12 CSS px
-            lefts = browser.evaluate("Array.from(document.querySelectorAll('section'))"
-                                     ".map(e => Math.round(e.getBoundingClientRect().left))")
+            lefts = browser.evaluate(
+                "Array.from(document.querySelectorAll('section')).map(e => Math.round(e.getBoundingClientRect().left))"
+            )
             assert len(set(lefts)) == 1 and len(lefts) == 5
-            assert browser.evaluate("Math.min(...Array.from(document.querySelectorAll('td,th,span,b,p'))"
-                                    ".map(e => parseFloat(getComputedStyle(e).fontSize)))") >= 12
+            assert (
+                browser.evaluate(
+                    "Math.min(...Array.from(document.querySelectorAll('td,th,span,b,p'))"
+                    ".map(e => parseFloat(getComputedStyle(e).fontSize)))"
+                )
+                >= 12
+            )
         png = browser.screenshot(OUTPUT / f"status-{name}.png")
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
     (OUTPUT / "status.json").write_text(json.dumps(get_json(node, "/api/v1/status")[1], indent=1))

@@ -33,9 +33,27 @@ pytestmark = [
 def _cert(d: Path, name: str) -> tuple[Path, Path]:
     key, cert = d / f"{name}.key", d / f"{name}.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={name}",
-         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            f"/CN={name}",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     return key, cert
 
@@ -61,7 +79,10 @@ def test_storescu_over_tls_stores_into_the_node(tmp_path, pki):
         def send(*tls_args: str) -> subprocess.CompletedProcess:
             return subprocess.run(
                 [STORESCU, *tls_args, "-aet", "CT1", "-aec", "DEIDNODE", "127.0.0.1", str(port), *map(str, files)],
-                capture_output=True, text=True, timeout=60, env=NODELAY_ENV,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env=NODELAY_ENV,
             )
 
         r = send("+tls", str(sender_key), str(sender_cert), "+cf", str(node_cert))
@@ -104,8 +125,13 @@ def test_the_forwarder_stores_into_a_tls_orthanc(tmp_path, pki):
     orthanc = TlsOrthanc(tmp_path / "orthanc", pacs_cert, pacs_key, trusted=node_cert).start()
     try:
         dest = Destination(
-            name="secure", type="dicom", ae_title=orthanc.aet, host="127.0.0.1", port=orthanc.dicom_port,
-            tls=TLS(cert=node_cert, key=node_key, ca=pacs_cert), timeout=10,
+            name="secure",
+            type="dicom",
+            ae_title=orthanc.aet,
+            host="127.0.0.1",
+            port=orthanc.dicom_port,
+            tls=TLS(cert=node_cert, key=node_key, ca=pacs_cert),
+            timeout=10,
         )
         fwd = DicomForwarder(dest)
         for ds in make_study(3, 1):
@@ -113,8 +139,9 @@ def test_the_forwarder_stores_into_a_tls_orthanc(tmp_path, pki):
         fwd.close()
         wait_for(lambda: orthanc.count() == 3, 20, "3 instances in Orthanc")
 
-        plain = Destination(name="plain", type="dicom", ae_title=orthanc.aet, host="127.0.0.1",
-                            port=orthanc.dicom_port, timeout=5)
+        plain = Destination(
+            name="plain", type="dicom", ae_title=orthanc.aet, host="127.0.0.1", port=orthanc.dicom_port, timeout=5
+        )
         fwd = DicomForwarder(plain)
         assert fwd.send(_out(make_study(1, 1, seed="other")[0])).outcome is not Outcome.OK
         fwd.close()

@@ -192,8 +192,12 @@ class HeaderCleaner:
         elif op == D.DUMMY:
             if vr == "PN":
                 values = get_strings(ds, tag, vr)
-                put_strings(ds, tag, vr, _map(values, lambda v: pseudo_person_name(ctx.keys, v) or "ANONYMIZED^")
-                            or ["ANONYMIZED^"])
+                put_strings(
+                    ds,
+                    tag,
+                    vr,
+                    _map(values, lambda v: pseudo_person_name(ctx.keys, v) or "ANONYMIZED^") or ["ANONYMIZED^"],
+                )
             elif vr in STRING_VRS:
                 put_strings(ds, tag, vr, [str(dummy_for_vr(vr))])
             else:

@@ -53,7 +53,7 @@ def _ints(item: Dataset, tag: int) -> list[int]:
         return []
     value = elem.value
     if isinstance(value, bytes):  # read as UN
-        return [int.from_bytes(value[i:i + 2], "little") for i in range(0, len(value) - 1, 2)]
+        return [int.from_bytes(value[i : i + 2], "little") for i in range(0, len(value) - 1, 2)]
     return [int(v) for v in (value if isinstance(value, list | tuple) or hasattr(value, "__iter__") else [value])]
 
 
@@ -72,7 +72,7 @@ def read_declarations(ds: Dataset) -> Declarations:
             continue
         actions: dict[int, str] = {}
         seq = item.get(0x00080305)
-        for a in (seq.value if seq is not None and seq.value else []):
+        for a in seq.value if seq is not None and seq.value else []:
             code = "".join(get_strings(a, 0x00080307, "CS")).strip().upper()
             for b in _ints(a, 0x00080306):
                 actions[b & 0xFF] = code if code in ("X", "Z", "D", "U") else "X"
@@ -137,8 +137,15 @@ def clean_private(ds: Dataset, tags: list[int], ctx: HeaderContext) -> None:
         ctx.stats["private_removed"] += removed
 
 
-def _keep(ds: Dataset, tag: int, group: int, creator: str, byte: int,
-          safe: dict[tuple[int, str, int], str], ctx: HeaderContext) -> bool:
+def _keep(
+    ds: Dataset,
+    tag: int,
+    group: int,
+    creator: str,
+    byte: int,
+    safe: dict[tuple[int, str, int], str],
+    ctx: HeaderContext,
+) -> bool:
     """Whether the element stays (possibly changed by a declared action)."""
     elem = elements_of(ds)[tag]
     declared = ctx.declared.get((group, creator))

@@ -62,8 +62,9 @@ def _encoded_code_sequence(codes: tuple[tuple[str, str], ...], implicit: bool) -
     return bytes(out)
 
 
-def add_deid_records(ds: Dataset, profile: Profile, *, pixels_cleaned: bool, little_endian: bool = True,
-                     implicit_vr: bool = False) -> list[str]:
+def add_deid_records(
+    ds: Dataset, profile: Profile, *, pixels_cleaned: bool, little_endian: bool = True, implicit_vr: bool = False
+) -> list[str]:
     """Set Patient Identity Removed, the method text and code sequence, Longitudinal Temporal Information
     Modified and (after Clean Pixel Data) Burned In Annotation. Returns the code values used."""
     used: list[object] = ["basic", *[o for o in _ORDER if o in profile.option_set]]

@@ -188,7 +188,7 @@ def _recognize_regions(engine: OcrEngine, view: np.ndarray, regions: list[TextRe
             crops.append(crop)
     if recognize is None:
         out: list[TextBox | None] = []
-        for (box, scale, _v, k) in meta:
+        for box, scale, _v, k in meta:
             got = engine.read_region(crops[k])
             out.append(got[0].shifted(box[0], box[1], 1.0 / scale) if got else None)
         return out
@@ -227,8 +227,12 @@ def _detector_agrees(engine: OcrEngine, view: np.ndarray, r: TextRegion) -> bool
 
 
 def _as_box(q: np.ndarray) -> list[int]:
-    return [int(np.floor(q[:, 0].min())), int(np.floor(q[:, 1].min())), int(np.ceil(q[:, 0].max())),
-            int(np.ceil(q[:, 1].max()))]
+    return [
+        int(np.floor(q[:, 0].min())),
+        int(np.floor(q[:, 1].min())),
+        int(np.ceil(q[:, 0].max())),
+        int(np.ceil(q[:, 1].max())),
+    ]
 
 
 def _ink_columns(view: np.ndarray, band: Box, inner: tuple[int, int]) -> np.ndarray:
@@ -342,8 +346,9 @@ def extend_along_row(view: np.ndarray, box: Box, stops: list[Box], left: bool, r
     vertical = (box[3] - box[1]) >= 1.5 * (box[2] - box[0])
     if vertical:  # the same walk on the transposed image
         v = np.swapaxes(view, 0, 1)
-        t = extend_along_row(v, (box[1], box[0], box[3], box[2]), [(o[1], o[0], o[3], o[2]) for o in stops],
-                             left, right)
+        t = extend_along_row(
+            v, (box[1], box[0], box[3], box[2]), [(o[1], o[0], o[3], o[2]) for o in stops], left, right
+        )
         return (t[1], t[0], t[3], t[2])
     cols = view.shape[1]
     x0, y0, x1, y1 = box
@@ -527,7 +532,8 @@ def _join_pieces(view: np.ndarray, lines: list[TextBox], decisions: list[Decisio
                 hi = lo + len(lines[i].text)
                 spans = tuple(
                     Span(max(sp.start, lo) - lo, min(sp.end, hi) - lo, sp.layer, sp.kind)
-                    for sp in joined.spans if sp.start < hi and sp.end > lo
+                    for sp in joined.spans
+                    if sp.start < hi and sp.end > lo
                 )
                 if spans:
                     decisions[i] = Decision(True, joined.layer, joined.kind, joined.hit, spans)

@@ -158,8 +158,16 @@ def _group(c: np.ndarray, window: int = 16) -> np.ndarray:
 # Logistic weights over line features (bias first): fitted on bench/pixelset.py's dev split (see
 # bench/glyphs.py), never on the test split.
 LINE_FEATURES = (
-    "glyphs", "height_cv", "value_spread", "coherence", "flatness", "strokes_per_h", "surround", "thickness",
-    "fill", "components",
+    "glyphs",
+    "height_cv",
+    "value_spread",
+    "coherence",
+    "flatness",
+    "strokes_per_h",
+    "surround",
+    "thickness",
+    "fill",
+    "components",
 )
 LINE_WEIGHTS = (-6.944, 4.376, -0.908, -2.345, -31.340, 1.334, -1.434, 1.589, -12.576, 15.483, 1.330)
 
@@ -216,9 +224,18 @@ def line_features(c: np.ndarray, lab: np.ndarray, integral: np.ndarray) -> tuple
     thickness = np.bincount(gi, weights=c[:, THICK] * area) / a_sum / np.maximum(hm, 1)
     fill = a_sum / np.maximum(np.bincount(gi, weights=(c[:, X1] - c[:, X0]) * (c[:, Y1] - c[:, Y0])), 1)
     feats = np.stack(
-        [np.minimum(glyphs, 8.0) / 8.0, height_cv, value_spread, coherence, flatness,
-         np.minimum(strokes_per_h, 3.0), np.minimum(np.log2(np.maximum(surround, 1e-6)), 5.0),
-         np.minimum(thickness, 1.0), fill, np.minimum(count, 8.0) / 8.0],
+        [
+            np.minimum(glyphs, 8.0) / 8.0,
+            height_cv,
+            value_spread,
+            coherence,
+            flatness,
+            np.minimum(strokes_per_h, 3.0),
+            np.minimum(np.log2(np.maximum(surround, 1e-6)), 5.0),
+            np.minimum(thickness, 1.0),
+            fill,
+            np.minimum(count, 8.0) / 8.0,
+        ],
         axis=1,
     )
     boxes = np.stack([x0, y0, x1, y1], axis=1).astype(int)

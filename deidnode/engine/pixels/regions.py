@@ -126,7 +126,10 @@ def load_signatures(path: Path = REGIONS_FILE) -> tuple[Signature, ...]:
             raise ValueError(f"{where}: a signature needs at least one condition")
         out.append(
             Signature(
-                str(s.get("name", i)), conds, _boxes(s.get("regions"), where), _boxes(s.get("zones"), where),
+                str(s.get("name", i)),
+                conds,
+                _boxes(s.get("regions"), where),
+                _boxes(s.get("zones"), where),
                 str(s.get("source", "")),
             )
         )

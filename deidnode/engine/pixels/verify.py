@@ -82,13 +82,13 @@ def read_crop(engine: OcrEngine, view: np.ndarray, box: Box, height: float, max_
         crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     pad = 8  # readers need a little background around a line
     crop = cv2.copyMakeBorder(np.ascontiguousarray(crop), pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    return [tb.shifted(x0 - int(round(pad / scale)), y0 - int(round(pad / scale)), 1.0 / scale)
-            for tb in engine.read_region(crop)]
+    return [
+        tb.shifted(x0 - int(round(pad / scale)), y0 - int(round(pad / scale)), 1.0 / scale)
+        for tb in engine.read_region(crop)
+    ]
 
 
-def _judged(
-    lines: list[TextBox], judge: TextJudge, frame: int, reader: str, rendered: Sequence[Box]
-) -> list[Residual]:
+def _judged(lines: list[TextBox], judge: TextJudge, frame: int, reader: str, rendered: Sequence[Box]) -> list[Residual]:
     out = []
     for ln in lines:
         d = judge.judge(ln.text, ln.confidence)

@@ -21,8 +21,7 @@ def split_frames(ds: Dataset, number_of_frames: int) -> list[tuple[bytes, ...]]:
     if "ExtendedOffsetTable" in ds:
         eot = (ds.ExtendedOffsetTable, ds.get("ExtendedOffsetTableLengths", b""))
     try:
-        frames = list(generate_fragmented_frames(ds.PixelData, number_of_frames=number_of_frames,
-                                                 extended_offsets=eot))
+        frames = list(generate_fragmented_frames(ds.PixelData, number_of_frames=number_of_frames, extended_offsets=eot))
     except Exception as e:  # pydicom raises ValueError/KeyError on broken item structure
         raise PixelCodecError(Code.PIXEL_DATA_MISMATCH, "(7FE0,0010) encapsulation is invalid") from e
     if len(frames) != number_of_frames:

@@ -20,8 +20,10 @@ def _native_frames(ds: Dataset, info: PixelInfo) -> list[bytes]:
     total_bits = info.frame_bits * info.number_of_frames
     expected = (total_bits + 7) // 8
     if len(data) not in (expected, expected + expected % 2):
-        raise PixelCodecError(Code.PIXEL_DATA_MISMATCH, "(7FE0,0010) length differs from (0028,0010) x (0028,0011) x "
-                                                     "(0028,0002) x (0028,0100) x (0028,0008)")
+        raise PixelCodecError(
+            Code.PIXEL_DATA_MISMATCH,
+            "(7FE0,0010) length differs from (0028,0010) x (0028,0011) x (0028,0002) x (0028,0100) x (0028,0008)",
+        )
     if info.bits_allocated == 1 and info.frame_bits % 8:
         # frames are not byte aligned (PS3.5 8.1.1 note): unpack everything, then re-pack each frame alone
         from pydicom.pixels.utils import pack_bits, unpack_bits
@@ -29,7 +31,7 @@ def _native_frames(ds: Dataset, info: PixelInfo) -> list[bytes]:
         bits = np.asarray(unpack_bits(data, as_array=True))[:total_bits].reshape(info.number_of_frames, -1)
         return [pack_bits(row, pad=False) for row in bits]
     n = info.frame_bytes
-    return [bytes(data[i * n:(i + 1) * n]) for i in range(info.number_of_frames)]
+    return [bytes(data[i * n : (i + 1) * n]) for i in range(info.number_of_frames)]
 
 
 def frame_codestreams(ds: Dataset, info: PixelInfo, syntax: Syntax) -> list[bytes]:

@@ -148,8 +148,9 @@ def encode_frames(
     return audit
 
 
-def transcode(ds: Dataset, transfer_syntax_uid: str, *, allow_lossy: bool = False,
-              frames: np.ndarray | None = None) -> dict[str, Any]:
+def transcode(
+    ds: Dataset, transfer_syntax_uid: str, *, allow_lossy: bool = False, frames: np.ndarray | None = None
+) -> dict[str, Any]:
     """Write every frame of ``ds`` in ``transfer_syntax_uid`` (test fixtures, benchmarks, forward fallback).
 
     A lossy target needs ``allow_lossy``; the pixel module stays as it is except where the target requires
@@ -168,12 +169,18 @@ def transcode(ds: Dataset, transfer_syntax_uid: str, *, allow_lossy: bool = Fals
     # the same syntax written from scratch: every frame, no original fragment kept
     fresh = dataclasses.replace(syntax_in) if target is syntax_in else target
     encoder_name, out_pi, count = _reencode(ds, info, frames, syntax_in, fresh, list(range(info.number_of_frames)))
-    return {"transfer_syntax_in": ts_in, "transfer_syntax_out": target.uid, "frames_reencoded": count,
-            "photometric_out": out_pi, "encoder": encoder_name}
+    return {
+        "transfer_syntax_in": ts_in,
+        "transfer_syntax_out": target.uid,
+        "frames_reencoded": count,
+        "photometric_out": out_pi,
+        "encoder": encoder_name,
+    }
 
 
-def _reencode(ds: Dataset, info: PixelInfo, frames: np.ndarray, syntax_in: Syntax, target: Syntax,
-              changed_set: list[int]) -> tuple[str, str, int]:
+def _reencode(
+    ds: Dataset, info: PixelInfo, frames: np.ndarray, syntax_in: Syntax, target: Syntax, changed_set: list[int]
+) -> tuple[str, str, int]:
     """Encode ``changed_set`` (all frames when the syntax changes) and write the result into ``ds``."""
     ts_in = syntax_in.uid
     out_pi = _output_pi(info, target)
@@ -196,8 +203,9 @@ def _reencode(ds: Dataset, info: PixelInfo, frames: np.ndarray, syntax_in: Synta
         except PixelCodecError:
             raise
         except Exception as e:  # noqa: BLE001 - encoder libraries raise anything
-            raise PixelCodecError(Code.ENCODE_FAILED, f"{target.uid} frame {i} ({backend.NAME}: "
-                                                   f"{type(e).__name__})") from e
+            raise PixelCodecError(
+                Code.ENCODE_FAILED, f"{target.uid} frame {i} ({backend.NAME}: {type(e).__name__})"
+            ) from e
         if target.encapsulated and not target.lossy:
             back = decode_one(decoders(target.uid), data, out_info, target.uid, i)
             if not np.array_equal(back, frame):
@@ -216,8 +224,14 @@ def _reencode(ds: Dataset, info: PixelInfo, frames: np.ndarray, syntax_in: Synta
     return backend.NAME, out_pi, len(encoded)
 
 
-def _write(ds: Dataset, info: PixelInfo, syntax_in: Syntax, target: Syntax, originals: list[bytes] | None,
-           encoded: dict[int, bytes]) -> None:
+def _write(
+    ds: Dataset,
+    info: PixelInfo,
+    syntax_in: Syntax,
+    target: Syntax,
+    originals: list[bytes] | None,
+    encoded: dict[int, bytes],
+) -> None:
     n = info.number_of_frames
     if target.encapsulated:
         if target is syntax_in:

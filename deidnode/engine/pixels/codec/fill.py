@@ -92,5 +92,8 @@ def clear_overlay_bits(ds: Dataset, frames: np.ndarray) -> bool:
     sign = (raw >> (info.bits_stored - 1)) & 1
     high = raw >> info.bits_stored
     full = (1 << (info.bits_allocated - info.bits_stored)) - 1
-    return bool(((high != 0) & (high != full)).any() or ((high == full) & (sign == 0)).any()
-                or ((high == 0) & (sign == 1)).any())
+    return bool(
+        ((high != 0) & (high != full)).any()
+        or ((high == full) & (sign == 0)).any()
+        or ((high == 0) & (sign == 1)).any()
+    )

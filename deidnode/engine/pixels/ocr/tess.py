@@ -121,6 +121,5 @@ class TesseractEngine:
         return out
 
 
-
 def create(settings: OcrSettings) -> TesseractEngine:
     return TesseractEngine(settings)

@@ -36,7 +36,6 @@ class AllowList:
             return True  # punctuation only
         return all(t.strip(".-+") in self.words or any(rx.fullmatch(t) for rx in self.tokens) for t in toks)
 
-
     def allowed_spans(self, text: str) -> list[tuple[int, int]]:
         """Spans of ``text`` that are technical annotation: matches of a ``lines`` pattern, and words in
         ``words`` or matching ``tokens`` (policy ``strict`` keeps these and removes the rest of the line)."""

@@ -33,24 +33,75 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("phone", re.compile(r"(?<!\d)(?:\+\s*\d{1,3}[\s.-]*)?\(?\d{3}\)?[\s.-]*\d{3}[\s.-]*\d{4}(?!\d)")),
     ("digits", re.compile(r"\d{6,}")),
     # a long number misread here and there ("A3052306", "4O96O59O4"): mostly digits, letters that look like them
-    ("digits", re.compile(r"(?<![A-Z0-9])(?=(?:[A-Z]?[0-9OIlSBZ]){6,})(?=[A-Z0-9]*\d[A-Z0-9]*\d[A-Z0-9]*\d)"
-                          r"[A-Z]{0,2}[0-9OISBZ]{6,}(?![A-Z0-9])")),
+    (
+        "digits",
+        re.compile(
+            r"(?<![A-Z0-9])(?=(?:[A-Z]?[0-9OIlSBZ]){6,})(?=[A-Z0-9]*\d[A-Z0-9]*\d[A-Z0-9]*\d)"
+            r"[A-Z]{0,2}[0-9OISBZ]{6,}(?![A-Z0-9])"
+        ),
+    ),
 )
 
 # Labels after which a person's name follows, and labels after which an identifier follows.
 ROLE_LABELS = (
-    r"PAT(?:IENT)?\.?\s*NAME", r"NAME", r"PATIENT", r"PAT", r"PT", r"TECH(?:NOLOGIST)?", r"OPERATOR", r"OPER",
-    r"SCANNED\s*BY", r"PERFORMED\s*BY", r"ACQUIRED\s*BY", r"READ\s*BY", r"REPORTED\s*BY", r"PHYSICIAN",
-    r"REF(?:ERRING)?\.?\s*(?:PHYS(?:ICIAN)?|DR|MD)?", r"DR", r"MR\.", r"MRS", r"MS\.", r"PROF", r"SONOGRAPHER",
-    r"RADIOLOGIST", r"ATTENDING", r"NURSE", r"RESIDENT", r"USER",
+    r"PAT(?:IENT)?\.?\s*NAME",
+    r"NAME",
+    r"PATIENT",
+    r"PAT",
+    r"PT",
+    r"TECH(?:NOLOGIST)?",
+    r"OPERATOR",
+    r"OPER",
+    r"SCANNED\s*BY",
+    r"PERFORMED\s*BY",
+    r"ACQUIRED\s*BY",
+    r"READ\s*BY",
+    r"REPORTED\s*BY",
+    r"PHYSICIAN",
+    r"REF(?:ERRING)?\.?\s*(?:PHYS(?:ICIAN)?|DR|MD)?",
+    r"DR",
+    r"MR\.",
+    r"MRS",
+    r"MS\.",
+    r"PROF",
+    r"SONOGRAPHER",
+    r"RADIOLOGIST",
+    r"ATTENDING",
+    r"NURSE",
+    r"RESIDENT",
+    r"USER",
 )
 ID_LABELS = (
-    r"PAT(?:IENT)?\.?\s*ID", r"PID", r"ID", r"MRN", r"MR\s*#", r"ACC(?:ESSION)?\s*(?:NO|#)?", r"SSN", r"DOB",
-    r"D\.O\.B", r"BIRTH", r"BORN", r"EXAM\s*(?:NO|#)", r"STUDY\s*(?:ID|NO|#)", r"PHONE", r"TEL",
+    r"PAT(?:IENT)?\.?\s*ID",
+    r"PID",
+    r"ID",
+    r"MRN",
+    r"MR\s*#",
+    r"ACC(?:ESSION)?\s*(?:NO|#)?",
+    r"SSN",
+    r"DOB",
+    r"D\.O\.B",
+    r"BIRTH",
+    r"BORN",
+    r"EXAM\s*(?:NO|#)",
+    r"STUDY\s*(?:ID|NO|#)",
+    r"PHONE",
+    r"TEL",
 )
 # Letters small text is misread as ("PT:" read "P1:", "by" read "ly"): a label is found in its misread forms.
-_LOOK = {"A": "A4", "B": "B8L", "D": "D0O", "E": "E3", "G": "G6", "I": "I1L|", "L": "L1I|", "O": "O0QD", "S": "S5",
-         "T": "T1I7", "Z": "Z2"}
+_LOOK = {
+    "A": "A4",
+    "B": "B8L",
+    "D": "D0O",
+    "E": "E3",
+    "G": "G6",
+    "I": "I1L|",
+    "L": "L1I|",
+    "O": "O0QD",
+    "S": "S5",
+    "T": "T1I7",
+    "Z": "Z2",
+}
 
 
 def _loose(pattern: str) -> str:
@@ -166,8 +217,20 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
 
 
 _COLON_WORD = re.compile(r"(?<![A-Z0-9])([A-Z]{4,12})\s*:")
-ROLE_WORDS = ("NAME", "TECH", "PATIENT", "OPERATOR", "PHYSICIAN", "TECHNOLOGIST", "SONOGRAPHER", "RADIOLOGIST",
-              "PERFORMED", "SCANNED", "REFERRING", "ATTENDING")
+ROLE_WORDS = (
+    "NAME",
+    "TECH",
+    "PATIENT",
+    "OPERATOR",
+    "PHYSICIAN",
+    "TECHNOLOGIST",
+    "SONOGRAPHER",
+    "RADIOLOGIST",
+    "PERFORMED",
+    "SCANNED",
+    "REFERRING",
+    "ATTENDING",
+)
 
 
 def misread_role(word: str) -> bool:

@@ -12,9 +12,7 @@ from .._info import PixelInfo
 def decode_with_pydicom_plugin(frame: bytes, info: PixelInfo, ts: str, plugin: str) -> np.ndarray:
     """Decode one frame's codestream with pydicom's ``plugin``; colour left as stored (``raw=True``)."""
     decoder = get_decoder(ts)
-    arr, meta = decoder.as_array(
-        encapsulate([frame]), raw=True, decoding_plugin=plugin, **info.pydicom_kwargs()
-    )
+    arr, meta = decoder.as_array(encapsulate([frame]), raw=True, decoding_plugin=plugin, **info.pydicom_kwargs())
     return to_working_pi(arr, str(meta.get("photometric_interpretation", info.photometric_interpretation)), info)
 
 

@@ -27,10 +27,21 @@ from ._common import decode_with_pydicom_plugin
 
 NAME = "gdcm"
 DEPENDENCY = "python-gdcm>=3.0.24"
-DECODES = frozenset({JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLossless, JPEGLosslessSV1, JPEGLSLossless,
-                     JPEGLSNearLossless, JPEG2000Lossless, JPEG2000})
-ENCODES = frozenset({RLELossless, JPEGBaseline8Bit, JPEGLSLossless, JPEGLSNearLossless, JPEG2000Lossless, JPEG2000,
-                     JPEGLosslessSV1})
+DECODES = frozenset(
+    {
+        JPEGBaseline8Bit,
+        JPEGExtended12Bit,
+        JPEGLossless,
+        JPEGLosslessSV1,
+        JPEGLSLossless,
+        JPEGLSNearLossless,
+        JPEG2000Lossless,
+        JPEG2000,
+    }
+)
+ENCODES = frozenset(
+    {RLELossless, JPEGBaseline8Bit, JPEGLSLossless, JPEGLSNearLossless, JPEG2000Lossless, JPEG2000, JPEGLosslessSV1}
+)
 
 
 def is_available(ts: str, *, encode: bool = False) -> bool:
@@ -58,8 +69,11 @@ def encode(frame: np.ndarray, info: PixelInfo, ts: str, options: dict[str, objec
         gdcm.PhotometricInterpretation(gdcm.PhotometricInterpretation.GetPIType(pi_name))
     )
     image.SetTransferSyntax(gdcm.TransferSyntax(gdcm.TransferSyntax.ExplicitVRLittleEndian))
-    image.SetPixelFormat(gdcm.PixelFormat(info.samples_per_pixel, info.bits_allocated, info.bits_stored,
-                                          info.high_bit, info.pixel_representation))
+    image.SetPixelFormat(
+        gdcm.PixelFormat(
+            info.samples_per_pixel, info.bits_allocated, info.bits_stored, info.high_bit, info.pixel_representation
+        )
+    )
     if info.samples_per_pixel > 1:
         image.SetPlanarConfiguration(0)
     elem = gdcm.DataElement(gdcm.Tag(0x7FE0, 0x0010))

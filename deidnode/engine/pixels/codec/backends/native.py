@@ -20,8 +20,9 @@ from .._info import PixelInfo
 
 NAME = "native"
 DEPENDENCY = "numpy"
-DECODES = frozenset({ImplicitVRLittleEndian, ExplicitVRLittleEndian, DeflatedExplicitVRLittleEndian,
-                     ExplicitVRBigEndian})
+DECODES = frozenset(
+    {ImplicitVRLittleEndian, ExplicitVRLittleEndian, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian}
+)
 ENCODES = frozenset({ImplicitVRLittleEndian, ExplicitVRLittleEndian, DeflatedExplicitVRLittleEndian})
 
 

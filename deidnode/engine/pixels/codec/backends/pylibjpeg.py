@@ -27,8 +27,9 @@ from ._common import decode_with_pydicom_plugin
 
 NAME = "pylibjpeg"
 DEPENDENCY = "pylibjpeg>=2.0, pylibjpeg-libjpeg>=2.2, pylibjpeg-openjpeg>=2.3"
-_LIBJPEG = frozenset({JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLossless, JPEGLosslessSV1, JPEGLSLossless,
-                      JPEGLSNearLossless})
+_LIBJPEG = frozenset(
+    {JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLossless, JPEGLosslessSV1, JPEGLSLossless, JPEGLSNearLossless}
+)
 _OPENJPEG = frozenset({JPEG2000Lossless, JPEG2000, HTJ2KLossless, HTJ2KLosslessRPCL, HTJ2K})
 DECODES = _LIBJPEG | _OPENJPEG
 ENCODES = frozenset({JPEG2000Lossless, JPEG2000})
