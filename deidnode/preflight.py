@@ -206,16 +206,23 @@ def _pixels_used(settings: Settings) -> bool:
 
 
 def _ocr(settings: Settings) -> list[Problem]:
-    """Import the pixel stage and the configured OCR engine in a child process (a missing system library such
-    as libGL shows only then); the child's last error line is the reason."""
+    """Import the pixel stage and the configured OCR engines (the reader and the verification's second reader)
+    in a child process (a missing system library such as libGL shows only then); the child's last error line is
+    the reason."""
     engine = settings.pixels.ocr.engine
+    if settings.pixels.second_reader == "tesseract" and engine != "tesseract":
+        engine = f"{engine}+tesseract"
     from .engine.pixels.ocr import BACKENDS
 
+    modules = [BACKENDS[e] for e in engine.split("+")]
     code = (
         "import importlib, sys\n"
         "import deidnode.engine.pixels.stage\n"
-        f"mod = importlib.import_module('deidnode.engine.pixels.ocr.{BACKENDS[engine]}')\n"
-        "for m in mod.REQUIRES: importlib.import_module(m)\n"
+        f"for name in {modules!r}:\n"
+        "    mod = importlib.import_module('deidnode.engine.pixels.ocr.' + name)\n"
+        "    for m in mod.REQUIRES:\n"
+        "        if '(' not in m: importlib.import_module(m)\n"
+        "    if not mod.is_available(): sys.exit(f'{mod.NAME} needs: ' + ', '.join(mod.REQUIRES))\n"
     )
     try:
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
