@@ -206,30 +206,29 @@ def _pixels_used(settings: Settings) -> bool:
 
 
 def _ocr(settings: Settings) -> list[Problem]:
-    """Import the pixel stage and the configured OCR engines (the reader and the verification's second reader)
+    """Import the pixel stage and each configured OCR engine (the reader, and the verification's second reader)
     in a child process (a missing system library such as libGL shows only then); the child's last error line is
-    the reason."""
-    engine = settings.pixels.ocr.engine
-    if settings.pixels.second_reader == "tesseract" and engine != "tesseract":
-        engine = f"{engine}+tesseract"
+    the reason, the engine that failed is named."""
+    engines = [settings.pixels.ocr.engine]
+    if settings.pixels.second_reader == "tesseract" and "tesseract" not in engines:
+        engines.append("tesseract")
     from .engine.pixels.ocr import BACKENDS
 
-    modules = [BACKENDS[e] for e in engine.split("+")]
-    code = (
-        "import importlib, sys\n"
-        "import deidnode.engine.pixels.stage\n"
-        f"for name in {modules!r}:\n"
-        "    mod = importlib.import_module('deidnode.engine.pixels.ocr.' + name)\n"
-        "    for m in mod.REQUIRES:\n"
-        "        if '(' not in m: importlib.import_module(m)\n"
-        "    if not mod.is_available(): sys.exit(f'{mod.NAME} needs: ' + ', '.join(mod.REQUIRES))\n"
-    )
-    try:
-        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return [Problem("OCR engine", engine, f"cannot be checked ({type(e).__name__})")]
-    if r.returncode != 0:
-        last = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
-        reason = last[-1] if last else f"exit status {r.returncode}"
-        return [Problem("OCR engine", engine, f"cannot be loaded: {reason}")]
+    for engine in engines:
+        code = (
+            "import importlib, sys\n"
+            "import deidnode.engine.pixels.stage\n"
+            f"mod = importlib.import_module('deidnode.engine.pixels.ocr.{BACKENDS[engine]}')\n"
+            "for m in mod.REQUIRES:\n"
+            "    if '(' not in m: importlib.import_module(m)\n"
+            "if not mod.is_available(): sys.exit('needs: ' + ', '.join(mod.REQUIRES))\n"
+        )
+        try:
+            r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return [Problem("OCR engine", engine, f"cannot be checked ({type(e).__name__})")]
+        if r.returncode != 0:
+            last = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
+            reason = last[-1] if last else f"exit status {r.returncode}"
+            return [Problem("OCR engine", engine, f"cannot be loaded: {reason}")]
     return []
