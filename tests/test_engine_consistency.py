@@ -2,29 +2,38 @@
 
 from __future__ import annotations
 
-import copy
-
 import phi_dataset as P
 
 from deidnode.config import PixelSettings, Profile
 from deidnode.engine import Keys, Policy, deidentify
-from deidnode.engine.header.pseudonyms import shift_da
-from deidnode.engine.pixels.stage import _date_shift
+from deidnode.engine.pixels import stage
+from deidnode.engine.pseudonyms import shift_da
 
 KEY = Keys(b"c" * 32)
 
 
-def test_pixel_stage_date_shift_is_the_header_shift():
-    ds = P.planted_ct()
-    policy = Policy(profile=Profile(), pixels=PixelSettings(policy="off"))
-    offset = _date_shift(copy.deepcopy(ds), policy, KEY)
-    out = deidentify(ds, policy, KEY).dataset
+def _pixel_stage_arguments(monkeypatch, profile: Profile) -> tuple[dict, object]:
+    seen: dict = {}
+
+    def fake(ds, phi, policy, keys, audit, **kw):
+        seen.update(kw)
+        return None
+
+    monkeypatch.setattr(stage, "clean_pixels", fake)
+    out = deidentify(P.planted_ct(), Policy(profile=profile, pixels=PixelSettings()), KEY).dataset
+    return seen, out
+
+
+def test_the_pixel_stage_is_given_the_headers_date_shift(monkeypatch):
+    """The patient key and date shift are computed once, in deidentify(), and passed to the pixel stage."""
+    seen, out = _pixel_stage_arguments(monkeypatch, Profile())
+    offset = seen["date_shift_days"]
     assert offset is not None and out.StudyDate == shift_da(P.STUDY_DATE, offset)
 
 
-def test_no_date_shift_without_modified_dates():
-    policy = Policy(profile=Profile(options=()), pixels=PixelSettings(policy="off"))
-    assert _date_shift(P.planted_ct(), policy, KEY) is None
+def test_no_date_shift_without_modified_dates(monkeypatch):
+    seen, _ = _pixel_stage_arguments(monkeypatch, Profile(options=()))
+    assert seen["date_shift_days"] is None
 
 
 def test_phi_pattern_is_the_same_in_every_process():

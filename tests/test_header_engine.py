@@ -15,7 +15,7 @@ from pydicom.uid import generate_uid
 
 from deidnode.config import Profile, TagOverride
 from deidnode.engine import Keys, Policy, deidentify, deidentify_bytes, encode_dataset
-from deidnode.engine.header.pseudonyms import pseudo_patient_id, pseudo_person_name, shift_da
+from deidnode.engine.pseudonyms import pseudo_patient_id, pseudo_person_name, shift_da
 
 KEY = Keys(b"k" * 32)
 NO_OPTIONS = Profile(options=())

@@ -15,7 +15,7 @@ from pydicom.sequence import Sequence
 
 from deidnode.config import Profile, TagOverride
 from deidnode.engine import Keys, Policy, deidentify_bytes, encode_dataset
-from deidnode.engine.header.pseudonyms import shift_dt
+from deidnode.engine.pseudonyms import shift_dt
 
 KEY = Keys(b"s" * 32)
 BASIC = Profile(options=())

@@ -12,7 +12,6 @@ from pydicom import dcmread
 from pydicom.data import get_testdata_file
 
 from deidnode.config import PixelSettings, Profile
-from deidnode.engine.header.pseudonyms import pseudo_person_name
 from deidnode.engine.keys import Keys
 from deidnode.engine.phi import collect_phi
 from deidnode.engine.pixels import stage
@@ -25,6 +24,7 @@ from deidnode.engine.pixels.stage import clean_pixels
 from deidnode.engine.pixels.text import Decision
 from deidnode.engine.pixels.text.fuzzy import fold, fuzzy_contains
 from deidnode.engine.policy import Policy
+from deidnode.engine.pseudonyms import patient_key, pseudo_person_name
 
 KEYS = Keys(b"pixel-tests-key-0123456789abcdefghij")
 NAME = ("SMITH^JOHN", (12, 10))
@@ -159,7 +159,8 @@ def test_obfuscated_dates_are_shifted_like_the_header_when_dates_are_modified() 
     ds = make_ds("RGB", [DATE])
     audit: dict = {}
     pol = Policy(profile=Profile(options=("retain_long_modified_dates",)), pixels=PixelSettings(action="obfuscate"))
-    assert clean_pixels(ds, collect_phi(ds), pol, KEYS, audit) is None
+    shift = KEYS.day_offset(patient_key(ds), pol.profile.date_shift_max_days)  # as deidentify() passes it
+    assert clean_pixels(ds, collect_phi(ds), pol, KEYS, audit, date_shift_days=shift) is None
     assert audit["pixels"]["boxes_obfuscated"] == 1 and audit["pixels"]["verify_residual"] == 0
 
 

@@ -22,7 +22,6 @@ from ..reasons import Code, Stage
 from .header.apply import HeaderCleaner, HeaderContext
 from .header.decide import SCRUB_VRS
 from .header.private import read_declarations
-from .header.pseudonyms import patient_key
 from .header.records import add_deid_records, rebuild_file_meta
 from .header.table import load_table
 from .keys import Keys
@@ -30,6 +29,7 @@ from .names import Lexicon, NameCleaner, NerFn, lexicon_tokens
 from .names_ner import HeaderNerUnavailableError
 from .phi import PhiValues, collect_phi
 from .policy import Policy
+from .pseudonyms import patient_key
 from .result import EngineResult, LexiconUpdate, Quarantine
 
 ENCAPSULATED_NATIVE = {
@@ -149,9 +149,14 @@ def deidentify(
         ts = str(getattr(meta, "TransferSyntaxUID", "") or "1.2.840.10008.1.2")
         audit["transfer_syntax_in"] = printable.uid(ts)
         phi = collect_phi(ds)
+        # the patient's key and date shift, once: the header and the pixel stage shift by the same days
+        patient = patient_key(ds)
+        day_offset = None
+        if Option.retain_long_modified_dates in profile.option_set:
+            day_offset = keys.day_offset(patient, profile.date_shift_max_days)
         pixels_cleaned = False
         if policy.pixels.policy != "off":
-            q = _clean_pixels(ds, phi, policy, keys, audit, preview_dir, series_memo)
+            q = _clean_pixels(ds, phi, policy, keys, audit, preview_dir, series_memo, day_offset)
             if q is not None:
                 return EngineResult(None, q, audit)
             pixels_cleaned = bool(audit.get("pixels", {}).get("clean_pixel_data"))
@@ -161,10 +166,6 @@ def deidentify(
             if q is not None:
                 return EngineResult(None, q, audit)
             ts = str(ds.file_meta.TransferSyntaxUID)
-        patient = patient_key(ds)
-        day_offset = None
-        if Option.retain_long_modified_dates in profile.option_set:
-            day_offset = keys.day_offset(patient, profile.date_shift_max_days)
         implicit, little = _encoding(ts)
         scope = keys.lexicon_scope(patient) if lexicon is not None else b""
         known = lexicon.known(scope) if lexicon is not None else ()
@@ -252,11 +253,21 @@ def _clean_pixels(
     audit: dict,
     preview_dir: str | Path | None,
     series_memo: Any = None,
+    date_shift_days: int | None = None,
 ) -> Quarantine | None:
     try:
         from .pixels.stage import clean_pixels
 
-        return clean_pixels(ds, phi, policy, keys, audit, preview_dir=preview_dir, series_memo=series_memo)
+        return clean_pixels(
+            ds,
+            phi,
+            policy,
+            keys,
+            audit,
+            preview_dir=preview_dir,
+            series_memo=series_memo,
+            date_shift_days=date_shift_days,
+        )
     except ImportError as e:  # a missing package or system library (e.g. libGL for OpenCV): name it
         return Quarantine(Stage.PIXELS, Code.PIXEL_STAGE_UNAVAILABLE, f"{type(e).__name__}: {e}"[:300])
 

@@ -23,10 +23,7 @@ from ...dicomio.tags import vr_of
 from ..keys import Keys
 from ..names import NameCleaner
 from ..phi import PhiValues
-from . import decide as D
-from .decide import SCRUB_VRS, ProfileRules, Step, rules_for
-from .private import Declarations, clean_private
-from .pseudonyms import (
+from ..pseudonyms import (
     DUMMY_TEXT,
     dummy_for_vr,
     pseudo_patient_id,
@@ -35,6 +32,9 @@ from .pseudonyms import (
     shift_da,
     shift_dt,
 )
+from . import decide as D
+from .decide import SCRUB_VRS, ProfileRules, Step, rules_for
+from .private import Declarations, clean_private
 from .structured import STRUCTURED_SEQUENCES, clean_content_items
 from .table import Action, ProfileTable
 from .vrcheck import checker, valid_string_bytes

@@ -23,8 +23,8 @@ from pydicom.dataset import Dataset
 from ...dicomio.rawvalue import STRING_VRS, get_strings, put_strings
 from ...dicomio.rawvalue import elements as elements_of
 from ..phi import scrub_text
+from ..pseudonyms import dummy_for_vr
 from .decide import INVALID_STAT
-from .pseudonyms import dummy_for_vr
 from .table import load_safe_private
 from .vrcheck import checker
 

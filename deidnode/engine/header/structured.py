@@ -71,7 +71,7 @@ def clean_content_items(seq: Sequence, ctx: HeaderContext, cleaner: HeaderCleane
 
 
 def _dummy_value(item: Dataset, ctx: HeaderContext) -> None:
-    from .pseudonyms import dummy_for_vr, pseudo_person_name
+    from ..pseudonyms import dummy_for_vr, pseudo_person_name
 
     vtype = str(item.get("ValueType", ""))
     where = _VALUE_TAGS.get(vtype)

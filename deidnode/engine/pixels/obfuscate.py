@@ -67,7 +67,7 @@ def replacement_text(
     label = label_m.group(1) if label_m else ""
     upper = line.upper() == line
     if hit.kind == "name":
-        from ..header.pseudonyms import pseudo_person_name
+        from ..pseudonyms import pseudo_person_name
 
         fake = pseudo_person_name(keys, hit.value)
         if not fake:
@@ -94,7 +94,7 @@ def replacement_text(
             text = f"{family.title()} {given.title()}"
         return label + (text.upper() if upper else text)
     if hit.kind == "id":
-        from ..header.pseudonyms import pseudo_patient_id
+        from ..pseudonyms import pseudo_patient_id
 
         return label + pseudo_patient_id(keys, hit.value, id_prefix)
     if hit.kind == "date" and date_shift_days is not None:

@@ -20,7 +20,6 @@ from pydicom.dataset import Dataset
 
 from ...errors import PermanentError
 from ...reasons import Code, Stage
-from ..header.pseudonyms import patient_key
 from ..keys import Keys
 from ..policy import Policy
 from ..result import Quarantine
@@ -58,13 +57,6 @@ def _q(code: str, detail: str = "") -> Quarantine:
     return Quarantine(stage=Stage.PIXELS, code=Code(code), detail=detail)
 
 
-def _date_shift(ds: Dataset, policy: Policy, keys: Keys) -> int | None:
-    """The header's date offset when dates are shifted (retain_long_modified_dates), else None."""
-    if "retain_long_modified_dates" not in policy.profile.options:
-        return None
-    return keys.day_offset(patient_key(ds), policy.profile.date_shift_max_days)
-
-
 def clean_pixels(
     ds: Dataset,
     phi: PhiLike,
@@ -75,12 +67,15 @@ def clean_pixels(
     preview_dir: str | os.PathLike[str] | None = None,
     findings_out: list[Finding] | None = None,
     series_memo: SeriesMemo | None = None,
+    date_shift_days: int | None = None,
 ) -> Quarantine | None:
     """Clean burned-in PHI from ``ds``'s pixel data in place (see the module docstring).
 
     ``preview_dir``: also write a before/after PNG named by the de-identified SOP Instance UID.
     ``findings_out``: receives the recognised lines and decisions (holds PHI: for QA and benchmarks only).
     ``series_memo``: the caller's per-series text-presence decisions (``series.SeriesMemo``).
+    ``date_shift_days``: the header's date offset for this patient when dates are shifted, else None (computed
+    once, by ``deidentify``; obfuscated dates in the pixels move by the same days).
     """
     s = policy.pixels
     a: dict[str, Any] = {
@@ -97,7 +92,7 @@ def clean_pixels(
         return None
     t0 = time.perf_counter()
     try:
-        return _clean(ds, phi, policy, keys, a, seconds, preview_dir, findings_out, series_memo)
+        return _clean(ds, phi, policy, keys, a, seconds, preview_dir, findings_out, series_memo, date_shift_days)
     except PixelCodecError as e:
         return _q(e.code, e.detail)
     except PermanentError as e:  # OCR or NER unavailable: fail closed, naming the dependency
@@ -128,6 +123,7 @@ def _clean(
     preview_dir: str | os.PathLike[str] | None,
     findings_out: list[Finding] | None,
     series_memo: SeriesMemo | None = None,
+    date_shift_days: int | None = None,
 ) -> Quarantine | None:
     s = policy.pixels
     wsi = wsi_kind(ds)
@@ -260,7 +256,7 @@ def _clean(
                 preview_boxes.append((u.box, "unread"))
             else:
                 return _q("text_unread", "a text-like region that no OCR reader could read, outside any read row")
-        shift = _date_shift(ds, policy, keys) if s.action == "obfuscate" else None
+        shift = date_shift_days if s.action == "obfuscate" else None
         n_obf = 0
         for f in findings:
             if not f.redact:

@@ -10,8 +10,8 @@ from pathlib import Path
 import yaml
 from pydicom.dataset import Dataset
 
-from ...config import RULES_DIR
-from ..keys import Keys
+from ..config import RULES_DIR
+from .keys import Keys
 
 
 @cache
