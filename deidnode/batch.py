@@ -25,6 +25,7 @@ from typing import Any, TextIO
 from .audit import AuditSink, record
 from .buildinfo import versions
 from .config import Settings
+from .durable import write_atomic
 from .engine import Policy, deidentify_bytes, encode_dataset
 from .errors import ConfigError
 from .forward.folder import OUTPUT_MODE
@@ -116,13 +117,16 @@ def deidentify_file(
         raw,
         policy,
         keys,
-        preview_dir=preview_dir,
+        preview=preview_dir is not None,
         lexicon=lexicon,
         collect_mapping=mapping is not None,
         series_memo=series_memo,
     )
     if result.ok and mapping is not None:
         mapping.add(result.mapping)
+    if preview_dir is not None:  # the engine hands the QA images back; written here, 0600 (they show PHI)
+        for name, png in result.previews:
+            write_atomic(preview_dir / name, png, mode=0o600)
     engine, vers = result.audit, versions(policy.pixels.ocr.engine)
     if result.ok:
         assert result.dataset is not None
@@ -186,7 +190,6 @@ def run_batch(args: argparse.Namespace, settings: Settings) -> int:
         out.mkdir(parents=True, exist_ok=True)
         if preview is not None:
             preview.mkdir(parents=True, exist_ok=True)
-    from .durable import write_atomic
 
     # The batch's study lexicon first (names seen in any input clean every input's text: the order of files in
     # the batch does not matter), and the mapping store when configured (docs/header.md).

@@ -206,3 +206,20 @@ def test_deid_takes_the_key_in_the_documented_order(tmp_path):
         proc = deid(src, "--out", str(out), "--config", str(cfg), env=env)
         assert proc.returncode == 0, proc.stderr
         assert [p.name for p in out.glob("*.dcm")] == [f"{Keys(want * 32).uid(uid)}.dcm"]
+
+
+def test_preview_images_are_written_by_the_command_private_and_outside_the_output(tmp_path):
+    """The engine writes no files (issue 14): the before/after PNGs come back in its result, deid writes them."""
+    from pixels_helpers import make_ds
+
+    src = tmp_path / "in"
+    src.mkdir()
+    make_ds("MONOCHROME2", [("SMITH^JOHN", (12, 10)), ("W 400 L 40", (12, 285))]).save_as(
+        src / "us.dcm", enforce_file_format=True
+    )
+    out, preview = tmp_path / "out", tmp_path / "qa"
+    r = deid(str(src), "--out", str(out), "--preview", str(preview), "--ephemeral-key")
+    assert r.returncode == 0, r.stderr[-2000:]
+    (png,) = preview.iterdir()
+    assert png.suffix == ".png" and png.read_bytes()[:4] == b"\x89PNG" and png.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.suffix for p in out.iterdir() if not p.name.startswith("audit")) == [".dcm"]

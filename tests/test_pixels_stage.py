@@ -3,6 +3,7 @@ multi-frame, obfuscation, verification, selection, known regions, whole-slide la
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -18,7 +19,7 @@ from deidnode.engine.pixels import stage
 from deidnode.engine.pixels.codec import decode_frames
 from deidnode.engine.pixels.detect import to_display
 from deidnode.engine.pixels.ocr import get_engine
-from deidnode.engine.pixels.preview import write_preview
+from deidnode.engine.pixels.preview import render_preview
 from deidnode.engine.pixels.select import has_text
 from deidnode.engine.pixels.stage import clean_pixels
 from deidnode.engine.pixels.text import Decision
@@ -241,16 +242,17 @@ def test_engine_is_created_once_per_process() -> None:
     assert get_engine(PixelSettings().ocr) is get_engine(PixelSettings().ocr)
 
 
-def test_preview_writes_before_and_after_with_boxes(tmp_path) -> None:
+def test_preview_comes_back_as_png_bytes_and_the_engine_writes_no_file(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
     ds = make_ds("MONOCHROME2", [NAME, KEEP])
     audit: dict = {}
     pol = Policy(pixels=PixelSettings())
-    assert clean_pixels(ds, collect_phi(ds), pol, KEYS, audit, preview_dir=tmp_path) is None
-    pngs = list(tmp_path.glob("*.png"))
-    assert len(pngs) == 1 and "SMITH" not in pngs[0].name
-    out = tmp_path / "direct.png"
+    previews: list[tuple[str, bytes]] = []
+    assert clean_pixels(ds, collect_phi(ds), pol, KEYS, audit, previews_out=previews) is None
+    assert len(previews) == 1 and "SMITH" not in previews[0][0] and previews[0][1][:8] == b"\x89PNG\r\n\x1a\n"
+    assert list(tmp_path.iterdir()) == []
     img = np.zeros((64, 64), np.uint8)
-    write_preview(img, img, [((2, 2, 20, 10), "metadata:name")], out)
+    png = render_preview(img, img, [((2, 2, 20, 10), "metadata:name")])
     from PIL import Image
 
-    assert Image.open(out).size == (64 * 8 * 2 + 8, 64 * 8)
+    assert Image.open(io.BytesIO(png)).size == (64 * 8 * 2 + 8, 64 * 8)

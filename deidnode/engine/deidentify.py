@@ -115,14 +115,15 @@ def deidentify(
     policy: Policy,
     keys: Keys,
     *,
-    preview_dir: str | Path | None = None,
+    preview: bool = False,
     lexicon: Lexicon | None = None,
     collect_mapping: bool = False,
     series_memo: Any = None,
 ) -> EngineResult:
     """De-identify ``ds`` (a FileDataset or Dataset with ``file_meta``); ``ds`` is modified in place.
 
-    ``preview_dir``: where the pixel stage writes before/after PNGs for QA (the only output besides the result).
+    ``preview``: the pixel stage's before/after PNGs for QA come back in ``result.previews`` (the engine writes
+    no files; they show PHI).
     ``lexicon``: the study lexicon (names and identifiers seen in other instances of the patient, as keyed
     hashes); free text is cleaned of them too, and ``result.lexicon`` holds what this instance adds to it.
     ``collect_mapping``: ``result.mapping`` gets each replaced identity with its pseudonym (for the honest
@@ -155,8 +156,9 @@ def deidentify(
         if Option.retain_long_modified_dates in profile.option_set:
             day_offset = keys.day_offset(patient, profile.date_shift_max_days)
         pixels_cleaned = False
+        previews: list[tuple[str, bytes]] | None = [] if preview else None
         if policy.pixels.policy != "off":
-            q = _clean_pixels(ds, phi, policy, keys, audit, preview_dir, series_memo, day_offset)
+            q = _clean_pixels(ds, phi, policy, keys, audit, previews, series_memo, day_offset)
             if q is not None:
                 return EngineResult(None, q, audit)
             pixels_cleaned = bool(audit.get("pixels", {}).get("clean_pixel_data"))
@@ -195,7 +197,7 @@ def deidentify(
             mapping = tuple((k, v, now.get(k, "")) for k, v in originals.items() if v and v != now.get(k, ""))
             if day_offset is not None:
                 mapping += (("date_shift_days", patient, str(day_offset)),)
-        return EngineResult(ds, None, audit, update, mapping)
+        return EngineResult(ds, None, audit, update, mapping, tuple(previews or ()))
     except HeaderNerUnavailableError as e:  # configured but not loadable: fail closed, say why
         return EngineResult(None, Quarantine(Stage.HEADER, Code(e.code), e.detail), audit)
     except Exception as e:  # fail closed; the message may hold values, so only the type is reported
@@ -251,7 +253,7 @@ def _clean_pixels(
     policy: Policy,
     keys: Keys,
     audit: dict,
-    preview_dir: str | Path | None,
+    previews: list[tuple[str, bytes]] | None,
     series_memo: Any = None,
     date_shift_days: int | None = None,
 ) -> Quarantine | None:
@@ -264,7 +266,7 @@ def _clean_pixels(
             policy,
             keys,
             audit,
-            preview_dir=preview_dir,
+            previews_out=previews,
             series_memo=series_memo,
             date_shift_days=date_shift_days,
         )
@@ -310,7 +312,7 @@ def deidentify_bytes(
     policy: Policy,
     keys: Keys,
     *,
-    preview_dir: str | Path | None = None,
+    preview: bool = False,
     lexicon: Lexicon | None = None,
     collect_mapping: bool = False,
     series_memo: Any = None,
@@ -330,7 +332,7 @@ def deidentify_bytes(
         ds,
         policy,
         keys,
-        preview_dir=preview_dir,
+        preview=preview,
         lexicon=lexicon,
         collect_mapping=collect_mapping,
         series_memo=series_memo,

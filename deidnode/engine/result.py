@@ -31,6 +31,8 @@ class EngineResult:
     mapping: tuple[tuple[str, str, str], ...] = field(default=(), repr=False)
     """(kind, original, pseudonym) of the identities replaced, when asked for (``collect_mapping``): PHI, for the
     encrypted mapping store only; never logged, never in the audit."""
+    previews: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
+    """(file name, PNG) before/after images of the pixel stage, when asked for (``preview``): PHI, for QA."""
 
     @property
     def ok(self) -> bool:

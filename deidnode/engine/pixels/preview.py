@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import io
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,10 +22,9 @@ def _rgb(a: np.ndarray) -> Image.Image:
     return Image.fromarray(a).convert("RGB")
 
 
-def write_preview(
-    before: np.ndarray, after: np.ndarray, boxes: Sequence[tuple[Box, str]], out_path: str | os.PathLike[str]
-) -> None:
-    """Write one PNG: ``before`` (boxes drawn, each labelled with its reason) beside ``after``.
+def render_preview(before: np.ndarray, after: np.ndarray, boxes: Sequence[tuple[Box, str]]) -> bytes:
+    """One PNG (returned, never written: the engine writes no files): ``before`` (boxes drawn, each labelled with
+    its reason) beside ``after``.
 
     ``before``/``after`` are display images (8-bit, or any range: scaled); ``boxes`` are ((x0, y0, x1, y1),
     reason) with reasons like ``metadata:name``, ``pattern:date``, ``region``, ``keep``. Red: removed,
@@ -47,5 +46,6 @@ def write_preview(
         for off in (0, b.width + 8):
             draw.rectangle((x0 * scale + off, y0 * scale, x1 * scale + off - 1, y1 * scale - 1), outline=colour)
         draw.text((x0 * scale, max(0, y0 * scale - 11)), reason, fill=colour, font=font)
-    os.makedirs(os.path.dirname(os.fspath(out_path)) or ".", exist_ok=True)
-    canvas.save(out_path, format="PNG")
+    buf = io.BytesIO()
+    canvas.save(buf, format="PNG")
+    return buf.getvalue()

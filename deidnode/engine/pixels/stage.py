@@ -9,10 +9,8 @@ passed verification: the header stage then adds option code 113101 and Burned In
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -64,14 +62,15 @@ def clean_pixels(
     keys: Keys,
     audit: dict[str, Any],
     *,
-    preview_dir: str | os.PathLike[str] | None = None,
+    previews_out: list[tuple[str, bytes]] | None = None,
     findings_out: list[Finding] | None = None,
     series_memo: SeriesMemo | None = None,
     date_shift_days: int | None = None,
 ) -> Quarantine | None:
     """Clean burned-in PHI from ``ds``'s pixel data in place (see the module docstring).
 
-    ``preview_dir``: also write a before/after PNG named by the de-identified SOP Instance UID.
+    ``previews_out``: receives a before/after PNG (name by the de-identified SOP Instance UID, bytes) for QA; the
+    caller writes it (it shows PHI).
     ``findings_out``: receives the recognised lines and decisions (holds PHI: for QA and benchmarks only).
     ``series_memo``: the caller's per-series text-presence decisions (``series.SeriesMemo``).
     ``date_shift_days``: the header's date offset for this patient when dates are shifted, else None (computed
@@ -92,7 +91,7 @@ def clean_pixels(
         return None
     t0 = time.perf_counter()
     try:
-        return _clean(ds, phi, policy, keys, a, seconds, preview_dir, findings_out, series_memo, date_shift_days)
+        return _clean(ds, phi, policy, keys, a, seconds, previews_out, findings_out, series_memo, date_shift_days)
     except PixelCodecError as e:
         return _q(e.code, e.detail)
     except PermanentError as e:  # OCR or NER unavailable: fail closed, naming the dependency
@@ -120,7 +119,7 @@ def _clean(
     keys: Keys,
     a: dict[str, Any],
     seconds: dict[str, float],
-    preview_dir: str | os.PathLike[str] | None,
+    previews_out: list[tuple[str, bytes]] | None,
     findings_out: list[Finding] | None,
     series_memo: SeriesMemo | None = None,
     date_shift_days: int | None = None,
@@ -160,7 +159,7 @@ def _clean(
     seconds["decode"] = time.perf_counter() - t
     n_frames, rows, cols = frames.shape[0], frames.shape[1], frames.shape[2]
     idx = sample_frames(n_frames, s.max_ocr_frames)
-    before = to_display(frames[idx[0]], working_pi) if preview_dir is not None else None
+    before = to_display(frames[idx[0]], working_pi) if previews_out is not None else None
 
     run_ocr = sel == "always"
     if sel == "check":
@@ -314,11 +313,11 @@ def _clean(
                 return _q("phi_remains", detail)
         seconds["verify"] = time.perf_counter() - t
 
-    if preview_dir is not None and before is not None:
-        from .preview import write_preview
+    if previews_out is not None and before is not None:
+        from .preview import render_preview
 
         name = keys.uid(str(ds.get("SOPInstanceUID", ""))) + ".png"
-        write_preview(before, to_display(frames[idx[0]], working_pi), preview_boxes, Path(preview_dir) / name)
+        previews_out.append((name, render_preview(before, to_display(frames[idx[0]], working_pi), preview_boxes)))
 
     t = time.perf_counter()
     a["frames_changed"] = len(changed)
