@@ -177,7 +177,8 @@ def main() -> int:
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
     (results / "attack.json").write_text(json.dumps(res, indent=2))
-    ok = res["under_attack"]["stored"] == args.instances and res["node_peak_rss_mb"]["with_workers"] < 300
+    rss = res["node_peak_rss_mb"]  # the SCP under 300 MB; its worker adds the OCR models (see docs/SECURITY.md)
+    ok = res["under_attack"]["stored"] == args.instances and rss["main"] < 300 and rss["with_workers"] < 400
     return 0 if ok else 1
 
 

@@ -106,7 +106,9 @@ def run_deid(set_dir: Path, out_dir: Path, extra: list[str], code: Path = ROOT) 
         [
             sys.executable,
             "-c",
-            "import sys; from deidnode.cli import main; sys.exit(main())",
+            # the tree first, explicitly: `-c` puts the working directory first on sys.path, which shadowed
+            # PYTHONPATH when the benchmark ran from another checkout (a "baseline" that ran this one)
+            f"import sys; sys.path.insert(0, {str(code)!r}); from deidnode.cli import main; sys.exit(main())",
             "deid",
             *files,
             "--out",
