@@ -22,6 +22,7 @@ from .config import Settings
 from .engine.keys import Keys
 from .engine.policy import Policy
 from .engine.result import LexiconUpdate
+from .sqlitewal import connect_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS lexicon (
@@ -64,9 +65,7 @@ class SQLiteLexicon:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn = connect_wal(self.path, synchronous="NORMAL")
             self._local.conn = conn
         return conn
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+from ..sqlitewal import connect_wal
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -127,9 +128,7 @@ class MappingStore:
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            conn = connect_wal(self.path, synchronous="FULL")
             self._local.conn = conn
             for suffix in ("-wal", "-shm"):  # SQLite creates these with the process umask
                 side = Path(str(self.path) + suffix)

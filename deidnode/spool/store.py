@@ -24,6 +24,7 @@ from enum import IntEnum
 from pathlib import Path
 
 from ..iovec import write_all
+from ..sqlitewal import connect_wal
 from .destinations import SCHEMA as DESTINATIONS_SCHEMA
 from .destinations import DestinationClock, DestinationState
 
@@ -244,17 +245,16 @@ class Spool:
         self._cv = threading.Condition()
         self._queue: list[_InsertRequest] = []
         self._leader_active = False
-        self._db = sqlite3.connect(
-            self.path / "spool.sqlite3", timeout=30, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
         # The receiving connection commits with synchronous=FULL: its commit is what Success promises.
         # Worker connections (receiver=False) use NORMAL: in WAL mode a power loss may then forget a later
         # transition (FORWARDED, RETRY_WAIT, QUARANTINED), which only sends an instance again (at-least-once,
         # and the destination keeps one copy per SOP Instance UID); RECEIVED rows are never at risk, and the
         # next FULL commit of the receiver makes every earlier WAL frame durable too.
-        self._db.execute(f"PRAGMA synchronous={'FULL' if receiver else 'NORMAL'}")
-        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db = connect_wal(
+            self.path / "spool.sqlite3",
+            synchronous="FULL" if receiver else "NORMAL",
+            check_same_thread=False,
+        )
         with self._lock:
             self._db.executescript(_SCHEMA + DESTINATIONS_SCHEMA)
         self.destinations = DestinationClock(self._db, self._lock)

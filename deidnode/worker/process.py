@@ -64,8 +64,9 @@ def worker_main(settings: Settings, keys: Any, owner: str, parent: int, router: 
         return not stop.is_set() and not budget.spent() and os.getppid() == parent
 
     def lane(index: int) -> None:
-        pipeline = Pipeline(settings, keys, spool, owner, router=router, audit=audit)
+        pipeline = None
         try:
+            pipeline = Pipeline(settings, keys, spool, owner, router=router, audit=audit)
             while running():
                 items = spool.claim_many(owner, settings.workers.claim_batch)
                 if not items:
@@ -82,7 +83,8 @@ def worker_main(settings: Settings, keys: Any, owner: str, parent: int, router: 
             log.error("lane_failed", extra={"owner": owner, "lane": index, "exc_type": type(e).__name__})
             budget.exhaust()
         finally:
-            pipeline.close()
+            if pipeline is not None:
+                pipeline.close()
 
     log.info(
         "worker_started",
