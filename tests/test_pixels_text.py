@@ -159,3 +159,37 @@ def test_ner_layer_flags_a_person_name_not_in_the_metadata() -> None:
     judge = TextJudge(PHI, stanza_models_dir=Path(os.environ["DEIDNODE_STANZA_MODELS"]))
     d = judge.judge("Seen by Margaret Thatcher")
     assert (d.phi, d.layer) == (True, "ner")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Ref. Phys: MACKENZIE F", "MACKENZIE F"),  # an initial at the end of the line belongs to the name
+        ("Tech: MBEKI M 040Y", "MBEKI M"),
+        ("Pt: OKONKWO LUCA Page 1/3", "OKONKWO LUCA"),
+        ("Tech: SMITH C 50 W 350", "SMITH"),  # C, W, L before a number are a window, not initials
+        ("Pt: Page 1/3", None),  # technical text right after the label: no name
+        ("W400L40", None),  # "00L" is no "DOB", though each glyph is a look-alike
+        ("10801", None),  # nor is "10" an "ID"
+    ],
+)
+def test_values_after_labels_end_where_the_name_ends(text, value) -> None:
+    from deidnode.engine.pixels.text.allowlist import load_allowlist
+    from deidnode.engine.pixels.text.patterns import find_labelled
+
+    found = [text[a:b] for _k, a, b in find_labelled(text, load_allowlist().words)]
+    assert found == ([value] if value else [])
+
+
+def test_an_initial_ending_the_line_is_part_of_the_name(judge) -> None:
+    d = judge.judge("Smith J.")
+    assert d.phi and (d.spans[0].start, d.spans[0].end) == (0, 8)
+
+
+def test_an_unsure_loose_match_that_technical_text_explains_is_not_phi() -> None:
+    """Read at 0.74, "250 mAs i" is within two edits of "TOMASZ" in look-alike folding; the technical
+    vocabulary explains it. A loose match it does not explain still counts."""
+    judge = TextJudge(PhiValues(person_names=("NAKAMURA^TOMASZ",), name_parts=(), identifiers=(), dates=(), texts=()))
+    assert not judge.judge("250 mAs i", 0.74).phi
+    assert judge.judge("T0masz", 0.6).phi
+    assert judge.judge("Nakamurra", 0.6).phi

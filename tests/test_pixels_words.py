@@ -130,3 +130,18 @@ def test_unread_text_is_removed_under_strict_and_all(monkeypatch, policy) -> Non
     monkeypatch.setattr(stage, "read_frame", read)
     q, a = run(make_ds("MONOCHROME2", [("SMITH^JOHN", (12, 10))]), policy)
     assert q is None and a["unread"] == 1
+
+
+def test_a_span_snapped_to_the_ink_never_takes_a_character_that_stays() -> None:
+    """On a busy background the ink run can be the whole rest of the line ("Pt: C. Smith AP" once lost its
+    "AP"): snapping a span to the ink stops at the extent of the next character that stays."""
+    line = TextBox(0, 0, 150, 10, "SMITH AP", 1.0, (5.0, 15.0, 25.0, 35.0, 45.0, 55.0, 125.0, 135.0))
+    ink = np.ones(150, bool)  # no gap anywhere
+    x0, _, x1, _ = span_box(line, 0, 5, ink)
+    assert x0 == 0 and 50 <= x1 <= 120  # the span's own glyphs, not the "A" centred at 125
+    keep = span_box(line, 6, 8)
+    assert x1 <= keep[0]
+    # a cut glyph is still widened to its whole stroke run where nothing stays beyond it
+    gap = np.ones(150, bool)
+    gap[60:] = False
+    assert span_box(TextBox(0, 0, 150, 10, "SMITH", 1.0, (5.0, 15.0, 25.0, 35.0, 45.0)), 3, 5, gap)[2] >= 50

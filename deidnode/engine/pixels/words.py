@@ -3,7 +3,7 @@
 An engine gives where each character is centred along the line (``TextBox.char_pos``: the recogniser's CTC
 time steps, or Tesseract's word boxes). A span's extent runs from halfway to the previous character to
 halfway to the next one; it is then snapped to the ink: widened to the whole stroke run it starts or ends in,
-so a PHI glyph is never cut, but never past the gap before a character that stays. Without character
+so a PHI glyph is never cut, but never into the extent of a character that stays. Without character
 positions the line's width is shared out in proportion to the characters.
 """
 
@@ -66,13 +66,19 @@ def span_extent(line: TextBox, start: int, end: int, ink: np.ndarray | None = No
         b = max(b, hi_line)
     a_i, b_i = int(np.floor(a)), int(np.ceil(b))
     if ink is not None and ink.size:
+        # widened over the ink run it cuts into, but never into the extent of a character that stays: on a
+        # busy background (anatomy, a gradient) the ink run can be the whole rest of the line
+        before = [i for i in range(0, max(0, start)) if not line.text[i].isspace()]
+        after = [i for i in range(min(end, len(lo)), len(lo)) if not line.text[i].isspace()]
+        floor_ = int(np.ceil(hi[before[-1]])) if before else int(lo_line)
+        ceil_ = int(np.floor(lo[after[0]])) if after else int(hi_line)
         base = int(lo_line)
         k = a_i - base
-        while 0 < k < ink.size and ink[k] and ink[k - 1]:
+        while 0 < k < ink.size and ink[k] and ink[k - 1] and base + k > floor_:
             k -= 1
         a_i = base + max(k, 0)
         k = b_i - base
-        while 0 < k < ink.size and ink[k - 1] and ink[k]:
+        while 0 < k < ink.size and ink[k - 1] and ink[k] and base + k < ceil_:
             k += 1
         b_i = base + min(k, ink.size)
     return max(a_i, int(lo_line)), min(b_i, int(hi_line))

@@ -120,8 +120,17 @@ def _loose(pattern: str) -> str:
     return "".join(out)
 
 
-_ROLE = re.compile(r"(?<![A-Z])(?:" + "|".join(_loose(p) for p in ROLE_LABELS) + r")(?![A-Z])\s*[.:#=-]?")
-_ID = re.compile(r"(?<![A-Z])(?:" + "|".join(_loose(p) for p in ID_LABELS) + r")(?![A-Z])\s*[.:#=-]?")
+_ROLE = re.compile(r"(?<![A-Z0-9])(?:" + "|".join(_loose(p) for p in ROLE_LABELS) + r")(?![A-Z])\s*[.:#=-]?")
+_ID = re.compile(r"(?<![A-Z0-9])(?:" + "|".join(_loose(p) for p in ID_LABELS) + r")(?![A-Z])\s*[.:#=-]?")
+
+
+def _mostly_letters(label: str) -> bool:
+    """A label read in look-alikes is still mostly letters: "P1:" is "PT:", but "00L" of "W400L40" (a
+    technical value) and "10" of "10801" are digits, not "DOB" or "ID"."""
+    core = [c for c in label if c.isalnum()]
+    return sum(c.isalpha() for c in core) * 2 >= len(core) > 0
+
+
 _TOKEN = re.compile(r"\S+")
 # Words that end a name: technical annotation that may share the row.
 STOP_WORDS = frozenset(
@@ -154,6 +163,11 @@ def name_like(word: str) -> bool:
     return bool(core) and any(c.isalpha() for c in core) and all(c.isalpha() or c in "'^-." for c in core)
 
 
+def starts_technical(word: str) -> bool:
+    """Whether ``word`` starts like a value (a digit or a sign), as what follows W, L or C in "W 400 L 40"."""
+    return word[:1] != "" and (word[:1].isdigit() or word[:1] in "-+:=")
+
+
 def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tuple[int, int] | None:
     """The span of a person's name starting at ``start`` (up to four name-like words), or None.
 
@@ -170,11 +184,12 @@ def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tup
                 return m.start(), m.start() + len(lead.group())
             break
         nxt = toks[k + 1].group() if k + 1 < len(toks) else ""
-        initial = bool(taken) and len(word.strip(".,:")) == 1  # "WOJCIK C": an initial after a name
-        technical_next = not nxt or nxt[:1].isdigit() or nxt[:1] in "-+:="
-        if word.strip(".,:").upper() in STOP_WORDS and not initial and technical_next:
-            break
-        if taken and word.strip(".,:").upper() in stop:  # technical words after the name ("LUCA Page 1/3")
+        core = word.strip(".,:").upper()
+        # "WOJCIK C", "MBEKI M 040Y": an initial after a name; but W, L and C before a number are a window
+        initial = bool(taken) and len(core) == 1 and not (core in "WLC" and starts_technical(nxt))
+        if core in STOP_WORDS | stop and not initial and (not nxt or starts_technical(nxt)):
+            break  # "Tech: W 400", "Pt: Page 1/3": technical text after the label, no name
+        if taken and not initial and core in stop:  # technical words after the name ("LUCA Page 1/3")
             break
         taken.append(m)
         if len(taken) == 4:
@@ -198,6 +213,8 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
     up = _upper(text)
     out = []
     for m in _ROLE.finditer(up):
+        if not _mostly_letters(m.group()):
+            continue
         span = name_after(text, m.end(), stop)
         label = m.group().strip()
         if span is not None and len(label) <= 3 and not text[span[0]].isupper():
@@ -205,6 +222,8 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
         if span is not None:
             out.append(("label", *span))
     for m in _ID.finditer(up):
+        if not _mostly_letters(m.group()):
+            continue
         span = ident_after(text, m.end())
         if span is not None:
             out.append(("label", *span))
