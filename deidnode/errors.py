@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import errno
 
+from .reasons import Code, Stage
+
 # DIMSE C-STORE status codes (PS3.4 Table B.2-1 and PS3.7 Annex C).
 STATUS_SUCCESS = 0x0000
 STATUS_OUT_OF_RESOURCES = 0xA700
@@ -18,15 +20,16 @@ STATUS_PROCESSING_FAILURE = 0x0110
 
 
 class DeidnodeError(Exception):
-    """Base class. ``code`` is a short machine-readable reason; ``status`` the DIMSE status it maps to."""
+    """Base class. ``code`` is the reason code (the same enum a quarantine :class:`~deidnode.reasons.Reason`
+    carries), ``stage`` where it happened; ``status`` the DIMSE status it maps to."""
 
     status: int = STATUS_PROCESSING_FAILURE
 
-    def __init__(self, code: str, detail: str = "", *, stage: str = "unknown") -> None:
-        self.code = code
+    def __init__(self, code: Code, detail: str = "", *, stage: Stage = Stage.ENGINE) -> None:
+        self.code = Code(code)
         self.detail = detail
-        self.stage = stage
-        super().__init__(f"{stage}: {code}" + (f": {detail}" if detail else ""))
+        self.stage = Stage(stage)
+        super().__init__(f"{self.stage}: {self.code}" + (f": {detail}" if detail else ""))
 
 
 class RetryableError(DeidnodeError):

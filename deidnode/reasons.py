@@ -39,6 +39,7 @@ class Code(StrEnum):
     PRIVATE_SOP_CLASS = "private_sop_class"
     ENGINE_ERROR = "engine_error"
     NER_UNAVAILABLE = "ner_unavailable"
+    NER_MODELS_MISSING = "ner_models_missing"
     # pixels: the stage
     BURNED_IN_ANNOTATION = "burned_in_annotation"
     PIXEL_STAGE_UNAVAILABLE = "pixel_stage_unavailable"

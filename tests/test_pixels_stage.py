@@ -256,3 +256,15 @@ def test_preview_comes_back_as_png_bytes_and_the_engine_writes_no_file(tmp_path,
     from PIL import Image
 
     assert Image.open(io.BytesIO(png)).size == (64 * 8 * 2 + 8, 64 * 8)
+
+
+def test_ner_models_missing_quarantines_with_its_own_code(monkeypatch, tmp_path) -> None:
+    """A configured pixel NER whose models folder is empty fails closed with the reason that says so (before: the
+    stage turned the error's code into a Code, which had no such member, and the instance left as engine_error)."""
+    from deidnode.engine.pixels.text import ner
+
+    monkeypatch.setattr(ner, "is_available", lambda: True)  # stanza installed, no models under the folder
+    ner.get_ner.cache_clear()
+    ds = make_ds("MONOCHROME2", [NAME, KEEP])
+    q, _audit = run(ds, stanza_models_dir=tmp_path)
+    assert q is not None and q.stage == "pixels" and q.code == "ner_models_missing"

@@ -199,7 +199,7 @@ def deidentify(
                 mapping += (("date_shift_days", patient, str(day_offset)),)
         return EngineResult(ds, None, audit, update, mapping, tuple(previews or ()))
     except HeaderNerUnavailableError as e:  # configured but not loadable: fail closed, say why
-        return EngineResult(None, Quarantine(Stage.HEADER, Code(e.code), e.detail), audit)
+        return EngineResult(None, Quarantine(Stage.HEADER, e.code, e.detail), audit)
     except Exception as e:  # fail closed; the message may hold values, so only the type is reported
         return EngineResult(None, Quarantine(Stage.HEADER, Code.ENGINE_ERROR, type(e).__name__), audit)
 

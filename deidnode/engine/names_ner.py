@@ -14,6 +14,7 @@ import importlib.util
 from pathlib import Path
 
 from ..errors import PermanentError
+from ..reasons import Code, Stage
 
 
 class HeaderNerUnavailableError(PermanentError):
@@ -26,10 +27,12 @@ class PersonNer:
 
     def __init__(self, models_dir: Path, lang: str = "en") -> None:
         if importlib.util.find_spec("stanza") is None:
-            raise HeaderNerUnavailableError("ner_unavailable", "header NER needs the 'stanza' package", stage="header")
+            raise HeaderNerUnavailableError(
+                Code.NER_UNAVAILABLE, "header NER needs the 'stanza' package", stage=Stage.HEADER
+            )
         if not (Path(models_dir) / lang).is_dir():
             raise HeaderNerUnavailableError(
-                "ner_unavailable", f"no stanza '{lang}' models under header.stanza_models_dir", stage="header"
+                Code.NER_UNAVAILABLE, f"no stanza '{lang}' models under header.stanza_models_dir", stage=Stage.HEADER
             )
         import stanza
 

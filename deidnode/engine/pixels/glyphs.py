@@ -92,7 +92,7 @@ def components(binary: np.ndarray, strokes: np.ndarray, plane: np.ndarray) -> np
         return np.zeros((0, NCOLS))
     x, y, w, h, area = (stats[:, i].astype(np.float64) for i in range(5))
     on = binary.ravel() > 0
-    lab = labels.ravel()[on]
+    lab = labels.ravel()[on].astype(np.intp)
     val = strokes.ravel()[on].astype(np.int32)
     pv = plane.ravel()[on].astype(np.float64)
     peak = np.zeros(n, np.int32)
@@ -295,9 +295,12 @@ def find_text_regions(img: np.ndarray, *, min_score: float = 0.5) -> list[TextRe
     keep = keep[np.argsort(-scores[keep], kind="stable")]
     out: list[TextRegion] = []
     for k in keep:
-        box = tuple(int(v) for v in boxes[k])
+        x0, y0, x1, y1 = (int(v) for v in boxes[k])
+        box = (x0, y0, x1, y1)
         if not any(_overlap(box, o.box) > 0.5 for o in out):
-            out.append(TextRegion(*box, bool(vert[k]), int(hc[k, 1]), float(hc[k, 0]), round(float(scores[k]), 3)))
+            out.append(
+                TextRegion(x0, y0, x1, y1, bool(vert[k]), int(hc[k, 1]), float(hc[k, 0]), round(float(scores[k]), 3))
+            )
     return out
 
 

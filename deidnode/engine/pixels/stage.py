@@ -51,8 +51,8 @@ from .words import ink_profile, span_box
 STAGE = "pixels"
 
 
-def _q(code: str, detail: str = "") -> Quarantine:
-    return Quarantine(stage=Stage.PIXELS, code=Code(code), detail=detail)
+def _q(code: Code, detail: str = "") -> Quarantine:
+    return Quarantine(stage=Stage.PIXELS, code=code, detail=detail)
 
 
 def clean_pixels(
@@ -129,12 +129,12 @@ def _clean(
     if wsi is not None:
         a["selected"] = f"wsi_{wsi.lower()}"
         if s.wsi_label == "drop":
-            return _q("wsi_label_dropped", f"whole-slide {wsi} image dropped by pixels.wsi_label")
+            return _q(Code.WSI_LABEL_DROPPED, f"whole-slide {wsi} image dropped by pixels.wsi_label")
         frames = decode_frames(ds)
         rows, cols = frames.shape[1], frames.shape[2]
-        changed = fill_boxes(frames, [(0, 0, cols, rows)], fill_value(ds, frames))
-        a["codec"] = encode_frames(ds, frames, changed, s.fallback_transfer_syntax)
-        a["frames_changed"] = len(changed)
+        blanked = fill_boxes(frames, [(0, 0, cols, rows)], fill_value(ds, frames))
+        a["codec"] = encode_frames(ds, frames, blanked, s.fallback_transfer_syntax)
+        a["frames_changed"] = len(blanked)
         a["clean_pixel_data"] = True
         ds.BurnedInAnnotation = "NO"
         return None
@@ -164,8 +164,8 @@ def _clean(
     run_ocr = sel == "always"
     if sel == "check":
         t = time.perf_counter()
-        engine = get_engine(s.ocr)
-        run_ocr = any(has_text(to_display(frames[i], working_pi), engine) for i in idx)
+        checker = get_engine(s.ocr)
+        run_ocr = any(has_text(to_display(frames[i], working_pi), checker) for i in idx)
         seconds["text_check"] = time.perf_counter() - t
         a["text_check"] = run_ocr
         if memo_key is not None and series_memo is not None:
@@ -188,7 +188,8 @@ def _clean(
     rendered: list[Box] = []
     keeps: dict[int, list[Box]] = {}
     texts: dict[int, list[tuple[Box, float]]] = {}
-    engine = judge = None
+    engine: OcrEngine | None = None
+    judge: TextJudge | None = None
     if run_ocr:
         engine = get_engine(s.ocr)
         a["engine"] = engine.name
@@ -249,12 +250,12 @@ def _clean(
         a["unread"] = len(unread)
         boxes: list[tuple[Box, int, bool, bool]] = []
         for _frame, u, lines in unread:
-            known = [*regions, *zones_for(ds)]
-            if s.policy in ("strict", "all") or _in_band(u.box, lines) or any(_touches(u.box, g) for g in known):
+            zones = [*regions, *zones_for(ds)]
+            if s.policy in ("strict", "all") or _in_band(u.box, lines) or any(_touches(u.box, g) for g in zones):
                 boxes.append((u.box, int(u.height), u.vertical, True))
                 preview_boxes.append((u.box, "unread"))
             else:
-                return _q("text_unread", "a text-like region that no OCR reader could read, outside any read row")
+                return _q(Code.TEXT_UNREAD, "a text-like region that no OCR reader could read, outside any read row")
         shift = date_shift_days if s.action == "obfuscate" else None
         n_obf = 0
         for f in findings:
@@ -282,8 +283,8 @@ def _clean(
                 preview_boxes.append((pad, reason))
                 n_obf += 1
                 continue
-            for k, tb in enumerate(f.targets):
-                end = f.ends[k] if k < len(f.ends) else True
+            for n_t, tb in enumerate(f.targets):
+                end = f.ends[n_t] if n_t < len(f.ends) else True
                 boxes.append((tb, f.box.height, f.box.vertical, end))
                 preview_boxes.append((tb, reason))
         padded = [_padded(b, h, v, _all_keeps(keeps), rows, cols, s.box_padding, e) for b, h, v, e in boxes]
@@ -310,7 +311,7 @@ def _clean(
                 readers = ",".join(sorted({r.reader for r in again}))
                 layers = ",".join(sorted({r.decision.layer for r in again}))
                 detail = f"{len(again)} text line(s) still judged PHI after cleaning ({readers}; {layers})"
-                return _q("phi_remains", detail)
+                return _q(Code.PHI_REMAINS, detail)
         seconds["verify"] = time.perf_counter() - t
 
     if previews_out is not None and before is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ....errors import PermanentError
-from ....reasons import Code
+from ....reasons import Code, Stage
 
 
 class PixelCodecError(PermanentError):
@@ -13,7 +13,5 @@ class PixelCodecError(PermanentError):
     ``unsupported_pixel_layout``, ``encode_failed``, ``unencodable_transfer_syntax``, ``backend_unavailable``.
     """
 
-    code: Code
-
     def __init__(self, code: Code, detail: str = "") -> None:
-        super().__init__(code, detail, stage="pixels")
+        super().__init__(code, detail, stage=Stage.PIXELS)

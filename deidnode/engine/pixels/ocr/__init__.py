@@ -17,6 +17,7 @@ import numpy as np
 
 from ....config import OcrSettings
 from ....errors import PermanentError
+from ....reasons import Code, Stage
 
 BACKENDS = {"rapidocr": "rapid", "easyocr": "easy", "tesseract": "tess"}
 
@@ -82,7 +83,7 @@ def _module(name: str):
     try:
         mod = BACKENDS[name]
     except KeyError:
-        raise OcrUnavailableError("ocr_unknown_engine", f"unknown OCR engine '{name}'", stage="pixels") from None
+        raise OcrUnavailableError(Code.OCR_UNKNOWN_ENGINE, f"unknown OCR engine '{name}'", stage=Stage.PIXELS) from None
     return importlib.import_module(f"{__name__}.{mod}")
 
 
@@ -101,9 +102,9 @@ def get_engine(settings: OcrSettings) -> OcrEngine:
     mod = _module(settings.engine)
     if not mod.is_available():
         raise OcrUnavailableError(
-            "ocr_unavailable",
+            Code.OCR_UNAVAILABLE,
             f"OCR engine '{settings.engine}' needs: {', '.join(mod.REQUIRES)}",
-            stage="pixels",
+            stage=Stage.PIXELS,
         )
     return mod.create(settings)
 

@@ -12,6 +12,7 @@ import importlib.util
 from pathlib import Path
 
 from ....errors import PermanentError
+from ....reasons import Code, Stage
 
 PHI_ENTITY_TYPES = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "DATE", "TIME", "NORP"})
 
@@ -27,12 +28,12 @@ class NerUnavailableError(PermanentError):
 class StanzaNer:
     def __init__(self, models_dir: Path, lang: str = "en") -> None:
         if not is_available():
-            raise NerUnavailableError("ner_unavailable", "NER needs the 'stanza' package", stage="pixels")
+            raise NerUnavailableError(Code.NER_UNAVAILABLE, "NER needs the 'stanza' package", stage=Stage.PIXELS)
         if not (Path(models_dir) / lang).is_dir():
             raise NerUnavailableError(
-                "ner_models_missing",
+                Code.NER_MODELS_MISSING,
                 f"no stanza '{lang}' models under pixels.stanza_models_dir",
-                stage="pixels",
+                stage=Stage.PIXELS,
             )
         import stanza
 
