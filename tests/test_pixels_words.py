@@ -145,3 +145,17 @@ def test_a_span_snapped_to_the_ink_never_takes_a_character_that_stays() -> None:
     gap = np.ones(150, bool)
     gap[60:] = False
     assert span_box(TextBox(0, 0, 150, 10, "SMITH", 1.0, (5.0, 15.0, 25.0, 35.0, 45.0)), 3, 5, gap)[2] >= 50
+
+
+def test_a_kept_line_is_trimmed_to_its_own_band_of_ink() -> None:
+    """A detector box reaching into the line below must not hold back that line's removal: across the line,
+    the band of ink holding the box's middle is the line's."""
+    from deidnode.engine.pixels.words import ink_band
+
+    view = np.zeros((60, 80), np.uint8)
+    view[10:20, 5:70] = 255  # the line
+    view[24:34, 5:70] = 255  # the next line, which the box reaches into
+    assert ink_band(view, (0, 4, 80, 28)) == (10, 20)
+    vertical = view.T.copy()
+    assert ink_band(vertical, (4, 0, 28, 80), vertical=True) == (10, 20)
+    assert ink_band(np.zeros((20, 20), np.uint8), (0, 0, 20, 20)) == (0, 20)  # no ink: the box

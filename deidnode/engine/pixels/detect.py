@@ -26,7 +26,7 @@ from .redact import Box
 from .text import Decision, TextJudge
 from .text.decide import Span
 from .text.patterns import is_label_only, is_role_label
-from .words import ink_box, ink_profile, span_box
+from .words import ink_band, ink_box, ink_profile, span_box
 
 CANDIDATE_SCORE = 0.5
 """Glyph lines at least this text-like that no OCR line covers are read again on a normalised crop."""
@@ -558,13 +558,20 @@ def judge_frame(read: FrameRead, judge: TextJudge, policy: str) -> list[Finding]
     _join_pieces(read.view, lines, decisions, judge)
     out = []
     for ln0, d in zip(lines, decisions, strict=True):
-        x0, y0, x1, y1 = ink_box(read.view, ln0.box)
-        if ln0.vertical:  # trim across the line only: along it the character positions decide
-            x0, y0, x1, y1 = x0, ln0.y0, x1, ln0.y1
+        # trimmed across the line (along it the character positions decide): text that stays to its own band of
+        # ink, so that it does not hold back the removal of the line above or below; a line with PHI to the ink
+        # in its box, all of it
+        spans = judge.removed_spans(ln0.text, d, policy)
+        if spans == []:
+            a0, a1 = ink_band(read.view, ln0.box, ln0.vertical)
         else:
-            x0, y0, x1, y1 = ln0.x0, y0, ln0.x1, y1
+            ib = ink_box(read.view, ln0.box)
+            a0, a1 = (ib[0], ib[2]) if ln0.vertical else (ib[1], ib[3])
+        if ln0.vertical:
+            x0, y0, x1, y1 = a0, ln0.y0, a1, ln0.y1
+        else:
+            x0, y0, x1, y1 = ln0.x0, a0, ln0.x1, a1
         ln = TextBox(x0, y0, x1, y1, ln0.text, ln0.confidence, ln0.char_pos, ln0.vertical)
-        spans = judge.removed_spans(ln.text, d, policy)
         ink = ink_profile(read.view, ln)
         if spans is None:
             stops = [o.box for o in lines if o is not ln0]

@@ -143,3 +143,42 @@ def ink_box(view: np.ndarray, box: Box) -> Box:
     if out[3] - out[1] < 0.45 * (y1 - y0) or out[2] - out[0] < 0.45 * (x1 - x0):
         return box
     return out
+
+
+def ink_band(view: np.ndarray, box: Box, vertical: bool = False) -> tuple[int, int]:
+    """The extent across a line (rows; columns for a vertical line) of the one band of ink the line is in.
+
+    A detector box often reaches into the line above or below (stacked lines, a tall margin): the box's rows
+    with ink are split at blank rows, and the band that holds the box's middle (else the one with most ink)
+    is the line's. A box whose ink has no blank row in it keeps its ink's extent (``ink_box``).
+    """
+    x0, y0, x1, y1 = box
+    crop = view[y0:y1, x0:x1]
+    if crop.size == 0:
+        return (x0, x1) if vertical else (y0, y1)
+    c = crop.reshape(crop.shape[0], crop.shape[1], -1).astype(np.int16)
+    bg = np.median(c.reshape(-1, c.shape[-1]), axis=0)
+    dist = np.abs(c - bg).max(axis=-1)
+    far = dist >= max(6, 0.35 * float(dist.max()))
+    mass = far.sum(axis=0 if vertical else 1)
+    lo = x0 if vertical else y0
+    runs: list[tuple[int, int, int]] = []  # (start, end, ink)
+    i, n = 0, mass.size
+    while i < n:
+        if mass[i] == 0:
+            i += 1
+            continue
+        j = i
+        while j < n and mass[j] > 0:
+            j += 1
+        runs.append((i, j, int(mass[i:j].sum())))
+        i = j
+    if not runs:
+        return (x0, x1) if vertical else (y0, y1)
+    mid = n / 2
+    holding = [r for r in runs if r[0] <= mid < r[1]]
+    a, b, _ = holding[0] if holding else max(runs, key=lambda r: r[2])
+    # a band much thinner than the line is a stray (a rule, a speck): the box's own ink extent stands
+    if b - a < 0.3 * n and len(runs) > 1 and not holding:
+        return (lo + runs[0][0], lo + runs[-1][1])
+    return lo + a, lo + b
