@@ -193,3 +193,16 @@ def test_an_unsure_loose_match_that_technical_text_explains_is_not_phi() -> None
     assert not judge.judge("250 mAs i", 0.74).phi
     assert judge.judge("T0masz", 0.6).phi
     assert judge.judge("Nakamurra", 0.6).phi
+
+
+def test_an_identifier_or_date_read_in_part_is_still_phi() -> None:
+    """Low-contrast or bitmap text is often read in pieces: "4197" of 535-414-4197, "2003-02" of a date.
+    Four digits or more of a value, alone on a line, count; technical numbers do not."""
+    phi = PhiValues(
+        person_names=(), name_parts=(), identifiers=("535-414-4197",), dates=(dt.date(2003, 2, 19),), texts=()
+    )
+    judge = TextJudge(phi)
+    assert judge.judge("4197").kind == "id"
+    assert judge.judge("2003-02").kind == "date"
+    for technical in ("W 400 L 40", "1024", "TI 150", "250 mAs", "41"):
+        assert not judge.judge(technical).phi

@@ -124,6 +124,10 @@ class MetadataMatcher:
         for d in phi.dates:
             forms = {fold(v) for v in date_variants(d) + extra_date_forms(d)}
             self.dates.extend((f, d.isoformat()) for f in sorted(forms, key=len, reverse=True) if len(f) >= 6)
+        # digit-only forms of identifiers and dates, for a value read in part ("4197" of 535-414-4197)
+        self.digit_values: list[tuple[str, str, str]] = [
+            (f, "id", ident) for f, ident in self.ids if f.isdigit() and len(f) >= 6
+        ] + [(f, "date", iso) for f, iso in self.dates if f.isdigit()]
         self.age_re: re.Pattern[str] | None = None
         self.age_bare: str | None = None
         age_n = _age_number(phi.age) if phi.age else None
@@ -172,6 +176,14 @@ class MetadataMatcher:
             add("date", iso, find_spans(folded, fd))
         for ft, t in self.texts:
             add("text", t, find_spans(folded, ft, loose))
+        for a, b in _digit_runs(folded):  # a value read in part: four digits or more of it, alone on the line
+            if any(h.start < idx[b - 1] + 1 and idx[a] < h.end for h in hits):
+                continue
+            run = folded[a:b]
+            for value, kind, original in self.digit_values:
+                if run in value and run != value:
+                    add(kind, original, [(a, b)])
+                    break
         if self.age_re is not None:
             plain, pidx = _plain_map(text)  # the age patterns are written for unfolded text
             if plain == self.age_bare:
@@ -200,3 +212,8 @@ def _plain_map(text: str) -> tuple[str, list[int]]:
                 out.append(ch)
                 idx.append(i)
     return "".join(out), idx
+
+
+def _digit_runs(folded: str, minimum: int = 4) -> list[tuple[int, int]]:
+    """(start, end) of each run of ``minimum`` digits or more in folded text."""
+    return [(m.start(), m.end()) for m in re.finditer(rf"\d{{{minimum},}}", folded)]
