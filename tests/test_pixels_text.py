@@ -206,3 +206,21 @@ def test_an_identifier_or_date_read_in_part_is_still_phi() -> None:
     assert judge.judge("2003-02").kind == "date"
     for technical in ("W 400 L 40", "1024", "TI 150", "250 mAs", "41"):
         assert not judge.judge(technical).phi
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("PERATORNAKAMURA J", "NAKAMURA J"),  # OPERATOR, its first letter lost at the box edge, run into the name
+        ("TechJAL", "JAL"),
+        ("Phusiciant FERREIRA F", "FERREIRA F"),  # a long role word read with two errors and no colon
+        ("TECHNIQUE FSE", None),  # no case change at the join of a short role word: a technical word
+        ("OPERATOR MODE 2", None),
+    ],
+)
+def test_a_role_word_run_into_the_name_or_misread_still_labels_it(text, value) -> None:
+    from deidnode.engine.pixels.text.allowlist import load_allowlist
+    from deidnode.engine.pixels.text.patterns import find_labelled
+
+    found = [text[a:b] for _k, a, b in find_labelled(text, load_allowlist().words)]
+    assert found == ([value] if value else [])

@@ -227,6 +227,15 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
         span = ident_after(text, m.end())
         if span is not None:
             out.append(("label", *span))
+    for m in _LONG_WORD.finditer(up):  # a role word fused with the name, or misread with no colon after it
+        if m.group().lower() in stop or m.group() in stop:
+            continue
+        at = _fused_role(text, m.start(), m.group())
+        if at is None and len(m.group()) >= 7 and misread_role(m.group(), edits=2):
+            at = m.end()
+        span = name_after(text, at, stop) if at is not None else None
+        if span is not None and not any(a <= span[0] < b for _k, a, b in out):
+            out.append(("label", *span))
     for m in _COLON_WORD.finditer(up):  # a role label misread beyond its look-alikes ("Nane:", "Teah:")
         if misread_role(m.group(1)):
             span = name_after(text, m.end(), stop)
@@ -236,6 +245,23 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
 
 
 _COLON_WORD = re.compile(r"(?<![A-Z0-9])([A-Z]{4,12})\s*:")
+_LONG_WORD = re.compile(r"(?<![A-Z0-9])[A-Z]{4,}")
+
+
+def _fused_role(text: str, start: int, word: str) -> int | None:
+    """Where the name starts in a token that is a role word run into the name ("PERATORNAKAMURA": OPERATOR
+    with its first letter lost at the box's edge; "TechJAL"), or None. A short role word counts only where the
+    case changes at the join, so "TECHNIQUE" is no technologist."""
+    for r in ROLE_WORDS:
+        for cut in (r, r[1:]):
+            if len(cut) < 4 or not word.startswith(cut) or len(word) - len(cut) < 2:
+                continue
+            j = start + len(cut)
+            if len(cut) >= 7 or (text[j - 1].islower() and text[j].isupper()):
+                return j
+    return None
+
+
 ROLE_WORDS = (
     "NAME",
     "TECH",
@@ -252,9 +278,12 @@ ROLE_WORDS = (
 )
 
 
-def misread_role(word: str) -> bool:
+def misread_role(word: str, edits: int = 1) -> bool:
     """Whether ``word`` (upper case, before a colon) is a role word of four letters or more with one letter
-    misread, dropped or added: a word and a colon is how a label looks, so one error is allowed."""
+    misread, dropped or added: a word and a colon is how a label looks, so one error is allowed. ``edits=2``:
+    a long word (seven letters or more) with two errors, for a label read without its colon."""
+    if edits > 1:
+        return any(len(r) >= 7 and _distance(word, r) <= edits for r in ROLE_WORDS)
     for r in ROLE_WORDS:
         if abs(len(word) - len(r)) > 1:
             continue
@@ -286,3 +315,14 @@ def is_label_only(text: str) -> bool:
 def is_role_label(text: str) -> bool:
     """Whether a lone label announces a person's name (rather than an identifier)."""
     return bool(re.fullmatch(r"\s*(?:" + "|".join(ROLE_LABELS) + r")\s*[.:#=-]?\s*", _upper(text)))
+
+
+def _distance(a: str, b: str) -> int:
+    """Levenshtein distance."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
