@@ -317,8 +317,8 @@ def _fmt(x: float | None) -> str:
     return "  -  " if x is None else f"{x:.3f}"
 
 
-def print_report(s: dict, split: str) -> None:
-    print(f"\nsplit {split}: {s['images']} images; default configuration (`deidnode deid`)")
+def print_report(s: dict, split: str, how: str = "default configuration (`deidnode deid`)") -> None:
+    print(f"\nsplit {split}: {s['images']} images; {how}")
     print(
         f"PHI segments removed {_fmt(s['phi_removed'])} (n={s['phi_n']}), technical kept {_fmt(s['keep_kept'])} "
         f"(n={s['keep_n']}), PHI readable afterwards {s['readable_phi']}, quarantined {s['quarantined']}/"

@@ -1,0 +1,64 @@
+"""A quick score of the pixel stage for tuning, in-process, on the dev split only (no readers, no subprocess).
+
+    python bench/pixels_quick.py [--limit 200]
+
+Runs ``clean_pixels`` with the default policy on the dev split's images with text (clean images are skipped:
+``bench/pixels.py`` covers them) and scores every segment exactly as ``bench/pixels.py`` does (its
+``evaluate_case``, readers off). Deterministic: two runs of one tree give the same numbers, so a change's effect
+shows in one run (``bench/pixels.py`` remains the measure a closing note reports: the installed command, with
+the readers). It refuses the held-out splits: they are not for tuning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from pixels import ensure_set, evaluate_case, print_report, summarise  # noqa: E402
+from pydicom import dcmread  # noqa: E402
+
+from deidnode.config import settings_from_dict  # noqa: E402
+from deidnode.engine.keys import Keys  # noqa: E402
+from deidnode.engine.phi import collect_phi  # noqa: E402
+from deidnode.engine.pixels.stage import clean_pixels  # noqa: E402
+from deidnode.engine.policy import Policy  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--limit", type=int, default=200, help="images with text to score (the first N)")
+    ap.add_argument("-n", type=int, default=250, help="images in the dev split (as bench/pixels.py)")
+    args = ap.parse_args(argv)
+    set_dir = ROOT / "bench" / "results" / "pixelset-dev"
+    truth = [c for c in ensure_set("dev", args.n, set_dir) if not c["clean"]][: args.limit]
+    policy = Policy.from_settings(settings_from_dict({}), "default")
+    keys = Keys(b"pixels-quick-benchmark-key-0123456789")
+    results = []
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        out_dir = Path(tmp)
+        for case in truth:
+            ds = dcmread(set_dir / case["file"])
+            audit: dict = {}
+            q = clean_pixels(ds, collect_phi(ds), policy, keys, audit)
+            record = {"status": "quarantined" if q else "deidentified", "pixels": audit.get("pixels", {})}
+            if q is not None:
+                record["quarantine"] = {"code": str(q.code)}
+            else:
+                ds.save_as(out_dir / case["file"])
+                record["output"] = case["file"]
+            results.append(evaluate_case(case, set_dir, out_dir, record, read=False))
+    s = summarise(results, truth, time.perf_counter() - t0)
+    print_report(s, "dev", "images with text; default policy, clean_pixels in-process, no readers")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
