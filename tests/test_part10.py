@@ -154,3 +154,22 @@ def test_fast_body_hands_large_pixel_data_on_without_copying_it():
     fp.is_implicit_VR, fp.is_little_endian = False, True
     write_dataset(fp, out)
     assert b"".join(parts) == fp.getvalue()
+
+
+def test_the_engines_file_meta_is_built_once_from_raw_elements() -> None:
+    """rebuild_file_meta's fast path (raw elements, no pydicom setters) must be what the output carries: a
+    refactor left the setter-built copy running after it, at four times the cost, overwriting it."""
+    from pydicom.dataelem import RawDataElement
+    from pydicom.dataset import Dataset
+
+    from deidnode.dicomio.rawvalue import elements
+    from deidnode.engine.header.records import rebuild_file_meta
+
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    ds.SOPInstanceUID = "2.25.1234"
+    rebuild_file_meta(ds, "1.2.840.10008.1.2.1")
+    meta = elements(ds.file_meta)
+    assert all(isinstance(e, RawDataElement) for e in meta.values())
+    assert ds.file_meta.MediaStorageSOPInstanceUID == "2.25.1234"
+    assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"

@@ -6,12 +6,11 @@ import struct
 from functools import cache
 
 from pydicom.dataelem import RawDataElement
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import Tag
-from pydicom.uid import UID
 
 from ... import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from ...config import Option, Profile
@@ -103,11 +102,3 @@ def rebuild_file_meta(ds: Dataset, transfer_syntax: str) -> None:
         ds.file_meta = meta_dataset(values[0], values[1], transfer_syntax)  # type: ignore[arg-type]
     else:
         ds.file_meta = meta_dataset_slow(ds.SOPClassUID, ds.SOPInstanceUID, transfer_syntax)
-        return
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = UID(transfer_syntax)
-    meta.ImplementationClassUID = UID(IMPLEMENTATION_CLASS_UID)
-    meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
-    ds.file_meta = meta
