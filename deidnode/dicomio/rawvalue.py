@@ -10,8 +10,6 @@ ISO 2022 escapes) goes through pydicom's character set handling.
 
 from __future__ import annotations
 
-from typing import cast
-
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
@@ -27,7 +25,7 @@ _PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
 
 def get_strings(ds: Dataset, tag: int, vr: str) -> list[str]:
     """The values of a string element as a list (empty when absent or empty)."""
-    raw = elements(ds).get(tag)  # get_item() would build a Tag first; the hot path calls this per element
+    raw = ds._dict.get(tag)  # type: ignore[call-overload]  # get_item() would build a Tag first; per element
     if raw is None:
         return []
     if raw.is_raw and isinstance(raw.value, bytes) and vr in STRING_VRS:
@@ -55,14 +53,15 @@ def put_strings(ds: Dataset, tag: int, vr: str, values: list[str] | None) -> Non
         b = joined.encode("ascii")
         if len(b) % 2:
             b += b"\x00" if vr == "UI" else b" "
-        old = elements(ds).get(tag)
+        present = elements(ds)
+        old = present.get(tag)
         implicit = bool(getattr(old, "is_implicit_VR", False)) if old is not None and old.is_raw else False
         little = bool(getattr(old, "is_little_endian", True)) if old is not None and old.is_raw else True
         elem = RawDataElement(BaseTag(tag), vr, len(b), b, 0, implicit, little)
         if tag >> 16 & 1 or tag in _PIXEL_TAGS:
             ds[tag] = elem
         else:  # what Dataset.__setitem__ does for a raw standard element, without its checks
-            elements(ds)[elem.tag] = elem
+            present[elem.tag] = elem
         return
     ds[tag] = DataElement(tag, vr, values if len(values) > 1 else (values[0] if values else None))
 
@@ -70,13 +69,13 @@ def put_strings(ds: Dataset, tag: int, vr: str, values: list[str] | None) -> Non
 def elements(ds: Dataset) -> dict[int, DataElement | RawDataElement]:
     """The data set's own element dict (tag int -> element, raw or decoded), for walks and bulk edits that
     must neither decode elements nor build Tag objects. Deleting or replacing entries changes ``ds``."""
-    return cast(dict[int, DataElement | RawDataElement], ds._dict)  # keyed by BaseTag, an int
+    return ds._dict  # type: ignore[return-value]  # keyed by BaseTag, an int (no cast(): a call per use)
 
 
 def plain_uid(ds: Dataset, tag: int) -> str | None:
     """A single-valued UI element's value, read without converting it, where its raw bytes are already what
     pydicom would write for it (the value, NUL-padded to even length); else None."""
-    elem = elements(ds).get(tag)
+    elem = ds._dict.get(tag)  # type: ignore[call-overload]
     if elem is None:
         return None
     if not elem.is_raw:
