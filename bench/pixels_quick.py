@@ -12,6 +12,7 @@ the readers). It refuses the held-out splits: they are not for tuning.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=200, help="images with text to score (the first N)")
     ap.add_argument("-n", type=int, default=250, help="images in the dev split (as bench/pixels.py)")
+    ap.add_argument("--dump", type=Path, help="write each segment's outcome (file, text, role, ok) as JSON lines")
     args = ap.parse_args(argv)
     set_dir = ROOT / "bench" / "results" / "pixelset-dev"
     truth = [c for c in ensure_set("dev", args.n, set_dir) if not c["clean"]][: args.limit]
@@ -56,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
                 record["output"] = case["file"]
             results.append(evaluate_case(case, set_dir, out_dir, record, read=False))
     s = summarise(results, truth, time.perf_counter() - t0)
+    if args.dump:
+        with args.dump.open("w") as fh:
+            for case, res in zip(truth, results, strict=True):
+                for seg in res["segments"]:
+                    fh.write(json.dumps({"file": case["file"], **{k: seg[k] for k in ("text", "role", "ok")}}) + "\n")
     print_report(s, "dev", "images with text; default policy, clean_pixels in-process, no readers")
     return 0
 

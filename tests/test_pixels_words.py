@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from pixels_helpers import burn_mask, make_ds
+from PIL import Image, ImageDraw
+from pixels_helpers import burn_mask, font, make_ds
 
 from deidnode.config import PixelSettings
 from deidnode.engine.keys import Keys
@@ -159,3 +160,34 @@ def test_a_kept_line_is_trimmed_to_its_own_band_of_ink() -> None:
     vertical = view.T.copy()
     assert ink_band(vertical, (4, 0, 28, 80), vertical=True) == (10, 20)
     assert ink_band(np.zeros((20, 20), np.uint8), (0, 0, 20, 20)) == (0, 20)  # no ink: the box
+
+
+def test_a_fill_that_cuts_glyphs_is_grown_over_them_but_not_over_kept_text() -> None:
+    """A reader's box that stops short of the glyphs' tops (padding stopped by the kept line above, an ascender,
+    an outline) left a readable sliver: across the line, the fill grows over the glyphs it cuts, and stops short
+    of the kept line."""
+    from deidnode.engine.pixels.cover import cover_glyphs
+
+    img = Image.new("L", (200, 80), 30)
+    d = ImageDraw.Draw(img)
+    d.text((10, 4), "W 400 L 40", fill=220, font=font(16))  # kept, above
+    d.text((10, 30), "Kristiansen", fill=220, font=font(20))  # PHI
+    view = np.asarray(img)
+    phi = burn_mask([("Kristiansen", (10, 30))], size=200, fsize=20)[:80]
+    kept = burn_mask([("W 400 L 40", (10, 4))], size=200, fsize=16)[:80]
+    ys, xs = np.nonzero(phi)
+    full = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    ky, kx = np.nonzero(kept)
+    keep_box = (int(kx.min()), int(ky.min()), int(kx.max()) + 1, int(ky.max()) + 1)
+    cut = (full[0], full[1] + 4, full[2], full[3] - 2)  # the glyphs' tops and bottoms cut off
+    x0, y0, x1, y1 = cover_glyphs(view, cut, full[3] - full[1], [keep_box])
+    assert (x0, x1) == (full[0], full[2]) and y0 <= full[1] and y1 >= full[3]
+    assert not kept[y0:y1, x0:x1].any()  # nothing of the kept line above
+    # and without the kept box, it still stops short of the line above
+    assert not kept[slice(*cover_glyphs(view, cut, full[3] - full[1], [])[1::2]), :].any()
+    # a vertical line: the same across it
+    t = cover_glyphs(np.ascontiguousarray(view.T), cut[1::-1] + cut[:1:-1], full[3] - full[1], [], vertical=True)
+    assert t[0] <= full[1] and t[2] >= full[3] and (t[1], t[3]) == (full[0], full[2])
+    # the box is returned as it is where no ink is cut
+    blank = np.full((80, 200), 30, np.uint8)
+    assert cover_glyphs(blank, cut, 20, []) == cut

@@ -23,6 +23,7 @@ from ..policy import Policy
 from ..result import Quarantine
 from .codec import PixelCodecError, decode_frames, encode_frames, fill_value
 from .codec._info import PixelInfo
+from .cover import cover_glyphs
 from .detect import (
     ALONG_PAD,
     CANDIDATE_SCORE,
@@ -248,11 +249,12 @@ def _clean(
         # was read, a device region) or when the policy removes all unknown text; otherwise refused
         unread = [(r.frame, u, r.lines) for r in reads for u in r.unread]
         a["unread"] = len(unread)
-        boxes: list[tuple[Box, int, bool, bool]] = []
-        for _frame, u, lines in unread:
+        views = {r.frame: r.view for r in reads}
+        boxes: list[tuple[Box, int, bool, bool, int]] = []
+        for frame, u, lines in unread:
             zones = [*regions, *zones_for(ds)]
             if s.policy in ("strict", "all") or _in_band(u.box, lines) or any(_touches(u.box, g) for g in zones):
-                boxes.append((u.box, int(u.height), u.vertical, True))
+                boxes.append((u.box, int(u.height), u.vertical, True, frame))
                 preview_boxes.append((u.box, "unread"))
             else:
                 return _q(Code.TEXT_UNREAD, "a text-like region that no OCR reader could read, outside any read row")
@@ -285,9 +287,13 @@ def _clean(
                 continue
             for n_t, tb in enumerate(f.targets):
                 end = f.ends[n_t] if n_t < len(f.ends) else True
-                boxes.append((tb, f.box.height, f.box.vertical, end))
+                boxes.append((tb, f.box.height, f.box.vertical, end, f.frame))
                 preview_boxes.append((tb, reason))
-        padded = [_padded(b, h, v, _all_keeps(keeps), rows, cols, s.box_padding, e) for b, h, v, e in boxes]
+        all_keeps = _all_keeps(keeps)
+        padded = [
+            cover_glyphs(views[i], _padded(b, h, v, all_keeps, rows, cols, s.box_padding, e), h, all_keeps, v)
+            for b, h, v, e, i in boxes
+        ]
         changed.update(fill_boxes(frames, padded, fill))
         filled.extend(padded)
         a["boxes_redacted"] = len(padded)
@@ -391,5 +397,7 @@ def _residual_boxes(
         spans = [(sp.start, sp.end) for sp in r.decision.spans] or [(0, len(r.box.text))]
         for a0, b0 in spans:
             box = span_box(r.box, a0, b0, ink)
-            out.append(_padded(box, r.box.height, r.box.vertical, _all_keeps(keeps), rows, cols, ratio))
+            all_keeps = _all_keeps(keeps)
+            padded = _padded(box, r.box.height, r.box.vertical, all_keeps, rows, cols, ratio)
+            out.append(cover_glyphs(view, padded, r.box.height, all_keeps, r.box.vertical))
     return out

@@ -107,13 +107,13 @@ def word_spans(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def _ink_mask(crop: np.ndarray, floor: int) -> np.ndarray:
+def ink_mask(crop: np.ndarray, floor: int, share: float = 0.35) -> np.ndarray:
     """Pixels of ``crop`` far from its most common value (its background) in any channel: at least ``floor``
-    levels, and at least 0.35 of the farthest."""
+    levels, and at least ``share`` of the farthest."""
     c = crop.reshape(crop.shape[0], crop.shape[1], -1).astype(np.int16)
     bg = np.median(c.reshape(-1, c.shape[-1]), axis=0)
     dist = np.abs(c - bg).max(axis=-1)
-    return np.asarray(dist >= max(floor, 0.35 * float(dist.max())))
+    return np.asarray(dist >= max(floor, share * float(dist.max())))
 
 
 def ink_profile(view: np.ndarray, line: TextBox) -> np.ndarray:
@@ -122,7 +122,7 @@ def ink_profile(view: np.ndarray, line: TextBox) -> np.ndarray:
     crop = view[line.y0 : line.y1, line.x0 : line.x1]
     if crop.size == 0:
         return np.zeros(0, bool)
-    far = _ink_mask(crop, 12)
+    far = ink_mask(crop, 12)
     return np.asarray(far.any(axis=1) if line.vertical else far.any(axis=0))
 
 
@@ -133,7 +133,7 @@ def ink_box(view: np.ndarray, box: Box) -> Box:
     crop = view[y0:y1, x0:x1]
     if crop.size == 0:
         return box
-    far = _ink_mask(crop, 6)
+    far = ink_mask(crop, 6)
     rows, cols = np.nonzero(far.any(axis=1))[0], np.nonzero(far.any(axis=0))[0]
     if rows.size == 0:
         return box
@@ -159,7 +159,7 @@ def ink_band(view: np.ndarray, box: Box, vertical: bool = False) -> tuple[int, i
     crop = view[y0:y1, x0:x1]
     if crop.size == 0:
         return (x0, x1) if vertical else (y0, y1)
-    far = _ink_mask(crop, 6)
+    far = ink_mask(crop, 6)
     mass = far.sum(axis=0 if vertical else 1)
     lo = x0 if vertical else y0
     runs: list[tuple[int, int, int]] = []  # (start, end, ink)
