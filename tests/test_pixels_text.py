@@ -85,6 +85,8 @@ def test_metadata_layer_finds_ids_ages_sex_and_institution(judge, text, kind) ->
         ("12:34:56", "time"),
         ("Tel 555-123-4567", "phone"),
         ("jane.doe@mail.org", "email"),
+        ("k.lindqvistcmail.org", "email"),  # the @ misread
+        ("www.northfield-clinic.org", "email"),
         ("88812345", "digits"),
         ("Name: Doe", "label"),
         ("Dr. Jones", "label"),
@@ -119,6 +121,11 @@ def test_pattern_layer_finds_phi_that_is_not_in_the_metadata(judge, text, kind) 
 def test_allowlist_keeps_technical_annotation(judge, text) -> None:
     d = judge.judge(text)
     assert (d.phi, d.layer) == (False, "allowlist")
+
+
+@pytest.mark.parametrize("text", ["Sag T2.FLAIR", "1.5T", "Ser.No 3", "IMG.NET", "Ax.COR"])
+def test_dotted_technical_text_is_not_read_as_an_address(judge, text) -> None:
+    assert not judge.judge(text).phi
 
 
 def test_technical_text_next_to_no_phi_is_neither_phi_nor_allowlisted(judge) -> None:

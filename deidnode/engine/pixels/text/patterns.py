@@ -19,6 +19,12 @@ _Y4 = r"(?:19|20)\d\d"
 
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("email", re.compile(r"[\w.+-]+\s*@\s*[\w-]+(?:\s*\.\s*[\w-]+)+")),
+    # an address whose @ was misread ("john.mackenziecmail.org") or a web address: three or more labels, the
+    # last a generic domain
+    (
+        "email",
+        re.compile(r"(?<![\w.])[\w+-]+(?:\s*[.@]\s*[\w+-]+)+\s*\.\s*(?:COM|ORG|NET|EDU|GOV|INFO)(?![A-Z0-9])"),
+    ),
     ("date", re.compile(rf"(?<!\d){_Y4}\s*[-/.]\s*{_M}\s*[-/.]\s*{_D}(?!\d)")),
     ("date", re.compile(rf"(?<!\d){_D}\s*[-/.]\s*{_D}\s*[-/.]\s*(?:{_Y4}|\d\d)(?!\d)")),
     ("date", re.compile(rf"(?<![\dA-Z]){_D}\s*[- ]?\s*{_MON}\s*[- ,.]*\s*{_Y4}(?!\d)")),
