@@ -86,6 +86,10 @@ def test_metadata_layer_finds_ids_ages_sex_and_institution(judge, text, kind) ->
         ("Tel 555-123-4567", "phone"),
         ("jane.doe@mail.org", "email"),
         ("k.lindqvistcmail.org", "email"),  # the @ misread
+        ("THI 70YRS", "age"),
+        ("Age 82", "age"),
+        ("043Y", "age"),
+        ("61Y F", "age"),
         ("www.northfield-clinic.org", "email"),
         ("88812345", "digits"),
         ("Name: Doe", "label"),
@@ -123,8 +127,10 @@ def test_allowlist_keeps_technical_annotation(judge, text) -> None:
     assert (d.phi, d.layer) == (False, "allowlist")
 
 
-@pytest.mark.parametrize("text", ["Sag T2.FLAIR", "1.5T", "Ser.No 3", "IMG.NET", "Ax.COR"])
-def test_dotted_technical_text_is_not_read_as_an_address(judge, text) -> None:
+@pytest.mark.parametrize(
+    "text", ["Sag T2.FLAIR", "1.5T", "Ser.No 3", "IMG.NET", "Ax.COR", "Y 120", "2.5Y", "HR 72 bpm", "DLP 120"]
+)
+def test_dotted_technical_text_and_numbers_are_not_read_as_an_address_or_an_age(judge, text) -> None:
     assert not judge.judge(text).phi
 
 

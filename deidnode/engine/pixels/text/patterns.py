@@ -1,6 +1,6 @@
 """Layer 2: generic PHI patterns in recognised text, whoever's they are, with where they lie in the line.
 
-Dates, times, phone numbers, e-mail addresses, long digit strings, and the value after a label: a role
+Dates, times, ages, phone numbers, e-mail addresses, long digit strings, and the value after a label: a role
 (Tech, Technologist, Operator, Scanned by, Performed by, Physician, Dr, Ref, Pt, Patient, Name, ...) is
 followed by a person's name, an identifier label (ID, MRN, Acc, DOB, ...) by an identifier. Spaces are
 optional everywhere because OCR engines drop them.
@@ -37,6 +37,11 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(r"(?<![\d.])(?:[01]?\d|2[0-3])\s*:\s*[0-5]\d(?:\s*:\s*[0-5]\d)?(?:\s*[AP]M)?(?![\d.])"),
     ),
     ("phone", re.compile(r"(?<!\d)(?:\+\s*\d{1,3}[\s.-]*)?\(?\d{3}\)?[\s.-]*\d{3}[\s.-]*\d{4}(?!\d)")),
+    # an age, whoever's (PS3.15 removes Patient's Age): "70 YRS", "8 yo", "Age 82", "057Y", "65Y F"
+    ("age", re.compile(r"(?<![\w.])\d{1,3}\s*(?:YRS|YEARS|YR|Y/O|YO)(?![A-Z])")),
+    ("age", re.compile(r"(?<![\w.])\d{3}Y(?![A-Z0-9])")),
+    ("age", re.compile(r"(?<![\w.])\d{1,3}\s*Y\s+[MF](?![\w])")),
+    ("age", re.compile(r"(?<![A-Z])AGE\s*:?\s*\d{1,3}(?![\d.])")),
     ("digits", re.compile(r"\d{6,}")),
     # a long number misread here and there ("A3052306", "4O96O59O4"): mostly digits, letters that look like them
     (
