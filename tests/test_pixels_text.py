@@ -229,6 +229,11 @@ def test_an_identifier_or_date_read_in_part_is_still_phi() -> None:
         ("Phusiciant FERREIRA F", "FERREIRA F"),  # a long role word read with two errors and no colon
         ("TECHNIQUE FSE", None),  # no case change at the join of a short role word: a technical word
         ("OPERATOR MODE 2", None),
+        ("Nane TANAKA", "TANAKA"),  # a short role word with one letter misread and its colon lost
+        ("Tecn Okonkwo", "Okonkwo"),
+        ("Nane tanaka", None),  # not before a capitalised word
+        ("SAME DAY", None),
+        ("LANE 2", None),
     ],
 )
 def test_a_role_word_run_into_the_name_or_misread_still_labels_it(text, value) -> None:

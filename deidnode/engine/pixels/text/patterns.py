@@ -245,6 +245,12 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
         if at is None and len(m.group()) >= 7 and misread_role(m.group(), edits=2):
             at = m.end()
         span = name_after(text, at, stop) if at is not None else None
+        if at is None and misread_role(m.group(), first=True) and _spaced_label(text, m.start(), m.end()):
+            # a shorter role word with one letter misread and no colon ("Nane TANAKA"): its first letter
+            # right ("SAME DAY" is no NAME) and before a capitalised word, as a label stands
+            span = name_after(text, m.end(), stop)
+            if span is not None and not text[span[0]].isupper():
+                span = None
         if span is not None and not any(a <= span[0] < b for _k, a, b in out):
             out.append(("label", *span))
     for m in _COLON_WORD.finditer(up):  # a role label misread beyond its look-alikes ("Nane:", "Teah:")
@@ -253,6 +259,13 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
             if span is not None and not any(a <= span[0] < b for _k, a, b in out):
                 out.append(("label", *span))
     return out
+
+
+def _spaced_label(text: str, start: int, end: int) -> bool:
+    """Whether the word at ``start``..``end`` stands alone as a label does: written in capitals or with a
+    capital first, and followed by a space."""
+    word = text[start:end]
+    return end < len(text) and text[end] == " " and (word.isupper() or word[:1].isupper() and word[1:].islower())
 
 
 _COLON_WORD = re.compile(r"(?<![A-Z0-9])([A-Z]{4,12})\s*:")
@@ -289,14 +302,15 @@ ROLE_WORDS = (
 )
 
 
-def misread_role(word: str, edits: int = 1) -> bool:
+def misread_role(word: str, edits: int = 1, first: bool = False) -> bool:
     """Whether ``word`` (upper case, before a colon) is a role word of four letters or more with one letter
     misread, dropped or added: a word and a colon is how a label looks, so one error is allowed. ``edits=2``:
-    a long word (seven letters or more) with two errors, for a label read without its colon."""
+    a long word (seven letters or more) with two errors, for a label read without its colon. ``first``: the
+    first letter must be right."""
     if edits > 1:
         return any(len(r) >= 7 and _distance(word, r) <= edits for r in ROLE_WORDS)
     for r in ROLE_WORDS:
-        if abs(len(word) - len(r)) > 1:
+        if abs(len(word) - len(r)) > 1 or (first and word[:1] != r[:1]):
             continue
         if len(word) == len(r):
             if sum(a != b for a, b in zip(word, r, strict=True)) <= 1:
