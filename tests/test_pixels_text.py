@@ -86,6 +86,9 @@ def test_metadata_layer_finds_ids_ages_sex_and_institution(judge, text, kind) ->
         ("Tel 555-123-4567", "phone"),
         ("jane.doe@mail.org", "email"),
         ("k.lindqvistcmail.org", "email"),  # the @ misread
+        ("21/96/95", "date"),  # a date misread past any calendar
+        ("8/3/1", "date"),  # cut short
+        ("65/83/", "date"),
         ("THI 70YRS", "age"),
         ("Age 82", "age"),
         ("043Y", "age"),
@@ -128,7 +131,8 @@ def test_allowlist_keeps_technical_annotation(judge, text) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["Sag T2.FLAIR", "1.5T", "Ser.No 3", "IMG.NET", "Ax.COR", "Y 120", "2.5Y", "HR 72 bpm", "DLP 120"]
+    "text",
+    ["Sag T2.FLAIR", "1.5T", "Ser.No 3", "IMG.NET", "Ax.COR", "Y 120", "2.5Y", "HR 72 bpm", "DLP 120", "Im: 12/40"],
 )
 def test_dotted_technical_text_and_numbers_are_not_read_as_an_address_or_an_age(judge, text) -> None:
     assert not judge.judge(text).phi

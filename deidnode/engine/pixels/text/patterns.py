@@ -37,6 +37,9 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(r"(?<![\d.])(?:[01]?\d|2[0-3])\s*:\s*[0-5]\d(?:\s*:\s*[0-5]\d)?(?:\s*[AP]M)?(?![\d.])"),
     ),
     ("phone", re.compile(r"(?<!\d)(?:\+\s*\d{1,3}[\s.-]*)?\(?\d{3}\)?[\s.-]*\d{3}[\s.-]*\d{4}(?!\d)")),
+    # two slashes between numbers are a date, whatever the numbers were misread as ("21/96/95"), and so is one
+    # cut after its second slash ("65/83/"); technical text has one slash at most ("Im: 12/40")
+    ("date", re.compile(r"(?<![\d/])\d{1,4}\s*/\s*\d{1,2}\s*/\s*\d{0,4}(?![\d/])")),
     # an age, whoever's (PS3.15 removes Patient's Age): "70 YRS", "8 yo", "Age 82", "057Y", "65Y F"
     ("age", re.compile(r"(?<![\w.])\d{1,3}\s*(?:YRS|YEARS|YR|Y/O|YO)(?![A-Z])")),
     ("age", re.compile(r"(?<![\w.])\d{3}Y(?![A-Z0-9])")),
