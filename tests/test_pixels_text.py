@@ -90,6 +90,7 @@ def test_metadata_layer_finds_ids_ages_sex_and_institution(judge, text, kind) ->
         ("8/3/1", "date"),  # cut short
         ("65/83/", "date"),
         ("THI 70YRS", "age"),
+        ("YRS", "age"),  # its number unread
         ("Age 82", "age"),
         ("043Y", "age"),
         ("61Y F", "age"),
