@@ -128,12 +128,23 @@ def test_sigkill_mid_send_every_acknowledged_instance_arrives_once(
     node = make_node(cfg).start()
     wait_for(lambda: sum(e.get("event") == "worker_started" for e in node.events()) == 2, 60, "workers up")
     originals = _originals(big_study_dir)
+    import shlex
     import subprocess
 
     from peers import NODELAY_ENV, STORESCU
 
+    # One association per 10 files, 50 ms apart: the send lasts a few seconds however fast this host receives
+    # (one association for all 240 was acknowledged whole before the 5th forward once, on a loaded CI host)
+    files = list(originals)
+    runs = [
+        " ".join([STORESCU, "-v", "-aet", "CT1", "-aec", "DEIDNODE", "127.0.0.1", str(node.port)])
+        + " "
+        + " ".join(shlex.quote(f) for f in files[i : i + 10])
+        + "; sleep 0.05"
+        for i in range(0, len(files), 10)
+    ]
     sender = subprocess.Popen(
-        [STORESCU, "-v", "-aet", "CT1", "-aec", "DEIDNODE", "127.0.0.1", str(node.port), *originals],
+        ["bash", "-c", "; ".join(runs)],
         env=NODELAY_ENV,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
