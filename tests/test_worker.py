@@ -276,3 +276,42 @@ def test_a_down_destination_is_probed_and_its_waiting_instances_go_at_once(tmp_p
         assert len(back.received) == 1 and not spool.destinations.state("pacs").down
     finally:
         back.stop()
+
+
+def test_a_lane_that_fails_to_start_ends_its_process_for_the_supervisor_to_restart(tmp_path):
+    """A lane whose pipeline cannot start logs ``lane_failed`` and its process exits (the supervisor starts a new
+    one) instead of going on silently with fewer lanes: before be8fd46 the other lane kept the process alive."""
+    import subprocess
+
+    config = {
+        "spool": {"path": str(tmp_path / "spool")},
+        "quarantine_path": str(tmp_path / "q"),
+        "workers": {"count": 1, "lanes": 2, "poll_seconds": 0.05},
+        "pixels": {"policy": "off"},
+        "destinations": [{"name": "pacs", "type": "dicom", "ae_title": "PACS", "host": "127.0.0.1", "port": 9}],
+    }
+    Spool(Path(config["spool"]["path"])).close()
+    # the worker body runs in a child of its own (as the supervisor runs it), its second lane's pipeline failing
+    script = f"""
+import os, threading
+from deidnode.config import settings_from_dict
+from deidnode.engine.keys import Keys
+from deidnode.worker import pipeline
+from deidnode.worker.process import worker_main
+
+class SecondLaneFails(pipeline.Pipeline):
+    def __init__(self, *args, **kwargs):
+        if threading.current_thread().name == "lane-1":
+            raise OSError("cannot start")
+        super().__init__(*args, **kwargs)
+
+pipeline.Pipeline = SecondLaneFails
+worker_main(settings_from_dict({config!r}), Keys(b"l" * 32), "lanes-0-1", os.getppid())
+"""
+    try:
+        r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=False)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the worker process went on with one lane")
+    assert r.returncode == 0, r.stderr[-2000:]
+    failed = [json.loads(x) for x in r.stderr.splitlines() if '"lane_failed"' in x]
+    assert [(e["lane"], e["exc_type"]) for e in failed] == [(1, "OSError")]
