@@ -391,13 +391,13 @@ def _residual_boxes(
 ) -> list[Box]:
     """Padded boxes of the PHI spans the verification still found."""
     out = []
+    all_keeps = _all_keeps(keeps)
     for r in residual:
         view = to_display(frames[r.frame], working_pi)
         ink = ink_profile(view, r.box)
         spans = [(sp.start, sp.end) for sp in r.decision.spans] or [(0, len(r.box.text))]
         for a0, b0 in spans:
             box = span_box(r.box, a0, b0, ink)
-            all_keeps = _all_keeps(keeps)
             padded = _padded(box, r.box.height, r.box.vertical, all_keeps, rows, cols, ratio)
             out.append(cover_glyphs(view, padded, r.box.height, all_keeps, r.box.vertical))
     return out
