@@ -84,6 +84,16 @@ def test_padding_is_clipped_by_kept_boxes_on_each_side() -> None:
     assert pad_clear_of(box, [], 200, 200, 5) == (45, 45, 85, 65)
 
 
+def test_a_kept_box_across_the_whole_line_moves_no_edge_of_the_phi_box() -> None:
+    # a vertical label read across a row of PHI (or a vertical misreading of it) is not a line stacked above or
+    # below: the PHI box stays whole (dev: "02.12.2010" lost its top row to a kept vertical "81")
+    box = (497, 450, 579, 460)
+    crossing = [(563, 434, 569, 461)]
+    assert pad_clear_of(box, crossing, 600, 600, 0)[1] == 450
+    stacked = [(497, 440, 579, 452)]  # a kept line above whose box overlaps by a detector's margin
+    assert pad_clear_of(box, stacked, 600, 600, 0)[1] > 450
+
+
 def test_text_that_appears_on_some_frames_only_is_found_and_removed_on_every_frame() -> None:
     ds = make_ds("MONOCHROME2", [("W 400 L 40", (12, 285))], frames=9)
     arr = decode_frames(ds).copy()

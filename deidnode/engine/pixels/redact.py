@@ -37,6 +37,8 @@ def pad_clear_of(
     for k in keep:
         if not _intersects(k, (x0, y0, x1, y1)):
             continue
+        if min(k[3], y1) - max(k[1], y0) >= 0.5 * (y1 - y0):
+            continue  # not a margin: a kept box across the whole line (a vertical label crossing it) moves no edge
         ky = (k[1] + k[3]) / 2
         if ky < y0:
             y0 = max(y0, int(np.ceil((cy + ky) / 2)))
