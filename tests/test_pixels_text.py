@@ -247,3 +247,22 @@ def test_a_role_word_run_into_the_name_or_misread_still_labels_it(text, value) -
 
     found = [text[a:b] for _k, a, b in find_labelled(text, load_allowlist().words)]
     assert found == ([value] if value else [])
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("SMITHAJOHN W 400", "SMITHAJOHN"),  # the ^ read as a letter: one box, not two with a sliver between
+        ("PID448812K3", "PID448812K3"),  # a stray character or two at the end belong to the value
+        ("SMITH, JOHN!", "SMITH, JOHN!"),
+    ],
+)
+def test_a_phi_span_takes_a_stray_character_and_bridges_a_misread_separator(judge, text, value) -> None:
+    d = judge.judge(text)
+    assert d.phi
+    assert [text[s.start : s.end] for s in d.spans] == [value]
+
+
+def test_a_number_fused_before_a_date_is_not_taken_with_it(judge) -> None:
+    text = "Se 305.07.2001"  # "Se: 3" and the date, read as one word
+    assert [text[s.start : s.end] for s in judge.judge(text).spans] == ["05.07.2001"]

@@ -201,3 +201,10 @@ def test_a_fill_that_cuts_glyphs_is_grown_over_them_but_not_over_kept_text() -> 
     # the box is returned as it is where no ink is cut
     blank = np.full((80, 200), 30, np.uint8)
     assert cover_glyphs(blank, cut, 20, []) == cut
+
+
+def test_a_kept_reading_inside_the_phi_box_does_not_stop_its_padding() -> None:
+    # the same ink read twice ("Technologist: T. Quintero" and, inside it, "Ente"): the PHI box's padding is not
+    # stopped at its own letters
+    box = (112, 50, 226, 66)
+    assert pad_clear_of(box, [(179, 54, 207, 64)], 600, 600, 4) == (108, 46, 230, 70)

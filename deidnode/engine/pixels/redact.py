@@ -53,6 +53,8 @@ def pad_clear_of(
     for k in keep:
         if not _intersects(k, (p0, q0, p1, q1)):
             continue
+        if x0 - 2 <= k[0] and k[2] <= x1 + 2 and y0 - 2 <= k[1] and k[3] <= y1 + 2:
+            continue  # inside the box: the same ink read a second time, which goes with the PHI
         # the side the kept text is on, from the centres (it may overlap the box by a detector's margin): no
         # padding goes past its edge, nor past the box's own edge on that side
         kcx, kcy = (k[0] + k[2]) / 2, (k[1] + k[3]) / 2

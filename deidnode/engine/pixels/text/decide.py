@@ -95,14 +95,36 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
     return out
 
 
+SNAP = 2
+"""A span that stops this many characters or fewer short of its word's end takes the rest of the word: a reader's
+stray character ("ADEYEMI, KENJ!", "437968300K3") is part of the value, and a sliver left between two removed
+boxes stays readable."""
+
+
+def _snapped(s: Span, text: str) -> Span:
+    a, b = s.start, s.end
+    e = b
+    while e < len(text) and not text[e].isspace():
+        e += 1
+    if 0 < e - b <= SNAP:
+        b = e
+    st = a
+    while st > 0 and not text[st - 1].isspace():
+        st -= 1
+    if 0 < a - st <= SNAP and not text[st:a].isdigit():  # a number fused before a date is another number
+        a = st
+    return Span(a, b, s.layer, s.kind)
+
+
 def merge_spans(spans: list[Span], text: str) -> tuple[Span, ...]:
-    """Overlapping spans, and spans separated only by punctuation or one space, joined (the first layer and
-    kind stand for the joined span)."""
+    """Spans widened to the end of a word they stop just short of (``SNAP``); then overlapping spans, spans
+    separated only by punctuation or one space, and spans one character apart (a separator misread as a letter:
+    "DUBOISAPAULO"), joined (the first layer and kind stand for the joined span)."""
     out: list[Span] = []
-    for s in sorted(spans, key=lambda s: (s.start, -s.end)):
+    for s in sorted((_snapped(s, text) for s in spans), key=lambda s: (s.start, -s.end)):
         if out:
             gap = text[out[-1].end : s.start]
-            if s.start <= out[-1].end or (len(gap) <= 2 and not any(c.isalnum() for c in gap)):
+            if s.start <= out[-1].end or (len(gap) <= 2 and not any(c.isalnum() for c in gap)) or len(gap) == 1:
                 p = out[-1]
                 out[-1] = Span(p.start, max(p.end, s.end), p.layer, p.kind)
                 continue
