@@ -44,6 +44,20 @@ def test_following_a_span_stops_at_the_next_line_read_on_the_row() -> None:
     assert name_end - 2 <= grown[2] <= tech_x0
 
 
+@pytest.mark.parametrize(("text", "taken"), [("F.  MORETTI", True), ("W 400 F.  MORETTI", False)])
+def test_a_name_span_hops_one_word_gap_to_a_lone_initial_only(text: str, taken: bool) -> None:
+    # the reader dropped the initial a space before the name: it goes with the name; a short word with more
+    # text just beyond it ("W 400 F.") is not taken
+    view, mask = _view([(text, (10, 40))])
+    head = text[: text.index("MORETTI")]
+    initial = _cols(burn_mask([(head, (10, 40))]) & ~burn_mask([(head[: head.index("F.")], (10, 40))]))[0]
+    nx0 = _cols(mask & ~burn_mask([(head, (10, 40))]))[0]
+    rows = np.nonzero(mask.any(axis=1))[0]
+    box = (nx0, int(rows[0]), _cols(mask)[1], int(rows[-1]) + 1)
+    assert extend_along_row(view, box, [], left=True, right=False)[0] > initial
+    assert (extend_along_row(view, box, [], left=True, right=False, hop=True)[0] <= initial) is taken
+
+
 def test_a_phone_number_read_as_two_lines_goes_as_a_whole() -> None:
     view, _mask = _view([("535-414-4197", (10, 40))])
     left = TextBox(10, 40, 80, 60, "535-414", 0.99, ())

@@ -339,15 +339,17 @@ def _glyph_columns(view: np.ndarray, band: Box, inner: tuple[int, int]) -> np.nd
     return is_text.any(axis=0) & two_tone
 
 
-def extend_along_row(view: np.ndarray, box: Box, stops: list[Box], left: bool, right: bool) -> Box:
+def extend_along_row(view: np.ndarray, box: Box, stops: list[Box], left: bool, right: bool, hop: bool = False) -> Box:
     """``box`` (a PHI span reaching an end of its line) grown along its row over glyphs that continue it: in
     the text's own value on the text's own background (``_ink_columns``), gaps under ``EXTEND_GAP`` text
-    heights, never past another line read on the row (``stops``: its own decision covers it)."""
+    heights, never past another line read on the row (``stops``: its own decision covers it). ``hop``: then
+    over one word gap to a short word standing alone (``_lone_word``: the initial of "F. Moretti", the "67" of
+    "67 YRS" that the reader dropped)."""
     vertical = (box[3] - box[1]) >= 1.5 * (box[2] - box[0])
     if vertical:  # the same walk on the transposed image
         v = np.swapaxes(view, 0, 1)
         t = extend_along_row(
-            v, (box[1], box[0], box[3], box[2]), [(o[1], o[0], o[3], o[2]) for o in stops], left, right
+            v, (box[1], box[0], box[3], box[2]), [(o[1], o[0], o[3], o[2]) for o in stops], left, right, hop
         )
         return (t[1], t[0], t[3], t[2])
     cols = view.shape[1]
@@ -382,7 +384,50 @@ def extend_along_row(view: np.ndarray, box: Box, stops: list[Box], left: bool, r
             break
         if ink[c]:
             a = c
+    if hop:
+        if right:
+            b = _lone_word(ink, b, 1, h) or b
+        if left:
+            a = _lone_word(ink, a - 1, -1, h) or a
     return (lo + a, y0, lo + b, y1)
+
+
+HOP_GAP = 1.6
+"""A word gap, in text heights (a bitmap font's space is a whole cell, more than the cap height)."""
+HOP_WORD = 2.0
+"""The longest word a hop takes, in text heights: an initial, a two- or three-character number or label."""
+
+
+def _lone_word(ink: np.ndarray, start: int, step: int, h: int) -> int | None:
+    """From ``start`` (the first column past the glyphs, walking by ``step``), the far edge of a short word
+    beyond one word gap, when nothing follows it within another word gap; else None."""
+    n = ink.size
+    c, gap = start, 0
+    while 0 <= c < n and not ink[c]:
+        gap += 1
+        c += step
+        if gap > HOP_GAP * h:
+            return None
+    if not 0 <= c < n or gap == 0:
+        return None
+    first, far, gap = c, c, 0
+    while 0 <= c < n:
+        if ink[c]:
+            far, gap = c, 0
+            if abs(far - first) + 1 > HOP_WORD * h:
+                return None
+        else:
+            gap += 1
+            if gap > EXTEND_GAP * h:
+                break
+        c += step
+    c, gap = far + step, 0  # nothing may follow within a word gap: the word stands alone
+    while 0 <= c < n and gap <= HOP_GAP * h:
+        if ink[c]:
+            return None
+        gap += 1
+        c += step
+    return far + 1 if step > 0 else far
 
 
 def second_opinions(read: FrameRead, second: OcrEngine | None, below: float) -> None:
@@ -497,6 +542,9 @@ def kept_runs(text: str, gone: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
+HOP_KINDS = frozenset({"name", "label", "age"})
+"""PHI whose reading often drops a short word a space away: a name's initial, an age's number."""
+
 JOIN_GAP = 1.0
 """Neighbours on a row closer than this many text heights are also judged as one line."""
 
@@ -586,9 +634,10 @@ def judge_frame(read: FrameRead, judge: TextJudge, policy: str) -> list[Finding]
             first = len(ln.text) - len(ln.text.lstrip())
             ends = tuple(a <= first or b >= last for a, b in live)
             stops = [o.box for o in lines if o is not ln0] + list(keeps)
+            hops = [any(sp.kind in HOP_KINDS and sp.start < b and a < sp.end for sp in d.spans) for a, b in live]
             targets = tuple(
-                extend_along_row(read.view, t, stops, a <= first, b >= last) if e else t
-                for t, (a, b), e in zip(targets, live, ends, strict=True)
+                extend_along_row(read.view, t, stops, a <= first, b >= last, hp) if e else t
+                for t, (a, b), e, hp in zip(targets, live, ends, hops, strict=True)
             )
         out.append(Finding(ln, d, bool(targets), read.frame, targets, keeps, "ocr", ends))
     return out
