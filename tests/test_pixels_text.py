@@ -266,3 +266,10 @@ def test_a_phi_span_takes_a_stray_character_and_bridges_a_misread_separator(judg
 def test_a_number_fused_before_a_date_is_not_taken_with_it(judge) -> None:
     text = "Se 305.07.2001"  # "Se: 3" and the date, read as one word
     assert [text[s.start : s.end] for s in judge.judge(text).spans] == ["05.07.2001"]
+
+
+def test_an_unsure_reading_matches_a_name_only_with_two_thirds_of_its_length() -> None:
+    judge = TextJudge(PhiValues(person_names=("TANAKA^PAULO", "WOJCIK^ERIK"), name_parts=("TANAKA", "PAULO")))
+    assert not judge.judge("P Low", 0.84).phi  # "PLO": two edits from PAULO, but three letters of five
+    assert judge.judge("Pavlo", 0.84).phi
+    assert judge.judge("Gn PE WOIC", 0.66).phi  # four of six: a small-font misreading of WOJCIK

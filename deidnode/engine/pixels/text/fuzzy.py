@@ -99,7 +99,10 @@ def find_spans(folded_text: str, folded_value: str, loose: bool = False) -> list
     if loose and len(folded_value) >= 5:
         k = max(tolerance(len(folded_value)), (2 * len(folded_value)) // 5)
         if folded_value in folded_text or min_substring_distance(folded_value, folded_text) <= k:
-            return approx_spans(folded_value, folded_text, k)
+            # a loose match may misread or drop characters, but keeps two thirds of the value's length: "P Lo" is
+            # not "PAULO" ("WOIC" may be "WOJCIK")
+            least = -(-2 * len(folded_value) // 3)
+            return [(a, b) for a, b in approx_spans(folded_value, folded_text, k) if b - a >= least]
         return []
     if not fuzzy_contains(folded_text, folded_value):
         return []
