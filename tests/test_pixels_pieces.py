@@ -9,7 +9,8 @@ import pytest
 from pixels_helpers import burn_mask
 
 from deidnode.engine.phi import PhiValues
-from deidnode.engine.pixels.detect import FrameRead, extend_along_row, judge_frame
+from deidnode.engine.pixels.detect import FrameRead, extend_along_row, judge_frame, trim_unread
+from deidnode.engine.pixels.glyphs import TextRegion
 from deidnode.engine.pixels.ocr import TextBox
 from deidnode.engine.pixels.text import TextJudge
 from deidnode.engine.pixels.text.patterns import find_labelled
@@ -98,3 +99,14 @@ def test_a_phone_number_read_as_three_lines_goes_as_a_whole() -> None:
     ]
     findings = judge_frame(FrameRead(0, pieces, [], view), TextJudge(PhiValues()), "phi")
     assert [f.redact for f in findings] == [True, True, True]
+
+
+def test_an_unread_vertical_region_loses_the_glyphs_of_a_line_read_across_it() -> None:
+    # a letter of one row over the "C" of a kept "C 50 W 350": the column is no vertical text
+    col = TextRegion(341, 272, 355, 298, True, 3, 11.0, 0.97)
+    kept = TextBox(344, 289, 431, 299, "C 50 W 350", 0.92, ())
+    part = trim_unread(col, [kept])
+    assert part is not None and (part.y0, part.y1) == (272, 289)
+    assert trim_unread(col, [TextBox(330, 270, 400, 300, "x", 0.9, ())]) is None  # nothing of it left
+    beside = TextBox(380, 289, 431, 299, "W 350", 0.92, ())  # a line that does not cross it changes nothing
+    assert trim_unread(col, [beside]) is col

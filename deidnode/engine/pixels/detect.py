@@ -497,6 +497,27 @@ def read_frame(view: np.ndarray, engine: OcrEngine, frame: int) -> FrameRead:
     return FrameRead(frame, kept + extra, unread, view, regions, crops, seconds)
 
 
+def trim_unread(u: TextRegion, lines: list[TextBox]) -> TextRegion | None:
+    """A vertical unread region without the ends that are glyphs of horizontal lines read across it (the glyph
+    detector strings a column of letters from stacked rows into one "vertical" line: the "C" of a kept
+    "C 50 W 350" under a letter of the line above); None when nothing of a glyph is left."""
+    if not u.vertical:
+        return u
+    y0, y1 = u.y0, u.y1
+    for ln in lines:
+        if ln.vertical or min(ln.x1, u.x1) - max(ln.x0, u.x0) < 0.6 * (u.x1 - u.x0) or ln.y1 <= y0 or ln.y0 >= y1:
+            continue  # only a horizontal line across (most of) the region's width
+        if ln.y0 <= y0:
+            y0 = max(y0, ln.y1)
+        elif ln.y1 >= y1:
+            y1 = min(y1, ln.y0)
+    if y1 - y0 < 0.5 * u.height:
+        return None
+    if (y0, y1) == (u.y0, u.y1):
+        return u
+    return TextRegion(u.x0, y0, u.x1, y1, u.vertical, u.glyphs, u.height, u.score)
+
+
 def _inside_share(a: Box, b: Box) -> float:
     """Share of ``a``'s area inside ``b``."""
     ix = min(a[2], b[2]) - max(a[0], b[0])

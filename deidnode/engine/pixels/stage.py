@@ -35,6 +35,7 @@ from .detect import (
     sample_frames,
     second_opinions,
     to_display,
+    trim_unread,
 )
 from .glyphs import find_text_regions
 from .obfuscate import glyph_value, render_text, replacement_text
@@ -254,8 +255,10 @@ def _clean(
         for frame, u, lines in unread:
             zones = [*regions, *zones_for(ds)]
             if s.policy in ("strict", "all") or _in_band(u.box, lines) or any(_touches(u.box, g) for g in zones):
-                boxes.append((u.box, int(u.height), u.vertical, True, frame))
-                preview_boxes.append((u.box, "unread"))
+                part = trim_unread(u, lines)
+                if part is not None:
+                    boxes.append((part.box, int(part.height), part.vertical, True, frame))
+                    preview_boxes.append((part.box, "unread"))
             else:
                 return _q(Code.TEXT_UNREAD, "a text-like region that no OCR reader could read, outside any read row")
         shift = date_shift_days if s.action == "obfuscate" else None
