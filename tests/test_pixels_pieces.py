@@ -9,7 +9,7 @@ import pytest
 from pixels_helpers import burn_mask
 
 from deidnode.engine.phi import PhiValues
-from deidnode.engine.pixels.detect import FrameRead, extend_along_row, judge_frame, trim_unread
+from deidnode.engine.pixels.detect import FrameRead, extend_along_row, judge_frame, solid_blots, trim_unread
 from deidnode.engine.pixels.glyphs import TextRegion
 from deidnode.engine.pixels.ocr import TextBox
 from deidnode.engine.pixels.text import TextJudge
@@ -110,3 +110,15 @@ def test_an_unread_vertical_region_loses_the_glyphs_of_a_line_read_across_it() -
     assert trim_unread(col, [TextBox(330, 270, 400, 300, "x", 0.9, ())]) is None  # nothing of it left
     beside = TextBox(380, 289, 431, 299, "W 350", 0.92, ())  # a line that does not cross it changes nothing
     assert trim_unread(col, [beside]) is col
+
+
+def test_three_filled_blots_are_not_glyphs_but_small_text_is() -> None:
+    # holes in bone on a CT slice, stacked like a vertical word: no reason to quarantine the instance
+    view = np.full((60, 40), 230, np.uint8)
+    for y in (10, 22, 34):
+        view[y : y + 6, 15:21] = 20
+    assert solid_blots(view, TextRegion(10, 5, 26, 45, True, 3, 6.0, 0.99))
+    text, mask = _view([("C5", (10, 40))])
+    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    box = (int(cols[0]) - 2, int(rows[0]) - 2, int(cols[-1]) + 3, int(rows[-1]) + 3)
+    assert not solid_blots(text, TextRegion(*box, False, 2, float(rows[-1] - rows[0] + 1), 0.99))

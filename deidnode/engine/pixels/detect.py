@@ -26,7 +26,7 @@ from .redact import Box
 from .text import Decision, TextJudge
 from .text.decide import Span
 from .text.patterns import is_label_only, is_role_label
-from .words import ink_band, ink_box, ink_profile, span_box
+from .words import ink_band, ink_box, ink_mask, ink_profile, span_box
 
 CANDIDATE_SCORE = 0.5
 """Glyph lines at least this text-like that no OCR line covers are read again on a normalised crop."""
@@ -495,6 +495,26 @@ def read_frame(view: np.ndarray, engine: OcrEngine, frame: int) -> FrameRead:
         kept.append(ln)
     seconds["crops"] = time.perf_counter() - t
     return FrameRead(frame, kept + extra, unread, view, regions, crops, seconds)
+
+
+SOLID = 0.75
+"""Mean share of its box that a mark fills, at or above which a few marks are blots, not glyphs (strokes leave
+counters and gaps; holes in bone on a CT slice are filled blots)."""
+
+
+def solid_blots(view: np.ndarray, u: TextRegion) -> bool:
+    """Whether an unread region is a few (three or fewer) filled blots rather than glyphs: marks filling on
+    average ``SOLID`` of their boxes. Such a region outside any read row is no reason to quarantine."""
+    crop = best_plane(view[u.y0 : u.y1, u.x0 : u.x1])
+    if crop.size == 0:
+        return False
+    n, _lab, st, _ = cv2.connectedComponentsWithStats(ink_mask(crop, 12).astype(np.uint8), connectivity=8)
+    fills = [
+        st[c, cv2.CC_STAT_AREA] / (st[c, cv2.CC_STAT_WIDTH] * st[c, cv2.CC_STAT_HEIGHT])
+        for c in range(1, n)
+        if st[c, cv2.CC_STAT_AREA] >= 4
+    ]
+    return 0 < len(fills) <= 3 and float(np.mean(fills)) >= SOLID
 
 
 def trim_unread(u: TextRegion, lines: list[TextBox]) -> TextRegion | None:

@@ -34,6 +34,7 @@ from .detect import (
     read_frame,
     sample_frames,
     second_opinions,
+    solid_blots,
     to_display,
     trim_unread,
 )
@@ -259,6 +260,8 @@ def _clean(
                 if part is not None:
                     boxes.append((part.box, int(part.height), part.vertical, True, frame))
                     preview_boxes.append((part.box, "unread"))
+            elif solid_blots(views[frame], u):
+                a["unread_blots"] = a.get("unread_blots", 0) + 1
             else:
                 return _q(Code.TEXT_UNREAD, "a text-like region that no OCR reader could read, outside any read row")
         shift = date_shift_days if s.action == "obfuscate" else None
