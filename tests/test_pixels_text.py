@@ -98,6 +98,11 @@ def test_metadata_layer_finds_ids_ages_sex_and_institution(judge, text, kind) ->
         ("88812345", "digits"),
         ("Name: Doe", "label"),
         ("Dr. Jones", "label"),
+        ("390-4692", "phone"),  # pieces read alone: a local number, an area code, a year and month, seconds
+        ("(618)", "phone"),
+        ("2003-02", "date"),
+        ("49:05 AM", "time"),
+        (":12", "time"),
     ],
 )
 def test_pattern_layer_finds_phi_that_is_not_in_the_metadata(judge, text, kind) -> None:
@@ -133,7 +138,19 @@ def test_allowlist_keeps_technical_annotation(judge, text) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["Sag T2.FLAIR", "1.5T", "Ser.No 3", "IMG.NET", "Ax.COR", "Y 120", "2.5Y", "HR 72 bpm", "DLP 120", "Im: 12/40"],
+    [
+        "Sag T2.FLAIR",
+        "1.5T",
+        "Ser.No 3",
+        "IMG.NET",
+        "Ax.COR",
+        "Y 120",
+        "2.5Y",
+        "HR 72 bpm",
+        "DLP 120",
+        "Im: 12/40",
+        "Zoom (150) 120-1500 W",
+    ],
 )
 def test_dotted_technical_text_and_numbers_are_not_read_as_an_address_or_an_age(judge, text) -> None:
     assert not judge.judge(text).phi
