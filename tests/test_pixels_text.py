@@ -149,7 +149,7 @@ def test_allowlist_keeps_technical_annotation(judge, text) -> None:
         "HR 72 bpm",
         "DLP 120",
         "Im: 12/40",
-        "Zoom (150) 120-1500 W",
+        "Zoom (150) W 120-1500",
     ],
 )
 def test_dotted_technical_text_and_numbers_are_not_read_as_an_address_or_an_age(judge, text) -> None:
