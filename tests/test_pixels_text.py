@@ -103,6 +103,9 @@ def test_metadata_layer_finds_ids_ages_sex_and_institution(judge, text, kind) ->
         ("2003-02", "date"),
         ("49:05 AM", "time"),
         (":12", "time"),
+        ("tor: KRISTIANSEN", "label"),  # "Operator:" cut at the reading's start
+        ("Dr, Dubois", "label"),  # the period read as a comma
+        ("Sranned by:Strauss", "label"),  # the role word before "by:" misread
     ],
 )
 def test_pattern_layer_finds_phi_that_is_not_in_the_metadata(judge, text, kind) -> None:

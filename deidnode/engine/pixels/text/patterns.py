@@ -145,7 +145,7 @@ def _loose(pattern: str) -> str:
     return "".join(out)
 
 
-_ROLE = re.compile(r"(?<![A-Z0-9])(?:" + "|".join(_loose(p) for p in ROLE_LABELS) + r")(?![A-Z])\s*[.:#=-]?")
+_ROLE = re.compile(r"(?<![A-Z0-9])(?:" + "|".join(_loose(p) for p in ROLE_LABELS) + r")(?![A-Z])\s*[.,:#=-]?")
 _ID = re.compile(r"(?<![A-Z0-9])(?:" + "|".join(_loose(p) for p in ID_LABELS) + r")(?![A-Z])\s*[.:#=-]?")
 
 
@@ -176,7 +176,7 @@ def find_patterns(text: str) -> list[tuple[str, int, int]]:
 
 def _upper(text: str) -> str:
     """Upper case with the same length (a few characters grow when upper-cased; those are kept as they are)."""
-    return "".join(c.upper() if len(c.upper()) == 1 else c for c in text)
+    return "".join(c.upper() if len(c.upper()) == 1 else c for c in text).replace("\uff1a", ":")  # fullwidth colon
 
 
 _LOOKALIKE = str.maketrans({"0": "O", "1": "I", "5": "S", "8": "B"})
@@ -272,7 +272,21 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
             span = name_after(text, m.end(), stop)
             if span is not None and not any(a <= span[0] < b for _k, a, b in out):
                 out.append(("label", *span))
+    for m in _BY_WORD.finditer(up):  # "Sranned by:": the role word before "by" misread
+        if misread_role(m.group(1)):
+            span = name_after(text, m.end(), stop)
+            if span is not None and not any(a <= span[0] < b for _k, a, b in out):
+                out.append(("label", *span))
+    m = _TAIL_WORD.match(up)  # a reading that starts inside its label ("tor: KRISTIANSEN" of "Operator:")
+    if m and any(r.endswith(m.group(1)) and r != m.group(1) for r in ROLE_WORDS):
+        span = name_after(text, m.end(), stop)
+        if span is not None and not any(a <= span[0] < b for _k, a, b in out):
+            out.append(("label", *span))
     return out
+
+
+_BY_WORD = re.compile(r"(?<![A-Z0-9])([A-Z]{4,10})\s*B[YV]\s*:")
+_TAIL_WORD = re.compile(r"\W*([A-Z]{3,8})\s*:")
 
 
 def _spaced_label(text: str, start: int, end: int) -> bool:
