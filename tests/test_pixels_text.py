@@ -293,3 +293,8 @@ def test_an_unsure_reading_matches_a_name_only_with_two_thirds_of_its_length() -
     assert not judge.judge("P Low", 0.84).phi  # "PLO": two edits from PAULO, but three letters of five
     assert judge.judge("Pavlo", 0.84).phi
     assert judge.judge("Gn PE WOIC", 0.66).phi  # four of six: a small-font misreading of WOJCIK
+
+
+def test_a_phone_number_goes_with_its_label_and_an_initial_read_as_a_digit_with_the_name(judge) -> None:
+    for text, value in [("Tel 555-123-4567", "Tel 555-123-4567"), ("SMITH 7", "SMITH 7"), ("SMITH 7 W 400", "SMITH")]:
+        assert [text[s.start : s.end] for s in judge.judge(text).spans] == [value]

@@ -64,6 +64,8 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
             # an initial ("Strauss P.", "WOJCIK C"), unless it starts technical text ("W 400", "L 40")
             nxt = words[k + 1][2] if k + 1 < len(words) else ""
             return not starts_technical(nxt)
+        if len(core) == 1 and core in "710582" and k == len(words) - 1:
+            return True  # an initial read as its look-alike digit, ending the line ("SMITH 7")
         return name_like(w) and core.upper() not in allowlist.words and core.upper() not in STOP_WORDS
 
     out = []

@@ -36,7 +36,14 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "time",
         re.compile(r"(?<![\d.])(?:[01]?\d|2[0-3])\s*:\s*[0-5]\d(?:\s*:\s*[0-5]\d)?(?:\s*[AP]M)?(?![\d.])"),
     ),
-    ("phone", re.compile(r"(?<!\d)(?:\+\s*\d{1,3}[\s.-]*)?\(?\d{3}\)?[\s.-]*\d{3}[\s.-]*\d{4}(?!\d)")),
+    # with its label when one was read ("Tel 875-645-3888", "]Te 390-...": the label goes with the number)
+    (
+        "phone",
+        re.compile(
+            r"(?:(?<![A-Z])(?:TEL|TE|PH|PHONE|FAX)\s*[.:#]?\s*)?"
+            r"(?<!\d)(?:\+\s*\d{1,3}[\s.-]*)?\(?\d{3}\)?[\s.-]*\d{3}[\s.-]*\d{4}(?!\d)"
+        ),
+    ),
     # two slashes between numbers are a date, whatever the numbers were misread as ("21/96/95"), and so is one
     # cut after its second slash ("65/83/"); technical text has one slash at most ("Im: 12/40")
     ("date", re.compile(r"(?<![\d/])\d{1,4}\s*/\s*\d{1,2}\s*/\s*\d{0,4}(?![\d/])")),
