@@ -284,9 +284,9 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
             span = name_after(text, m.end(), stop)
             if span is not None and not any(a <= span[0] < b for _k, a, b in out):
                 out.append(("label", *span))
-    m = _TAIL_WORD.match(up)  # a reading that starts inside its label ("tor: KRISTIANSEN" of "Operator:")
-    if m and any(r.endswith(m.group(1)) and r != m.group(1) for r in ROLE_WORDS):
-        span = name_after(text, m.end(), stop)
+    tail = _TAIL_WORD.match(up)  # a reading that starts inside its label ("tor: KRISTIANSEN" of "Operator:")
+    if tail and any(r.endswith(tail.group(1)) and r != tail.group(1) for r in ROLE_WORDS):
+        span = name_after(text, tail.end(), stop)
         if span is not None and not any(a <= span[0] < b for _k, a, b in out):
             out.append(("label", *span))
     return out
