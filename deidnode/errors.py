@@ -53,3 +53,14 @@ def os_error_name(e: BaseException) -> str:
     message, which may quote a path or a value."""
     code = getattr(e, "errno", None)
     return errno.errorcode.get(code, type(e).__name__) if code else type(e).__name__
+
+
+def error_code(e: BaseException) -> str | None:
+    """A PHI-free code for an exception an operator can look up: the SQLite result code name
+    (``SQLITE_BUSY``, ``SQLITE_CANTOPEN``) or the errno name (``os_error_name``); None otherwise."""
+    name = getattr(e, "sqlite_errorname", None)
+    if isinstance(name, str):
+        return name
+    if isinstance(e, OSError) and e.errno:
+        return os_error_name(e)
+    return None

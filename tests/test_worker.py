@@ -302,7 +302,7 @@ from deidnode.worker.process import worker_main
 class SecondLaneFails(pipeline.Pipeline):
     def __init__(self, *args, **kwargs):
         if threading.current_thread().name == "lane-1":
-            raise OSError("cannot start")
+            raise OSError(13, "cannot start")
         super().__init__(*args, **kwargs)
 
 pipeline.Pipeline = SecondLaneFails
@@ -314,4 +314,16 @@ worker_main(settings_from_dict({config!r}), Keys(b"l" * 32), "lanes-0-1", os.get
         pytest.fail("the worker process went on with one lane")
     assert r.returncode == 0, r.stderr[-2000:]
     failed = [json.loads(x) for x in r.stderr.splitlines() if '"lane_failed"' in x]
-    assert [(e["lane"], e["exc_type"]) for e in failed] == [(1, "OSError")]
+    assert [(e["lane"], e["exc_type"], e["error_code"]) for e in failed] == [(1, "PermissionError", "EACCES")]
+
+
+def test_an_error_code_names_sqlite_and_os_errors_without_their_messages(tmp_path):
+    import sqlite3
+
+    from deidnode.errors import error_code
+
+    with pytest.raises(sqlite3.OperationalError) as e:
+        sqlite3.connect(tmp_path / "missing" / "x.db")
+    assert error_code(e.value) == "SQLITE_CANTOPEN"
+    assert error_code(FileNotFoundError(2, "No such file", "/a/patient/path")) == "ENOENT"
+    assert error_code(ValueError("SMITH^JOHN")) is None

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..audit import AuditSink
 from ..config import Settings
+from ..errors import error_code
 from ..logging import get_logger, json_stderr
 from ..routing import Router
 from ..spool import Spool
@@ -80,7 +81,10 @@ def worker_main(settings: Settings, keys: Any, owner: str, parent: int, router: 
                     pipeline.process(item)
                     budget.take()
         except Exception as e:  # noqa: BLE001 - a dead lane: the process exits, the supervisor restarts it
-            log.error("lane_failed", extra={"owner": owner, "lane": index, "exc_type": type(e).__name__})
+            log.error(
+                "lane_failed",
+                extra={"owner": owner, "lane": index, "exc_type": type(e).__name__, "error_code": error_code(e)},
+            )
             budget.exhaust()
         finally:
             if pipeline is not None:
