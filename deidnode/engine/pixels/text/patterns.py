@@ -274,12 +274,8 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
                 span = None
         if span is not None and not any(a <= span[0] < b for _k, a, b in out):
             out.append(("label", *span))
-    for m in _COLON_WORD.finditer(up):  # a role label misread beyond its look-alikes ("Nane:", "Teah:")
-        if misread_role(m.group(1)):
-            span = name_after(text, m.end(), stop)
-            if span is not None and not any(a <= span[0] < b for _k, a, b in out):
-                out.append(("label", *span))
-    for m in _BY_WORD.finditer(up):  # "Sranned by:": the role word before "by" misread
+    # a role label misread beyond its look-alikes ("Nane:", "Teah:"), also the role word before "by:" ("Sranned by:")
+    for m in (*_COLON_WORD.finditer(up), *_BY_WORD.finditer(up)):
         if misread_role(m.group(1)):
             span = name_after(text, m.end(), stop)
             if span is not None and not any(a <= span[0] < b for _k, a, b in out):
@@ -292,10 +288,6 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
     return out
 
 
-_BY_WORD = re.compile(r"(?<![A-Z0-9])([A-Z]{4,10})\s*B[YV]\s*:")
-_TAIL_WORD = re.compile(r"\W*([A-Z]{3,8})\s*:")
-
-
 def _spaced_label(text: str, start: int, end: int) -> bool:
     """Whether the word at ``start``..``end`` stands alone as a label does: written in capitals or with a
     capital first, and followed by a space."""
@@ -304,6 +296,8 @@ def _spaced_label(text: str, start: int, end: int) -> bool:
 
 
 _COLON_WORD = re.compile(r"(?<![A-Z0-9])([A-Z]{4,12})\s*:")
+_BY_WORD = re.compile(r"(?<![A-Z0-9])([A-Z]{4,10})\s*B[YV]\s*:")
+_TAIL_WORD = re.compile(r"\W*([A-Z]{3,8})\s*:")
 _LONG_WORD = re.compile(r"(?<![A-Z0-9])[A-Z]{4,}")
 
 
