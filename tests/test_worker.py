@@ -313,8 +313,12 @@ worker_main(settings_from_dict({config!r}), Keys(b"l" * 32), "lanes-0-1", os.get
     except subprocess.TimeoutExpired:
         pytest.fail("the worker process went on with one lane")
     assert r.returncode == 0, r.stderr[-2000:]
-    failed = [json.loads(x) for x in r.stderr.splitlines() if '"lane_failed"' in x]
+    events = [json.loads(x) for x in r.stderr.splitlines() if x.startswith("{")]
+    failed = [e for e in events if e["event"] == "lane_failed"]
     assert [(e["lane"], e["exc_type"], e["error_code"]) for e in failed] == [(1, "PermissionError", "EACCES")]
+    # its stop names why, and counts the instances it processed (none), not the budget it gave up
+    stopped = [e for e in events if e["event"] == "worker_stopped"]
+    assert [(e["tasks"], e["reason"]) for e in stopped] == [(0, "lane_failed")]
 
 
 def test_an_error_code_names_sqlite_and_os_errors_without_their_messages(tmp_path):

@@ -107,15 +107,17 @@ def worker_main(settings: Settings, keys: Any, owner: str, parent: int, router: 
         spool.close()
         if audit is not None:
             audit.close()
-        log.info("worker_stopped", extra={"owner": owner, "tasks": budget.taken})
+        log.info("worker_stopped", extra={"owner": owner, "tasks": budget.taken, "reason": budget.reason(stop)})
 
 
 class _TaskBudget:
-    """Instances this process may still take before it is recycled (shared by its lanes)."""
+    """Instances this process may still take before it is recycled (shared by its lanes); a failed lane ends
+    the budget without counting as instances taken."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.taken = 0
+        self.failed = False
         self._lock = threading.Lock()
 
     def take(self) -> None:
@@ -123,8 +125,13 @@ class _TaskBudget:
             self.taken += 1
 
     def spent(self) -> bool:
-        return self.taken >= self.limit
+        return self.failed or self.taken >= self.limit
 
     def exhaust(self) -> None:
-        with self._lock:
-            self.taken = max(self.taken, self.limit)
+        self.failed = True
+
+    def reason(self, stop: threading.Event) -> str:
+        """Why the process ends: ``lane_failed``, ``max_tasks`` (recycled), or ``stopped`` (signal, node gone)."""
+        if self.failed:
+            return "lane_failed"
+        return "max_tasks" if self.taken >= self.limit else "stopped"
