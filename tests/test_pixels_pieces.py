@@ -59,6 +59,18 @@ def test_a_name_span_hops_one_word_gap_to_a_lone_initial_only(text: str, taken: 
     assert (extend_along_row(view, box, [], left=True, right=False, hop=True)[0] <= initial) is taken
 
 
+def test_a_lone_initial_at_the_image_edge_is_taken_by_the_hop() -> None:
+    # the initial's first column is column 0 of the image: the hop must not read that edge as "nothing found"
+    view, mask = _view([("F.  MORETTI", (10, 40))])
+    head = burn_mask([("F.  ", (10, 40))])
+    initial = _cols(head)[0]
+    view, mask = view[:, initial:], mask[:, initial:]
+    nx0 = _cols(mask & ~head[:, initial:])[0]
+    rows = np.nonzero(mask.any(axis=1))[0]
+    box = (nx0, int(rows[0]), _cols(mask)[1], int(rows[-1]) + 1)
+    assert extend_along_row(view, box, [], left=True, right=False, hop=True)[0] == 0
+
+
 def test_a_phone_number_read_as_two_lines_goes_as_a_whole() -> None:
     view, _mask = _view([("535-414-4197", (10, 40))])
     left = TextBox(10, 40, 80, 60, "535-414", 0.99, ())

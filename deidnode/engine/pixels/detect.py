@@ -385,10 +385,10 @@ def extend_along_row(view: np.ndarray, box: Box, stops: list[Box], left: bool, r
         if ink[c]:
             a = c
     if hop:
-        if right:
-            b = _lone_word(ink, b, 1, h) or b
-        if left:
-            a = _lone_word(ink, a - 1, -1, h) or a
+        if right and (far := _lone_word(ink, b, 1, h)) is not None:
+            b = far
+        if left and (far := _lone_word(ink, a - 1, -1, h)) is not None:
+            a = far  # may be column 0: the image's edge
     return (lo + a, y0, lo + b, y1)
 
 
