@@ -13,7 +13,7 @@ from deidnode.engine.pixels.detect import FrameRead, extend_along_row, judge_fra
 from deidnode.engine.pixels.glyphs import TextRegion
 from deidnode.engine.pixels.ocr import TextBox
 from deidnode.engine.pixels.text import TextJudge
-from deidnode.engine.pixels.text.patterns import find_labelled
+from deidnode.engine.pixels.text.patterns import find_labelled, lone_label
 
 
 def _view(texts: list[tuple[str, tuple[int, int]]]) -> tuple[np.ndarray, np.ndarray]:
@@ -134,3 +134,43 @@ def test_three_filled_blots_are_not_glyphs_but_small_text_is() -> None:
     rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
     box = (int(cols[0]) - 2, int(rows[0]) - 2, int(cols[-1]) + 3, int(rows[-1]) + 3)
     assert not solid_blots(text, TextRegion(*box, False, 2, float(rows[-1] - rows[0] + 1), 0.99))
+
+
+@pytest.mark.parametrize(
+    ("line", "what"),
+    [
+        ("Name:", "role"),
+        ("Paient:", "role"),  # a letter dropped
+        ("Nane", "role"),  # a letter misread, no colon: the first letter is right
+        ("Technclcgiet", "role"),  # three letters misread in twelve
+        ("So no gra phg", "role"),  # spaces read inside the word
+        ("Seanned b4t", "role"),  # "Scanned by"
+        ("ysician", "role"),  # the end of "Physician:" (the reading began inside it)
+        ("ID:", "id"),
+        ("Gain", None),
+        ("AXIAL", None),
+        ("Mama:", None),
+        ("TECHNIQUE", None),
+        ("W 400", None),
+    ],
+)
+def test_a_line_that_is_only_a_role_word_misread_is_a_lone_label(line: str, what: str | None) -> None:
+    assert lone_label(line) == what
+
+
+def _vertical(y0: int, y1: int, text: str, up: bool) -> TextBox:
+    pos = np.linspace(y1 - 3, y0 + 3, len(text)) if up else np.linspace(y0 + 3, y1 - 3, len(text))
+    return TextBox(90, y0, 104, y1, text, 0.99, tuple(float(p) for p in pos), True)
+
+
+@pytest.mark.parametrize("up", [True, False])
+def test_a_vertical_lone_label_names_the_lines_that_follow_it_in_its_reading_direction(up: bool) -> None:
+    # "Patient: Celine Okonkwo" written up the image (or down it): the label, then the given name, then the family
+    # name, each read as a line of its own; the line before the label is not its value
+    view = np.zeros((300, 200), np.uint8)
+    spans = [(180, 230, "Paient:"), (128, 176, "Celine"), (82, 124, "Okonkwo"), (232, 280, "Smith")]
+    if not up:
+        spans = [(300 - b, 300 - a, t) for a, b, t in spans]
+    lines = [_vertical(a, b, t, up) for a, b, t in spans]
+    findings = judge_frame(FrameRead(0, lines, [], view), TextJudge(PhiValues()), "phi")
+    assert [f.redact for f in findings] == [False, True, True, False]

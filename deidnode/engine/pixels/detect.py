@@ -25,7 +25,7 @@ from .ocr import OcrEngine, TextBox
 from .redact import Box
 from .text import Decision, TextJudge
 from .text.decide import Span
-from .text.patterns import is_label_only, is_role_label
+from .text.patterns import is_label_only, lone_label, name_like
 from .words import ink_band, ink_box, ink_mask, ink_profile, span_box
 
 CANDIDATE_SCORE = 0.5
@@ -559,6 +559,37 @@ def _right_of(lab: TextBox, lines: list[TextBox]) -> int | None:
     return best
 
 
+def _reads_up(ln: TextBox) -> bool:
+    """Whether a vertical line reads up the image (its characters' positions fall along the text)."""
+    return len(ln.char_pos) >= 2 and ln.char_pos[-1] < ln.char_pos[0]
+
+
+def _gap_along(a: TextBox, b: TextBox) -> int:
+    """The gap from ``a`` to ``b``, which follows it in reading order."""
+    if not a.vertical:
+        return b.x0 - a.x1
+    return a.y0 - b.y1 if _reads_up(a) else b.y0 - a.y1
+
+
+def next_along(lab: TextBox, lines: list[TextBox]) -> int | None:
+    """The line that follows ``lab`` in reading order on its row, within three text heights: to its right, or
+    for a vertical line, the next vertical line in its column in the direction it reads (down or up)."""
+    if not lab.vertical:
+        return _right_of(lab, lines)
+    best, best_gap = None, 0
+    for k, o in enumerate(lines):
+        if o is lab or not o.vertical:
+            continue
+        if min(o.x1, lab.x1) - max(o.x0, lab.x0) < 0.5 * min(o.height, lab.height):
+            continue
+        gap = _gap_along(lab, o)
+        if gap < -2 - 0.3 * lab.height or gap > 3 * max(lab.height, 1):
+            continue
+        if best is None or gap < best_gap:
+            best, best_gap = k, gap
+    return best
+
+
 ALONG_PAD = 0.6
 """Padding along a line, in text heights (clipped by kept text)."""
 END_PAD = 1.5
@@ -639,11 +670,19 @@ def judge_frame(read: FrameRead, judge: TextJudge, policy: str) -> list[Finding]
             d2 = judge.judge(alt.text, alt.confidence)
             if d2.phi or is_label_only(alt.text):
                 lines[k], decisions[k] = alt, d2
-    for ln in lines:  # a lone label: the value is the line to its right
-        if is_label_only(ln.text):
-            j = _right_of(ln, lines)
-            if j is not None:
-                decisions[j] = judge.judge_value_after_label(lines[j].text, person=is_role_label(ln.text))
+    for ln in lines:  # a lone label: the value is the line after it (a name read in pieces: the next one too)
+        what = lone_label(ln.text)
+        j = next_along(ln, lines) if what else None
+        if j is None:
+            continue
+        decisions[j] = judge.judge_value_after_label(lines[j].text, person=what == "role")
+        while what == "role" and name_like(lines[j].text) and decisions[j].phi:  # one word: "Celine" | "Okonkwo"
+            k = next_along(lines[j], lines)
+            if k is None or decisions[k].phi or not name_like(lines[k].text.split()[0]):
+                break
+            if _gap_along(lines[j], lines[k]) > JOIN_GAP * lines[j].height:
+                break
+            decisions[k], j = judge.judge_value_after_label(lines[k].text), k
     _join_pieces(read.view, lines, decisions, judge)
     out = []
     for ln0, d in zip(lines, decisions, strict=True):

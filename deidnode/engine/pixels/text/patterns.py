@@ -371,6 +371,36 @@ def is_role_label(text: str) -> bool:
     return bool(re.fullmatch(r"\s*(?:" + "|".join(ROLE_LABELS) + r")\s*[.:#=-]?\s*", _upper(text)))
 
 
+_LONE_WORD = re.compile(r"\s*([A-Z][A-Z ]*[A-Z])\s*([.:;]?)\s*(?:B[YV4][T:]?\s*:?)?\s*")
+
+
+def lone_label(text: str) -> str | None:
+    """What a line read on its own announces: ``"role"`` (a person's name follows), ``"id"`` (an identifier),
+    or None. Besides the labels themselves, a line that is only a role word misread ("Paient:", "Nane",
+    "Technclcgiet", "So no gra phg", "Seanned b4t") or its end ("ysician" of "Physician:"): standing alone, a
+    word that close to a role word is the label, as the line beside it shows. One error in four letters
+    (the first letter right when there is no colon), two from seven, three from twelve."""
+    if is_label_only(text):
+        return "role" if is_role_label(text) else "id"
+    m = _LONE_WORD.fullmatch(_upper(text))
+    if m is None:
+        return None
+    word, colon = m.group(1).replace(" ", ""), bool(m.group(2))
+    if len(word) < 4 or (m.group(1).count(" ") > 3):
+        return None
+    edits = 3 if len(word) >= 12 else 2 if len(word) >= 7 else 1
+    for r in ROLE_WORDS:
+        if len(r) < 4 or abs(len(word) - len(r)) > edits:
+            continue
+        if edits == 1 and not colon and word[0] != r[0]:
+            continue
+        if _distance(word, r) <= edits:
+            return "role"
+        if len(r) >= 7 and len(word) >= 5 and r.endswith(word):
+            return "role"
+    return None
+
+
 def _distance(a: str, b: str) -> int:
     """Levenshtein distance."""
     prev = list(range(len(b) + 1))
