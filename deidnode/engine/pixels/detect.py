@@ -677,12 +677,12 @@ def judge_frame(read: FrameRead, judge: TextJudge, policy: str) -> list[Finding]
             continue
         decisions[j] = judge.judge_value_after_label(lines[j].text, person=what == "role")
         while what == "role" and name_like(lines[j].text) and decisions[j].phi:  # one word: "Celine" | "Okonkwo"
-            k = next_along(lines[j], lines)
-            if k is None or decisions[k].phi or not name_like(lines[k].text.split()[0]):
+            nxt = next_along(lines[j], lines)
+            if nxt is None or decisions[nxt].phi or not name_like(lines[nxt].text.split()[0]):
                 break
-            if _gap_along(lines[j], lines[k]) > JOIN_GAP * lines[j].height:
+            if _gap_along(lines[j], lines[nxt]) > JOIN_GAP * lines[j].height:
                 break
-            decisions[k], j = judge.judge_value_after_label(lines[k].text), k
+            decisions[nxt], j = judge.judge_value_after_label(lines[nxt].text), nxt
     _join_pieces(read.view, lines, decisions, judge)
     out = []
     for ln0, d in zip(lines, decisions, strict=True):
