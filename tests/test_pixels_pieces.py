@@ -174,3 +174,45 @@ def test_a_vertical_lone_label_names_the_lines_that_follow_it_in_its_reading_dir
     lines = [_vertical(a, b, t, up) for a, b, t in spans]
     findings = judge_frame(FrameRead(0, lines, [], view), TextJudge(PhiValues()), "phi")
     assert [f.redact for f in findings] == [False, True, True, False]
+
+
+@pytest.mark.parametrize(
+    ("pieces", "removed"),
+    [
+        (["DOB: 1935", "SEP 22"], [True, True]),  # a date read in two pieces, the label on the first
+        (["Ref: STRAUSS", "CELINE"], [True, True]),  # a name in two pieces
+        (["DOB: 1935", "W 400"], [True, False]),  # technical text the allow-list knows stays
+        (["Ref: STRAUSS", "120 kVp"], [True, False]),
+        (["DOB: 1935", "CELINE"], [True, False]),  # letters are not part of a number
+        (["DOB: 1935", "22"], [True, True]),  # a bare number beside a number is a piece of it
+    ],
+)
+def test_a_piece_read_beside_a_phi_line_goes_with_it_when_it_is_of_the_same_sort(
+    pieces: list[str], removed: list[bool]
+) -> None:
+    view = np.zeros((80, 400), np.uint8)
+    lines, x = [], 10
+    for text in pieces:
+        w = 9 * len(text)
+        view[30:44, x : x + w] = 220
+        lines.append(TextBox(x, 28, x + w, 46, text, 0.99, ()))
+        x += w + 10  # a gap of about half a text height: one space
+    findings = judge_frame(FrameRead(0, lines, [], view), TextJudge(PhiValues()), "phi")
+    assert [f.redact for f in findings] == removed
+
+
+def test_a_piece_a_field_gap_away_is_not_taken() -> None:
+    view = np.zeros((80, 400), np.uint8)
+    view[30:44, 10:91] = 220
+    view[30:44, 130:184] = 220  # three text heights away: another field
+    lines = [TextBox(10, 28, 91, 46, "DOB: 1935", 0.99, ()), TextBox(130, 28, 184, 46, "SEP 22", 0.99, ())]
+    findings = judge_frame(FrameRead(0, lines, [], view), TextJudge(PhiValues()), "phi")
+    assert [f.redact for f in findings] == [True, False]
+
+
+def test_pieces_read_from_overlapping_detector_boxes_go_together() -> None:
+    view = np.zeros((80, 400), np.uint8)
+    view[30:44, 10:150] = 220
+    lines = [TextBox(10, 28, 110, 46, "Ref: SMITH^", 0.99, ()), TextBox(100, 28, 150, 46, "H^ERIK", 0.99, ())]
+    findings = judge_frame(FrameRead(0, lines, [], view), TextJudge(PhiValues()), "phi")
+    assert [f.redact for f in findings] == [True, True]

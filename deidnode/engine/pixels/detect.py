@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -661,6 +662,76 @@ def _join_pieces(view: np.ndarray, lines: list[TextBox], decisions: list[Decisio
             break
 
 
+def _sort_of(text: str) -> str | None:
+    """``letters`` (name-like words), ``digits`` (a number, date or time in pieces: digits with separators and
+    at most three letters, "SEP 22", "V23"), or None."""
+    words = text.split()
+    if words and all(name_like(w) for w in words):
+        return "letters"
+    if any(c.isdigit() for c in text) and sum(c.isalpha() for c in text) <= 3:
+        if all(c.isalnum() or c in " /:.,-()" for c in text):
+            return "digits"
+    return None
+
+
+def _along(b: TextBox) -> tuple[int, int, int, int]:
+    """(start, end) along the line and (start, end) across it."""
+    return (b.y0, b.y1, b.x0, b.x1) if b.vertical else (b.x0, b.x1, b.y0, b.y1)
+
+
+def _beside(ln: TextBox, lines: list[TextBox], gap: float) -> list[int]:
+    """Lines in ``ln``'s row (or column) on either side of it, the gap between them under ``gap`` (they may
+    overlap, as pieces read from neighbouring detector boxes do, but neither holds the other)."""
+    a0, a1, c0, c1 = _along(ln)
+    out = []
+    for j, o in enumerate(lines):
+        if o is ln or o.vertical != ln.vertical:
+            continue
+        b0, b1, d0, d1 = _along(o)
+        if min(c1, d1) - max(c0, d0) < 0.5 * min(c1 - c0, d1 - d0):
+            continue
+        if (b0 > a0 and b1 > a1 and b0 - a1 <= gap) or (b0 < a0 and b1 < a1 and a0 - b1 <= gap):
+            out.append(j)
+    return out
+
+
+_NUMBER = re.compile(r"[\d\s./:-]+")
+
+
+def _absorb_pieces(view: np.ndarray, lines: list[TextBox], decisions: list[Decision], judge: TextJudge) -> None:
+    """A piece of a PHI value read as a line of its own ("RIVERSIDE" | "GENERAL HOSPITAL", "1935" | "SEP 22",
+    "420" | "1961"): a line beside a PHI line on its row, within ``JOIN_GAP`` text heights, with ink of the same
+    height, of the same sort (letters beside letters, digits beside digits), and not technical text the
+    allow-list knows (a bare number counts as a piece: beside a number it is one), goes with it. Repeated so
+    that a value in several pieces goes whole."""
+    for _round in range(3):
+        changed = False
+        for k, ln in enumerate(lines):
+            if not decisions[k].phi or not decisions[k].spans:
+                continue
+            sort = _sort_of(" ".join(ln.text[sp.start : sp.end] for sp in decisions[k].spans))
+            if sort is None:
+                continue
+            for j in _beside(ln, lines, JOIN_GAP * max(ln.height, 1)):
+                other = lines[j]
+                if decisions[j].phi or _sort_of(other.text) != sort or lone_label(other.text):
+                    continue
+                if judge.allowlist.allows(other.text) and not (sort == "digits" and _NUMBER.fullmatch(other.text)):
+                    continue
+                ha, hb = (_across(ink_box(view, b.box), b.vertical) for b in (ln, other))
+                if max(ha, hb) > 1.4 * max(min(ha, hb), 1):
+                    continue
+                kind = decisions[k].kind
+                decisions[j] = Decision(True, "pattern", kind, None, (Span(0, len(other.text), "pattern", kind),))
+                changed = True
+        if not changed:
+            break
+
+
+def _across(b: Box, vertical: bool) -> int:
+    return (b[2] - b[0]) if vertical else (b[3] - b[1])
+
+
 def judge_frame(read: FrameRead, judge: TextJudge, policy: str) -> list[Finding]:
     """A decision per line, and the pixel boxes that go (``targets``) and stay (``keeps``) under ``policy``."""
     lines = list(read.lines)
@@ -684,6 +755,7 @@ def judge_frame(read: FrameRead, judge: TextJudge, policy: str) -> list[Finding]
                 break
             decisions[nxt], j = judge.judge_value_after_label(lines[nxt].text), nxt
     _join_pieces(read.view, lines, decisions, judge)
+    _absorb_pieces(read.view, lines, decisions, judge)
     out = []
     for ln0, d in zip(lines, decisions, strict=True):
         # trimmed across the line (along it the character positions decide): text that stays to its own band of
