@@ -216,3 +216,19 @@ def test_pieces_read_from_overlapping_detector_boxes_go_together() -> None:
     lines = [TextBox(10, 28, 110, 46, "Ref: SMITH^", 0.99, ()), TextBox(100, 28, 150, 46, "H^ERIK", 0.99, ())]
     findings = judge_frame(FrameRead(0, lines, [], view), TextJudge(PhiValues()), "phi")
     assert [f.redact for f in findings] == [True, True]
+
+
+def test_text_a_few_grey_levels_off_its_background_is_detected_on_the_normalised_view() -> None:
+    from deidnode.config import PixelSettings
+    from deidnode.engine.pixels.detect import _as_box, detect_both
+    from deidnode.engine.pixels.ocr import get_engine
+
+    engine = get_engine(PixelSettings().ocr)
+    yy, xx = np.mgrid[0:256, 0:256]
+    background = 120 + 40 * np.sin(xx / 17.0) * np.cos(yy / 23.0)
+    mask = burn_mask([("SMITH JOHN", (20, 100))], 256, 14)
+    view = np.clip(background + 10 * mask, 0, 255).astype(np.uint8)  # ten grey levels above its background
+    rows, cols = np.nonzero(mask)
+    assert engine.detect(view) == []  # the detector alone, on the view as displayed, finds nothing
+    found = [_as_box(q) for q in detect_both(engine, view)]
+    assert any(b[0] <= cols.min() + 2 and b[2] >= cols.max() - 2 and b[1] <= rows.min() <= b[3] for b in found)
