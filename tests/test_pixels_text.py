@@ -68,6 +68,9 @@ def test_metadata_layer_finds_the_studys_date_in_every_common_format(judge, text
         ("57Y M", "age"),
         ("Age 57", "age"),
         ("57", "age"),
+        ("ge 57", "age"),  # the label's first letter lost
+        ("Thk3mmnge 57", "age"),
+        ("57 YFS", "age"),  # YRS misread
         ("Sex: M", "sex"),
         ("RIVERSIDE GENERAL", "text"),
     ],
@@ -157,6 +160,12 @@ def test_allowlist_keeps_technical_annotation(judge, text) -> None:
 )
 def test_dotted_technical_text_and_numbers_are_not_read_as_an_address_or_an_age(judge, text) -> None:
     assert not judge.judge(text).phi
+
+
+def test_a_kernel_name_is_not_an_age_and_sex(judge) -> None:
+    # "B57f" (a reconstruction kernel) holds the patient's age and an F: letters before it make it no age
+    assert not judge.judge("B57f").phi
+    assert judge.judge("57F").phi
 
 
 def test_technical_text_next_to_no_phi_is_neither_phi_nor_allowlisted(judge) -> None:

@@ -134,7 +134,8 @@ class MetadataMatcher:
         if age_n is not None:
             num = rf"0*{age_n}"
             self.age_re = re.compile(
-                rf"(?<!\d){num}(?:Y|YR|YRS|YEARS?|YO|J|A|ANS?)(?![A-Z])|AGE{num}(?!\d)|(?<!\d){num}(?:Y|YR|YRS)?[MF](?![A-Z])"
+                rf"(?<!\d){num}(?:Y|YR|Y[RF][S5]|YEARS?|YO|J|A|ANS?)(?![A-Z])|A?GE{num}(?!\d)"
+                rf"|(?<![A-Z\d]){num}(?:Y|YR|YRS)?[MF](?![A-Z])"
             )
             self.age_bare = str(age_n)
         self.age_value = phi.age or ""
