@@ -9,7 +9,7 @@ import pytest
 from pixels_helpers import burn_mask
 
 from deidnode.engine.phi import PhiValues
-from deidnode.engine.pixels.detect import FrameRead, extend_along_row, judge_frame, solid_blots, trim_unread
+from deidnode.engine.pixels.detect import JOIN_GAP, FrameRead, extend_along_row, judge_frame, solid_blots, trim_unread
 from deidnode.engine.pixels.glyphs import TextRegion
 from deidnode.engine.pixels.ocr import TextBox
 from deidnode.engine.pixels.text import TextJudge
@@ -201,13 +201,22 @@ def test_a_piece_read_beside_a_phi_line_goes_with_it_when_it_is_of_the_same_sort
     assert [f.redact for f in findings] == removed
 
 
-def test_a_piece_a_field_gap_away_is_not_taken() -> None:
-    view = np.zeros((80, 400), np.uint8)
-    view[30:44, 10:91] = 220
-    view[30:44, 130:184] = 220  # three text heights away: another field
-    lines = [TextBox(10, 28, 91, 46, "DOB: 1935", 0.99, ()), TextBox(130, 28, 184, 46, "SEP 22", 0.99, ())]
+@pytest.mark.parametrize(("row", "removed"), [("DOB: 1935         SEP 22", False), ("DOB: 1935 1 SEP 22", True)])
+def test_a_piece_further_away_goes_only_when_the_glyphs_run_on_to_it(row: str, removed: bool) -> None:
+    # "SEP 22" several text heights from the PHI line: another field when blank columns part them; the rest of
+    # the value when glyphs no reader read ("1") fill the gap
+    view, mask = _view([(row, (10, 40))])
+    rows = np.nonzero(mask.any(axis=1))[0]
+    y0, y1 = int(rows[0]) - 2, int(rows[-1]) + 3
+    head = _cols(burn_mask([("DOB: 1935", (10, 40))]))
+    tail_x0 = _cols(mask & ~burn_mask([(row[: row.index("SEP")], (10, 40))]))[0]
+    lines = [
+        TextBox(head[0], y0, head[1], y1, "DOB: 1935", 0.99, ()),
+        TextBox(tail_x0, y0, _cols(mask)[1], y1, "SEP 22", 0.99, ()),
+    ]
+    assert (tail_x0 - head[1]) > JOIN_GAP * (y1 - y0)  # beyond the gap between words
     findings = judge_frame(FrameRead(0, lines, [], view), TextJudge(PhiValues()), "phi")
-    assert [f.redact for f in findings] == [True, False]
+    assert [f.redact for f in findings] == [True, removed]
 
 
 def test_pieces_read_from_overlapping_detector_boxes_go_together() -> None:

@@ -695,10 +695,13 @@ def _along(b: TextBox) -> tuple[int, int, int, int]:
     return (b.y0, b.y1, b.x0, b.x1) if b.vertical else (b.x0, b.x1, b.y0, b.y1)
 
 
-def _beside(ln: TextBox, lines: list[TextBox], gap: float) -> list[int]:
-    """Lines in ``ln``'s row (or column) on either side of it, the gap between them under ``gap`` (they may
-    overlap, as pieces read from neighbouring detector boxes do, but neither holds the other)."""
+def _beside(view: np.ndarray, ln: TextBox, lines: list[TextBox], gap: float) -> list[int]:
+    """Lines in ``ln``'s row (or column) on either side of it, the gap between them under ``gap`` text heights
+    (they may overlap, as pieces read from neighbouring detector boxes do, but neither holds the other), or
+    under ``BRIDGE`` text heights where ``ln``'s glyphs run on to the other line (a middle no reader read:
+    "Mount" .. "Hospi")."""
     a0, a1, c0, c1 = _along(ln)
+    h = max(ln.height, 1)
     out = []
     for j, o in enumerate(lines):
         if o is ln or o.vertical != ln.vertical:
@@ -706,9 +709,20 @@ def _beside(ln: TextBox, lines: list[TextBox], gap: float) -> list[int]:
         b0, b1, d0, d1 = _along(o)
         if min(c1, d1) - max(c0, d0) < 0.5 * min(c1 - c0, d1 - d0):
             continue
-        if (b0 > a0 and b1 > a1 and b0 - a1 <= gap) or (b0 < a0 and b1 < a1 and a0 - b1 <= gap):
-            out.append(j)
+        after, before = b0 > a0 and b1 > a1, b0 < a0 and b1 < a1
+        d = b0 - a1 if after else a0 - b1
+        if not (after or before) or d > BRIDGE * h:
+            continue
+        if d > gap * h:
+            grown = _along(TextBox(*extend_along_row(view, ln.box, [], before, after), "", 0.0, (), ln.vertical))
+            if not (grown[1] >= b0 - 1 if after else grown[0] <= b1 + 1):
+                continue
+        out.append(j)
     return out
+
+
+BRIDGE = 4.0
+"""The widest gap, in text heights, between two pieces of a value whose glyphs run on from one to the other."""
 
 
 _NUMBER = re.compile(r"[\d\s./:-]+")
@@ -728,7 +742,7 @@ def _absorb_pieces(view: np.ndarray, lines: list[TextBox], decisions: list[Decis
             sort = _sort_of(" ".join(ln.text[sp.start : sp.end] for sp in decisions[k].spans))
             if sort is None:
                 continue
-            for j in _beside(ln, lines, JOIN_GAP * max(ln.height, 1)):
+            for j in _beside(view, ln, lines, JOIN_GAP):
                 other = lines[j]
                 if decisions[j].phi or _sort_of(other.text) != sort or lone_label(other.text):
                     continue
