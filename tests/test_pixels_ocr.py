@@ -42,3 +42,27 @@ def test_unknown_engine_is_named_in_the_error() -> None:
     with pytest.raises(OcrUnavailableError) as e:
         _module("ocropus")
     assert "ocropus" in e.value.detail
+
+
+@pytest.mark.skipif(not is_available("tesseract"), reason="tesseract not installed")
+def test_leptonica_prints_nothing_once_tesseract_reads() -> None:
+    # Leptonica (under Tesseract) prints its errors to stderr, outside the JSON logs; once the engine has made
+    # its reader, an error inside Leptonica (here provoked directly: clipping no box) prints nothing
+    import subprocess
+    import sys
+
+    script = """
+import ctypes, numpy as np
+from deidnode.config import OcrSettings
+from deidnode.engine.pixels.ocr import get_engine
+from deidnode.engine.pixels.ocr.tess import leptonica
+get_engine(OcrSettings(engine="tesseract")).read(np.zeros((64, 64), np.uint8))
+lept = leptonica()
+assert lept is not None
+lept.boxClipToRectangle.restype = ctypes.c_void_p
+lept.boxClipToRectangle(None, 10, 10)
+print("done")
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 0 and r.stdout.strip() == "done", r.stderr[-2000:]
+    assert "Error in" not in r.stderr

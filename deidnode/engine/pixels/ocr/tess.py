@@ -9,6 +9,8 @@ One API object per thread (tesserocr's objects are not thread-safe).
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import importlib.util
 import os
 import threading
@@ -41,6 +43,39 @@ def is_available() -> bool:
     return importlib.util.find_spec("tesserocr") is not None and tessdata() is not None
 
 
+L_SEVERITY_NONE = 6
+
+
+@functools.cache
+def leptonica() -> ctypes.CDLL | None:
+    """The Leptonica library Tesseract loaded into this process (bundled with the tesserocr wheel under a
+    hashed name, or the system's), found among the process's mapped files; None where it cannot be found."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return None
+    for line in maps.splitlines():
+        path = line.split()[-1] if line.split() else ""
+        name = os.path.basename(path)
+        if name.startswith(("liblept", "libleptonica")) and ".so" in name:
+            try:
+                return ctypes.CDLL(path)
+            except OSError:
+                return None
+    return None
+
+
+def quiet_leptonica() -> None:
+    """Leptonica prints its errors to stderr ("Error in boxClipToRectangle: box outside rectangle", from
+    Tesseract's layout analysis of some crops): harmless to the reading and holding no text of the image, but
+    noise in an operator's terminal and logs outside our JSON lines. Its messages are switched off."""
+    import tesserocr  # noqa: F401 - loads Leptonica
+
+    lept = leptonica()
+    if lept is not None:
+        lept.setMsgSeverity(L_SEVERITY_NONE)
+
+
 class TesseractEngine:
     name = NAME
 
@@ -54,6 +89,7 @@ class TesseractEngine:
         if api is None:
             import tesserocr
 
+            quiet_leptonica()
             api = tesserocr.PyTessBaseAPI(path=self._path, lang="eng", psm=tesserocr.PSM.SPARSE_TEXT)
             self._local.api = api
         return api
