@@ -36,20 +36,26 @@ def _ephemeral_low() -> int:
 
 
 _PORTS = random.Random()  # its own generator: tests that seed the global one must not make ports collide
+_GIVEN: set[int] = set()
 
 
 def free_port() -> int:
     """A free loopback port BELOW the kernel's ephemeral range: a port the kernel handed out for bind(0) may be
     given to some client's outgoing connection before our peer binds it (an Orthanc that then exits with "port
-    already in use" failed a CI run); the range below is never used for outgoing connections."""
+    already in use" failed a CI run); the range below is never used for outgoing connections. A port is handed
+    out once per test process: two peers given ports before either binds must not get the same one (a node
+    exited at start with EADDRINUSE on its DICOM port in a CI run)."""
     high = _ephemeral_low() - 1
     for _ in range(200):
         port = _PORTS.randint(min(20000, high - 1000), high)
+        if port in _GIVEN:
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _GIVEN.add(port)
             return port
     raise RuntimeError("no free loopback port below the ephemeral range")
 
