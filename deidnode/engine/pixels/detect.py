@@ -24,7 +24,7 @@ import numpy as np
 from . import glyphs
 from .glyphs import TextRegion
 from .ocr import OcrEngine, TextBox
-from .redact import Box
+from .redact import Box, intersects
 from .text import Decision, TextJudge
 from .text.decide import Span
 from .text.patterns import is_label_only, lone_label, name_like
@@ -228,13 +228,13 @@ def _detector_agrees(engine: OcrEngine, view: np.ndarray, r: TextRegion) -> bool
     return False
 
 
-def _as_box(q: np.ndarray) -> list[int]:
-    return [
+def _as_box(q: np.ndarray) -> Box:
+    return (
         int(np.floor(q[:, 0].min())),
         int(np.floor(q[:, 1].min())),
         int(np.ceil(q[:, 0].max())),
         int(np.ceil(q[:, 1].max())),
-    ]
+    )
 
 
 def _ink_columns(view: np.ndarray, band: Box, inner: tuple[int, int]) -> np.ndarray:
@@ -458,12 +458,8 @@ def detect_both(engine: Any, view: np.ndarray) -> list[np.ndarray]:
     pass costs one more detector run (~0.07 s per 512x512 view on this machine's CPU)."""
     first = engine.detect(view)
     seen = [_as_box(q) for q in first]
-    more = [q for q in engine.detect(text_view(view)) if not any(_overlaps(_as_box(q), b) for b in seen)]
+    more = [q for q in engine.detect(text_view(view)) if not any(intersects(_as_box(q), b) for b in seen)]
     return first + more
-
-
-def _overlaps(a: list[int], b: list[int]) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def read_frame(view: np.ndarray, engine: OcrEngine, frame: int) -> FrameRead:

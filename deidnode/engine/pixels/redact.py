@@ -16,7 +16,8 @@ def pad_box(box: Box, rows: int, cols: int, ratio: float, minimum: int = 2) -> B
     return (max(0, x0 - p), max(0, y0 - p), min(cols, x1 + p), min(rows, y1 + p))
 
 
-def _intersects(a: Box, b: Box) -> bool:
+def intersects(a: Box, b: Box) -> bool:
+    """Whether two boxes share at least one pixel."""
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
@@ -35,7 +36,7 @@ def pad_clear_of(
     # the boundary is halfway between the two lines' middles
     cy = (y0 + y1) / 2
     for k in keep:
-        if not _intersects(k, (x0, y0, x1, y1)):
+        if not intersects(k, (x0, y0, x1, y1)):
             continue
         if min(k[3], y1) - max(k[1], y0) >= 0.5 * (y1 - y0):
             continue  # not a margin: a kept box across the whole line (a vertical label crossing it) moves no edge
@@ -51,7 +52,7 @@ def pad_clear_of(
     p0, q0, p1, q1 = max(0, x0 - px), max(0, y0 - py), min(cols, x1 + px), min(rows, y1 + py)
     bcx, bcy, bw, bh = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, 1), max(y1 - y0, 1)
     for k in keep:
-        if not _intersects(k, (p0, q0, p1, q1)):
+        if not intersects(k, (p0, q0, p1, q1)):
             continue
         if x0 - 2 <= k[0] and k[2] <= x1 + 2 and y0 - 2 <= k[1] and k[3] <= y1 + 2:
             continue  # inside the box: the same ink read a second time, which goes with the PHI

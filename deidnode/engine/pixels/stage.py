@@ -41,7 +41,7 @@ from .detect import (
 from .glyphs import find_text_regions
 from .obfuscate import glyph_value, render_text, replacement_text
 from .ocr import OcrEngine, TextBox, get_engine, get_reader
-from .redact import Box, fill_boxes, pad_clear_of
+from .redact import Box, fill_boxes, intersects, pad_clear_of
 from .regions import regions_for, zones_for
 from .select import has_text, selection, wsi_kind
 from .series import SeriesMemo
@@ -109,10 +109,6 @@ def _in_band(box: Box, lines: list[TextBox]) -> bool:
     """Whether ``box`` shares a row (half its height or more) with a line that was read."""
     h = max(box[3] - box[1], 1)
     return any(min(ln.y1, box[3]) - max(ln.y0, box[1]) >= 0.5 * min(h, max(ln.y1 - ln.y0, 1)) for ln in lines)
-
-
-def _touches(a: Box, b: Box) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _clean(
@@ -255,7 +251,7 @@ def _clean(
         boxes: list[tuple[Box, int, bool, bool, int]] = []
         for frame, u, lines in unread:
             zones = [*regions, *zones_for(ds)]
-            if s.policy in ("strict", "all") or _in_band(u.box, lines) or any(_touches(u.box, g) for g in zones):
+            if s.policy in ("strict", "all") or _in_band(u.box, lines) or any(intersects(u.box, g) for g in zones):
                 part = trim_unread(u, lines)
                 if part is not None:
                     boxes.append((part.box, int(part.height), part.vertical, True, frame))
