@@ -333,9 +333,9 @@ ROLE_WORDS = (
 
 def misread_role(word: str, edits: int = 1, first: bool = False) -> bool:
     """Whether ``word`` (upper case, before a colon) is a role word of four letters or more with one letter
-    misread, dropped or added: a word and a colon is how a label looks, so one error is allowed. ``edits=2``:
-    a long word (seven letters or more) with two errors, for a label read without its colon. ``first``: the
-    first letter must be right."""
+    misread, dropped or added: a word and a colon is how a label looks, so one error is allowed. ``edits`` of 2
+    or more: a long word (seven letters or more) with that many errors, for a label read without its colon or
+    standing alone. ``first``: the first letter must be right (one error only)."""
     if edits > 1:
         return any(len(r) >= 7 and _distance(word, r) <= edits for r in ROLE_WORDS)
     for r in ROLE_WORDS:
@@ -389,16 +389,7 @@ def lone_label(text: str) -> str | None:
     if len(word) < 4 or (m.group(1).count(" ") > 3):
         return None
     edits = 3 if len(word) >= 12 else 2 if len(word) >= 7 else 1
-    for r in ROLE_WORDS:
-        if len(r) < 4 or abs(len(word) - len(r)) > edits:
-            continue
-        if edits == 1 and not colon and word[0] != r[0]:
-            continue
-        if _distance(word, r) <= edits:
-            return "role"
-        if len(r) >= 7 and len(word) >= 5 and r.endswith(word):
-            return "role"
-    return None
+    return "role" if misread_role(word, edits, first=not colon) else None
 
 
 def _distance(a: str, b: str) -> int:
