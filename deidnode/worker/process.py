@@ -107,7 +107,7 @@ def worker_main(settings: Settings, keys: Any, owner: str, parent: int, router: 
         spool.close()
         if audit is not None:
             audit.close()
-        log.info("worker_stopped", extra={"owner": owner, "tasks": budget.taken, "reason": budget.reason(stop)})
+        log.info("worker_stopped", extra={"owner": owner, "tasks": budget.taken, "reason": budget.reason()})
 
 
 class _TaskBudget:
@@ -130,7 +130,7 @@ class _TaskBudget:
     def exhaust(self) -> None:
         self.failed = True
 
-    def reason(self, stop: threading.Event) -> str:
+    def reason(self) -> str:
         """Why the process ends: ``lane_failed``, ``max_tasks`` (recycled), or ``stopped`` (signal, node gone)."""
         if self.failed:
             return "lane_failed"
