@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 import pytest
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
@@ -190,3 +191,25 @@ def test_both_sides_announce_deidnodes_implementation(serve, implementation):
     assoc.release()
     assert seen == [(IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME)]
     assert answered == (IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME)
+
+
+@pytest.mark.parametrize("receiver", IMPLEMENTATIONS)
+def test_a_rejection_answered_before_pynetdicom_looks_is_still_a_rejection(serve, receiver, monkeypatch):
+    """pynetdicom's requestor checks that its socket is connected only after sending the request; an acceptor
+    that answers A-ASSOCIATE-RJ at once has its socket closed by pynetdicom's own state machine (AE-4) before
+    that check, and pynetdicom reports an abort. Delaying its association thread provokes that order every
+    time (seen once in CI as "connection closed")."""
+    from pynetdicom.acse import ACSE
+
+    send_request = ACSE.send_request
+
+    def slow_send_request(self):
+        send_request(self)
+        time.sleep(0.3)  # the state machine receives the RJ and closes the socket meanwhile
+
+    monkeypatch.setattr(ACSE, "send_request", slow_send_request)
+    service = Recorder(refuse=Reject(0x01, 0x01, 0x03, "calling_aet_not_allowed"))
+    port = serve(receiver, service)
+    with pytest.raises(Rejected) as e:
+        requestor("pynetdicom").open(_peer(port), [(CTImageStorage, [ExplicitVRLittleEndian])])
+    assert (e.value.result, e.value.source, e.value.diagnostic) == (1, 1, 3)

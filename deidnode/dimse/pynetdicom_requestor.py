@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pynetdicom import AE, _config, evt
-from pynetdicom.pdu import A_ABORT_RQ
+from pynetdicom.pdu import A_ABORT_RQ, A_ASSOCIATE_RJ
 from pynetdicom.transport import AssociationSocket
 
 from .. import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
@@ -137,11 +137,16 @@ class PynetdicomAssociation:
 
 
 class _Watch:
-    """What the peer did, seen from pynetdicom's events (its own aborts are not the peer's)."""
+    """What the peer did, seen from pynetdicom's events (its own aborts are not the peer's).
+
+    The A-ASSOCIATE-RJ is kept as received: pynetdicom's state machine closes the socket on receiving it
+    (AE-4), and when that happens before its association thread checks that the socket is connected, the
+    association ends aborted instead of rejected."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.peer_aborted = False
+        self.rejection: tuple[int, int, int] | None = None  # (result, source, diagnostic)
 
     def handlers(self) -> list[Any]:
         return [(evt.EVT_PDU_RECV, self._pdu)]
@@ -150,6 +155,10 @@ class _Watch:
         if isinstance(event.pdu, A_ABORT_RQ):
             with self._lock:
                 self.peer_aborted = True
+        elif isinstance(event.pdu, A_ASSOCIATE_RJ):
+            rj = event.pdu
+            with self._lock:
+                self.rejection = (int(rj.result or 0), int(rj.source or 0), int(rj.reason_diagnostic or 0))
 
     def kind(self) -> Kind | None:
         with self._lock:
@@ -193,6 +202,8 @@ class PynetdicomRequestor:
             rj = assoc.acceptor.primitive
             assert rj is not None
             raise Rejected(int(rj.result or 0), int(rj.result_source or 0), int(rj.diagnostic or 0))
+        if watch.rejection is not None:
+            raise Rejected(*watch.rejection)
         if watch.kind() == "aborted":
             raise LinkFailed("aborted", "PeerAborted")
         if time.monotonic() - t0 >= peer.timeout - _TIMEOUT_SLACK:
