@@ -130,6 +130,27 @@ def _frames_of(seg: dict, n: int) -> list[int]:
     return list(range(n)) if seg["frames"] is None else seg["frames"]
 
 
+COLLATERAL_MARGIN = 0.5
+"""Around each text segment, this many text heights (at least 4 px) count as the text's own: padding is expected."""
+
+
+def _collateral(case: dict, before: np.ndarray, after: np.ndarray, tol: int) -> float:
+    """Share of the image's pixels (all frames) changed away from any text segment: image content destroyed
+    by boxes that outgrew their text (what a researcher loses; no PHI or technical score sees it)."""
+    d = np.abs(after.astype(np.int64) - before.astype(np.int64))
+    changed = (d.max(axis=-1) if d.ndim == 4 else d) > tol
+    if not changed.any():
+        return 0.0
+    own = np.zeros_like(changed)
+    rows, cols = changed.shape[1], changed.shape[2]
+    for seg in case["segments"]:
+        x0, y0, x1, y1 = seg["box"]
+        m = max(4, int(COLLATERAL_MARGIN * min(x1 - x0, y1 - y0)))
+        for f in _frames_of(seg, changed.shape[0]):
+            own[f, max(0, y0 - m) : min(rows, y1 + m), max(0, x0 - m) : min(cols, x1 + m)] = True
+    return float((changed & ~own).mean())
+
+
 def evaluate_case(case: dict, set_dir: Path, out_dir: Path, audit: dict, read: bool) -> dict:
     src = dcmread(set_dir / case["file"])
     before = decode_frames(src)
@@ -152,6 +173,8 @@ def evaluate_case(case: dict, set_dir: Path, out_dir: Path, audit: dict, read: b
         res["pixel_data_identical"] = bytes(out_ds.PixelData) == bytes(src.PixelData)
         if after.shape != before.shape:
             raise RuntimeError(f"{case['file']}: output frames {after.shape} != input {before.shape}")
+    if out_ds is not None:
+        res["collateral"] = _collateral(case, before, after, tol)
     for k, seg in enumerate(case["segments"]):
         if seg["role"] == "label":
             continue
@@ -283,6 +306,7 @@ def summarise(results: list[dict], truth: list[dict], wall: float) -> dict:
         and by_file[r["file"]]["cols"] == 512
         and not by_file[r["file"]]["cine"]
     ]
+    coll = [r["collateral"] for r in results if "collateral" in r and not by_file[r["file"]]["clean"]]
     tot = sorted(s.get("total", 0.0) for s in sec)
     stages = sorted({k for s in sec for k in s})
     return {
@@ -299,6 +323,8 @@ def summarise(results: list[dict], truth: list[dict], wall: float) -> dict:
         ),
         "categories": cats,
         "clean": dict(clean_mod),
+        "collateral_mean": statistics.fmean(coll) if coll else None,
+        "collateral_over_1pct": sum(c > 0.01 for c in coll),
         "text_check_recall": _rate(check),
         "text_check_n": len(check),
         "seconds_512_text": {
@@ -337,6 +363,11 @@ def print_report(s: dict, split: str, how: str = "default configuration (`deidno
         f"\nCT/MR/NM text-presence check recall (text images without Burned In Annotation): "
         f"{_fmt(s['text_check_recall'])} (n={s['text_check_n']})"
     )
+    if s.get("collateral_mean") is not None:
+        print(
+            "image changed away from any text (share of pixels, images with text): "
+            f"mean {100 * s['collateral_mean']:.3f}%, images over 1%: {s['collateral_over_1pct']}"
+        )
     t = s["seconds_512_text"]
     if t["n"]:
         print(

@@ -36,7 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=200, help="images with text to score (the first N)")
     ap.add_argument("-n", type=int, default=250, help="images in the dev split (as bench/pixels.py)")
-    ap.add_argument("--dump", type=Path, help="write each segment's outcome (file, text, role, ok) as JSON lines")
+    ap.add_argument(
+        "--dump",
+        type=Path,
+        help="write each segment's outcome (file, text, role, ok) and each image's collateral as JSON lines",
+    )
     args = ap.parse_args(argv)
     set_dir = ROOT / "bench" / "results" / "pixelset-dev"
     truth = [c for c in ensure_set("dev", args.n, set_dir) if not c["clean"]][: args.limit]
@@ -63,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
             for case, res in zip(truth, results, strict=True):
                 for seg in res["segments"]:
                     fh.write(json.dumps({"file": case["file"], **{k: seg[k] for k in ("text", "role", "ok")}}) + "\n")
+                if "collateral" in res:
+                    image = {"file": case["file"], "role": "image", "collateral": res["collateral"]}
+                    fh.write(json.dumps(image) + "\n")
     print_report(s, "dev", "images with text; default policy, clean_pixels in-process, no readers")
     return 0
 
