@@ -14,6 +14,7 @@ from deidnode.engine.pixels.glyphs import TextRegion
 from deidnode.engine.pixels.ocr import TextBox
 from deidnode.engine.pixels.text import TextJudge
 from deidnode.engine.pixels.text.patterns import find_labelled, lone_label
+from deidnode.engine.pixels.words import ink_box
 
 
 def _view(texts: list[tuple[str, tuple[int, int]]]) -> tuple[np.ndarray, np.ndarray]:
@@ -241,3 +242,32 @@ def test_text_a_few_grey_levels_off_its_background_is_detected_on_the_normalised
     assert engine.detect(view) == []  # the detector alone, on the view as displayed, finds nothing
     found = [_as_box(q) for q in detect_both(engine, view)]
     assert any(b[0] <= cols.min() + 2 and b[2] >= cols.max() - 2 and b[1] <= rows.min() <= b[3] for b in found)
+
+
+def test_a_span_on_a_label_box_is_not_followed_over_the_image_its_box_overhangs() -> None:
+    """A reading's box reaching a row above a filled label box: the image there is no glyph of the line, and the
+    walk along the row stays on the label box (it followed the black image to the edges before)."""
+    mask = burn_mask([("1974 SEP 24", (110, 42))])
+    view = np.zeros(mask.shape, np.uint8)
+    view[40:80, 100:260] = 150  # the label box
+    view[mask] = 190  # dim text: the image is further from the box's value than the glyphs are
+    rows = np.nonzero(mask.any(axis=1))[0]
+    x0, x1 = _cols(mask)
+    box = (x0 - 3, 36, x1, int(rows[-1]) + 2)  # overhangs the label box above its top edge
+    grown = extend_along_row(view, box, [], left=True, right=True)
+    assert 100 <= grown[0] <= box[0] and box[2] <= grown[2] <= 260
+
+
+def test_a_box_overhanging_a_label_box_is_trimmed_to_its_glyphs_not_to_the_image_beyond() -> None:
+    """The image beyond the label box stands out more than faint text on it; trimming to what stands out most
+    kept the whole box (and with it the next line's glyphs that the box reaches)."""
+    mask = burn_mask([("1974 SEP 24", (110, 42))])
+    view = np.zeros(mask.shape, np.uint8)
+    view[40:80, 100:260] = 150
+    view[mask] = 190
+    rows = np.nonzero(mask.any(axis=1))[0]
+    x0, x1 = _cols(mask)
+    box = (x0 - 3, 34, x1 + 3, int(rows[-1]) + 2)
+    trimmed = ink_box(view, box)
+    assert trimmed[1] == int(rows[0]) and trimmed[3] == int(rows[-1]) + 1
+    assert trimmed[0] == x0 and trimmed[2] == x1

@@ -28,7 +28,7 @@ from .redact import Box, intersects
 from .text import Decision, TextJudge
 from .text.decide import Span
 from .text.patterns import is_label_only, lone_label, name_like
-from .words import ink_band, ink_box, ink_mask, ink_profile, span_box
+from .words import ink_band, ink_box, ink_mask, ink_profile, not_slabs, span_box
 
 CANDIDATE_SCORE = 0.5
 """Glyph lines at least this text-like that no OCR line covers are read again on a normalised crop."""
@@ -332,9 +332,14 @@ def _glyph_columns(view: np.ndarray, band: Box, inner: tuple[int, int]) -> np.nd
     bg = int(np.median(p[:, a:z]))
     d = np.abs(p[:, a:z] - bg)
     ref = float(np.percentile(d, 95))
-    if ref < 12:
+    far = d >= 0.5 * ref
+    slabs = far & ~not_slabs(far)
+    if slabs.any() and not slabs.all():  # the value furthest from the background is not the glyphs': again without it
+        ref = float(np.percentile(d[~slabs], 95))
+        far = (d >= 0.5 * ref) & ~slabs
+    if ref < 12 or not far.any():
         return np.zeros(p.shape[1], bool)
-    text = int(np.median(p[:, a:z][d >= 0.5 * ref]))
+    text = int(np.median(p[:, a:z][far]))
     tol = 0.3 * abs(text - bg)
     is_text = np.abs(p - text) <= tol
     two_tone = (is_text | (np.abs(p - bg) <= tol)).mean(axis=0) >= 0.75

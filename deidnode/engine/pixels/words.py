@@ -107,13 +107,46 @@ def word_spans(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def _distance(crop: np.ndarray) -> np.ndarray:
+    c = crop.reshape(crop.shape[0], crop.shape[1], -1).astype(np.int16)
+    bg = np.median(c.reshape(-1, c.shape[-1]), axis=0)
+    return np.abs(c - bg).max(axis=-1)
+
+
 def ink_mask(crop: np.ndarray, floor: int, share: float = 0.35) -> np.ndarray:
     """Pixels of ``crop`` far from its most common value (its background) in any channel: at least ``floor``
     levels, and at least ``share`` of the farthest."""
-    c = crop.reshape(crop.shape[0], crop.shape[1], -1).astype(np.int16)
-    bg = np.median(c.reshape(-1, c.shape[-1]), axis=0)
-    dist = np.abs(c - bg).max(axis=-1)
+    dist = _distance(crop)
     return np.asarray(dist >= max(floor, share * float(dist.max())))
+
+
+def not_slabs(mask: np.ndarray) -> np.ndarray:
+    """``mask`` without its slabs: rows that are all marked (the image beyond a label box that the crop
+    overhangs, above or below it: text leaves gaps in every row) and, from either side, a run of more than a few
+    columns that are all marked (the same at an end; a glyph's stem is a column or two)."""
+    h, w = mask.shape
+    out = mask.copy()
+    out[mask.mean(axis=1) >= 0.95, :] = False
+    full = mask.mean(axis=0) >= 0.95
+    run = max(3, h // 8)
+    left = int(np.argmin(full)) if not full.all() else w
+    right = int(np.argmin(full[::-1])) if not full.all() else w
+    if left >= run:
+        out[:, :left] = False
+    if right >= run:
+        out[:, w - right :] = False
+    return out
+
+
+def glyph_mask(crop: np.ndarray, floor: int, share: float = 0.35) -> np.ndarray:
+    """``ink_mask`` measured without slabs (``not_slabs``): faint text on a label box that the crop overhangs is
+    ink, the darker image beyond the box is not."""
+    dist = _distance(crop)
+    far = dist >= max(floor, share * float(dist.max()))
+    slabs = far & ~not_slabs(far)
+    if not slabs.any() or slabs.all():
+        return np.asarray(far)
+    return np.asarray((dist >= max(floor, share * float(dist[~slabs].max()))) & ~slabs)
 
 
 def ink_profile(view: np.ndarray, line: TextBox) -> np.ndarray:
@@ -133,7 +166,7 @@ def ink_box(view: np.ndarray, box: Box) -> Box:
     crop = view[y0:y1, x0:x1]
     if crop.size == 0:
         return box
-    far = ink_mask(crop, 6)
+    far = glyph_mask(crop, 6)
     rows, cols = np.nonzero(far.any(axis=1))[0], np.nonzero(far.any(axis=0))[0]
     if rows.size == 0:
         return box
