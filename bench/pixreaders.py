@@ -72,6 +72,9 @@ def _rapid():
 def _tess():
     import tesserocr
 
+    from deidnode.engine.pixels.ocr.tess import quiet_leptonica
+
+    quiet_leptonica()  # as in the node: Leptonica's layout messages are noise in the benchmark's output
     return tesserocr.PyTessBaseAPI(path=TESSDATA, lang="eng", psm=tesserocr.PSM.SPARSE_TEXT)
 
 
