@@ -271,3 +271,15 @@ def test_a_box_overhanging_a_label_box_is_trimmed_to_its_glyphs_not_to_the_image
     trimmed = ink_box(view, box)
     assert trimmed[1] == int(rows[0]) and trimmed[3] == int(rows[-1]) + 1
     assert trimmed[0] == x0 and trimmed[2] == x1
+
+
+def test_a_second_reading_that_is_a_misread_role_word_labels_the_name_beside_it() -> None:
+    """The second reader's reading of an unsure line replaces the first when it is a lone label, misread role words
+    included ("Paient:"); before, only the exact label forms did, so the name beside it stayed."""
+    view = np.zeros((100, 300), np.uint8)
+    first = TextBox(10, 40, 70, 52, "Pa1e", 0.6, tuple(float(x) for x in range(14, 70, 14)))
+    name = TextBox(80, 40, 150, 52, "Okonkwo", 0.99, tuple(float(x) for x in range(84, 150, 10)))
+    second = TextBox(10, 40, 70, 52, "Paient:", 0.8, tuple(float(x) for x in range(13, 70, 8)))
+    read = FrameRead(0, [first, name], [], view, alternates={0: second})
+    findings = judge_frame(read, TextJudge(PhiValues()), "phi")
+    assert [f.redact for f in findings] == [False, True]

@@ -27,7 +27,7 @@ from .ocr import OcrEngine, TextBox
 from .redact import Box, intersects
 from .text import Decision, TextJudge
 from .text.decide import Span
-from .text.patterns import is_label_only, lone_label, name_like
+from .text.patterns import lone_label, name_like
 from .words import ink_band, ink_box, ink_mask, ink_profile, not_slabs, span_box
 
 CANDIDATE_SCORE = 0.5
@@ -770,7 +770,7 @@ def judge_frame(read: FrameRead, judge: TextJudge, policy: str) -> list[Finding]
     for k, alt in read.alternates.items():  # a second reading of an unsure line: PHI in either counts
         if not decisions[k].phi:
             d2 = judge.judge(alt.text, alt.confidence)
-            if d2.phi or is_label_only(alt.text):
+            if d2.phi or lone_label(alt.text):
                 lines[k], decisions[k] = alt, d2
     for ln in lines:  # a lone label: the value is the line after it (a name read in pieces: the next one too)
         what = lone_label(ln.text)
