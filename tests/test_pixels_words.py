@@ -94,6 +94,19 @@ def test_a_kept_box_across_the_whole_line_moves_no_edge_of_the_phi_box() -> None
     assert pad_clear_of(box, stacked, 600, 600, 0)[1] > 450
 
 
+def test_a_kept_line_at_the_end_of_a_vertical_phi_line_does_not_cut_it_short() -> None:
+    # a vertical name below a vertical kept label in the same column ("Technologist:" above "MACKENZIE^CELINE",
+    # dev): the margin rule is for lines stacked across the line, and along a vertical line it cut off the name's
+    # first letters (the box's top moved halfway to the label's middle)
+    name = (768, 149, 780, 329)
+    label = (764, 80, 781, 152)  # its box's end overlaps the name's by a detector's margin
+    padded = pad_clear_of(name, [label], 600, 800, 3, pad_x=3, pad_y=7, vertical=True)
+    assert padded[1] <= 149 and padded[3] >= 329
+    beside = (781, 149, 795, 329)  # a kept vertical line beside it (across): its margin still moves the edge
+    assert pad_clear_of(name, [(778, 149, 792, 329)], 600, 800, 0, vertical=True)[2] < 780
+    assert pad_clear_of(name, [beside], 600, 800, 3, vertical=True)[2] == 781
+
+
 def test_text_that_appears_on_some_frames_only_is_found_and_removed_on_every_frame() -> None:
     ds = make_ds("MONOCHROME2", [("W 400 L 40", (12, 285))], frames=9)
     arr = decode_frames(ds).copy()

@@ -21,32 +21,52 @@ def intersects(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def pad_clear_of(
-    box: Box, keep: Iterable[Box], rows: int, cols: int, pad: int, pad_x: int | None = None, pad_y: int | None = None
-) -> Box:
-    """``box`` grown by ``pad`` px each side (``pad_x``/``pad_y``: across the columns / rows, when they differ),
-    but never into a box of text that stays (``keep``).
+def _t(b: Box) -> Box:
+    return (b[1], b[0], b[3], b[2])
 
-    Each side stops at the nearest kept box on that side; a kept line overlapping the box's top or bottom (by
-    a detector's margin) moves that edge to halfway between the two lines. What is inside ``box`` goes in any
-    case (the PHI is removed whatever is beside it).
-    """
+
+def _trim_margins(box: Box, keep: Iterable[Box]) -> Box:
+    """``box`` with its top or bottom moved to halfway between its middle and that of a kept line overlapping it
+    there (detector boxes have margins; stacked lines touch); a kept box across half the line's height or more
+    (a vertical label crossing it) moves no edge."""
     x0, y0, x1, y1 = box
-    # a kept line that overlaps the box's top or bottom (detector boxes have margins; stacked lines touch):
-    # the boundary is halfway between the two lines' middles
     cy = (y0 + y1) / 2
     for k in keep:
         if not intersects(k, (x0, y0, x1, y1)):
             continue
         if min(k[3], y1) - max(k[1], y0) >= 0.5 * (y1 - y0):
-            continue  # not a margin: a kept box across the whole line (a vertical label crossing it) moves no edge
+            continue
         ky = (k[1] + k[3]) / 2
         if ky < y0:
             y0 = max(y0, int(np.ceil((cy + ky) / 2)))
         elif ky > y1:
             y1 = min(y1, int(np.floor((cy + ky) / 2)))
-    if y1 <= y0:
-        x0, y0, x1, y1 = box
+    return box if y1 <= y0 else (x0, y0, x1, y1)
+
+
+def pad_clear_of(
+    box: Box,
+    keep: Iterable[Box],
+    rows: int,
+    cols: int,
+    pad: int,
+    pad_x: int | None = None,
+    pad_y: int | None = None,
+    vertical: bool = False,
+) -> Box:
+    """``box`` grown by ``pad`` px each side (``pad_x``/``pad_y``: across the columns / rows, when they differ),
+    but never into a box of text that stays (``keep``).
+
+    Each side stops at the nearest kept box on that side; a kept line overlapping the box across its line (above
+    or below a horizontal line, left or right of a ``vertical`` one) by a detector's margin moves that edge to
+    halfway between the two lines. What is inside ``box`` along its line goes in any case (the PHI is removed
+    whatever is beside it).
+    """
+    keep = list(keep)
+    if vertical:
+        x0, y0, x1, y1 = _t(_trim_margins(_t(box), [_t(k) for k in keep]))
+    else:
+        x0, y0, x1, y1 = _trim_margins(box, keep)
     px = pad if pad_x is None else pad_x
     py = pad if pad_y is None else pad_y
     p0, q0, p1, q1 = max(0, x0 - px), max(0, y0 - py), min(cols, x1 + px), min(rows, y1 + py)

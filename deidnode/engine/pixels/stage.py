@@ -279,7 +279,14 @@ def _clean(
             if text:
                 x0, y0, x1, y1 = f.box.box
                 colour = glyph_value(frames[f.frame, y0:y1, x0:x1], np.asarray(fill))
-                pad = pad_clear_of(f.box.box, keeps.get(f.frame, ()), rows, cols, _pad(f.box.height, s.box_padding))
+                pad = pad_clear_of(
+                    f.box.box,
+                    keeps.get(f.frame, ()),
+                    rows,
+                    cols,
+                    _pad(f.box.height, s.box_padding),
+                    vertical=f.box.vertical,
+                )
                 changed.update(fill_boxes(frames, [pad], fill))
                 render_text(frames, f.box, text, colour, range(n_frames))
                 rendered.append(pad)
@@ -350,7 +357,7 @@ def _padded(
     across = _pad(height, ratio)
     along = max(across, int(round((END_PAD if end else ALONG_PAD) * height)))
     if vertical:
-        return pad_clear_of(box, keeps, rows, cols, across, pad_x=across, pad_y=along)
+        return pad_clear_of(box, keeps, rows, cols, across, pad_x=across, pad_y=along, vertical=True)
     return pad_clear_of(box, keeps, rows, cols, across, pad_x=along, pad_y=across)
 
 
