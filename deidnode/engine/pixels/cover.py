@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .redact import Box
+from .redact import Box, transposed
 from .words import ink_mask
 
 REACH = 0.6
@@ -38,9 +38,8 @@ def cover_glyphs(view: np.ndarray, box: Box, height: float, keeps: list[Box], ve
     if x1 <= x0 or y1 <= y0:
         return box
     if vertical:  # work on the transpose: across the line is then up and down
-        flipped = [(k[1], k[0], k[3], k[2]) for k in keeps]
-        t = cover_glyphs(np.swapaxes(view, 0, 1), (y0, x0, y1, x1), height, flipped)
-        return (t[1], t[0], t[3], t[2])
+        t = cover_glyphs(np.swapaxes(view, 0, 1), transposed(box), height, [transposed(k) for k in keeps])
+        return transposed(t)
     g = max(2, int(round(REACH * height)))
     # the window reaches twice as far as growth may, so ink beyond the reach is seen whole, not cut by the window
     wx0, wy0, wx1, wy1 = max(0, x0 - 2 * g), max(0, y0 - 2 * g), min(cols, x1 + 2 * g), min(rows, y1 + 2 * g)

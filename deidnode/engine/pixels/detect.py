@@ -24,7 +24,7 @@ import numpy as np
 from . import glyphs
 from .glyphs import TextRegion
 from .ocr import OcrEngine, TextBox
-from .redact import Box, intersects
+from .redact import Box, intersects, transposed
 from .text import Decision, TextJudge
 from .text.decide import Span
 from .text.patterns import lone_label, name_like
@@ -355,10 +355,8 @@ def extend_along_row(view: np.ndarray, box: Box, stops: list[Box], left: bool, r
     vertical = (box[3] - box[1]) >= 1.5 * (box[2] - box[0])
     if vertical:  # the same walk on the transposed image
         v = np.swapaxes(view, 0, 1)
-        t = extend_along_row(
-            v, (box[1], box[0], box[3], box[2]), [(o[1], o[0], o[3], o[2]) for o in stops], left, right, hop
-        )
-        return (t[1], t[0], t[3], t[2])
+        t = extend_along_row(v, transposed(box), [transposed(o) for o in stops], left, right, hop)
+        return transposed(t)
     cols = view.shape[1]
     x0, y0, x1, y1 = box
     h = max(y1 - y0, 1)

@@ -21,7 +21,8 @@ def intersects(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _t(b: Box) -> Box:
+def transposed(b: Box) -> Box:
+    """``b`` on the transposed image (rows and columns swapped): vertical lines are handled as horizontal ones."""
     return (b[1], b[0], b[3], b[2])
 
 
@@ -64,7 +65,7 @@ def pad_clear_of(
     """
     keep = list(keep)
     if vertical:
-        x0, y0, x1, y1 = _t(_trim_margins(_t(box), [_t(k) for k in keep]))
+        x0, y0, x1, y1 = transposed(_trim_margins(transposed(box), [transposed(k) for k in keep]))
     else:
         x0, y0, x1, y1 = _trim_margins(box, keep)
     px = pad if pad_x is None else pad_x
