@@ -283,3 +283,20 @@ def test_a_second_reading_that_is_a_misread_role_word_labels_the_name_beside_it(
     read = FrameRead(0, [first, name], [], view, alternates={0: second})
     findings = judge_frame(read, TextJudge(PhiValues()), "phi")
     assert [f.redact for f in findings] == [False, True]
+
+
+def test_a_word_of_the_institution_read_as_its_own_line_goes_with_it_whatever_its_ink() -> None:
+    # "Riverside General" | "Hospital": the common word alone identifies nothing, beside the rest of this
+    # dataset's institution it is part of it, even when the first box's ink is taller (a shadow, anatomy)
+    view, _mask = _view([("RIVERSIDE GENERAL", (10, 40)), ("HOSPITAL", (200, 40))])
+    view[26:36, 10:190] = 230  # ink above the first line: its ink box is taller than the second's
+    left = TextBox(10, 26, 190, 60, "RIVERSIDE GENERAL", 0.99, ())
+    right = TextBox(196, 40, 290, 60, "HOSPITAL", 0.99, ())
+    phi = PhiValues(texts=("Riverside General Hospital",))
+    findings = judge_frame(FrameRead(0, [left, right], [], view), TextJudge(phi), "phi")
+    assert [f.redact for f in findings] == [True, True]
+    other = TextBox(196, 40, 290, 60, "HOSPITAL", 0.99, ())
+    findings = judge_frame(
+        FrameRead(0, [left, other], [], view), TextJudge(PhiValues(texts=("Riverside Clinic",))), "phi"
+    )
+    assert [f.redact for f in findings] == [True, False]

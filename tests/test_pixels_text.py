@@ -307,3 +307,21 @@ def test_an_unsure_reading_matches_a_name_only_with_two_thirds_of_its_length() -
 def test_a_phone_number_goes_with_its_label_and_an_initial_read_as_a_digit_with_the_name(judge) -> None:
     for text, value in [("Tel 555-123-4567", "Tel 555-123-4567"), ("SMITH 7", "SMITH 7"), ("SMITH 7 W 400", "SMITH")]:
         assert [text[s.start : s.end] for s in judge.judge(text).spans] == [value]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Riverside General", "Riverside General"),  # the common word beside the distinctive one
+        ("Rlversde Genrel Hosptl", "Rlversde Genrel Hosptl"),  # misread: the words stand where the value's do
+        ("W 400 Riverside General Hospital L 40", "Riverside General Hospital"),  # no further than the value
+        ("General Riverside 3.0mm", "Riverside"),  # out of order: only the word itself
+        ("Site: Riverside", "Riverside"),
+    ],
+)
+def test_an_institution_found_by_one_word_takes_the_words_standing_where_its_other_words_stand(
+    judge, text, value
+) -> None:
+    d = judge.judge(text)
+    assert d.phi and d.kind == "text"
+    assert [text[s.start : s.end] for s in d.spans] == [value]

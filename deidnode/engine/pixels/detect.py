@@ -27,6 +27,7 @@ from .ocr import OcrEngine, TextBox
 from .redact import Box, intersects, transposed
 from .text import Decision, TextJudge
 from .text.decide import Span
+from .text.metadata import words_of_value
 from .text.patterns import lone_label, name_like
 from .words import ink_band, ink_box, ink_mask, ink_profile, not_slabs, span_box
 
@@ -745,11 +746,15 @@ def _absorb_pieces(view: np.ndarray, lines: list[TextBox], decisions: list[Decis
                 other = lines[j]
                 if decisions[j].phi or _sort_of(other.text) != sort or lone_label(other.text):
                     continue
-                if judge.allowlist.allows(other.text) and not (sort == "digits" and _NUMBER.fullmatch(other.text)):
-                    continue
-                ha, hb = (_across(ink_box(view, b.box), b.vertical) for b in (ln, other))
-                if max(ha, hb) > 1.4 * max(min(ha, hb), 1):
-                    continue
+                hit = decisions[k].hit
+                if hit is None or hit.kind != "text" or not words_of_value(other.text, hit.value):
+                    # a word of the very value found beside it needs no more evidence; anything else must not
+                    # be technical text and must have ink of the same height
+                    if judge.allowlist.allows(other.text) and not (sort == "digits" and _NUMBER.fullmatch(other.text)):
+                        continue
+                    ha, hb = (_across(ink_box(view, b.box), b.vertical) for b in (ln, other))
+                    if max(ha, hb) > 1.4 * max(min(ha, hb), 1):
+                        continue
                 kind = decisions[k].kind
                 decisions[j] = Decision(True, "pattern", kind, None, (Span(0, len(other.text), "pattern", kind),))
                 changed = True

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ...phi import MONTH_NAMES, MONTHS, date_variants
-from .fuzzy import find_spans, fold, fold_map, normalize, to_text_span
+from .fuzzy import find_spans, fold, fold_map, min_substring_distance, normalize, to_text_span, tolerance
 
 # Words too common in institution names and addresses to identify anything on their own.
 _COMMON_WORDS = frozenset(
@@ -177,6 +177,7 @@ class MetadataMatcher:
             add("date", iso, find_spans(folded, fd))
         for ft, t in self.texts:
             add("text", t, find_spans(folded, ft, loose))
+        hits = [_whole_value(h, text, words) if h.kind == "text" else h for h in hits]
         for a, b in _digit_runs(folded):  # a value read in part: four digits or more of it, alone on the line
             if any(h.start < idx[b - 1] + 1 and idx[a] < h.end for h in hits):
                 continue
@@ -201,6 +202,50 @@ class MetadataMatcher:
         """The first metadata value found in ``text``, or None."""
         hits = self.find(text)
         return hits[0] if hits else None
+
+
+def _whole_value(hit: MetaHit, text: str, words: list[tuple[str, int, int]]) -> MetaHit:
+    """A free-text value (an institution, an address) found by one of its distinctive words takes the words
+    beside it that stand where the value's other words stand ("Northfield" of "Northfield Medical Center" read
+    "Northfield Medical": the common words do not identify alone, but these are this value's): as many words
+    before and after as the value has there, letters for letters and digits for digits, whatever they read."""
+    value_words = [normalize(w) for w in _WORD.findall(hit.value)]
+    inside = [k for k, (_w, a, b) in enumerate(words) if a < hit.end and hit.start < b]
+    if not inside or len(value_words) < 2:
+        return hit
+    found = fold("".join(words[k][0] for k in inside))
+    # where the found words sit in the value: the window of value words they match best
+    n = len(inside)
+    spots = [
+        (min_substring_distance(fold("".join(value_words[i : i + n])), found), i)
+        for i in range(len(value_words) - n + 1)
+    ]
+    if not spots:
+        return hit
+    first = min(spots)[1]
+    start, end = hit.start, hit.end
+    k = inside[-1] + 1
+    for vw in value_words[first + n :]:
+        if k >= len(words) or words[k][0].isdigit() != vw.isdigit():
+            break
+        end, k = words[k][2], k + 1
+    k = inside[0] - 1
+    for vw in reversed(value_words[:first]):
+        if k < 0 or words[k][0].isdigit() != vw.isdigit() or text[words[k][2] : start].strip(" ,.-").endswith(":"):
+            break
+        start, k = words[k][1], k - 1
+    return MetaHit(hit.kind, hit.value, start, end)
+
+
+def words_of_value(text: str, value: str) -> bool:
+    """Whether every word of ``text`` is a word of ``value`` (each within the edit tolerance for its length):
+    "Center" beside the "Northfield Medical" of "Northfield Medical Center"."""
+    mine = [fold(normalize(w)) for w in _WORD.findall(text)]
+    theirs = [fold(normalize(w)) for w in _WORD.findall(value)]
+    return bool(mine) and all(
+        any(len(w) >= 2 and min_substring_distance(w, v) <= tolerance(len(v)) and len(v) - len(w) <= 2 for v in theirs)
+        for w in mine
+    )
 
 
 def _plain_map(text: str) -> tuple[str, list[int]]:
