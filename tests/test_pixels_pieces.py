@@ -300,3 +300,29 @@ def test_a_word_of_the_institution_read_as_its_own_line_goes_with_it_whatever_it
         FrameRead(0, [left, other], [], view), TextJudge(PhiValues(texts=("Riverside Clinic",))), "phi"
     )
     assert [f.redact for f in findings] == [True, False]
+
+
+def test_a_vertical_line_reading_up_is_followed_toward_its_first_characters_at_the_bottom() -> None:
+    # "MOUNT CARMEL HOSPITAL  W 400" written bottom to top; the reader dropped "MOUNT ", its first word, at the
+    # bottom: the institution's span starts the reading, so it is followed down, not up into "W 400"
+    full = "MOUNT CARMEL HOSPITAL  W 400"
+    flat, mask = _view([(full, (10, 40))])
+    view, vmask = np.ascontiguousarray(np.rot90(flat)), np.rot90(mask)  # counter-clockwise: reads up
+    cols = np.nonzero(vmask.any(axis=0))[0]
+    x0, x1 = int(cols[0]), int(cols[-1]) + 1
+
+    def y_extent(prefix: str) -> tuple[int, int]:  # the rows of the glyphs of ``prefix`` in the turned view
+        m = np.rot90(burn_mask([(prefix, (10, 40))]))
+        r = np.nonzero(m.any(axis=1))[0]
+        return int(r[0]), int(r[-1]) + 1
+
+    mount_top, bottom = y_extent("MOUNT")
+    top, _ = y_extent(full)
+    text = full[len("MOUNT ") :]
+    start = mount_top - 4
+    step = (start - top) / len(text)
+    pos = tuple(start - step * (i + 0.5) for i in range(len(text)))  # first character at the bottom
+    line = TextBox(x0, top, x1, start, text, 0.99, pos, vertical=True)
+    phi = PhiValues(texts=("Mount Carmel Hospital",))
+    (f,) = judge_frame(FrameRead(0, [line], [], view), TextJudge(phi), "phi")
+    assert f.redact and max(t[3] for t in f.targets) >= bottom - 1

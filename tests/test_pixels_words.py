@@ -221,3 +221,16 @@ def test_a_kept_reading_inside_the_phi_box_does_not_stop_its_padding() -> None:
     # stopped at its own letters
     box = (112, 50, 226, 66)
     assert pad_clear_of(box, [(179, 54, 207, 64)], 600, 600, 4) == (108, 46, 230, 70)
+
+
+def test_a_span_at_an_end_of_a_vertical_line_reading_up_reaches_that_end_of_the_box_only() -> None:
+    # "PID: 1927942968" written bottom to top: the label at the bottom, the number above it. The number ends the
+    # reading: its box reaches the top of the line's box, never down over the label
+    text = "PID: 1927942968"
+    pos = tuple(330.0 - 10 * i for i in range(len(text)))  # first character at the bottom
+    line = TextBox(470, 170, 490, 340, text, 0.95, pos, vertical=True)
+    x0, y0, x1, y1 = span_box(line, 5, len(text))
+    assert (x0, x1) == (470, 490)
+    assert y0 == 170 and y1 <= pos[4] + 1  # from the top to the space after the label
+    # and the label, which starts the reading, reaches the bottom
+    assert span_box(line, 0, 4)[3] == 340 and span_box(line, 0, 4)[1] >= pos[4] - 1

@@ -821,8 +821,11 @@ def judge_frame(read: FrameRead, judge: TextJudge, policy: str) -> list[Finding]
             ends = tuple(a <= first or b >= last for a, b in live)
             stops = [o.box for o in lines if o is not ln0] + list(keeps)
             hops = [any(sp.kind in HOP_KINDS and sp.start < b and a < sp.end for sp in d.spans) for a, b in live]
+            up = ln0.vertical and _reads_up(ln0)  # its first characters are at the bottom: the image's "right"
             targets = tuple(
-                extend_along_row(read.view, t, stops, a <= first, b >= last, hp) if e else t
+                extend_along_row(read.view, t, stops, *((b >= last, a <= first) if up else (a <= first, b >= last)), hp)
+                if e
+                else t
                 for t, (a, b), e, hp in zip(targets, live, ends, hops, strict=True)
             )
         out.append(Finding(ln, d, bool(targets), read.frame, targets, keeps, "ocr", ends))

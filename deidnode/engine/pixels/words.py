@@ -60,18 +60,23 @@ def span_extent(line: TextBox, start: int, end: int, ink: np.ndarray | None = No
         return int(lo_line), int(lo_line)
     a = min(lo[i] for i in idx)
     b = max(hi[i] for i in idx)
+    # a span that holds the first (last) character reaches that end of the box: the low end, or the high end
+    # for a vertical line that reads up the image (its first character is at the bottom)
+    up = lo[-1] < lo[0]
     if start <= 0:
-        a = min(a, lo_line)
+        a, b = (a, max(b, hi_line)) if up else (min(a, lo_line), b)
     if end >= len(line.text):
-        b = max(b, hi_line)
+        a, b = (min(a, lo_line), b) if up else (a, max(b, hi_line))
     a_i, b_i = int(np.floor(a)), int(np.ceil(b))
     if ink is not None and ink.size:
         # widened over the ink run it cuts into, but never into the extent of a character that stays: on a
         # busy background (anatomy, a gradient) the ink run can be the whole rest of the line
-        before = [i for i in range(0, max(0, start)) if not line.text[i].isspace()]
-        after = [i for i in range(min(end, len(lo)), len(lo)) if not line.text[i].isspace()]
-        floor_ = int(np.ceil(hi[before[-1]])) if before else int(lo_line)
-        ceil_ = int(np.floor(lo[after[0]])) if after else int(hi_line)
+        stays = [i for i in range(len(lo)) if not start <= i < end and not line.text[i].isspace()]
+        mid = (a + b) / 2
+        below = [hi[i] for i in stays if hi[i] <= mid]
+        above = [lo[i] for i in stays if lo[i] >= mid]
+        floor_ = int(np.ceil(max(below))) if below else int(lo_line)
+        ceil_ = int(np.floor(min(above))) if above else int(hi_line)
         base = int(lo_line)
         k = a_i - base
         while 0 < k < ink.size and ink[k] and ink[k - 1] and base + k > floor_:
