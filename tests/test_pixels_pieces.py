@@ -326,3 +326,16 @@ def test_a_vertical_line_reading_up_is_followed_toward_its_first_characters_at_t
     phi = PhiValues(texts=("Mount Carmel Hospital",))
     (f,) = judge_frame(FrameRead(0, [line], [], view), TextJudge(phi), "phi")
     assert f.redact and max(t[3] for t in f.targets) >= bottom - 1
+
+
+def test_a_short_reading_across_a_vertical_phi_line_goes_with_it_and_one_beside_it_stays() -> None:
+    # the detector also read two glyphs of a vertical phone number the wrong way ("39"), one just past the end the
+    # reader lost ("6"); an orientation letter beside the column is not part of it
+    view = np.zeros((300, 200), np.uint8)
+    phone = TextBox(90, 40, 110, 200, "755-334-9394", 0.97, (), vertical=True)
+    across = TextBox(92, 60, 108, 80, "39", 0.92, ())
+    past_end = TextBox(91, 205, 108, 222, "6", 0.5, ())
+    beside = TextBox(140, 100, 152, 114, "R", 0.99, ())
+    read = FrameRead(0, [phone, across, past_end, beside], [], view)
+    findings = judge_frame(read, TextJudge(PhiValues()), "phi")
+    assert [f.redact for f in findings] == [True, True, True, False]

@@ -762,6 +762,27 @@ def _absorb_pieces(view: np.ndarray, lines: list[TextBox], decisions: list[Decis
             break
 
 
+CROSS_CHARS = 3
+"""A reading this short (letters and digits) lying across a vertical PHI line is a piece of it."""
+
+
+def _cross_readings(lines: list[TextBox], decisions: list[Decision]) -> None:
+    """A short horizontal reading mostly inside a vertical PHI line's box or just beyond its ends ("9", "39" read
+    across the glyphs of a phone number written bottom to top) is a piece of that line read the wrong way, not
+    text that stays: kept, it would hold the PHI's removal back from the glyphs under it."""
+    for j, o in enumerate(lines):
+        if o.vertical or decisions[j].phi or sum(c.isalnum() for c in o.text) > CROSS_CHARS:
+            continue
+        for k, ln in enumerate(lines):
+            if not ln.vertical or not decisions[k].phi:
+                continue
+            reach = int(END_PAD * (ln.x1 - ln.x0))  # at its ends too: where the reader lost the line's glyphs
+            if _inside_share(o.box, (ln.x0, ln.y0 - reach, ln.x1, ln.y1 + reach)) >= 0.5:
+                kind = decisions[k].kind
+                decisions[j] = Decision(True, "pattern", kind, None, (Span(0, len(o.text), "pattern", kind),))
+                break
+
+
 def _across(b: Box, vertical: bool) -> int:
     return (b[2] - b[0]) if vertical else (b[3] - b[1])
 
@@ -790,6 +811,7 @@ def judge_frame(read: FrameRead, judge: TextJudge, policy: str) -> list[Finding]
             decisions[nxt], j = judge.judge_value_after_label(lines[nxt].text), nxt
     _join_pieces(read.view, lines, decisions, judge)
     _absorb_pieces(read.view, lines, decisions, judge)
+    _cross_readings(lines, decisions)
     out = []
     for ln0, d in zip(lines, decisions, strict=True):
         # trimmed across the line (along it the character positions decide): text that stays to its own band of
