@@ -339,3 +339,21 @@ def test_a_short_reading_across_a_vertical_phi_line_goes_with_it_and_one_beside_
     read = FrameRead(0, [phone, across, past_end, beside], [], view)
     findings = judge_frame(read, TextJudge(PhiValues()), "phi")
     assert [f.redact for f in findings] == [True, True, True, False]
+
+
+def test_text_that_stays_keeps_the_whole_of_its_glyphs_where_the_character_positions_fall_short() -> None:
+    # the recogniser's positions put "%" left of where it is drawn: the kept box still ends at its ink, so the
+    # padding of the name after it stops there
+    text = "ZOOM 150%   SMITH JOHN"
+    view, mask = _view([(text, (10, 40))])
+    zoom_end = _cols(burn_mask([("ZOOM 150%", (10, 40))]))[1]
+    x0, x1 = _cols(mask)
+    rows = np.nonzero(mask.any(axis=1))[0]
+    right = [x0] + [_cols(burn_mask([(text[: i + 1], (10, 40))]))[1] if text[i] != " " else 0 for i in range(len(text))]
+    for i in range(1, len(right)):
+        right[i] = right[i] or right[i - 1] + 4  # a space: a few pixels on
+    pos = tuple((right[i] + right[i + 1]) / 2 - (4 if i < 9 else 0) for i in range(len(text)))
+    line = TextBox(x0, int(rows[0]), x1, int(rows[-1]) + 1, text, 0.99, pos)
+    (f,) = judge_frame(FrameRead(0, [line], [], view), TextJudge(PhiValues(person_names=("SMITH^JOHN",))), "phi")
+    assert f.redact and f.keeps
+    assert max(k[2] for k in f.keeps) >= zoom_end

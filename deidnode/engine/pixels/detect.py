@@ -837,7 +837,7 @@ def judge_frame(read: FrameRead, judge: TextJudge, policy: str) -> list[Finding]
         else:
             live = [(a, b) for a, b in spans if b > a]
             targets = tuple(span_box(ln, a, b, ink) for a, b in live)
-            keeps = tuple(span_box(ln, a, b) for a, b in kept_runs(ln.text, spans))
+            keeps = tuple(span_box(ln, a, b, ink) for a, b in kept_runs(ln.text, spans))
             last = len(ln.text.rstrip())
             first = len(ln.text) - len(ln.text.lstrip())
             ends = tuple(a <= first or b >= last for a, b in live)
