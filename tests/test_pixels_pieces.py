@@ -357,3 +357,17 @@ def test_text_that_stays_keeps_the_whole_of_its_glyphs_where_the_character_posit
     (f,) = judge_frame(FrameRead(0, [line], [], view), TextJudge(PhiValues(person_names=("SMITH^JOHN",))), "phi")
     assert f.redact and f.keeps
     assert max(k[2] for k in f.keeps) >= zoom_end
+
+
+def test_the_end_of_an_institution_word_read_apart_goes_with_the_piece_before_it() -> None:
+    # "MOUNT CARMEL" | "HOSPI" | "AL": the last piece is joined through the middle one, which carries the value
+    view, _mask = _view([("MOUNT CARMEL", (10, 40)), ("HOSPI", (150, 40)), ("AL", (215, 40))])
+    view[26:36, 150:205] = 230  # ink above the middle piece: its ink box is taller than the last one's
+    lines = [
+        TextBox(10, 40, 140, 60, "MOUNT CARMEL", 0.99, ()),
+        TextBox(150, 26, 205, 60, "HOSPI", 0.99, ()),
+        TextBox(212, 40, 245, 60, "AL", 0.99, ()),
+    ]
+    phi = PhiValues(texts=("Mount Carmel Hospital",))
+    findings = judge_frame(FrameRead(0, lines, [], view), TextJudge(phi), "phi")
+    assert [f.redact for f in findings] == [True, True, True]

@@ -325,3 +325,13 @@ def test_an_institution_found_by_one_word_takes_the_words_standing_where_its_oth
     d = judge.judge(text)
     assert d.phi and d.kind == "text"
     assert [text[s.start : s.end] for s in d.spans] == [value]
+
+
+@pytest.mark.parametrize(
+    ("text", "taken"),
+    [("Center", True), ("al", True), ("Hospi", True), ("Medcal", True), ("AP", False), ("W 400", False), ("C", False)],
+)
+def test_a_word_of_a_value_or_the_cut_off_start_or_end_of_one_is_recognised(text, taken) -> None:
+    from deidnode.engine.pixels.text.metadata import words_of_value
+
+    assert words_of_value(text, "Mount Carmel Hospital Medical Center") is taken

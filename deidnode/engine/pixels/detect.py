@@ -756,7 +756,7 @@ def _absorb_pieces(view: np.ndarray, lines: list[TextBox], decisions: list[Decis
                     if max(ha, hb) > 1.4 * max(min(ha, hb), 1):
                         continue
                 kind = decisions[k].kind
-                decisions[j] = Decision(True, "pattern", kind, None, (Span(0, len(other.text), "pattern", kind),))
+                decisions[j] = Decision(True, "pattern", kind, hit, (Span(0, len(other.text), "pattern", kind),))
                 changed = True
         if not changed:
             break

@@ -238,14 +238,20 @@ def _whole_value(hit: MetaHit, text: str, words: list[tuple[str, int, int]]) -> 
 
 
 def words_of_value(text: str, value: str) -> bool:
-    """Whether every word of ``text`` is a word of ``value`` (each within the edit tolerance for its length):
-    "Center" beside the "Northfield Medical" of "Northfield Medical Center"."""
+    """Whether every word of ``text`` is a word of ``value`` (each within the edit tolerance for its length), or
+    the start or end of one that a reader cut off: "Center" beside the "Northfield Medical" of "Northfield
+    Medical Center", "al" beside the "Hospi" of "Mount Carmel Hospital"."""
     mine = [fold(normalize(w)) for w in _WORD.findall(text)]
     theirs = [fold(normalize(w)) for w in _WORD.findall(value)]
-    return bool(mine) and all(
-        any(len(w) >= 2 and min_substring_distance(w, v) <= tolerance(len(v)) and len(v) - len(w) <= 2 for v in theirs)
-        for w in mine
-    )
+
+    def of_value(w: str, v: str) -> bool:
+        if len(w) < 2:
+            return False
+        if v.startswith(w) or v.endswith(w):
+            return True
+        return min_substring_distance(w, v) <= tolerance(len(v)) and len(v) - len(w) <= 2
+
+    return bool(mine) and all(any(of_value(w, v) for v in theirs) for w in mine)
 
 
 def _plain_map(text: str) -> tuple[str, list[int]]:
