@@ -98,6 +98,8 @@ def test_metadata_layer_finds_ids_ages_sex_and_institution(judge, text, kind) ->
         ("043Y", "age"),
         ("61Y F", "age"),
         ("www.northfield-clinic.org", "email"),
+        ("646) 244", "phone"),  # the area code and the exchange, the rest read apart
+        (".28 PM", "time"),  # the hour lost
         ("88812345", "digits"),
         ("Name: Doe", "label"),
         ("Dr. Jones", "label"),

@@ -56,13 +56,15 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("age", re.compile(r"(?<![A-Z])AGE\s*:?\s*\d{1,3}(?![\d.])")),
     ("digits", re.compile(r"\d{6,}")),
     # pieces of a value that a reader split or cut (a vertical line read in parts, a line's start lost), as
-    # the whole reading: a local phone number "390-4692", an area code "(618)", minutes and seconds with AM/PM
-    # "49:05 AM", seconds ":12"; anywhere: a year and month "2003-02". (Inside a longer reading a piece is left
-    # to the rest of the line: the verification's readers see the whole value where a part removed hides it.)
+    # the whole reading: a local phone number "390-4692", an area code "(618)" (with the exchange after it,
+    # "646) 244"), minutes and seconds with AM/PM "49:05 AM" (or seconds alone, ".28 PM"), seconds ":12";
+    # anywhere: a year and month "2003-02". (Inside a longer reading a piece is left to the rest of the line:
+    # the verification's readers see the whole value where a part removed hides it.)
     ("phone", re.compile(r"^\W*\d{3}\s*-\s*\d{4}\W*$")),
     ("phone", re.compile(r"^\W*\(\s*\d{3}\s*\)\W*$")),
+    ("phone", re.compile(r"^\W*\(?\s*\d{3}\s*\)\s*\d{3}\W*$")),
     ("date", re.compile(rf"(?<![\d.]){_Y4}\s*[-/.]\s*(?:0[1-9]|1[0-2])(?![\d])")),
-    ("time", re.compile(r"^\W*[0-5]?\d\s*:\s*[0-5]\d\s*[AP]M\W*$")),
+    ("time", re.compile(r"^\W*(?:[0-5]?\d)?\s*[:.]\s*[0-5]\d\s*[AP]M\W*$")),
     ("time", re.compile(r"^\s*:\s*[0-5]\d\s*$")),
     # a long number misread here and there ("A3052306", "4O96O59O4"): mostly digits, letters that look like them
     (
