@@ -371,3 +371,12 @@ def test_the_end_of_an_institution_word_read_apart_goes_with_the_piece_before_it
     phi = PhiValues(texts=("Mount Carmel Hospital",))
     findings = judge_frame(FrameRead(0, lines, [], view), TextJudge(phi), "phi")
     assert [f.redact for f in findings] == [True, True, True]
+
+
+def test_the_other_piece_of_a_name_read_in_two_goes_with_it_whatever_its_ink() -> None:
+    view, _mask = _view([("KRIST", (10, 40)), ("IANSEN", (80, 40))])
+    view[26:36, 80:150] = 230  # ink above the second piece: its ink box is taller than the first one's
+    lines = [TextBox(10, 40, 70, 60, "KRIST", 0.93, ()), TextBox(78, 26, 150, 60, "NSEN", 0.9, ())]
+    phi = PhiValues(person_names=("KRISTIANSEN^PAULO",), name_parts=("KRISTIANSEN", "PAULO"))
+    findings = judge_frame(FrameRead(0, lines, [], view), TextJudge(phi), "phi")
+    assert [f.redact for f in findings] == [True, True]

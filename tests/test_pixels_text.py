@@ -337,3 +337,11 @@ def test_a_word_of_a_value_or_the_cut_off_start_or_end_of_one_is_recognised(text
     from deidnode.engine.pixels.text.metadata import words_of_value
 
     assert words_of_value(text, "Mount Carmel Hospital Medical Center") is taken
+
+
+@pytest.mark.parametrize(("text", "phi"), [("KRIST", True), ("Kristia", True), ("ANSEN", True), ("NSEN", False)])
+def test_a_long_name_part_read_in_pieces_is_known_by_its_start_or_end(text, phi) -> None:
+    # a vertical "KRISTIANSEN" read as "KRIST" and "NSEN": a piece of two fifths of the part or more, alone on
+    # its line, is the name; a shorter one is not (it goes with the other piece beside it, or not at all)
+    d = TextJudge(PhiValues(person_names=("KRISTIANSEN^PAULO",), name_parts=("KRISTIANSEN", "PAULO"))).judge(text)
+    assert (d.phi and d.kind == "name") is phi

@@ -747,9 +747,9 @@ def _absorb_pieces(view: np.ndarray, lines: list[TextBox], decisions: list[Decis
                 if decisions[j].phi or _sort_of(other.text) != sort or lone_label(other.text):
                     continue
                 hit = decisions[k].hit
-                if hit is None or hit.kind != "text" or not words_of_value(other.text, hit.value):
-                    # a word of the very value found beside it needs no more evidence; anything else must not
-                    # be technical text and must have ink of the same height
+                if hit is None or hit.kind not in ("text", "name") or not words_of_value(other.text, hit.value):
+                    # a word of the very name or institution found beside it (or a piece of one) needs no more
+                    # evidence; anything else must not be technical text and must have ink of the same height
                     if judge.allowlist.allows(other.text) and not (sort == "digits" and _NUMBER.fullmatch(other.text)):
                         continue
                     ha, hb = (_across(ink_box(view, b.box), b.vertical) for b in (ln, other))

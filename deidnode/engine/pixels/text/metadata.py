@@ -170,6 +170,8 @@ class MetadataMatcher:
         for fp, pn in self.long_names:
             add("name", pn, find_spans(folded, fp, loose))
         whole("name", self.short_names)
+        if not any(h.kind == "name" for h in hits) and (part := self._name_piece(norm_all, folded)) is not None:
+            hits.append(MetaHit("name", part, 0, len(text)))
         for fi, ident in self.ids:
             add("id", ident, find_spans(folded, fi, loose))
         whole("id", self.short_ids)
@@ -197,6 +199,17 @@ class MetadataMatcher:
             for m in self.sex_re.finditer(text.upper()):
                 hits.append(MetaHit("sex", self.sex_value, m.start(), m.end()))
         return hits
+
+    def _name_piece(self, plain: str, folded: str) -> str | None:
+        """The name whose long part (seven letters or more) starts or ends with the whole reading (four letters or
+        more, two fifths of the part at least): a vertical "KRISTIANSEN" read as "KRIST" and "NSEN"."""
+        if len(folded) < 4 or not plain.isalpha():
+            return None
+        for fp, pn in self.long_names:
+            if len(fp) >= 7 and len(folded) < len(fp) and 5 * len(folded) >= 2 * len(fp):
+                if fp.startswith(folded) or fp.endswith(folded):
+                    return pn
+        return None
 
     def match(self, text: str) -> MetaHit | None:
         """The first metadata value found in ``text``, or None."""
