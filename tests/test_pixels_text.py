@@ -345,3 +345,10 @@ def test_a_long_name_part_read_in_pieces_is_known_by_its_start_or_end(text, phi)
     # its line, is the name; a shorter one is not (it goes with the other piece beside it, or not at all)
     d = TextJudge(PhiValues(person_names=("KRISTIANSEN^PAULO",), name_parts=("KRISTIANSEN", "PAULO"))).judge(text)
     assert (d.phi and d.kind == "name") is phi
+
+
+@pytest.mark.parametrize(("text", "removed"), [("GORA0e 57", "A0e 57"), ("Agc 57", "Agc 57"), ("COR 57", None)])
+def test_the_age_after_its_label_misread_and_run_into_the_word_before_it(judge, text, removed) -> None:
+    # "COR" and "Age 57" read as one line, "Age" misread: the label and the age go, "COR" before it stays
+    d = judge.judge(text)
+    assert [text[s.start : s.end] for s in d.spans] == ([removed] if removed else [])
