@@ -27,7 +27,7 @@ from .ocr import OcrEngine, TextBox
 from .redact import Box, intersects, transposed
 from .text import Decision, TextJudge
 from .text.decide import Span
-from .text.metadata import words_of_value
+from .text.metadata import MetaHit, words_of_value
 from .text.patterns import lone_label, name_like
 from .words import ink_band, ink_box, ink_mask, ink_profile, not_slabs, span_box
 
@@ -755,11 +755,15 @@ def _absorb_pieces(view: np.ndarray, lines: list[TextBox], decisions: list[Decis
                     ha, hb = (_across(ink_box(view, b.box), b.vertical) for b in (ln, other))
                     if max(ha, hb) > 1.4 * max(min(ha, hb), 1):
                         continue
-                kind = decisions[k].kind
-                decisions[j] = Decision(True, "pattern", kind, hit, (Span(0, len(other.text), "pattern", kind),))
+                decisions[j] = _piece_of(decisions[k].kind, other.text, hit)
                 changed = True
         if not changed:
             break
+
+
+def _piece_of(kind: str, text: str, hit: MetaHit | None = None) -> Decision:
+    """The decision on a whole reading that goes with a PHI line beside it: PHI of that line's kind."""
+    return Decision(True, "pattern", kind, hit, (Span(0, len(text), "pattern", kind),))
 
 
 CROSS_CHARS = 3
@@ -778,8 +782,7 @@ def _cross_readings(lines: list[TextBox], decisions: list[Decision]) -> None:
                 continue
             reach = int(END_PAD * (ln.x1 - ln.x0))  # at its ends too: where the reader lost the line's glyphs
             if _inside_share(o.box, (ln.x0, ln.y0 - reach, ln.x1, ln.y1 + reach)) >= 0.5:
-                kind = decisions[k].kind
-                decisions[j] = Decision(True, "pattern", kind, None, (Span(0, len(o.text), "pattern", kind),))
+                decisions[j] = _piece_of(decisions[k].kind, o.text)
                 break
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Literal
 
 from .allowlist import AllowList, load_allowlist
-from .fuzzy import fold, min_substring_distance
 from .metadata import MetadataMatcher, MetaHit, PhiLike
 from .ner import StanzaNer, get_ner
 from .patterns import STOP_WORDS, find_labelled, find_patterns, ident_after, name_after, name_like, starts_technical
@@ -153,8 +152,8 @@ class TextJudge:
         if confidence < UNSURE:
             hits = self._plausible(text, hits)
         spans += [Span(h.start, h.end, "metadata", h.kind) for h in hits]
-        if not hits:
-            spans += self._age_after_label(text)
+        if not hits and (age := self.meta.age_after_label(text)) is not None:
+            spans.append(Span(age.start, age.end, "metadata", "age"))
         spans += [Span(a, b, "pattern", k) for k, a, b in find_patterns(text)]
         spans += [Span(a, b, "pattern", k) for k, a, b in find_labelled(text, self.allowlist.words)]
         if spans:
@@ -168,19 +167,6 @@ class TextJudge:
             if ents:
                 return Decision(True, "ner", "entity", None, merge_spans(ents, text))
         return Decision(False, "none")
-
-    def _age_after_label(self, text: str) -> list[Span]:
-        """The dataset's age as the second of two words, after a first word that ends in its label misread by one
-        letter ("GORA0e 39": "COR" and "Age 39" read as one line): the label and the age go, what is before
-        the label stays."""
-        words = text.split()
-        bare = self.meta.age_bare
-        if bare is None or len(words) != 2 or words[1].strip(".,;:") != bare or len(words[0]) < 3:
-            return []
-        if min_substring_distance(fold("AGE"), fold(words[0][-3:].upper())) > 1:
-            return []
-        start = text.index(words[0]) + len(words[0]) - 3
-        return [Span(start, len(text), "metadata", "age")]
 
     def _plausible(self, text: str, hits: list[MetaHit]) -> list[MetaHit]:
         """Loose hits (an unsure reading, matched with two edits in five) that technical vocabulary explains

@@ -200,6 +200,18 @@ class MetadataMatcher:
                 hits.append(MetaHit("sex", self.sex_value, m.start(), m.end()))
         return hits
 
+    def age_after_label(self, text: str) -> MetaHit | None:
+        """The dataset's age as the second of two words, after a first word that ends in its label misread by one
+        letter ("GORA0e 39": "COR" and "Age 39" read as one line): the label and the age, not what is before
+        the label. Looser than ``find``'s age forms: the judge asks only when nothing else was found."""
+        words = text.split()
+        if self.age_bare is None or len(words) != 2 or words[1].strip(".,;:") != self.age_bare or len(words[0]) < 3:
+            return None
+        if min_substring_distance(fold("AGE"), fold(words[0][-3:].upper())) > 1:
+            return None
+        start = text.index(words[0]) + len(words[0]) - 3
+        return MetaHit("age", self.age_value, start, len(text))
+
     def _name_piece(self, plain: str, folded: str) -> str | None:
         """The name whose long part (seven letters or more) starts or ends with the whole reading (four letters or
         more, two fifths of the part at least): a vertical "KRISTIANSEN" read as "KRIST" and "NSEN"."""
