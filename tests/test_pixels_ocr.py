@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from pixels_helpers import make_ds
@@ -66,3 +68,27 @@ print("done")
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
     assert r.returncode == 0 and r.stdout.strip() == "done", r.stderr[-2000:]
     assert "Error in" not in r.stderr
+
+
+def test_lanes_asking_at_once_share_one_engine() -> None:
+    """Two lanes of a worker load the engine at the same moment: one engine is loaded, no lane fails (each
+    loading its own once mixed the message classes of two model rewrites: TypeError, quarantined)."""
+    settings = OcrSettings(min_confidence=0.37)  # no other test asks for this one: not loaded yet
+    barrier = threading.Barrier(4)
+    got: list[object] = []
+    errors: list[BaseException] = []
+
+    def ask() -> None:
+        barrier.wait()
+        try:
+            got.append(get_engine(settings))
+        except Exception as e:  # the test reports whatever a lane hit
+            errors.append(e)
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len({id(e) for e in got}) == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import threading
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -96,9 +97,18 @@ def available_engines() -> list[str]:
     return [n for n in BACKENDS if is_available(n)]
 
 
-@functools.cache
+_ENGINES = threading.Lock()
+
+
 def get_engine(settings: OcrSettings) -> OcrEngine:
-    """The engine for ``settings``, created once per process and reused."""
+    """The engine for ``settings``, created once per process and reused: lanes that ask at the same time wait
+    for the one being loaded rather than each loading its own."""
+    with _ENGINES:
+        return _create(settings)
+
+
+@functools.cache
+def _create(settings: OcrSettings) -> OcrEngine:
     mod = _module(settings.engine)
     if not mod.is_available():
         raise OcrUnavailableError(

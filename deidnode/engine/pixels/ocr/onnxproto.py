@@ -8,7 +8,6 @@ unknown fields and written back unchanged. Field numbers are those of onnx.proto
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
@@ -58,8 +57,7 @@ _MESSAGES: dict[str, list[tuple[str, int, int, int, str]]] = {
 _PACKAGE = "deidnode_onnx_subset"
 
 
-@functools.cache
-def _classes() -> dict[str, Any]:
+def _build() -> dict[str, Any]:
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
     fd = descriptor_pb2.FileDescriptorProto(name=f"{_PACKAGE}.proto", package=_PACKAGE, syntax="proto2")
@@ -72,6 +70,15 @@ def _classes() -> dict[str, Any]:
     pool = descriptor_pool.DescriptorPool()
     pool.Add(fd)
     return {msg: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.{msg}")) for msg in _MESSAGES}
+
+
+_CLASSES = _build()
+"""Built once, at import (which Python serialises): messages of two pools built by two threads at once do not
+mix (``MergeFrom`` raises TypeError), and two lanes of a worker load their engine at the same time."""
+
+
+def _classes() -> dict[str, Any]:
+    return _CLASSES
 
 
 def load_model(data: bytes) -> Any:
