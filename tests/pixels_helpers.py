@@ -28,10 +28,16 @@ def burn_mask(texts: list[tuple[str, tuple[int, int]]], size: int = SIZE, fsize:
 
 
 def make_ds(
-    pi: str, texts: list[tuple[str, tuple[int, int]]], *, frames: int = 1, modality: str = "US", size: int = SIZE
+    pi: str,
+    texts: list[tuple[str, tuple[int, int]]],
+    *,
+    frames: int = 1,
+    modality: str = "US",
+    size: int = SIZE,
+    fsize: int = 20,
 ) -> Dataset:
     """An uncompressed dataset of ``pi`` with ``texts`` burned in (bright on a textured background)."""
-    mask = burn_mask(texts, size)
+    mask = burn_mask(texts, size, fsize)
     yy, xx = np.mgrid[0:size, 0:size]
     tex = (40 + 30 * np.sin(xx / 9.0) * np.cos(yy / 13.0)).astype(np.float32)
     ds = Dataset()

@@ -56,6 +56,21 @@ def test_padding_stops_at_technical_text_on_the_next_line() -> None:
     assert changed(before, ds, "W 400 L 40", (10, 44)) == 0.0
 
 
+def test_small_technical_text_just_above_a_phi_line_is_not_taken_into_its_box() -> None:
+    """11 px text, the lines one pixel apart: the detector at the view's own size (512) drew one box over
+    "ETL 16" and the start of the line below, and the name's fill took it; at ``DETECT_MIN_SIDE`` they part."""
+    top, bottom = ("ETL 16", (270, 200)), ("Patient: SMITH JOHN", (229, 210))
+    ds = make_ds("MONOCHROME2", [top, bottom], size=512, fsize=11)
+    before = decode_frames(ds).copy()
+    q, _ = run(ds)
+    assert q is None
+    top_mask = burn_mask([top], 512, 11)
+    assert np.array_equal(decode_frames(ds)[0][top_mask], before[0][top_mask])
+    name_at = 229 + int(burn_mask([("Patient: ", (0, 0))], 512, 11).any(axis=0).nonzero()[0].max()) + 2
+    name_mask = burn_mask([bottom], 512, 11) & (np.arange(512)[None, :] >= name_at)
+    assert np.mean(decode_frames(ds)[0][name_mask] != before[0][name_mask]) > 0.95
+
+
 @pytest.mark.parametrize(
     ("line", "value_at"),
     [("Tech: JONES", 6), ("Scanned by: K. Patel", 12), ("Pt: DOE, JANE", 4), ("Operator MKL", 9)],
