@@ -460,8 +460,8 @@ DETECT_MIN_SIDE = 768
 the text, and lines that nearly touch come apart, so less of the text beside a PHI box is caught in its fill.
 On dev, against 512: technical text kept 0.908 -> 0.928, the image changed away from any text 2.22% -> 1.84%,
 PHI removed the same (0.919 -> 0.918: different segments won and lost, reading noise); 640 kept 8 segments
-more and removed 7 PHI fewer; 1024 kept 2 more than 768 for twice its cost. About 0.045 s more per 512x512 view
-(the detector 36 -> 81 ms)."""
+more and removed 7 PHI fewer; 1024 kept 2 more than 768 for twice its cost. About 0.09 s more per 512x512 view
+(the detector ~40 -> ~100 ms, and more boxes to read: test split 0.369 -> 0.463 s per image)."""
 
 
 def detect_both(engine: Any, view: np.ndarray) -> list[np.ndarray]:

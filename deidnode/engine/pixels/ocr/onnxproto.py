@@ -18,7 +18,7 @@ ATTR_FLOAT = 1
 """AttributeProto.AttributeType FLOAT."""
 
 _OPT, _REP = 1, 3
-_F, _I64, _I32, _STR, _BYTES, _MSG, _ENUM = 2, 3, 5, 9, 12, 11, 14
+_F, _I64, _I32, _STR, _BYTES, _MSG = 2, 3, 5, 9, 12, 11
 
 _MESSAGES: dict[str, list[tuple[str, int, int, int, str]]] = {
     # name: [(field, number, label, type, message type)]
@@ -77,19 +77,11 @@ _CLASSES = _build()
 mix (``MergeFrom`` raises TypeError), and two lanes of a worker load their engine at the same time."""
 
 
-def _classes() -> dict[str, Any]:
-    return _CLASSES
-
-
 def load_model(data: bytes) -> Any:
     """A ModelProto (this subset) parsed from serialised bytes."""
-    model = _classes()["ModelProto"]()
+    model = _CLASSES["ModelProto"]()
     model.ParseFromString(data)
     return model
-
-
-def new_node() -> Any:
-    return _classes()["NodeProto"]()
 
 
 def float_array(tensor: Any) -> np.ndarray | None:
@@ -106,7 +98,7 @@ def float_array(tensor: Any) -> np.ndarray | None:
 
 def float_tensor(values: np.ndarray, name: str) -> Any:
     """A FLOAT TensorProto holding ``values``."""
-    t = _classes()["TensorProto"]()
+    t = _CLASSES["TensorProto"]()
     t.name = name
     t.data_type = FLOAT
     t.dims.extend(int(d) for d in values.shape)
@@ -115,7 +107,7 @@ def float_tensor(values: np.ndarray, name: str) -> Any:
 
 
 def float_attribute(name: str, value: float) -> Any:
-    a = _classes()["AttributeProto"]()
+    a = _CLASSES["AttributeProto"]()
     a.name = name
     a.type = ATTR_FLOAT
     a.f = value
