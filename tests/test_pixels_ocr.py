@@ -92,3 +92,20 @@ def test_lanes_asking_at_once_share_one_engine() -> None:
         t.join()
     assert errors == []
     assert len({id(e) for e in got}) == 1
+
+
+def test_chinese_punctuation_in_a_reading_is_the_ascii_it_looks_like() -> None:
+    """The recogniser also reads Chinese: a comma or full stop beside a name came back as "，" or "。", and
+    "Ref. Phys: l。 Kristlansen" was not taken for a label and a name."""
+    from deidnode.engine.phi import PhiValues
+    from deidnode.engine.pixels.ocr.rapid import latin_punctuation
+    from deidnode.engine.pixels.text.decide import TextJudge
+
+    engine = get_engine(OcrSettings())
+    chars = set(engine._chars)
+    assert not chars & {"。", "，", "：", "（", "）", "、"}
+    assert latin_punctuation("漢") == "漢"  # letters of other scripts stay (a Latin reading is also tried)
+    assert [latin_punctuation(c) for c in "。，：；（）、－／＃"] == list(".,:;(),-/#")
+    judge = TextJudge(PhiValues(person_names=("NAKAMURA^TOMASZ",), name_parts=(), identifiers=(), dates=(), texts=()))
+    line = "".join(latin_punctuation(c) for c in "Ref. Phys: l。 Kristlansen")
+    assert judge.judge(line).phi

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,6 +36,17 @@ REC_HEIGHT = 48
 REC_BATCH = 8
 RETRY_BELOW = 0.85
 """Readings less confident than this are read again with a margin around the line."""
+_CJK_PUNCT = {"\u3002": ".", "\u3001": ",", "\u00b7": ".", "\u2014": "-", "\u2013": "-", "\u2018": "'", "\u2019": "'"}
+
+
+def latin_punctuation(char: str) -> str:
+    """The model's Chinese punctuation and full-width forms as the ASCII they look like ("Moretti，E." is
+    "Moretti,E.", "l。 Kristlansen" is "l. Kristlansen"): the text layers match names and labels in ASCII."""
+    if char in _CJK_PUNCT:
+        return _CJK_PUNCT[char]
+    if len(char) == 1 and 0xFF01 <= ord(char) <= 0xFF5E:
+        return unicodedata.normalize("NFKC", char)
+    return char
 
 
 def is_available() -> bool:
@@ -84,7 +96,7 @@ class RapidEngine:
         self._det_in = self._det.get_inputs()[0].name
         self._rec_in = self._rec.get_inputs()[0].name
         meta = self._rec.get_modelmeta().custom_metadata_map
-        self._chars = ["", *meta["character"].splitlines(), " "]  # CTC blank first, space last
+        self._chars = ["", *map(latin_punctuation, meta["character"].splitlines()), " "]  # CTC blank, space last
         # The model reads Chinese too; faint Latin text is sometimes read as CJK characters. Where a reading
         # holds characters outside Latin scripts, the best reading in Latin characters is also taken, and the
         # more confident of the two kept.
