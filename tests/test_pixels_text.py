@@ -108,6 +108,8 @@ def test_metadata_layer_finds_ids_ages_sex_and_institution(judge, text, kind) ->
         ("2003-02", "date"),
         ("49:05 AM", "time"),
         (":12", "time"),
+        ("50420 AM TI 150", "time"),  # a 12-hour time with its colons lost
+        ("1249PM", "time"),
         ("tor: KRISTIANSEN", "label"),  # "Operator:" cut at the reading's start
         ("Dr, Dubois", "label"),  # the period read as a comma
         ("Sranned by:Strauss", "label"),  # the role word before "by:" misread
@@ -158,6 +160,8 @@ def test_allowlist_keeps_technical_annotation(judge, text) -> None:
         "DLP 120",
         "Im: 12/40",
         "Zoom (150) W 120-1500",
+        "300 AMP",  # digits before AM/PM are a time only where AM/PM stands alone
+        "1300 mA",
     ],
 )
 def test_dotted_technical_text_and_numbers_are_not_read_as_an_address_or_an_age(judge, text) -> None:
@@ -263,6 +267,8 @@ def test_an_identifier_or_date_read_in_part_is_still_phi() -> None:
         ("PERATORNAKAMURA J", "NAKAMURA J"),  # OPERATOR, its first letter lost at the box edge, run into the name
         ("TechJAL", "JAL"),
         ("Phusiciant FERREIRA F", "FERREIRA F"),  # a long role word read with two errors and no colon
+        ("Phusieian: FERREIRA F", "FERREIRA F"),  # two errors and its colon
+        ("Technologlst:JONES", "JONES"),
         ("TECHNIQUE FSE", None),  # no case change at the join of a short role word: a technical word
         ("OPERATOR MODE 2", None),
         ("Nane TANAKA", "TANAKA"),  # a short role word with one letter misread and its colon lost
@@ -347,7 +353,16 @@ def test_a_long_name_part_read_in_pieces_is_known_by_its_start_or_end(text, phi)
     assert (d.phi and d.kind == "name") is phi
 
 
-@pytest.mark.parametrize(("text", "removed"), [("GORA0e 57", "A0e 57"), ("Agc 57", "Agc 57"), ("COR 57", None)])
+@pytest.mark.parametrize(
+    ("text", "removed"),
+    [
+        ("GORA0e 57", "A0e 57"),
+        ("Agc 57", "Agc 57"),
+        ("COR 57", None),
+        ("GOR Ade 57", "Ade 57"),
+        ("Ade 57 T1", "Ade 57"),
+    ],
+)
 def test_the_age_after_its_label_misread_and_run_into_the_word_before_it(judge, text, removed) -> None:
     # "COR" and "Age 57" read as one line, "Age" misread: the label and the age go, "COR" before it stays
     d = judge.judge(text)

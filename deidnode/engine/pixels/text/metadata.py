@@ -201,16 +201,18 @@ class MetadataMatcher:
         return hits
 
     def age_after_label(self, text: str) -> MetaHit | None:
-        """The dataset's age as the second of two words, after a first word that ends in its label misread by one
-        letter ("GORA0e 39": "COR" and "Age 39" read as one line): the label and the age, not what is before
-        the label. Looser than ``find``'s age forms: the judge asks only when nothing else was found."""
-        words = text.split()
-        if self.age_bare is None or len(words) != 2 or words[1].strip(".,;:") != self.age_bare or len(words[0]) < 3:
+        """The dataset's age as a word after one that ends in its label misread by one letter ("GORA0e 39": "COR"
+        and "Age 39" read as one line; "GOR Ade 39"): the label and the age, not what is before the label.
+        Looser than ``find``'s age forms: the judge asks only when nothing else was found."""
+        if self.age_bare is None:
             return None
-        if min_substring_distance(fold("AGE"), fold(words[0][-3:].upper())) > 1:
-            return None
-        start = text.index(words[0]) + len(words[0]) - 3
-        return MetaHit("age", self.age_value, start, len(text))
+        words = [(m.group(), m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+        for (label, a, _b), (age, _c, d) in zip(words, words[1:], strict=False):
+            if age.strip(".,;:") != self.age_bare or len(label) < 3:
+                continue
+            if min_substring_distance(fold("AGE"), fold(label[-3:].upper())) <= 1:
+                return MetaHit("age", self.age_value, a + len(label) - 3, d)
+        return None
 
     def _name_piece(self, plain: str, folded: str) -> str | None:
         """The name whose long part (seven letters or more) starts or ends with the whole reading (four letters or

@@ -36,6 +36,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "time",
         re.compile(r"(?<![\d.])(?:[01]?\d|2[0-3])\s*:\s*[0-5]\d(?:\s*:\s*[0-5]\d)?(?:\s*[AP]M)?(?![\d.])"),
     ),
+    # a 12-hour time whose colons were not read ("50420 AM" of "5:04:20 AM", "1249PM")
+    ("time", re.compile(r"(?<![\d.])(?:[1-9]|1[0-2])[0-5]\d(?:[0-5]\d)?\s*[AP]M(?![A-Z])")),
     # with its label when one was read ("Tel 875-645-3888", "]Te 390-...": the label goes with the number)
     (
         "phone",
@@ -266,7 +268,8 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
             continue
         at = _fused_role(text, m.start(), m.group())
         if at is None and len(m.group()) >= 7 and misread_role(m.group(), edits=2):
-            at = m.end()
+            colon = _LABEL_END.match(up, m.end())  # the name starts past its colon ("Phusieian: JONES")
+            at = colon.end() if colon else m.end()
         span = name_after(text, at, stop) if at is not None else None
         if at is None and misread_role(m.group(), first=True) and _spaced_label(text, m.start(), m.end()):
             # a shorter role word with one letter misread and no colon ("Nane TANAKA"): its first letter
@@ -301,6 +304,7 @@ _COLON_WORD = re.compile(r"(?<![A-Z0-9])([A-Z]{4,12})\s*:")
 _BY_WORD = re.compile(r"(?<![A-Z0-9])([A-Z]{4,10})\s*B[YV]\s*:")
 _TAIL_WORD = re.compile(r"\W*([A-Z]{3,8})\s*:")
 _LONG_WORD = re.compile(r"(?<![A-Z0-9])[A-Z]{4,}")
+_LABEL_END = re.compile(r"\s*[.,:#=-]?")
 
 
 def _fused_role(text: str, start: int, word: str) -> int | None:
