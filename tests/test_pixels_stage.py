@@ -169,9 +169,9 @@ def _misread_dates(monkeypatch) -> None:
     """The first pass reads the date but judges it not PHI (as a misread can): it is kept."""
     real = stage.judge_frame
 
-    def misread(read, judge, policy):
+    def misread(read, judge, policy, changing=frozenset()):
         out = []
-        for f in real(read, judge, policy):
+        for f in real(read, judge, policy, changing):
             if f.decision.kind == "date":
                 f = stage.Finding(f.box, Decision(False, "none"), False, f.frame, (), (f.box.box,))
             out.append(f)
@@ -268,3 +268,32 @@ def test_ner_models_missing_quarantines_with_its_own_code(monkeypatch, tmp_path)
     ds = make_ds("MONOCHROME2", [NAME, KEEP])
     q, _audit = run(ds, stanza_models_dir=tmp_path)
     assert q is not None and q.stage == "pixels" and q.code == "ner_models_missing"
+
+
+def test_text_whose_glyphs_change_between_frames_is_removed_on_every_frame() -> None:
+    """A cine's clock read small comes back as a different misreading on each frame, none of which looks like a
+    time, and it stayed. Text whose own glyphs change between the frames read goes, whatever it reads; static
+    text stays although the anatomy under it moves, and so does a frame counter read surely as one."""
+    n = 4
+    ds = make_ds("MONOCHROME2", [KEEP, OTHER], frames=n)
+    px = decode_frames(ds).copy()
+    yy, xx = np.mgrid[0:320, 0:320]
+    static = burn_mask([KEEP, OTHER])
+    lower = ~static & (yy >= 200)  # the anatomy moves in the lower part, under the static text
+    for f in range(n):
+        moving = (40 + 30 * np.sin((xx + 7 * f) / 9.0) * np.cos(yy / 13.0)) * 20
+        px[f][lower] = moving[lower].astype(np.uint16)
+        for text in ((f"QWZ{'KXVT'[f]}", (12, 120)), (f"Fr {f + 1}/{n}", (170, 120))):
+            px[f][burn_mask([text])] = 4095
+    ds.PixelData = px.tobytes()
+    before = px.copy()
+    q, audit = run(ds)
+    assert q is None
+    out = decode_frames(ds)
+    for f in range(n):
+        clock = burn_mask([(f"QWZ{'KXVT'[f]}", (12, 120))])
+        counter = burn_mask([(f"Fr {f + 1}/{n}", (170, 120))])
+        assert np.all(out[f][clock] != 4095)  # the changing text is gone on every frame
+        assert np.array_equal(out[f][counter], before[f][counter])
+        assert np.array_equal(out[f][static], before[f][static])
+    assert audit["pixels"]["lines_changing"] >= n

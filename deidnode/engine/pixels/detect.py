@@ -799,10 +799,18 @@ def _across(b: Box, vertical: bool) -> int:
     return (b[2] - b[0]) if vertical else (b[3] - b[1])
 
 
-def judge_frame(read: FrameRead, judge: TextJudge, policy: str) -> list[Finding]:
-    """A decision per line, and the pixel boxes that go (``targets``) and stay (``keeps``) under ``policy``."""
+def judge_frame(
+    read: FrameRead, judge: TextJudge, policy: str, changing: frozenset[int] = frozenset()
+) -> list[Finding]:
+    """A decision per line, and the pixel boxes that go (``targets``) and stay (``keeps``) under ``policy``.
+
+    ``changing``: lines whose glyphs change between frames (``changing.py``): a clock, PHI whatever it reads."""
     lines = list(read.lines)
     decisions = [judge.judge(ln.text, ln.confidence) for ln in lines]
+    for k in changing:
+        if not decisions[k].phi and policy != "off":
+            n = len(lines[k].text)
+            decisions[k] = Decision(True, "pattern", "changing", None, (Span(0, n, "pattern", "changing"),))
     for k, alt in read.alternates.items():  # a second reading of an unsure line: PHI in either counts
         if not decisions[k].phi:
             d2 = judge.judge(alt.text, alt.confidence)

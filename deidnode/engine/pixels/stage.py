@@ -21,6 +21,7 @@ from ...reasons import Code, Stage
 from ..keys import Keys
 from ..policy import Policy
 from ..result import Quarantine
+from .changing import changing_lines
 from .codec import PixelCodecError, decode_frames, encode_frames, fill_value
 from .codec._info import PixelInfo
 from .cover import cover_glyphs
@@ -220,8 +221,14 @@ def _clean(
             a["frames_read"] = len(reads)
             seconds["scan"] = time.perf_counter() - t
         t = time.perf_counter()
+        moving = changing_lines(
+            {r.frame: r.view for r in reads},
+            {r.frame: r.lines for r in reads},
+            lambda ln: ln.confidence >= UNSURE and judge.judge(ln.text, ln.confidence).allowlisted,
+        )
+        a["lines_changing"] = sum(len(v) for v in moving.values())
         for r in reads:
-            findings.extend(judge_frame(r, judge, s.policy))
+            findings.extend(judge_frame(r, judge, s.policy, frozenset(moving.get(r.frame, ()))))
         seconds["decide"] = time.perf_counter() - t
         if findings_out is not None:
             findings_out.extend(findings)

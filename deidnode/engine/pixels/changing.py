@@ -1,0 +1,106 @@
+"""Text whose own glyphs change between the frames of a cine: a clock, a timer, a counter.
+
+An ultrasound cine burns the time into every frame, and it ticks. Read small, outlined or coloured, a clock
+comes back as a different misreading on each frame ("00-1", "nar1-0", "T-r1-51"): no single reading looks like a
+time, and it stayed. The pixels say what the readings cannot: the glyphs of static text are the same on every
+frame, those of a clock are not. A line whose ink changes between the frames that were read while its
+surroundings stay still, and whose readings differ, is removed, unless one of its readings is sure technical
+annotation (a frame counter "Fr 12/24" read at 0.9 or more, which the allow-list keeps). Text over moving
+anatomy is not judged here: its surroundings change too, and static text there reads a little differently on
+each frame ("Gn 60", "6n 60").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .ocr import TextBox
+from .redact import Box, intersects
+from .words import ink_mask
+
+CHANGING = 0.04
+"""A line changes when at least this share of its ink pixels (in either frame) differ between two frames."""
+MOVING_BACKGROUND = 0.02
+"""Text whose surroundings (a ring one text height wide) change in more than this share of their pixels is not
+judged: anatomy moves under and around it."""
+COMPARED = 3
+"""Each line is compared with this many other frames read, spread over the cine (first and last included)."""
+SAME_PLACE = 0.5
+"""Two readings on two frames are of one line when their boxes overlap by this share of the smaller box."""
+
+
+def _overlap_share(a: Box, b: Box) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return w * h / max(small, 1)
+
+
+def _diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    d = np.abs(a.astype(np.int16) - b.astype(np.int16))
+    return d.max(axis=-1) if d.ndim == 3 else d
+
+
+def ink_changes(a: np.ndarray, b: np.ndarray, box: Box) -> float:
+    """Share of the ink pixels of ``box`` (ink in either frame ``a`` or ``b``, as displayed) that differ by half
+    the text's contrast or more (at least 24 levels); 0 when the image around the box changes too (anatomy
+    moving under and around the text: glyphs that change cannot be told apart from it)."""
+    x0, y0, x1, y1 = box
+    ca, cb = a[y0:y1, x0:x1], b[y0:y1, x0:x1]
+    if a.shape != b.shape or ca.size == 0:
+        return 0.0
+    h = max(2, min(x1 - x0, y1 - y0))
+    rx0, ry0, rx1, ry1 = max(0, x0 - h), max(0, y0 - h), min(a.shape[1], x1 + h), min(a.shape[0], y1 + h)
+    ring = np.ones((ry1 - ry0, rx1 - rx0), bool)
+    ring[y0 - ry0 : y1 - ry0, x0 - rx0 : x1 - rx0] = False
+    if ring.any() and float((_diff(a[ry0:ry1, rx0:rx1], b[ry0:ry1, rx0:rx1])[ring] >= 24).mean()) > MOVING_BACKGROUND:
+        return 0.0
+    ink = ink_mask(ca, 12) | ink_mask(cb, 12)
+    if not ink.any():
+        return 0.0
+    fa = ca.reshape(ca.shape[0], ca.shape[1], -1).astype(np.int16)
+    bg = np.median(fa.reshape(-1, fa.shape[-1]), axis=0)
+    contrast = float(np.abs(fa - bg).max(axis=-1)[ink].max())
+    return float((_diff(ca, cb)[ink] >= max(24.0, 0.5 * contrast)).mean())
+
+
+def changing_lines(
+    views: dict[int, np.ndarray], lines: dict[int, list[TextBox]], sure: Callable[[TextBox], bool]
+) -> dict[int, set[int]]:
+    """Per frame read, the indices of its lines whose ink changes between that frame and another one read, whose
+    readings at that place differ between frames (static text over moving anatomy reads the same on every frame)
+    and none of whose readings is ``sure`` technical annotation.
+
+    ``views``: the frames read, as displayed; ``lines``: what was read on each."""
+    out: dict[int, set[int]] = {}
+    if len(views) < 2:
+        return out
+    for f, lns in lines.items():
+        others = sorted(g for g in views if g != f)
+        n = min(COMPARED, len(others))
+        others = [others[round(i * (len(others) - 1) / max(n - 1, 1))] for i in range(n)]
+        for k, ln in enumerate(lns):
+            if not any(ink_changes(views[f], views[g], ln.box) >= CHANGING for g in others):
+                continue
+            place = [lines[g][j] for g, j in _same_place(lines, ln.box)]
+            if len({_plain(o.text) for o in place}) > 1 and not any(sure(o) for o in place):
+                out.setdefault(f, set()).add(k)
+    return out
+
+
+def _plain(text: str) -> str:
+    return "".join(text.split()).upper()
+
+
+def _same_place(lines: dict[int, list[TextBox]], box: Box) -> list[tuple[int, int]]:
+    """(frame, index) of every reading of the place of ``box``, on any frame read."""
+    return [
+        (g, j)
+        for g, lns in lines.items()
+        for j, o in enumerate(lns)
+        if intersects(o.box, box) and _overlap_share(o.box, box) >= SAME_PLACE
+    ]

@@ -1,0 +1,45 @@
+"""Text whose own glyphs change between frames (pixels/changing.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+from pixels_helpers import burn_mask
+
+from deidnode.engine.pixels.changing import CHANGING, changing_lines, ink_changes
+from deidnode.engine.pixels.ocr import TextBox
+
+
+def _frame(text: str, shift: int = 0, noise: int = 0, seed: int = 0) -> np.ndarray:
+    yy, xx = np.mgrid[0:60, 0:200]
+    img = 40 + 30 * np.sin((xx + shift) / 9.0) * np.cos(yy / 13.0)
+    img[burn_mask([(text, (10, 10))], size=200, fsize=20)[:60]] = 230
+    if noise:
+        img += np.random.default_rng(seed).integers(-noise, noise + 1, img.shape)
+    return img.clip(0, 255).astype(np.uint8)
+
+
+BOX = (8, 8, 110, 34)
+
+
+def test_static_glyphs_do_not_change_with_compression_noise_and_a_ticking_clock_does() -> None:
+    a = _frame("12:49:53")
+    assert ink_changes(a, _frame("12:49:53", noise=10, seed=1), BOX) < CHANGING
+    assert ink_changes(a, _frame("12:49:54"), BOX) >= CHANGING  # the clock ticked: one digit
+    assert ink_changes(a, a[:, :-1], BOX) == 0.0  # frames of different shapes are not compared
+
+
+def test_text_over_moving_anatomy_is_not_judged() -> None:
+    # the anatomy moves under and around the text: whether its glyphs changed cannot be told
+    assert ink_changes(_frame("12:49:53"), _frame("12:49:53", shift=11), BOX) == 0.0
+    assert ink_changes(_frame("12:49:53"), _frame("12:49:54", shift=11), BOX) == 0.0
+
+
+def test_a_changing_line_is_not_removed_when_one_of_its_readings_is_sure_technical_text() -> None:
+    views = {0: _frame("Fr 1/24"), 1: _frame("Fr 2/24")}
+    lines = {f: [TextBox(*BOX, f"Fr {f + 1}/24", 0.95)] for f in views}
+    assert changing_lines(views, lines, lambda ln: ln.confidence >= 0.9) == {}
+    assert changing_lines(views, lines, lambda ln: False) == {0: {0}, 1: {0}}
+    assert changing_lines({0: views[0]}, {0: lines[0]}, lambda ln: False) == {}  # one frame: nothing changes
+    # pixels that change under a line read the same on every frame: anatomy moving under static text
+    same = {f: [TextBox(*BOX, "Gn 60", 0.98)] for f in views}
+    assert changing_lines(views, same, lambda ln: False) == {}
