@@ -97,6 +97,7 @@ def test_metadata_layer_finds_ids_ages_sex_and_institution(judge, text, kind) ->
         ("Age 82", "age"),
         ("043Y", "age"),
         ("61Y F", "age"),
+        ("34YM", "age"),  # the space between age and sex not read
         ("www.northfield-clinic.org", "email"),
         ("646) 244", "phone"),  # the area code and the exchange, the rest read apart
         (".28 PM", "time"),  # the hour lost
@@ -313,7 +314,12 @@ def test_an_unsure_reading_matches_a_name_only_with_two_thirds_of_its_length() -
 
 
 def test_a_phone_number_goes_with_its_label_and_an_initial_read_as_a_digit_with_the_name(judge) -> None:
-    for text, value in [("Tel 555-123-4567", "Tel 555-123-4567"), ("SMITH 7", "SMITH 7"), ("SMITH 7 W 400", "SMITH")]:
+    for text, value in [
+        ("Tel 555-123-4567", "Tel 555-123-4567"),
+        ("Te1 555-123-4567", "Te1 555-123-4567"),  # its l read as a 1
+        ("SMITH 7", "SMITH 7"),
+        ("SMITH 7 W 400", "SMITH"),
+    ]:
         assert [text[s.start : s.end] for s in judge.judge(text).spans] == [value]
 
 

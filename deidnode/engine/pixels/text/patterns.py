@@ -42,7 +42,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "phone",
         re.compile(
-            r"(?:(?<![A-Z])(?:TEL|TE|PH|PHONE|FAX)\s*[.:#]?\s*)?"
+            r"(?:(?<![A-Z])(?:TE[L1I|]?|PH|PHONE|FAX)\s*[.:#]?\s*)?"
             r"(?<!\d)(?:\+\s*\d{1,3}[\s.-]*)?\(?\d{3}\)?[\s.-]*\d{3}[\s.-]*\d{4}(?!\d)"
         ),
     ),
@@ -54,7 +54,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("age", re.compile(r"(?<![\w.])\d{3}Y(?![A-Z0-9])")),
     # the unit of an age whose number was not read: it goes, and the removal follows the row to the number
     ("age", re.compile(r"(?<![A-Z0-9])(?:YRS|YEARS)(?![A-Z])")),
-    ("age", re.compile(r"(?<![\w.])\d{1,3}\s*Y\s+[MF](?![\w])")),
+    ("age", re.compile(r"(?<![\w.])\d{1,3}\s*Y\s*[MF](?![\w])")),
     ("age", re.compile(r"(?<![A-Z])AGE\s*:?\s*\d{1,3}(?![\d.])")),
     ("digits", re.compile(r"\d{6,}")),
     # pieces of a value that a reader split or cut (a vertical line read in parts, a line's start lost), as
