@@ -380,3 +380,43 @@ def test_the_other_piece_of_a_name_read_in_two_goes_with_it_whatever_its_ink() -
     phi = PhiValues(person_names=("KRISTIANSEN^PAULO",), name_parts=("KRISTIANSEN", "PAULO"))
     findings = judge_frame(FrameRead(0, lines, [], view), TextJudge(phi), "phi")
     assert [f.redact for f in findings] == [True, True]
+
+
+def test_a_vertical_line_is_judged_in_its_reading_the_other_way_up_too() -> None:
+    """A vertical phone number read down the image as "7199-247-199 184" (0.67) and up it as "2N 661-427614"
+    (0.60): only the less confident reading holds the number, and the line stayed. Both readings are judged."""
+    from deidnode.engine.pixels.detect import read_frame
+
+    other = TextBox(100, 10, 112, 110, "2N 661-427614", 0.6, (), True)
+    line = TextBox(100, 10, 112, 110, "7199-247-199 184", 0.67, (), True, other)
+
+    class Engine:
+        name = "stub"
+
+        def detect(self, image, min_side=512, max_side=1536):
+            return [np.array([[100, 10], [112, 10], [112, 110], [100, 110]], np.float32)]
+
+        def read_boxes(self, image, quads, prepare=None):
+            return [line]
+
+    read = read_frame(np.zeros((128, 128), np.uint8), Engine(), 0)
+    assert read.alternates == {0: other}
+    (finding,) = judge_frame(read, TextJudge(PhiValues()), "phi")
+    assert finding.redact and finding.box.text == "2N 661-427614"
+
+
+def test_rapidocr_gives_a_vertical_line_its_reading_the_other_way_up() -> None:
+    from PIL import Image, ImageDraw
+    from pixels_helpers import font
+
+    from deidnode.config import OcrSettings
+    from deidnode.engine.pixels.ocr import get_engine
+
+    img = Image.new("L", (200, 40), 0)
+    ImageDraw.Draw(img).text((6, 8), "6089 1961", fill=255, font=font(20))  # digits read either way up
+    view = np.ascontiguousarray(np.rot90(np.asarray(img), 1))  # reads up the image
+    engine = get_engine(OcrSettings())
+    (line,) = engine.read_boxes(view, [np.array([[0, 0], [40, 0], [40, 200], [0, 200]], np.float32)])
+    assert line.vertical and line.text == "6089 1961"
+    assert line.other is not None and line.other.vertical and line.other.text == "1961 6809"
+    assert line.other.confidence <= line.confidence

@@ -520,7 +520,11 @@ def read_frame(view: np.ndarray, engine: OcrEngine, frame: int) -> FrameRead:
             continue
         kept.append(ln)
     seconds["crops"] = time.perf_counter() - t
-    return FrameRead(frame, kept + extra, unread, view, regions, crops, seconds)
+    read = FrameRead(frame, kept + extra, unread, view, regions, crops, seconds)
+    for k, ln in enumerate(read.lines):  # a vertical line read the other way up: PHI in either reading counts
+        if ln.other is not None:
+            read.alternates[k] = ln.other
+    return read
 
 
 SOLID = 0.75

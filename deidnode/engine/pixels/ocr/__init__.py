@@ -39,6 +39,8 @@ class TextBox:
     confidence: float
     char_pos: tuple[float, ...] = ()
     vertical: bool = False
+    other: TextBox | None = None
+    """A vertical line's reading the other way up (the less confident one), judged beside this one."""
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -61,6 +63,7 @@ class TextBox:
             self.confidence,
             tuple(p * scale + off for p in self.char_pos),
             self.vertical,
+            self.other.shifted(dx, dy, scale) if self.other is not None else None,
         )
 
 

@@ -225,20 +225,39 @@ class RapidEngine:
                 a, b = res[k], res[k + 1]
                 k += 2
                 # rot90 once (counter-clockwise) reads a line running down the image; three times, up it
-                if a[1] >= b[1]:
-                    text, conf, pos = a[0], a[1], [y0 + p for p in a[2]]
-                else:
-                    text, conf, pos = b[0], b[1], [y1 - p for p in b[2]]
+                down = (a[0], a[1], [y0 + p for p in a[2]])
+                up = (b[0], b[1], [y1 - p for p in b[2]])
+                (text, conf, pos), (t2, c2, p2) = (down, up) if a[1] >= b[1] else (up, down)
+                other = self._line(x0, y0, x1, y1, t2, c2, p2, True, None)
             else:
                 text, conf, pos = res[k]
                 k += 1
                 pos = [x0 + p for p in pos]
-            lead = len(text) - len(text.lstrip())
-            text = text.strip()
-            if not text or conf < self.min_confidence:
-                continue
-            out.append(TextBox(x0, y0, x1, y1, text, conf, tuple(pos[lead : lead + len(text)]), vertical))
+                other = None
+            line = self._line(x0, y0, x1, y1, text, conf, pos, vertical, other)
+            if line is not None:
+                out.append(line)
         return out
+
+    def _line(
+        self,
+        x0: int,
+        y0: int,
+        x1: int,
+        y1: int,
+        text: str,
+        conf: float,
+        pos: list[float],
+        vertical: bool,
+        other: TextBox | None,
+    ) -> TextBox | None:
+        """A reading as a line (``other``: a vertical line's reading the other way up), or None when it is empty
+        or less confident than ``min_confidence``."""
+        lead = len(text) - len(text.lstrip())
+        text = text.strip()
+        if not text or conf < self.min_confidence:
+            return None
+        return TextBox(x0, y0, x1, y1, text, conf, tuple(pos[lead : lead + len(text)]), vertical, other)
 
     def read(self, image: np.ndarray) -> list[TextBox]:
         return self.read_boxes(image, self.detect(image, min_side=512))
