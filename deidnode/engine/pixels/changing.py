@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .ocr import TextBox
-from .redact import Box, intersects
+from .redact import Box
 from .words import ink_mask
 
 CHANGING = 0.04
@@ -72,8 +72,8 @@ def changing_lines(
     views: dict[int, np.ndarray], lines: dict[int, list[TextBox]], sure: Callable[[TextBox], bool]
 ) -> dict[int, set[int]]:
     """Per frame read, the indices of its lines whose ink changes between that frame and another one read, whose
-    readings at that place differ between frames (static text over moving anatomy reads the same on every frame)
-    and none of whose readings is ``sure`` technical annotation.
+    readings at that place differ between frames (a line read the same on every frame is not a clock), and none
+    of whose readings is ``sure`` technical annotation.
 
     ``views``: the frames read, as displayed; ``lines``: what was read on each."""
     out: dict[int, set[int]] = {}
@@ -98,9 +98,4 @@ def _plain(text: str) -> str:
 
 def _same_place(lines: dict[int, list[TextBox]], box: Box) -> list[tuple[int, int]]:
     """(frame, index) of every reading of the place of ``box``, on any frame read."""
-    return [
-        (g, j)
-        for g, lns in lines.items()
-        for j, o in enumerate(lns)
-        if intersects(o.box, box) and _overlap_share(o.box, box) >= SAME_PLACE
-    ]
+    return [(g, j) for g, lns in lines.items() for j, o in enumerate(lns) if _overlap_share(o.box, box) >= SAME_PLACE]

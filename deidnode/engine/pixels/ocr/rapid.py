@@ -36,14 +36,16 @@ REC_HEIGHT = 48
 REC_BATCH = 8
 RETRY_BELOW = 0.85
 """Readings less confident than this are read again with a margin around the line."""
-_CJK_PUNCT = {"\u3002": ".", "\u3001": ",", "\u00b7": ".", "\u2014": "-", "\u2013": "-", "\u2018": "'", "\u2019": "'"}
+# punctuation the recogniser's dictionary holds outside ASCII: the Chinese full stop and comma, a middle dot,
+# dashes and curly quotes
+_ASCII_OF = {"\u3002": ".", "\u3001": ",", "\u00b7": ".", "\u2014": "-", "\u2013": "-", "\u2018": "'", "\u2019": "'"}
 
 
 def latin_punctuation(char: str) -> str:
     """The model's Chinese punctuation and full-width forms as the ASCII they look like ("Moretti，E." is
     "Moretti,E.", "l。 Kristlansen" is "l. Kristlansen"): the text layers match names and labels in ASCII."""
-    if char in _CJK_PUNCT:
-        return _CJK_PUNCT[char]
+    if char in _ASCII_OF:
+        return _ASCII_OF[char]
     if len(char) == 1 and 0xFF01 <= ord(char) <= 0xFF5E:
         return unicodedata.normalize("NFKC", char)
     return char
