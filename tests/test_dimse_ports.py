@@ -213,3 +213,39 @@ def test_a_rejection_answered_before_pynetdicom_looks_is_still_a_rejection(serve
     with pytest.raises(Rejected) as e:
         requestor("pynetdicom").open(_peer(port), [(CTImageStorage, [ExplicitVRLittleEndian])])
     assert (e.value.result, e.value.source, e.value.diagnostic) == (1, 1, 3)
+
+
+def test_a_connection_reset_before_the_association_starts_fails_it_instead_of_hanging(monkeypatch):
+    """Seen in CI: the destination was killed just after the requestor's TCP connect. Reporting the connection
+    to pynetdicom asked the dead socket for its peer's address; the OSError ended pynetdicom's reactor thread and
+    ``AE.associate`` waited for it forever: a worker hung and its instances stayed in the spool."""
+    from deidnode.dimse import pynetdicom_requestor
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    real = socket.create_connection
+
+    class Reset(socket.socket):
+        def getpeername(self):
+            raise ConnectionResetError(104, "reset by peer")
+
+    def connect_then_reset(address, timeout=None):
+        return Reset(fileno=real(address, timeout=timeout).detach())
+
+    monkeypatch.setattr(pynetdicom_requestor.socket, "create_connection", connect_then_reset)
+    outcome: list[BaseException] = []
+
+    def open_():
+        try:
+            requestor("pynetdicom").open(_peer(port), [(CTImageStorage, [ExplicitVRLittleEndian])])
+        except BaseException as e:  # noqa: BLE001 - what it raised is the result
+            outcome.append(e)
+
+    t = threading.Thread(target=open_, daemon=True)
+    try:
+        t.start()
+        t.join(15)
+        assert not t.is_alive(), "open() hung"
+    finally:
+        listener.close()
+    assert len(outcome) == 1 and isinstance(outcome[0], LinkFailed)

@@ -44,10 +44,21 @@ class _ConnectedSocket(AssociationSocket):
         return self._connected
 
     def connect(self, primitive: Any) -> None:
+        """Reports the connection as made (Evt2), or as failed (Evt17) when the peer reset it meanwhile: an
+        exception here would end pynetdicom's reactor thread, and ``AE.associate`` would wait for it forever."""
         assert self.socket is not None
-        self.socket.settimeout(None)
+        try:
+            self.socket.settimeout(None)
+            address = self.socket.getpeername()[:2]
+        except OSError:
+            self._shutdown_socket()
+            self.socket = None
+            primitive.result = "Evt17"  # transport connection closed (PS3.8 Table 9-10)
+            self.provider_queue.put(primitive)
+            self._ready.set()
+            return
         self._is_connected = True
-        evt.trigger(self.assoc, evt.EVT_CONN_OPEN, {"address": self.socket.getpeername()[:2]})
+        evt.trigger(self.assoc, evt.EVT_CONN_OPEN, {"address": address})
         primitive.result = "Evt2"  # transport connection confirmed (PS3.8 Table 9-10)
         self.provider_queue.put(primitive)
         self._ready.set()
