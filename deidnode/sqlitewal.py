@@ -3,7 +3,8 @@
 Switching a database to WAL needs an exclusive lock, and SQLite answers "database is locked" at once, without
 waiting out the busy timeout, while another connection is creating or switching the same file. Every lane of
 every worker opens the lexicon and mapping store when it starts, so a fresh node used to lose a lane to that race
-(seen in CI). The switch is made only when the file is not in WAL mode yet, and retried until ``timeout``.
+(seen in CI); the switch can also fail with "disk I/O error" then. The switch is made only when the file is not in
+WAL mode yet, and retried until ``timeout``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ def connect_wal(
     return conn
 
 
+_RACED_IO = frozenset({"SQLITE_IOERR_RDLOCK", "SQLITE_IOERR_DELETE_NOENT"})
+""""disk I/O error" answers to the switch while other connections create and switch the same fresh file (a
+fresh node's lanes opening the lexicon together: seen on the README's first command, one start in three)."""
+
+
 def _switch_to_wal(conn: sqlite3.Connection, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     pause = 0.005
@@ -48,7 +54,8 @@ def _switch_to_wal(conn: sqlite3.Connection, timeout: float) -> None:
                 return
             raise sqlite3.OperationalError(f"journal mode stayed {mode}")  # e.g. a file system without locks
         except sqlite3.OperationalError as e:
-            if "locked" not in str(e) and "busy" not in str(e) or time.monotonic() >= deadline:
+            transient = "locked" in str(e) or "busy" in str(e) or getattr(e, "sqlite_errorname", "") in _RACED_IO
+            if not transient or time.monotonic() >= deadline:
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 0.2)

@@ -71,3 +71,41 @@ def test_connect_wal_gives_up_after_its_timeout_on_a_file_held_locked(tmp_path):
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+class _RacedOnce:
+    """A connection whose first switch to WAL fails as a fresh node's lanes saw it ("disk I/O error")."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.calls = name, 0
+
+    def execute(self, sql: str):
+        self.calls += 1
+        if sql == "PRAGMA journal_mode":
+            return _Row("delete")
+        if self.calls <= 2:
+            e = sqlite3.OperationalError("disk I/O error")
+            e.sqlite_errorname = self.name
+            raise e
+        return _Row("wal")
+
+
+class _Row:
+    def __init__(self, v: str) -> None:
+        self.v = v
+
+    def fetchone(self):
+        return (self.v,)
+
+
+@pytest.mark.parametrize("name", ["SQLITE_IOERR_RDLOCK", "SQLITE_IOERR_DELETE_NOENT"])
+def test_the_switch_to_wal_outlasts_the_io_errors_of_lanes_creating_the_file_together(name):
+    # seen on a fresh node: two lanes' first "PRAGMA journal_mode=WAL" on the new lexicon failed, the lanes died
+    from deidnode.sqlitewal import _switch_to_wal
+
+    conn = _RacedOnce(name)
+    _switch_to_wal(conn, timeout=5)  # type: ignore[arg-type]
+    assert conn.calls == 4  # failed once, asked again, switched
+    other = _RacedOnce("SQLITE_IOERR_WRITE")  # a real I/O error is not retried
+    with pytest.raises(sqlite3.OperationalError):
+        _switch_to_wal(other, timeout=5)  # type: ignore[arg-type]
