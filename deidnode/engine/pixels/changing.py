@@ -17,8 +17,8 @@ from collections.abc import Callable
 import numpy as np
 
 from .ocr import TextBox
-from .redact import Box
-from .words import ink_mask
+from .redact import Box, inside_share
+from .words import background_distance, ink_mask
 
 CHANGING = 0.04
 """A line changes when at least this share of its ink pixels (in either frame) differ between two frames."""
@@ -29,15 +29,6 @@ COMPARED = 3
 """Each line is compared with this many other frames read, spread over the cine (first and last included)."""
 SAME_PLACE = 0.5
 """Two readings on two frames are of one line when their boxes overlap by this share of the smaller box."""
-
-
-def _overlap_share(a: Box, b: Box) -> float:
-    w = min(a[2], b[2]) - max(a[0], b[0])
-    h = min(a[3], b[3]) - max(a[1], b[1])
-    if w <= 0 or h <= 0:
-        return 0.0
-    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return w * h / max(small, 1)
 
 
 def _diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -62,9 +53,7 @@ def ink_changes(a: np.ndarray, b: np.ndarray, box: Box) -> float:
     ink = ink_mask(ca, 12) | ink_mask(cb, 12)
     if not ink.any():
         return 0.0
-    fa = ca.reshape(ca.shape[0], ca.shape[1], -1).astype(np.int16)
-    bg = np.median(fa.reshape(-1, fa.shape[-1]), axis=0)
-    contrast = float(np.abs(fa - bg).max(axis=-1)[ink].max())
+    contrast = float(background_distance(ca)[ink].max())
     return float((_diff(ca, cb)[ink] >= max(24.0, 0.5 * contrast)).mean())
 
 
@@ -98,4 +87,9 @@ def _plain(text: str) -> str:
 
 def _same_place(lines: dict[int, list[TextBox]], box: Box) -> list[tuple[int, int]]:
     """(frame, index) of every reading of the place of ``box``, on any frame read."""
-    return [(g, j) for g, lns in lines.items() for j, o in enumerate(lns) if _overlap_share(o.box, box) >= SAME_PLACE]
+    return [
+        (g, j)
+        for g, lns in lines.items()
+        for j, o in enumerate(lns)
+        if max(inside_share(o.box, box), inside_share(box, o.box)) >= SAME_PLACE
+    ]

@@ -24,7 +24,7 @@ import numpy as np
 from . import glyphs
 from .glyphs import TextRegion
 from .ocr import OcrEngine, TextBox
-from .redact import Box, intersects, transposed
+from .redact import Box, inside_share, intersects, transposed
 from .text import Decision, TextJudge
 from .text.decide import Span
 from .text.metadata import MetaHit, words_of_value
@@ -501,7 +501,7 @@ def read_frame(view: np.ndarray, engine: OcrEngine, frame: int) -> FrameRead:
     unread: list[TextRegion] = []
     todo: list[Any] = []
     for r in regions:  # regions overlapping each other: the best scoring first, the rest only if still needed
-        if not covered(r.box, lines, region=r) and not any(_inside_share(r.box, o.box) > 0.7 for o in todo):
+        if not covered(r.box, lines, region=r) and not any(inside_share(r.box, o.box) > 0.7 for o in todo):
             todo.append(r)
     for r, got in zip(todo, _recognize_regions(engine, view, todo), strict=True):
         if got is not None and not covered(r.box, extra, share=0.7):
@@ -513,7 +513,7 @@ def read_frame(view: np.ndarray, engine: OcrEngine, frame: int) -> FrameRead:
     # nonsense, and as text that stays it would stop the padding of the real lines)
     kept = []
     for ln in lines:
-        inner = [e for e in extra if _inside_share(e.box, ln.box) >= 0.7 and e.vertical == ln.vertical]
+        inner = [e for e in extra if inside_share(e.box, ln.box) >= 0.7 and e.vertical == ln.vertical]
         rows_ = {(e.x0, e.x1) if ln.vertical else (e.y0, e.y1) for e in inner}
         stacked = any(b0 >= a1 for a0, a1 in rows_ for b0, _b1 in rows_)
         if stacked or (inner and sum(len(e.text) for e in inner) > 2 * len(ln.text)):
@@ -566,13 +566,6 @@ def trim_unread(u: TextRegion, lines: list[TextBox]) -> TextRegion | None:
     if (y0, y1) == (u.y0, u.y1):
         return u
     return TextRegion(u.x0, y0, u.x1, y1, u.vertical, u.glyphs, u.height, u.score)
-
-
-def _inside_share(a: Box, b: Box) -> float:
-    """Share of ``a``'s area inside ``b``."""
-    ix = min(a[2], b[2]) - max(a[0], b[0])
-    iy = min(a[3], b[3]) - max(a[1], b[1])
-    return ix * iy / max(_area(a), 1) if ix > 0 and iy > 0 else 0.0
 
 
 def _right_of(lab: TextBox, lines: list[TextBox]) -> int | None:
@@ -794,7 +787,7 @@ def _cross_readings(lines: list[TextBox], decisions: list[Decision]) -> None:
             if not ln.vertical or not decisions[k].phi:
                 continue
             reach = int(END_PAD * (ln.x1 - ln.x0))  # at its ends too: where the reader lost the line's glyphs
-            if _inside_share(o.box, (ln.x0, ln.y0 - reach, ln.x1, ln.y1 + reach)) >= 0.5:
+            if inside_share(o.box, (ln.x0, ln.y0 - reach, ln.x1, ln.y1 + reach)) >= 0.5:
                 decisions[j] = _piece_of(decisions[k].kind, o.text)
                 break
 
@@ -812,7 +805,7 @@ def judge_frame(
     lines = list(read.lines)
     decisions = [judge.judge(ln.text, ln.confidence) for ln in lines]
     for k in changing:
-        if not decisions[k].phi and policy != "off":
+        if not decisions[k].phi:
             n = len(lines[k].text)
             decisions[k] = Decision(True, "pattern", "changing", None, (Span(0, n, "pattern", "changing"),))
     for k, alt in read.alternates.items():  # a second reading of an unsure line: PHI in either counts

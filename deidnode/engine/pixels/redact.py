@@ -21,6 +21,13 @@ def intersects(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
+def inside_share(a: Box, b: Box) -> float:
+    """Share of ``a``'s area inside ``b``."""
+    ix = min(a[2], b[2]) - max(a[0], b[0])
+    iy = min(a[3], b[3]) - max(a[1], b[1])
+    return ix * iy / max((a[2] - a[0]) * (a[3] - a[1]), 1) if ix > 0 and iy > 0 else 0.0
+
+
 def transposed(b: Box) -> Box:
     """``b`` on the transposed image (rows and columns swapped): vertical lines are handled as horizontal ones."""
     return (b[1], b[0], b[3], b[2])

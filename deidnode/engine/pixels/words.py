@@ -112,7 +112,8 @@ def word_spans(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def _distance(crop: np.ndarray) -> np.ndarray:
+def background_distance(crop: np.ndarray) -> np.ndarray:
+    """Per pixel, how far ``crop`` is from its median (its background), in the channel where it is farthest."""
     c = crop.reshape(crop.shape[0], crop.shape[1], -1).astype(np.int16)
     bg = np.median(c.reshape(-1, c.shape[-1]), axis=0)
     return np.abs(c - bg).max(axis=-1)
@@ -121,7 +122,7 @@ def _distance(crop: np.ndarray) -> np.ndarray:
 def ink_mask(crop: np.ndarray, floor: int, share: float = 0.35) -> np.ndarray:
     """Pixels of ``crop`` far from its most common value (its background) in any channel: at least ``floor``
     levels, and at least ``share`` of the farthest."""
-    dist = _distance(crop)
+    dist = background_distance(crop)
     return np.asarray(dist >= max(floor, share * float(dist.max())))
 
 
@@ -146,7 +147,7 @@ def not_slabs(mask: np.ndarray) -> np.ndarray:
 def glyph_mask(crop: np.ndarray, floor: int, share: float = 0.35) -> np.ndarray:
     """``ink_mask`` measured without slabs (``not_slabs``): faint text on a label box that the crop overhangs is
     ink, the darker image beyond the box is not."""
-    dist = _distance(crop)
+    dist = background_distance(crop)
     far = dist >= max(floor, share * float(dist.max()))
     slabs = far & ~not_slabs(far)
     if not slabs.any() or slabs.all():
