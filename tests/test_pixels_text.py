@@ -277,6 +277,12 @@ def test_an_identifier_or_date_read_in_part_is_still_phi() -> None:
         ("Nane tanaka", None),  # not before a capitalised word
         ("SAME DAY", None),
         ("LANE 2", None),
+        ("Sumoed by Faulo Moretti", "Faulo Moretti"),  # "Scanned by", the verb misread: who did it follows
+        ("vowed by AIeYBDPOA", "AIeYBDPOA"),
+        ("Sammed by: TararA ?", "TararA"),
+        ("Sumoedby: JONES", "JONES"),
+        ("STANDBY MODE", None),  # "by" inside a word
+        ("Gain by 3 dB", None),  # no name after it
     ],
 )
 def test_a_role_word_run_into_the_name_or_misread_still_labels_it(text, value) -> None:
@@ -373,3 +379,42 @@ def test_the_age_after_its_label_misread_and_run_into_the_word_before_it(judge, 
     # "COR" and "Age 57" read as one line, "Age" misread: the label and the age go, "COR" before it stays
     d = judge.judge(text)
     assert [text[s.start : s.end] for s in d.spans] == ([removed] if removed else [])
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        # small bitmap text: the label misread past recognition, the name written as names are
+        ("Ppyaidan: Smith, K.", "Smith, K."),
+        ("Isnxka, P", "Isnxka, P"),
+        ("Patie nt: K. Mackenzie", "K. Mackenzie"),
+        ("Noe: E. Stwu E301", "E. Stwu"),
+        ("Ed: MACKENZE E", "MACKENZE E"),  # a capitals name and its initial after a label's colon
+        ("AURIS F.", None),  # ... but not alone (a misreading of "Angle 60")
+        ("L. Spine", None),  # technical words are no family name
+        ("Lt: SPINE C", None),
+        ("Page 1, 2", None),
+    ],
+)
+def test_a_name_in_the_form_names_are_written_in_is_phi_without_its_label(text, value) -> None:
+    from deidnode.engine.pixels.text.allowlist import load_allowlist
+    from deidnode.engine.pixels.text.patterns import find_name_forms
+
+    found = [text[a:b] for _k, a, b in find_name_forms(text, load_allowlist().words)]
+    assert found == ([value] if value else [])
+
+
+@pytest.mark.parametrize(
+    ("text", "phi"),
+    [
+        ("22-Lec-2012", True),  # a month misread: still a day, three characters and a year
+        ("10-nua-2010", True),
+        ("409 28,2004", True),  # "Aug 26, 2008"
+        ("20 kVp 2000", False),  # a unit between two numbers is no month
+        ("Se 12 Im 2012", False),
+    ],
+)
+def test_a_date_with_its_month_misread_keeps_the_shape_of_a_date(text, phi) -> None:
+    from deidnode.engine.pixels.text.patterns import find_patterns
+
+    assert any(k == "date" for k, _a, _b in find_patterns(text)) == phi

@@ -16,7 +16,16 @@ from typing import Literal
 from .allowlist import AllowList, load_allowlist
 from .metadata import MetadataMatcher, MetaHit, PhiLike
 from .ner import StanzaNer, get_ner
-from .patterns import STOP_WORDS, find_labelled, find_patterns, ident_after, name_after, name_like, starts_technical
+from .patterns import (
+    STOP_WORDS,
+    find_labelled,
+    find_name_forms,
+    find_patterns,
+    ident_after,
+    name_after,
+    name_like,
+    starts_technical,
+)
 
 Layer = Literal["metadata", "pattern", "ner", "allowlist", "none"]
 UNSURE = 0.9
@@ -156,6 +165,7 @@ class TextJudge:
             spans.append(Span(age.start, age.end, "metadata", "age"))
         spans += [Span(a, b, "pattern", k) for k, a, b in find_patterns(text)]
         spans += [Span(a, b, "pattern", k) for k, a, b in find_labelled(text, self.allowlist.words)]
+        spans += [Span(a, b, "pattern", k) for k, a, b in find_name_forms(text, self.allowlist.words)]
         if spans:
             first = spans[0]
             spans = extend_names(spans, text, self.allowlist)

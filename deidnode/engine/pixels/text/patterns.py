@@ -32,6 +32,17 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("date", re.compile(rf"{_MON}\s*\.?\s*{_D}\s*,?\s*{_Y4}(?!\d)")),
     ("date", re.compile(rf"(?<!\d){_Y4}\s*[- ]?\s*{_MON}\s*[- ]?\s*{_D}(?!\d)")),
     ("date", re.compile(rf"(?<!\d){_Y4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\d)")),
+    # a day, a month and a year in the shape of a date whatever the month was misread as ("22-Lec-2012",
+    # "10-nua-2010", "409 28,2004" of "Aug 26, 2008"): three characters with a letter between a day and a year
+    # (not a unit: "20 kVp 2000"), or three characters, a day, a comma and a year
+    (
+        "date",
+        re.compile(
+            rf"(?<![\dA-Z]){_D}\s*[-/ ]\s*(?=[A-Z0-9]{{0,2}}[A-Z])(?!(?:MAS|KVP|SEC|BPM|FPS|DEG|MHZ|KHZ)(?![A-Z]))"
+            rf"[A-Z0-9]{{3}}\s*[-/ ]\s*{_Y4}(?!\d)"
+        ),
+    ),
+    ("date", re.compile(rf"(?<![\dA-Z])[A-Z0-9]{{3}}\s+{_D}\s*[,.]\s*{_Y4}(?!\d)")),
     (
         "time",
         re.compile(r"(?<![\d.])(?:[01]?\d|2[0-3])\s*:\s*[0-5]\d(?:\s*:\s*[0-5]\d)?(?:\s*[AP]M)?(?![\d.])"),
@@ -279,12 +290,18 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
                 span = None
         if span is not None and not any(a <= span[0] < b for _k, a, b in out):
             out.append(("label", *span))
-    # a role label misread beyond its look-alikes ("Nane:", "Teah:"), also the role word before "by:" ("Sranned by:")
-    for m in (*_COLON_WORD.finditer(up), *_BY_WORD.finditer(up)):
+    # a role label misread beyond its look-alikes ("Nane:", "Teah:")
+    for m in _COLON_WORD.finditer(up):
         if misread_role(m.group(1)):
             span = name_after(text, m.end(), stop)
             if span is not None and not any(a <= span[0] < b for _k, a, b in out):
                 out.append(("label", *span))
+    # "<something> by": who did it follows, however the verb was misread ("Sumoed by Faulo Moretti",
+    # "vowed by ADEYEMI", "Sranned by:")
+    for m in _BY_WORD.finditer(up):
+        span = name_after(text, m.end(), stop)
+        if span is not None and not any(a <= span[0] < b for _k, a, b in out):
+            out.append(("label", *span))
     tail = _TAIL_WORD.match(up)  # a reading that starts inside its label ("tor: KRISTIANSEN" of "Operator:")
     if tail and any(r.endswith(tail.group(1)) and r != tail.group(1) for r in ROLE_WORDS):
         span = name_after(text, tail.end(), stop)
@@ -301,7 +318,7 @@ def _spaced_label(text: str, start: int, end: int) -> bool:
 
 
 _COLON_WORD = re.compile(r"(?<![A-Z0-9])([A-Z]{4,12})\s*:")
-_BY_WORD = re.compile(r"(?<![A-Z0-9])([A-Z]{4,10})\s*B[YV]\s*:")
+_BY_WORD = re.compile(r"(?<![A-Z0-9])[A-Z]{3,}(?:\s+B[YV]|\s*B[YV]\s*:)(?![A-Z0-9])\s*:?")
 _TAIL_WORD = re.compile(r"\W*([A-Z]{3,8})\s*:")
 _LONG_WORD = re.compile(r"(?<![A-Z0-9])[A-Z]{4,}")
 _LABEL_END = re.compile(r"\s*[.,:#=-]?")
@@ -357,10 +374,27 @@ def misread_role(word: str, edits: int = 1, first: bool = False) -> bool:
     return False
 
 
-def find_pattern(text: str) -> str | None:
-    """The kind of the first PHI pattern or labelled value found in ``text``, or None."""
-    hits = find_patterns(text) or find_labelled(text)
-    return hits[0][0] if hits else None
+# A person's name in the forms names are written in, with or without a label (whose reading may be lost):
+# "Smith, K." (a family name, a comma, an initial), "K. Mackenzie" / "K. MACKENZIE" (an initial, a family name),
+# "MACKENZIE E" (a family name in capitals and an initial, ending the line) after a label's colon (alone, a
+# misreading makes it: "AURIS F." of "Angle 60"). Technical words never count as the family name ("L. Spine").
+_NAME_FORMS = (
+    re.compile(r"(?<![\w.])([A-Z][A-Za-z'\-]{2,})\s*,\s*([A-Z])\.?(?!\w)"),
+    re.compile(r"(?<![\w.])([A-Z])\.\s*([A-Z][a-z'\-]{2,}|[A-Z]{3,})(?!\w)"),
+    re.compile(r"(?<=:)\s*([A-Z]{4,})\s([A-Z])\.?(?=\s*$)"),
+)
+
+
+def find_name_forms(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[str, int, int]]:
+    """("name", start, end) of each name written as in ``_NAME_FORMS``; a family name in ``stop`` (technical
+    vocabulary) or ``STOP_WORDS`` does not count."""
+    out = []
+    for rx in _NAME_FORMS:
+        for m in rx.finditer(text):
+            family = next(g for g in m.groups() if len(g) > 1).upper()
+            if family not in stop and family not in STOP_WORDS:
+                out.append(("name", m.start(1), m.end()))
+    return out
 
 
 # A label on its own ("Dr.", "Name:", "ID#"): OCR often splits it from the value that follows on the same line.
