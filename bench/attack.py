@@ -58,6 +58,7 @@ class MemoryWatch:
     def __init__(self, pid: int, interval: float = 0.25) -> None:
         self.pid, self.interval = pid, interval
         self.main_mb = self.tree_mb = 0.0
+        self.tree_at_peak: dict[int, float] = {}  # pid -> MB of each child when the total peaked (diagnosis)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -66,7 +67,10 @@ class MemoryWatch:
         while not self._stop.wait(self.interval):
             main = _rss_mb(self.pid)
             self.main_mb = max(self.main_mb, main)
-            self.tree_mb = max(self.tree_mb, main + sum(_rss_mb(c) for c in children(self.pid)))
+            kids = {c: _rss_mb(c) for c in children(self.pid)}
+            if main + sum(kids.values()) > self.tree_mb:
+                self.tree_mb = main + sum(kids.values())
+                self.tree_at_peak = {c: round(mb, 1) for c, mb in kids.items()}
 
     def stop(self) -> None:
         self._stop.set()
@@ -143,7 +147,11 @@ def run(seconds: float, instances: int, workdir: Path) -> dict:
         wait_for(lambda: len(list((workdir / "out").glob("*.dcm"))) >= 2 * instances, 120, "de-identified output")
         out["delivered"] = len(list((workdir / "out").glob("*.dcm")))
         watch.stop()
-        out["node_peak_rss_mb"] = {"main": round(watch.main_mb, 1), "with_workers": round(watch.tree_mb, 1)}
+        out["node_peak_rss_mb"] = {
+            "main": round(watch.main_mb, 1),
+            "with_workers": round(watch.tree_mb, 1),
+            "children_at_peak": list(watch.tree_at_peak.values()),
+        }
         out["node_alive"] = node.proc.poll() is None
     finally:
         node.stop()
