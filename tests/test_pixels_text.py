@@ -283,6 +283,8 @@ def test_an_identifier_or_date_read_in_part_is_still_phi() -> None:
         ("Sumoedby: JONES", "JONES"),
         ("STANDBY MODE", None),  # "by" inside a word
         ("Gain by 3 dB", None),  # no name after it
+        ("Physician+ Strauss", "Strauss"),  # a label's colon read as "+" or ";" in small text
+        ("Tech; JONES", "JONES"),
     ],
 )
 def test_a_role_word_run_into_the_name_or_misread_still_labels_it(text, value) -> None:
@@ -410,7 +412,9 @@ def test_a_name_in_the_form_names_are_written_in_is_phi_without_its_label(text, 
         ("22-Lec-2012", True),  # a month misread: still a day, three characters and a year
         ("10-nua-2010", True),
         ("409 28,2004", True),  # "Aug 26, 2008"
+        ("26Psb,2013", True),
         ("20 kVp 2000", False),  # a unit between two numbers is no month
+        ("Gn 12 PRF 2000", False),
         ("Se 12 Im 2012", False),
     ],
 )
@@ -418,3 +422,10 @@ def test_a_date_with_its_month_misread_keeps_the_shape_of_a_date(text, phi) -> N
     from deidnode.engine.pixels.text.patterns import find_patterns
 
     assert any(k == "date" for k, _a, _b in find_patterns(text)) == phi
+
+
+@pytest.mark.parametrize(("text", "age"), [("34VRE", True), ("49 YES", True), ("120 VES", False), ("4 VRF", False)])
+def test_an_age_whose_unit_was_read_in_look_alikes_is_an_age(text, age) -> None:
+    from deidnode.engine.pixels.text.patterns import find_patterns
+
+    assert any(k == "age" for k, _a, _b in find_patterns(text)) == age

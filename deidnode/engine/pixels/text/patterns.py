@@ -33,13 +33,15 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("date", re.compile(rf"(?<!\d){_Y4}\s*[- ]?\s*{_MON}\s*[- ]?\s*{_D}(?!\d)")),
     ("date", re.compile(rf"(?<!\d){_Y4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\d)")),
     # a day, a month and a year in the shape of a date whatever the month was misread as ("22-Lec-2012",
-    # "10-nua-2010", "409 28,2004" of "Aug 26, 2008"): three characters with a letter between a day and a year
-    # (not a unit: "20 kVp 2000"), or three characters, a day, a comma and a year
+    # "10-nua-2010", "26Psb,2013", "409 28,2004" of "Aug 26, 2008"): three characters with a letter between a day
+    # and a year (not a unit or technical word: "20 kVp 2000", "Gn 12 PRF 2000"), or three characters, a day, a
+    # comma and a year
     (
         "date",
         re.compile(
-            rf"(?<![\dA-Z]){_D}\s*[-/ ]\s*(?=[A-Z0-9]{{0,2}}[A-Z])(?!(?:MAS|KVP|SEC|BPM|FPS|DEG|MHZ|KHZ)(?![A-Z]))"
-            rf"[A-Z0-9]{{3}}\s*[-/ ]\s*{_Y4}(?!\d)"
+            rf"(?<![\dA-Z]){_D}\s*[-/ ]?\s*(?=[A-Z0-9]{{0,2}}[A-Z])"
+            r"(?!(?:MAS|KVP|SEC|BPM|FPS|DEG|MHZ|KHZ|PRF|ETL|FOV|NEX|THK)(?![A-Z]))"
+            rf"[A-Z0-9]{{3}}\s*[-/ ,.]?\s*{_Y4}(?!\d)"
         ),
     ),
     ("date", re.compile(rf"(?<![\dA-Z])[A-Z0-9]{{3}}\s+{_D}\s*[,.]\s*{_Y4}(?!\d)")),
@@ -63,6 +65,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # an age, whoever's (PS3.15 removes Patient's Age): "70 YRS", "8 yo", "Age 82", "057Y", "65Y F"
     ("age", re.compile(r"(?<![\w.])\d{1,3}\s*(?:YRS|YEARS|YR|Y/O|YO)(?![A-Z])")),
     ("age", re.compile(r"(?<![\w.])\d{3}Y(?![A-Z0-9])")),
+    # the unit read in look-alikes ("34VRE", "49 YES")
+    ("age", re.compile(r"(?<![\w.])\d{1,3}\s*(?:[YV]R[S5E]|YE[S5])(?![A-Z])")),
     # the unit of an age whose number was not read: it goes, and the removal follows the row to the number
     ("age", re.compile(r"(?<![A-Z0-9])(?:YRS|YEARS)(?![A-Z])")),
     ("age", re.compile(r"(?<![\w.])\d{1,3}\s*Y\s*[MF](?![\w])")),
@@ -167,8 +171,10 @@ def _loose(pattern: str) -> str:
     return "".join(out)
 
 
-_ROLE = re.compile(r"(?<![A-Z0-9])(?:" + "|".join(_loose(p) for p in ROLE_LABELS) + r")(?![A-Z])\s*[.,:#=-]?")
-_ID = re.compile(r"(?<![A-Z0-9])(?:" + "|".join(_loose(p) for p in ID_LABELS) + r")(?![A-Z])\s*[.:#=-]?")
+# What ends a label: a colon and the marks small text reads it as (";", "+": "Physician+ Strauss")
+_END = r"[.,:;+#=-]"
+_ROLE = re.compile(r"(?<![A-Z0-9])(?:" + "|".join(_loose(p) for p in ROLE_LABELS) + r")(?![A-Z])\s*" + _END + "?")
+_ID = re.compile(r"(?<![A-Z0-9])(?:" + "|".join(_loose(p) for p in ID_LABELS) + r")(?![A-Z])\s*" + _END + "?")
 
 
 def _mostly_letters(label: str) -> bool:
@@ -317,11 +323,11 @@ def _spaced_label(text: str, start: int, end: int) -> bool:
     return end < len(text) and text[end] == " " and (word.isupper() or word[:1].isupper() and word[1:].islower())
 
 
-_COLON_WORD = re.compile(r"(?<![A-Z0-9])([A-Z]{4,12})\s*:")
+_COLON_WORD = re.compile(r"(?<![A-Z0-9])([A-Z]{4,12})\s*[:;+]")
 _BY_WORD = re.compile(r"(?<![A-Z0-9])[A-Z]{3,}(?:\s+B[YV]|\s*B[YV]\s*:)(?![A-Z0-9])\s*:?")
 _TAIL_WORD = re.compile(r"\W*([A-Z]{3,8})\s*:")
 _LONG_WORD = re.compile(r"(?<![A-Z0-9])[A-Z]{4,}")
-_LABEL_END = re.compile(r"\s*[.,:#=-]?")
+_LABEL_END = re.compile(r"\s*" + _END + "?")
 
 
 def _fused_role(text: str, start: int, word: str) -> int | None:
@@ -398,7 +404,9 @@ def find_name_forms(text: str, stop: frozenset[str] = frozenset()) -> list[tuple
 
 
 # A label on its own ("Dr.", "Name:", "ID#"): OCR often splits it from the value that follows on the same line.
-LABEL_ONLY = re.compile(r"\s*(?:" + "|".join(ROLE_LABELS + ID_LABELS) + r")\s*[.:#=-]?\s*(?:NAME|ID|NO|#)?\s*[.:#]?\s*")
+LABEL_ONLY = re.compile(
+    r"\s*(?:" + "|".join(ROLE_LABELS + ID_LABELS) + r")\s*" + _END + r"?\s*(?:NAME|ID|NO|#)?\s*[.:;#]?\s*"
+)
 
 
 def is_label_only(text: str) -> bool:
@@ -408,7 +416,7 @@ def is_label_only(text: str) -> bool:
 
 def is_role_label(text: str) -> bool:
     """Whether a lone label announces a person's name (rather than an identifier)."""
-    return bool(re.fullmatch(r"\s*(?:" + "|".join(ROLE_LABELS) + r")\s*[.:#=-]?\s*", _upper(text)))
+    return bool(re.fullmatch(r"\s*(?:" + "|".join(ROLE_LABELS) + r")\s*" + _END + r"?\s*", _upper(text)))
 
 
 _LONE_WORD = re.compile(r"\s*([A-Z][A-Z ]*[A-Z])\s*([.:;]?)\s*(?:B[YV4][T:]?\s*:?)?\s*")
