@@ -175,6 +175,12 @@ class _Watch:
         with self._lock:
             return "aborted" if self.peer_aborted else None
 
+    def rejected(self) -> tuple[int, int, int] | None:
+        """The A-ASSOCIATE-RJ received, as (result, source, diagnostic), or None (read under the lock the
+        reactor thread writes it under)."""
+        with self._lock:
+            return self.rejection
+
 
 class PynetdicomRequestor:
     def open(self, peer: Peer, contexts: Sequence[tuple[str, Sequence[str]]]) -> PynetdicomAssociation:
@@ -213,8 +219,8 @@ class PynetdicomRequestor:
             rj = assoc.acceptor.primitive
             assert rj is not None
             raise Rejected(int(rj.result or 0), int(rj.result_source or 0), int(rj.diagnostic or 0))
-        if watch.rejection is not None:
-            raise Rejected(*watch.rejection)
+        if (rejection := watch.rejected()) is not None:
+            raise Rejected(*rejection)
         if watch.kind() == "aborted":
             raise LinkFailed("aborted", "PeerAborted")
         if time.monotonic() - t0 >= peer.timeout - _TIMEOUT_SLACK:
