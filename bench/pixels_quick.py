@@ -1,6 +1,7 @@
 """A quick score of the pixel stage for tuning, in-process, on the dev split only (no readers, no subprocess).
 
     python bench/pixels_quick.py [--limit 200]
+    python bench/pixels_quick.py --set bench/results/pixelset-dev-bitmap-small   # a dev-generated tuning set
 
 Runs ``clean_pixels`` with the default policy on the dev split's images with text (clean images are skipped:
 ``bench/pixels.py`` covers them) and scores every segment exactly as ``bench/pixels.py`` does (its
@@ -41,9 +42,17 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="write each segment's outcome (file, text, role, ok) and each image's collateral as JSON lines",
     )
+    ap.add_argument("--set", type=Path, help="another dev-generated set (pixelset.py --split dev --fonts ...)")
     args = ap.parse_args(argv)
-    set_dir = ROOT / "bench" / "results" / "pixelset-dev"
-    truth = [c for c in ensure_set("dev", args.n, set_dir) if not c["clean"]][: args.limit]
+    if args.set:
+        set_dir = args.set
+        truth = json.loads((set_dir / "truth.json").read_text(encoding="utf-8"))
+        if not all(c["split"] == "dev" for c in truth):
+            ap.error(f"{set_dir}: not a dev-generated set (held-out splits are not for tuning)")
+    else:
+        set_dir = ROOT / "bench" / "results" / "pixelset-dev"
+        truth = ensure_set("dev", args.n, set_dir)
+    truth = [c for c in truth if not c["clean"]][: args.limit]
     policy = Policy.from_settings(settings_from_dict({}), "default")
     keys = Keys(b"pixels-quick-benchmark-key-0123456789")
     results = []

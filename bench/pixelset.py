@@ -1288,9 +1288,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--split", choices=sorted(SPLITS), default="dev")
     ap.add_argument("-n", type=int, default=250)
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--start", type=int, default=0, help="first case index (tuning sets: past the dev set's 250)")
+    ap.add_argument("--fonts", choices=sorted(fonts.TUNING_FONTS), help="dev only: draw with a tuning font set instead")
     args = ap.parse_args(argv)
-    out = args.out or Path(__file__).resolve().parent / "results" / f"pixelset-{args.split}"
-    truth = generate(out, args.split, args.n)
+    if args.fonts:
+        if args.split != "dev":
+            ap.error("--fonts draws the dev split only")
+        fonts.tune_with(args.fonts)
+    name = f"pixelset-{args.split}" + (f"-{args.fonts}" if args.fonts else "")
+    out = args.out or Path(__file__).resolve().parent / "results" / name
+    truth = generate(out, args.split, args.n, args.start)
     segs = [s for t in truth for s in t["segments"]]
     print(
         f"{len(truth)} images, {sum(s['role'] == 'phi' for s in segs)} PHI segments, "

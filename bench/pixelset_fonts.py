@@ -119,7 +119,35 @@ def _fresh() -> list[FontSpec]:
     ]
 
 
+def _dev_bitmap_small() -> list[FontSpec]:
+    """Tuning only: bitmap strikes of 8-12 px from families no split draws with (75 dpi New Century Schoolbook,
+    Lucida Bright, Lucida Sans bold; named by their file stems), for small bitmap text without the test split."""
+    pats = ("ncenR0*", "ncenR1[02]", "lubR0*", "lubR1[02]", "lubB0*", "luBS0*", "luBS1[02]")
+    return [f for p in pats for f in _bitmaps(p[:4], f"{X11}/75dpi/{p}-ISO8859-1.pcf.gz")]
+
+
+def _dev_bitmap_large() -> list[FontSpec]:
+    """Tuning only: other bitmap families no split draws with (Lucida Bright 8-24 px, the DEC terminal font,
+    misc-fixed 12x24, ClearlyU 12)."""
+    return [
+        *_bitmaps("lucidabright", f"{X11}/75dpi/lubR*-ISO8859-1.pcf.gz"),
+        *_bitmaps("lucidabright", f"{X11}/75dpi/lubB[0-9]*-ISO8859-1.pcf.gz"),
+        *_bitmaps("dec", f"{X11}/75dpi/term*.pcf.gz"),
+        *_bitmaps("misc12", f"{X11}/misc/12x24.pcf.gz"),
+        *_bitmaps("clearlyu", f"{X11}/misc/cu12.pcf.gz"),
+    ]
+
+
 SPLIT_FONTS = {"dev": _dev, "test": _test, "fresh": _fresh}
+TUNING_FONTS = {"bitmap-small": _dev_bitmap_small, "bitmap-large": _dev_bitmap_large}
+"""Font sets the dev split can be drawn with instead of its own (``pixelset.py --split dev --fonts NAME``): the
+dev seed, layouts and vocabulary in fonts no split has, to tune on a kind of text without the held-out split."""
+
+
+def tune_with(name: str) -> None:
+    """Draw the dev split with ``TUNING_FONTS[name]`` from now on (this process)."""
+    SPLIT_FONTS["dev"] = TUNING_FONTS[name]
+    fonts_for.cache_clear()
 
 
 @functools.cache

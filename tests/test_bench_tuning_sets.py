@@ -1,0 +1,44 @@
+"""The benchmark's tuning font sets: the dev split drawn in fonts no split has, and never the held-out splits."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+import pixels_quick  # noqa: E402
+import pixelset  # noqa: E402
+import pixelset_fonts as fonts  # noqa: E402
+
+
+@pytest.fixture
+def dev_fonts_restored(monkeypatch):
+    monkeypatch.setitem(fonts.SPLIT_FONTS, "dev", fonts.SPLIT_FONTS["dev"])
+    yield
+    fonts.fonts_for.cache_clear()
+
+
+@pytest.mark.parametrize("name", sorted(fonts.TUNING_FONTS))
+def test_a_tuning_font_set_shares_no_font_file_with_any_split(name, dev_fonts_restored) -> None:
+    tuning = fonts.TUNING_FONTS[name]()
+    if not tuning:
+        pytest.skip("the X11 bitmap font packages are not installed (tools/test.sh installs them)")
+    used = {f.path for split in fonts.SPLIT_FONTS.values() for f in split()}
+    assert all(f.style == "bitmap" and f.path not in used for f in tuning)
+    fonts.tune_with(name)
+    assert fonts.fonts_for("dev") == tuple(tuning)
+
+
+def test_tuning_fonts_draw_the_dev_split_only() -> None:
+    with pytest.raises(SystemExit):
+        pixelset.main(["--split", "test", "--fonts", "bitmap-small", "-n", "1"])
+
+
+def test_the_quick_score_refuses_a_set_that_is_not_dev(tmp_path) -> None:
+    (tmp_path / "truth.json").write_text(json.dumps([{"file": "test_0000.dcm", "split": "test", "clean": False}]))
+    with pytest.raises(SystemExit):
+        pixels_quick.main(["--set", str(tmp_path)])
