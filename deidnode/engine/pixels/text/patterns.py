@@ -264,7 +264,12 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
     """("label", start, end) of the value after each role or identifier label in ``text``; a name ends before
     a word of ``stop`` (technical vocabulary)."""
     up = _upper(text)
-    out = []
+    out: list[tuple[str, int, int]] = []
+
+    def add_name(span: tuple[int, int] | None) -> None:  # a name no value found so far starts in
+        if span is not None and not any(a <= span[0] < b for _k, a, b in out):
+            out.append(("label", *span))
+
     for m in _ROLE.finditer(up):
         if not _mostly_letters(m.group()):
             continue
@@ -294,25 +299,18 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
             span = name_after(text, m.end(), stop)
             if span is not None and not text[span[0]].isupper():
                 span = None
-        if span is not None and not any(a <= span[0] < b for _k, a, b in out):
-            out.append(("label", *span))
+        add_name(span)
     # a role label misread beyond its look-alikes ("Nane:", "Teah:")
     for m in _COLON_WORD.finditer(up):
         if misread_role(m.group(1)):
-            span = name_after(text, m.end(), stop)
-            if span is not None and not any(a <= span[0] < b for _k, a, b in out):
-                out.append(("label", *span))
+            add_name(name_after(text, m.end(), stop))
     # "<something> by": who did it follows, however the verb was misread ("Sumoed by Faulo Moretti",
     # "vowed by ADEYEMI", "Sranned by:")
     for m in _BY_WORD.finditer(up):
-        span = name_after(text, m.end(), stop)
-        if span is not None and not any(a <= span[0] < b for _k, a, b in out):
-            out.append(("label", *span))
+        add_name(name_after(text, m.end(), stop))
     tail = _TAIL_WORD.match(up)  # a reading that starts inside its label ("tor: KRISTIANSEN" of "Operator:")
     if tail and any(r.endswith(tail.group(1)) and r != tail.group(1) for r in ROLE_WORDS):
-        span = name_after(text, tail.end(), stop)
-        if span is not None and not any(a <= span[0] < b for _k, a, b in out):
-            out.append(("label", *span))
+        add_name(name_after(text, tail.end(), stop))
     return out
 
 
