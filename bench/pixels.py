@@ -179,25 +179,31 @@ def evaluate_case(case: dict, set_dir: Path, out_dir: Path, audit: dict, read: b
         if seg["role"] == "label":
             continue
         x0, y0, x1, y1 = seg["box"]
-        oks = []
+        oks, shares = [], []
         for f in _frames_of(seg, before.shape[0]):  # a segment on several frames counts once: all must hold
             if q:
                 ok = seg["role"] == "phi"
+                shares.append(1.0 if ok else 0.0)
             elif seg["role"] == "phi":
                 region = after[f, y0:y1, x0:x1].astype(np.int64)
                 diff = np.abs(region - fill)
                 filled = (diff.max(axis=-1) if diff.ndim == 3 else diff) <= tol
-                ok = float(filled.mean()) >= REMOVED if filled.size else True
+                shares.append(float(filled.mean()) if filled.size else 1.0)
+                ok = shares[-1] >= REMOVED
             else:
                 glyph = mask[f] == k + 1
                 d = np.abs(after[f][glyph].astype(np.int64) - before[f][glyph].astype(np.int64))
                 same = (d.max(axis=-1) if d.ndim == 2 else d) <= tol
-                ok = float(same.mean()) >= KEPT if same.size else True
+                shares.append(float(same.mean()) if same.size else 1.0)
+                ok = shares[-1] >= KEPT
             oks.append(bool(ok))
         res["segments"].append(
             {
                 "role": seg["role"],
                 "ok": all(oks),
+                "share": round(
+                    min(shares, default=1.0), 3
+                ),  # of the box filled (PHI) or of the glyphs unchanged (technical)
                 "frames_ok": f"{sum(oks)}/{len(oks)}",
                 "text": seg["text"],
                 "kind": seg["kind"],

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from pixels import ensure_set, evaluate_case, print_report, summarise  # noqa: E402
 from pydicom import dcmread  # noqa: E402
 
-from deidnode.config import settings_from_dict  # noqa: E402
+from deidnode.config import load_settings, settings_from_dict  # noqa: E402
 from deidnode.engine.keys import Keys  # noqa: E402
 from deidnode.engine.phi import collect_phi  # noqa: E402
 from deidnode.engine.pixels.stage import clean_pixels  # noqa: E402
@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         help="write each segment's outcome (file, text, role, ok) and each image's collateral as JSON lines",
     )
     ap.add_argument("--set", type=Path, help="another dev-generated set (pixelset.py --split dev --fonts ...)")
+    ap.add_argument(
+        "--config", type=Path, help="score this configuration file instead of the default (label the numbers so)"
+    )
     args = ap.parse_args(argv)
     if args.set:
         set_dir = args.set
@@ -53,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         set_dir = ROOT / "bench" / "results" / "pixelset-dev"
         truth = ensure_set("dev", args.n, set_dir)
     truth = [c for c in truth if not c["clean"]][: args.limit]
-    policy = Policy.from_settings(settings_from_dict({}), "default")
+    settings = load_settings(args.config) if args.config else settings_from_dict({})
+    policy = Policy.from_settings(settings, "default")
     keys = Keys(b"pixels-quick-benchmark-key-0123456789")
     results = []
     t0 = time.perf_counter()
@@ -75,11 +79,15 @@ def main(argv: list[str] | None = None) -> int:
         with args.dump.open("w") as fh:
             for case, res in zip(truth, results, strict=True):
                 for seg in res["segments"]:
-                    fh.write(json.dumps({"file": case["file"], **{k: seg[k] for k in ("text", "role", "ok")}}) + "\n")
+                    fh.write(
+                        json.dumps({"file": case["file"], **{k: seg[k] for k in ("text", "role", "ok", "share")}})
+                        + "\n"
+                    )
                 if "collateral" in res:
                     image = {"file": case["file"], "role": "image", "collateral": res["collateral"]}
                     fh.write(json.dumps(image) + "\n")
-    print_report(s, "dev", "images with text; default policy, clean_pixels in-process, no readers")
+    what = f"configuration {args.config}" if args.config else "default policy"
+    print_report(s, "dev", f"images with text; {what}, clean_pixels in-process, no readers")
     return 0
 
 
