@@ -256,6 +256,8 @@ def test_preview_comes_back_as_png_bytes_and_the_engine_writes_no_file(tmp_path,
     from PIL import Image
 
     assert Image.open(io.BytesIO(png)).size == (64 * 8 * 2 + 8, 64 * 8)
+    # a span trimmed to an empty box (dev_0118 of the benchmark) is skipped, not an error that loses the image
+    assert render_preview(img, img, [((2, 2, 2, 10), "metadata:name"), ((5, 5, 9, 5), "keep")])[:4] == b"\x89PNG"
 
 
 def test_ner_models_missing_quarantines_with_its_own_code(monkeypatch, tmp_path) -> None:

@@ -42,6 +42,8 @@ def render_preview(before: np.ndarray, after: np.ndarray, boxes: Sequence[tuple[
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default()
     for (x0, y0, x1, y1), reason in boxes:
+        if x1 <= x0 or y1 <= y0:
+            continue  # an empty box (a span trimmed to nothing): nothing to draw, and PIL refuses it
         colour = COLOURS.get(reason, DEFAULT_COLOUR)
         for off in (0, b.width + 8):
             draw.rectangle((x0 * scale + off, y0 * scale, x1 * scale + off - 1, y1 * scale - 1), outline=colour)
