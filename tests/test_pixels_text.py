@@ -68,6 +68,7 @@ def test_metadata_layer_finds_the_studys_date_in_every_common_format(judge, text
         ("57Y M", "age"),
         ("Age 57", "age"),
         ("57", "age"),
+        ("057", "age"),  # "057Y" with its unit cut off
         ("ge 57", "age"),  # the label's first letter lost
         ("Thk3mmnge 57", "age"),
         ("57 YFS", "age"),  # YRS misread
@@ -429,3 +430,55 @@ def test_an_age_whose_unit_was_read_in_look_alikes_is_an_age(text, age) -> None:
     from deidnode.engine.pixels.text.patterns import find_patterns
 
     assert any(k == "age" for k, _a, _b in find_patterns(text)) == age
+
+
+@pytest.mark.parametrize(
+    ("text", "spans"),
+    [
+        ("SMITH Gn 60", ["SMITH"]),  # a word before a bare number is a setting's name, not a given name
+        ("SMITH Angle 60", ["SMITH"]),
+        ("SMITH P Low", ["SMITH"]),  # a letter before a technical word is the setting's, not an initial
+        ("SMITH P", ["SMITH P"]),
+        ("Pt DUBOIS E", ["DUBOIS E"]),  # a label's value starts after the label
+        ("H  Tech:Mackerzie", ["Mackerzie"]),  # and takes nothing before it ("H" of the orientation)
+        ("Tech: JONES P Low", ["JONES"]),
+    ],
+)
+def test_a_name_is_not_widened_over_the_technical_text_or_label_beside_it(judge, text, spans) -> None:
+    assert [text[s.start : s.end] for s in judge.judge(text).spans] == spans
+
+
+def test_a_date_matched_with_tolerance_does_not_end_inside_a_word_beside_it() -> None:
+    """Read at 0.96, "03.04.1953 Dopth 16cm" held the date and, with one edit, "1953 Dop" as "1953 APR": a
+    month is a whole word, so "Depth" stays. A month read as its own word still counts."""
+    judge = TextJudge(PhiValues(person_names=(), name_parts=(), identifiers=(), dates=(dt.date(1953, 4, 3),)))
+    text = "03.04.1953 Dopth 16cm"
+    assert [text[s.start : s.end] for s in judge.judge(text, 0.96).spans] == ["03.04.1953"]
+    for text in ("1953 APR 03", "DOB 1953 Apr", "1953APR"):
+        assert judge.judge(text).phi, text
+
+
+def test_an_unsure_name_match_holding_a_whole_number_is_not_a_name() -> None:
+    judge = TextJudge(PhiValues(person_names=("STRAUSS^KENJI",), name_parts=("STRAUSS", "KENJI")))
+    assert not judge.judge("Sen 31", 0.83).phi  # "Se: 3" misread, two edits from KENJI
+    assert judge.judge("STRAUS KENJ1", 0.7).phi
+
+
+def test_a_technical_word_run_into_a_value_is_not_taken_as_a_stray_character() -> None:
+    judge = TextJudge(PhiValues(person_names=("SMITH^JOHN",), name_parts=("SMITH", "JOHN"), identifiers=("43699361",)))
+    for text, value in [("43699361CC", "43699361"), ("43699361K3", "43699361K3"), ("SMITH!", "SMITH!")]:
+        assert [text[s.start : s.end] for s in judge.judge(text).spans] == [value], text
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("Performedbv_E.Tanaka", "E.Tanaka"), ("Scannedby:JONES", "JONES"), ("STANDBY MODE", None)],
+)
+def test_by_run_into_its_verb_still_announces_a_name(judge, text, value) -> None:
+    d = judge.judge(text)
+    assert [text[s.start : s.end] for s in d.spans] == ([value] if value else [])
+
+
+@pytest.mark.parametrize(("text", "age"), [("Aq= 59", True), ("A9B 32", True), ("AVG 12", False), ("SAGE 3", False)])
+def test_an_age_whose_label_was_read_in_look_alikes_is_an_age(text, age) -> None:
+    assert (TextJudge(PhiValues()).judge(text).kind == "age") is age

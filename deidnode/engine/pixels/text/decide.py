@@ -22,6 +22,7 @@ from .patterns import (
     find_name_forms,
     find_patterns,
     ident_after,
+    lone_label,
     name_after,
     name_like,
     starts_technical,
@@ -59,22 +60,28 @@ class Decision:
 
 
 _WORDS = re.compile(r"\S+")
+_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?%?")
 
 
 def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Span]:
     """A name rarely stands alone: a span that is a name is widened over up to two name-like words on each
-    side (a misread given name beside a family name that matched), stopping at technical words and digits."""
+    side (a misread given name beside a family name that matched), stopping at technical words, digits, a
+    word followed by a bare number (a setting's name: "SMITH Gn 60") and, to the left, a label ("Pt DUBOIS";
+    the value of a label starts after it, so a label's span is not widened to the left at all)."""
     words = [(m.start(), m.end(), m.group()) for m in _WORDS.finditer(text)]
 
     def nameish(k: int) -> bool:
         w = words[k][2]
         core = w.strip(".,:;^")
+        nxt = words[k + 1][2] if k + 1 < len(words) else ""
         if len(core) == 1 and core.isalpha():
-            # an initial ("Strauss P.", "WOJCIK C"), unless it starts technical text ("W 400", "L 40")
-            nxt = words[k + 1][2] if k + 1 < len(words) else ""
-            return not starts_technical(nxt)
+            # an initial ("Strauss P.", "WOJCIK C"), unless it starts technical text ("W 400", "L 40", "P Low")
+            after = nxt.strip(".,:;^").upper()
+            return not starts_technical(nxt) and (len(after) < 2 or after not in allowlist.words)
         if len(core) == 1 and core in "710582" and k == len(words) - 1:
             return True  # an initial read as its look-alike digit, ending the line ("SMITH 7")
+        if _NUMBER.fullmatch(nxt):
+            return False
         return name_like(w) and core.upper() not in allowlist.words and core.upper() not in STOP_WORDS
 
     out = []
@@ -96,10 +103,12 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
                 b, taken = words[k][1], taken + 1
             taken = 0
             for k in range(k0 - 1, -1, -1):
+                if s.kind == "label":
+                    break
                 w = words[k][2]
                 if not any(c.isalnum() for c in w):
                     continue
-                if taken == 2 or not nameish(k) or w.rstrip().endswith(":"):
+                if taken == 2 or not nameish(k) or w.rstrip().endswith(":") or lone_label(w) is not None:
                     break
                 a, taken = words[k][0], taken + 1
         out.append(Span(a, b, s.layer, s.kind))
@@ -112,12 +121,12 @@ stray character ("ADEYEMI, KENJ!", "437968300K3") is part of the value, and a sl
 boxes stays readable."""
 
 
-def _snapped(s: Span, text: str) -> Span:
+def _snapped(s: Span, text: str, technical: frozenset[str]) -> Span:
     a, b = s.start, s.end
     e = b
     while e < len(text) and not text[e].isspace():
         e += 1
-    if 0 < e - b <= SNAP:
+    if 0 < e - b <= SNAP and not (e - b >= 2 and text[b:e].upper() in technical):  # "43699361CC": a view's name
         b = e
     st = a
     while st > 0 and not text[st - 1].isspace():
@@ -127,12 +136,13 @@ def _snapped(s: Span, text: str) -> Span:
     return Span(a, b, s.layer, s.kind)
 
 
-def merge_spans(spans: list[Span], text: str) -> tuple[Span, ...]:
-    """Spans widened to the end of a word they stop just short of (``SNAP``); then overlapping spans, spans
-    separated only by punctuation or one space, and spans one character apart (a separator misread as a letter:
-    "DUBOISAPAULO"), joined (the first layer and kind stand for the joined span)."""
+def merge_spans(spans: list[Span], text: str, technical: frozenset[str] = frozenset()) -> tuple[Span, ...]:
+    """Spans widened to the end of a word they stop just short of (``SNAP``), unless what is left of the word is
+    a ``technical`` word run into the value; then overlapping spans, spans separated only by punctuation or one
+    space, and spans one character apart (a separator misread as a letter: "DUBOISAPAULO"), joined (the first
+    layer and kind stand for the joined span)."""
     out: list[Span] = []
-    for s in sorted((_snapped(s, text) for s in spans), key=lambda s: (s.start, -s.end)):
+    for s in sorted((_snapped(s, text, technical) for s in spans), key=lambda s: (s.start, -s.end)):
         if out:
             gap = text[out[-1].end : s.start]
             if s.start <= out[-1].end or (len(gap) <= 2 and not any(c.isalnum() for c in gap)) or len(gap) == 1:
@@ -141,6 +151,17 @@ def merge_spans(spans: list[Span], text: str) -> tuple[Span, ...]:
                 continue
         out.append(s)
     return tuple(out)
+
+
+def _ends_inside_word(h: MetaHit, text: str) -> bool:
+    """A date matched with tolerance that ends inside a word of letters ("1953 Dop" of "03.04.1953 Dopth
+    16cm"): a month is a whole word, so this is the date's numbers and a technical word beside it."""
+    if h.kind != "date" or h.end >= len(text) or not (text[h.end].isalpha() and text[h.end - 1].isalpha()):
+        return False
+    start = h.end - 1
+    while start > h.start and text[start - 1].isalpha():
+        start -= 1
+    return start > h.start and bool(text[h.start : start].strip())
 
 
 class TextJudge:
@@ -157,7 +178,7 @@ class TextJudge:
         """The decision on one recognised line; an unsure reading (``confidence`` below ``UNSURE``) is matched
         against this dataset's values with more tolerance (small text is misread in several places)."""
         spans: list[Span] = []
-        hits = self.meta.find(text, loose=confidence < UNSURE)
+        hits = [h for h in self.meta.find(text, loose=confidence < UNSURE) if not _ends_inside_word(h, text)]
         if confidence < UNSURE:
             hits = self._plausible(text, hits)
         spans += [Span(h.start, h.end, "metadata", h.kind) for h in hits]
@@ -169,13 +190,15 @@ class TextJudge:
         if spans:
             first = spans[0]
             spans = extend_names(spans, text, self.allowlist)
-            return Decision(True, first.layer, first.kind, hits[0] if hits else None, merge_spans(spans, text))
+            return Decision(
+                True, first.layer, first.kind, hits[0] if hits else None, merge_spans(spans, text, self.allowlist.words)
+            )
         if self.allowlist.allows(text):
             return Decision(False, "allowlist")
         if self.ner is not None:
             ents = [Span(a, b, "ner", "entity") for a, b in self.ner.entity_spans(text)]
             if ents:
-                return Decision(True, "ner", "entity", None, merge_spans(ents, text))
+                return Decision(True, "ner", "entity", None, merge_spans(ents, text, self.allowlist.words))
         return Decision(False, "none")
 
     def _plausible(self, text: str, hits: list[MetaHit]) -> list[MetaHit]:
@@ -190,6 +213,8 @@ class TextJudge:
                 covered = sum(any(a <= i < b for a, b in allowed) for i in chars)
                 if chars and covered * 2 > len(chars):
                     continue
+                if h.kind == "name" and any(_NUMBER.fullmatch(w) for w in text[h.start : h.end].split()):
+                    continue  # a name is not misread as a whole number beside it: "Sen 31" is "Se: 3"
             out.append(h)
         return out
 
@@ -201,7 +226,7 @@ class TextJudge:
         if span is None:
             return base
         spans = [Span(span[0], span[1], "pattern", "label"), *base.spans]
-        return Decision(True, "pattern", "label", base.hit, merge_spans(spans, text))
+        return Decision(True, "pattern", "label", base.hit, merge_spans(spans, text, self.allowlist.words))
 
     def must_redact(self, decision: Decision, policy: str) -> bool:
         """Whether a line with ``decision`` loses anything under pixel ``policy`` (phi, strict, all, off)."""

@@ -190,8 +190,8 @@ class MetadataMatcher:
                     break
         if self.age_re is not None:
             plain, pidx = _plain_map(text)  # the age patterns are written for unfolded text
-            if plain == self.age_bare:
-                hits.append(MetaHit("age", self.age_value, 0, len(text)))
+            if plain == self.age_bare or (len(plain) == 3 and plain.isdigit() and plain.lstrip("0") == self.age_bare):
+                hits.append(MetaHit("age", self.age_value, 0, len(text)))  # "51", or "051" of "051Y" cut short
             else:
                 for m in self.age_re.finditer(plain):
                     hits.append(MetaHit("age", self.age_value, pidx[m.start()], pidx[m.end() - 1] + 1))

@@ -71,6 +71,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("age", re.compile(r"(?<![A-Z0-9])(?:YRS|YEARS)(?![A-Z])")),
     ("age", re.compile(r"(?<![\w.])\d{1,3}\s*Y\s*[MF](?![\w])")),
     ("age", re.compile(r"(?<![A-Z])AGE\s*:?\s*\d{1,3}(?![\d.])")),
+    # its label misread in look-alikes ("Aq= 59", "A9B 32"): A, then G and E as they are misread, then a number
+    ("age", re.compile(r"(?<![A-Z0-9])A[GQ96][E3B=F]\s*[:=]?\s*\d{1,3}(?![\d.])")),
     ("digits", re.compile(r"\d{6,}")),
     # pieces of a value that a reader split or cut (a vertical line read in parts, a line's start lost), as
     # the whole reading: a local phone number "390-4692", an area code "(618)" (with the exchange after it,
@@ -238,8 +240,15 @@ def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tup
             break
         nxt = toks[k + 1].group() if k + 1 < len(toks) else ""
         core = word.strip(".,:").upper()
-        # "WOJCIK C", "MBEKI M 040Y": an initial after a name; but W, L and C before a number are a window
-        initial = bool(taken) and len(core) == 1 and not (core in "WLC" and starts_technical(nxt))
+        # "WOJCIK C", "MBEKI M 040Y": an initial after a name; but W, L and C before a number are a window, and
+        # a letter before a technical word is its setting's name ("QUINTERO P Low")
+        after = nxt.strip(".,:").upper()
+        initial = (
+            bool(taken)
+            and len(core) == 1
+            and not (core in "WLC" and starts_technical(nxt))
+            and not (len(after) >= 2 and after in stop)
+        )
         if core in STOP_WORDS | stop and not initial and (not nxt or starts_technical(nxt)):
             break  # "Tech: W 400", "Pt: Page 1/3": technical text after the label, no name
         if taken and not initial and core in stop:  # technical words after the name ("LUCA Page 1/3")
@@ -305,7 +314,7 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
         if misread_role(m.group(1)):
             add_name(name_after(text, m.end(), stop))
     # "<something> by": who did it follows, however the verb was misread ("Sumoed by Faulo Moretti",
-    # "vowed by ADEYEMI", "Sranned by:")
+    # "vowed by ADEYEMI", "Sranned by:"), also with its space lost after a verb's "-ed" ("Performedbv_E.Tanaka")
     for m in _BY_WORD.finditer(up):
         add_name(name_after(text, m.end(), stop))
     tail = _TAIL_WORD.match(up)  # a reading that starts inside its label ("tor: KRISTIANSEN" of "Operator:")
@@ -322,7 +331,7 @@ def _spaced_label(text: str, start: int, end: int) -> bool:
 
 
 _COLON_WORD = re.compile(r"(?<![A-Z0-9])([A-Z]{4,12})\s*[:;+]")
-_BY_WORD = re.compile(r"(?<![A-Z0-9])[A-Z]{3,}(?:\s+B[YV]|\s*B[YV]\s*:)(?![A-Z0-9])\s*:?")
+_BY_WORD = re.compile(r"(?<![A-Z0-9])(?:[A-Z]{3,}(?:\s+B[YV]|\s*B[YV]\s*:)|[A-Z]{2,}EDB[YV])(?![A-Z0-9])[\s:_]*")
 _TAIL_WORD = re.compile(r"\W*([A-Z]{3,8})\s*:")
 _LONG_WORD = re.compile(r"(?<![A-Z0-9])[A-Z]{4,}")
 _LABEL_END = re.compile(r"\s*" + _END + "?")
