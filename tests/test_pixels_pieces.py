@@ -9,7 +9,15 @@ import pytest
 from pixels_helpers import burn_mask
 
 from deidnode.engine.phi import PhiValues
-from deidnode.engine.pixels.detect import JOIN_GAP, FrameRead, extend_along_row, judge_frame, solid_blots, trim_unread
+from deidnode.engine.pixels.detect import (
+    JOIN_GAP,
+    FrameRead,
+    box_behind_text,
+    extend_along_row,
+    judge_frame,
+    solid_blots,
+    trim_unread,
+)
 from deidnode.engine.pixels.glyphs import TextRegion
 from deidnode.engine.pixels.ocr import TextBox
 from deidnode.engine.pixels.text import TextJudge
@@ -46,6 +54,21 @@ def test_following_a_span_stops_at_the_next_line_read_on_the_row() -> None:
     assert name_end - 2 <= grown[2] <= tech_x0
 
 
+def test_a_line_whose_box_only_reaches_into_the_row_does_not_stop_the_span() -> None:
+    # dev_0129: "TI 150" read above an identifier, its box a few rows into the identifier's, ending where the
+    # reader's "924405001" starts: the dropped "7" must still go
+    view, mask = _view([("7924405001", (60, 40))])
+    x0, x1 = _cols(mask)
+    rows = np.nonzero(mask.any(axis=1))[0]
+    y0, y1 = int(rows[0]), int(rows[-1]) + 1
+    digit = _cols(burn_mask([("7", (60, 40))]))[1]
+    cut = (digit + 1, y0 - 3, x1, y1 + 2)  # the reader's box, taller than the ink
+    above = (x0 - 30, y0 - 14, digit + 1, y0 - 1)  # its bottom row in the identifier's box, not in its ink
+    assert extend_along_row(view, cut, [above], left=True, right=False)[0] <= x0
+    beside = (x0 - 30, y0, digit + 1, y1)  # a line on the row itself still stops it
+    assert extend_along_row(view, cut, [beside], left=True, right=False)[0] > x0
+
+
 @pytest.mark.parametrize(("text", "taken"), [("F.  MORETTI", True), ("W 400 F.  MORETTI", False)])
 def test_a_name_span_hops_one_word_gap_to_a_lone_initial_only(text: str, taken: bool) -> None:
     # the reader dropped the initial a space before the name: it goes with the name; a short word with more
@@ -70,6 +93,20 @@ def test_a_lone_initial_at_the_image_edge_is_taken_by_the_hop() -> None:
     rows = np.nonzero(mask.any(axis=1))[0]
     box = (nx0, int(rows[0]), _cols(mask)[1], int(rows[-1]) + 1)
     assert extend_along_row(view, box, [], left=True, right=False, hop=True)[0] == 0
+
+
+def test_text_that_stays_beside_phi_is_held_to_its_own_band_of_ink() -> None:
+    # dev_0079: the box of "PID: 7752080981" reached a row into the time below it; the kept "PID:" then held
+    # back the removal of the time's top row of glyphs
+    pid, time_ = burn_mask([("PID: 7752080981", (10, 40))]), burn_mask([("12:35:35", (10, 62))])
+    view = np.where(pid | time_, 230, 20).astype(np.uint8)
+    p_rows, t_rows = np.nonzero(pid.any(axis=1))[0], np.nonzero(time_.any(axis=1))[0]
+    assert p_rows[-1] < t_rows[0]
+    line = TextBox(8, int(p_rows[0]) - 1, _cols(pid)[1] + 2, int(t_rows[0]) + 1, "PID: 7752080981", 0.99, ())
+    judge = TextJudge(PhiValues(identifiers=("7752080981",)))
+    (found,) = judge_frame(FrameRead(0, [line], [], view), judge, "phi")
+    assert found.redact and found.keeps
+    assert all(k[3] <= t_rows[0] for k in found.keeps)
 
 
 def test_a_phone_number_read_as_two_lines_goes_as_a_whole() -> None:
@@ -123,6 +160,17 @@ def test_an_unread_vertical_region_loses_the_glyphs_of_a_line_read_across_it() -
     assert trim_unread(col, [TextBox(330, 270, 400, 300, "x", 0.9, ())]) is None  # nothing of it left
     beside = TextBox(380, 289, 431, 299, "W 350", 0.92, ())  # a line that does not cross it changes nothing
     assert trim_unread(col, [beside]) is col
+
+
+def test_a_region_whose_glyphs_are_twice_as_tall_as_a_line_read_inside_it_is_the_box_behind_the_text() -> None:
+    # a filled label box (two marks 24 px tall) holding "Born" and "CC" (dev_0029): removing it as unread text
+    # took the technical "CC" with it
+    box = TextRegion(21, 21, 130, 45, False, 2, 24.0, 1.0)
+    lines = [TextBox(23, 22, 51, 34, "Born", 0.9, ()), TextBox(23, 31, 37, 41, "CC", 0.74, ())]
+    assert box_behind_text(box, lines)
+    assert not box_behind_text(box, [TextBox(140, 22, 180, 34, "beside", 0.9, ())])  # nothing read inside
+    text = TextRegion(21, 21, 130, 33, False, 9, 10.0, 1.0)  # glyphs as tall as the line: text
+    assert not box_behind_text(text, [TextBox(23, 22, 51, 33, "Born", 0.9, ())])
 
 
 def test_three_filled_blots_are_not_glyphs_but_small_text_is() -> None:

@@ -299,3 +299,37 @@ def test_text_whose_glyphs_change_between_frames_is_removed_on_every_frame() -> 
         assert np.array_equal(out[f][counter], before[f][counter])
         assert np.array_equal(out[f][static], before[f][static])
     assert audit["pixels"]["lines_changing"] >= n
+
+
+def _second_reader_sees(monkeypatch, text: str) -> None:
+    """The verification's readers read ``text`` where the first reader surely read "W 400 L 40" (as Tesseract
+    read "ETL 16" as "EIL It", two edits from a given name), at a reader's low confidence."""
+    real = stage.residual_phi
+
+    def fake(view, frame, changed, texts, engine, second, judge, rendered=(), timings=None):
+        out = list(real(view, frame, changed, texts, engine, second, judge, rendered, timings))
+        for ln in get_engine(PixelSettings().ocr).read(view):
+            if "400" in ln.text:
+                box = stage.TextBox(*ln.box, text, 0.5)
+                out.append(stage.Residual(frame, "tesseract", box, judge.judge(text, 0.5)))
+        return out
+
+    monkeypatch.setattr(stage, "residual_phi", fake)
+
+
+def test_verification_does_not_remove_sure_technical_text_for_an_unsure_match(monkeypatch) -> None:
+    _second_reader_sees(monkeypatch, "SNIIH")  # two edits from SMITH: PHI only read with tolerance
+    ds = make_ds("MONOCHROME2", [NAME, KEEP])
+    before = decode_frames(ds).copy()
+    q, audit = run(ds)
+    assert q is None and audit["pixels"]["verify_residual"] == 0
+    assert gone(ds, NAME) and kept(ds, before, KEEP)
+
+
+def test_verification_still_acts_on_phi_read_as_such_over_technical_text(monkeypatch) -> None:
+    _second_reader_sees(monkeypatch, "SMITH")
+    ds = make_ds("MONOCHROME2", [NAME, KEEP])
+    before = decode_frames(ds).copy()
+    q, audit = run(ds)
+    assert q is None and audit["pixels"]["verify_repaired"] >= 1
+    assert not kept(ds, before, KEEP)  # the repair removed what was read there

@@ -364,8 +364,10 @@ def extend_along_row(view: np.ndarray, box: Box, stops: list[Box], left: bool, r
     reach = int(EXTEND_MAX * h)
     lo, hi = (max(0, x0 - reach) if left else x0), (min(cols, x1 + reach) if right else x1)
     cx = (x0 + x1) / 2
-    for o in stops:  # touching the row: the side it is on, by its centre; one over the box's middle is the same text
-        if min(o[3], y1) - max(o[1], y0) > 0 and not o[0] <= cx <= o[2]:
+    b0, b1 = ink_band(view, box)  # the row is the band of the text's own ink: a line above or below whose
+    # box reaches into this one's is not on it ("TI 150" over the first digit of an identifier)
+    for o in stops:  # on the row: the side it is on, by its centre; one over the box's middle is the same text
+        if min(o[3], b1) - max(o[1], b0) > 0 and not o[0] <= cx <= o[2]:
             if (o[0] + o[2]) / 2 > cx:
                 hi = min(hi, max(o[0], x1))
             else:
@@ -545,6 +547,13 @@ def solid_blots(view: np.ndarray, u: TextRegion) -> bool:
         if st[c, cv2.CC_STAT_AREA] >= 4
     ]
     return 0 < len(fills) <= 3 and float(np.mean(fills)) >= SOLID
+
+
+def box_behind_text(u: TextRegion, lines: list[TextBox]) -> bool:
+    """Whether an unread region is the box that read lines are written on (a filled label box, a frame), not
+    text: its "glyphs" are at least twice as tall as a line read inside it. The lines inside are judged on
+    their own; removing the box would take the text that stays on it with it."""
+    return any(inside_share(ln.box, u.box) >= 0.8 and 2 * ln.height <= u.height for ln in lines)
 
 
 def trim_unread(u: TextRegion, lines: list[TextBox]) -> TextRegion | None:
@@ -792,6 +801,12 @@ def _cross_readings(lines: list[TextBox], decisions: list[Decision]) -> None:
                 break
 
 
+def _own_band(view: np.ndarray, box: Box, vertical: bool) -> Box:
+    """``box`` trimmed across its text to the one band of ink in it (``ink_band``)."""
+    a0, a1 = ink_band(view, box, vertical)
+    return (a0, box[1], a1, box[3]) if vertical else (box[0], a0, box[2], a1)
+
+
 def _across(b: Box, vertical: bool) -> int:
     return (b[2] - b[0]) if vertical else (b[3] - b[1])
 
@@ -854,7 +869,11 @@ def judge_frame(
         else:
             live = [(a, b) for a, b in spans if b > a]
             targets = tuple(span_box(ln, a, b, ink) for a, b in live)
-            keeps = tuple(span_box(ln, a, b, ink) for a, b in kept_runs(ln.text, spans))
+            # the text that stays beside PHI, to its own band of ink too: a line box a row into the line below
+            # would otherwise hold back the removal of that line's top row of glyphs
+            keeps = tuple(
+                _own_band(read.view, span_box(ln, a, b, ink), ln.vertical) for a, b in kept_runs(ln.text, spans)
+            )
             last = len(ln.text.rstrip())
             first = len(ln.text) - len(ln.text.lstrip())
             ends = tuple(a <= first or b >= last for a, b in live)

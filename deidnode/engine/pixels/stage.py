@@ -30,6 +30,7 @@ from .detect import (
     CANDIDATE_SCORE,
     END_PAD,
     Finding,
+    box_behind_text,
     covered,
     judge_frame,
     read_frame,
@@ -42,7 +43,7 @@ from .detect import (
 from .glyphs import find_text_regions
 from .obfuscate import glyph_value, render_text, replacement_text
 from .ocr import OcrEngine, TextBox, get_engine, get_reader
-from .redact import Box, fill_boxes, intersects, pad_clear_of
+from .redact import Box, fill_boxes, inside_share, intersects, pad_clear_of
 from .regions import regions_for, zones_for
 from .select import has_text, selection, wsi_kind
 from .series import SeriesMemo
@@ -188,6 +189,7 @@ def _clean(
     rendered: list[Box] = []
     keeps: dict[int, list[Box]] = {}
     texts: dict[int, list[tuple[Box, float]]] = {}
+    sure: dict[int, list[Box]] = {}
     engine: OcrEngine | None = None
     judge: TextJudge | None = None
     if run_ocr:
@@ -242,7 +244,9 @@ def _clean(
         # read surely (allow-listed at 0.9 or more: no misreading of a name gives "W 400 L 40"), and the
         # text-like regions nothing read
         for f in findings:
-            if not (f.decision.allowlisted and f.box.confidence >= 0.9):
+            if _sure_technical(f):
+                sure.setdefault(f.frame, []).append(f.box.box)
+            else:
                 texts.setdefault(f.frame, []).extend((b, float(f.box.height)) for b in (f.keeps or (f.box.box,)))
         for r in reads:
             texts.setdefault(r.frame, []).extend(
@@ -257,6 +261,9 @@ def _clean(
         views = {r.frame: r.view for r in reads}
         boxes: list[tuple[Box, int, bool, bool, int]] = []
         for frame, u, lines in unread:
+            if box_behind_text(u, lines):
+                a["unread_boxes"] = a.get("unread_boxes", 0) + 1
+                continue
             zones = [*regions, *zones_for(ds)]
             if s.policy in ("strict", "all") or _in_band(u.box, lines) or any(intersects(u.box, g) for g in zones):
                 part = trim_unread(u, lines)
@@ -319,14 +326,14 @@ def _clean(
     if s.verify and engine is not None and judge is not None and (changed or findings):
         a["second_reader"] = second.name if second is not None else None
         t = time.perf_counter()
-        residual = _verify(frames, working_pi, idx, filled, {}, texts, engine, second, judge, rendered, seconds)
+        residual = _verify(frames, working_pi, idx, filled, {}, texts, engine, second, judge, rendered, seconds, sure)
         a["verify_residual"] = len(residual)
         if residual:  # one repair: remove what a reader still found, then verify the repair by both readers
             extra = _residual_boxes(residual, judge, frames, working_pi, keeps, rows, cols, s.box_padding)
             changed.update(fill_boxes(frames, extra, fill))
             filled.extend(extra)
             where = {i: [r.box.box for r in residual if r.frame == i] for i in idx}
-            again = _verify(frames, working_pi, idx, extra, where, {}, engine, second, judge, rendered, seconds)
+            again = _verify(frames, working_pi, idx, extra, where, {}, engine, second, judge, rendered, seconds, sure)
             a["verify_repaired"] = len(residual)
             if again:
                 seconds["verify"] = time.perf_counter() - t
@@ -385,14 +392,27 @@ def _verify(
     judge: TextJudge,
     rendered: list[Box],
     seconds: dict[str, float],
+    sure: dict[int, list[Box]],
 ) -> list[Residual]:
+    """PHI still found on the cleaned frames, but for an unsure match to a value inside text the first reader
+    read surely as technical annotation (``sure``: "ETL 16" at 0.98, read by Tesseract as "EIL It", two edits
+    from ELENI). A reading that is PHI as read (no tolerance) always counts."""
     out: list[Residual] = []
     for i in idx:
         view = to_display(frames[i], working_pi)
         texts = list(regions.get(i, []))
         texts += [(b, float(max(1, min(b[3] - b[1], b[2] - b[0])))) for b in keeps.get(i, [])]
-        out += residual_phi(view, i, changed, texts, engine, second, judge, rendered, seconds)
+        for r in residual_phi(view, i, changed, texts, engine, second, judge, rendered, seconds):
+            on_sure = any(inside_share(r.box.box, b) >= 0.7 for b in sure.get(i, ()))
+            if not (on_sure and not judge.judge(r.box.text).phi):
+                out.append(r)
     return out
+
+
+def _sure_technical(f: Finding) -> bool:
+    """Technical annotation the first reader read surely (allow-listed at 0.9 or more): no misreading of a
+    name gives "W 400 L 40". The second reader does not read it again."""
+    return f.decision.allowlisted and f.box.confidence >= 0.9
 
 
 def _residual_boxes(
