@@ -387,6 +387,34 @@ def test_a_short_reading_across_a_vertical_phi_line_goes_with_it_and_one_beside_
     read = FrameRead(0, [phone, across, past_end, beside], [], view)
     findings = judge_frame(read, TextJudge(PhiValues()), "phi")
     assert [f.redact for f in findings] == [True, True, True, False]
+    # read down the column as well: the "0" of "RADIOLOGY" past the end of "HARBOR VIEW RADIOL" (dev_0054)
+    column = TextBox(91, 224, 108, 236, "0", 0.47, (), vertical=True)
+    read = FrameRead(0, [phone, column, beside], [], view)
+    assert [f.redact for f in judge_frame(read, TextJudge(PhiValues()), "phi")] == [True, True, False]
+    # but not a piece of a line that stays, read again on its own ("350" of "C 50 W 350" below it: dev_0022)
+    window = TextBox(90, 220, 110, 290, "C 50 W 350", 0.9, (), vertical=True)
+    read = FrameRead(0, [phone, column, window], [], view)
+    assert [f.redact for f in judge_frame(read, TextJudge(PhiValues()), "phi")] == [True, False, False]
+
+
+def test_a_span_is_followed_past_a_piece_of_its_value_removed_whole_but_not_past_text_that_stays() -> None:
+    # dev_0054, a vertical line: "0" of "RADIOLOGY" read on its own past the end of "HARBOR VIEW RADIOL" goes
+    # with it and must not stop it short of the "GY" beyond; a line that stays there still stops it
+    text = "HARBOR VIEW RADIOLOGY"
+    view, mask = _view([(text, (10, 40))])
+    view, mask = view.T.copy(), mask.T.copy()  # written down the image
+    rows = np.nonzero(mask.any(axis=0))[0]
+    x0, x1 = int(rows[0]), int(rows[-1]) + 1
+    end = int(np.nonzero(mask.any(axis=1))[0][-1]) + 1
+    cut = _cols(burn_mask([("HARBOR VIEW RADIOL", (10, 40))]))[1]
+    o_end = _cols(burn_mask([("HARBOR VIEW RADIOLO", (10, 40))]))[1]
+    judge = TextJudge(PhiValues(texts=("Harbor View Radiology",)))
+    value = TextBox(x0, 10, x1, cut, "HARBOR VIEW RADIOL", 0.95, (), vertical=True)
+    for piece, removed in (("0", True), ("W 400", False)):
+        lines = [value, TextBox(x0, cut + 1, x1, o_end, piece, 0.47, (), vertical=True)]
+        found = judge_frame(FrameRead(0, lines, [], view), judge, "phi")
+        assert found[1].redact is removed
+        assert (max(t[3] for t in found[0].targets) >= end) is removed
 
 
 def test_text_that_stays_keeps_the_whole_of_its_glyphs_where_the_character_positions_fall_short() -> None:

@@ -786,12 +786,15 @@ CROSS_CHARS = 3
 
 
 def _cross_readings(lines: list[TextBox], decisions: list[Decision]) -> None:
-    """A short horizontal reading mostly inside a vertical PHI line's box or just beyond its ends ("9", "39" read
-    across the glyphs of a phone number written bottom to top) is a piece of that line read the wrong way, not
-    text that stays: kept, it would hold the PHI's removal back from the glyphs under it."""
+    """A short reading mostly inside a vertical PHI line's box or just beyond its ends ("9", "39" read across the
+    glyphs of a phone number written bottom to top; the "0" of "RADIOLOGY" read on its own past the end of
+    "HARBOR VIEW RADIOL") is a piece of that line, not text that stays: kept, it would hold the PHI's removal
+    back from the glyphs under it."""
     for j, o in enumerate(lines):
-        if o.vertical or decisions[j].phi or sum(c.isalnum() for c in o.text) > CROSS_CHARS:
+        if decisions[j].phi or sum(c.isalnum() for c in o.text) > CROSS_CHARS:
             continue
+        if any(i != j and not decisions[i].phi and inside_share(o.box, b.box) >= 0.8 for i, b in enumerate(lines)):
+            continue  # a piece of a line that stays, read again ("350" of "C 50 W 350" below a vertical ID)
         for k, ln in enumerate(lines):
             if not ln.vertical or not decisions[k].phi:
                 continue
@@ -799,6 +802,11 @@ def _cross_readings(lines: list[TextBox], decisions: list[Decision]) -> None:
             if inside_share(o.box, (ln.x0, ln.y0 - reach, ln.x1, ln.y1 + reach)) >= 0.5:
                 decisions[j] = _piece_of(decisions[k].kind, o.text)
                 break
+
+
+def _all_of(text: str, spans: tuple[Span, ...]) -> bool:
+    """Whether ``spans`` hold every letter and digit of ``text``."""
+    return all(any(s.start <= i < s.end for s in spans) for i, c in enumerate(text) if c.isalnum())
 
 
 def _own_band(view: np.ndarray, box: Box, vertical: bool) -> Box:
@@ -844,6 +852,7 @@ def judge_frame(
     _join_pieces(read.view, lines, decisions, judge)
     _absorb_pieces(read.view, lines, decisions, judge)
     _cross_readings(lines, decisions)
+    whole = [d.phi and _all_of(ln.text, d.spans) for ln, d in zip(lines, decisions, strict=True)]
     out = []
     for ln0, d in zip(lines, decisions, strict=True):
         # trimmed across the line (along it the character positions decide): text that stays to its own band of
@@ -877,7 +886,9 @@ def judge_frame(
             last = len(ln.text.rstrip())
             first = len(ln.text) - len(ln.text.lstrip())
             ends = tuple(a <= first or b >= last for a, b in live)
-            stops = [o.box for o in lines if o is not ln0] + list(keeps)
+            # a line removed whole is no stop: its removal covers it, and the glyphs past it are the value's too
+            # (the "Y" past "C" and "0" read on their own at the end of "HARBOR VIEW RADIOL")
+            stops = [o.box for o, g in zip(lines, whole, strict=True) if o is not ln0 and not g] + list(keeps)
             hops = [any(sp.kind in HOP_KINDS and sp.start < b and a < sp.end for sp in d.spans) for a, b in live]
             up = ln0.vertical and _reads_up(ln0)  # its first characters are at the bottom: the image's "right"
             targets = tuple(
