@@ -286,6 +286,10 @@ def test_an_identifier_or_date_read_in_part_is_still_phi() -> None:
         ("Gain by 3 dB", None),  # no name after it
         ("Physician+ Strauss", "Strauss"),  # a label's colon read as "+" or ";" in small text
         ("Tech; JONES", "JONES"),
+        ("PtDUBOISE", "DUBOISE"),  # the short labels too, where the case changes at the join
+        ("DrSmith", "Smith"),
+        ("PTDUBOIS", None),
+        ("Ptosis", None),
     ],
 )
 def test_a_role_word_run_into_the_name_or_misread_still_labels_it(text, value) -> None:

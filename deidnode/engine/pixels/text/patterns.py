@@ -340,7 +340,16 @@ _LABEL_END = re.compile(r"\s*" + _END + "?")
 def _fused_role(text: str, start: int, word: str) -> int | None:
     """Where the name starts in a token that is a role word run into the name ("PERATORNAKAMURA": OPERATOR
     with its first letter lost at the box's edge; "TechJAL"), or None. A short role word counts only where the
-    case changes at the join, so "TECHNIQUE" is no technologist."""
+    case changes at the join, so "TECHNIQUE" is no technologist; so do the short labels Pt and Dr ("PtDUBOISE",
+    "DrSmith"), written with a capital and a small letter."""
+    if (
+        word[:2] in ("PT", "DR")
+        and len(word) >= 5
+        and text[start].isupper()
+        and text[start + 1].islower()
+        and text[start + 2].isupper()
+    ):
+        return start + 2
     for r in ROLE_WORDS:
         for cut in (r, r[1:]):
             if len(cut) < 4 or not word.startswith(cut) or len(word) - len(cut) < 2:
