@@ -591,16 +591,11 @@ def _right_of(lab: TextBox, lines: list[TextBox]) -> int | None:
     return best
 
 
-def _reads_up(ln: TextBox) -> bool:
-    """Whether a vertical line reads up the image (its characters' positions fall along the text)."""
-    return len(ln.char_pos) >= 2 and ln.char_pos[-1] < ln.char_pos[0]
-
-
 def _gap_along(a: TextBox, b: TextBox) -> int:
     """The gap from ``a`` to ``b``, which follows it in reading order."""
     if not a.vertical:
         return b.x0 - a.x1
-    return a.y0 - b.y1 if _reads_up(a) else b.y0 - a.y1
+    return a.y0 - b.y1 if a.reads_up else b.y0 - a.y1
 
 
 def next_along(lab: TextBox, lines: list[TextBox]) -> int | None:
@@ -890,7 +885,7 @@ def judge_frame(
             # (the "Y" past "C" and "0" read on their own at the end of "HARBOR VIEW RADIOL")
             stops = [o.box for o, g in zip(lines, whole, strict=True) if o is not ln0 and not g] + list(keeps)
             hops = [any(sp.kind in HOP_KINDS and sp.start < b and a < sp.end for sp in d.spans) for a, b in live]
-            up = ln0.vertical and _reads_up(ln0)  # its first characters are at the bottom: the image's "right"
+            up = ln0.vertical and ln0.reads_up  # its first characters are at the bottom: the image's "right"
             targets = tuple(
                 extend_along_row(read.view, t, stops, *((b >= last, a <= first) if up else (a <= first, b >= last)), hp)
                 if e

@@ -62,7 +62,7 @@ def span_extent(line: TextBox, start: int, end: int, ink: np.ndarray | None = No
     b = max(hi[i] for i in idx)
     # a span that holds the first (last) character reaches that end of the box: the low end, or the high end
     # for a vertical line that reads up the image (its first character is at the bottom)
-    up = lo[-1] < lo[0]
+    up = line.reads_up
     if start <= 0:
         a, b = (a, max(b, hi_line)) if up else (min(a, lo_line), b)
     if end >= len(line.text):

@@ -51,6 +51,12 @@ class TextBox:
         """The text height: across the line (its width for vertical lines)."""
         return (self.x1 - self.x0) if self.vertical else (self.y1 - self.y0)
 
+    @property
+    def reads_up(self) -> bool:
+        """Whether the line's characters run against the image's axis (a vertical line read up the image: its
+        first character at the bottom), as its characters' positions show."""
+        return len(self.char_pos) >= 2 and self.char_pos[-1] < self.char_pos[0]
+
     def shifted(self, dx: int, dy: int, scale: float = 1.0) -> TextBox:
         """This box in another frame of reference: coordinates scaled, then offset by (dx, dy)."""
         off = dy if self.vertical else dx
