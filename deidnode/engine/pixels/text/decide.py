@@ -153,17 +153,6 @@ def merge_spans(spans: list[Span], text: str, technical: frozenset[str] = frozen
     return tuple(out)
 
 
-def _ends_inside_word(h: MetaHit, text: str) -> bool:
-    """A date matched with tolerance that ends inside a word of letters ("1953 Dop" of "03.04.1953 Dopth
-    16cm"): a month is a whole word, so this is the date's numbers and a technical word beside it."""
-    if h.kind != "date" or h.end >= len(text) or not (text[h.end].isalpha() and text[h.end - 1].isalpha()):
-        return False
-    start = h.end - 1
-    while start > h.start and text[start - 1].isalpha():
-        start -= 1
-    return start > h.start and bool(text[h.start : start].strip())
-
-
 class TextJudge:
     """Judges recognised lines for one dataset."""
 
@@ -178,7 +167,7 @@ class TextJudge:
         """The decision on one recognised line; an unsure reading (``confidence`` below ``UNSURE``) is matched
         against this dataset's values with more tolerance (small text is misread in several places)."""
         spans: list[Span] = []
-        hits = [h for h in self.meta.find(text, loose=confidence < UNSURE) if not _ends_inside_word(h, text)]
+        hits = self.meta.find(text, loose=confidence < UNSURE)
         if confidence < UNSURE:
             hits = self._plausible(text, hits)
         spans += [Span(h.start, h.end, "metadata", h.kind) for h in hits]

@@ -198,7 +198,7 @@ class MetadataMatcher:
         if self.sex_re is not None:
             for m in self.sex_re.finditer(text.upper()):
                 hits.append(MetaHit("sex", self.sex_value, m.start(), m.end()))
-        return hits
+        return [h for h in hits if not _ends_inside_word(h, text)]
 
     def age_after_label(self, text: str) -> MetaHit | None:
         """The dataset's age as a word after one that ends in its label misread by one letter ("GORA0e 39": "COR"
@@ -229,6 +229,17 @@ class MetadataMatcher:
         """The first metadata value found in ``text``, or None."""
         hits = self.find(text)
         return hits[0] if hits else None
+
+
+def _ends_inside_word(h: MetaHit, text: str) -> bool:
+    """A date matched with tolerance that ends inside a word of letters ("1953 Dop" of "03.04.1953 Dopth
+    16cm"): a month is a whole word, so this is the date's numbers and a technical word beside it."""
+    if h.kind != "date" or h.end >= len(text) or not (text[h.end].isalpha() and text[h.end - 1].isalpha()):
+        return False
+    start = h.end - 1
+    while start > h.start and text[start - 1].isalpha():
+        start -= 1
+    return start > h.start and bool(text[h.start : start].strip())
 
 
 def _whole_value(hit: MetaHit, text: str, words: list[tuple[str, int, int]]) -> MetaHit:
