@@ -446,6 +446,8 @@ def test_an_age_whose_unit_was_read_in_look_alikes_is_an_age(text, age) -> None:
         ("Pt DUBOIS E", ["DUBOIS E"]),  # a label's value starts after the label
         ("H  Tech:Mackerzie", ["Mackerzie"]),  # and takes nothing before it ("H" of the orientation)
         ("Tech: JONES P Low", ["JONES"]),
+        ("SMITH M 040Y", ["SMITH M 040Y"]),  # an initial before the age, as after a label ("Tech: MBEKI M 040Y")
+        ("SMITH W 400", ["SMITH"]),  # but W, L and C before a number are a window
     ],
 )
 def test_a_name_is_not_widened_over_the_technical_text_or_label_beside_it(judge, text, spans) -> None:

@@ -22,10 +22,10 @@ from .patterns import (
     find_name_forms,
     find_patterns,
     ident_after,
+    is_initial,
     lone_label,
     name_after,
     name_like,
-    starts_technical,
 )
 
 Layer = Literal["metadata", "pattern", "ner", "allowlist", "none"]
@@ -75,9 +75,7 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
         core = w.strip(".,:;^")
         nxt = words[k + 1][2] if k + 1 < len(words) else ""
         if len(core) == 1 and core.isalpha():
-            # an initial ("Strauss P.", "WOJCIK C"), unless it starts technical text ("W 400", "L 40", "P Low")
-            after = nxt.strip(".,:;^").upper()
-            return not starts_technical(nxt) and (len(after) < 2 or after not in allowlist.words)
+            return is_initial(w, nxt, allowlist.words)
         if len(core) == 1 and core in "710582" and k == len(words) - 1:
             return True  # an initial read as its look-alike digit, ending the line ("SMITH 7")
         if _NUMBER.fullmatch(nxt):

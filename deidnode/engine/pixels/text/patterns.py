@@ -223,6 +223,17 @@ def starts_technical(word: str) -> bool:
     return word[:1] != "" and (word[:1].isdigit() or word[:1] in "-+:=")
 
 
+def is_initial(word: str, nxt: str, technical: frozenset[str]) -> bool:
+    """Whether ``word`` is one letter that can be a name's initial ("WOJCIK C", "Strauss P.", "MBEKI M 040Y"):
+    not W, L or C before a number (a window: "W 400 L 40") and not a letter before a ``technical`` word (its
+    setting's name: "QUINTERO P Low")."""
+    core = word.strip(".,:;^").upper()
+    after = nxt.strip(".,:;^").upper()
+    if len(core) != 1 or not core.isalpha():
+        return False
+    return not (core in "WLC" and starts_technical(nxt)) and not (len(after) >= 2 and after in technical)
+
+
 def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tuple[int, int] | None:
     """The span of a person's name starting at ``start`` (up to four name-like words), or None.
 
@@ -240,15 +251,7 @@ def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tup
             break
         nxt = toks[k + 1].group() if k + 1 < len(toks) else ""
         core = word.strip(".,:").upper()
-        # "WOJCIK C", "MBEKI M 040Y": an initial after a name; but W, L and C before a number are a window, and
-        # a letter before a technical word is its setting's name ("QUINTERO P Low")
-        after = nxt.strip(".,:").upper()
-        initial = (
-            bool(taken)
-            and len(core) == 1
-            and not (core in "WLC" and starts_technical(nxt))
-            and not (len(after) >= 2 and after in stop)
-        )
+        initial = bool(taken) and is_initial(word, nxt, stop)
         if core in STOP_WORDS | stop and not initial and (not nxt or starts_technical(nxt)):
             break  # "Tech: W 400", "Pt: Page 1/3": technical text after the label, no name
         if taken and not initial and core in stop:  # technical words after the name ("LUCA Page 1/3")
