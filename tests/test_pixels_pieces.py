@@ -496,3 +496,20 @@ def test_rapidocr_gives_a_vertical_line_its_reading_the_other_way_up() -> None:
     assert line.vertical and line.text == "6089 1961"
     assert line.other is not None and line.other.vertical and line.other.text == "1961 6809"
     assert line.other.confidence <= line.confidence
+
+
+def test_text_a_few_grey_levels_off_a_label_box_near_its_edge_is_detected() -> None:
+    """A label box a few rows above the text: the box's edge against the dark image inflated the deviation of a
+    31 px neighbourhood, and text 12 grey levels off the box came out too faint to detect (dev_0124)."""
+    from deidnode.config import PixelSettings
+    from deidnode.engine.pixels.detect import _as_box, detect_both
+    from deidnode.engine.pixels.ocr import get_engine
+
+    engine = get_engine(PixelSettings().ocr)
+    mask = burn_mask([("SMITH JOHN", (40, 106))], 256, 13)
+    rows, cols = np.nonzero(mask)
+    view = np.zeros((256, 256), np.uint8)
+    view[rows.min() - 5 : rows.max() + 40, cols.min() - 6 :] = 70  # the label box, from five rows above the text
+    view = np.clip(view.astype(np.int16) + 12 * mask, 0, 255).astype(np.uint8)
+    found = [_as_box(q) for q in detect_both(engine, view)]
+    assert any(b[0] <= cols.min() + 2 and b[2] >= cols.max() - 2 and b[1] <= rows.min() <= b[3] for b in found)
