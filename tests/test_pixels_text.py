@@ -448,6 +448,7 @@ def test_an_age_whose_unit_was_read_in_look_alikes_is_an_age(text, age) -> None:
         ("Tech: JONES P Low", ["JONES"]),
         ("SMITH M 040Y", ["SMITH M 040Y"]),  # an initial before the age, as after a label ("Tech: MBEKI M 040Y")
         ("SMITH W 400", ["SMITH"]),  # but W, L and C before a number are a window
+        ("SMITH T. DR 5", ["SMITH T."]),  # written with its full stop, an initial before a technical word too
     ],
 )
 def test_a_name_is_not_widened_over_the_technical_text_or_label_beside_it(judge, text, spans) -> None:
@@ -488,3 +489,11 @@ def test_by_run_into_its_verb_still_announces_a_name(judge, text, value) -> None
 @pytest.mark.parametrize(("text", "age"), [("Aq= 59", True), ("A9B 32", True), ("AVG 12", False), ("SAGE 3", False)])
 def test_an_age_whose_label_was_read_in_look_alikes_is_an_age(text, age) -> None:
     assert (TextJudge(PhiValues()).judge(text).kind == "age") is age
+
+
+def test_a_time_with_one_of_its_colons_read_as_a_semicolon_is_a_time() -> None:
+    from deidnode.engine.pixels.text.patterns import find_patterns
+
+    for text in ("12:46;13 PM", "12;46:13"):
+        assert ("time", 0, len(text)) in find_patterns(text), text
+    assert not any(k == "time" for k, _a, _b in find_patterns("12;46"))  # one semicolon alone is no time

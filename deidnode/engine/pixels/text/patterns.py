@@ -47,7 +47,11 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("date", re.compile(rf"(?<![\dA-Z])[A-Z0-9]{{3}}\s+{_D}\s*[,.]\s*{_Y4}(?!\d)")),
     (
         "time",
-        re.compile(r"(?<![\d.])(?:[01]?\d|2[0-3])\s*:\s*[0-5]\d(?:\s*:\s*[0-5]\d)?(?:\s*[AP]M)?(?![\d.])"),
+        # with one of two colons read as a semicolon ("12:46;13 PM")
+        re.compile(
+            r"(?<![\d.])(?:[01]?\d|2[0-3])\s*(?::\s*[0-5]\d(?:\s*[:;]\s*[0-5]\d)?|;\s*[0-5]\d\s*:\s*[0-5]\d)"
+            r"(?:\s*[AP]M)?(?![\d.])"
+        ),
     ),
     # a 12-hour time whose colons were not read ("50420 AM" of "5:04:20 AM", "1249PM")
     ("time", re.compile(r"(?<![\d.])(?:[1-9]|1[0-2])[0-5]\d(?:[0-5]\d)?\s*[AP]M(?![A-Z])")),
@@ -225,13 +229,16 @@ def starts_technical(word: str) -> bool:
 
 def is_initial(word: str, nxt: str, technical: frozenset[str]) -> bool:
     """Whether ``word`` is one letter that can be a name's initial ("WOJCIK C", "Strauss P.", "MBEKI M 040Y"):
-    not W, L or C before a number (a window: "W 400 L 40") and not a letter before a ``technical`` word (its
-    setting's name: "QUINTERO P Low")."""
+    not W, L or C before a number (a window: "W 400 L 40"), and not a letter before a ``technical`` word (its
+    setting's name: "QUINTERO P Low") unless it is written with its full stop."""
     core = word.strip(".,:;^").upper()
     after = nxt.strip(".,:;^").upper()
     if len(core) != 1 or not core.isalpha():
         return False
-    return not (core in "WLC" and starts_technical(nxt)) and not (len(after) >= 2 and after in technical)
+    if core in "WLC" and starts_technical(nxt):
+        return False
+    # written with its full stop, it is an initial whatever follows ("Nakamura T. DR F. Nakamura")
+    return word.rstrip(",;").endswith(".") or not (len(after) >= 2 and after in technical)
 
 
 def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tuple[int, int] | None:
