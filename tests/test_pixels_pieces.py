@@ -513,3 +513,29 @@ def test_text_a_few_grey_levels_off_a_label_box_near_its_edge_is_detected() -> N
     view = np.clip(view.astype(np.int16) + 12 * mask, 0, 255).astype(np.uint8)
     found = [_as_box(q) for q in detect_both(engine, view)]
     assert any(b[0] <= cols.min() + 2 and b[2] >= cols.max() - 2 and b[1] <= rows.min() <= b[3] for b in found)
+
+
+def test_text_of_the_same_luminance_as_the_colour_behind_it_is_detected_on_the_chroma_view() -> None:
+    """Iso-luminant coloured text (red-green 16 levels off, luminance the same) on a textured colour image: neither
+    the view as displayed nor its normalised luminance shows it; the normalised opponent channels do."""
+    from deidnode.config import PixelSettings
+    from deidnode.engine.pixels.detect import _as_box, chroma_view, detect_both, text_view
+    from deidnode.engine.pixels.ocr import get_engine
+
+    engine = get_engine(PixelSettings().ocr)
+    mask = burn_mask([("SMITH JOHN", (20, 100))], 256, 16)
+    rows, cols = np.nonzero(mask)
+    yy, xx = np.mgrid[0:256, 0:256]
+    texture = (20 * np.sin(xx / 9.0) * np.cos(yy / 13.0))[..., None]
+    view = np.empty((256, 256, 3), np.float64)
+    view[:] = (150, 100, 100)
+    view[mask > 0] = (128, 110, 104)
+    view = np.clip(view + texture, 0, 255).astype(np.uint8)
+
+    def found(boxes: list[tuple[int, int, int, int]]) -> bool:
+        return any(b[0] <= cols.min() + 2 and b[2] >= cols.max() - 2 and b[1] <= rows.min() <= b[3] for b in boxes)
+
+    assert not found([_as_box(q) for q in engine.detect(view)])
+    assert not found([_as_box(q) for q in engine.detect(text_view(view))])
+    assert found([_as_box(q) for q in detect_both(engine, view)])
+    assert chroma_view(view[..., 0]) is None  # a grey view has no chroma pass

@@ -131,16 +131,35 @@ def covered(box: Box, lines: list[TextBox], share: float = 0.5, region: TextRegi
     return True
 
 
-def text_view(view: np.ndarray) -> np.ndarray:
-    """The luminance normalised to its surroundings (``NORMALISE_WINDOW`` px): (I - local mean) / local deviation,
-    at least 3 levels. Light text on bright anatomy and text a few grey levels off its background come out as
-    plain dark-on-light or light-on-dark text, which is what the text detector reads best."""
+def _deviation(plane: np.ndarray) -> np.ndarray:
+    """(I - local mean) / local deviation over ``NORMALISE_WINDOW`` px, the deviation at least 3 levels."""
     w = NORMALISE_WINDOW
-    lum = view if view.ndim == 2 else cv2.cvtColor(view, cv2.COLOR_RGB2GRAY)
-    f = lum.astype(np.float32)
+    f = plane.astype(np.float32)
     mean = cv2.blur(f, (w, w))
     sd = np.sqrt(np.maximum(cv2.blur(f * f, (w, w)) - mean * mean, 0.0))
-    return np.clip(128.0 + 48.0 * (f - mean) / np.maximum(sd, 3.0), 0, 255).astype(np.uint8)
+    return (f - mean) / np.maximum(sd, 3.0)
+
+
+def _as_view(z: np.ndarray) -> np.ndarray:
+    return np.clip(128.0 + 48.0 * z, 0, 255).astype(np.uint8)
+
+
+def text_view(view: np.ndarray) -> np.ndarray:
+    """The luminance normalised to its surroundings (``_deviation``). Light text on bright anatomy and text a few
+    grey levels off its background come out as plain dark-on-light or light-on-dark text, which is what the text
+    detector reads best."""
+    return _as_view(_deviation(glyphs.channels(view)[0]))
+
+
+def chroma_view(view: np.ndarray) -> np.ndarray | None:
+    """A colour view's two opponent channels (red-green, yellow-blue) normalised the same way, each pixel from
+    the channel where it stands out more: text of the same luminance as the colour behind it, which the
+    luminance views do not show. None for a grey view."""
+    planes = glyphs.channels(view)
+    if len(planes) < 3:
+        return None
+    a, b = _deviation(planes[1]), _deviation(planes[2])
+    return _as_view(np.where(np.abs(a) >= np.abs(b), a, b))
 
 
 NORMALISE_WINDOW = 15
@@ -478,10 +497,15 @@ def detect_both(engine: Any, view: np.ndarray) -> list[np.ndarray]:
     """Text quads found on the view as displayed (scaled to ``DETECT_MIN_SIDE``), and those found only on its
     locally normalised view (``text_view``) where nothing was found on the first: text a few grey levels off its
     background is found on the second, while the first finds high-contrast text whole (normalising breaks some
-    of it). The second pass costs one more detector run (~0.04 s per 512x512 view on this machine's CPU)."""
+    of it). The second pass costs one more detector run (~0.04 s per 512x512 view on this machine's CPU). A colour
+    view gets a third pass on its ``chroma_view``, for text no luminance view shows; grey views do not pay it."""
     first = engine.detect(view, min_side=DETECT_MIN_SIDE)
     seen = [_as_box(q) for q in first]
     more = [q for q in engine.detect(text_view(view)) if not any(intersects(_as_box(q), b) for b in seen)]
+    chroma = chroma_view(view)
+    if chroma is not None:
+        seen += [_as_box(q) for q in more]
+        more += [q for q in engine.detect(chroma) if not any(intersects(_as_box(q), b) for b in seen)]
     return first + more
 
 
