@@ -497,3 +497,27 @@ def test_a_time_with_one_of_its_colons_read_as_a_semicolon_is_a_time() -> None:
     for text in ("12:46;13 PM", "12;46:13"):
         assert ("time", 0, len(text)) in find_patterns(text), text
     assert not any(k == "time" for k, _a, _b in find_patterns("12;46"))  # one semicolon alone is no time
+
+
+def test_a_technical_word_run_into_the_front_of_a_value_stays() -> None:
+    """A stray character or two before a value goes with it, but not a technical word ("CC" of "CCAge 82")."""
+    judge = TextJudge(PhiValues(person_names=(), name_parts=(), age="082Y"))
+    for text, span in (("CCAge 82", "Age 82"), ("MRAge 82", "MRAge 82")):
+        assert [text[s.start : s.end] for s in judge.judge(text, 0.88).spans] == [span], text
+
+
+def test_a_long_number_with_a_percent_sign_is_a_setting_not_an_identifier() -> None:
+    from deidnode.engine.pixels.text.patterns import find_patterns
+
+    assert not any(k == "digits" for k, _a, _b in find_patterns("200150%"))  # "ZOOM 150%" misread
+    assert any(k == "digits" for k, _a, _b in find_patterns("ID 1234567 50%"))
+
+
+def test_a_by_label_run_into_a_number_before_it_and_a_name_cut_by_a_full_stop() -> None:
+    """ "Se:3Scanedby:Suss.1C50W350": the label fused to the series number before it, and the name fused to its
+    misread initial and the window after it: the name's letters up to the full stop are the value."""
+    from deidnode.engine.pixels.text.patterns import find_labelled
+
+    text = "Se:3Scanedby:Suss.1C50W350"
+    assert [text[a:b] for _k, a, b in find_labelled(text)] == ["Suss"]
+    assert find_labelled("3Scanned by 40") == []

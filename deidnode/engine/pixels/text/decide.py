@@ -129,7 +129,8 @@ def _snapped(s: Span, text: str, technical: frozenset[str]) -> Span:
     st = a
     while st > 0 and not text[st - 1].isspace():
         st -= 1
-    if 0 < a - st <= SNAP and not text[st:a].isdigit():  # a number fused before a date is another number
+    # a number fused before a date is another number, and a technical word before a value stays ("CCAge 82")
+    if 0 < a - st <= SNAP and not text[st:a].isdigit() and not (a - st >= 2 and text[st:a].upper() in technical):
         a = st
     return Span(a, b, s.layer, s.kind)
 

@@ -77,7 +77,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("age", re.compile(r"(?<![A-Z])AGE\s*:?\s*\d{1,3}(?![\d.])")),
     # its label misread in look-alikes ("Aq= 59", "A9B 32"): A, then G and E as they are misread, then a number
     ("age", re.compile(r"(?<![A-Z0-9])A[GQ96][E3B=F]\s*[:=]?\s*\d{1,3}(?![\d.])")),
-    ("digits", re.compile(r"\d{6,}")),
+    ("digits", re.compile(r"\d{6,}(?![\d%])")),  # a percentage is a setting ("200150%" of "ZOOM 150%")
     # pieces of a value that a reader split or cut (a vertical line read in parts, a line's start lost), as
     # the whole reading: a local phone number "390-4692", an area code "(618)" (with the exchange after it,
     # "646) 244"), minutes and seconds with AM/PM "49:05 AM" (or seconds alone, ".28 PM"), seconds ":12";
@@ -94,7 +94,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "digits",
         re.compile(
             r"(?<![A-Z0-9])(?=(?:[A-Z]?[0-9OIlSBZ]){6,})(?=[A-Z0-9]*\d[A-Z0-9]*\d[A-Z0-9]*\d)"
-            r"[A-Z]{0,2}[0-9OISBZ]{6,}(?![A-Z0-9])"
+            r"[A-Z]{0,2}[0-9OISBZ]{6,}(?![A-Z0-9%])"
         ),
     ),
 )
@@ -252,7 +252,8 @@ def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tup
         word = m.group()
         if not name_like(word):
             # a name run into digits ("J0C4992849798": initials misread, then an ID): its leading letters
-            lead = re.match(r"[^\W\d_][^\W_]*?(?=\d{2,}|$)", word.translate(_LOOKALIKE))
+            # or cut by a full stop ("Suss.1C50W350": a name, its initial misread, run into a window)
+            lead = re.match(r"[^\W\d_][^\W_]*?(?=\d{2,}|$)|[^\W\d_]{3,}(?=\.)", word.translate(_LOOKALIKE))
             if lead and not taken and len(lead.group()) >= 2 and name_like(lead.group()):
                 return m.start(), m.start() + len(lead.group())
             break
@@ -341,7 +342,9 @@ def _spaced_label(text: str, start: int, end: int) -> bool:
 
 
 _COLON_WORD = re.compile(r"(?<![A-Z0-9])([A-Z]{4,12})\s*[:;+]")
-_BY_WORD = re.compile(r"(?<![A-Z0-9])(?:[A-Z]{3,}(?:\s+B[YV]|\s*B[YV]\s*:)|[A-Z]{2,}EDB[YV])(?![A-Z0-9])[\s:_]*")
+_BY_WORD = re.compile(
+    r"(?:(?<![A-Z0-9])(?:[A-Z]{3,}\s+B[YV]|[A-Z]{2,}EDB[YV])(?![A-Z0-9])|(?<![A-Z])[A-Z]{3,}\s*B[YV]\s*:)[\s:_]*"
+)
 _TAIL_WORD = re.compile(r"\W*([A-Z]{3,8})\s*:")
 _LONG_WORD = re.compile(r"(?<![A-Z0-9])[A-Z]{4,}")
 _LABEL_END = re.compile(r"\s*" + _END + "?")
