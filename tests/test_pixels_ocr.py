@@ -134,3 +134,31 @@ def test_small_line_crops_are_scaled_up_bilinearly_and_larger_ones_bicubically(m
         (rapid.SMALL_LINE + 1, cv2.INTER_CUBIC),
         (60, cv2.INTER_AREA),
     ]
+
+
+def test_a_small_line_still_unsure_is_read_once_more_enlarged_as_blocks(monkeypatch) -> None:
+    """After the padded retry, a line of ``SMALL_LINE`` px or less still under ``RETRY_BELOW`` is read from its
+    pixels enlarged ``BLOCK_SCALE`` times; the more confident reading stands, its character positions brought back
+    to the line's own pixels. A larger line is not read a third time."""
+    from deidnode.engine.pixels.ocr import rapid
+
+    engine = get_engine(OcrSettings())
+    calls: list[list[tuple[int, int]]] = []
+
+    def recognize(crops):
+        calls.append([c.shape[:2] for c in crops])
+        if len(calls) < 3:
+            return [("SM1TH", 0.5, [1.0, 2.0, 3.0, 4.0, 5.0])] * len(crops)
+        # the blocky crop: characters centred at 3x their positions in the padded crop (pad 2 px)
+        return [("SMITH", 0.95, [3.0 * (2 + x) for x in (4.0, 12.0, 20.0, 28.0, 36.0)])] * len(crops)
+
+    monkeypatch.setattr(engine, "recognize", recognize)
+    view = np.zeros((40, 100), np.uint8)
+    small = np.array([[10, 10], [50, 10], [50, 19], [10, 19]], np.float32)  # 9 px high
+    large = np.array([[10, 20], [90, 20], [90, 40], [10, 40]], np.float32)  # 20 px high
+    lines = engine.read_boxes(view, [small, large])
+    assert [len(c) for c in calls] == [2, 2, 1]  # read, padded retry of both, blocks of the small one only
+    assert calls[2][0] == (rapid.BLOCK_SCALE * (9 + 4), rapid.BLOCK_SCALE * (40 + 4))
+    assert lines[0].text == "SMITH" and lines[0].confidence == 0.95
+    assert [round(p, 3) for p in lines[0].char_pos] == [14.0, 22.0, 30.0, 38.0, 46.0]  # x0 10 + positions in the line
+    assert lines[1].text == "SM1TH"
