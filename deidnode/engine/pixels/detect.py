@@ -155,7 +155,10 @@ def chroma_view(view: np.ndarray) -> np.ndarray | None:
     """A colour view's two opponent channels (red-green, yellow-blue) normalised the same way, each pixel from
     the channel where it stands out more: text of the same luminance as the colour behind it, which the
     luminance views do not show. None for a grey view."""
-    planes = glyphs.channels(view)
+    return _chroma(glyphs.channels(view))
+
+
+def _chroma(planes: list[np.ndarray]) -> np.ndarray | None:
     if len(planes) < 3:
         return None
     a, b = _deviation(planes[1]), _deviation(planes[2])
@@ -501,8 +504,10 @@ def detect_both(engine: Any, view: np.ndarray) -> list[np.ndarray]:
     view gets a third pass on its ``chroma_view``, for text no luminance view shows; grey views do not pay it."""
     first = engine.detect(view, min_side=DETECT_MIN_SIDE)
     seen = [_as_box(q) for q in first]
-    more = [q for q in engine.detect(text_view(view)) if not any(intersects(_as_box(q), b) for b in seen)]
-    chroma = chroma_view(view)
+    planes = glyphs.channels(view)  # once for both normalised views
+    normalised = _as_view(_deviation(planes[0]))  # text_view
+    more = [q for q in engine.detect(normalised) if not any(intersects(_as_box(q), b) for b in seen)]
+    chroma = _chroma(planes)
     if chroma is not None:
         seen += [_as_box(q) for q in more]
         more += [q for q in engine.detect(chroma) if not any(intersects(_as_box(q), b) for b in seen)]

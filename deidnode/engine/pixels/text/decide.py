@@ -120,17 +120,20 @@ boxes stays readable."""
 
 
 def _snapped(s: Span, text: str, technical: frozenset[str]) -> Span:
+    def technical_word(piece: str) -> bool:
+        return len(piece) >= 2 and piece.upper() in technical
+
     a, b = s.start, s.end
     e = b
     while e < len(text) and not text[e].isspace():
         e += 1
-    if 0 < e - b <= SNAP and not (e - b >= 2 and text[b:e].upper() in technical):  # "43699361CC": a view's name
+    if 0 < e - b <= SNAP and not technical_word(text[b:e]):  # "43699361CC": a view's name
         b = e
     st = a
     while st > 0 and not text[st - 1].isspace():
         st -= 1
     # a number fused before a date is another number, and a technical word before a value stays ("CCAge 82")
-    if 0 < a - st <= SNAP and not text[st:a].isdigit() and not (a - st >= 2 and text[st:a].upper() in technical):
+    if 0 < a - st <= SNAP and not text[st:a].isdigit() and not technical_word(text[st:a]):
         a = st
     return Span(a, b, s.layer, s.kind)
 
