@@ -250,6 +250,16 @@ def test_an_unsure_loose_match_that_technical_text_explains_is_not_phi() -> None
     assert judge.judge("Nakamurra", 0.6).phi
 
 
+def test_a_name_does_not_start_or_end_inside_a_number() -> None:
+    """Tesseract reads "250 mAs" and a "2" below it as one line on a cleaned frame: "50 mAs 2" is one edit from
+    TOMASZ in look-alike folding even to the strict matcher, but a name is not cut out of the number "250"."""
+    judge = TextJudge(PhiValues(person_names=("WOJCIK^TOMASZ",), name_parts=(), identifiers=(), dates=(), texts=()))
+    assert not judge.judge("250 mAs 2", 0.63).phi
+    assert not judge.judge("250 mAs 2").phi
+    assert judge.judge("50MAS2", 0.63).phi  # the name misread as digits, alone
+    assert judge.judge("ID 4411 T0MASZ").phi
+
+
 def test_an_identifier_or_date_read_in_part_is_still_phi() -> None:
     """Low-contrast or bitmap text is often read in pieces: "4197" of 535-414-4197, "2003-02" of a date.
     Four digits or more of a value, alone on a line, count; technical numbers do not."""

@@ -198,7 +198,7 @@ class MetadataMatcher:
         if self.sex_re is not None:
             for m in self.sex_re.finditer(text.upper()):
                 hits.append(MetaHit("sex", self.sex_value, m.start(), m.end()))
-        return [h for h in hits if not _ends_inside_word(h, text)]
+        return [h for h in hits if not _ends_inside_word(h, text) and not _cuts_number(h, text)]
 
     def age_after_label(self, text: str) -> MetaHit | None:
         """The dataset's age as a word after one that ends in its label misread by one letter ("GORA0e 39": "COR"
@@ -240,6 +240,16 @@ def _ends_inside_word(h: MetaHit, text: str) -> bool:
     while start > h.start and text[start - 1].isalpha():
         start -= 1
     return start > h.start and bool(text[h.start : start].strip())
+
+
+def _cuts_number(h: MetaHit, text: str) -> bool:
+    """A name matched in look-alike folding that starts or ends inside a number ("50 mAs 2" of "250 mAs 2" is
+    within one edit of TOMASZ): a name misread as digits is not run into a number that goes on beyond it."""
+    if h.kind != "name":
+        return False
+    starts = h.start > 0 and text[h.start].isdigit() and text[h.start - 1].isdigit()
+    ends = h.end < len(text) and text[h.end - 1].isdigit() and text[h.end].isdigit()
+    return starts or ends
 
 
 def _whole_value(hit: MetaHit, text: str, words: list[tuple[str, int, int]]) -> MetaHit:
