@@ -100,6 +100,58 @@ def _judged(lines: list[TextBox], judge: TextJudge, frame: int, reader: str, ren
     return out
 
 
+def _label_pieces(res: Residual, changed: Sequence[Box]) -> list[Box] | None:
+    """The pieces of a line judged PHI only as a label's value ("DOB B30f", "PATIENT Row") that a filled box
+    splits, or None. The value after that label was removed: on the cleaned frame the reader joins the label to
+    the text beyond the gap, which the first pass read in full and kept ("DOB Jan 10,1980 B30f")."""
+    d, ln = res.decision, res.box
+    if d.layer != "pattern" or not d.spans or any(sp.kind != "label" for sp in d.spans):
+        return None
+    v = ln.vertical
+    lo, hi = (ln.y0, ln.y1) if v else (ln.x0, ln.x1)
+    a0, a1 = (ln.x0, ln.x1) if v else (ln.y0, ln.y1)
+    cuts = []
+    for c in changed:
+        c_lo, c_hi = (c[1], c[3]) if v else (c[0], c[2])
+        c_a0, c_a1 = (c[0], c[2]) if v else (c[1], c[3])
+        across = min(a1, c_a1) - max(a0, c_a0)
+        if across >= 0.5 * (a1 - a0) and lo + 2 < c_lo and c_hi < hi - 2:
+            cuts.append((c_lo, c_hi))
+    if not cuts:
+        return None
+    pieces, at = [], lo
+    for c_lo, c_hi in sorted(cuts):
+        if c_lo > at:
+            pieces.append((at, c_lo))
+        at = max(at, c_hi)
+    pieces.append((at, hi))
+    return [(a0, p0, a1, p1) if v else (p0, a0, p1, a1) for p0, p1 in pieces if p1 - p0 >= 2]
+
+
+def _judged_pieces(
+    found: list[Residual],
+    view: np.ndarray,
+    changed: Sequence[Box],
+    reader: OcrEngine,
+    judge: TextJudge,
+    rendered: Sequence[Box],
+    height: float,
+) -> list[Residual]:
+    """``found``, a label joined across a filled box to what lies beyond it read again piece by piece."""
+    out = []
+    for r in found:
+        pieces = _label_pieces(r, changed)
+        if pieces is None:
+            out.append(r)
+            continue
+        rows, cols = view.shape[:2]
+        m = max(3, int(0.4 * height))
+        for x0, y0, x1, y1 in pieces:
+            grown = (max(0, x0 - m), max(0, y0 - m), min(cols, x1 + m), min(rows, y1 + m))
+            out += _judged(read_crop(reader, view, grown, height), judge, r.frame, r.reader, rendered)
+    return out
+
+
 def residual_phi(
     view: np.ndarray,
     frame: int,
@@ -123,16 +175,22 @@ def residual_phi(
     t = time.perf_counter()
     wins = windows(changed, rows, cols, [b for b, _h in texts])
     heights = {w: max([min(b[3] - b[1], b[2] - b[0]) for b in changed if _overlaps(b, w)] or [16]) for w in wins}
+
+    def found(reader: OcrEngine, box: Box, height: float, max_scale: float = 4.0) -> list[Residual]:
+        lines = _judged(read_crop(reader, view, box, height, max_scale), judge, frame, reader.name, rendered)
+        return _judged_pieces(lines, view, changed, reader, judge, rendered, height)
+
     for w in wins:  # a window holds several lines: scaled up less than a single line
-        out += _judged(read_crop(engine, view, w, heights[w], 2.0), judge, frame, engine.name, rendered)
+        out += found(engine, w, heights[w], 2.0)
     t1 = time.perf_counter()
     if second is not None:
         for w in wins:
-            out += _judged(read_crop(second, view, w, heights[w]), judge, frame, second.name, rendered)
+            out += found(second, w, heights[w])
         for box, height in texts:
             m = max(3, int(0.4 * height))
-            grown = (max(0, box[0] - m), max(0, box[1] - m), min(cols, box[2] + m), min(rows, box[3] + m))
-            out += _judged(read_crop(second, view, grown, height), judge, frame, second.name, rendered)
+            out += found(
+                second, (max(0, box[0] - m), max(0, box[1] - m), min(cols, box[2] + m), min(rows, box[3] + m)), height
+            )
     if timings is not None:
         timings["verify_ocr"] = timings.get("verify_ocr", 0.0) + (t1 - t)
         timings["verify_second"] = timings.get("verify_second", 0.0) + (time.perf_counter() - t1)

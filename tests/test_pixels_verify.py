@@ -1,0 +1,50 @@
+"""Verification on cleaned frames: what counts as PHI still there."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deidnode.engine.phi import PhiValues
+from deidnode.engine.pixels.ocr import TextBox
+from deidnode.engine.pixels.text import TextJudge
+from deidnode.engine.pixels.verify import residual_phi
+
+
+class _Reader:
+    """Reads "DOB B30f" on a crop holding both sides of the removed date, else the one side it is given."""
+
+    name = "fake"
+
+    def __init__(self, joined: str, left: str, right: str) -> None:
+        self.joined, self.left, self.right, self.crops = joined, left, right, []
+
+    def read_region(self, crop: np.ndarray) -> list[TextBox]:
+        self.crops.append(crop.shape)
+        h, w = crop.shape[:2]
+        text = self.joined if w > 300 else self.left if w < 120 else self.right
+        return [TextBox(0, h // 3, w, 2 * h // 3, text, 0.9)]  # a line across the crop's middle
+
+
+def _run(joined: str, left: str, right: str, changed: list) -> list:
+    view = np.zeros((60, 260), np.uint8)
+    judge = TextJudge(PhiValues(person_names=("DUBOIS^MARIE",), name_parts=(), identifiers=(), dates=(), texts=()))
+    reader = _Reader(joined, left, right)
+    return residual_phi(view, 0, changed, [((20, 20, 220, 36), 16.0)], reader, None, judge)
+
+
+def test_a_label_joined_across_its_removed_value_to_the_text_beyond_is_not_phi() -> None:
+    """The date of "DOB Jan 10,1980 B30f" was removed, and on the cleaned frame "DOB B30f" reads as a label and its
+    value. The first pass read the line whole and kept B30f; the pieces either side of the fill are read alone."""
+    assert _run("DOB B30f", "DOB", "B30f", [(60, 18, 160, 38)]) == []
+
+
+def test_a_name_beyond_the_fill_is_still_phi() -> None:
+    """The dataset's own name is PHI wherever it stands, joined to a label or read alone."""
+    found = _run("DOB DUBOIS", "DOB", "DUBOIS", [(60, 18, 160, 38)])
+    assert found and all("DUBOIS" in r.box.text for r in found)
+
+
+def test_a_label_and_its_value_with_no_fill_between_are_phi() -> None:
+    """The fill lies beyond the value: nothing was removed between the label and the word after it."""
+    found = _run("DOB B30f", "DOB", "B30f", [(230, 18, 250, 38)])
+    assert [r.box.text for r in found] == ["DOB B30f"]
