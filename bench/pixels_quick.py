@@ -2,6 +2,7 @@
 
     python bench/pixels_quick.py [--limit 200]
     python bench/pixels_quick.py --set bench/results/pixelset-dev-bitmap-small   # a dev-generated tuning set
+    python bench/pixels_quick.py --set bench/results/pixelset-dev-cine   # pixelset.py --cine --start 250 -n 24
 
 Runs ``clean_pixels`` with the default policy on the dev split's images with text (clean images are skipped:
 ``bench/pixels.py`` covers them) and scores every segment exactly as ``bench/pixels.py`` does (its

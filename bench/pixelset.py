@@ -1041,11 +1041,15 @@ class Case:
     meta: dict
 
 
+CINE_EVERY, CINE_AT = 25, 7
+"""Case ``i`` is a multi-frame ultrasound cine when ``i % CINE_EVERY == CINE_AT``."""
+
+
 def make_case(split: str, i: int) -> Case:
     spec = SPLITS[split]
     rng = random.Random(spec.seed * 100003 + i)
     clean = i % 5 == 0
-    cine = not clean and i % 25 == 7
+    cine = not clean and i % CINE_EVERY == CINE_AT
     modality = "US" if cine else rng.choices([m for m, _ in MODALITIES], [w for _, w in MODALITIES])[0]
     frames_n = rng.choice([12, 16, 20]) if cine else 1
     bg, src = _background(rng, modality, frames_n)
@@ -1267,11 +1271,17 @@ def _dataset(rng, canvas: Canvas, modality: str, split: str, i: int, p: Patient,
 # ---------------------------------------------------------------------------------------------- files
 
 
-def generate(out_dir: Path, split: str, n: int, start: int = 0) -> list[dict]:
-    """Write cases ``start .. start+n-1`` of ``split`` to ``out_dir``; returns (and writes) truth.json."""
+def generate(out_dir: Path, split: str, n: int, start: int = 0, cine_only: bool = False) -> list[dict]:
+    """Write cases ``start .. start+n-1`` of ``split`` to ``out_dir`` (``cine_only``: the first ``n`` cine cases
+    from ``start`` on); returns (and writes) truth.json."""
     out_dir.mkdir(parents=True, exist_ok=True)
     truth = []
-    for i in range(start, start + n):
+    if cine_only:
+        first = start + (CINE_AT - start) % CINE_EVERY
+        cases = range(first, first + CINE_EVERY * n, CINE_EVERY)
+    else:
+        cases = range(start, start + n)
+    for i in cases:
         c = make_case(split, i)
         name = f"{split}_{i:04d}"
         c.ds.save_as(out_dir / f"{name}.dcm", enforce_file_format=True)
@@ -1290,14 +1300,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path)
     ap.add_argument("--start", type=int, default=0, help="first case index (tuning sets: past the dev set's 250)")
     ap.add_argument("--fonts", choices=sorted(fonts.TUNING_FONTS), help="dev only: draw with a tuning font set instead")
+    ap.add_argument("--cine", action="store_true", help="dev only: N multi-frame cine cases from --start on")
     args = ap.parse_args(argv)
+    if args.cine and args.split != "dev":
+        ap.error("--cine draws the dev split only")
     if args.fonts:
         if args.split != "dev":
             ap.error("--fonts draws the dev split only")
         fonts.tune_with(args.fonts)
-    name = f"pixelset-{args.split}" + (f"-{args.fonts}" if args.fonts else "")
+    name = f"pixelset-{args.split}" + ("-cine" if args.cine else "") + (f"-{args.fonts}" if args.fonts else "")
     out = args.out or Path(__file__).resolve().parent / "results" / name
-    truth = generate(out, args.split, args.n, args.start)
+    truth = generate(out, args.split, args.n, args.start, args.cine)
     segs = [s for t in truth for s in t["segments"]]
     print(
         f"{len(truth)} images, {sum(s['role'] == 'phi' for s in segs)} PHI segments, "

@@ -42,3 +42,11 @@ def test_the_quick_score_refuses_a_set_that_is_not_dev(tmp_path) -> None:
     (tmp_path / "truth.json").write_text(json.dumps([{"file": "test_0000.dcm", "split": "test", "clean": False}]))
     with pytest.raises(SystemExit):
         pixels_quick.main(["--set", str(tmp_path)])
+
+
+def test_a_cine_tuning_set_is_the_dev_splits_cine_cases_only(tmp_path) -> None:
+    truth = pixelset.generate(tmp_path, "dev", 2, start=250, cine_only=True)
+    assert [c["file"] for c in truth] == ["dev_0257.dcm", "dev_0282.dcm"]
+    assert all(c["cine"] and c["frames"] > 1 for c in truth)
+    with pytest.raises(SystemExit):
+        pixelset.main(["--split", "fresh", "--cine", "-n", "1"])
