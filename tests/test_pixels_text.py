@@ -284,6 +284,10 @@ def test_an_identifier_or_date_read_in_part_is_still_phi() -> None:
         ("TECHNIQUE FSE", None),  # no case change at the join of a short role word: a technical word
         ("OPERATOR MODE 2", None),
         ("Nane TANAKA", "TANAKA"),  # a short role word with one letter misread and its colon lost
+        ("Sonognphar: TANAKA", "TANAKA"),  # a long role word, a third of its letters misread, and its colon
+        ("Sono grapher: TFB", "TFB"),  # a role word split by a space
+        ("REFERENCE: LINE A", None),  # four letters from REFERRING: a technical word
+        ("Focus Depth: 12", None),
         ("Tecn Okonkwo", "Okonkwo"),
         ("Nane tanaka", None),  # not before a capitalised word
         ("SAME DAY", None),
@@ -509,6 +513,21 @@ def test_a_time_with_one_of_its_colons_read_as_a_semicolon_is_a_time() -> None:
     assert not any(k == "time" for k, _a, _b in find_patterns("12;46"))  # one semicolon alone is no time
 
 
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("8:46:17 Pr", "8:46:17 Pr"),  # PM read in look-alikes goes with the time
+        ("12:30 PRF 2000", "12:30"),
+        ("Te1l 952-913-28910", "Te1l 952-913-28910"),  # a phone number after its label, a group misread longer
+        ("Tel 952-903-2890", "Tel 952-903-2890"),
+    ],
+)
+def test_a_time_or_phone_number_misread_at_its_end_is_removed_whole(text, value) -> None:
+    from deidnode.engine.pixels.text.patterns import find_patterns
+
+    assert max((text[a:b] for _k, a, b in find_patterns(text)), key=len) == value
+
+
 def test_a_technical_word_run_into_the_front_of_a_value_stays() -> None:
     """A stray character or two before a value goes with it, but not a technical word ("CC" of "CCAge 82")."""
     judge = TextJudge(PhiValues(person_names=(), name_parts=(), age="082Y"))
@@ -531,3 +550,21 @@ def test_a_by_label_run_into_a_number_before_it_and_a_name_cut_by_a_full_stop() 
     text = "Se:3Scanedby:Suss.1C50W350"
     assert [text[a:b] for _k, a, b in find_labelled(text)] == ["Suss"]
     assert find_labelled("3Scanned by 40") == []
+
+
+def test_a_technical_setting_run_into_the_end_of_a_value_stays() -> None:
+    """ "Born2/7/1937Gn 60": the gain's name run into the date after a label; "D0B:2005.08.12C 50W350": the
+    window centre's letter after the date, and 08.12C 5 is the date's 081205 in look-alike folding."""
+    from deidnode.engine.pixels.text.allowlist import load_allowlist
+    from deidnode.engine.pixels.text.patterns import find_labelled
+
+    phi = PhiValues(
+        person_names=(), name_parts=(), identifiers=(), dates=(dt.date(1937, 2, 7), dt.date(2005, 8, 12)), texts=()
+    )
+    judge = TextJudge(phi)
+    for text, value in [("Born2/7/1937Gn 60", "2/7/1937"), ("D0B:2005.08.12C 50W350", "2005.08.12")]:
+        d = judge.judge(text, 0.95)
+        removed = "".join(text[s.start : s.end] for s in d.spans)
+        assert value in removed and not removed.endswith(("G", "n", "C", "5"))
+    ident = "ID: RAD123AB"  # an identifier's own letters stay part of it
+    assert [ident[a:b] for _k, a, b in find_labelled(ident, load_allowlist().words)] == ["RAD123AB"]

@@ -127,7 +127,9 @@ def _snapped(s: Span, text: str, technical: frozenset[str]) -> Span:
     e = b
     while e < len(text) and not text[e].isspace():
         e += 1
-    if 0 < e - b <= SNAP and not technical_word(text[b:e]):  # "43699361CC": a view's name
+    # "43699361CC": a view's name; "2005.08.12C 50": a setting's letter before its number
+    setting = e - b == 1 and text[b:e].upper() in technical and re.match(r"\s+\d", text[e:]) is not None
+    if 0 < e - b <= SNAP and not technical_word(text[b:e]) and not setting:
         b = e
     st = a
     while st > 0 and not text[st - 1].isspace():
@@ -212,7 +214,7 @@ class TextJudge:
     def judge_value_after_label(self, text: str, *, person: bool = True) -> Decision:
         """The line to the right of a lone label ("Tech:" | "JONES  W 400", "ID" | "A12345"): its leading name
         (``person``) or identifier is PHI, besides whatever the line holds itself."""
-        span = name_after(text, 0, self.allowlist.words) if person else ident_after(text, 0)
+        span = name_after(text, 0, self.allowlist.words) if person else ident_after(text, 0, self.allowlist.words)
         base = self.judge(text)
         if span is None:
             return base

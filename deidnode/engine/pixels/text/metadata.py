@@ -243,9 +243,10 @@ def _ends_inside_word(h: MetaHit, text: str) -> bool:
 
 
 def _cuts_number(h: MetaHit, text: str) -> bool:
-    """A name matched in look-alike folding that starts or ends inside a number ("50 mAs 2" of "250 mAs 2" is
-    within one edit of TOMASZ): a name misread as digits is not run into a number that goes on beyond it."""
-    if h.kind != "name":
+    """A name, or a date's six-character form, matched in look-alike folding that starts or ends inside a number
+    ("50 mAs 2" of "250 mAs 2" is within one edit of TOMASZ; "08.12C 5" of "12C 50W350" is 081205): a value
+    misread as digits is not run into a number that goes on beyond it."""
+    if h.kind != "name" and not (h.kind == "date" and sum(c.isalnum() for c in text[h.start : h.end]) <= 6):
         return False
     starts = h.start > 0 and text[h.start].isdigit() and text[h.start - 1].isdigit()
     ends = h.end < len(text) and text[h.end - 1].isdigit() and text[h.end].isdigit()

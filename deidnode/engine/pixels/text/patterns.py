@@ -47,10 +47,10 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("date", re.compile(rf"(?<![\dA-Z])[A-Z0-9]{{3}}\s+{_D}\s*[,.]\s*{_Y4}(?!\d)")),
     (
         "time",
-        # with one of two colons read as a semicolon ("12:46;13 PM")
+        # with one of two colons read as a semicolon ("12:46;13 PM"), and AM or PM read in look-alikes ("8:46:17 Pr")
         re.compile(
             r"(?<![\d.])(?:[01]?\d|2[0-3])\s*(?::\s*[0-5]\d(?:\s*[:;]\s*[0-5]\d)?|;\s*[0-5]\d\s*:\s*[0-5]\d)"
-            r"(?:\s*[AP]M)?(?![\d.])"
+            r"(?:\s*[AP][MNR](?![A-Z]))?(?![\d.])"
         ),
     ),
     # a 12-hour time whose colons were not read ("50420 AM" of "5:04:20 AM", "1249PM")
@@ -61,6 +61,14 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"(?:(?<![A-Z])(?:TE[L1I|]?|PH|PHONE|FAX)\s*[.:#]?\s*)?"
             r"(?<!\d)(?:\+\s*\d{1,3}[\s.-]*)?\(?\d{3}\)?[\s.-]*\d{3}[\s.-]*\d{4}(?!\d)"
+        ),
+    ),
+    # with its label, a group read a digit longer or shorter ("Te1l 952-913-28910" of "Tel 952-903-2890")
+    (
+        "phone",
+        re.compile(
+            r"(?<![A-Z])(?:TE[L1I|]{1,2}|PHONE|FAX)\s*[.:#]?\s*"
+            r"(?<!\d)\(?\d{3,4}\)?[\s.-]*\d{3,4}[\s.-]*\d{4,5}(?!\d)"
         ),
     ),
     # two slashes between numbers are a date, whatever the numbers were misread as ("21/96/95"), and so is one
@@ -272,12 +280,19 @@ def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tup
     return taken[0].start(), taken[-1].end()
 
 
-def ident_after(text: str, start: int) -> tuple[int, int] | None:
-    """The span of an identifier (a word with a digit) starting at ``start``, or None."""
-    m = re.compile(r"\s*([A-Z0-9][A-Z0-9/.\-]*\d[A-Z0-9/.\-]*|\d+)").match(_upper(text), start)
+def ident_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tuple[int, int] | None:
+    """The span of an identifier (a word with a digit) starting at ``start``, or None. Letters run into its end
+    after a digit that are a technical word of ``stop`` are not part of it ("Born2/7/1937Gn 60": gain 60), nor
+    is a technical letter before a number ("DOB:2005.08.12C 50")."""
+    up = _upper(text)
+    m = re.compile(r"\s*([A-Z0-9][A-Z0-9/.\-]*\d[A-Z0-9/.\-]*|\d+)").match(up, start)
     if not m:
         return None
-    return m.start(1), m.end(1)
+    end = m.end(1)
+    tail = re.search(r"(?<=\d)[A-Z]+$", up[m.start(1) : end])
+    if tail and tail.group() in stop and (len(tail.group()) >= 2 or re.match(r"\s+\d", up[end:])):
+        end -= len(tail.group())  # "2005.08.12C 50": a setting's letter before its number
+    return m.start(1), end
 
 
 def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[str, int, int]]:
@@ -302,7 +317,7 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
     for m in _ID.finditer(up):
         if not _mostly_letters(m.group()):
             continue
-        span = ident_after(text, m.end())
+        span = ident_after(text, m.end(), stop)
         if span is not None:
             out.append(("label", *span))
     for m in _LONG_WORD.finditer(up):  # a role word fused with the name, or misread with no colon after it
@@ -322,7 +337,11 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
         add_name(span)
     # a role label misread beyond its look-alikes ("Nane:", "Teah:")
     for m in _COLON_WORD.finditer(up):
-        if misread_role(m.group(1)):
+        if misread_role(m.group(1)) or misread_long_role(m.group(1)):
+            add_name(name_after(text, m.end(), stop))
+    for m in _SPLIT_COLON_WORD.finditer(up):  # "Sono grapher: TFB"
+        joined = m.group(1) + m.group(2)
+        if joined in ROLE_WORDS or misread_role(joined) or misread_long_role(joined):
             add_name(name_after(text, m.end(), stop))
     # "<something> by": who did it follows, however the verb was misread ("Sumoed by Faulo Moretti",
     # "vowed by ADEYEMI", "Sranned by:"), also with its space lost after a verb's "-ed" ("Performedbv_E.Tanaka")
@@ -342,6 +361,7 @@ def _spaced_label(text: str, start: int, end: int) -> bool:
 
 
 _COLON_WORD = re.compile(r"(?<![A-Z0-9])([A-Z]{4,12})\s*[:;+]")
+_SPLIT_COLON_WORD = re.compile(r"(?<![A-Z0-9])([A-Z]{2,8}) ([A-Z]{2,9})\s*[:;]")
 _BY_WORD = re.compile(
     r"(?:(?<![A-Z0-9])(?:[A-Z]{3,}\s+B[YV]|[A-Z]{2,}EDB[YV])(?![A-Z0-9])|(?<![A-Z])[A-Z]{3,}\s*B[YV]\s*:)[\s:_]*"
 )
@@ -407,6 +427,15 @@ def misread_role(word: str, edits: int = 1, first: bool = False) -> bool:
         if any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_))):
             return True
     return False
+
+
+def misread_long_role(word: str) -> bool:
+    """Whether ``word`` (upper case, before a colon) is a role word of nine letters or more misread in up to a
+    third of its letters, its first letter right ("SONOGNPHAR", "SONOGAPLSER": three edits from SONOGRAPHER; the
+    nearest technical words are six or more: REFERENCE is four from REFERRING)."""
+    return len(word) >= 9 and any(
+        len(r) >= 9 and word[0] == r[0] and _distance(word, r) <= len(r) // 3 for r in ROLE_WORDS
+    )
 
 
 # A person's name in the forms names are written in, with or without a label (whose reading may be lost):
