@@ -520,9 +520,14 @@ def test_a_time_with_one_of_its_colons_read_as_a_semicolon_is_a_time() -> None:
         ("12:30 PRF 2000", "12:30"),
         ("Te1l 952-913-28910", "Te1l 952-913-28910"),  # a phone number after its label, a group misread longer
         ("Tel 952-903-2890", "Tel 952-903-2890"),
+        (".e1 657420-5576", ".e1 657420-5576"),  # its label misread
+        ("Te1487-408-568125Y", "Te1487-408-56812"),  # its label run into it, and the age after it
+        ("ele ni.quintero@mail.org", "ele ni.quintero@mail.org"),  # an e-mail address with a space read into it
+        ("W 400 john@mail.org", "john@mail.org"),
+        ("250 mAs erik.smith@mail.org", "erik.smith@mail.org"),  # a unit after its number is no piece of it
     ],
 )
-def test_a_time_or_phone_number_misread_at_its_end_is_removed_whole(text, value) -> None:
+def test_a_time_phone_number_or_email_misread_at_an_end_is_removed_whole(text, value) -> None:
     from deidnode.engine.pixels.text.patterns import find_patterns
 
     assert max((text[a:b] for _k, a, b in find_patterns(text)), key=len) == value
@@ -568,3 +573,13 @@ def test_a_technical_setting_run_into_the_end_of_a_value_stays() -> None:
         assert value in removed and not removed.endswith(("G", "n", "C", "5"))
     ident = "ID: RAD123AB"  # an identifier's own letters stay part of it
     assert [ident[a:b] for _k, a, b in find_labelled(ident, load_allowlist().words)] == ["RAD123AB"]
+
+
+def test_an_initials_full_stop_and_an_age_labels_misread_a_go_with_their_value() -> None:
+    """ "Tech:Ferreira,E.mA200": the full stop after the initial goes with the name, whatever is run into it;
+    "Thk3mmnge 42": the A of Age read as "n" and run into the word before it goes with the age."""
+    judge = TextJudge(
+        PhiValues(person_names=("FERREIRA^EMMA",), name_parts=(), identifiers=(), dates=(), texts=(), age="042Y")
+    )
+    for text, value in [("Tech:Ferreira,E.mA200", "Ferreira,E."), ("Thk3mmnge 42", "nge 42")]:
+        assert [text[s.start : s.end] for s in judge.judge(text, 0.95).spans] == [value]

@@ -131,6 +131,8 @@ def _snapped(s: Span, text: str, technical: frozenset[str]) -> Span:
     setting = e - b == 1 and text[b:e].upper() in technical and re.match(r"\s+\d", text[e:]) is not None
     if 0 < e - b <= SNAP and not technical_word(text[b:e]) and not setting:
         b = e
+    elif text[b : b + 1] == "." and b >= 1 and text[b - 1].isalpha() and (b < 2 or not text[b - 2].isalnum()):
+        b += 1  # an initial's full stop, whatever is run into it ("Ferreira,E.mA200")
     st = a
     while st > 0 and not text[st - 1].isspace():
         st -= 1

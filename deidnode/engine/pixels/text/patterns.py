@@ -18,7 +18,9 @@ _M = r"(?:0?[1-9]|1[0-2])"
 _Y4 = r"(?:19|20)\d\d"
 
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("email", re.compile(r"[\w.+-]+\s*@\s*[\w-]+(?:\s*\.\s*[\w-]+)+")),
+    # with its name part split by a space a reader put in ("ele ni.quintero@mail.org": up to four letters before it,
+    # not a unit after its number: "250 mAs erik.smith@mail.org")
+    ("email", re.compile(r"(?:(?<![\w.])(?<!\d\s)[A-Z]{1,4} )?[\w.+-]+\s*@\s*[\w-]+(?:\s*\.\s*[\w-]+)+")),
     # an address whose @ was misread ("john.mackenziecmail.org") or a web address: three or more labels, the
     # last a generic domain
     (
@@ -63,12 +65,13 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"(?<!\d)(?:\+\s*\d{1,3}[\s.-]*)?\(?\d{3}\)?[\s.-]*\d{3}[\s.-]*\d{4}(?!\d)"
         ),
     ),
-    # with its label, a group read a digit longer or shorter ("Te1l 952-913-28910" of "Tel 952-903-2890")
+    # with its label, a group read a digit longer or shorter ("Te1l 952-913-28910" of "Tel 952-903-2890"), the label
+    # misread (".e1 657420-5576") or run into the number ("Te1487-408-568125Y": the age after it, fused too)
     (
         "phone",
         re.compile(
-            r"(?<![A-Z])(?:TE[L1I|]{1,2}|PHONE|FAX)\s*[.:#]?\s*"
-            r"(?<!\d)\(?\d{3,4}\)?[\s.-]*\d{3,4}[\s.-]*\d{4,5}(?!\d)"
+            r"(?<![A-Z])(?:[T.]E[L1I|]{0,2}|PHONE|FAX)\s*[.:#]?\s*"
+            r"(?<!\d)\(?\d{3,4}\)?[\s.-]*\d{3,4}[\s.-]*\d{4}\d?"
         ),
     ),
     # two slashes between numbers are a date, whatever the numbers were misread as ("21/96/95"), and so is one
