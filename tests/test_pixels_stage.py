@@ -306,8 +306,8 @@ def _second_reader_sees(monkeypatch, text: str) -> None:
     read "ETL 16" as "EIL It", two edits from a given name), at a reader's low confidence."""
     real = stage.residual_phi
 
-    def fake(view, frame, changed, texts, engine, second, judge, rendered=(), timings=None):
-        out = list(real(view, frame, changed, texts, engine, second, judge, rendered, timings))
+    def fake(view, frame, changed, texts, engine, second, judge, rendered=(), timings=None, kept=()):
+        out = list(real(view, frame, changed, texts, engine, second, judge, rendered, timings, kept))
         for ln in get_engine(PixelSettings().ocr).read(view):
             if "400" in ln.text:
                 box = stage.TextBox(*ln.box, text, 0.5)

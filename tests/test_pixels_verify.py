@@ -25,17 +25,27 @@ class _Reader:
         return [TextBox(0, h // 3, w, 2 * h // 3, text, 0.9)]  # a line across the crop's middle
 
 
-def _run(joined: str, left: str, right: str, changed: list) -> list:
+def _run(joined: str, left: str, right: str, changed: list, first: tuple[str, str] | None = None) -> list:
+    """``first``: what the first pass read and kept left and right of the fill (default: what the reader reads)."""
     view = np.zeros((60, 260), np.uint8)
     judge = TextJudge(PhiValues(person_names=("DUBOIS^MARIE",), name_parts=(), identifiers=(), dates=(), texts=()))
     reader = _Reader(joined, left, right)
-    return residual_phi(view, 0, changed, [((20, 20, 220, 36), 16.0)], reader, None, judge)
+    first = first or (left, right)
+    kept = [((20, 20, 60, 36), first[0]), ((160, 20, 220, 36), first[1])]
+    return residual_phi(view, 0, changed, [((20, 20, 220, 36), 16.0)], reader, None, judge, kept=kept)
 
 
 def test_a_label_joined_across_its_removed_value_to_the_text_beyond_is_not_phi() -> None:
     """The date of "DOB Jan 10,1980 B30f" was removed, and on the cleaned frame "DOB B30f" reads as a label and its
     value. The first pass read the line whole and kept B30f; the pieces either side of the fill are read alone."""
     assert _run("DOB B30f", "DOB", "B30f", [(60, 18, 160, 38)]) == []
+
+
+def test_a_piece_the_first_pass_read_otherwise_keeps_the_labels_join() -> None:
+    """The first pass read "Name: SMITH J0HN" and removed SMITH only; the cleaned frame reads "NAME JOHN". JOHN
+    alone is no PHI, but the first pass never judged it: the label's join stands and it goes."""
+    found = _run("NAME JOHN", "NAME", "JOHN", [(60, 18, 160, 38)], first=("NAME", "J0HN"))
+    assert [r.box.text for r in found] == ["NAME JOHN"]
 
 
 def test_a_name_beyond_the_fill_is_still_phi() -> None:
@@ -47,4 +57,4 @@ def test_a_name_beyond_the_fill_is_still_phi() -> None:
 def test_a_label_and_its_value_with_no_fill_between_are_phi() -> None:
     """The fill lies beyond the value: nothing was removed between the label and the word after it."""
     found = _run("DOB B30f", "DOB", "B30f", [(230, 18, 250, 38)])
-    assert [r.box.text for r in found] == ["DOB B30f"]
+    assert found and all(r.box.text == "DOB B30f" for r in found)

@@ -51,6 +51,7 @@ class Finding:
     keeps: tuple[Box, ...] = ()
     source: str = "ocr"
     ends: tuple[bool, ...] = ()  # per target: whether it reaches an end of its line (readings get cut there)
+    kept_text: tuple[str, ...] = ()  # per box of ``keeps``: the text read there
 
 
 @dataclass
@@ -906,15 +907,16 @@ def judge_frame(
             stops = [o.box for o in lines if o is not ln0]
             targets: tuple[Box, ...] = (extend_along_row(read.view, ln.box, stops, True, True),)
             keeps: tuple[Box, ...] = ()
+            kept_text: tuple[str, ...] = ()
             ends: tuple[bool, ...] = (True,)
         else:
             live = [(a, b) for a, b in spans if b > a]
             targets = tuple(span_box(ln, a, b, ink) for a, b in live)
             # the text that stays beside PHI, to its own band of ink too: a line box a row into the line below
             # would otherwise hold back the removal of that line's top row of glyphs
-            keeps = tuple(
-                _own_band(read.view, span_box(ln, a, b, ink), ln.vertical) for a, b in kept_runs(ln.text, spans)
-            )
+            runs = kept_runs(ln.text, spans)
+            keeps = tuple(_own_band(read.view, span_box(ln, a, b, ink), ln.vertical) for a, b in runs)
+            kept_text = tuple(ln.text[a:b] for a, b in runs)
             last = len(ln.text.rstrip())
             first = len(ln.text) - len(ln.text.lstrip())
             ends = tuple(a <= first or b >= last for a, b in live)
@@ -929,5 +931,5 @@ def judge_frame(
                 else t
                 for t, (a, b), e, hp in zip(targets, live, ends, hops, strict=True)
             )
-        out.append(Finding(ln, d, bool(targets), read.frame, targets, keeps, "ocr", ends))
+        out.append(Finding(ln, d, bool(targets), read.frame, targets, keeps, "ocr", ends, kept_text))
     return out

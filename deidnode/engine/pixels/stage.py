@@ -189,6 +189,7 @@ def _clean(
     rendered: list[Box] = []
     keeps: dict[int, list[Box]] = {}
     texts: dict[int, list[tuple[Box, float]]] = {}
+    kept: dict[int, list[tuple[Box, str]]] = {}  # text the first pass read and kept, where it stands
     sure: dict[int, list[Box]] = {}
     engine: OcrEngine | None = None
     judge: TextJudge | None = None
@@ -244,6 +245,8 @@ def _clean(
         # read surely (allow-listed at 0.9 or more: no misreading of a name gives "W 400 L 40"), and the
         # text-like regions nothing read
         for f in findings:
+            pairs = zip(f.keeps, f.kept_text, strict=False) if f.redact else [(f.box.box, f.box.text)]
+            kept.setdefault(f.frame, []).extend(pairs)
             if _sure_technical(f):
                 sure.setdefault(f.frame, []).append(f.box.box)
             else:
@@ -326,14 +329,18 @@ def _clean(
     if s.verify and engine is not None and judge is not None and (changed or findings):
         a["second_reader"] = second.name if second is not None else None
         t = time.perf_counter()
-        residual = _verify(frames, working_pi, idx, filled, {}, texts, engine, second, judge, rendered, seconds, sure)
+        residual = _verify(
+            frames, working_pi, idx, filled, {}, texts, engine, second, judge, rendered, seconds, sure, kept
+        )
         a["verify_residual"] = len(residual)
         if residual:  # one repair: remove what a reader still found, then verify the repair by both readers
             extra = _residual_boxes(residual, judge, frames, working_pi, keeps, rows, cols, s.box_padding)
             changed.update(fill_boxes(frames, extra, fill))
             filled.extend(extra)
             where = {i: [r.box.box for r in residual if r.frame == i] for i in idx}
-            again = _verify(frames, working_pi, idx, extra, where, {}, engine, second, judge, rendered, seconds, sure)
+            again = _verify(
+                frames, working_pi, idx, extra, where, {}, engine, second, judge, rendered, seconds, sure, kept
+            )
             a["verify_repaired"] = len(residual)
             if again:
                 seconds["verify"] = time.perf_counter() - t
@@ -393,6 +400,7 @@ def _verify(
     rendered: list[Box],
     seconds: dict[str, float],
     sure: dict[int, list[Box]],
+    kept: dict[int, list[tuple[Box, str]]],
 ) -> list[Residual]:
     """PHI still found on the cleaned frames, but for an unsure match to a value inside text the first reader
     read surely as technical annotation (``sure``: "ETL 16" at 0.98, read by Tesseract as "EIL It", two edits
@@ -402,7 +410,7 @@ def _verify(
         view = to_display(frames[i], working_pi)
         texts = list(regions.get(i, []))
         texts += [(b, float(max(1, min(b[3] - b[1], b[2] - b[0])))) for b in keeps.get(i, [])]
-        for r in residual_phi(view, i, changed, texts, engine, second, judge, rendered, seconds):
+        for r in residual_phi(view, i, changed, texts, engine, second, judge, rendered, seconds, kept.get(i, ())):
             on_sure = any(inside_share(r.box.box, b) >= 0.7 for b in sure.get(i, ()))
             if not (on_sure and not judge.judge(r.box.text).phi):
                 out.append(r)

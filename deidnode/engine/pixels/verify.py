@@ -14,6 +14,7 @@ the dataset's own values count, since the pseudonym itself is a name, an ID or a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -128,6 +129,10 @@ def _label_pieces(res: Residual, changed: Sequence[Box]) -> list[Box] | None:
     return [(a0, p0, a1, p1) if v else (p0, a0, p1, a1) for p0, p1 in pieces if p1 - p0 >= 2]
 
 
+def _words(text: str) -> set[str]:
+    return {w for w in (re.sub(r"[^0-9A-Z]", "", t) for t in text.upper().split()) if w}
+
+
 def _judged_pieces(
     found: list[Residual],
     view: np.ndarray,
@@ -136,20 +141,37 @@ def _judged_pieces(
     judge: TextJudge,
     rendered: Sequence[Box],
     height: float,
+    kept: Sequence[tuple[Box, str]],
 ) -> list[Residual]:
-    """``found``, a label joined across a filled box to what lies beyond it read again piece by piece."""
+    """``found``, a label joined across a filled box to what lies beyond it read again piece by piece, when every
+    piece beyond the label's reads as text the first pass read and kept there, word for word: the first pass
+    judged it beside the label and its value. A piece read otherwise ("JOHN" where the first pass read "J0HN" and
+    removed only the SMITH before it) is new evidence, and the label's join stands."""
     out = []
+    rows, cols = view.shape[:2]
+    m = max(3, int(0.4 * height))
     for r in found:
         pieces = _label_pieces(r, changed)
         if pieces is None:
             out.append(r)
             continue
-        rows, cols = view.shape[:2]
-        m = max(3, int(0.4 * height))
-        for x0, y0, x1, y1 in pieces:
-            grown = (max(0, x0 - m), max(0, y0 - m), min(cols, x1 + m), min(rows, y1 + m))
-            out += _judged(read_crop(reader, view, grown, height), judge, r.frame, r.reader, rendered)
+        alone: list[Residual] = []
+        known = True
+        first = len(pieces) - 1 if r.box.reads_up else 0  # the label's piece: a label, read either way
+        for k, (x0, y0, x1, y1) in enumerate(pieces):
+            lines = read_crop(
+                reader, view, (max(0, x0 - m), max(0, y0 - m), min(cols, x1 + m), min(rows, y1 + m)), height
+            )
+            alone += _judged(lines, judge, r.frame, r.reader, rendered)
+            for ln in lines if k != first else ():
+                seen = set().union(*(_words(t) for b, t in kept if _intersect(ln.box, b)))
+                known = known and _words(ln.text) <= seen
+        out += alone if known else [r, *alone]
     return out
+
+
+def _intersect(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def residual_phi(
@@ -162,11 +184,12 @@ def residual_phi(
     judge: TextJudge,
     rendered: Sequence[Box] = (),
     timings: dict[str, float] | None = None,
+    kept: Sequence[tuple[Box, str]] = (),
 ) -> list[Residual]:
     """PHI still readable on one cleaned frame (``view``, 8-bit display).
 
     ``changed``: boxes that were filled; ``texts``: (box, text height) of every text that stayed (lines kept,
-    text-like regions), for the second reader.
+    text-like regions), for the second reader; ``kept``: (box, text) of what the first pass read and kept.
     """
     import time
 
@@ -178,7 +201,7 @@ def residual_phi(
 
     def found(reader: OcrEngine, box: Box, height: float, max_scale: float = 4.0) -> list[Residual]:
         lines = _judged(read_crop(reader, view, box, height, max_scale), judge, frame, reader.name, rendered)
-        return _judged_pieces(lines, view, changed, reader, judge, rendered, height)
+        return _judged_pieces(lines, view, changed, reader, judge, rendered, height, kept)
 
     for w in wins:  # a window holds several lines: scaled up less than a single line
         out += found(engine, w, heights[w], 2.0)
