@@ -70,8 +70,8 @@ def _send(port: int, aec: str, chunks: list[list[Path]]) -> float:
     ]
     for p in procs:
         _, err = p.communicate(timeout=600)
-        if p.returncode != 0:
-            raise RuntimeError(f"storescu failed: {err.decode()[-500:]}")
+        if p.returncode != 0:  # which peer, and how it ended (a signal gives a negative code and no message)
+            raise RuntimeError(f"storescu to {aec} on port {port} exited {p.returncode}: {err.decode()[-500:]}")
     return time.perf_counter() - t0
 
 
