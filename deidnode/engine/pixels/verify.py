@@ -23,7 +23,7 @@ import numpy as np
 
 from .detect import READ_HEIGHT, best_plane
 from .ocr import OcrEngine, TextBox
-from .redact import Box
+from .redact import Box, intersects
 from .text import Decision, TextJudge
 
 
@@ -129,6 +129,12 @@ def _label_pieces(res: Residual, changed: Sequence[Box]) -> list[Box] | None:
     return [(a0, p0, a1, p1) if v else (p0, a0, p1, a1) for p0, p1 in pieces if p1 - p0 >= 2]
 
 
+def _grown(box: Box, height: float, rows: int, cols: int) -> Box:
+    """``box`` with a margin of 0.4 text heights (at least 3 px) for a reader, inside the frame."""
+    m = max(3, int(0.4 * height))
+    return (max(0, box[0] - m), max(0, box[1] - m), min(cols, box[2] + m), min(rows, box[3] + m))
+
+
 def _words(text: str) -> set[str]:
     return {w for w in (re.sub(r"[^0-9A-Z]", "", t) for t in text.upper().split()) if w}
 
@@ -149,7 +155,6 @@ def _judged_pieces(
     removed only the SMITH before it) is new evidence, and the label's join stands."""
     out = []
     rows, cols = view.shape[:2]
-    m = max(3, int(0.4 * height))
     for r in found:
         pieces = _label_pieces(r, changed)
         if pieces is None:
@@ -158,20 +163,14 @@ def _judged_pieces(
         alone: list[Residual] = []
         known = True
         first = len(pieces) - 1 if r.box.reads_up else 0  # the label's piece: a label, read either way
-        for k, (x0, y0, x1, y1) in enumerate(pieces):
-            lines = read_crop(
-                reader, view, (max(0, x0 - m), max(0, y0 - m), min(cols, x1 + m), min(rows, y1 + m)), height
-            )
+        for k, piece in enumerate(pieces):
+            lines = read_crop(reader, view, _grown(piece, height, rows, cols), height)
             alone += _judged(lines, judge, r.frame, r.reader, rendered)
             for ln in lines if k != first else ():
-                seen = set().union(*(_words(t) for b, t in kept if _intersect(ln.box, b)))
+                seen = set().union(*(_words(t) for b, t in kept if intersects(ln.box, b)))
                 known = known and _words(ln.text) <= seen
         out += alone if known else [r, *alone]
     return out
-
-
-def _intersect(a: Box, b: Box) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def residual_phi(
@@ -210,10 +209,7 @@ def residual_phi(
         for w in wins:
             out += found(second, w, heights[w])
         for box, height in texts:
-            m = max(3, int(0.4 * height))
-            out += found(
-                second, (max(0, box[0] - m), max(0, box[1] - m), min(cols, box[2] + m), min(rows, box[3] + m)), height
-            )
+            out += found(second, _grown(box, height, rows, cols), height)
     if timings is not None:
         timings["verify_ocr"] = timings.get("verify_ocr", 0.0) + (t1 - t)
         timings["verify_second"] = timings.get("verify_second", 0.0) + (time.perf_counter() - t1)

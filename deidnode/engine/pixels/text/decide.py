@@ -26,6 +26,7 @@ from .patterns import (
     lone_label,
     name_after,
     name_like,
+    run_in_technical,
 )
 
 Layer = Literal["metadata", "pattern", "ner", "allowlist", "none"]
@@ -120,16 +121,12 @@ boxes stays readable."""
 
 
 def _snapped(s: Span, text: str, technical: frozenset[str]) -> Span:
-    def technical_word(piece: str) -> bool:
-        return len(piece) >= 2 and piece.upper() in technical
-
     a, b = s.start, s.end
     e = b
     while e < len(text) and not text[e].isspace():
         e += 1
     # "43699361CC": a view's name; "2005.08.12C 50": a setting's letter before its number
-    setting = e - b == 1 and text[b:e].upper() in technical and re.match(r"\s+\d", text[e:]) is not None
-    if 0 < e - b <= SNAP and not technical_word(text[b:e]) and not setting:
+    if 0 < e - b <= SNAP and not run_in_technical(text[b:e], text[e:], technical):
         b = e
     elif text[b : b + 1] == "." and b >= 1 and text[b - 1].isalpha() and (b < 2 or not text[b - 2].isalnum()):
         b += 1  # an initial's full stop, whatever is run into it ("Ferreira,E.mA200")
@@ -137,7 +134,7 @@ def _snapped(s: Span, text: str, technical: frozenset[str]) -> Span:
     while st > 0 and not text[st - 1].isspace():
         st -= 1
     # a number fused before a date is another number, and a technical word before a value stays ("CCAge 82")
-    if 0 < a - st <= SNAP and not text[st:a].isdigit() and not technical_word(text[st:a]):
+    if 0 < a - st <= SNAP and not text[st:a].isdigit() and not run_in_technical(text[st:a], text[a:], technical):
         a = st
     return Span(a, b, s.layer, s.kind)
 

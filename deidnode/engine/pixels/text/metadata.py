@@ -133,12 +133,12 @@ class MetadataMatcher:
         age_n = _age_number(phi.age) if phi.age else None
         if age_n is not None:
             num = rf"0*{age_n}"
+            # "Age 42" with its A misread and run into the word before it too ("Thk3mmnge 42")
             self.age_re = re.compile(
                 rf"(?<!\d){num}(?:Y|YR|Y[RF][S5]|YEARS?|YO|J|A|ANS?)(?![A-Z])|[A-Z]?GE{num}(?!\d)"
                 rf"|(?<![A-Z\d]){num}(?:Y|YR|YRS)?[MF](?![A-Z])"
             )
             self.age_bare = str(age_n)
-        # (the label's A may be misread and run into the word before it: "Thk3mmnge 42")
         self.age_value = phi.age or ""
         self.sex_re: re.Pattern[str] | None = None
         if phi.sex and phi.sex.strip().upper()[:1] in ("M", "F"):

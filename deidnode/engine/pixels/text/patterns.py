@@ -293,9 +293,18 @@ def ident_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tu
         return None
     end = m.end(1)
     tail = re.search(r"(?<=\d)[A-Z]+$", up[m.start(1) : end])
-    if tail and tail.group() in stop and (len(tail.group()) >= 2 or re.match(r"\s+\d", up[end:])):
-        end -= len(tail.group())  # "2005.08.12C 50": a setting's letter before its number
+    if tail and run_in_technical(tail.group(), up[end:], stop):
+        end -= len(tail.group())
     return m.start(1), end
+
+
+def run_in_technical(piece: str, after: str, technical: frozenset[str]) -> bool:
+    """Whether ``piece``, letters run into the end of a value, is technical text that stays: a technical word of
+    two letters or more ("1937Gn"), or a technical letter before a number (the "C" of "2005.08.12C 50", ``after``
+    being the text that follows the piece)."""
+    if piece.upper() not in technical:
+        return False
+    return len(piece) >= 2 or re.match(r"\s+\d", after) is not None
 
 
 def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[str, int, int]]:
