@@ -169,9 +169,9 @@ def _misread_dates(monkeypatch) -> None:
     """The first pass reads the date but judges it not PHI (as a misread can): it is kept."""
     real = stage.judge_frame
 
-    def misread(read, judge, policy, changing=frozenset()):
+    def misread(read, judge, policy, changing=frozenset(), elsewhere=None):
         out = []
-        for f in real(read, judge, policy, changing):
+        for f in real(read, judge, policy, changing, elsewhere):
             if f.decision.kind == "date":
                 f = stage.Finding(f.box, Decision(False, "none"), False, f.frame, (), (f.box.box,))
             out.append(f)

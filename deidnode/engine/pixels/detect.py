@@ -852,12 +852,44 @@ def _across(b: Box, vertical: bool) -> int:
     return (b[2] - b[0]) if vertical else (b[3] - b[1])
 
 
+SAME_PLACE = 0.7
+"""Share of each other's box two lines of different frames cover, at or above which they are one text read twice."""
+
+
+def same_place(reads: list[FrameRead]) -> dict[int, dict[int, list[str]]]:
+    """Per frame read, per line: what the other frames read at the same place (the same orientation, boxes
+    covering ``SAME_PLACE`` of each other). Static text of a cine is read on every frame; where one frame's
+    reading is garbled, another's may make sense of it."""
+    out: dict[int, dict[int, list[str]]] = {}
+    for r in reads:
+        for k, ln in enumerate(r.lines):
+            got = [
+                o.text
+                for other in reads
+                if other is not r
+                for o in other.lines
+                if o.vertical == ln.vertical
+                and inside_share(ln.box, o.box) >= SAME_PLACE
+                and inside_share(o.box, ln.box) >= SAME_PLACE
+            ]
+            if got:
+                out.setdefault(r.frame, {})[k] = got
+    return out
+
+
 def judge_frame(
-    read: FrameRead, judge: TextJudge, policy: str, changing: frozenset[int] = frozenset()
+    read: FrameRead,
+    judge: TextJudge,
+    policy: str,
+    changing: frozenset[int] = frozenset(),
+    elsewhere: dict[int, list[str]] | None = None,
 ) -> list[Finding]:
     """A decision per line, and the pixel boxes that go (``targets``) and stay (``keeps``) under ``policy``.
 
-    ``changing``: lines whose glyphs change between frames (``changing.py``): a clock, PHI whatever it reads."""
+    ``changing``: lines whose glyphs change between frames (``changing.py``): a clock, PHI whatever it reads.
+    ``elsewhere``: line index -> the readings of the same place on the instance's other frames
+    (``same_place``)."""
+    elsewhere = elsewhere or {}
     lines = list(read.lines)
     decisions = [judge.judge(ln.text, ln.confidence) for ln in lines]
     for k in changing:
@@ -885,6 +917,11 @@ def judge_frame(
     _join_pieces(read.view, lines, decisions, judge)
     _absorb_pieces(read.view, lines, decisions, judge)
     _cross_readings(lines, decisions)
+    for k, ln in enumerate(lines):  # a reading nobody can make sense of: its unknown words go, as unread text
+        if not decisions[k].phi:
+            again = read.alternates.get(k)
+            others = ([again.text] if again else []) + list(elsewhere.get(k, ()))
+            decisions[k] = judge.garbled(ln.text, ln.confidence, others) or decisions[k]
     whole = [d.phi and _all_of(ln.text, d.spans) for ln, d in zip(lines, decisions, strict=True)]
     out = []
     for ln0, d in zip(lines, decisions, strict=True):

@@ -34,6 +34,7 @@ from .detect import (
     covered,
     judge_frame,
     read_frame,
+    same_place,
     sample_frames,
     second_opinions,
     solid_blots,
@@ -230,8 +231,9 @@ def _clean(
             lambda ln: ln.confidence >= UNSURE and judge.judge(ln.text, ln.confidence).allowlisted,
         )
         a["lines_changing"] = sum(len(v) for v in moving.values())
+        elsewhere = same_place(reads) if len(reads) > 1 else {}
         for r in reads:
-            findings.extend(judge_frame(r, judge, s.policy, frozenset(moving.get(r.frame, ()))))
+            findings.extend(judge_frame(r, judge, s.policy, frozenset(moving.get(r.frame, ())), elsewhere.get(r.frame)))
         seconds["decide"] = time.perf_counter() - t
         if findings_out is not None:
             findings_out.extend(findings)

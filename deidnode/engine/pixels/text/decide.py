@@ -9,11 +9,13 @@ keep the technical text beside them ("SMITH^JOHN  W 400 L 40").
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from .allowlist import AllowList, load_allowlist
+from .garbled import GARBLED_BELOW, garbled_spans, known_words
 from .metadata import MetadataMatcher, MetaHit, PhiLike
 from .ner import StanzaNer, get_ner
 from .patterns import (
@@ -85,7 +87,7 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
 
     out = []
     for s in spans:
-        if s.kind not in ("name", "label"):
+        if s.kind not in ("name", "label", "garbled"):
             out.append(s)
             continue
         a, b = s.start, s.end
@@ -209,6 +211,30 @@ class TextJudge:
                     continue  # a name is not misread as a whole number beside it: "Sen 31" is "Se: 3"
             out.append(h)
         return out
+
+    def garbled(self, text: str, confidence: float, alternates: Sequence[str] = ()) -> Decision | None:
+        """PHI for the words of an unsure reading (below ``GARBLED_BELOW``) that match no known word
+        (``garbled.garbled_spans``; widened over an initial or name beside them like a name), unless the line is
+        technical annotation, or one of the ``alternates`` (the second reader's reading of the line, the same
+        place read on another frame) makes sense of it: then the first reading misread technical text ("plou"
+        for "P Low"). None when nothing is garbled."""
+        if confidence >= GARBLED_BELOW or self.allowlist.allows(text):
+            return None
+        found = garbled_spans(text)
+        if not found or any(self._makes_sense(alt, text) for alt in alternates):
+            return None
+        spans = extend_names([Span(a, b, "pattern", "garbled") for a, b in found], text, self.allowlist)
+        return Decision(True, "pattern", "garbled", None, merge_spans(spans, text, self.allowlist.words))
+
+    def _makes_sense(self, alternate: str, text: str) -> bool:
+        """Whether a second reading of a garbled line reads at least half as many letters and digits, all of it
+        technical annotation or known words (one of four letters or more at least: a second reader's "Tae",
+        "WAGE" or "Ll 24) 206" of a line it could not read either make no sense of it)."""
+        if 2 * sum(c.isalnum() for c in alternate) < sum(c.isalnum() for c in text):
+            return False
+        if self.allowlist.allows(alternate):
+            return any(c.isalnum() for c in alternate)
+        return not garbled_spans(alternate) and bool(known_words(alternate))
 
     def judge_value_after_label(self, text: str, *, person: bool = True) -> Decision:
         """The line to the right of a lone label ("Tech:" | "JONES  W 400", "ID" | "A12345"): its leading name
