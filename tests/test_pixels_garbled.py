@@ -8,6 +8,7 @@ from pixels_helpers import burn_mask
 
 from deidnode.engine.phi import PhiValues
 from deidnode.engine.pixels.detect import FrameRead, judge_frame, same_place
+from deidnode.engine.pixels.glyphs import TextRegion
 from deidnode.engine.pixels.ocr import TextBox
 from deidnode.engine.pixels.text import TextJudge
 from deidnode.engine.pixels.text.garbled import GARBLED_BELOW, garbled_spans
@@ -25,6 +26,7 @@ def judge() -> TextJudge:
         ("BFRENECDINIC", ["BFRENECDINIC"]),  # "ST BRENDAN CLINIC"
         ("Tohn Nakamura", ["Nakamura"]),
         ("Fhapicians L, Taaka 3 200", ["Fhapicians", "Taaka"]),
+        ("TI 150 Scanned Dy:MACKENZIE", ["MACKENZIE"]),
     ],
 )
 def test_unknown_words_of_four_letters_or_more_are_garbled(text: str, words: list[str]) -> None:
@@ -44,6 +46,8 @@ def test_unknown_words_of_four_letters_or_more_are_garbled(text: str, words: lis
         "PERSIST HIGH ANGLE",
         "llr TNT BAF",  # three letters or fewer: too short to tell
         "Oct Nov September",
+        "Thk.3mm. W:400/L:40",  # words joined by the marks of a setting
+        "LLLLL ULLLL TLLLL",  # a ruler's ticks
     ],
 )
 def test_known_words_misread_cut_or_short_are_not_garbled(text: str) -> None:
@@ -107,12 +111,36 @@ def test_static_text_read_garbled_on_one_frame_is_kept_when_another_frame_makes_
     # cine: "P Low Gain 60" stays on every frame; one frame's reader made "plou Gnme" of it, and in a cine the
     # removals of every frame are made on all of them
     mask = burn_mask([("P Low Gain 60", (10, 40))])
-    view = np.where(mask, 230, 20).astype(np.uint8)
+    view = np.where(mask | burn_mask([("W 400 L 40", (200, 40))]), 230, 20).astype(np.uint8)
     cols, rows = np.nonzero(mask.any(axis=0))[0], np.nonzero(mask.any(axis=1))[0]
     box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
-    reads = [FrameRead(0, [TextBox(*box, "plou Gnme", 0.6, ())], [], view)]
+    window = TextBox(200, box[1], 280, box[3], "W 400 L 40", 0.97, ())  # sure text on the row
+    reads = [FrameRead(0, [TextBox(*box, "plou Gnme", 0.6, ()), window], [], view)]
     if other_frame is not None:
         reads.append(FrameRead(5, [TextBox(box[0] + 1, box[1], box[2], box[3] + 1, other_frame, 0.95, ())], [], view))
     elsewhere = same_place(reads)
-    (found,) = judge_frame(reads[0], TextJudge(PhiValues()), "phi", elsewhere=elsewhere.get(0))
+    found, _window = judge_frame(reads[0], TextJudge(PhiValues()), "phi", elsewhere=elsewhere.get(0))
     assert found.redact is garbled
+
+
+def test_a_garbled_reading_alone_is_no_text_to_remove() -> None:
+    # a reader makes words up on anatomy and noise ("VGNA" on an ultrasound sector): with no line read surely on
+    # its row, it is not known to be text, and a clean image stays as it is
+    view = np.full((64, 320), 20, np.uint8)
+    alone = TextBox(40, 20, 120, 34, "VGNAE", 0.35, ())
+    faint = TextBox(200, 20, 260, 34, "AANESTO", 0.47, ())  # another unsure reading on the row is not enough
+    found = judge_frame(FrameRead(0, [alone, faint], [], view), TextJudge(PhiValues()), "phi")
+    assert not any(f.redact for f in found)
+
+
+def test_a_garbled_reading_where_the_glyph_detector_found_text_is_removed_alone() -> None:
+    # dev_0111: "St Brendan Clinic" in colour on a grey JPEG label box, read "mmEonll" at 0.45, nothing else
+    # read on its row; the glyph detector found a text-like line there
+    view = np.full((64, 320), 20, np.uint8)
+    line = TextBox(40, 20, 200, 36, "mmEonll", 0.45, ())
+    region = TextRegion(42, 21, 198, 35, False, 14, 12.0, 0.95)
+    (found,) = judge_frame(FrameRead(0, [line], [], view, [region]), TextJudge(PhiValues()), "phi")
+    assert found.redact
+    faint = TextRegion(42, 21, 198, 35, False, 14, 12.0, 0.6)  # not text-like enough
+    (found,) = judge_frame(FrameRead(0, [line], [], view, [faint]), TextJudge(PhiValues()), "phi")
+    assert not found.redact

@@ -27,6 +27,7 @@ from .ocr import OcrEngine, TextBox
 from .redact import Box, inside_share, intersects, transposed
 from .text import Decision, TextJudge
 from .text.decide import Span
+from .text.garbled import GARBLED_BELOW
 from .text.metadata import MetaHit, words_of_value
 from .text.patterns import lone_label, name_like
 from .words import ink_band, ink_box, ink_mask, ink_profile, not_slabs, span_box
@@ -877,6 +878,37 @@ def same_place(reads: list[FrameRead]) -> dict[int, dict[int, list[str]]]:
     return out
 
 
+def _beside_sure_text(k: int, lines: list[TextBox]) -> bool:
+    """Whether another line of the same orientation that was read surely (``GARBLED_BELOW`` or more, three
+    letters or digits at least) shares a row (a column, vertical) with line ``k`` for half the lower line's
+    height. A garbled reading is unread text only where text is known to be, as an unread region is (the stage's
+    ``_in_band``): alone, it is as likely a reading of anatomy or noise, which stays as it is."""
+    ln = lines[k]
+    a0, a1 = (ln.x0, ln.x1) if ln.vertical else (ln.y0, ln.y1)
+    for j, o in enumerate(lines):
+        if j == k or o.vertical != ln.vertical or o.confidence < GARBLED_BELOW:
+            continue
+        if sum(c.isalnum() for c in o.text) < 3:
+            continue
+        b0, b1 = (o.x0, o.x1) if o.vertical else (o.y0, o.y1)
+        if min(a1, b1) - max(a0, b0) >= 0.5 * max(min(a1 - a0, b1 - b0), 1):
+            return True
+    return False
+
+
+def _glyphs_under(ln: TextBox, regions: list[TextRegion]) -> bool:
+    """Whether the glyph detector found a text-like line (``UNREAD_SCORE`` or more) where ``ln`` was read,
+    covering half of the smaller of the two."""
+    for r in regions:
+        if r.score < UNREAD_SCORE or r.vertical != ln.vertical:
+            continue
+        ix = min(ln.x1, r.x1) - max(ln.x0, r.x0)
+        iy = min(ln.y1, r.y1) - max(ln.y0, r.y0)
+        if ix > 0 and iy > 0 and ix * iy >= 0.5 * min(_area(ln.box), _area(r.box)):
+            return True
+    return False
+
+
 def judge_frame(
     read: FrameRead,
     judge: TextJudge,
@@ -918,7 +950,7 @@ def judge_frame(
     _absorb_pieces(read.view, lines, decisions, judge)
     _cross_readings(lines, decisions)
     for k, ln in enumerate(lines):  # a reading nobody can make sense of: its unknown words go, as unread text
-        if not decisions[k].phi:
+        if not decisions[k].phi and (_beside_sure_text(k, lines) or _glyphs_under(ln, read.regions)):
             again = read.alternates.get(k)
             others = ([again.text] if again else []) + list(elsewhere.get(k, ()))
             decisions[k] = judge.garbled(ln.text, ln.confidence, others) or decisions[k]

@@ -28,7 +28,8 @@ MIN_LETTERS = 4
 """Shorter letter runs are left alone: three letters or fewer match some word too easily to tell (and a reader
 makes them up on anatomy: "llr", "TNT")."""
 
-_WORD = re.compile(r"\S+")
+_WORD = re.compile(r"[^\s.:;,/=]+")  # a word ends at a space or at the marks that join settings ("Thk.3mm")
+_TRIPLE = re.compile(r"(.)\1\1")
 _OPTIONAL = re.compile(r"\(\?:([A-Z]+)\)\??")
 _EDGE = ".,:;!?'\"()[]{}<>#+-=*_|"
 
@@ -78,14 +79,15 @@ def known(word: str) -> bool:
 
 def _words(text: str) -> list[tuple[int, int, str]]:
     """(start, end, letters) of the words of ``text`` with ``MIN_LETTERS`` letters or more and one digit at most
-    (a letter misread as one: "IAR8A")."""
+    (a letter misread as one: "IAR8A"), but not a letter three times in a row (no word has that: the ticks of a
+    ruler or scale read as "LLLLL", "ULLLL")."""
     out = []
     for m in _WORD.finditer(text):
         core = m.group().strip(_EDGE)
         if not core or sum(c.isdigit() for c in core) > 1:
             continue
         letters = "".join(c for c in core if c.isalpha())
-        if len(letters) >= MIN_LETTERS:
+        if len(letters) >= MIN_LETTERS and not _TRIPLE.search(letters.upper()):
             start = m.start() + m.group().index(core)
             out.append((start, start + len(core), letters))
     return out
