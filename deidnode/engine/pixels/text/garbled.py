@@ -19,10 +19,11 @@ from .fuzzy import fold
 from .patterns import ID_LABELS, ROLE_LABELS, ROLE_WORDS, STOP_WORDS, lone_label
 
 GARBLED_BELOW = 0.8
-"""Confidence under which a reading's unknown words count as garbled. Against none, on the dev split (200 images):
-PHI removed 1189 -> 1201 of 1261, technical kept 673 -> 669 of 704, collateral 1.67% -> 1.96%; on the small
-bitmap set: PHI 632 -> 642 of 696, technical 336 -> 329 of 369. 0.7: dev 1197 and 671, small bitmap the same as
-0.8; 0.9: dev 1202 and 668, small bitmap 648 and 326."""
+"""Confidence under which a reading's unknown words count as garbled. On the dev split (200 images), against no
+such rule: PHI removed 1189 -> 1198 of 1261, technical kept 673 -> 670 of 704; small bitmap set: PHI 632 -> 640 of
+696, technical 336 -> 329 of 369. Before garbled words had to lie where text is known to be (``detect``'s
+``_beside_sure_text``, ``_glyphs_under``): 0.7 gave dev 1197 and 671, 0.8 1201 and 669, 0.9 1202 and 668 (small
+bitmap: 642 and 329 at 0.7 and 0.8, 648 and 326 at 0.9)."""
 
 MIN_LETTERS = 4
 """Shorter letter runs are left alone: three letters or fewer match some word too easily to tell (and a reader
