@@ -880,7 +880,7 @@ def same_place(reads: list[FrameRead]) -> dict[int, dict[int, list[str]]]:
 
 def _beside_sure_text(k: int, lines: list[TextBox]) -> bool:
     """Whether another line of the same orientation that was read surely (``GARBLED_BELOW`` or more, three
-    letters or digits at least) shares a row (a column, vertical) with line ``k`` for half the lower line's
+    letters or digits at least) shares a row (a column, vertical) with line ``k`` for half the smaller line's
     height. A garbled reading is unread text only where text is known to be, as an unread region is (the stage's
     ``_in_band``): alone, it is as likely a reading of anatomy or noise, which stays as it is."""
     ln = lines[k]
@@ -950,10 +950,12 @@ def judge_frame(
     _absorb_pieces(read.view, lines, decisions, judge)
     _cross_readings(lines, decisions)
     for k, ln in enumerate(lines):  # a reading nobody can make sense of: its unknown words go, as unread text
-        if not decisions[k].phi and (_beside_sure_text(k, lines) or _glyphs_under(ln, read.regions)):
-            again = read.alternates.get(k)
-            others = ([again.text] if again else []) + list(elsewhere.get(k, ()))
-            decisions[k] = judge.garbled(ln.text, ln.confidence, others) or decisions[k]
+        if decisions[k].phi:
+            continue
+        again = read.alternates.get(k)
+        garbled = judge.garbled(ln.text, ln.confidence, ([again.text] if again else []) + elsewhere.get(k, []))
+        if garbled is not None and (_beside_sure_text(k, lines) or _glyphs_under(ln, read.regions)):
+            decisions[k] = garbled
     whole = [d.phi and _all_of(ln.text, d.spans) for ln, d in zip(lines, decisions, strict=True)]
     out = []
     for ln0, d in zip(lines, decisions, strict=True):
