@@ -114,6 +114,17 @@ def _anatomy(study: list, size: int) -> None:
         ds.PixelData = np.clip(np.rint(a), 0, 4095).astype(np.uint16).tobytes()
 
 
+def _keep_logs(out: Path, *logs: Path) -> None:
+    """A failed run's peer logs, copied beside ``out`` before the temporary folder goes (its name + .node.log,
+    .orthanc.log): the reason a sender stopped is in them."""
+    for log in logs:
+        if log.exists():
+            kept = out.with_suffix(f".{log.stem}.log")
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            kept.write_bytes(log.read_bytes())
+            print(f"kept {kept}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--instances", type=int, default=400)
@@ -217,9 +228,13 @@ def main(argv: list[str] | None = None) -> int:
             quarantined = sum(
                 v for k, v in node.metrics().items() if k.startswith("deidnode_quarantine_instances_total{")
             )
-        finally:
+        except BaseException:
             node.stop()
             orthanc.stop()
+            _keep_logs(Path(args.out), node.log_path, orthanc.workdir / "orthanc.log")
+            raise
+        node.stop()
+        orthanc.stop()
 
     print(
         f"\ncorpus: {len(files)} CT instances ({args.corpus}), {args.size}x{args.size}, {mb:.1f} MB; "
