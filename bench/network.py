@@ -194,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             key,
         )
         rows = []
+        failed = True
         try:
             orthanc.start()
             node.start()
@@ -228,13 +229,12 @@ def main(argv: list[str] | None = None) -> int:
             quarantined = sum(
                 v for k, v in node.metrics().items() if k.startswith("deidnode_quarantine_instances_total{")
             )
-        except BaseException:
+            failed = False
+        finally:
             node.stop()
             orthanc.stop()
-            _keep_logs(Path(args.out), node.log_path, orthanc.workdir / "orthanc.log")
-            raise
-        node.stop()
-        orthanc.stop()
+            if failed:
+                _keep_logs(Path(args.out), node.log_path, orthanc.workdir / "orthanc.log")
 
     print(
         f"\ncorpus: {len(files)} CT instances ({args.corpus}), {args.size}x{args.size}, {mb:.1f} MB; "

@@ -900,12 +900,9 @@ def _glyphs_under(ln: TextBox, regions: list[TextRegion]) -> bool:
     """Whether the glyph detector found a text-like line (``UNREAD_SCORE`` or more) where ``ln`` was read,
     covering half of the smaller of the two."""
     for r in regions:
-        if r.score < UNREAD_SCORE or r.vertical != ln.vertical:
-            continue
-        ix = min(ln.x1, r.x1) - max(ln.x0, r.x0)
-        iy = min(ln.y1, r.y1) - max(ln.y0, r.y0)
-        if ix > 0 and iy > 0 and ix * iy >= 0.5 * min(_area(ln.box), _area(r.box)):
-            return True
+        if r.score >= UNREAD_SCORE and r.vertical == ln.vertical:
+            if max(inside_share(ln.box, r.box), inside_share(r.box, ln.box)) >= 0.5:
+                return True
     return False
 
 

@@ -163,6 +163,20 @@ def min_substring_distance(pattern: str, text: str) -> int:
     return best
 
 
+def within_edits(a: str, b: str, k: int) -> bool:
+    """Whether the Levenshtein distance of ``a`` and ``b`` (whole words) is at most ``k``; stops at the first row
+    of the table that is over ``k`` everywhere."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        if min(cur) > k:
+            return False
+        prev = cur
+    return prev[-1] <= k
+
+
 def tolerance(n: int) -> int:
     """Edits allowed for a value of ``n`` characters: none up to 4, one up to 6, two up to 9, then one per 4
     (small burned-in text is often misread in two places: "WOJCIK" read "Wojsk")."""

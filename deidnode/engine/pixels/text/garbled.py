@@ -15,7 +15,7 @@ import re
 from ...names import load_name_rules
 from ...phi import MONTH_NAMES, MONTHS
 from .allowlist import load_allowlist
-from .fuzzy import fold
+from .fuzzy import fold, within_edits
 from .patterns import ID_LABELS, ROLE_LABELS, ROLE_WORDS, STOP_WORDS, lone_label
 
 GARBLED_BELOW = 0.8
@@ -51,19 +51,6 @@ def _vocabulary() -> dict[int, frozenset[str]]:
     return {n: frozenset(v) for n, v in out.items()}
 
 
-def _within(a: str, b: str, k: int) -> bool:
-    """Levenshtein distance of ``a`` and ``b`` at most ``k``."""
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        if min(cur) > k:
-            return False
-        prev = cur
-    return prev[-1] <= k
-
-
 @functools.lru_cache(maxsize=4096)
 def known(word: str) -> bool:
     """Whether ``word`` (letters) is a known word read with up to one error in four letters (two from eight),
@@ -73,7 +60,7 @@ def known(word: str) -> bool:
     k = 1 if n < 8 else 2
     vocab = _vocabulary()
     for m in range(max(2, n - k), n + k + 1):
-        if any(_within(f, v, k) for v in vocab.get(m, ())):
+        if any(within_edits(f, v, k) for v in vocab.get(m, ())):
             return True
     return any(v.startswith(f) or v.endswith(f) for m, vs in vocab.items() if m > n for v in vs)
 

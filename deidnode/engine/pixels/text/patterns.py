@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from ...phi import MONTHS
+from .fuzzy import within_edits
 
 _MON = "(?:" + "|".join(MONTHS) + ")[A-Z]*"
 _D = r"(?:0?[1-9]|[12]\d|3[01])"
@@ -427,7 +428,7 @@ def misread_role(word: str, edits: int = 1, first: bool = False) -> bool:
     or more: a long word (seven letters or more) with that many errors, for a label read without its colon or
     standing alone. ``first``: the first letter must be right (one error only)."""
     if edits > 1:
-        return any(len(r) >= 7 and _distance(word, r) <= edits for r in ROLE_WORDS)
+        return any(len(r) >= 7 and within_edits(word, r, edits) for r in ROLE_WORDS)
     for r in ROLE_WORDS:
         if abs(len(word) - len(r)) > 1 or (first and word[:1] != r[:1]):
             continue
@@ -446,7 +447,7 @@ def misread_long_role(word: str) -> bool:
     third of its letters, its first letter right ("SONOGNPHAR", "SONOGAPLSER": three edits from SONOGRAPHER; the
     nearest technical words are six or more: REFERENCE is four from REFERRING)."""
     return len(word) >= 9 and any(
-        len(r) >= 9 and word[0] == r[0] and _distance(word, r) <= len(r) // 3 for r in ROLE_WORDS
+        len(r) >= 9 and word[0] == r[0] and within_edits(word, r, len(r) // 3) for r in ROLE_WORDS
     )
 
 
@@ -508,14 +509,3 @@ def lone_label(text: str) -> str | None:
         return None
     edits = 3 if len(word) >= 12 else 2 if len(word) >= 7 else 1
     return "role" if misread_role(word, edits, first=not colon) else None
-
-
-def _distance(a: str, b: str) -> int:
-    """Levenshtein distance."""
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
