@@ -77,6 +77,9 @@ def test_a_garbled_name_takes_the_initial_beside_it(judge: TextJudge) -> None:
         ("JUECHE MIBEKNDF", "WAGE", True),  # a known word, but far shorter than the line
         ("Fhapicians L, Taaka 3 200", "Ll 24) 206", True),
         ("plou Gnme", "", True),
+        # a second reading whose words are known only as misreadings makes no more sense than the first (dev_3219:
+        # "Nm :H Farairs" for "Nm: H. Ferreira", Tesseract "eH. Pare": "Pare" is a letter from "PART")
+        ("Nm :H Farairs", "eH. Pare", True),
     ],
 )
 def test_a_second_reading_that_makes_sense_of_the_line_keeps_it(

@@ -459,12 +459,12 @@ def test_the_other_piece_of_a_name_read_in_two_goes_with_it_whatever_its_ink() -
 
 
 def test_a_vertical_line_is_judged_in_its_reading_the_other_way_up_too() -> None:
-    """A vertical phone number read down the image as "7199-247-199 184" (0.67) and up it as "2N 661-427614"
+    """A vertical phone number read down the image as "7199 247-199 184" (0.67) and up it as "2N 661-427614"
     (0.60): only the less confident reading holds the number, and the line stayed. Both readings are judged."""
     from deidnode.engine.pixels.detect import read_frame
 
     other = TextBox(100, 10, 112, 110, "2N 661-427614", 0.6, (), True)
-    line = TextBox(100, 10, 112, 110, "7199-247-199 184", 0.67, (), True, other)
+    line = TextBox(100, 10, 112, 110, "7199 247-199 184", 0.67, (), True, other)
 
     class Engine:
         name = "stub"

@@ -115,6 +115,9 @@ def test_metadata_layer_finds_ids_ages_sex_and_institution(judge, text, kind) ->
         ("tor: KRISTIANSEN", "label"),  # "Operator:" cut at the reading's start
         ("Dr, Dubois", "label"),  # the period read as a comma
         ("Sranned by:Strauss", "label"),  # the role word before "by:" misread
+        ("Scann ed b BAERK", "label"),  # "Scanned by SMITH ERIK": by's y lost, a space read inside the verb
+        ("546-495-23", "id"),  # three groups of digits, the last cut short
+        ("4003-07-", "id"),  # a date with its year misread and its day lost
     ],
 )
 def test_pattern_layer_finds_phi_that_is_not_in_the_metadata(judge, text, kind) -> None:
@@ -432,6 +435,9 @@ def test_a_name_in_the_form_names_are_written_in_is_phi_without_its_label(text, 
         ("10-nua-2010", True),
         ("409 28,2004", True),  # "Aug 26, 2008"
         ("26Psb,2013", True),
+        ("Awg 26, 200", True),  # the year cut at the box's edge
+        ("FOV 24, 240", False),  # a setting and a number: no year's start
+        ("C5-1 2-5 MHz", False),
         ("20 kVp 2000", False),  # a unit between two numbers is no month
         ("Gn 12 PRF 2000", False),
         ("Se 12 Im 2012", False),
@@ -493,7 +499,12 @@ def test_a_technical_word_run_into_a_value_is_not_taken_as_a_stray_character() -
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("Performedbv_E.Tanaka", "E.Tanaka"), ("Scannedby:JONES", "JONES"), ("STANDBY MODE", None)],
+    [
+        ("Performedbv_E.Tanaka", "E.Tanaka"),
+        ("Scannedby:JONES", "JONES"),
+        ("STANDBY MODE", None),
+        ("SPEED B MODE", None),  # "-ED B" and a technical word: no name
+    ],
 )
 def test_by_run_into_its_verb_still_announces_a_name(judge, text, value) -> None:
     d = judge.judge(text)

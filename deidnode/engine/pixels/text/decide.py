@@ -228,13 +228,14 @@ class TextJudge:
 
     def _makes_sense(self, alternate: str, text: str) -> bool:
         """Whether a second reading of a garbled line reads at least half as many letters and digits, all of it
-        technical annotation or known words (one of four letters or more at least: a second reader's "Tae",
-        "WAGE" or "Ll 24) 206" of a line it could not read either make no sense of it)."""
+        technical annotation or known words, one of four letters or more at least, known as it is: a second
+        reader's "Tae", "WAGE", "Ll 24) 206" or "eH. Pare" (a letter from "PART") of a line it could not read
+        either make no sense of it)."""
         if 2 * sum(c.isalnum() for c in alternate) < sum(c.isalnum() for c in text):
             return False
         if self.allowlist.allows(alternate):
             return any(c.isalnum() for c in alternate)
-        return not garbled_spans(alternate) and bool(known_words(alternate))
+        return not garbled_spans(alternate) and bool(known_words(alternate, exact=True))
 
     def judge_value_after_label(self, text: str, *, person: bool = True) -> Decision:
         """The line to the right of a lone label ("Tech:" | "JONES  W 400", "ID" | "A12345"): its leading name

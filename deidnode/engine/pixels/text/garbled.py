@@ -87,6 +87,9 @@ def garbled_spans(text: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b, w in _words(text) if not known(w) and lone_label(text[a:b]) is None]
 
 
-def known_words(text: str) -> list[str]:
-    """The words of ``text`` (``_words``) that are known words."""
+def known_words(text: str, exact: bool = False) -> list[str]:
+    """The words of ``text`` (``_words``) that are known words (``exact``: as they are, no letter misread)."""
+    if exact:
+        vocab = _vocabulary()
+        return [w for _a, _b, w in _words(text) if fold(w) in vocab.get(len(fold(w)), ())]
     return [w for _a, _b, w in _words(text) if known(w)]

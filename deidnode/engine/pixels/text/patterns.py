@@ -47,7 +47,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             rf"[A-Z0-9]{{3}}\s*[-/ ,.]?\s*{_Y4}(?!\d)"
         ),
     ),
-    ("date", re.compile(rf"(?<![\dA-Z])[A-Z0-9]{{3}}\s+{_D}\s*[,.]\s*{_Y4}(?!\d)")),
+    # (its year cut at the box's edge too: "Awg 26, 200")
+    ("date", re.compile(rf"(?<![\dA-Z])[A-Z0-9]{{3}}\s+{_D}\s*[,.]\s*(?:{_Y4}|(?:19|20)\d$)(?!\d)")),
     (
         "time",
         # with one of two colons read as a semicolon ("12:46;13 PM"), and AM or PM read in look-alikes ("8:46:17 Pr")
@@ -99,6 +100,10 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("phone", re.compile(r"^\W*\(\s*\d{3}\s*\)\W*$")),
     ("phone", re.compile(r"^\W*\(?\s*\d{3}\s*\)\s*\d{3}\W*$")),
     ("date", re.compile(rf"(?<![\d.]){_Y4}\s*[-/.]\s*(?:0[1-9]|1[0-2])(?![\d])")),
+    # three groups of digits joined by dashes, the first of three or four, the last cut short or lost: a phone
+    # number, an identifier or a date, misread or cut at the box's edge ("546-495-23", "4003-07-"); technical
+    # text joins two numbers at most ("C5-1", "2-5 MHz")
+    ("id", re.compile(r"(?<![\w-])\d{3,4}\s*-\s*\d{2,4}\s*-\s*\d{0,4}(?![\w-])")),
     ("time", re.compile(r"^\W*(?:[0-5]?\d)?\s*[:.]\s*[0-5]\d\s*[AP]M\W*$")),
     ("time", re.compile(r"^\s*:\s*[0-5]\d\s*$")),
     # a long number misread here and there ("A3052306", "4O96O59O4"): mostly digits, letters that look like them
@@ -376,7 +381,8 @@ def _spaced_label(text: str, start: int, end: int) -> bool:
 _COLON_WORD = re.compile(r"(?<![A-Z0-9])([A-Z]{4,12})\s*[:;+]")
 _SPLIT_COLON_WORD = re.compile(r"(?<![A-Z0-9])([A-Z]{2,8}) ([A-Z]{2,9})\s*[:;]")
 _BY_WORD = re.compile(
-    r"(?:(?<![A-Z0-9])(?:[A-Z]{3,}\s+B[YV]|[A-Z]{2,}EDB[YV])(?![A-Z0-9])|(?<![A-Z])[A-Z]{3,}\s*B[YV]\s*:)[\s:_]*"
+    r"(?:(?<![A-Z0-9])(?:[A-Z]{3,}\s+B[YV]|[A-Z]{2,}EDB[YV]|[A-Z]{2,}\s?ED\s*B(?=\s))(?![A-Z0-9])"
+    r"|(?<![A-Z])[A-Z]{3,}\s*B[YV]\s*:)[\s:_]*"
 )
 _TAIL_WORD = re.compile(r"\W*([A-Z]{3,8})\s*:")
 _LONG_WORD = re.compile(r"(?<![A-Z0-9])[A-Z]{4,}")
