@@ -58,3 +58,29 @@ def test_a_label_and_its_value_with_no_fill_between_are_phi() -> None:
     """The fill lies beyond the value: nothing was removed between the label and the word after it."""
     found = _run("DOB B30f", "DOB", "B30f", [(230, 18, 250, 38)])
     assert found and all(r.box.text == "DOB B30f" for r in found)
+
+
+class _CutReader:
+    """On the cleaned frame of "Pt: OKONKWO LUCA  Page 1/3" (dev_0019): the window around the removed name reads
+    "Pt: Pe", its line ending inside "Page"; a crop of that cut word reads "Pac", the whole word "Page 1/3"."""
+
+    name = "fake"
+
+    def read_region(self, crop: np.ndarray) -> list[TextBox]:
+        h, w = crop.shape[:2]
+        if w >= 250:  # the window around the fill (272 px as scaled)
+            text = "Pt: Pe"
+        elif w >= 180:  # the piece beyond the fill widened to the whole kept word (214 px)
+            text = "Page 1/3"
+        else:
+            text = "Pac" if crop.max() > 0 else "Pt:"
+        return [TextBox(0, h // 3, w, 2 * h // 3, text, 0.9)]
+
+
+def test_a_piece_beyond_the_fill_is_read_whole_where_it_cuts_into_kept_text() -> None:
+    """The joined reading stops inside a word the first pass kept: that word is read whole, and it reads as kept."""
+    view = np.zeros((60, 260), np.uint8)
+    view[20:36, 150:152] = 255  # ink right of the fill only: the reader tells the two pieces apart by it
+    judge = TextJudge(PhiValues(person_names=("OKONKWO^LUCA",), name_parts=(), identifiers=(), dates=(), texts=()))
+    kept = [((20, 20, 60, 36), "Pt:"), ((160, 20, 240, 36), "Page 1/3")]
+    assert residual_phi(view, 0, [(60, 18, 140, 38)], [], _CutReader(), None, judge, kept=kept) == []

@@ -129,6 +129,19 @@ def _label_pieces(res: Residual, changed: Sequence[Box]) -> list[Box] | None:
     return [(a0, p0, a1, p1) if v else (p0, a0, p1, a1) for p0, p1 in pieces if p1 - p0 >= 2]
 
 
+def _whole(piece: Box, kept: Sequence[Box], vertical: bool) -> Box:
+    """``piece`` widened along its line to the whole of each kept box it cuts into on the same line (across
+    the line, half of the smaller of the two in common)."""
+    x0, y0, x1, y1 = piece
+    for b in kept:
+        if not intersects(piece, b):
+            continue
+        a0, a1, c0, c1 = (piece[0], piece[2], b[0], b[2]) if vertical else (piece[1], piece[3], b[1], b[3])
+        if min(a1, c1) - max(a0, c0) >= 0.5 * min(a1 - a0, c1 - c0):
+            x0, y0, x1, y1 = min(x0, b[0]), min(y0, b[1]), max(x1, b[2]), max(y1, b[3])
+    return (x0, y0, x1, y1)
+
+
 def _grown(box: Box, height: float, rows: int, cols: int) -> Box:
     """``box`` with a margin of 0.4 text heights (at least 3 px) for a reader, inside the frame."""
     m = max(3, int(0.4 * height))
@@ -143,7 +156,7 @@ def _judged_pieces(
     found: list[Residual],
     view: np.ndarray,
     changed: Sequence[Box],
-    reader: OcrEngine,
+    readers: Sequence[OcrEngine],
     judge: TextJudge,
     rendered: Sequence[Box],
     height: float,
@@ -152,7 +165,9 @@ def _judged_pieces(
     """``found``, a label joined across a filled box to what lies beyond it read again piece by piece, when every
     piece beyond the label's reads as text the first pass read and kept there, word for word: the first pass
     judged it beside the label and its value. A piece read otherwise ("JOHN" where the first pass read "J0HN" and
-    removed only the SMITH before it) is new evidence, and the label's join stands."""
+    removed only the SMITH before it) is new evidence, and the label's join stands. The reader that found the
+    join reads first (``readers[0]``); a piece it cannot make out as the kept text ("Bro" for "P Low") is read by
+    the other reader too, and either reading it as kept is enough: both judge what they read."""
     out = []
     rows, cols = view.shape[:2]
     for r in found:
@@ -164,13 +179,27 @@ def _judged_pieces(
         known = True
         first = len(pieces) - 1 if r.box.reads_up else 0  # the label's piece: a label, read either way
         for k, piece in enumerate(pieces):
-            lines = read_crop(reader, view, _grown(piece, height, rows, cols), height)
-            alone += _judged(lines, judge, r.frame, r.reader, rendered)
-            for ln in lines if k != first else ():
-                seen = set().union(*(_words(t) for b, t in kept if intersects(ln.box, b)))
-                known = known and _words(ln.text) <= seen
+            if k != first:  # the piece whole: the kept text it cuts into, read in full (half a word reads nonsense)
+                piece = _whole(piece, [b for b, _t in kept], r.box.vertical)
+            as_kept = False
+            for reader in readers if k != first else readers[:1]:
+                lines = read_crop(reader, view, _grown(piece, height, rows, cols), height)
+                alone += _judged(lines, judge, r.frame, r.reader, rendered)
+                as_kept = k != first and _reads_as_kept(lines, kept)
+                if as_kept:
+                    break
+            known = known and (k == first or as_kept)
         out += alone if known else [r, *alone]
     return out
+
+
+def _reads_as_kept(lines: list[TextBox], kept: Sequence[tuple[Box, str]]) -> bool:
+    """Whether every line read is, word for word, text the first pass read and kept where it stands."""
+    for ln in lines:
+        seen = set().union(*(_words(t) for b, t in kept if intersects(ln.box, b)))
+        if not _words(ln.text) <= seen:
+            return False
+    return True
 
 
 def residual_phi(
@@ -200,7 +229,8 @@ def residual_phi(
 
     def found(reader: OcrEngine, box: Box, height: float, max_scale: float = 4.0) -> list[Residual]:
         lines = _judged(read_crop(reader, view, box, height, max_scale), judge, frame, reader.name, rendered)
-        return _judged_pieces(lines, view, changed, reader, judge, rendered, height, kept)
+        both = [reader, *(o for o in (engine, second) if o is not None and o is not reader)]
+        return _judged_pieces(lines, view, changed, both, judge, rendered, height, kept)
 
     for w in wins:  # a window holds several lines: scaled up less than a single line
         out += found(engine, w, heights[w], 2.0)
