@@ -249,3 +249,36 @@ def test_a_span_at_an_end_of_a_vertical_line_reading_up_reaches_that_end_of_the_
     assert y0 == 170 and y1 <= pos[4] + 1  # from the top to the space after the label
     # and the label, which starts the reading, reaches the bottom
     assert span_box(line, 0, 4)[3] == 340 and span_box(line, 0, 4)[1] >= pos[4] - 1
+
+
+def test_a_lines_own_box_is_its_characters_not_the_readers_box() -> None:
+    """dev_0158: "ccession" read with a box reaching over the first digit of the accession number beside it."""
+    from deidnode.engine.pixels.ocr import TextBox
+    from deidnode.engine.pixels.words import own_box
+
+    line = TextBox(0, 5, 46, 15, "abc", 0.95, (6.0, 14.0, 22.0))
+    assert own_box(line) == (0, 5, 29, 15)  # 1.6 half-cells past the last centre (22 + 6.4)
+    ink = np.zeros(46, bool)
+    ink[[*range(3, 9), *range(11, 17), *range(19, 25), *range(40, 45)]] = True  # three glyphs, then a digit
+    assert own_box(line, ink)[2] <= 40
+    ink[25:40] = True  # ink running on from the last glyph is the line's own, however far
+    assert own_box(line, ink)[2] >= 45
+
+
+def test_a_kept_reading_that_overhangs_a_value_does_not_hold_its_fill_back() -> None:
+    from deidnode.engine.phi import PhiValues
+    from deidnode.engine.pixels.detect import FrameRead, judge_frame
+    from deidnode.engine.pixels.ocr import TextBox
+    from deidnode.engine.pixels.stage import _padded
+    from deidnode.engine.pixels.text import TextJudge
+
+    view = np.zeros((20, 120), np.uint8)
+    for x in (4, 12, 20, *range(40, 104, 8)):
+        view[6:14, x : x + 5] = 255
+    kept = TextBox(0, 5, 46, 15, "abc", 0.95, (6.0, 14.0, 22.0))  # its box overhangs the "7" (x 40-44)
+    value = TextBox(42, 5, 106, 15, "71220025", 0.99, tuple(43.0 + 8 * i for i in range(8)))  # cuts the "7"
+    judge = TextJudge(PhiValues(identifiers=("71220025",)))
+    findings = judge_frame(FrameRead(0, [kept, value], [], view), judge, "phi")
+    keeps = [b for f in findings for b in f.keeps]
+    (target,) = [t for f in findings for t in f.targets]
+    assert _padded(target, 10, False, keeps, 20, 120, 0.3)[0] <= 40

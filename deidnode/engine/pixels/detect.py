@@ -30,7 +30,7 @@ from .text.decide import Span
 from .text.garbled import GARBLED_BELOW
 from .text.metadata import MetaHit, words_of_value
 from .text.patterns import lone_label, name_like
-from .words import ink_band, ink_box, ink_mask, ink_profile, not_slabs, span_box
+from .words import ink_band, ink_box, ink_mask, ink_profile, not_slabs, own_box, span_box
 
 CANDIDATE_SCORE = 0.5
 """Glyph lines at least this text-like that no OCR line covers are read again on a normalised crop."""
@@ -999,5 +999,7 @@ def judge_frame(
                 else t
                 for t, (a, b), e, hp in zip(targets, live, ends, hops, strict=True)
             )
+        if not targets:  # a line that stays, as far as its characters go
+            keeps, kept_text = (own_box(ln, ink),), (ln.text,)
         out.append(Finding(ln, d, bool(targets), read.frame, targets, keeps, "ocr", ends, kept_text))
     return out

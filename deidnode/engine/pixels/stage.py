@@ -242,7 +242,7 @@ def _clean(
         a["layers"] = dict(Counter(f.decision.layer for f in findings))
         a["kinds"] = dict(Counter(f.decision.kind for f in findings if f.decision.phi))
         for f in findings:
-            keeps.setdefault(f.frame, []).extend(f.keeps if f.redact else (f.box.box,))
+            keeps.setdefault(f.frame, []).extend(f.keeps if f.redact else (f.keeps or (f.box.box,)))
         # what the second reader reads again: every text that stays, except technical annotation the first
         # read surely (allow-listed at 0.9 or more: no misreading of a name gives "W 400 L 40"), and the
         # text-like regions nothing read
@@ -252,7 +252,8 @@ def _clean(
             if _sure_technical(f):
                 sure.setdefault(f.frame, []).append(f.box.box)
             else:
-                texts.setdefault(f.frame, []).extend((b, float(f.box.height)) for b in (f.keeps or (f.box.box,)))
+                stays = f.keeps if f.redact and f.keeps else (f.box.box,)
+                texts.setdefault(f.frame, []).extend((b, float(f.box.height)) for b in stays)
         for r in reads:
             texts.setdefault(r.frame, []).extend(
                 (g.box, g.height) for g in r.regions if g.score >= 0.8 and not covered(g.box, r.lines)

@@ -89,6 +89,30 @@ def span_extent(line: TextBox, start: int, end: int, ink: np.ndarray | None = No
     return max(a_i, int(lo_line)), min(b_i, int(hi_line))
 
 
+def own_box(line: TextBox, ink: np.ndarray | None = None) -> Box:
+    """The pixel box of ``line``'s characters along the line (not the reader's box, which can overhang a
+    neighbour's first glyph), widened over the ink its ends cut into; full height across."""
+    lo, hi, lo_line, hi_line = _bounds(line)
+    idx = [i for i in range(len(lo)) if i < len(line.text) and not line.text[i].isspace()]
+    if not idx:
+        return line.box
+    a, b = int(np.floor(min(lo[i] for i in idx))), int(np.ceil(max(hi[i] for i in idx)))
+    a, b = max(a, int(lo_line)), min(b, int(hi_line))
+    if ink is not None and ink.size:
+        base = int(lo_line)
+        k = a - base
+        while 0 < k < ink.size and ink[k] and ink[k - 1]:
+            k -= 1
+        a = base + max(k, 0)
+        k = b - base
+        while 0 < k < ink.size and ink[k - 1] and ink[k]:
+            k += 1
+        b = base + min(k, ink.size)
+    if b <= a:
+        return line.box
+    return (line.x0, a, line.x1, b) if line.vertical else (a, line.y0, b, line.y1)
+
+
 def span_box(line: TextBox, start: int, end: int, ink: np.ndarray | None = None) -> Box:
     """The pixel box of characters ``start``..``end`` of ``line``: its extent along the line, full height."""
     a, b = span_extent(line, start, end, ink)
