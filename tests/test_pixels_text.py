@@ -118,6 +118,8 @@ def test_metadata_layer_finds_ids_ages_sex_and_institution(judge, text, kind) ->
         ("Scann ed b BAERK", "label"),  # "Scanned by SMITH ERIK": by's y lost, a space read inside the verb
         ("546-495-23", "id"),  # three groups of digits, the last cut short
         ("4003-07-", "id"),  # a date with its year misread and its day lost
+        ("P: OKONKWO", "label"),  # "Pt:" with its t lost
+        ("T:PERREIRAF", "label"),  # "PT:" with its P lost at the box's edge
     ],
 )
 def test_pattern_layer_finds_phi_that_is_not_in_the_metadata(judge, text, kind) -> None:
@@ -307,6 +309,10 @@ def test_an_identifier_or_date_read_in_part_is_still_phi() -> None:
         ("DrSmith", "Smith"),
         ("PTDUBOIS", None),
         ("Ptosis", None),
+        ("P: OKONKWO", "OKONKWO"),  # "Pt:" with a letter lost, before a capitalised name
+        ("T: 37.5", None),  # a setting's letter and its number
+        ("T: Head", None),  # a technical word
+        ("P: lo", None),
     ],
 )
 def test_a_role_word_run_into_the_name_or_misread_still_labels_it(text, value) -> None:

@@ -365,6 +365,10 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
     # "vowed by ADEYEMI", "Sranned by:"), also with its space lost after a verb's "-ed" ("Performedbv_E.Tanaka")
     for m in _BY_WORD.finditer(up):
         add_name(name_after(text, m.end(), stop))
+    for m in _PT_LOST.finditer(up):  # "Pt:" with a letter lost ("P: OKONKWO", "T:PERREIRAF"): a capitalised name
+        span = name_after(text, m.end(), stop)
+        if span is not None and text[span[0]].isupper() and sum(c.isalpha() for c in text[span[0] : span[1]]) >= 3:
+            add_name(span)
     tail = _TAIL_WORD.match(up)  # a reading that starts inside its label ("tor: KRISTIANSEN" of "Operator:")
     if tail and any(r.endswith(tail.group(1)) and r != tail.group(1) for r in ROLE_WORDS):
         add_name(name_after(text, tail.end(), stop))
@@ -385,6 +389,7 @@ _BY_WORD = re.compile(
     r"|(?<![A-Z])[A-Z]{3,}\s*B[YV]\s*:)[\s:_]*"
 )
 _TAIL_WORD = re.compile(r"\W*([A-Z]{3,8})\s*:")
+_PT_LOST = re.compile(r"(?<![A-Z0-9])[PT]\s*:\s*")
 _LONG_WORD = re.compile(r"(?<![A-Z0-9])[A-Z]{4,}")
 _LABEL_END = re.compile(r"\s*" + _END + "?")
 
