@@ -242,7 +242,7 @@ def _clean(
         a["layers"] = dict(Counter(f.decision.layer for f in findings))
         a["kinds"] = dict(Counter(f.decision.kind for f in findings if f.decision.phi))
         for f in findings:
-            keeps.setdefault(f.frame, []).extend(f.keeps if f.redact else (f.keeps or (f.box.box,)))
+            keeps.setdefault(f.frame, []).extend(f.keeps)  # a line that stays keeps its own characters
         # what the second reader reads again: every text that stays, except technical annotation the first
         # read surely (allow-listed at 0.9 or more: no misreading of a name gives "W 400 L 40"), and the
         # text-like regions nothing read

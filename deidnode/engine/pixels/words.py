@@ -77,16 +77,23 @@ def span_extent(line: TextBox, start: int, end: int, ink: np.ndarray | None = No
         above = [lo[i] for i in stays if lo[i] >= mid]
         floor_ = int(np.ceil(max(below))) if below else int(lo_line)
         ceil_ = int(np.floor(min(above))) if above else int(hi_line)
-        base = int(lo_line)
-        k = a_i - base
-        while 0 < k < ink.size and ink[k] and ink[k - 1] and base + k > floor_:
-            k -= 1
-        a_i = base + max(k, 0)
-        k = b_i - base
-        while 0 < k < ink.size and ink[k - 1] and ink[k] and base + k < ceil_:
-            k += 1
-        b_i = base + min(k, ink.size)
+        a_i, b_i = _over_ink(a_i, b_i, int(lo_line), ink, floor_, ceil_)
     return max(a_i, int(lo_line)), min(b_i, int(hi_line))
+
+
+def _over_ink(
+    a: int, b: int, base: int, ink: np.ndarray, floor_: float = -np.inf, ceil_: float = np.inf
+) -> tuple[int, int]:
+    """``a``..``b`` (pixels along a line whose ``ink`` flags start at ``base``) widened over the ink runs its
+    ends cut into, not past ``floor_`` and ``ceil_``."""
+    k = a - base
+    while 0 < k < ink.size and ink[k] and ink[k - 1] and base + k > floor_:
+        k -= 1
+    a = base + max(k, 0)
+    k = b - base
+    while 0 < k < ink.size and ink[k - 1] and ink[k] and base + k < ceil_:
+        k += 1
+    return a, base + min(k, ink.size)
 
 
 def own_box(line: TextBox, ink: np.ndarray | None = None) -> Box:
@@ -99,15 +106,7 @@ def own_box(line: TextBox, ink: np.ndarray | None = None) -> Box:
     a, b = int(np.floor(min(lo[i] for i in idx))), int(np.ceil(max(hi[i] for i in idx)))
     a, b = max(a, int(lo_line)), min(b, int(hi_line))
     if ink is not None and ink.size:
-        base = int(lo_line)
-        k = a - base
-        while 0 < k < ink.size and ink[k] and ink[k - 1]:
-            k -= 1
-        a = base + max(k, 0)
-        k = b - base
-        while 0 < k < ink.size and ink[k - 1] and ink[k]:
-            k += 1
-        b = base + min(k, ink.size)
+        a, b = _over_ink(a, b, int(lo_line), ink)
     if b <= a:
         return line.box
     return (line.x0, a, line.x1, b) if line.vertical else (a, line.y0, b, line.y1)

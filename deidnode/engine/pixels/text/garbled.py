@@ -91,5 +91,6 @@ def known_words(text: str, exact: bool = False) -> list[str]:
     """The words of ``text`` (``_words``) that are known words (``exact``: as they are, no letter misread)."""
     if exact:
         vocab = _vocabulary()
-        return [w for _a, _b, w in _words(text) if fold(w) in vocab.get(len(fold(w)), ())]
+        folded = [(w, fold(w)) for _a, _b, w in _words(text)]
+        return [w for w, f in folded if f in vocab.get(len(f), ())]
     return [w for _a, _b, w in _words(text) if known(w)]
