@@ -3,12 +3,14 @@
     python bench/pixels_quick.py [--limit 200]
     python bench/pixels_quick.py --set bench/results/pixelset-dev-bitmap-small   # a dev-generated tuning set
     python bench/pixels_quick.py --set bench/results/pixelset-dev-cine   # pixelset.py --cine --start 250 -n 24
+    python bench/pixels_quick.py --set bench/results/pixelset-dev-clean --clean   # pixelset.py --start 7000 -n 1500
 
 Runs ``clean_pixels`` with the default policy on the dev split's images with text (clean images are skipped:
 ``bench/pixels.py`` covers them) and scores every segment exactly as ``bench/pixels.py`` does (its
 ``evaluate_case``, readers off). Deterministic: two runs of one tree give the same numbers, so a change's effect
 shows in one run (``bench/pixels.py`` remains the measure a closing note reports: the installed command, with
-the readers). It refuses the held-out splits: they are not for tuning.
+the readers). It refuses the held-out splits: they are not for tuning. ``--clean`` scores the set's clean images
+instead: how many the stage changed or quarantined (each should stay bit-identical), and why.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--config", type=Path, help="score this configuration file instead of the default (label the numbers so)"
     )
+    ap.add_argument("--clean", action="store_true", help="score the clean images: changed or quarantined, and why")
     args = ap.parse_args(argv)
     if args.set:
         set_dir = args.set
@@ -56,10 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         set_dir = ROOT / "bench" / "results" / "pixelset-dev"
         truth = ensure_set("dev", args.n, set_dir)
-    truth = [c for c in truth if not c["clean"]][: args.limit]
     settings = load_settings(args.config) if args.config else settings_from_dict({})
     policy = Policy.from_settings(settings, "default")
     keys = Keys(b"pixels-quick-benchmark-key-0123456789")
+    if args.clean:
+        return _clean_images(set_dir, [c for c in truth if c["clean"]], policy, keys)
+    truth = [c for c in truth if not c["clean"]][: args.limit]
     results = []
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -89,6 +94,25 @@ def main(argv: list[str] | None = None) -> int:
                     fh.write(json.dumps(image) + "\n")
     what = f"configuration {args.config}" if args.config else "default policy"
     print_report(s, "dev", f"images with text; {what}, clean_pixels in-process, no readers")
+    return 0
+
+
+def _clean_images(set_dir: Path, cases: list[dict], policy: Policy, keys: Keys) -> int:
+    """Clean images the stage changed or quarantined, with the layers of the lines it removed (no text: the
+    counts say why, never what was read)."""
+    bad = 0
+    for case in cases:
+        ds = dcmread(set_dir / case["file"])
+        before = ds.PixelData
+        audit: dict = {}
+        q = clean_pixels(ds, collect_phi(ds), policy, keys, audit)
+        if q is None and ds.PixelData == before:
+            continue
+        bad += 1
+        p = audit.get("pixels", {})
+        why = f"quarantined {q.code}" if q is not None else f"changed: kinds {p.get('kinds')}, unread {p.get('unread')}"
+        print(f"{case['file']} {case['modality']} ({case['source']}): {why}")
+    print(f"clean images changed or quarantined: {bad} of {len(cases)}")
     return 0
 
 

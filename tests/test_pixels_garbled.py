@@ -48,6 +48,7 @@ def test_unknown_words_of_four_letters_or_more_are_garbled(text: str, words: lis
         "Oct Nov September",
         "Thk.3mm. W:400/L:40",  # words joined by the marks of a setting
         "LLLLL ULLLL TLLLL",  # a ruler's ticks
+        "LILrL lJLl",  # ticks of a trace: nothing but upright strokes and their corners (a clean CR, dev-drawn)
     ],
 )
 def test_known_words_misread_cut_or_short_are_not_garbled(text: str) -> None:

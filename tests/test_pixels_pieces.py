@@ -15,6 +15,7 @@ from deidnode.engine.pixels.detect import (
     box_behind_text,
     extend_along_row,
     judge_frame,
+    no_words,
     solid_blots,
     trim_unread,
 )
@@ -183,6 +184,24 @@ def test_three_filled_blots_are_not_glyphs_but_small_text_is() -> None:
     rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
     box = (int(cols[0]) - 2, int(rows[0]) - 2, int(cols[-1]) + 3, int(rows[-1]) + 3)
     assert not solid_blots(text, TextRegion(*box, False, 2, float(rows[-1] - rows[0] + 1), 0.99))
+
+
+def test_one_symbol_or_a_grid_of_filled_squares_is_no_unread_text_but_words_are() -> None:
+    # a caliper's cross beside faint anatomy (a clean colour ultrasound, dev-drawn: quarantined as unread text)
+    view = np.full((40, 60), 10, np.uint8)
+    view[15:24, 19] = 170
+    view[19, 15:24] = 170
+    assert no_words(view, TextRegion(12, 12, 40, 27, False, 2, 9.0, 0.9))
+    # the cells of a test pattern in a column (a clean OT, dev-drawn: removed as text in a read row)
+    grid = np.full((60, 30), 140, np.uint8)
+    for y in (5, 20, 35, 50):
+        grid[y : y + 6, 10:16] = 40
+    assert no_words(grid, TextRegion(8, 3, 18, 58, True, 4, 6.0, 1.0))
+    for word in ("C5", "Oct 16", "I1 l1"):
+        text, mask = _view([(word, (10, 40))])
+        rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+        box = (int(cols[0]) - 2, int(rows[0]) - 2, int(cols[-1]) + 3, int(rows[-1]) + 3)
+        assert not no_words(text, TextRegion(*box, False, 2, float(rows[-1] - rows[0] + 1), 0.99)), word
 
 
 @pytest.mark.parametrize(

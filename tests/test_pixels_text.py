@@ -255,6 +255,16 @@ def test_an_unsure_loose_match_that_technical_text_explains_is_not_phi() -> None
     assert judge.judge("Nakamurra", 0.6).phi
 
 
+def test_a_rulers_ticks_read_as_letters_are_no_loose_match_of_a_name() -> None:
+    """A clean ultrasound's depth ruler read "ELLLL" at 0.67 is within two edits in five of ELENI: the loose match
+    of an unsure reading changed a clean image (dev-drawn clean set). A letter three times in a row, or nothing
+    but upright strokes, is a ruler's ticks; a name misread as much still counts."""
+    judge = TextJudge(PhiValues(person_names=("WOJCIK^ELENI",), name_parts=(), identifiers=(), dates=(), texts=()))
+    assert not judge.judge("ELLLL", 0.67).phi
+    assert judge.judge("ELEMI", 0.67).phi
+    assert judge.judge("ELENI").phi
+
+
 def test_a_name_does_not_start_or_end_inside_a_number() -> None:
     """Tesseract reads "250 mAs" and a "2" below it as one line on a cleaned frame: "50 mAs 2" is one edit from
     TOMASZ in look-alike folding even to the strict matcher, but a name is not cut out of the number "250"."""

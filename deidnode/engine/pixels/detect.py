@@ -573,19 +573,42 @@ SOLID = 0.75
 counters and gaps; holes in bone on a CT slice are filled blots)."""
 
 
+def _marks(view: np.ndarray, u: TextRegion) -> list[tuple[int, int, float]]:
+    """(width, height, share of its box filled) of each mark (4 px or more) of an unread region's ink."""
+    crop = best_plane(view[u.y0 : u.y1, u.x0 : u.x1])
+    if crop.size == 0:
+        return []
+    n, _lab, st, _ = cv2.connectedComponentsWithStats(ink_mask(crop, 12).astype(np.uint8), connectivity=8)
+    out = []
+    for c in range(1, n):
+        w, h, area = st[c, cv2.CC_STAT_WIDTH], st[c, cv2.CC_STAT_HEIGHT], st[c, cv2.CC_STAT_AREA]
+        if area >= 4:
+            out.append((int(w), int(h), area / (w * h)))
+    return out
+
+
 def solid_blots(view: np.ndarray, u: TextRegion) -> bool:
     """Whether an unread region is a few (three or fewer) filled blots rather than glyphs: marks filling on
     average ``SOLID`` of their boxes. Such a region outside any read row is no reason to quarantine."""
-    crop = best_plane(view[u.y0 : u.y1, u.x0 : u.x1])
-    if crop.size == 0:
-        return False
-    n, _lab, st, _ = cv2.connectedComponentsWithStats(ink_mask(crop, 12).astype(np.uint8), connectivity=8)
-    fills = [
-        st[c, cv2.CC_STAT_AREA] / (st[c, cv2.CC_STAT_WIDTH] * st[c, cv2.CC_STAT_HEIGHT])
-        for c in range(1, n)
-        if st[c, cv2.CC_STAT_AREA] >= 4
-    ]
+    fills = [f for _w, _h, f in _marks(view, u)]
     return 0 < len(fills) <= 3 and float(np.mean(fills)) >= SOLID
+
+
+def no_words(view: np.ndarray, u: TextRegion) -> bool:
+    """Whether an unread region holds nothing that can spell PHI: a single mark no longer along the line than
+    1.5 times its size across it (one symbol: a caliper's cross, an arrow, an orientation letter; glyphs run together make a long
+    mark), or marks that are all filled squares or near-squares (``SOLID`` of their boxes, sides of 3 px or
+    more within 2:1 of each other), however many: the cells of a test pattern or a grid (no glyph is a filled
+    square but a full stop, and a line is never all full stops). Such a region is left alone wherever it lies."""
+    marks = _marks(view, u)
+    if not marks:
+        return False
+    if len(marks) == 1:
+        w, h, _f = marks[0]
+        along, across = (h, w) if u.vertical else (w, h)
+        if along <= 1.5 * across:
+            return True
+    return all(f >= SOLID and min(w, h) >= 3 and max(w, h) <= 2 * min(w, h) for w, h, f in marks)
 
 
 def box_behind_text(u: TextRegion, lines: list[TextBox]) -> bool:

@@ -33,6 +33,7 @@ from .detect import (
     box_behind_text,
     covered,
     judge_frame,
+    no_words,
     read_frame,
     same_place,
     sample_frames,
@@ -269,6 +270,9 @@ def _clean(
         for frame, u, lines in unread:
             if box_behind_text(u, lines):
                 a["unread_boxes"] = a.get("unread_boxes", 0) + 1
+                continue
+            if no_words(views[frame], u):
+                a["unread_blots"] = a.get("unread_blots", 0) + 1
                 continue
             zones = [*regions, *zones_for(ds)]
             if s.policy in ("strict", "all") or _in_band(u.box, lines) or any(intersects(u.box, g) for g in zones):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from .allowlist import AllowList, load_allowlist
-from .garbled import GARBLED_BELOW, garbled_spans, known_words
+from .garbled import GARBLED_BELOW, garbled_spans, known_words, ticks
 from .metadata import MetadataMatcher, MetaHit, PhiLike
 from .ner import StanzaNer, get_ner
 from .patterns import (
@@ -207,6 +207,8 @@ class TextJudge:
                 covered = sum(any(a <= i < b for a, b in allowed) for i in chars)
                 if chars and covered * 2 > len(chars):
                     continue
+                if ticks(text[h.start : h.end]):
+                    continue  # a ruler's ticks read "ELLLL" are not ELENI
                 if h.kind == "name" and any(_NUMBER.fullmatch(w) for w in text[h.start : h.end].split()):
                     continue  # a name is not misread as a whole number beside it: "Sen 31" is "Se: 3"
             out.append(h)

@@ -31,6 +31,8 @@ makes them up on anatomy: "llr", "TNT")."""
 
 _WORD = re.compile(r"[^\s.:;,/=]+")  # a word ends at a space or at the marks that join settings ("Thk.3mm")
 _TRIPLE = re.compile(r"(.)\1\1")
+TICK_LETTERS = frozenset("LIJRTlijrt1|!")
+"""What the ticks of a ruler, a scale bar or an ECG trace are read as: upright strokes and their corners."""
 _OPTIONAL = re.compile(r"\(\?:([A-Z]+)\)\??")
 _EDGE = ".,:;!?'\"()[]{}<>#+-=*_|"
 
@@ -67,18 +69,24 @@ def known(word: str) -> bool:
 
 def _words(text: str) -> list[tuple[int, int, str]]:
     """(start, end, letters) of the words of ``text`` with ``MIN_LETTERS`` letters or more and one digit at most
-    (a letter misread as one: "IAR8A"), but not a letter three times in a row (no word has that: the ticks of a
-    ruler or scale read as "LLLLL", "ULLLL")."""
+    (a letter misread as one: "IAR8A"), but not a ruler's ticks (``ticks``)."""
     out = []
     for m in _WORD.finditer(text):
         core = m.group().strip(_EDGE)
         if not core or sum(c.isdigit() for c in core) > 1:
             continue
         letters = "".join(c for c in core if c.isalpha())
-        if len(letters) >= MIN_LETTERS and not _TRIPLE.search(letters.upper()):
+        if len(letters) >= MIN_LETTERS and not ticks(core):
             start = m.start() + m.group().index(core)
             out.append((start, start + len(core), letters))
     return out
+
+
+def ticks(word: str) -> bool:
+    """Whether ``word`` is a reading of a ruler's or a trace's ticks, not of text: a letter three times in a row
+    ("LLLLL", "ULLLL"; no word has that), or nothing but ``TICK_LETTERS`` ("LILrL", "lJLl")."""
+    letters = "".join(c for c in word if not c.isspace())
+    return bool(_TRIPLE.search(letters.upper())) or (len(letters) >= 3 and set(letters) <= TICK_LETTERS)
 
 
 def garbled_spans(text: str) -> list[tuple[int, int]]:
