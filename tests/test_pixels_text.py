@@ -552,6 +552,7 @@ def test_a_time_with_one_of_its_colons_read_as_a_semicolon_is_a_time() -> None:
         ("ele ni.quintero@mail.org", "ele ni.quintero@mail.org"),  # an e-mail address with a space read into it
         ("W 400 john@mail.org", "john@mail.org"),
         ("250 mAs erik.smith@mail.org", "erik.smith@mail.org"),  # a unit after its number is no piece of it
+        ("@mail.org", "@mail.org"),  # its host alone: the name part before it was not read
     ],
 )
 def test_a_time_phone_number_or_email_misread_at_an_end_is_removed_whole(text, value) -> None:
@@ -610,3 +611,36 @@ def test_an_initials_full_stop_and_an_age_labels_misread_a_go_with_their_value()
     )
     for text, value in [("Tech:Ferreira,E.mA200", "Ferreira,E."), ("Thk3mmnge 42", "nge 42")]:
         assert [text[s.start : s.end] for s in judge.judge(text, 0.95).spans] == [value]
+
+
+def test_a_settings_at_sign_is_no_email_host() -> None:
+    from deidnode.engine.pixels.text.patterns import find_patterns
+
+    assert not any(k == "email" for k, _a, _b in find_patterns("@ 3.5 MHz"))
+    assert not any(k == "email" for k, _a, _b in find_patterns("2.5 cm @ 3.5"))
+
+
+@pytest.mark.parametrize(
+    ("text", "removed"),
+    [
+        ("36Y H", "36Y"),  # the sex after it misread (dev-drawn: "36Y M" read "36Y H")
+        ("T1 36Y K", "36Y"),
+        ("Age x12", "Age x12"),  # a stray mark before the age after its label
+        ("x12", None),
+        ("T1 x12", None),
+    ],
+)
+def test_the_datasets_age_as_a_word_of_its_own_or_after_a_stray_mark_is_an_age(text, removed) -> None:
+    judge = TextJudge(PhiValues(person_names=(), name_parts=(), age="036Y" if "36" in text else "012Y"))
+    d = judge.judge(text, 0.85)
+    got = [text[sp.start : sp.end] for sp in d.spans if sp.kind == "age"]
+    assert got == ([removed] if removed else [])
+
+
+def test_a_name_after_a_short_label_with_its_first_letters_case_misread_is_a_name() -> None:
+    """ "Dr. wOJCIK J" (dev-drawn, 0.93): a short label needs a capitalised name after it ("Pat ient" is a label
+    misread, not "Pat" and a name), and a name in capitals with its first letter read small is capitalised."""
+    d = TextJudge(PhiValues(person_names=(), name_parts=())).judge("Dr. wOJCIK J")
+    assert d.phi and "wOJCIK J" in [("Dr. wOJCIK J")[sp.start : sp.end] for sp in d.spans]
+    assert not TextJudge(PhiValues(person_names=(), name_parts=())).judge("Pat ient").phi
+    assert not TextJudge(PhiValues(person_names=(), name_parts=())).judge("Dr. sono").phi

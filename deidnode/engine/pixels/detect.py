@@ -595,11 +595,12 @@ def solid_blots(view: np.ndarray, u: TextRegion) -> bool:
 
 
 def no_words(view: np.ndarray, u: TextRegion) -> bool:
-    """Whether an unread region holds nothing that can spell PHI: a single mark no longer along the line than
-    1.5 times its size across it (one symbol: a caliper's cross, an arrow, an orientation letter; glyphs run together make a long
-    mark), or marks that are all filled squares or near-squares (``SOLID`` of their boxes, sides of 3 px or
-    more within 2:1 of each other), however many: the cells of a test pattern or a grid (no glyph is a filled
-    square but a full stop, and a line is never all full stops). Such a region is left alone wherever it lies."""
+    """Whether an unread region holds nothing that can spell PHI: a single mark no longer along the line
+    than 1.5 times its size across it (one symbol: a caliper's cross, an arrow, an orientation letter; glyphs
+    run together make a long mark), or marks that are all filled squares or near-squares (``SOLID`` of their
+    boxes, sides of 3 px or more within 2:1 of each other), however many: the cells of a test pattern or a
+    grid (no glyph is a filled square but a full stop, and a line is never all full stops). Such a region is
+    left alone wherever it lies."""
     marks = _marks(view, u)
     if not marks:
         return False

@@ -196,6 +196,12 @@ class MetadataMatcher:
             else:
                 for m in self.age_re.finditer(plain):
                     hits.append(MetaHit("age", self.age_value, pidx[m.start()], pidx[m.end() - 1] + 1))
+                if not any(h.kind == "age" for h in hits):  # a word of its own: "36Y" of "36Y H", its sex misread
+                    for w in re.finditer(r"\S+", text):
+                        wp, wi = _plain_map(w.group())
+                        m = self.age_re.fullmatch(wp)
+                        if m is not None and wp[:1].isdigit():
+                            hits.append(MetaHit("age", self.age_value, w.start() + wi[0], w.start() + wi[-1] + 1))
         if self.sex_re is not None:
             for m in self.sex_re.finditer(text.upper()):
                 hits.append(MetaHit("sex", self.sex_value, m.start(), m.end()))
@@ -209,7 +215,10 @@ class MetadataMatcher:
             return None
         words = [(m.group(), m.start(), m.end()) for m in re.finditer(r"\S+", text)]
         for (label, a, _b), (age, _c, d) in zip(words, words[1:], strict=False):
-            if age.strip(".,;:") != self.age_bare or len(label) < 3:
+            value = age.strip(".,;:")
+            if value[1:] == self.age_bare and not value[0].isdigit():
+                value = value[1:]  # a stray mark read before it ("Age x12")
+            if value != self.age_bare or len(label) < 3:
                 continue
             if min_substring_distance(fold("AGE"), fold(label[-3:].upper())) <= 1:
                 return MetaHit("age", self.age_value, a + len(label) - 3, d)

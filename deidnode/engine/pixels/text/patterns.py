@@ -20,8 +20,11 @@ _Y4 = r"(?:19|20)\d\d"
 
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # with its name part split by a space a reader put in ("ele ni.quintero@mail.org": up to four letters before it,
-    # not a unit after its number: "250 mAs erik.smith@mail.org")
-    ("email", re.compile(r"(?:(?<![\w.])(?<!\d\s)[A-Z]{1,4} )?[\w.+-]+\s*@\s*[\w-]+(?:\s*\.\s*[\w-]+)+")),
+    # not a unit after its number: "250 mAs erik.smith@mail.org"; a host starts with a letter: not "cm @ 3.5")
+    ("email", re.compile(r"(?:(?<![\w.])(?<!\d\s)[A-Z]{1,4} )?[\w.+-]+\s*@\s*[A-Z][\w-]*(?:\s*\.\s*[\w-]+)+")),
+    # its host read alone at the start of a reading ("@mail.org": the name part before it was not read, or read as
+    # a line of its own; the removal follows the glyphs before it), not a setting's "@ 3.5"
+    ("email", re.compile(r"^\W*@\s*[A-Z][\w-]*(?:\s*\.\s*[\w-]+)*\s*\.\s*[A-Z]{2,}(?![\w])")),
     # an address whose @ was misread ("john.mackenziecmail.org") or a web address: three or more labels, the
     # last a generic domain
     (
@@ -258,6 +261,15 @@ def is_initial(word: str, nxt: str, technical: frozenset[str]) -> bool:
     return word.rstrip(",;").endswith(".") or not (len(after) >= 2 and after in technical)
 
 
+def _capitalised(name: str) -> bool:
+    """Whether a name starts with a capital, or is mostly capitals with its first letter's case misread
+    ("wOJCIK J": a reader's case is least sure on the first letter)."""
+    letters = [c for c in name if c.isalpha()]
+    if not letters:
+        return False
+    return letters[0].isupper() or (len(letters) >= 3 and 3 * sum(c.isupper() for c in letters) >= 2 * len(letters))
+
+
 def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tuple[int, int] | None:
     """The span of a person's name starting at ``start`` (up to four name-like words), or None.
 
@@ -328,7 +340,7 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
             continue
         span = name_after(text, m.end(), stop)
         label = m.group().strip()
-        if span is not None and len(label) <= 3 and not text[span[0]].isupper():
+        if span is not None and len(label) <= 3 and not _capitalised(text[span[0] : span[1]]):
             continue  # "Pat ient": a short label without its colon needs a capitalised name after it
         if span is not None:
             out.append(("label", *span))
