@@ -199,8 +199,7 @@ class MetadataMatcher:
                 if not any(h.kind == "age" for h in hits):  # a word of its own: "36Y" of "36Y H", its sex misread
                     for w in re.finditer(r"\S+", text):
                         wp, wi = _plain_map(w.group())
-                        m = self.age_re.fullmatch(wp)
-                        if m is not None and wp[:1].isdigit():
+                        if wp[:1].isdigit() and self.age_re.fullmatch(wp) is not None:
                             hits.append(MetaHit("age", self.age_value, w.start() + wi[0], w.start() + wi[-1] + 1))
         if self.sex_re is not None:
             for m in self.sex_re.finditer(text.upper()):
