@@ -84,3 +84,30 @@ def test_a_piece_beyond_the_fill_is_read_whole_where_it_cuts_into_kept_text() ->
     judge = TextJudge(PhiValues(person_names=("OKONKWO^LUCA",), name_parts=(), identifiers=(), dates=(), texts=()))
     kept = [((20, 20, 60, 36), "Pt:"), ((160, 20, 240, 36), "Page 1/3")]
     assert residual_phi(view, 0, [(60, 18, 140, 38)], [], _CutReader(), None, judge, kept=kept) == []
+
+
+class _LabelReader:
+    """Reads the kept label "Ref. Phys:" of a cleaned frame as "Ref. hys" (dev-drawn clean set: the removed name
+    beyond it was quarantined as PHI still there)."""
+
+    name = "fake"
+
+    def read_region(self, crop: np.ndarray) -> list[TextBox]:
+        ys, xs = np.nonzero(crop > 128)  # the label's ink, where it is in the crop
+        if not len(xs):
+            return []
+        return [TextBox(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1, "Ref. hys", 0.88)]
+
+
+def test_a_kept_label_read_again_as_a_label_and_a_name_is_not_phi() -> None:
+    """The first pass kept "Ref." and "Phys:" (a label) and removed the name after it; a reader that reads the
+    label's own letters as a name ("hys") does not find PHI there. Beside a kept word that is no label it does."""
+    view = np.zeros((60, 300), np.uint8)
+    view[20:32, 20:68] = 255
+    judge = TextJudge(PhiValues(person_names=("DUBOIS^THABO",), name_parts=(), identifiers=(), dates=(), texts=()))
+    label = [((20, 20, 42, 30), "Ref."), ((44, 20, 68, 32), "Phys:")]
+    texts = [((20, 20, 68, 32), 10.0)]
+    assert residual_phi(view, 0, [(120, 18, 220, 34)], texts, _LabelReader(), _LabelReader(), judge, kept=label) == []
+    other = [((20, 20, 42, 30), "Ref."), ((44, 20, 68, 32), "W 400")]
+    found = residual_phi(view, 0, [(120, 18, 220, 34)], texts, _LabelReader(), _LabelReader(), judge, kept=other)
+    assert found and all(r.box.text == "Ref. hys" for r in found)

@@ -25,6 +25,7 @@ from .detect import READ_HEIGHT, best_plane
 from .ocr import OcrEngine, TextBox
 from .redact import Box, intersects
 from .text import Decision, TextJudge
+from .text.patterns import lone_label
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,8 @@ def _judged_pieces(
     out = []
     rows, cols = view.shape[:2]
     for r in found:
+        if _inside_kept_label(r, kept):
+            continue
         pieces = _label_pieces(r, changed)
         if pieces is None:
             out.append(r)
@@ -191,6 +194,32 @@ def _judged_pieces(
             known = known and (k == first or as_kept)
         out += alone if known else [r, *alone]
     return out
+
+
+def _inside_kept_label(res: Residual, kept: Sequence[tuple[Box, str]]) -> bool:
+    """Whether a line judged PHI only as a label's value lies within a label the first pass read and kept
+    ("Ref. hys" and "Pat. ame" for "Ref. Phys:" and "Pat. Name:", their values removed): the "name" is the
+    label's own letters misread, read again where nothing was removed. The kept words on its row that it
+    overlaps, read together, must be a label on their own; the reading may overhang them by half a text height
+    at each end."""
+    d, ln = res.decision, res.box
+    if d.layer != "pattern" or not d.spans or any(sp.kind != "label" for sp in d.spans):
+        return False
+    v = ln.vertical
+    lo, hi = (ln.y0, ln.y1) if v else (ln.x0, ln.x1)
+    a0, a1 = (ln.x0, ln.x1) if v else (ln.y0, ln.y1)
+    row = []
+    for b, text in kept:
+        k_lo, k_hi = (b[1], b[3]) if v else (b[0], b[2])
+        k_a0, k_a1 = (b[0], b[2]) if v else (b[1], b[3])
+        if min(a1, k_a1) - max(a0, k_a0) >= 0.5 * (k_a1 - k_a0) and min(hi, k_hi) > max(lo, k_lo):
+            row.append((k_lo, k_hi, k_a1 - k_a0, text))
+    if not row:
+        return False
+    row.sort(reverse=v and ln.reads_up)
+    slack = 0.5 * max(h for _lo, _hi, h, _t in row)
+    inside = min(r[0] for r in row) - slack <= lo and hi <= max(r[1] for r in row) + slack
+    return inside and lone_label(" ".join(t for *_x, t in row)) is not None
 
 
 def _reads_as_kept(lines: list[TextBox], kept: Sequence[tuple[Box, str]]) -> bool:
