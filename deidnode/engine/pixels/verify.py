@@ -102,20 +102,27 @@ def _judged(lines: list[TextBox], judge: TextJudge, frame: int, reader: str, ren
     return out
 
 
+def _label_only(d: Decision) -> bool:
+    """Whether a line is judged PHI only as the value of a label in it ("DOB B30f")."""
+    return d.layer == "pattern" and bool(d.spans) and all(sp.kind == "label" for sp in d.spans)
+
+
+def _along_across(b: Box, vertical: bool) -> tuple[int, int, int, int]:
+    """A box's (start, end) along its line and (start, end) across it."""
+    return (b[1], b[3], b[0], b[2]) if vertical else (b[0], b[2], b[1], b[3])
+
+
 def _label_pieces(res: Residual, changed: Sequence[Box]) -> list[Box] | None:
     """The pieces of a line judged PHI only as a label's value ("DOB B30f", "PATIENT Row") that a filled box
     splits, or None. The value after that label was removed: on the cleaned frame the reader joins the label to
     the text beyond the gap, which the first pass read in full and kept ("DOB Jan 10,1980 B30f")."""
-    d, ln = res.decision, res.box
-    if d.layer != "pattern" or not d.spans or any(sp.kind != "label" for sp in d.spans):
+    if not _label_only(res.decision):
         return None
-    v = ln.vertical
-    lo, hi = (ln.y0, ln.y1) if v else (ln.x0, ln.x1)
-    a0, a1 = (ln.x0, ln.x1) if v else (ln.y0, ln.y1)
+    v = res.box.vertical
+    lo, hi, a0, a1 = _along_across(res.box.box, v)
     cuts = []
     for c in changed:
-        c_lo, c_hi = (c[1], c[3]) if v else (c[0], c[2])
-        c_a0, c_a1 = (c[0], c[2]) if v else (c[1], c[3])
+        c_lo, c_hi, c_a0, c_a1 = _along_across(c, v)
         across = min(a1, c_a1) - max(a0, c_a0)
         if across >= 0.5 * (a1 - a0) and lo + 2 < c_lo and c_hi < hi - 2:
             cuts.append((c_lo, c_hi))
@@ -202,21 +209,18 @@ def _inside_kept_label(res: Residual, kept: Sequence[tuple[Box, str]]) -> bool:
     label's own letters misread, read again where nothing was removed. The kept words on its row that it
     overlaps, read together, must be a label on their own; the reading may overhang them by half a text height
     at each end."""
-    d, ln = res.decision, res.box
-    if d.layer != "pattern" or not d.spans or any(sp.kind != "label" for sp in d.spans):
+    if not _label_only(res.decision):
         return False
-    v = ln.vertical
-    lo, hi = (ln.y0, ln.y1) if v else (ln.x0, ln.x1)
-    a0, a1 = (ln.x0, ln.x1) if v else (ln.y0, ln.y1)
+    v = res.box.vertical
+    lo, hi, a0, a1 = _along_across(res.box.box, v)
     row = []
     for b, text in kept:
-        k_lo, k_hi = (b[1], b[3]) if v else (b[0], b[2])
-        k_a0, k_a1 = (b[0], b[2]) if v else (b[1], b[3])
+        k_lo, k_hi, k_a0, k_a1 = _along_across(b, v)
         if min(a1, k_a1) - max(a0, k_a0) >= 0.5 * (k_a1 - k_a0) and min(hi, k_hi) > max(lo, k_lo):
             row.append((k_lo, k_hi, k_a1 - k_a0, text))
     if not row:
         return False
-    row.sort(reverse=v and ln.reads_up)
+    row.sort(reverse=v and res.box.reads_up)
     slack = 0.5 * max(h for _lo, _hi, h, _t in row)
     inside = min(r[0] for r in row) - slack <= lo and hi <= max(r[1] for r in row) + slack
     return inside and lone_label(" ".join(t for *_x, t in row)) is not None
