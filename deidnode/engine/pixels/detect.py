@@ -24,7 +24,7 @@ import numpy as np
 from . import glyphs
 from .glyphs import TextRegion
 from .ocr import OcrEngine, TextBox
-from .redact import Box, inside_share, intersects, transposed
+from .redact import Box, along_across, inside_share, intersects, transposed
 from .text import Decision, TextJudge
 from .text.decide import Span
 from .text.garbled import GARBLED_BELOW
@@ -763,23 +763,18 @@ def _sort_of(text: str) -> str | None:
     return None
 
 
-def _along(b: TextBox) -> tuple[int, int, int, int]:
-    """(start, end) along the line and (start, end) across it."""
-    return (b.y0, b.y1, b.x0, b.x1) if b.vertical else (b.x0, b.x1, b.y0, b.y1)
-
-
 def _beside(view: np.ndarray, ln: TextBox, lines: list[TextBox], gap: float) -> list[int]:
     """Lines in ``ln``'s row (or column) on either side of it, the gap between them under ``gap`` text heights
     (they may overlap, as pieces read from neighbouring detector boxes do, but neither holds the other), or
     under ``BRIDGE`` text heights where ``ln``'s glyphs run on to the other line (a middle no reader read:
     "Mount" .. "Hospi")."""
-    a0, a1, c0, c1 = _along(ln)
+    a0, a1, c0, c1 = along_across(ln.box, ln.vertical)
     h = max(ln.height, 1)
     out = []
     for j, o in enumerate(lines):
         if o is ln or o.vertical != ln.vertical:
             continue
-        b0, b1, d0, d1 = _along(o)
+        b0, b1, d0, d1 = along_across(o.box, o.vertical)
         if min(c1, d1) - max(c0, d0) < 0.5 * min(c1 - c0, d1 - d0):
             continue
         after, before = b0 > a0 and b1 > a1, b0 < a0 and b1 < a1
@@ -787,7 +782,7 @@ def _beside(view: np.ndarray, ln: TextBox, lines: list[TextBox], gap: float) -> 
         if not (after or before) or d > BRIDGE * h:
             continue
         if d > gap * h:
-            grown = _along(TextBox(*extend_along_row(view, ln.box, [], before, after), "", 0.0, (), ln.vertical))
+            grown = along_across(extend_along_row(view, ln.box, [], before, after), ln.vertical)
             if not (grown[1] >= b0 - 1 if after else grown[0] <= b1 + 1):
                 continue
         out.append(j)

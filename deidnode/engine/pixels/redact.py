@@ -28,6 +28,11 @@ def inside_share(a: Box, b: Box) -> float:
     return ix * iy / max((a[2] - a[0]) * (a[3] - a[1]), 1) if ix > 0 and iy > 0 else 0.0
 
 
+def along_across(b: Box, vertical: bool) -> tuple[int, int, int, int]:
+    """A box's (start, end) along its line and (start, end) across it (a vertical line runs down the rows)."""
+    return (b[1], b[3], b[0], b[2]) if vertical else (b[0], b[2], b[1], b[3])
+
+
 def transposed(b: Box) -> Box:
     """``b`` on the transposed image (rows and columns swapped): vertical lines are handled as horizontal ones."""
     return (b[1], b[0], b[3], b[2])

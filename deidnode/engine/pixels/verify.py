@@ -23,7 +23,7 @@ import numpy as np
 
 from .detect import READ_HEIGHT, best_plane
 from .ocr import OcrEngine, TextBox
-from .redact import Box, intersects
+from .redact import Box, along_across, intersects
 from .text import Decision, TextJudge
 from .text.patterns import lone_label
 
@@ -107,11 +107,6 @@ def _label_only(d: Decision) -> bool:
     return d.layer == "pattern" and bool(d.spans) and all(sp.kind == "label" for sp in d.spans)
 
 
-def _along_across(b: Box, vertical: bool) -> tuple[int, int, int, int]:
-    """A box's (start, end) along its line and (start, end) across it."""
-    return (b[1], b[3], b[0], b[2]) if vertical else (b[0], b[2], b[1], b[3])
-
-
 def _label_pieces(res: Residual, changed: Sequence[Box]) -> list[Box] | None:
     """The pieces of a line judged PHI only as a label's value ("DOB B30f", "PATIENT Row") that a filled box
     splits, or None. The value after that label was removed: on the cleaned frame the reader joins the label to
@@ -119,10 +114,10 @@ def _label_pieces(res: Residual, changed: Sequence[Box]) -> list[Box] | None:
     if not _label_only(res.decision):
         return None
     v = res.box.vertical
-    lo, hi, a0, a1 = _along_across(res.box.box, v)
+    lo, hi, a0, a1 = along_across(res.box.box, v)
     cuts = []
     for c in changed:
-        c_lo, c_hi, c_a0, c_a1 = _along_across(c, v)
+        c_lo, c_hi, c_a0, c_a1 = along_across(c, v)
         across = min(a1, c_a1) - max(a0, c_a0)
         if across >= 0.5 * (a1 - a0) and lo + 2 < c_lo and c_hi < hi - 2:
             cuts.append((c_lo, c_hi))
@@ -212,10 +207,10 @@ def _inside_kept_label(res: Residual, kept: Sequence[tuple[Box, str]]) -> bool:
     if not _label_only(res.decision):
         return False
     v = res.box.vertical
-    lo, hi, a0, a1 = _along_across(res.box.box, v)
+    lo, hi, a0, a1 = along_across(res.box.box, v)
     row = []
     for b, text in kept:
-        k_lo, k_hi, k_a0, k_a1 = _along_across(b, v)
+        k_lo, k_hi, k_a0, k_a1 = along_across(b, v)
         if min(a1, k_a1) - max(a0, k_a0) >= 0.5 * (k_a1 - k_a0) and min(hi, k_hi) > max(lo, k_lo):
             row.append((k_lo, k_hi, k_a1 - k_a0, text))
     if not row:
