@@ -41,6 +41,11 @@ from dicom_factory import make_study, write_study  # noqa: E402
 from peers import Node, acknowledged_files, storescu, wait_for  # noqa: E402
 from procs import children, cpu_seconds  # noqa: E402
 
+NODE_MB = 300
+"""The hardening issue's bound on the whole node (main process and its worker) under attack. The worker's OCR
+models load only for a slice whose cheap text check finds a candidate line, so the CT instances sent here never
+load them (docs/SECURITY.md)."""
+
 
 def _rss_mb(pid: int) -> float:
     try:
@@ -185,8 +190,8 @@ def main() -> int:
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
     (results / "attack.json").write_text(json.dumps(res, indent=2))
-    rss = res["node_peak_rss_mb"]  # the SCP under 300 MB; its worker adds the OCR models (see docs/SECURITY.md)
-    ok = res["under_attack"]["stored"] == args.instances and rss["main"] < 300 and rss["with_workers"] < 400
+    rss = res["node_peak_rss_mb"]
+    ok = res["under_attack"]["stored"] == args.instances and rss["with_workers"] < NODE_MB
     return 0 if ok else 1
 
 

@@ -132,6 +132,21 @@ def test_ct_without_burned_in_text_is_not_read_and_left_identical() -> None:
     assert audit["pixels"]["clean_pixel_data"] is False
 
 
+def test_a_clean_ct_slice_loads_no_ocr_models(monkeypatch) -> None:
+    """The check's cheap glyph pass finds no candidate line: the OCR engine (two onnxruntime sessions, ~100 MB
+    of a worker's memory) is never built. A CT-only worker carried them from its first slice before."""
+    built: list[object] = []
+    monkeypatch.setattr(stage, "get_engine", lambda settings: built.append(settings) or get_engine(settings))
+    ds = dcmread(get_testdata_file("CT_small.dcm"))
+    q, audit = run(ds)
+    assert q is None and audit["pixels"]["text_check"] is False
+    assert built == []
+    with_text = make_ds("MONOCHROME2", [NAME], modality="CT")
+    q, audit = run(with_text)
+    assert q is None and audit["pixels"]["text_check"] is True and gone(with_text, NAME)
+    assert built
+
+
 def test_ct_with_burned_in_annotation_yes_is_read() -> None:
     ds = make_ds("MONOCHROME2", [NAME], modality="CT")
     ds.BurnedInAnnotation = "YES"

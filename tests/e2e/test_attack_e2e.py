@@ -24,10 +24,9 @@ def test_a_legitimate_sender_gets_through_the_combined_attack(tmp_path, monkeypa
     assert res["baseline"]["stored"] == 100
     assert res["under_attack"]["stored"] == 100, res
     assert res["node_alive"] and res["delivered"] == 200
-    # The process the attacks hit (the SCP) stays under 300 MB. Its worker holds the OCR models of the CT text
-    # check (loaded on the first CT slice, ~110 MB, attack or not): main + worker is bounded at 400 MB.
-    assert res["node_peak_rss_mb"]["main"] < 300, res["node_peak_rss_mb"]
-    assert res["node_peak_rss_mb"]["with_workers"] < 400, res["node_peak_rss_mb"]
+    # The whole node (the SCP the attacks hit and its worker) stays under 300 MB: the worker loads no OCR models
+    # for CT slices without text (it did from the first slice: 400.3 MB in CI on b4c0b3b).
+    assert res["node_peak_rss_mb"]["with_workers"] < attack.NODE_MB, res["node_peak_rss_mb"]
     a = res["attacks"]
     assert a["small_maximum"].get("rejected") and not a["small_maximum"].get("accepted"), a
     assert a["tiny_fragments"].get("aborted") and not a["tiny_fragments"].get("not_aborted"), a

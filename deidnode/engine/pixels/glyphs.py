@@ -312,10 +312,15 @@ def has_text(img: np.ndarray, engine=None) -> bool:
     """The text-presence check for an 8-bit display image: a text-like line scoring at least ``CHECK_SCORE``,
     and, when an OCR ``engine`` with a ``detect`` method is given, its text detector also finding text in the
     line's neighbourhood (two different detectors must agree: either alone fires on some anatomy) and its
-    recogniser reading something there (``CHECK_READ``)."""
+    recogniser reading something there (``CHECK_READ``).
+
+    ``engine`` may also be a function returning the engine, called only once a candidate line is found: a
+    worker that sees only slices without text never loads the OCR models (~100 MB of its memory)."""
     regions = find_text_regions(img, min_score=CHECK_SCORE)
     if not regions:
         return False
+    if callable(engine) and not hasattr(engine, "detect"):
+        engine = engine()
     detect = getattr(engine, "detect", None)
     if detect is None:
         return True

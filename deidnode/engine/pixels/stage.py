@@ -9,6 +9,7 @@ passed verification: the header stage then adds option code 113101 and Burned In
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from typing import Any
@@ -167,7 +168,7 @@ def _clean(
     run_ocr = sel == "always"
     if sel == "check":
         t = time.perf_counter()
-        checker = get_engine(s.ocr)
+        checker = functools.partial(get_engine, s.ocr)  # the models load only for a candidate line
         run_ocr = any(has_text(to_display(frames[i], working_pi), checker) for i in idx)
         seconds["text_check"] = time.perf_counter() - t
         a["text_check"] = run_ocr
