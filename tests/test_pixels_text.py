@@ -323,6 +323,10 @@ def test_an_identifier_or_date_read_in_part_is_still_phi() -> None:
         ("T: 37.5", None),  # a setting's letter and its number
         ("T: Head", None),  # a technical word
         ("P: lo", None),
+        ("OPERATORL.Smith", "L.Smith"),  # run into the name's initial (dev-drawn: "OPERATOR L. Smith")
+        ("OPERATORS", None),
+        ("Technologist : Papadopoulo5,", "Papadopoulo5,"),  # a space before the colon, a letter read as a digit
+        ("Tech: SE3 W 400", None),  # a setting's word and number is no name
     ],
 )
 def test_a_role_word_run_into_the_name_or_misread_still_labels_it(text, value) -> None:
@@ -613,6 +617,52 @@ def test_an_initials_full_stop_and_an_age_labels_misread_a_go_with_their_value()
         assert [text[s.start : s.end] for s in judge.judge(text, 0.95).spans] == [value]
 
 
+def test_an_initial_after_the_name_goes_with_it_when_technical_text_is_run_into_it() -> None:
+    """ "Name:Papadopouos P.mA200T1" (dev-drawn: "Papadopoulos P. mA 200"): the initial "P." goes with the name;
+    the technical text run into it stays."""
+    judge = TextJudge(PhiValues(person_names=(), name_parts=()))
+    text = "Name:Papadopouos P.mA200T1"
+    assert [text[s.start : s.end] for s in judge.judge(text).spans] == ["Papadopouos P."]
+    text = "Name: SMITH W.400"
+    assert [text[s.start : s.end] for s in judge.judge(text).spans] == ["SMITH"]
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("wojcik@mail", "wojcik@mail"),  # a vertical address read in pieces (dev-drawn)
+        ("mail.org", "mail.org"),  # its host read as a line of its own
+        ("Dept: radiology.example.net", "radiology.example.net"),
+        ("2.5cm@3.5MHz", None),
+        ("T1@3", None),
+        ("v2.0", None),
+    ],
+)
+def test_an_address_cut_before_its_hosts_dot_and_a_host_alone_are_an_email(text, found) -> None:
+    from deidnode.engine.pixels.text.patterns import find_patterns
+
+    got = {text[a:b] for k, a, b in find_patterns(text) if k == "email"}
+    assert got == ({found} if found else set())
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("328:25PM", "time"),  # "3:28:25 PM", its first colon lost (dev-drawn)
+        ("04 :5 4: 4 8", "time"),  # "04:54:48" read with spaces inside its numbers (dev-drawn)
+        ("(69B) 865-90)", "phone"),  # "(693) 865-5026", the area code and the end misread (dev-drawn)
+        ("1 : 2 : 3", None),
+        ("Zoom (150) W 120-1500", None),
+        ("1328:25", None),
+    ],
+)
+def test_a_time_and_a_phone_number_misread_in_their_separators_or_digits(text, kind) -> None:
+    from deidnode.engine.pixels.text.patterns import find_patterns
+
+    kinds = {k for k, _a, _b in find_patterns(text)}
+    assert (kind in kinds) if kind else not kinds & {"time", "phone"}
+
+
 def test_a_settings_at_sign_is_no_email_host() -> None:
     from deidnode.engine.pixels.text.patterns import find_patterns
 
@@ -628,13 +678,28 @@ def test_a_settings_at_sign_is_no_email_host() -> None:
         ("Age x12", "Age x12"),  # a stray mark before the age after its label
         ("x12", None),
         ("T1 x12", None),
+        ("1r 150 B2Y'M", "B2Y'M"),  # its first digit read as a letter (dev-drawn: "82Y M")
+        ("0827", "0827"),  # the DICOM form with its Y read as a 7 (dev-drawn: "0417" of "041Y")
+        ("08271", None),
+        ("SE 8 B2", None),
     ],
 )
 def test_the_datasets_age_as_a_word_of_its_own_or_after_a_stray_mark_is_an_age(text, removed) -> None:
-    judge = TextJudge(PhiValues(person_names=(), name_parts=(), age="036Y" if "36" in text else "012Y"))
+    age = "036Y" if "36" in text else "082Y" if ("82" in text or "B2" in text) else "012Y"
+    judge = TextJudge(PhiValues(person_names=(), name_parts=(), age=age))
     d = judge.judge(text, 0.85)
     got = [text[sp.start : sp.end] for sp in d.spans if sp.kind == "age"]
     assert got == ([removed] if removed else [])
+
+
+def test_the_age_read_with_its_y_as_a_seven_does_not_take_a_window_value_before_it() -> None:
+    """A technical value's digits before the age ("L 40 34 YRS" reads "...40034YRS" without its spaces) are not
+    the padded DICOM form of the age."""
+    judge = TextJudge(PhiValues(person_names=(), name_parts=(), age="034Y"))
+    text = "W 400 L 40 34 YRS"
+    assert [text[sp.start : sp.end] for sp in judge.judge(text, 0.92).spans] == ["34 YRS"]
+    # a word with no digit is not an age with its first digit misread: "SA &" (a "Se: 3" misread) is no "5A"
+    assert not TextJudge(PhiValues(person_names=(), name_parts=(), age="005Y")).judge("SA &", 0.8).phi
 
 
 def test_a_name_after_a_short_label_with_its_first_letters_case_misread_is_a_name() -> None:

@@ -63,6 +63,7 @@ class Decision:
 
 
 _WORDS = re.compile(r"\S+")
+_INITIAL_RUN_IN = re.compile(r"[A-Z]\.(?=[^\d\s.])")
 _NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?%?")
 
 
@@ -100,6 +101,8 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
                 if not any(c.isalnum() for c in w):
                     continue  # punctuation read as a word of its own
                 if taken == 2 or not nameish(k):
+                    if _INITIAL_RUN_IN.match(w):  # an initial with technical text run into it ("P.mA200T1")
+                        b = words[k][0] + 2
                     break
                 b, taken = words[k][1], taken + 1
             taken = 0

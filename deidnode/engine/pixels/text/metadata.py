@@ -134,8 +134,10 @@ class MetadataMatcher:
         if age_n is not None:
             num = rf"0*{age_n}"
             # "Age 42" with its A misread and run into the word before it too ("Thk3mmnge 42")
+            # ... and the three digits of the DICOM form with its Y read as a 7 or a V ("0417" of "041Y")
+            padded = f"{age_n:03d}[7V](?![\\dA-Z])|(?<!\\d)" if age_n < 100 else ""
             self.age_re = re.compile(
-                rf"(?<!\d){num}(?:Y|YR|Y[RF][S5]|YEARS?|YO|J|A|ANS?)(?![A-Z])|[A-Z]?GE{num}(?!\d)"
+                rf"(?<!\d){padded}{num}(?:Y|YR|Y[RF][S5]|YEARS?|YO|J|A|ANS?)(?![A-Z])|[A-Z]?GE{num}(?!\d)"
                 rf"|(?<![A-Z\d]){num}(?:Y|YR|YRS)?[MF](?![A-Z])"
             )
             self.age_bare = str(age_n)
@@ -199,6 +201,8 @@ class MetadataMatcher:
                 if not any(h.kind == "age" for h in hits):  # a word of its own: "36Y" of "36Y H", its sex misread
                     for w in re.finditer(r"\S+", text):
                         wp, wi = _plain_map(w.group())
+                        if any(c.isdigit() for c in wp[1:]):  # its first digit misread ("B2Y'M": 82Y M)
+                            wp = wp[:1].translate(_DIGIT_LOOK) + wp[1:]
                         if wp[:1].isdigit() and self.age_re.fullmatch(wp) is not None:
                             hits.append(MetaHit("age", self.age_value, w.start() + wi[0], w.start() + wi[-1] + 1))
         if self.sex_re is not None:
@@ -310,6 +314,10 @@ def words_of_value(text: str, value: str) -> bool:
         return min_substring_distance(w, v) <= tolerance(len(v)) and len(v) - len(w) <= 2
 
     return bool(mine) and all(any(of_value(w, v) for v in theirs) for w in mine)
+
+
+_DIGIT_LOOK = str.maketrans("BOSZG", "80526")
+"""Letters a small digit is read as."""
 
 
 def _plain_map(text: str) -> tuple[str, list[int]]:

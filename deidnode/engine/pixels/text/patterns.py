@@ -25,6 +25,12 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # its host read alone at the start of a reading ("@mail.org": the name part before it was not read, or read as
     # a line of its own; the removal follows the glyphs before it), not a setting's "@ 3.5"
     ("email", re.compile(r"^\W*@\s*[A-Z][\w-]*(?:\s*\.\s*[\w-]+)*\s*\.\s*[A-Z]{2,}(?![\w])")),
+    # an address cut before its host's dot ("wojcik@mail" of a vertical line read in pieces): letters on both
+    # sides of the @ with no space (a setting's @ stands between spaces or before a number: "cm @ 3.5", "@3.5")
+    ("email", re.compile(r"(?<![\w.])[\w.+-]*[A-Z][\w.+-]*@[A-Z][\w-]{2,}")),
+    # a web host, the piece of an address after its @ ("mail.org" read as a line of its own), of four characters
+    # or more before its domain (a series name "IMG.NET" is shorter)
+    ("email", re.compile(r"(?<![\w.@])[A-Z][\w-]{3,}\s*\.\s*(?:COM|ORG|NET|EDU|GOV|INFO)(?![A-Z0-9])")),
     # an address whose @ was misread ("john.mackenziecmail.org") or a web address: three or more labels, the
     # last a generic domain
     (
@@ -62,6 +68,10 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     # a 12-hour time whose colons were not read ("50420 AM" of "5:04:20 AM", "1249PM")
     ("time", re.compile(r"(?<![\d.])(?:[1-9]|1[0-2])[0-5]\d(?:[0-5]\d)?\s*[AP]M(?![A-Z])")),
+    # ... or only its first colon ("328:25PM" of "3:28:25 PM")
+    ("time", re.compile(r"(?<![\d.])(?:[1-9]|1[0-2])[0-5]\d\s*:\s*[0-5]\d\s*[AP]M(?![A-Z])")),
+    # a time with spaces read inside its numbers ("04 :5 4: 4 8"): two digits, a colon, two, a colon, two
+    ("time", re.compile(r"(?<![\d:])[0-2]\s?\d\s*:\s*[0-5]\s?\d\s*:\s*[0-5]\s?\d(?![\d:])")),
     # with its label when one was read ("Tel 875-645-3888", "]Te 390-...": the label goes with the number)
     (
         "phone",
@@ -101,6 +111,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # the verification's readers see the whole value where a part removed hides it.)
     ("phone", re.compile(r"^\W*\d{3}\s*-\s*\d{4}\W*$")),
     ("phone", re.compile(r"^\W*\(\s*\d{3}\s*\)\W*$")),
+    # an area code in brackets and the exchange with its dash, the rest misread ("(69B) 865-90)")
+    ("phone", re.compile(r"\(\s*[\dBOSIZ]{3}\s*\)\s*\d{3}\s*-\s*\d")),
     ("phone", re.compile(r"^\W*\(?\s*\d{3}\s*\)\s*\d{3}\W*$")),
     ("date", re.compile(rf"(?<![\d.]){_Y4}\s*[-/.]\s*(?:0[1-9]|1[0-2])(?![\d])")),
     # three groups of digits joined by dashes, the first of three or four, the last cut short or lost: a phone
@@ -270,6 +282,20 @@ def _capitalised(name: str) -> bool:
     return letters[0].isupper() or (len(letters) >= 3 and 3 * sum(c.isupper() for c in letters) >= 2 * len(letters))
 
 
+def _one_digit_misread(word: str) -> bool:
+    """A word of three letters or more with one digit that looks like a letter ("Papadopoulo5"), no other mark
+    inside it: a name's letter misread, not a value ("T1", "Gn60", "C5-1")."""
+    core = word.strip(".,:;")
+    digits = [c for c in core if c.isdigit()]
+    return (
+        len(digits) == 1
+        and digits[0] in "0158"
+        and sum(c.isalpha() for c in core) >= 3
+        and all(c.isalnum() for c in core)
+        and not core[0].isdigit()
+    )
+
+
 def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tuple[int, int] | None:
     """The span of a person's name starting at ``start`` (up to four name-like words), or None.
 
@@ -279,6 +305,8 @@ def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tup
     taken: list[re.Match[str]] = []
     for k, m in enumerate(toks[:5]):
         word = m.group()
+        if not name_like(word) and _one_digit_misread(word):
+            word = word.translate(_LOOKALIKE)  # "Papadopoulo5,": a letter of the name read as its look-alike
         if not name_like(word):
             # a name run into digits ("J0C4992849798": initials misread, then an ID): its leading letters
             # or cut by a full stop ("Suss.1C50W350": a name, its initial misread, run into a window)
@@ -421,7 +449,10 @@ def _fused_role(text: str, start: int, word: str) -> int | None:
         return start + 2
     for r in ROLE_WORDS:
         for cut in (r, r[1:]):
-            if len(cut) < 4 or not word.startswith(cut) or len(word) - len(cut) < 2:
+            rest = len(word) - len(cut)
+            # the name may start with its initial ("OPERATORL.Smith": the initial and its full stop)
+            initial = rest == 1 and text[start + len(word) : start + len(word) + 1] == "."
+            if len(cut) < 4 or not word.startswith(cut) or (rest < 2 and not initial):
                 continue
             j = start + len(cut)
             if len(cut) >= 7 or (text[j - 1].islower() and text[j].isupper()):
