@@ -654,13 +654,16 @@ def test_an_address_cut_before_its_hosts_dot_and_a_host_alone_are_an_email(text,
         ("1 : 2 : 3", None),
         ("Zoom (150) W 120-1500", None),
         ("1328:25", None),
+        ("MI1.1 6:57:01 AM", "time"),  # the time alone, not the "1" of a setting before it
     ],
 )
 def test_a_time_and_a_phone_number_misread_in_their_separators_or_digits(text, kind) -> None:
     from deidnode.engine.pixels.text.patterns import find_patterns
 
-    kinds = {k for k, _a, _b in find_patterns(text)}
+    found = {(k, text[a:b]) for k, a, b in find_patterns(text)}
+    kinds = {k for k, _v in found}
     assert (kind in kinds) if kind else not kinds & {"time", "phone"}
+    assert ("time", "1 6:57:01") not in found
 
 
 def test_a_settings_at_sign_is_no_email_host() -> None:

@@ -71,7 +71,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # ... or only its first colon ("328:25PM" of "3:28:25 PM")
     ("time", re.compile(r"(?<![\d.])(?:[1-9]|1[0-2])[0-5]\d\s*:\s*[0-5]\d\s*[AP]M(?![A-Z])")),
     # a time with spaces read inside its numbers ("04 :5 4: 4 8"): two digits, a colon, two, a colon, two
-    ("time", re.compile(r"(?<![\d:])[0-2]\s?\d\s*:\s*[0-5]\s?\d\s*:\s*[0-5]\s?\d(?![\d:])")),
+    ("time", re.compile(r"(?<![\d:.])[0-2]\s?\d\s*:\s*[0-5]\s?\d\s*:\s*[0-5]\s?\d(?![\d:])")),
     # with its label when one was read ("Tel 875-645-3888", "]Te 390-...": the label goes with the number)
     (
         "phone",
