@@ -31,3 +31,13 @@ def test_the_check_fires_on_a_name_burned_into_the_same_slice(brain: np.ndarray)
     mask = burn_mask([("SMITH^JOHN 05-JUL-2001", (20, 470))], size=img.shape[0], fsize=14)
     img[mask] = 255
     assert has_text(img, get_engine(OcrSettings()))
+
+
+def test_the_check_fires_on_text_a_few_grey_levels_above_its_label_box(brain: np.ndarray) -> None:
+    """Dev-drawn dev_6101: a date ten grey levels above its label box, invisible to the OCR detector as stored; the
+    whole slice was released unread."""
+    img = brain.copy()
+    img[455:500, 10:330] = 70
+    mask = burn_mask([("2020/03/27 SMITH^JOHN", (20, 465))], size=img.shape[0], fsize=20)
+    img[mask] = 80
+    assert has_text(img, get_engine(OcrSettings()))
