@@ -489,6 +489,16 @@ def test_an_age_whose_unit_was_read_in_look_alikes_is_an_age(text, age) -> None:
         ("SMITH M 040Y", ["SMITH M 040Y"]),  # an initial before the age, as after a label ("Tech: MBEKI M 040Y")
         ("SMITH W 400", ["SMITH"]),  # but W, L and C before a number are a window
         ("SMITH T. DR 5", ["SMITH T."]),  # written with its full stop, an initial before a technical word too
+        ("Pt:.1 Smith", [".1 Smith"]),  # the initial run into the label, read as a digit (dev-drawn "J. Quintero")
+        (".1 Smith", [".1 Smith"]),
+        ("Pt: 1. SMITH", ["1. SMITH"]),
+        ("Pt:SMITH", ["SMITH"]),
+        ("5.0 SMITH", ["SMITH"]),  # a setting before the name is no initial
+        ("Name: FTH,JOHN", ["FTH,JOHN"]),  # a misread family name run into the given name by its comma
+        ("Patatnt: Smith, @aaa", ["Smith, @aaa"]),  # the given name misread after the comma (dev-drawn)
+        ("Smith T+", ["Smith T+"]),  # an initial's full stop read as a plus (dev-drawn "Tanaka T.")
+        ("Patenta [, Smith", ["[, Smith"]),  # an initial read as a bracket ("C. Mbeki")
+        ("Smith T+ DR 5", ["Smith T+"]),
     ],
 )
 def test_a_name_is_not_widened_over_the_technical_text_or_label_beside_it(judge, text, spans) -> None:
@@ -548,6 +558,8 @@ def test_a_time_with_one_of_its_colons_read_as_a_semicolon_is_a_time() -> None:
     ("text", "value"),
     [
         ("8:46:17 Pr", "8:46:17 Pr"),  # PM read in look-alikes goes with the time
+        ("4:11:16 PW", "4:11:16 PW"),  # (dev-drawn: "PM" left beside the removed time)
+        ("21:09-59", "21:09-59"),  # its second colon read as a dash (dev-drawn: ":59" left)
         ("12:30 PRF 2000", "12:30"),
         ("Te1l 952-913-28910", "Te1l 952-913-28910"),  # a phone number after its label, a group misread longer
         ("Tel 952-903-2890", "Tel 952-903-2890"),
@@ -653,7 +665,7 @@ def test_an_address_cut_before_its_hosts_dot_and_a_host_alone_are_an_email(text,
         ("(69B) 865-90)", "phone"),  # "(693) 865-5026", the area code and the end misread (dev-drawn)
         ("1 : 2 : 3", None),
         ("Zoom (150) W 120-1500", None),
-        ("1328:25", None),
+        ("1328:25", "time"),  # "13:28:25", its first colon lost (a cine clock read "9157:21", dev-drawn)
         ("MI1.1 6:57:01 AM", "time"),  # the time alone, not the "1" of a setting before it
     ],
 )
@@ -676,8 +688,8 @@ def test_a_settings_at_sign_is_no_email_host() -> None:
 @pytest.mark.parametrize(
     ("text", "removed"),
     [
-        ("36Y H", "36Y"),  # the sex after it misread (dev-drawn: "36Y M" read "36Y H")
-        ("T1 36Y K", "36Y"),
+        ("36Y H", "36Y H"),  # the sex after it misread (dev-drawn: "36Y M" read "36Y H") goes with it
+        ("T1 36Y K", "36Y K"),
         ("Age x12", "Age x12"),  # a stray mark before the age after its label
         ("x12", None),
         ("T1 x12", None),
@@ -712,3 +724,47 @@ def test_a_name_after_a_short_label_with_its_first_letters_case_misread_is_a_nam
     assert d.phi and "wOJCIK J" in [("Dr. wOJCIK J")[sp.start : sp.end] for sp in d.spans]
     assert not TextJudge(PhiValues(person_names=(), name_parts=())).judge("Pat ient").phi
     assert not TextJudge(PhiValues(person_names=(), name_parts=())).judge("Dr. sono").phi
+
+
+@pytest.mark.parametrize(
+    ("text", "spans"),
+    [
+        ("57Y H", ["57Y H"]),  # the sex after the age, its M misread (dev-drawn "53Y M")
+        ("57Y M 5.0mm", ["57Y M"]),
+        ("057Y W 400", ["057Y"]),  # a window's W before its number is no sex
+        ("057Y ETL 16", ["057Y"]),
+        ("9358309 AH", ["9358309 AH"]),  # AM misread after a time whose colons were read as digits
+        ("12:46:13 PH", ["12:46:13 PH"]),
+        ("12:46:13 PHASE", ["12:46:13"]),
+        ("RAD47444824 PW", ["47444824"]),  # Doppler's PW after an accession number stays (dev-drawn)
+    ],
+)
+def test_what_is_misread_at_a_values_end_goes_with_it(judge, text, spans) -> None:
+    assert [text[s.start : s.end] for s in judge.judge(text).spans] == spans
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "found"),
+    [
+        ("/07//93", "date", True),  # "17/07/93", cut before its first slash, a slash doubled (dev-drawn)
+        ("28a2004", "date", True),  # "28-Mar-2004", its month read as one letter (dev-drawn)
+        ("Im: 12/40", "date", False),
+        ("9157:21", "time", True),  # "01:57:21" of a cine clock, its first colon lost (dev-drawn)
+        ("D151:07TI150", "time", True),  # "01:51:07" run into "TI 150", its 0 read as a D (dev-drawn)
+        ("W1024:50", "time", False),
+        ("ZOOM 150%", "time", False),
+        ("1:2", "time", False),
+    ],
+)
+def test_a_date_or_time_read_with_a_separator_lost_or_doubled(text, kind, found) -> None:
+    from deidnode.engine.pixels.text.patterns import find_patterns
+
+    assert any(k == kind for k, _a, _b in find_patterns(text)) is found
+
+
+@pytest.mark.parametrize(
+    ("text", "age"), [("Rae 28", True), ("Rae 2", False), ("Rae 31", False), ("Age 20", True), ("Page 10", False)]
+)
+def test_a_number_after_a_misread_age_label_one_digit_off_the_age_is_the_age(text, age) -> None:
+    judge = TextJudge(PhiValues(person_names=(), name_parts=(), age="020Y"))
+    assert (judge.judge(text, 0.65).kind == "age") is age

@@ -62,9 +62,13 @@ class Decision:
         return self.layer == "allowlist"
 
 
-_WORDS = re.compile(r"\S+")
+_WORDS = re.compile(r"[^\s,]+,*|,+")  # a comma ends a word: "FTH,CHIDI" is a family name and a given name
 _INITIAL_RUN_IN = re.compile(r"[A-Z]\.(?=[^\d\s.])")
 _NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?%?")
+_DIGIT_INITIAL = re.compile(r"\.?[1705|\[(]\.|\.[1705|\[(]|[\[(],")
+"""An initial read as a look-alike digit or bracket, with its full stop ("J." read ".1" or "1.", "C." read "[,"): a
+name's initial only right before a family name that matched."""
+_LABEL_INITIAL = re.compile(r"[A-Za-z]{2}[:;]\s*(\.?[A-Z1705|]\.|\.[A-Z1705|])$")
 
 
 def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Span]:
@@ -76,7 +80,7 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
 
     def nameish(k: int) -> bool:
         w = words[k][2]
-        core = w.strip(".,:;^")
+        core = w.strip(".,:;^+*")  # (an initial's full stop read as + or *: ``is_initial``)
         nxt = words[k + 1][2] if k + 1 < len(words) else ""
         if len(core) == 1 and core.isalpha():
             return is_initial(w, nxt, allowlist.words)
@@ -98,6 +102,9 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
             taken = 0
             for k in range(k1 + 1, len(words)):
                 w = words[k][2]
+                if taken == 0 and words[k - 1][2].endswith(",") and _misread_given(w, allowlist):
+                    b, taken = words[k][1], 1  # the given name after "Family," misread ("Straass, @aaa")
+                    continue
                 if not any(c.isalnum() for c in w):
                     continue  # punctuation read as a word of its own
                 if taken == 2 or not nameish(k):
@@ -110,12 +117,48 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
                 if s.kind == "label":
                     break
                 w = words[k][2]
+                if taken == 0 and s.kind == "name" and _DIGIT_INITIAL.fullmatch(w):
+                    a, taken = words[k][0], 1  # the initial before the name read as a digit (".1 Ouintero")
+                    continue
                 if not any(c.isalnum() for c in w):
                     continue
+                if taken == 0 and s.kind == "name" and (m := _LABEL_INITIAL.search(w)) is not None:
+                    a = words[k][0] + m.start(1)  # the initial run into the label before it ("Pt:.1 Ouintero")
+                    break
                 if taken == 2 or not nameish(k) or w.rstrip().endswith(":") or lone_label(w) is not None:
                     break
                 a, taken = words[k][0], taken + 1
         out.append(Span(a, b, s.layer, s.kind))
+    return out
+
+
+def _misread_given(word: str, allowlist: AllowList) -> bool:
+    """A word that can be a given name misread: no digit, two characters or more, half of them letters or more,
+    and no technical word."""
+    core = word.strip(".,;:")
+    return (
+        len(core) >= 2
+        and not any(c.isdigit() for c in core)
+        and 2 * sum(c.isalpha() for c in core) >= len(core)
+        and core.upper() not in allowlist.words
+    )
+
+
+_SEX_AFTER = re.compile(r"\s{1,2}(?:[MFO]|[A-Z](?!\s*[-+\d]))(?![A-Za-z\d])", re.IGNORECASE)
+_MERIDIEM_AFTER = re.compile(r"\s{0,2}[AP][MNRWH](?![A-Za-z])", re.IGNORECASE)
+
+
+def extend_tails(spans: list[Span], text: str, technical: frozenset[str]) -> list[Span]:
+    """What a reader misreads at a value's end goes with it: the sex letter after an age ("53Y H" of "53Y M"; a
+    letter before a number stays: "045Y W 400"), AM or PM after a time or a long number ("9358309 AH" of
+    "9:58:09 AM", its colons read as digits), unless that is a ``technical`` word ("RAD47444824 PW": Doppler)."""
+    out = []
+    for s in spans:
+        rx = _SEX_AFTER if s.kind == "age" else _MERIDIEM_AFTER if s.kind in ("time", "digits") else None
+        m = rx.match(text, s.end) if rx is not None else None
+        if m is not None and (rx is _SEX_AFTER or m.group().strip().upper() not in technical):
+            s = Span(s.start, m.end(), s.layer, s.kind)
+        out.append(s)
     return out
 
 
@@ -186,7 +229,7 @@ class TextJudge:
         spans += [Span(a, b, "pattern", k) for k, a, b in find_name_forms(text, self.allowlist.words)]
         if spans:
             first = spans[0]
-            spans = extend_names(spans, text, self.allowlist)
+            spans = extend_tails(extend_names(spans, text, self.allowlist), text, self.allowlist.words)
             return Decision(
                 True, first.layer, first.kind, hits[0] if hits else None, merge_spans(spans, text, self.allowlist.words)
             )

@@ -213,7 +213,8 @@ class MetadataMatcher:
     def age_after_label(self, text: str) -> MetaHit | None:
         """The dataset's age as a word after one that ends in its label misread by one letter ("GORA0e 39": "COR"
         and "Age 39" read as one line; "GOR Ade 39"): the label and the age, not what is before the label.
-        Looser than ``find``'s age forms: the judge asks only when nothing else was found."""
+        Looser than ``find``'s age forms (a digit may be misread too: ``_one_digit_off``): the judge asks only
+        when nothing else was found."""
         if self.age_bare is None:
             return None
         words = [(m.group(), m.start(), m.end()) for m in re.finditer(r"\S+", text)]
@@ -221,8 +222,10 @@ class MetadataMatcher:
             value = age.strip(".,;:")
             if value[1:] == self.age_bare and not value[0].isdigit():
                 value = value[1:]  # a stray mark read before it ("Age x12")
-            if value != self.age_bare or len(label) < 3:
-                continue
+            if len(label) < 3 or not (
+                value == self.age_bare or (len(label.strip(".:;=")) == 3 and _one_digit_off(value, self.age_bare))
+            ):
+                continue  # one digit off only after a label of its own ("Rae 28"; not "Page 13" of "Page 1/3")
             if min_substring_distance(fold("AGE"), fold(label[-3:].upper())) <= 1:
                 return MetaHit("age", self.age_value, a + len(label) - 3, d)
         return None
@@ -335,3 +338,9 @@ def _plain_map(text: str) -> tuple[str, list[int]]:
 def _digit_runs(folded: str, minimum: int = 4) -> list[tuple[int, int]]:
     """(start, end) of each run of ``minimum`` digits or more in folded text."""
     return [(m.start(), m.end()) for m in re.finditer(rf"\d{{{minimum},}}", folded)]
+
+
+def _one_digit_off(value: str, age: str) -> bool:
+    """A number of the age's length one digit off it ("Rae 28" of "Age 20"): after its label, a number is the age
+    whatever a digit was misread as."""
+    return len(value) == len(age) >= 2 and value.isdigit() and sum(a != b for a, b in zip(value, age, strict=True)) == 1

@@ -44,6 +44,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("date", re.compile(rf"{_MON}\s*\.?\s*{_D}\s*,?\s*{_Y4}(?!\d)")),
     ("date", re.compile(rf"(?<!\d){_Y4}\s*[- ]?\s*{_MON}\s*[- ]?\s*{_D}(?!\d)")),
     ("date", re.compile(rf"(?<!\d){_Y4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\d)")),
+    # a written month read as one to three stray letters between the day and the year ("28a2004" of 28-Mar-2004)
+    ("date", re.compile(rf"(?<![\d.]){_D}[A-Z]{{1,3}}{_Y4}(?!\d)")),
     # a day, a month and a year in the shape of a date whatever the month was misread as ("22-Lec-2012",
     # "10-nua-2010", "26Psb,2013", "409 28,2004" of "Aug 26, 2008"): three characters with a letter between a day
     # and a year (not a unit or technical word: "20 kVp 2000", "Gn 12 PRF 2000"), or three characters, a day, a
@@ -60,16 +62,20 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("date", re.compile(rf"(?<![\dA-Z])[A-Z0-9]{{3}}\s+{_D}\s*[,.]\s*(?:{_Y4}|(?:19|20)\d$)(?!\d)")),
     (
         "time",
-        # with one of two colons read as a semicolon ("12:46;13 PM"), and AM or PM read in look-alikes ("8:46:17 Pr")
+        # with one of two colons read as a semicolon or dash ("12:46;13 PM", "21:09-59"), and AM or PM read in
+        # look-alikes ("8:46:17 Pr", "4:11:16 PW")
         re.compile(
-            r"(?<![\d.])(?:[01]?\d|2[0-3])\s*(?::\s*[0-5]\d(?:\s*[:;]\s*[0-5]\d)?|;\s*[0-5]\d\s*:\s*[0-5]\d)"
-            r"(?:\s*[AP][MNR](?![A-Z]))?(?![\d.])"
+            r"(?<![\d.])(?:[01]?\d|2[0-3])\s*(?::\s*[0-5]\d(?:\s*[:;-]\s*[0-5]\d)?|;\s*[0-5]\d\s*:\s*[0-5]\d)"
+            r"(?:\s*[AP][MNRW](?![A-Z]))?(?![\d.])"
         ),
     ),
     # a 12-hour time whose colons were not read ("50420 AM" of "5:04:20 AM", "1249PM")
     ("time", re.compile(r"(?<![\d.])(?:[1-9]|1[0-2])[0-5]\d(?:[0-5]\d)?\s*[AP]M(?![A-Z])")),
     # ... or only its first colon ("328:25PM" of "3:28:25 PM")
     ("time", re.compile(r"(?<![\d.])(?:[1-9]|1[0-2])[0-5]\d\s*:\s*[0-5]\d\s*[AP]M(?![A-Z])")),
+    # a 24-hour time with its first colon lost ("9157:21" of "01:57:21"; "D151:07", its 0 read as a letter):
+    # three or four digits, a colon, two
+    ("time", re.compile(r"(?<![\w.:/])[DO]?\d{1,2}[0-5]\d\s?:\s?[0-5]\d(?![\d:%])")),
     # a time with spaces read inside its numbers ("04 :5 4: 4 8"): two digits, a colon, two, a colon, two
     ("time", re.compile(r"(?<![\d:.])[0-2]\s?\d\s*:\s*[0-5]\s?\d\s*:\s*[0-5]\s?\d(?![\d:])")),
     # with its label when one was read ("Tel 875-645-3888", "]Te 390-...": the label goes with the number)
@@ -90,8 +96,12 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     # two slashes between numbers are a date, whatever the numbers were misread as ("21/96/95"), and so is one
-    # cut after its second slash ("65/83/"); technical text has one slash at most ("Im: 12/40")
-    ("date", re.compile(r"(?<![\d/])\d{1,4}\s*/\s*\d{1,2}\s*/\s*\d{0,4}(?![\d/])")),
+    # cut after its second slash ("65/83/"), one read with a slash doubled, or cut before its first slash
+    # ("/07//93" of "17/07/93"); technical text has one slash at most ("Im: 12/40")
+    (
+        "date",
+        re.compile(r"(?<![\d/])(?:/\d{1,2}\s*/{1,2}\s*\d{2,4}|\d{1,4}\s*/{1,2}\s*\d{1,2}\s*/{1,2}\s*\d{0,4})(?![\d/])"),
+    ),
     # an age, whoever's (PS3.15 removes Patient's Age): "70 YRS", "8 yo", "Age 82", "057Y", "65Y F"
     ("age", re.compile(r"(?<![\w.])\d{1,3}\s*(?:YRS|YEARS|YR|Y/O|YO)(?![A-Z])")),
     ("age", re.compile(r"(?<![\w.])\d{3}Y(?![A-Z0-9])")),
@@ -263,14 +273,14 @@ def is_initial(word: str, nxt: str, technical: frozenset[str]) -> bool:
     """Whether ``word`` is one letter that can be a name's initial ("WOJCIK C", "Strauss P.", "MBEKI M 040Y"):
     not W, L or C before a number (a window: "W 400 L 40"), and not a letter before a ``technical`` word (its
     setting's name: "QUINTERO P Low") unless it is written with its full stop."""
-    core = word.strip(".,:;^").upper()
+    core = word.strip(".,:;^+*").upper()  # its full stop may be read as + or * ("Tanaka T+")
     after = nxt.strip(".,:;^").upper()
     if len(core) != 1 or not core.isalpha():
         return False
     if core in "WLC" and starts_technical(nxt):
         return False
     # written with its full stop, it is an initial whatever follows ("Nakamura T. DR F. Nakamura")
-    return word.rstrip(",;").endswith(".") or not (len(after) >= 2 and after in technical)
+    return word.rstrip(",;")[-1:] in (".", "+", "*") or not (len(after) >= 2 and after in technical)
 
 
 def _capitalised(name: str) -> bool:
