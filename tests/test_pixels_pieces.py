@@ -558,3 +558,42 @@ def test_text_of_the_same_luminance_as_the_colour_behind_it_is_detected_on_the_c
     assert not found([_as_box(q) for q in engine.detect(text_view(view))])
     assert found([_as_box(q) for q in detect_both(engine, view)])
     assert chroma_view(view[..., 0]) is None  # a grey view has no chroma pass
+
+
+def test_a_second_reading_of_an_identifiers_glyphs_goes_with_it_whatever_its_box() -> None:
+    """dev-drawn dev_6008: "A73941611" read as "3941611" (the identifier, found) and, from a taller box over
+    its start, "A7394" (kept: its box held the fill back from the "A7")."""
+    view = np.zeros((80, 300), np.uint8)
+    for x in range(20, 110, 10):
+        view[34:43, x : x + 7] = 220
+    lines = [TextBox(40, 33, 110, 44, "3941611", 1.0, ()), TextBox(18, 29, 70, 46, "A7394", 0.97, ())]
+    findings = judge_frame(FrameRead(0, lines, [], view), TextJudge(PhiValues(identifiers=("A73941611",))), "phi")
+    assert [f.redact for f in findings] == [True, True]
+    # dev_6314: a box over three rows ("31-6295") holds a piece of the number, not the text of the other rows
+    view[10:20, 20:60] = 220
+    view[60:70, 20:60] = 220
+    tall = [TextBox(40, 33, 110, 44, "3941611", 1.0, ()), TextBox(18, 8, 62, 72, "A7394", 0.97, ())]
+    findings = judge_frame(FrameRead(0, tall, [], view), TextJudge(PhiValues(identifiers=("A73941611",))), "phi")
+    assert [f.redact for f in findings] == [True, False]
+
+
+def test_a_piece_as_tall_as_its_neighbour_by_its_box_goes_with_it_though_its_ink_is_taller() -> None:
+    """dev-drawn dev_6177: "09-F" | "1980" of "09-Feb-1980", the year's ink on a bright band measured 6 rows,
+    the first piece's 11; the reader's boxes were the same height."""
+    view = np.zeros((80, 300), np.uint8)
+    view[30:41, 20:60] = 220  # "09-F": ink 11 rows
+    view[32:38, 70:110] = 220  # "1980": ink 6 rows
+    lines = [TextBox(18, 29, 62, 42, "09-F", 0.97, ()), TextBox(68, 29, 112, 42, "1980", 0.99, ())]
+    phi = PhiValues(dates=(__import__("datetime").date(1980, 2, 9),))
+    findings = judge_frame(FrameRead(0, lines, [], view), TextJudge(phi), "phi")
+    assert [f.redact for f in findings] == [True, True]
+
+
+def test_a_date_read_in_two_pieces_down_a_column_is_judged_joined() -> None:
+    """dev-drawn dev_6172: a vertical "1990/10/09" read as "1990/" and "10/09", each kept alone."""
+    view = np.zeros((120, 60), np.uint8)
+    view[10:88, 20:30] = 220
+    first = TextBox(18, 8, 32, 52, "1990/", 0.91, tuple(12.0 + 9 * i for i in range(5)), True)
+    second = TextBox(18, 50, 32, 90, "10/09", 1.0, tuple(54.0 + 8 * i for i in range(5)), True)
+    findings = judge_frame(FrameRead(0, [first, second], [], view), TextJudge(PhiValues()), "phi")
+    assert [f.redact for f in findings] == [True, True]

@@ -282,3 +282,41 @@ def test_a_kept_reading_that_overhangs_a_value_does_not_hold_its_fill_back() -> 
     keeps = [b for f in findings for b in f.keeps]
     (target,) = [t for f in findings for t in f.targets]
     assert _padded(target, 10, False, keeps, 20, 120, 0.3)[0] <= 40
+
+
+def test_a_label_read_alone_in_a_box_that_runs_on_loses_the_unread_value_after_it() -> None:
+    """dev-drawn dev_6153: "OPERATOR: Quintero" read "OPERGTOR", its box over the name too: the name went
+    unread and stayed. The ink past the label's last character is its value."""
+    from deidnode.engine.phi import PhiValues
+    from deidnode.engine.pixels.detect import FrameRead, judge_frame
+    from deidnode.engine.pixels.text import TextJudge
+
+    view = np.zeros((20, 160), np.uint8)
+    for x in (*range(4, 68, 8), *range(90, 150, 8)):  # eight glyphs of the label, a gap, seven of the name
+        view[6:14, x : x + 5] = 255
+    label = TextBox(0, 5, 152, 15, "OPERGTOR", 0.79, tuple(6.0 + 8 * i for i in range(8)))
+    findings = judge_frame(FrameRead(0, [label], [], view), TextJudge(PhiValues()), "phi")
+    targets = [t for f in findings for t in f.targets]
+    assert len(targets) == 1 and targets[0][0] >= 68 and targets[0][2] >= 145
+    short = TextBox(0, 5, 72, 15, "OPERGTOR", 0.79, tuple(6.0 + 8 * i for i in range(8)))  # nothing after it
+    findings = judge_frame(FrameRead(0, [short], [], view), TextJudge(PhiValues()), "phi")
+    assert not [t for f in findings for t in f.targets]
+
+
+def test_a_span_beside_glyphs_its_reader_skipped_takes_them() -> None:
+    """dev-drawn dev_6186: "Exam date 27 NOV 2015" read "adate2015"; the year's span stopped half-way into the
+    unread "27 NOV" and the rest stayed readable."""
+    from deidnode.engine.pixels.words import span_extent
+
+    pos = (10.0, 18.0, 26.0, 34.0, 42.0, 130.0, 138.0, 146.0, 154.0)
+    line = TextBox(5, 0, 160, 12, "adate2015", 0.82, pos)
+    ink = np.zeros(155, bool)
+    for p in pos:
+        ink[int(p) - 5 - 3 : int(p) - 5 + 3] = True
+    ink[60 - 5 : 75 - 5] = True  # "27"
+    ink[85 - 5 : 110 - 5] = True  # "NOV"
+    a, b = span_extent(line, 5, 9, ink, skipped=True)
+    assert a <= 60 and b >= 157
+    assert span_extent(line, 5, 9, ink)[0] >= 84  # text that stays is measured by its own characters
+    ink[55:105] = False  # a blank gap: nothing more goes
+    assert span_extent(line, 5, 9, ink, skipped=True)[0] >= 84

@@ -712,21 +712,22 @@ JOIN_GAP = 1.0
 
 
 def _join_pieces(view: np.ndarray, lines: list[TextBox], decisions: list[Decision], judge: TextJudge) -> None:
-    """A value read in pieces ("535-414" | "4197", "875" | "645" | "3888"): two or three neighbours on a row,
-    none PHI alone, are judged joined (strictly: no loose matching); each gets the PHI spans that fall in it."""
+    """A value read in pieces ("535-414" | "4197", "875" | "645" | "3888"; down a column too: "1990/" |
+    "10/09"): two or three neighbours in reading order, none PHI alone, are judged joined (strictly: no loose
+    matching); each gets the PHI spans that fall in it."""
 
     def next_piece(k: int) -> int | None:
         ln = lines[k]
-        j = _right_of(ln, lines)
-        if j is None or decisions[j].phi or lines[j].x0 - ln.x1 > JOIN_GAP * max(ln.height, 1):
+        j = next_along(ln, lines)
+        if j is None or decisions[j].phi or _gap_along(ln, lines[j]) > JOIN_GAP * max(ln.height, 1):
             return None
-        ha, hb = (b[3] - b[1] for b in (ink_box(view, ln.box), ink_box(view, lines[j].box)))
+        ha, hb = (_across(ink_box(view, b.box), ln.vertical) for b in (ln, lines[j]))
         if max(ha, hb) > 1.4 * max(min(ha, hb), 1):
             return None  # a box over two rows of text is not a piece of the row's line
         return j
 
-    for k, ln in enumerate(lines):
-        if decisions[k].phi or ln.vertical:
+    for k in range(len(lines)):
+        if decisions[k].phi:
             continue
         chain = [k]
         while len(chain) < 3:
@@ -815,18 +816,37 @@ def _absorb_pieces(view: np.ndarray, lines: list[TextBox], decisions: list[Decis
                 if decisions[j].phi or _sort_of(other.text) != sort or lone_label(other.text):
                     continue
                 hit = decisions[k].hit
-                if hit is None or hit.kind not in ("text", "name") or not words_of_value(other.text, hit.value):
-                    # a word of the very name or institution found beside it (or a piece of one) needs no more
-                    # evidence; anything else must not be technical text and must have ink of the same height
+                same_glyphs = _reads_again(ln, decisions[k], other)
+                if not same_glyphs and (
+                    hit is None or hit.kind not in ("text", "name") or not words_of_value(other.text, hit.value)
+                ):
+                    # a word of the very name or institution found beside it (or a piece of one), or a reading of
+                    # the same glyphs, needs no more evidence; anything else must not be technical text and must
+                    # be as tall (its ink, or its reader's box: the ink of a piece on a bright band beside a dark
+                    # one is measured apart: "09-F" | "1980")
                     if judge.allowlist.allows(other.text) and not (sort == "digits" and _NUMBER.fullmatch(other.text)):
                         continue
                     ha, hb = (_across(ink_box(view, b.box), b.vertical) for b in (ln, other))
-                    if max(ha, hb) > 1.4 * max(min(ha, hb), 1):
+                    ba, bb = (_across(b.box, b.vertical) for b in (ln, other))
+                    if max(ha, hb) > 1.4 * max(min(ha, hb), 1) and max(ba, bb) > 1.15 * max(min(ba, bb), 1):
                         continue
                 decisions[j] = _piece_of(decisions[k].kind, other.text, hit)
                 changed = True
         if not changed:
             break
+
+
+def _reads_again(ln: TextBox, d: Decision, other: TextBox) -> bool:
+    """Whether ``other`` overlaps ``ln`` along its row, is less than twice as tall, and shares three letters or
+    digits in a row with its PHI: the same glyphs read twice ("3941611" and "A7394" of "A73941611"; a box over
+    three rows that holds a piece of the value is not that value: its reading says nothing of the other rows)."""
+    a0, a1, c0, c1 = along_across(ln.box, ln.vertical)
+    b0, b1, d0, d1 = along_across(other.box, other.vertical)
+    if min(a1, b1) - max(a0, b0) <= 0 or d1 - d0 > 1.8 * max(c1 - c0, 1):
+        return False
+    phi = "".join(c for sp in d.spans for c in ln.text[sp.start : sp.end] if c.isalnum()).upper()
+    mine = "".join(c for c in other.text if c.isalnum()).upper()
+    return any(mine[i : i + 3] in phi for i in range(len(mine) - 2))
 
 
 def _piece_of(kind: str, text: str, hit: MetaHit | None = None) -> Decision:
@@ -925,6 +945,41 @@ def _glyphs_under(ln: TextBox, regions: list[TextRegion]) -> bool:
     return False
 
 
+UNREAD_VALUE = 2.0
+"""A role or ID label read alone ("OPERGTOR" of "OPERATOR: Quintero") in a box that holds ink this many text
+heights past its last character: the reader dropped the value after the label, and that ink goes."""
+
+
+def _unread_value(view: np.ndarray, ln: TextBox) -> TextBox | None:
+    if ln.vertical or not ln.char_pos or len(ln.char_pos) != len(ln.text) or lone_label(ln.text) is None:
+        return None
+    h = float(ln.height)
+    start = int(np.ceil(ln.char_pos[-1] + 0.8 * h))
+    if ln.x1 - start < UNREAD_VALUE * h:
+        return None
+    ink = ink_profile(view, ln)[start - ln.x0 :]
+    cols = np.nonzero(ink)[0]
+    if cols.size < 0.5 * h or cols[-1] - cols[0] < h:
+        return None
+    a, b = start + int(cols[0]), start + int(cols[-1]) + 1
+    return TextBox(a, ln.y0, b, ln.y1, "?" * max(1, round((b - a) / (0.6 * h))), 0.0, (), False)
+
+
+def _skipped_or_not(ln: TextBox, a: int, b: int, ink: np.ndarray, staying: list[Box]) -> Box:
+    """The box of a PHI span over the glyphs its reader skipped beside it (``words.SKIPPED``), unless what that
+    adds overlaps a reading that stays."""
+    plain = span_box(ln, a, b, ink)
+    wide = span_box(ln, a, b, ink, skipped=True)
+    if wide == plain:
+        return plain
+    added = [(wide[0], wide[1], plain[0], wide[3]), (plain[2], wide[1], wide[2], wide[3])]
+    if ln.vertical:
+        added = [(wide[0], wide[1], wide[2], plain[1]), (wide[0], plain[3], wide[2], wide[3])]
+    if any(e[2] > e[0] and e[3] > e[1] and intersects(e, o) for e in added for o in staying):
+        return plain
+    return wide
+
+
 def judge_frame(
     read: FrameRead,
     judge: TextJudge,
@@ -972,6 +1027,13 @@ def judge_frame(
         garbled = judge.garbled(ln.text, ln.confidence, ([again.text] if again else []) + elsewhere.get(k, []))
         if garbled is not None and (_beside_sure_text(k, lines) or _glyphs_under(ln, read.regions)):
             decisions[k] = garbled
+    for k in range(len(lines)):  # a label read alone in a box that runs on past it: the rest is its value, unread
+        rest = _unread_value(read.view, lines[k]) if not decisions[k].phi else None
+        if rest is not None:
+            ln = lines[k]
+            lines[k] = TextBox(ln.x0, ln.y0, rest.x0, ln.y1, ln.text, ln.confidence, ln.char_pos, ln.vertical)
+            lines.append(rest)
+            decisions.append(Decision(True, "pattern", "label", None, (Span(0, len(rest.text), "pattern", "label"),)))
     whole = [d.phi and _all_of(ln.text, d.spans) for ln, d in zip(lines, decisions, strict=True)]
     out = []
     for ln0, d in zip(lines, decisions, strict=True):
@@ -998,7 +1060,10 @@ def judge_frame(
             ends: tuple[bool, ...] = (True,)
         else:
             live = [(a, b) for a, b in spans if b > a]
-            targets = tuple(span_box(ln, a, b, ink) for a, b in live)
+            # over glyphs the reader skipped beside the span too, unless another reading that stays holds them
+            # ("R A2251914" over "P Low" read as "PLOM")
+            staying = [o.box for o, g in zip(lines, decisions, strict=True) if o is not ln0 and not g.phi]
+            targets = tuple(_skipped_or_not(ln, a, b, ink, staying) for a, b in live)
             # the text that stays beside PHI, to its own band of ink too: a line box a row into the line below
             # would otherwise hold back the removal of that line's top row of glyphs
             runs = kept_runs(ln.text, spans)
