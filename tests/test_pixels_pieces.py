@@ -597,3 +597,56 @@ def test_a_date_read_in_two_pieces_down_a_column_is_judged_joined() -> None:
     second = TextBox(18, 50, 32, 90, "10/09", 1.0, tuple(54.0 + 8 * i for i in range(5)), True)
     findings = judge_frame(FrameRead(0, [first, second], [], view), TextJudge(PhiValues()), "phi")
     assert [f.redact for f in findings] == [True, True]
+
+
+def test_pieces_of_a_line_running_down_the_image_are_read_as_one_line() -> None:
+    # dev-drawn: the glyph grouping cut "F. Papadopoulos" (vertical, 18 px) into "los" | "poul" | "pad", and
+    # each piece alone read as nothing the judge could call a name
+    from deidnode.engine.pixels.glyphs import join_columns
+
+    pieces = [
+        TextRegion(487, 141, 502, 168, True, 3, 11.0, 0.96),
+        TextRegion(488, 95, 499, 127, True, 4, 10.0, 0.95),
+        TextRegion(490, 71, 499, 94, True, 3, 9.0, 0.68),
+    ]
+    across = TextRegion(438, 59, 488, 68, False, 6, 9.0, 0.99)
+    joined = join_columns([*pieces, across])
+    assert across in joined
+    upright = [r for r in joined if r.vertical]
+    assert [(r.box, r.score) for r in upright] == [((487, 71, 502, 168), 0.96)]
+    # a region half again as wide is no piece of the same line; nor is one further down than two text heights
+    wide = TextRegion(480, 170, 510, 190, True, 3, 10.0, 0.9)
+    far = TextRegion(488, 200, 500, 230, True, 3, 10.0, 0.9)
+    assert len([r for r in join_columns([pieces[0], wide, far]) if r.vertical]) == 3
+
+
+def test_a_detector_line_running_down_the_image_is_joined_and_followed_along_its_column() -> None:
+    from deidnode.engine.pixels.detect import _as_box, line_boxes
+
+    across, mask = _view([("PAPADOPOULOS JOHN", (10, 40))])
+    view, mask = np.ascontiguousarray(np.rot90(across)), np.rot90(mask)  # the line now runs up the image
+    rows = np.nonzero(mask.any(axis=1))[0]
+    cols = np.nonzero(mask.any(axis=0))[0]
+    x0, x1, top, bottom = int(cols[0]), int(cols[-1]) + 1, int(rows[0]), int(rows[-1]) + 1
+    h, mid = x1 - x0, (top + bottom) // 2
+    quads = [  # two pieces a few pixels apart, each end of the line a text height short
+        np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+        for y0, y1 in ((top + h, mid - 3), (mid + 3, bottom - h))
+    ]
+    got = [_as_box(q) for q in line_boxes(view, quads)]
+    assert len(got) == 1
+    assert got[0][1] <= top + 2 and got[0][3] >= bottom - 2
+
+
+def test_a_detector_box_several_times_taller_beside_a_line_is_not_joined_to_it() -> None:
+    # dev-drawn: "DR Kristiansen" and a box the detector put over a Doppler blob beside it, overlapping it, were
+    # joined into one box five times the line's height, read as nonsense
+    from deidnode.engine.pixels.detect import _as_box, line_boxes
+
+    view, _mask = _view([("DR KRISTIANSEN", (10, 100))])
+    line = (8, 98, 190, 124)
+    blob = (180, 40, 300, 150)
+    quads = [np.array([[a, b], [c, b], [c, d], [a, d]], np.float32) for a, b, c, d in (line, blob)]
+    got = sorted(_as_box(q) for q in line_boxes(view, quads))
+    assert len(got) == 2
+    assert got[0][1] == line[1] and got[0][3] == line[3]

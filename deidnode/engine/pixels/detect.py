@@ -293,56 +293,87 @@ def _ink_columns(view: np.ndarray, band: Box, inner: tuple[int, int]) -> np.ndar
     return on_bg & inked
 
 
+def ink_reach(ink: np.ndarray, a: int, b: int, gap_max: int) -> tuple[int, int]:
+    """The columns ``[a, b)`` of ``ink`` (inked columns along a line) widened on each side over the inked columns
+    that follow with gaps of ``gap_max`` columns at most."""
+    gap = 0
+    for c in range(b, ink.size):
+        gap = 0 if ink[c] else gap + 1
+        if gap > gap_max:
+            break
+        if ink[c]:
+            b = c + 1
+    gap = 0
+    for c in range(a - 1, -1, -1):
+        gap = 0 if ink[c] else gap + 1
+        if gap > gap_max:
+            break
+        if ink[c]:
+            a = c
+    return a, b
+
+
+LINE_HEIGHTS = 3.5
+"""Detector boxes on one row join only when neither is this many times taller than the other: a box the
+detector put over a colour blob beside a line is not a piece of the line ("DR Kristiansen" joined to a Doppler
+box five times its height was read as nonsense)."""
+
+
+def _upright(b: Box) -> bool:
+    """Whether a detector box holds a line running down the image (as ``read_boxes`` reads it)."""
+    return (b[3] - b[1]) >= 1.5 * (b[2] - b[0])
+
+
 def line_boxes(view: np.ndarray, quads: list[np.ndarray]) -> list[np.ndarray]:
-    """Detector boxes made whole: neighbours on one row with a gap under 0.9 text heights joined (a detector
-    sometimes splits a word), and each box extended along its row while glyphs continue within 0.8 text
-    heights, up to the next box (it sometimes stops a few characters short). Returned as 4-point boxes."""
+    """Detector boxes made whole: neighbours along one line with a gap under 0.9 text heights joined (a
+    detector sometimes splits a word, and cuts a line running down the image into pieces: "Medical" | "ield"),
+    and each box extended along its line while glyphs continue within 0.8 text heights, up to the next box (it
+    sometimes stops a few characters short). Lines running down the image are made whole the same way, on the
+    view turned on its side. Returned as 4-point boxes."""
+    boxes = [_as_box(q) for q in quads]
+    rows = [b for b in boxes if not _upright(b)]
+    columns = [b for b in boxes if _upright(b)]
+    out = _whole_lines(view, rows, columns)
+    if columns:
+        turned = np.swapaxes(view, 0, 1)
+        whole = _whole_lines(turned, [transposed(b) for b in columns], [transposed(b) for b in rows])
+        out += [transposed(b) for b in whole]
+    return [np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32) for x0, y0, x1, y1 in out]
+
+
+def _whole_lines(view: np.ndarray, lines: list[Box], others: list[Box]) -> list[Box]:
+    """``lines`` (boxes of lines along the view's rows) joined and extended along their rows (``line_boxes``);
+    ``others`` (the lines running across) only stop an extension."""
     rows, cols = view.shape[:2]
-    boxes = sorted((_as_box(q) for q in quads), key=lambda b: (b[0], b[1]))
     merged: list[list[int]] = []
-    for b in boxes:
+    for b in sorted(lines, key=lambda b: (b[0], b[1])):
         h = b[3] - b[1]
-        vertical = h >= 1.5 * (b[2] - b[0])
         for m in merged:
             mh = m[3] - m[1]
-            if vertical or mh >= 1.5 * (m[2] - m[0]):
-                continue
             overlap = min(m[3], b[3]) - max(m[1], b[1])
-            if overlap >= 0.6 * min(h, mh) and b[0] - m[2] <= 0.9 * max(h, mh):
+            same_size = max(h, mh) <= LINE_HEIGHTS * max(min(h, mh), 1)
+            if same_size and overlap >= 0.6 * min(h, mh) and b[0] - m[2] <= 0.9 * max(h, mh):
                 m[:] = [min(m[0], b[0]), min(m[1], b[1]), max(m[2], b[2]), max(m[3], b[3])]
                 break
         else:
             merged.append(list(b))
-    out = []
+    stops = [tuple(m) for m in merged] + list(others)
+    out: list[Box] = []
     for k, (x0, y0, x1, y1) in enumerate(merged):
         x0, y0, x1, y1 = max(0, x0), max(0, y0), min(cols, x1), min(rows, y1)
         h = y1 - y0
-        if 0 < h < 1.5 * (x1 - x0):  # horizontal: extend right and left along the row, up to the next box
-            lo, hi = max(0, x0 - 2 * h), min(cols, x1 + 2 * h)
-            for j, o in enumerate(merged):
-                if j != k and min(o[3], y1) - max(o[1], y0) > 0.3 * h:
-                    if o[0] >= x1:
-                        hi = min(hi, o[0])
-                    elif o[2] <= x0:
-                        lo = max(lo, o[2])
-            ink = _ink_columns(view, (lo, y0, hi, y1), (x0 - lo, x1 - lo))
-            gap_max = max(2, int(0.8 * h))
-            right, gap = x1 - lo, 0
-            for c in range(x1 - lo, ink.size):
-                gap = 0 if ink[c] else gap + 1
-                if gap > gap_max:
-                    break
-                if ink[c]:
-                    right = c + 1
-            left, gap = x0 - lo, 0
-            for c in range(x0 - lo - 1, -1, -1):
-                gap = 0 if ink[c] else gap + 1
-                if gap > gap_max:
-                    break
-                if ink[c]:
-                    left = c
-            x0, x1 = lo + left, lo + right
-        out.append(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32))
+        if h <= 0 or x1 <= x0:
+            continue
+        lo, hi = max(0, x0 - 2 * h), min(cols, x1 + 2 * h)
+        for j, o in enumerate(stops):
+            if j != k and min(o[3], y1) - max(o[1], y0) > 0.3 * h:
+                if o[0] >= x1:
+                    hi = min(hi, o[0])
+                elif o[2] <= x0:
+                    lo = max(lo, o[2])
+        ink = _ink_columns(view, (lo, y0, hi, y1), (x0 - lo, x1 - lo))
+        left, right = ink_reach(ink, x0 - lo, x1 - lo, max(2, int(0.8 * h)))
+        out.append((lo + left, y0, lo + right, y1))
     return out
 
 
@@ -408,22 +439,7 @@ def extend_along_row(view: np.ndarray, box: Box, stops: list[Box], left: bool, r
     if (lo == x0 and hi == x1) or x1 <= x0 or y1 <= y0:
         return box
     ink = _glyph_columns(view, (lo, y0, hi, y1), (x0 - lo, x1 - lo))
-    gap_max = max(2, int(EXTEND_GAP * h))
-    a, b = x0 - lo, x1 - lo
-    gap = 0
-    for c in range(x1 - lo, ink.size):
-        gap = 0 if ink[c] else gap + 1
-        if gap > gap_max:
-            break
-        if ink[c]:
-            b = c + 1
-    gap = 0
-    for c in range(x0 - lo - 1, -1, -1):
-        gap = 0 if ink[c] else gap + 1
-        if gap > gap_max:
-            break
-        if ink[c]:
-            a = c
+    a, b = ink_reach(ink, x0 - lo, x1 - lo, max(2, int(EXTEND_GAP * h)))
     if hop:
         if right and (far := _lone_word(ink, b, 1, h)) is not None:
             b = far
@@ -544,6 +560,7 @@ def read_frame(view: np.ndarray, engine: OcrEngine, frame: int) -> FrameRead:
     for r in regions:  # regions overlapping each other: the best scoring first, the rest only if still needed
         if not covered(r.box, lines, region=r) and not any(inside_share(r.box, o.box) > 0.7 for o in todo):
             todo.append(r)
+    todo = glyphs.join_columns(todo)
     for r, got in zip(todo, _recognize_regions(engine, view, todo), strict=True):
         if got is not None and not covered(r.box, extra, share=0.7):
             extra.append(got)

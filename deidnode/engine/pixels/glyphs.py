@@ -304,6 +304,41 @@ def find_text_regions(img: np.ndarray, *, min_score: float = 0.5) -> list[TextRe
     return out
 
 
+COLUMN_GAP = 2.0
+"""Pieces of a line running down the image, this many text heights apart or closer, are one line
+(``join_columns``)."""
+
+
+def join_columns(regions: list[TextRegion]) -> list[TextRegion]:
+    """``regions`` with the pieces of each line running down the image joined: the glyph grouping cuts such a
+    line at its wide letters and spaces ("los" | "poul" | "pad" of "Papadopoulos"), and each piece alone reads
+    as nonsense. Pieces join when they share their column (0.6 of the narrower) and lie within ``COLUMN_GAP``
+    text heights, and neither is half again as wide as the other; the joined line keeps the best score."""
+    upright = sorted((r for r in regions if r.vertical), key=lambda r: r.y0)
+    out = [r for r in regions if not r.vertical]
+    chains: list[TextRegion] = []
+    for r in upright:
+        for k, c in enumerate(chains):
+            shared = min(c.x1, r.x1) - max(c.x0, r.x0)
+            narrow, wide = sorted((c.x1 - c.x0, r.x1 - r.x0))
+            gap = r.y0 - c.y1
+            if shared >= 0.6 * narrow and wide <= 1.5 * narrow and gap <= COLUMN_GAP * max(c.height, r.height):
+                chains[k] = TextRegion(
+                    min(c.x0, r.x0),
+                    c.y0,
+                    max(c.x1, r.x1),
+                    max(c.y1, r.y1),
+                    True,
+                    c.glyphs + r.glyphs,
+                    max(c.height, r.height),
+                    max(c.score, r.score),
+                )
+                break
+        else:
+            chains.append(r)
+    return out + chains
+
+
 CHECK_SCORE = 0.9
 """A text-like line at least this likely, confirmed by the OCR engine's detector, makes the check fire."""
 
