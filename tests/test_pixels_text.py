@@ -231,6 +231,9 @@ def test_ner_layer_flags_a_person_name_not_in_the_metadata() -> None:
         ("Pt: Page 1/3", None),  # technical text right after the label: no name
         ("W400L40", None),  # "00L" is no "DOB", though each glyph is a look-alike
         ("10801", None),  # nor is "10" an "ID"
+        ("Dr.Smith,L.", "Smith,L."),  # a comma ends a word with no space after it (dev-drawn)
+        ("Ret. Phys: Dubois", "Dubois"),  # "Ref. Phys:" with its first word misread: "Phys:" alone (dev-drawn)
+        ("Physics: 3", None),
     ],
 )
 def test_values_after_labels_end_where_the_name_ends(text, value) -> None:
@@ -663,6 +666,12 @@ def test_an_address_cut_before_its_hosts_dot_and_a_host_alone_are_an_email(text,
         ("328:25PM", "time"),  # "3:28:25 PM", its first colon lost (dev-drawn)
         ("04 :5 4: 4 8", "time"),  # "04:54:48" read with spaces inside its numbers (dev-drawn)
         ("(69B) 865-90)", "phone"),  # "(693) 865-5026", the area code and the end misread (dev-drawn)
+        ("(SU) 741-7723", "phone"),  # "(690) 741-7723", the area code misread beyond look-alikes (dev-drawn)
+        ("Q2)885-4326", "phone"),  # "(592) 885-4326", its opening bracket lost too (dev-drawn)
+        ("Tel 484:465-1637", "phone"),  # its first dash read as a colon (dev-drawn)
+        ("100:120:1500", None),
+        ("TR (ms) 500", None),
+        ("TR(ms)500-1200", None),
         ("1 : 2 : 3", None),
         ("Zoom (150) W 120-1500", None),
         ("1328:25", "time"),  # "13:28:25", its first colon lost (a cine clock read "9157:21", dev-drawn)
@@ -768,3 +777,20 @@ def test_a_date_or_time_read_with_a_separator_lost_or_doubled(text, kind, found)
 def test_a_number_after_a_misread_age_label_one_digit_off_the_age_is_the_age(text, age) -> None:
     judge = TextJudge(PhiValues(person_names=(), name_parts=(), age="020Y"))
     assert (judge.judge(text, 0.65).kind == "age") is age
+
+
+def test_a_name_found_from_inside_a_word_takes_the_whole_word() -> None:
+    # dev-drawn: "Pt: Eleni Smith" read "Ft:Elenl Smlth" at 0.89; "lenl S" is within two edits of CELINE, and
+    # the "E" and "mlth" stayed readable
+    phi = PhiValues(
+        person_names=("NAKAMURA^KENJI", "KRISTIANSEN^CELINE"), name_parts=("KRISTIANSEN", "NAKAMURA", "CELINE", "KENJI")
+    )
+    text = "Ft:Elenl Smlth"
+    d = TextJudge(phi).judge(text, 0.89)
+    assert d.phi and d.layer == "metadata"
+    assert [text[sp.start : sp.end] for sp in d.spans] == ["Elenl Smlth"]
+    # a setting run into the name after it, a capital after a small letter, stays (dev-drawn)
+    phi = PhiValues(person_names=("PAPADOPOULOS^PAULO",), name_parts=("PAPADOPOULOS", "PAULO"))
+    text = "Papadopoulos,PauloWF20Hz"
+    d = TextJudge(phi).judge(text, 0.96)
+    assert all(not text[sp.start : sp.end].endswith("WF") for sp in d.spans)

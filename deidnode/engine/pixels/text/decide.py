@@ -19,6 +19,7 @@ from .garbled import GARBLED_BELOW, garbled_spans, known_words, ticks
 from .metadata import MetadataMatcher, MetaHit, PhiLike
 from .ner import StanzaNer, get_ner
 from .patterns import (
+    INITIAL_EDGE,
     STOP_WORDS,
     find_labelled,
     find_name_forms,
@@ -80,7 +81,7 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
 
     def nameish(k: int) -> bool:
         w = words[k][2]
-        core = w.strip(".,:;^+*")  # (an initial's full stop read as + or *: ``is_initial``)
+        core = w.strip(INITIAL_EDGE)
         nxt = words[k + 1][2] if k + 1 < len(words) else ""
         if len(core) == 1 and core.isalpha():
             return is_initial(w, nxt, allowlist.words)

@@ -208,7 +208,8 @@ class MetadataMatcher:
         if self.sex_re is not None:
             for m in self.sex_re.finditer(text.upper()):
                 hits.append(MetaHit("sex", self.sex_value, m.start(), m.end()))
-        return [h for h in hits if not _ends_inside_word(h, text) and not _cuts_number(h, text)]
+        hits = [h for h in hits if not _ends_inside_word(h, text) and not _cuts_number(h, text)]
+        return [_whole_words(h, text) for h in hits]
 
     def age_after_label(self, text: str) -> MetaHit | None:
         """The dataset's age as a word after one that ends in its label misread by one letter ("GORA0e 39": "COR"
@@ -245,6 +246,25 @@ class MetadataMatcher:
         """The first metadata value found in ``text``, or None."""
         hits = self.find(text)
         return hits[0] if hits else None
+
+
+def _whole_words(h: MetaHit, text: str) -> MetaHit:
+    """A name found in part of a word takes the rest of the word: a name is whole words ("lenl S" of "Ft:Elenl
+    Smlth", an unsure reading within two edits of CELINE, left the "E" and "mlth" of a name readable). (A date
+    does not: the number run into its front is another value's, "Se 305.07.2001".)"""
+    if h.kind != "name":
+        return h
+
+    def joined(i: int) -> bool:  # text[i - 1] and text[i] are letters of one word (a small letter before a
+        # capital starts another: "PauloWF20Hz" is a name and a setting)
+        return text[i - 1].isalpha() and text[i].isalpha() and not (text[i - 1].islower() and text[i].isupper())
+
+    start, end = h.start, h.end
+    while start > 0 and joined(start):
+        start -= 1
+    while end < len(text) and joined(end):
+        end += 1
+    return h if (start, end) == (h.start, h.end) else MetaHit(h.kind, h.value, start, end)
 
 
 def _ends_inside_word(h: MetaHit, text: str) -> bool:

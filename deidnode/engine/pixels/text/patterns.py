@@ -78,12 +78,13 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("time", re.compile(r"(?<![\w.:/])[DO]?\d{1,2}[0-5]\d\s?:\s?[0-5]\d(?![\d:%])")),
     # a time with spaces read inside its numbers ("04 :5 4: 4 8"): two digits, a colon, two, a colon, two
     ("time", re.compile(r"(?<![\d:.])[0-2]\s?\d\s*:\s*[0-5]\s?\d\s*:\s*[0-5]\s?\d(?![\d:])")),
-    # with its label when one was read ("Tel 875-645-3888", "]Te 390-...": the label goes with the number)
+    # with its label when one was read ("Tel 875-645-3888", "]Te 390-...": the label goes with the number), a dash
+    # read as a colon after the area code ("Tel 484:465-1637": three digits before a colon are no time)
     (
         "phone",
         re.compile(
             r"(?:(?<![A-Z])(?:TE[L1I|]?|PH|PHONE|FAX)\s*[.:#]?\s*)?"
-            r"(?<!\d)(?:\+\s*\d{1,3}[\s.-]*)?\(?\d{3}\)?[\s.-]*\d{3}[\s.-]*\d{4}(?!\d)"
+            r"(?<!\d)(?:\+\s*\d{1,3}[\s.-]*)?\(?\d{3}\)?[\s.:-]*\d{3}[\s.-]*\d{4}(?!\d)"
         ),
     ),
     # with its label, a group read a digit longer or shorter ("Te1l 952-913-28910" of "Tel 952-903-2890"), the label
@@ -123,6 +124,15 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("phone", re.compile(r"^\W*\(\s*\d{3}\s*\)\W*$")),
     # an area code in brackets and the exchange with its dash, the rest misread ("(69B) 865-90)")
     ("phone", re.compile(r"\(\s*[\dBOSIZ]{3}\s*\)\s*\d{3}\s*-\s*\d")),
+    # or the area code misread beyond a look-alike, its opening bracket too ("(SU) 741-7723", "Q2)885-4326"),
+    # the exchange and the line whole
+    # (not a unit in brackets before a range: "TR(ms)500-1200")
+    (
+        "phone",
+        re.compile(
+            r"(?<![\w)])\(?\s*(?!(?:MS|MM|CM|HZ|KHZ|KV|MA|DB|SEC|MIN)\s*\))[\dA-Z]{2,3}\s*\)\s*\d{3}\s*-\s*\d{4}(?!\d)"
+        ),
+    ),
     ("phone", re.compile(r"^\W*\(?\s*\d{3}\s*\)\s*\d{3}\W*$")),
     ("date", re.compile(rf"(?<![\d.]){_Y4}\s*[-/.]\s*(?:0[1-9]|1[0-2])(?![\d])")),
     # three groups of digits joined by dashes, the first of three or four, the last cut short or lost: a phone
@@ -156,7 +166,7 @@ ROLE_LABELS = (
     r"ACQUIRED\s*BY",
     r"READ\s*BY",
     r"REPORTED\s*BY",
-    r"PHYSICIAN",
+    r"PHYS(?:ICIAN)?",
     r"REF(?:ERRING)?\.?\s*(?:PHYS(?:ICIAN)?|DR|MD)?",
     r"DR",
     r"MR\.",
@@ -232,7 +242,7 @@ def _mostly_letters(label: str) -> bool:
     return sum(c.isalpha() for c in core) * 2 >= len(core) > 0
 
 
-_TOKEN = re.compile(r"\S+")
+_TOKEN = re.compile(r"[^\s,]+,?|,")  # a comma ends a word even with no space after it ("Smith,L.")
 # Words that end a name: technical annotation that may share the row.
 STOP_WORDS = frozenset(
     "W WW WL L C WC KV KVP MA MAS MM CM HZ SE IM IMG SER FR DFOV FOV TR TE TI ST SL GAIN DEPTH ZOOM AX SAG COR "
@@ -269,18 +279,24 @@ def starts_technical(word: str) -> bool:
     return word[:1] != "" and (word[:1].isdigit() or word[:1] in "-+:=")
 
 
+FULL_STOPS = (".", "+", "*")
+"""An initial's full stop as read: itself, or "+" or "*" in small text ("Tanaka T+")."""
+INITIAL_EDGE = ".,:;^" + "".join(FULL_STOPS[1:])
+"""What is stripped from a word to see whether it is one letter, an initial."""
+
+
 def is_initial(word: str, nxt: str, technical: frozenset[str]) -> bool:
     """Whether ``word`` is one letter that can be a name's initial ("WOJCIK C", "Strauss P.", "MBEKI M 040Y"):
     not W, L or C before a number (a window: "W 400 L 40"), and not a letter before a ``technical`` word (its
     setting's name: "QUINTERO P Low") unless it is written with its full stop."""
-    core = word.strip(".,:;^+*").upper()  # its full stop may be read as + or * ("Tanaka T+")
+    core = word.strip(INITIAL_EDGE).upper()
     after = nxt.strip(".,:;^").upper()
     if len(core) != 1 or not core.isalpha():
         return False
     if core in "WLC" and starts_technical(nxt):
         return False
     # written with its full stop, it is an initial whatever follows ("Nakamura T. DR F. Nakamura")
-    return word.rstrip(",;")[-1:] in (".", "+", "*") or not (len(after) >= 2 and after in technical)
+    return word.rstrip(",;")[-1:] in FULL_STOPS or not (len(after) >= 2 and after in technical)
 
 
 def _capitalised(name: str) -> bool:
