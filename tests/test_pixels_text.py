@@ -472,7 +472,19 @@ def test_a_date_with_its_month_misread_keeps_the_shape_of_a_date(text, phi) -> N
     assert any(k == "date" for k, _a, _b in find_patterns(text)) == phi
 
 
-@pytest.mark.parametrize(("text", "age"), [("34VRE", True), ("49 YES", True), ("120 VES", False), ("4 VRF", False)])
+@pytest.mark.parametrize(
+    ("text", "age"),
+    [
+        ("34VRE", True),
+        ("49 YES", True),
+        ("120 VES", False),
+        ("4 VRF", False),
+        ("88 YRG", True),  # "88 YRS", its S read as G (dev-drawn)
+        ("SYF", True),  # "5Y F", its number read as a letter and run together (dev-drawn)
+        ("BY F. Ferreira", False),  # a label's "by" before an initial is no age
+        ("BYE", False),
+    ],
+)
 def test_an_age_whose_unit_was_read_in_look_alikes_is_an_age(text, age) -> None:
     from deidnode.engine.pixels.text.patterns import find_patterns
 
@@ -760,6 +772,11 @@ def test_what_is_misread_at_a_values_end_goes_with_it(judge, text, spans) -> Non
         ("Im: 12/40", "date", False),
         ("9157:21", "time", True),  # "01:57:21" of a cine clock, its first colon lost (dev-drawn)
         ("D151:07TI150", "time", True),  # "01:51:07" run into "TI 150", its 0 read as a D (dev-drawn)
+        ("2007 HOV 03", "date", True),  # "2007 NOV 03", its month misread (dev-drawn: "H09", "10V", "HOY" too)
+        ("2007 10V 02", "date", True),
+        ("1500 ETL 16", "date", False),
+        ("2000 MAS 10", "date", False),
+        ("2019 AX 12", "date", False),
         ("W1024:50", "time", False),
         ("ZOOM 150%", "time", False),
         ("1:2", "time", False),

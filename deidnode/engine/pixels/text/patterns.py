@@ -58,6 +58,16 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             rf"[A-Z0-9]{{3}}\s*[-/ ,.]?\s*{_Y4}(?!\d)"
         ),
     ),
+    # the same with the year first ("2007 HOV 03", "2007 10V 02" of "2007 NOV 03"), the three characters between
+    # spaces or dashes
+    (
+        "date",
+        re.compile(
+            rf"(?<![\d.]){_Y4}\s*[- ]\s*(?=[A-Z0-9]{{0,2}}[A-Z])"
+            r"(?!(?:MAS|KVP|SEC|BPM|FPS|DEG|MHZ|KHZ|PRF|ETL|FOV|NEX|THK)(?![A-Z]))"
+            rf"[A-Z0-9]{{3}}\s*[- ]\s*{_D}(?![\d.:])"
+        ),
+    ),
     # (its year cut at the box's edge too: "Awg 26, 200")
     ("date", re.compile(rf"(?<![\dA-Z])[A-Z0-9]{{3}}\s+{_D}\s*[,.]\s*(?:{_Y4}|(?:19|20)\d$)(?!\d)")),
     (
@@ -107,10 +117,12 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("age", re.compile(r"(?<![\w.])\d{1,3}\s*(?:YRS|YEARS|YR|Y/O|YO)(?![A-Z])")),
     ("age", re.compile(r"(?<![\w.])\d{3}Y(?![A-Z0-9])")),
     # the unit read in look-alikes ("34VRE", "49 YES")
-    ("age", re.compile(r"(?<![\w.])\d{1,3}\s*(?:[YV]R[S5E]|YE[S5])(?![A-Z])")),
+    ("age", re.compile(r"(?<![\w.])\d{1,3}\s*(?:[YV]R[S5EG]|YE[S5])(?![A-Z])")),
     # the unit of an age whose number was not read: it goes, and the removal follows the row to the number
     ("age", re.compile(r"(?<![A-Z0-9])(?:YRS|YEARS)(?![A-Z])")),
     ("age", re.compile(r"(?<![\w.])\d{1,3}\s*Y\s*[MF](?![\w])")),
+    # ... its number read as a look-alike letter, the three run together ("SYF" of "5Y F"; not "BY F." of a label)
+    ("age", re.compile(r"(?<![\w.])[\dSB]{0,2}[SB]Y[MF](?![\w])")),
     ("age", re.compile(r"(?<![A-Z])AGE\s*:?\s*\d{1,3}(?![\d.])")),
     # its label misread in look-alikes ("Aq= 59", "A9B 32"): A, then G and E as they are misread, then a number
     ("age", re.compile(r"(?<![A-Z0-9])A[GQ96][E3B=F]\s*[:=]?\s*\d{1,3}(?![\d.])")),
