@@ -234,6 +234,8 @@ def test_ner_layer_flags_a_person_name_not_in_the_metadata() -> None:
         ("Dr.Smith,L.", "Smith,L."),  # a comma ends a word with no space after it (dev-drawn)
         ("Ret. Phys: Dubois", "Dubois"),  # "Ref. Phys:" with its first word misread: "Phys:" alone (dev-drawn)
         ("Physics: 3", None),
+        ("Pi Boe", None),  # a second reader's "PI" (a pulsatility index) of "mA 200" is no "PT" (dev-drawn)
+        ("PI: Boe", "Boe"),  # with its colon it is a label misread
     ],
 )
 def test_values_after_labels_end_where_the_name_ends(text, value) -> None:
@@ -811,3 +813,46 @@ def test_a_name_found_from_inside_a_word_takes_the_whole_word() -> None:
     text = "Papadopoulos,PauloWF20Hz"
     d = TextJudge(phi).judge(text, 0.96)
     assert all(not text[sp.start : sp.end].endswith("WF") for sp in d.spans)
+
+
+@pytest.mark.parametrize(
+    ("text", "born", "spans"),
+    [
+        # dev-drawn: the technical text beside a value was removed with it
+        ("PID:8884334998ETL16", None, ["8884334998"]),  # a setting run into an identifier with its number
+        ("Patient ID:3018375700ETL16 1945.11.01", dt.date(1945, 11, 1), ["3018375700", "1945.11.01"]),
+        ("DOB: 19450106 ID: 926-446-9273 H", dt.date(1945, 1, 6), ["19450106", "926-446-9273"]),  # no initial
+        ("COR 1/25/2020", dt.date(2020, 1, 25), ["1/25/2020"]),  # a date's digits take no letters beside them
+        ("PLow 1952/08/21 Acc:RAD93459313", dt.date(1952, 8, 21), ["1952/08/21", "RAD93459313"]),
+        ("Acc# A26391816 73 YRS P Low", None, ["A26391816 73 YRS"]),  # a letter before a setting's word is no sex
+        ("Pat. Name: SMTH^KENJ TH1", None, ["SMTH^KENJ"]),  # a name matched across a space takes no setting
+        ("73 YRS P", None, ["73 YRS P"]),  # the sex letter misread still goes
+        ("Ean7a 14 1990", dt.date(1990, 3, 14), ["7a 14 1990"]),  # "Born Mar 14, 1990": the month's letters go
+    ],
+)
+def test_technical_text_beside_a_value_is_not_taken_with_it(text, born, spans) -> None:
+    phi = PhiValues(
+        person_names=("SMITH^KENJI",),
+        name_parts=("SMITH", "KENJI"),
+        identifiers=("8884334998", "3018375700", "926-446-9273", "A26391816", "RAD93459313"),
+        dates=(born,) if born else (),
+    )
+    d = TextJudge(phi).judge(text, 0.84 if born == dt.date(1990, 3, 14) else 0.95)
+    assert [text[s.start : s.end] for s in d.spans] == spans
+
+
+@pytest.mark.parametrize(
+    ("text", "span"), [("Tal 330-617-6749", "Tal 330-617-6749"), ("DATA 330-617-6749", "330-617-6749")]
+)
+def test_a_phone_numbers_label_misread_goes_with_it(text, span) -> None:
+    # dev-drawn: "Tel 339-617-6748" read "Tal 330-617-6749", and "Tal" stayed readable beside the removed number
+    from deidnode.engine.pixels.text.patterns import find_patterns
+
+    assert any(k == "phone" and text[a:b] == span for k, a, b in find_patterns(text))
+
+
+def test_a_technical_word_that_is_a_piece_of_the_name_stays_in_it() -> None:
+    # dev-drawn: "Papadopoulos E." read "Pa pado poulos E.": PA (posteroanterior) is the name's first piece
+    phi = PhiValues(person_names=("PAPADOPOULOS^ERIK",), name_parts=("PAPADOPOULOS", "ERIK"))
+    text = "Pa pado poulos E."
+    assert [text[s.start : s.end] for s in TextJudge(phi).judge(text, 0.96).spans] == ["Pa pado poulos E."]

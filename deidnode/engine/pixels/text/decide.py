@@ -20,6 +20,7 @@ from .metadata import MetadataMatcher, MetaHit, PhiLike
 from .ner import StanzaNer, get_ner
 from .patterns import (
     INITIAL_EDGE,
+    LETTER_LOOKALIKES,
     STOP_WORDS,
     find_labelled,
     find_name_forms,
@@ -101,7 +102,10 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
         if inside:
             k0, k1 = inside[0], inside[-1]
             taken = 0
-            for k in range(k1 + 1, len(words)):
+            # (a value that ends in a digit is an identifier's, after its label: no name follows it, "ID:
+            # 926-446-9273 H" ends with an orientation letter)
+            ident = s.kind == "label" and text[b - 1 : b].isdigit()
+            for k in range(k1 + 1, k1 + 1 if ident else len(words)):
                 w = words[k][2]
                 if taken == 0 and words[k - 1][2].endswith(",") and _misread_given(w, allowlist):
                     b, taken = words[k][1], 1  # the given name after "Family," misread ("Straass, @aaa")
@@ -157,10 +161,37 @@ def extend_tails(spans: list[Span], text: str, technical: frozenset[str]) -> lis
     for s in spans:
         rx = _SEX_AFTER if s.kind == "age" else _MERIDIEM_AFTER if s.kind in ("time", "digits") else None
         m = rx.match(text, s.end) if rx is not None else None
+        if m is not None and rx is _SEX_AFTER and m.group().strip().upper() not in "MFO":
+            after = text[m.end() :].split(maxsplit=1)  # a letter before a setting's word is the setting's ("P Low")
+            if after and after[0].strip(".,:;").upper() in technical:
+                m = None
         if m is not None and (rx is _SEX_AFTER or m.group().strip().upper() not in technical):
             s = Span(s.start, m.end(), s.layer, s.kind)
         out.append(s)
     return out
+
+
+def _technical_ends(h: MetaHit, text: str, technical: frozenset[str]) -> MetaHit:
+    """A name matched with tolerance across a space takes no technical word at its ends ("KENJ TH" of "SMTH^KENJ
+    TH1": KENJI within one edit of "KENJT", the orientation "THI" read "TH1"), unless nothing else is left or
+    the word is a piece of the name ("Pa pado poulos": PA)."""
+    if h.kind != "name":
+        return h
+    words = [m.span() for m in re.finditer(r"\S+", text) if m.start() < h.end and h.start < m.end()]
+    name = re.sub(r"[^A-Z]", "", h.value.upper())
+
+    def tech(k: int) -> bool:
+        w = text[words[k][0] : words[k][1]].strip(".,:;").upper().translate(LETTER_LOOKALIKES)
+        return len(w) >= 2 and w in technical and w not in name
+
+    start, end = h.start, h.end
+    while len(words) > 1 and tech(-1):
+        words.pop()
+        end = min(end, words[-1][1])
+    while len(words) > 1 and tech(0):
+        words.pop(0)
+        start = max(start, words[0][0])
+    return h if (start, end) == (h.start, h.end) else MetaHit(h.kind, h.value, start, end)
 
 
 SNAP = 2
@@ -222,6 +253,7 @@ class TextJudge:
         hits = self.meta.find(text, loose=confidence < UNSURE)
         if confidence < UNSURE:
             hits = self._plausible(text, hits)
+        hits = [_technical_ends(h, text, self.allowlist.words) for h in hits]
         spans += [Span(h.start, h.end, "metadata", h.kind) for h in hits]
         if not hits and (age := self.meta.age_after_label(text)) is not None:
             spans.append(Span(age.start, age.end, "metadata", "age"))

@@ -179,7 +179,11 @@ class MetadataMatcher:
             add("id", ident, find_spans(folded, fi, loose))
         whole("id", self.short_ids)
         for fd, iso in self.dates:
-            add("date", iso, find_spans(folded, fd))
+            for a, b in find_spans(folded, fd):
+                s0, s1 = to_text_span(idx, a, b)
+                if fd.isdigit():  # (a month's letters misread may start inside a word: "Ean7a 14 1990")
+                    s0, s1 = _date_words(text, s0, s1)
+                hits.append(MetaHit("date", iso, s0, s1))
         for ft, t in self.texts:
             add("text", t, find_spans(folded, ft, loose))
         hits = [_whole_value(h, text, words) if h.kind == "text" else h for h in hits]
@@ -265,6 +269,26 @@ def _whole_words(h: MetaHit, text: str) -> MetaHit:
     while end < len(text) and joined(end):
         end += 1
     return h if (start, end) == (h.start, h.end) else MetaHit(h.kind, h.value, start, end)
+
+
+def _date_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """A date's digits matched with tolerance take no word of letters beside them: at each end of the match, a
+    word it starts or ends inside of that holds a letter, or a word with two letters in a row, is not the date's
+    ("R 1/25/2020" of "COR 1/25/2020", "PLow 1952" of "PLow 1952/08/21", "DOB: 1945" of "DOB: 19450106"); its
+    digits stay matched ("O6 01 1945": one letter, a digit misread)."""
+    words = [m.span() for m in re.finditer(r"\S+", text) if m.start() < end and start < m.end()]
+
+    def other(k: int, cut: bool) -> bool:
+        w = text[words[k][0] : words[k][1]]
+        return (cut and any(c.isalpha() for c in w)) or re.search(r"[^\W\d_]{2}", w) is not None
+
+    while len(words) > 1 and other(0, words[0][0] < start):
+        words.pop(0)
+        start = words[0][0]
+    while len(words) > 1 and other(-1, words[-1][1] > end):
+        words.pop()
+        end = words[-1][1]
+    return start, end
 
 
 def _ends_inside_word(h: MetaHit, text: str) -> bool:

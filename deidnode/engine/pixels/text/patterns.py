@@ -88,12 +88,13 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("time", re.compile(r"(?<![\w.:/])[DO]?\d{1,2}[0-5]\d\s?:\s?[0-5]\d(?![\d:%])")),
     # a time with spaces read inside its numbers ("04 :5 4: 4 8"): two digits, a colon, two, a colon, two
     ("time", re.compile(r"(?<![\d:.])[0-2]\s?\d\s*:\s*[0-5]\s?\d\s*:\s*[0-5]\s?\d(?![\d:])")),
-    # with its label when one was read ("Tel 875-645-3888", "]Te 390-...": the label goes with the number), a dash
-    # read as a colon after the area code ("Tel 484:465-1637": three digits before a colon are no time)
+    # with its label when one was read ("Tel 875-645-3888", "]Te 390-...", "Tal 330-...": the label goes with the
+    # number), a dash read as a colon after the area code ("Tel 484:465-1637": three digits before a colon are no
+    # time)
     (
         "phone",
         re.compile(
-            r"(?:(?<![A-Z])(?:TE[L1I|]?|PH|PHONE|FAX)\s*[.:#]?\s*)?"
+            r"(?:(?<![A-Z])(?:T[EA][L1I|]?|PH|PHONE|FAX)\s*[.:#]?\s*)?"
             r"(?<!\d)(?:\+\s*\d{1,3}[\s.-]*)?\(?\d{3}\)?[\s.:-]*\d{3}[\s.-]*\d{4}(?!\d)"
         ),
     ),
@@ -244,6 +245,7 @@ def _loose(pattern: str) -> str:
 # What ends a label: a colon and the marks small text reads it as (";", "+": "Physician+ Strauss")
 _END = r"[.,:;+#=-]"
 _ROLE = re.compile(r"(?<![A-Z0-9])(?:" + "|".join(_loose(p) for p in ROLE_LABELS) + r")(?![A-Z])\s*" + _END + "?")
+_STRICT_ROLE = re.compile("|".join(ROLE_LABELS))
 _ID = re.compile(r"(?<![A-Z0-9])(?:" + "|".join(_loose(p) for p in ID_LABELS) + r")(?![A-Z])\s*" + _END + "?")
 
 
@@ -277,7 +279,8 @@ def _upper(text: str) -> str:
     return "".join(c.upper() if len(c.upper()) == 1 else c for c in text).replace("\uff1a", ":")  # fullwidth colon
 
 
-_LOOKALIKE = str.maketrans({"0": "O", "1": "I", "5": "S", "8": "B"})
+LETTER_LOOKALIKES = str.maketrans({"0": "O", "1": "I", "5": "S", "8": "B"})
+"""Digits small text reads in place of letters ("Papadopoulo5", "TH1")."""
 
 
 def name_like(word: str) -> bool:
@@ -344,11 +347,11 @@ def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tup
     for k, m in enumerate(toks[:5]):
         word = m.group()
         if not name_like(word) and _one_digit_misread(word):
-            word = word.translate(_LOOKALIKE)  # "Papadopoulo5,": a letter of the name read as its look-alike
+            word = word.translate(LETTER_LOOKALIKES)  # "Papadopoulo5,": a letter of the name read as its look-alike
         if not name_like(word):
             # a name run into digits ("J0C4992849798": initials misread, then an ID): its leading letters
             # or cut by a full stop ("Suss.1C50W350": a name, its initial misread, run into a window)
-            lead = re.match(r"[^\W\d_][^\W_]*?(?=\d{2,}|$)|[^\W\d_]{3,}(?=\.)", word.translate(_LOOKALIKE))
+            lead = re.match(r"[^\W\d_][^\W_]*?(?=\d{2,}|$)|[^\W\d_]{3,}(?=\.)", word.translate(LETTER_LOOKALIKES))
             if lead and not taken and len(lead.group()) >= 2 and name_like(lead.group()):
                 return m.start(), m.start() + len(lead.group())
             break
@@ -379,6 +382,9 @@ def ident_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tu
     tail = re.search(r"(?<=\d)[A-Z]+$", up[m.start(1) : end])
     if tail and run_in_technical(tail.group(), up[end:], stop):
         end -= len(tail.group())
+    # a setting run into its end with its number ("8884334998ETL16"): a technical word of two letters or more
+    elif (tail := re.search(r"(?<=\d)([A-Z]{2,})\d+$", up[m.start(1) : end])) and tail.group(1) in stop:
+        end -= len(tail.group())
     return m.start(1), end
 
 
@@ -404,8 +410,10 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
     for m in _ROLE.finditer(up):
         if not _mostly_letters(m.group()):
             continue
-        span = name_after(text, m.end(), stop)
         label = m.group().strip()
+        if label in stop and not _STRICT_ROLE.fullmatch(label):
+            continue  # misread into a technical word, no colon after it: "PI" (a pulsatility index) is no "PT"
+        span = name_after(text, m.end(), stop)
         if span is not None and len(label) <= 3 and not _capitalised(text[span[0] : span[1]]):
             continue  # "Pat ient": a short label without its colon needs a capitalised name after it
         if span is not None:
