@@ -242,8 +242,8 @@ class TextJudge:
     def __init__(
         self, phi: PhiLike, *, stanza_models_dir: Path | None = None, allowlist: AllowList | None = None
     ) -> None:
-        self.meta = MetadataMatcher(phi)
         self.allowlist = allowlist or load_allowlist()
+        self.meta = MetadataMatcher(phi, self.allowlist.words)
         self.ner: StanzaNer | None = get_ner(stanza_models_dir) if stanza_models_dir is not None else None
 
     def judge(self, text: str, confidence: float = 1.0) -> Decision:

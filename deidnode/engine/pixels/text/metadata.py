@@ -87,7 +87,9 @@ def _age_number(age: str) -> int | None:
 class MetadataMatcher:
     """Matches one dataset's PHI values in recognised text."""
 
-    def __init__(self, phi: PhiLike) -> None:
+    def __init__(self, phi: PhiLike, technical: frozenset[str] = frozenset()) -> None:
+        self.technical = technical
+        """Technical vocabulary: a word of it beside a date's digits is not the date's (``_date_words``)."""
         self.long_names: list[tuple[str, str]] = []  # (folded part, original PN)
         self.short_names: dict[str, str] = {}
         for pn in phi.person_names:
@@ -181,8 +183,8 @@ class MetadataMatcher:
         for fd, iso in self.dates:
             for a, b in find_spans(folded, fd):
                 s0, s1 = to_text_span(idx, a, b)
-                if fd.isdigit():  # (a month's letters misread may start inside a word: "Ean7a 14 1990")
-                    s0, s1 = _date_words(text, s0, s1)
+                if fd.isdigit():  # (a month's letters misread are the date's: "Ean7a 14 1990")
+                    s0, s1 = _date_words(text, s0, s1, self.technical)
                 hits.append(MetaHit("date", iso, s0, s1))
         for ft, t in self.texts:
             add("text", t, find_spans(folded, ft, loose))
@@ -271,21 +273,35 @@ def _whole_words(h: MetaHit, text: str) -> MetaHit:
     return h if (start, end) == (h.start, h.end) else MetaHit(h.kind, h.value, start, end)
 
 
-def _date_words(text: str, start: int, end: int) -> tuple[int, int]:
-    """A date's digits matched with tolerance take no word of letters beside them: at each end of the match, a
-    word it starts or ends inside of that holds a letter, or a word with two letters in a row, is not the date's
-    ("R 1/25/2020" of "COR 1/25/2020", "PLow 1952" of "PLow 1952/08/21", "DOB: 1945" of "DOB: 19450106"); its
-    digits stay matched ("O6 01 1945": one letter, a digit misread)."""
+def _date_words(text: str, start: int, end: int, technical: frozenset[str]) -> tuple[int, int]:
+    """A date's digits matched with tolerance take no word beside them that is not the date's: at each end of the
+    match, a word of letters alone with two in a row ("PLow 1952" of "PLow 1952/08/21", "DOB: 1945" of "DOB:
+    19450106", "R 1/25/2020" of "COR 1/25/2020") or whose letters are a ``technical`` word ("TL16 1945" of
+    "ETL16 1945.11.01"). A word of letters and digits stays: the day run into its month misread ("ne19, 1971" of
+    "Oct 9, 1971")."""
     words = [m.span() for m in re.finditer(r"\S+", text) if m.start() < end and start < m.end()]
+    if words and words[0][0] < start:  # begun inside a word: from the run of letters it begins in
+        a = start
+        while a > words[0][0] and text[a - 1].isalpha():
+            a -= 1
+        words[0] = (a, words[0][1])
+    if words and words[-1][1] > end:
+        b = end
+        while b < words[-1][1] and text[b].isalpha():
+            b += 1
+        words[-1] = (words[-1][0], b)
 
-    def other(k: int, cut: bool) -> bool:
+    def other(k: int) -> bool:
         w = text[words[k][0] : words[k][1]]
-        return (cut and any(c.isalpha() for c in w)) or re.search(r"[^\W\d_]{2}", w) is not None
+        letters = "".join(c for c in w if c.isalpha()).upper()
+        if not any(c.isdigit() for c in w):
+            return re.search(r"[^\W\d_]{2}", w) is not None
+        return len(letters) >= 2 and letters in technical
 
-    while len(words) > 1 and other(0, words[0][0] < start):
+    while len(words) > 1 and other(0):
         words.pop(0)
         start = words[0][0]
-    while len(words) > 1 and other(-1, words[-1][1] > end):
+    while len(words) > 1 and other(-1):
         words.pop()
         end = words[-1][1]
     return start, end
