@@ -416,8 +416,7 @@ def extend_along_row(view: np.ndarray, box: Box, stops: list[Box], left: bool, r
     heights, never past another line read on the row (``stops``: its own decision covers it). ``hop``: then
     over one word gap to a short word standing alone (``_lone_word``: the initial of "F. Moretti", the "67" of
     "67 YRS" that the reader dropped)."""
-    vertical = (box[3] - box[1]) >= 1.5 * (box[2] - box[0])
-    if vertical:  # the same walk on the transposed image
+    if _upright(box):  # the same walk on the transposed image
         v = np.swapaxes(view, 0, 1)
         t = extend_along_row(v, transposed(box), [transposed(o) for o in stops], left, right, hop)
         return transposed(t)

@@ -16,7 +16,7 @@ from typing import Literal
 
 from .allowlist import AllowList, load_allowlist
 from .garbled import GARBLED_BELOW, garbled_spans, known_words, ticks
-from .metadata import MetadataMatcher, MetaHit, PhiLike
+from .metadata import MetadataMatcher, MetaHit, PhiLike, trim_edge_words
 from .ner import StanzaNer, get_ner
 from .patterns import (
     INITIAL_EDGE,
@@ -184,13 +184,7 @@ def _technical_ends(h: MetaHit, text: str, technical: frozenset[str]) -> MetaHit
         w = text[words[k][0] : words[k][1]].strip(".,:;").upper().translate(LETTER_LOOKALIKES)
         return len(w) >= 2 and w in technical and w not in name
 
-    start, end = h.start, h.end
-    while len(words) > 1 and tech(-1):
-        words.pop()
-        end = min(end, words[-1][1])
-    while len(words) > 1 and tech(0):
-        words.pop(0)
-        start = max(start, words[0][0])
+    start, end = trim_edge_words(words, h.start, h.end, tech, last_first=True)
     return h if (start, end) == (h.start, h.end) else MetaHit(h.kind, h.value, start, end)
 
 

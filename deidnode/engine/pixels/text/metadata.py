@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -298,12 +299,22 @@ def _date_words(text: str, start: int, end: int, technical: frozenset[str]) -> t
             return re.search(r"[^\W\d_]{2}", w) is not None
         return len(letters) >= 2 and letters in technical
 
-    while len(words) > 1 and other(0):
-        words.pop(0)
-        start = words[0][0]
-    while len(words) > 1 and other(-1):
-        words.pop()
-        end = words[-1][1]
+    return trim_edge_words(words, start, end, other)
+
+
+def trim_edge_words(
+    words: list[tuple[int, int]], start: int, end: int, drop: Callable[[int], bool], *, last_first: bool = False
+) -> tuple[int, int]:
+    """``(start, end)``, a match over ``words`` (their spans in the text), without the words at either end that
+    ``drop`` (given a word's index in ``words``, which shrinks as they go) says are not the match's, the first
+    end's (or with ``last_first`` the last end's) before the other's; one word always stays."""
+    for side in (-1, 0) if last_first else (0, -1):
+        while len(words) > 1 and drop(side):
+            words.pop(side)
+            if side == 0:
+                start = max(start, words[0][0])
+            else:
+                end = min(end, words[-1][1])
     return start, end
 
 

@@ -17,6 +17,8 @@ _MON = "(?:" + "|".join(MONTHS) + ")[A-Z]*"
 _D = r"(?:0?[1-9]|[12]\d|3[01])"
 _M = r"(?:0?[1-9]|1[0-2])"
 _Y4 = r"(?:19|20)\d\d"
+# three letters where a misread month stands that are a unit or a setting ("20 kVp 2000", "1500 ETL 16")
+_NOT_A_MONTH = r"(?!(?:MAS|KVP|SEC|BPM|FPS|DEG|MHZ|KHZ|PRF|ETL|FOV|NEX|THK)(?![A-Z]))"
 
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # with its name part split by a space a reader put in ("ele ni.quintero@mail.org": up to four letters before it,
@@ -53,8 +55,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "date",
         re.compile(
-            rf"(?<![\dA-Z]){_D}\s*[-/ ]?\s*(?=[A-Z0-9]{{0,2}}[A-Z])"
-            r"(?!(?:MAS|KVP|SEC|BPM|FPS|DEG|MHZ|KHZ|PRF|ETL|FOV|NEX|THK)(?![A-Z]))"
+            rf"(?<![\dA-Z]){_D}\s*[-/ ]?\s*(?=[A-Z0-9]{{0,2}}[A-Z]){_NOT_A_MONTH}"
             rf"[A-Z0-9]{{3}}\s*[-/ ,.]?\s*{_Y4}(?!\d)"
         ),
     ),
@@ -63,8 +64,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "date",
         re.compile(
-            rf"(?<![\d.]){_Y4}\s*[- ]\s*(?=[A-Z0-9]{{0,2}}[A-Z])"
-            r"(?!(?:MAS|KVP|SEC|BPM|FPS|DEG|MHZ|KHZ|PRF|ETL|FOV|NEX|THK)(?![A-Z]))"
+            rf"(?<![\d.]){_Y4}\s*[- ]\s*(?=[A-Z0-9]{{0,2}}[A-Z]){_NOT_A_MONTH}"
             rf"[A-Z0-9]{{3}}\s*[- ]\s*{_D}(?![\d.:])"
         ),
     ),
