@@ -236,6 +236,14 @@ def test_ner_layer_flags_a_person_name_not_in_the_metadata() -> None:
         ("Physics: 3", None),
         ("Pi Boe", None),  # a second reader's "PI" (a pulsatility index) of "mA 200" is no "PT" (dev-drawn)
         ("PI: Boe", "Boe"),  # with its colon it is a label misread
+        ("TECH: KRISTIANSB4", "KRISTIANSB4"),  # a name's A read as 4 (dev-drawn)
+        ("Pafent: PTP", "PTP"),  # "Patient:" two letters off, before a capitalised name (dev-drawn)
+        ("Pafent: 3", None),
+        ("DR quintero, E", "quintero, E"),  # a short label, a name in its written form, its case misread (dev-drawn)
+        ("DR 5", None),
+        ("ch: Hiroshi woic", "Hiroshi woic"),  # "Tech:" with its first letters cut off (dev-drawn)
+        ("Ch: 1", None),
+        ("ch: gain", None),
     ],
 )
 def test_values_after_labels_end_where_the_name_ends(text, value) -> None:
@@ -397,6 +405,23 @@ def test_an_institution_found_by_one_word_takes_the_words_standing_where_its_oth
 
 
 @pytest.mark.parametrize(
+    ("text", "piece"),
+    [
+        ("Elm Stree", "Elm Stree"),  # "Elm Street Clinic" cut at the box's edge: each word too common alone (dev-drawn)
+        ("Elm Stree 1010", "Elm Stree"),
+        ("MEDKCALCENTER", "MEDKCALCENTER"),  # "NORTHFIELD MEDICAL CENTER", its end run together (dev-drawn)
+        ("DIAGNOSTIC MODE", None),  # one common word is no piece of the name
+        ("W 400 L 40 MEDICAL", None),  # nor is a window before one
+        ("Street 5", None),
+    ],
+)
+def test_a_long_institution_name_read_in_part_is_known_by_the_piece(text, piece) -> None:
+    phi = PhiValues(texts=("Elm Street Clinic", "NORTHFIELD MEDICAL CENTER", "Westgate Diagnostics"))
+    d = TextJudge(phi).judge(text, 0.9)
+    assert [text[s.start : s.end] for s in d.spans] == ([piece] if piece else [])
+
+
+@pytest.mark.parametrize(
     ("text", "taken"),
     [("Center", True), ("al", True), ("Hospi", True), ("Medcal", True), ("AP", False), ("W 400", False), ("C", False)],
 )
@@ -466,6 +491,8 @@ def test_a_name_in_the_form_names_are_written_in_is_phi_without_its_label(text, 
         ("20 kVp 2000", False),  # a unit between two numbers is no month
         ("Gn 12 PRF 2000", False),
         ("Se 12 Im 2012", False),
+        ("006SEP 24", True),  # "2006 SEP 24", the year's first digit cut at the box's edge (dev-drawn)
+        ("TI150 SEP 2", False),
     ],
 )
 def test_a_date_with_its_month_misread_keeps_the_shape_of_a_date(text, phi) -> None:
@@ -485,6 +512,15 @@ def test_a_date_with_its_month_misread_keeps_the_shape_of_a_date(text, phi) -> N
         ("SYF", True),  # "5Y F", its number read as a letter and run together (dev-drawn)
         ("BY F. Ferreira", False),  # a label's "by" before an initial is no age
         ("BYE", False),
+        ("54 TRS", True),  # "54 YRS", its Y read as T (dev-drawn)
+        ("39 VP5", True),  # its Y as V, R as P and S as 5 (dev-drawn)
+        ("3SYRS", True),  # "35 YRS", a digit read as S, run together (dev-drawn)
+        ("DB2Y", True),  # "082Y", its digits read as look-alike letters (dev-drawn)
+        ("070YMI1.1", True),  # an age string run into the mechanical index after it (dev-drawn)
+        ("2 TR500", False),  # a repetition time with its number run on
+        ("TR 12", False),
+        ("BOBY", False),
+        ("120YMI", False),  # no leading zero: not the age string's form run into a word
     ],
 )
 def test_an_age_whose_unit_was_read_in_look_alikes_is_an_age(text, age) -> None:
@@ -690,6 +726,15 @@ def test_an_address_cut_before_its_hosts_dot_and_a_host_alone_are_an_email(text,
         ("Zoom (150) W 120-1500", None),
         ("1328:25", "time"),  # "13:28:25", its first colon lost (a cine clock read "9157:21", dev-drawn)
         ("MI1.1 6:57:01 AM", "time"),  # the time alone, not the "1" of a setting before it
+        ("83:31:53", "time"),  # "03:31:53", its hour misread beyond the hours (dev-drawn)
+        ("38AM", "time"),  # "2:56:38 AM", its seconds and AM read as a line of their own (dev-drawn)
+        ("2 AM", None),
+        ("(287> 595-7541", "phone"),  # its closing bracket read as a look-alike (dev-drawn)
+        ("252]619-168", "phone"),  # ... and its opening one lost, the line cut short (dev-drawn)
+        ("(816)51", "phone"),  # the area code and the exchange's start, the rest read as another line (dev-drawn)
+        ("Tel 911=813=6904", "phone"),  # its dashes read as equals signs
+        ("W=400 L=40", None),
+        ("TR(ms) 50", None),
     ],
 )
 def test_a_time_and_a_phone_number_misread_in_their_separators_or_digits(text, kind) -> None:
@@ -857,3 +902,75 @@ def test_a_technical_word_that_is_a_piece_of_the_name_stays_in_it() -> None:
     phi = PhiValues(person_names=("PAPADOPOULOS^ERIK",), name_parts=("PAPADOPOULOS", "ERIK"))
     text = "Pa pado poulos E."
     assert [text[s.start : s.end] for s in TextJudge(phi).judge(text, 0.96).spans] == ["Pa pado poulos E."]
+
+
+@pytest.mark.parametrize(
+    ("text", "phi"),
+    [
+        ("TI150", False),  # folds to T1150, four digits of the identifier: its I was read as a letter (dev-drawn)
+        ("TI 1505", False),
+        ("Page 1/3", False),  # folds to PAGE13, "Age 13": a page count (dev-drawn)
+        ("0 100 M", False),  # a window misread: "0100" is in the date's digits, but "0" stands alone (dev-drawn)
+        ("1505828", True),  # the identifier read in part
+        ("Age 13", True),
+        ("2010 08", True),  # the date read in part
+    ],
+)
+def test_technical_text_is_no_piece_of_a_value_by_letters_folded_into_digits(text, phi) -> None:
+    values = PhiValues(identifiers=("5511505828",), dates=(dt.date(2010, 8, 8),), age="013Y")
+    assert TextJudge(values).judge(text, 0.95).phi is phi
+
+
+@pytest.mark.parametrize(
+    ("text", "spans"),
+    [
+        ("PLow Fiona Okonkwo", ["Fiona Okonkwo"]),  # "P Low" run together before the name (dev-drawn)
+        ("PLOWPATIENT ADEYEMI", ["ADEYEMI"]),  # a setting run into the label before the name (dev-drawn)
+        ("PWPATIENTSTRAUSS Tech:KRISTIANSEN", ["STRAUSS", "KRISTIANSEN"]),  # ... and the name into the label
+        (":TANAKA^FIONADepth 16cm", [":TANAKA^FIONA"]),  # a setting run into the name's end (dev-drawn)
+        ("Fiona Okonkwo Paulo", ["Fiona Okonkwo Paulo"]),  # a word beside the name is still taken
+    ],
+)
+def test_a_setting_or_label_run_into_a_name_is_not_taken_with_it(text, spans) -> None:
+    phi = PhiValues(
+        person_names=("OKONKWO^FIONA", "ADEYEMI^CELINE", "STRAUSS^FRIEDA", "TANAKA^FIONA"),
+        name_parts=("OKONKWO", "FIONA", "ADEYEMI", "CELINE", "STRAUSS", "FRIEDA", "TANAKA"),
+    )
+    d = TextJudge(phi).judge(text, 0.95)
+    assert [text[s.start : s.end] for s in d.spans] == spans
+
+
+@pytest.mark.parametrize(
+    ("text", "confidence", "phi"),
+    [
+        # what the verification read on cleaned frames and judged PHI, so that its repair removed technical text
+        # beside it (dev-drawn)
+        ("Patients", 0.53, False),  # a label, loosely within reach of PAPADOPOULOS
+        ("PATIENT |", 0.54, False),
+        ("2", 0.49, False),  # a lone digit is no two-year-old's age
+        ("23", 0.9, True),  # two digits alone on a line are the age
+        ("WE_12@HzZ", 0.4, False),  # "WF 120Hz", its 0 read as @: no e-mail address
+        ("— Pt: DOB: 5.0mm", 0.87, False),  # both labels' values removed; a setting beyond them
+        ("Pt: SMITH DOB: 1945", 0.95, True),
+        ("Papadopo", 0.53, True),
+    ],
+)
+def test_a_label_a_lone_digit_or_a_setting_is_no_value_when_read_again(text, confidence, phi) -> None:
+    values = PhiValues(
+        person_names=("PAPADOPOULOS^ELENI", "SMITH^JOHN"), name_parts=("PAPADOPOULOS", "ELENI"), age="002Y"
+    )
+    if text == "23":
+        values = PhiValues(age="023Y")
+    assert TextJudge(values).judge(text, confidence).phi is phi
+
+
+@pytest.mark.parametrize(
+    ("text", "spans"),
+    [
+        ("14YFAngle60ThkSmm", ["14YF"]),  # "14Y F Angle 60 Thk 3mm" read with its spaces lost (dev-drawn)
+        ("14YFOO", []),  # no technical word after it: no age form ends there
+    ],
+)
+def test_an_age_and_sex_with_a_setting_run_into_them_is_an_age(judge, text, spans) -> None:
+    d = judge.judge(text, 0.91)
+    assert [text[s.start : s.end] for s in d.spans] == spans

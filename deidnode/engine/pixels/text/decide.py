@@ -25,6 +25,8 @@ from .patterns import (
     find_labelled,
     find_name_forms,
     find_patterns,
+    find_run_in_ages,
+    fused_label_or_setting,
     ident_after,
     is_initial,
     lone_label,
@@ -90,7 +92,12 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
             return True  # an initial read as its look-alike digit, ending the line ("SMITH 7")
         if _NUMBER.fullmatch(nxt):
             return False
-        return name_like(w) and core.upper() not in allowlist.words and core.upper() not in STOP_WORDS
+        return (
+            name_like(w)
+            and core.upper() not in allowlist.words
+            and core.upper() not in STOP_WORDS
+            and not fused_label_or_setting(core, allowlist.words)
+        )
 
     out = []
     for s in spans:
@@ -254,6 +261,7 @@ class TextJudge:
         spans += [Span(a, b, "pattern", k) for k, a, b in find_patterns(text)]
         spans += [Span(a, b, "pattern", k) for k, a, b in find_labelled(text, self.allowlist.words)]
         spans += [Span(a, b, "pattern", k) for k, a, b in find_name_forms(text, self.allowlist.words)]
+        spans += [Span(a, b, "pattern", k) for k, a, b in find_run_in_ages(text, self.allowlist.words)]
         if spans:
             first = spans[0]
             spans = extend_tails(extend_names(spans, text, self.allowlist), text, self.allowlist.words)

@@ -15,7 +15,17 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ...phi import MONTH_NAMES, MONTHS, date_variants
-from .fuzzy import find_spans, fold, fold_map, min_substring_distance, normalize, to_text_span, tolerance
+from .fuzzy import (
+    find_spans,
+    fold,
+    fold_map,
+    min_substring_distance,
+    normalize,
+    to_text_span,
+    tolerance,
+    within_edits,
+)
+from .patterns import ROLE_WORDS, misread_role
 
 # Words too common in institution names and addresses to identify anything on their own.
 _COMMON_WORDS = frozenset(
@@ -115,10 +125,13 @@ class MetadataMatcher:
             elif len(n) >= 3:
                 self.short_ids[n] = ident
         self.texts: list[tuple[str, str]] = []
+        self.long_texts: list[tuple[str, str]] = []
         for t in phi.texts:
             n = normalize(t)
             if len(n) >= 5:
                 self.texts.append((fold(n), t))
+            if len(fold(n)) >= PIECE_OF_TEXT + 4:
+                self.long_texts.append((fold(n), t))
             for w in re.findall(r"[^\W\d_]{4,}", t):
                 wn = normalize(w)
                 if wn not in _COMMON_WORDS:
@@ -189,22 +202,31 @@ class MetadataMatcher:
                 hits.append(MetaHit("date", iso, s0, s1))
         for ft, t in self.texts:
             add("text", t, find_spans(folded, ft, loose))
+        for ft, t in self.long_texts:
+            for a, b in pieces_of(text, ft):
+                if not any(h.kind == "text" and h.start <= a and b <= h.end for h in hits):
+                    hits.append(MetaHit("text", t, a, b))
         hits = [_whole_value(h, text, words) if h.kind == "text" else h for h in hits]
         for a, b in _digit_runs(folded):  # a value read in part: four digits or more of it, alone on the line
             if any(h.start < idx[b - 1] + 1 and idx[a] < h.end for h in hits):
                 continue
             run = folded[a:b]
+            if not _read_as_digits(text, idx[a], idx[b - 1] + 1):
+                continue
             for value, kind, original in self.digit_values:
                 if run in value and run != value:
                     add(kind, original, [(a, b)])
                     break
         if self.age_re is not None:
             plain, pidx = _plain_map(text)  # the age patterns are written for unfolded text
-            if plain == self.age_bare or (len(plain) == 3 and plain.isdigit() and plain.lstrip("0") == self.age_bare):
-                hits.append(MetaHit("age", self.age_value, 0, len(text)))  # "51", or "051" of "051Y" cut short
+            # "51", or "051" of "051Y" cut short; not a lone digit ("2": a two-year-old's age is any digit read)
+            bare = plain == self.age_bare and len(plain) >= 2
+            if bare or (len(plain) == 3 and plain.isdigit() and plain.lstrip("0") == self.age_bare):
+                hits.append(MetaHit("age", self.age_value, 0, len(text)))
             else:
                 for m in self.age_re.finditer(plain):
-                    hits.append(MetaHit("age", self.age_value, pidx[m.start()], pidx[m.end() - 1] + 1))
+                    if "/" not in text[pidx[m.start()] : pidx[m.end() - 1] + 1]:  # "Page 1/3" is no "Age 13"
+                        hits.append(MetaHit("age", self.age_value, pidx[m.start()], pidx[m.end() - 1] + 1))
                 if not any(h.kind == "age" for h in hits):  # a word of its own: "36Y" of "36Y H", its sex misread
                     for w in re.finditer(r"\S+", text):
                         wp, wi = _plain_map(w.group())
@@ -216,7 +238,9 @@ class MetadataMatcher:
             for m in self.sex_re.finditer(text.upper()):
                 hits.append(MetaHit("sex", self.sex_value, m.start(), m.end()))
         hits = [h for h in hits if not _ends_inside_word(h, text) and not _cuts_number(h, text)]
-        return [_whole_words(h, text) for h in hits]
+        # a label is no name, however loosely an unsure reading of it matched one ("Patients", "PATIENT |")
+        hits = [_whole_words(h, text, self.technical) for h in hits]
+        return [h for h in hits if h.kind != "name" or not _role_word(text[h.start : h.end])]
 
     def age_after_label(self, text: str) -> MetaHit | None:
         """The dataset's age as a word after one that ends in its label misread by one letter ("GORA0e 39": "COR"
@@ -255,10 +279,47 @@ class MetadataMatcher:
         return hits[0] if hits else None
 
 
-def _whole_words(h: MetaHit, text: str) -> MetaHit:
+PIECE_OF_TEXT = 8
+"""Folded characters, at least, of a run of words that counts as a piece of a long free-text value."""
+
+
+def pieces_of(text: str, value: str) -> list[tuple[int, int]]:
+    """Spans of runs of whole words of ``text``, ``PIECE_OF_TEXT`` folded characters or more, that are a piece of
+    ``value`` (folded) within one edit per eight characters: a long value read in part or run together, whose
+    words are each too common to count alone ("Elm Stree" of "Elm Street Clinic", "MEDKCALCENTER" of "Northfield
+    Medical Center"). The longest run from each word on, of words mostly of letters ("L 40 MEDICAL" is a window
+    and a word), that is more than one common word ("DIAGNOSTIC" of "DIAGNOSTIC MODE")."""
+    words = [(m.start(), m.end(), fold(m.group())) for m in re.finditer(r"\S+", text)]
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(words):
+        best, acc = None, ""
+        for j in range(i, len(words)):
+            w = words[j][2]
+            letters = sum(c.isalpha() for c in w)
+            if letters < 2 or letters < 2 * (len(w) - letters):
+                break
+            acc += w
+            if len(acc) > len(value) + 1:
+                break
+            if len(acc) < PIECE_OF_TEXT or any(within_edits(acc, c, 1) for c in _COMMON_WORDS):
+                continue
+            if min_substring_distance(acc, value) <= len(acc) // 8:
+                best = j
+        if best is None:
+            i += 1
+            continue
+        out.append((words[i][0], words[best][1]))
+        i = best + 1
+    return out
+
+
+def _whole_words(h: MetaHit, text: str, technical: frozenset[str] = frozenset()) -> MetaHit:
     """A name found in part of a word takes the rest of the word: a name is whole words ("lenl S" of "Ft:Elenl
     Smlth", an unsure reading within two edits of CELINE, left the "E" and "mlth" of a name readable). (A date
-    does not: the number run into its front is another value's, "Se 305.07.2001".)"""
+    does not: the number run into its front is another value's, "Se 305.07.2001".) Not a label run into its
+    front ("PWPATIENTSTRAUSS": the name starts after PATIENT) nor a ``technical`` word run into its end
+    ("CELINEDepth")."""
     if h.kind != "name":
         return h
 
@@ -267,10 +328,12 @@ def _whole_words(h: MetaHit, text: str) -> MetaHit:
         return text[i - 1].isalpha() and text[i].isalpha() and not (text[i - 1].islower() and text[i].isupper())
 
     start, end = h.start, h.end
-    while start > 0 and joined(start):
+    while start > 0 and joined(start) and not any(text[:start].upper().endswith(r) for r in ROLE_WORDS):
         start -= 1
     while end < len(text) and joined(end):
         end += 1
+    if end > h.end and text[h.end : end].upper() in technical and len(text[h.end : end]) >= 3:
+        end = h.end
     return h if (start, end) == (h.start, h.end) else MetaHit(h.kind, h.value, start, end)
 
 
@@ -409,6 +472,21 @@ def _plain_map(text: str) -> tuple[str, list[int]]:
 def _digit_runs(folded: str, minimum: int = 4) -> list[tuple[int, int]]:
     """(start, end) of each run of ``minimum`` digits or more in folded text."""
     return [(m.start(), m.end()) for m in re.finditer(rf"\d{{{minimum},}}", folded)]
+
+
+def _role_word(piece: str) -> bool:
+    """Whether ``piece`` is a role word of a label ("PATIENT", "Tech:"), or one with one letter more, less or
+    misread ("Patients")."""
+    word = re.sub(r"[^A-Z]", "", piece.upper())
+    return word in ROLE_WORDS or misread_role(word)
+
+
+def _read_as_digits(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]``, a run of four digits or more once folded, was read as four digits or more
+    ("TI150" folds to T1150: a setting, its I no digit), with no single character standing alone in it ("0 100" of
+    a window misread: a lone digit before a space is no piece of a value)."""
+    piece = text[start:end]
+    return sum(c.isdigit() for c in piece) >= 4 and all(len(w) > 1 for w in piece.split()[:-1] + piece.split()[1:])
 
 
 def _one_digit_off(value: str, age: str) -> bool:

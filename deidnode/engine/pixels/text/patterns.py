@@ -28,8 +28,9 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # a line of its own; the removal follows the glyphs before it), not a setting's "@ 3.5"
     ("email", re.compile(r"^\W*@\s*[A-Z][\w-]*(?:\s*\.\s*[\w-]+)*\s*\.\s*[A-Z]{2,}(?![\w])")),
     # an address cut before its host's dot ("wojcik@mail" of a vertical line read in pieces): letters on both
-    # sides of the @ with no space (a setting's @ stands between spaces or before a number: "cm @ 3.5", "@3.5")
-    ("email", re.compile(r"(?<![\w.])[\w.+-]*[A-Z][\w.+-]*@[A-Z][\w-]{2,}")),
+    # sides of the @ with no space (a setting's @ stands between spaces or before a number: "cm @ 3.5", "@3.5"; a
+    # frequency's 0 read as @ is no host: "WE_12@HzZ" of "WF 120Hz")
+    ("email", re.compile(r"(?<![\w.])[\w.+-]*[A-Z][\w.+-]*@(?![KM]?HZ)[A-Z][\w-]{2,}")),
     # a web host, the piece of an address after its @ ("mail.org" read as a line of its own), of four characters
     # or more before its domain (a series name "IMG.NET" is shorter)
     ("email", re.compile(r"(?<![\w.@])[A-Z][\w-]{3,}\s*\.\s*(?:COM|ORG|NET|EDU|GOV|INFO)(?![A-Z0-9])")),
@@ -45,6 +46,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("date", re.compile(rf"(?<![\dA-Z]){_D}\s*[- ]\s*{_MON}\s*[- ]\s*\d\d(?!\d)")),
     ("date", re.compile(rf"{_MON}\s*\.?\s*{_D}\s*,?\s*{_Y4}(?!\d)")),
     ("date", re.compile(rf"(?<!\d){_Y4}\s*[- ]?\s*{_MON}\s*[- ]?\s*{_D}(?!\d)")),
+    # ... its year's first digit cut at the box's edge ("006SEP 24" of "2006 SEP 24")
+    ("date", re.compile(rf"^\W*[019]\d\d\s*[- ]?\s*{_MON}\s*[- ]?\s*{_D}(?!\d)")),
     ("date", re.compile(rf"(?<!\d){_Y4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\d)")),
     # a written month read as one to three stray letters between the day and the year ("28a2004" of 28-Mar-2004)
     ("date", re.compile(rf"(?<![\d.]){_D}[A-Z]{{1,3}}{_Y4}(?!\d)")),
@@ -90,12 +93,12 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("time", re.compile(r"(?<![\d:.])[0-2]\s?\d\s*:\s*[0-5]\s?\d\s*:\s*[0-5]\s?\d(?![\d:])")),
     # with its label when one was read ("Tel 875-645-3888", "]Te 390-...", "Tal 330-...": the label goes with the
     # number), a dash read as a colon after the area code ("Tel 484:465-1637": three digits before a colon are no
-    # time)
+    # time) or as an equals sign ("9=813=6904"), a bracket as its look-alike ("(287> 595-7541")
     (
         "phone",
         re.compile(
             r"(?:(?<![A-Z])(?:T[EA][L1I|]?|PH|PHONE|FAX)\s*[.:#]?\s*)?"
-            r"(?<!\d)(?:\+\s*\d{1,3}[\s.-]*)?\(?\d{3}\)?[\s.:-]*\d{3}[\s.-]*\d{4}(?!\d)"
+            r"(?<!\d)(?:\+\s*\d{1,3}[\s.-]*)?[(<\[{]?\d{3}[)>\]}]?[\s.:=-]*\d{3}[\s.=-]*\d{4}(?!\d)"
         ),
     ),
     # with its label, a group read a digit longer or shorter ("Te1l 952-913-28910" of "Tel 952-903-2890"), the label
@@ -117,8 +120,16 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # an age, whoever's (PS3.15 removes Patient's Age): "70 YRS", "8 yo", "Age 82", "057Y", "65Y F"
     ("age", re.compile(r"(?<![\w.])\d{1,3}\s*(?:YRS|YEARS|YR|Y/O|YO)(?![A-Z])")),
     ("age", re.compile(r"(?<![\w.])\d{3}Y(?![A-Z0-9])")),
+    # an age string as DICOM writes it (three digits, a leading zero, Y) run into the text after it ("070YMI1.1"
+    # of "070Y MI 1.1"), or with digits read as their look-alike letters ("DB2Y" of "082Y")
+    ("age", re.compile(r"(?<![\w.])0\d{2}Y(?!\d)")),
+    ("age", re.compile(r"(?<![\w.])(?=[DOB]*\d)[\dDOB]{3}Y(?![A-Z0-9])")),
     # the unit read in look-alikes ("34VRE", "49 YES")
     ("age", re.compile(r"(?<![\w.])\d{1,3}\s*(?:[YV]R[S5EG]|YE[S5])(?![A-Z])")),
+    # ... Y as T or V and R as P ("54 TRS", "39 VP5"), a digit of the number as S ("3SYRS" of "35 YRS"); not "TR5"
+    # with its number run on ("2 TR500": a repetition time)
+    ("age", re.compile(r"(?<![\w.])\d{1,3}\s*(?:[YVT][RP][S5])(?![A-Z0-9])")),
+    ("age", re.compile(r"(?<![\w.])\d[\dS]{0,2}\s*YRS(?![A-Z])")),
     # the unit of an age whose number was not read: it goes, and the removal follows the row to the number
     ("age", re.compile(r"(?<![A-Z0-9])(?:YRS|YEARS)(?![A-Z])")),
     ("age", re.compile(r"(?<![\w.])\d{1,3}\s*Y\s*[MF](?![\w])")),
@@ -147,6 +158,10 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     ("phone", re.compile(r"^\W*\(?\s*\d{3}\s*\)\s*\d{3}\W*$")),
+    # the area code in brackets and the start of the exchange, the rest read apart ("(816)51" of "(816) 512-7583")
+    ("phone", re.compile(r"^\W*\(\s*\d{3}\s*\)\s*\d{1,2}\W*$")),
+    # the area code's closing bracket read as a look-alike, the line cut short ("252]619-168")
+    ("phone", re.compile(r"(?<![\w-])\d{3}\s*[)>\]}]\s*\d{3}\s*-\s*\d{2,4}(?!\d)")),
     ("date", re.compile(rf"(?<![\d.]){_Y4}\s*[-/.]\s*(?:0[1-9]|1[0-2])(?![\d])")),
     # three groups of digits joined by dashes, the first of three or four, the last cut short or lost: a phone
     # number, an identifier or a date, misread or cut at the box's edge ("546-495-23", "4003-07-"); technical
@@ -154,6 +169,10 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("id", re.compile(r"(?<![\w-])\d{3,4}\s*-\s*\d{2,4}\s*-\s*\d{0,4}(?![\w-])")),
     ("time", re.compile(r"^\W*(?:[0-5]?\d)?\s*[:.]\s*[0-5]\d\s*[AP]M\W*$")),
     ("time", re.compile(r"^\s*:\s*[0-5]\d\s*$")),
+    # seconds and AM/PM, the rest read as another line ("38AM" of "2:56:38 AM"); a time's hour misread beyond
+    # the hours ("83:31:53" of "03:31:53": minutes and seconds are a time's)
+    ("time", re.compile(r"^\W*[0-5]\d\s*[AP]M\W*$")),
+    ("time", re.compile(r"(?<![\d.:])\d\d:[0-5]\d:[0-5]\d(?![\d:])")),
     # a long number misread here and there ("A3052306", "4O96O59O4"): mostly digits, letters that look like them
     (
         "digits",
@@ -281,6 +300,8 @@ def _upper(text: str) -> str:
 
 LETTER_LOOKALIKES = str.maketrans({"0": "O", "1": "I", "5": "S", "8": "B"})
 """Digits small text reads in place of letters ("Papadopoulo5", "TH1")."""
+_IN_NAME_LOOKALIKES = str.maketrans({"0": "O", "1": "I", "4": "A", "5": "S", "8": "B"})
+"""... and inside a word of a name, where one digit among letters is a letter misread ("KRISTIANSB4")."""
 
 
 def name_like(word: str) -> bool:
@@ -330,7 +351,7 @@ def _one_digit_misread(word: str) -> bool:
     digits = [c for c in core if c.isdigit()]
     return (
         len(digits) == 1
-        and digits[0] in "0158"
+        and digits[0] in "01458"
         and sum(c.isalpha() for c in core) >= 3
         and all(c.isalnum() for c in core)
         and not core[0].isdigit()
@@ -347,7 +368,7 @@ def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tup
     for k, m in enumerate(toks[:5]):
         word = m.group()
         if not name_like(word) and _one_digit_misread(word):
-            word = word.translate(LETTER_LOOKALIKES)  # "Papadopoulo5,": a letter of the name read as its look-alike
+            word = word.translate(_IN_NAME_LOOKALIKES)  # "Papadopoulo5,": a letter of the name read as its look-alike
         if not name_like(word):
             # a name run into digits ("J0C4992849798": initials misread, then an ID): its leading letters
             # or cut by a full stop ("Suss.1C50W350": a name, its initial misread, run into a window)
@@ -361,6 +382,8 @@ def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tup
         if core in STOP_WORDS | stop and not initial and (not nxt or starts_technical(nxt)):
             break  # "Tech: W 400", "Pt: Page 1/3": technical text after the label, no name
         if taken and not initial and core in stop:  # technical words after the name ("LUCA Page 1/3")
+            break
+        if lone_label(word) == "id":  # another label's word ("Pt: DOB: 5.0mm": the name was removed)
             break
         taken.append(m)
         if len(taken) == 4:
@@ -379,6 +402,8 @@ def ident_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tu
     if not m:
         return None
     end = m.end(1)
+    if re.fullmatch(r"\d{1,3}\.\d+[A-Z]+", up[m.start(1) : end]):
+        return None  # a measurement ("DOB: 5.0mm": the label's value removed, a reader joins it to a setting)
     tail = re.search(r"(?<=\d)[A-Z]+$", up[m.start(1) : end])
     if tail and run_in_technical(tail.group(), up[end:], stop):
         end -= len(tail.group())
@@ -415,7 +440,9 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
             continue  # misread into a technical word, no colon after it: "PI" (a pulsatility index) is no "PT"
         span = name_after(text, m.end(), stop)
         if span is not None and len(label) <= 3 and not _capitalised(text[span[0] : span[1]]):
-            continue  # "Pat ient": a short label without its colon needs a capitalised name after it
+            if not _COMMA_INITIAL.search(text[span[0] : span[1]]):
+                continue  # "Pat ient": a short label without its colon needs a capitalised name after it
+            # unless the name is written as one ("DR quintero, E": a family name, a comma, an initial)
         if span is not None:
             out.append(("label", *span))
     for m in _ID.finditer(up):
@@ -443,6 +470,14 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
     for m in _COLON_WORD.finditer(up):
         if misread_role(m.group(1)) or misread_long_role(m.group(1)):
             add_name(name_after(text, m.end(), stop))
+        elif len(m.group(1)) >= 6 and any(
+            len(r) >= 7 and r[0] == m.group(1)[0] and within_edits(m.group(1), r, 2) for r in ROLE_WORDS
+        ):
+            # a long role word two letters off ("Pafent:", "Pafett:" of "Patient:"), its first letter right: a
+            # capitalised name after it
+            span = name_after(text, m.end(), stop)
+            if span is not None and _capitalised(text[span[0] : span[1]]):
+                add_name(span)
     for m in _SPLIT_COLON_WORD.finditer(up):  # "Sono grapher: TFB"
         joined = m.group(1) + m.group(2)
         if joined in ROLE_WORDS or misread_role(joined) or misread_long_role(joined):
@@ -457,7 +492,10 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
             add_name(span)
     tail = _TAIL_WORD.match(up)  # a reading that starts inside its label ("tor: KRISTIANSEN" of "Operator:")
     if tail and any(r.endswith(tail.group(1)) and r != tail.group(1) for r in ROLE_WORDS):
-        add_name(name_after(text, tail.end(), stop))
+        span = name_after(text, tail.end(), stop)
+        # two letters of a label's end ("ch: Hiroshi woic" of "Tech:") only before a name starting with a capital
+        if span is not None and (len(tail.group(1)) >= 3 or text[span[0]].isupper()):
+            add_name(span)
     return out
 
 
@@ -474,7 +512,8 @@ _BY_WORD = re.compile(
     r"(?:(?<![A-Z0-9])(?:[A-Z]{3,}\s+B[YV]|[A-Z]{2,}EDB[YV]|[A-Z]{2,}\s?ED\s*B(?=\s))(?![A-Z0-9])"
     r"|(?<![A-Z])[A-Z]{3,}\s*B[YV]\s*:)[\s:_]*"
 )
-_TAIL_WORD = re.compile(r"\W*([A-Z]{3,8})\s*:")
+_TAIL_WORD = re.compile(r"\W*([A-Z]{2,8})\s*:")
+_COMMA_INITIAL = re.compile(r"[A-Za-z]{3,}\s*,\s*[A-Z]\.?$")
 _PT_LOST = re.compile(r"(?<![A-Z0-9])[PT]\s*:\s*")
 _LONG_WORD = re.compile(r"(?<![A-Z0-9])[A-Z]{4,}")
 _LABEL_END = re.compile(r"\s*" + _END + "?")
@@ -520,6 +559,18 @@ ROLE_WORDS = (
     "REFERRING",
     "ATTENDING",
 )
+
+
+def fused_label_or_setting(word: str, technical: frozenset[str]) -> bool:
+    """Whether ``word`` (a token of letters) is no piece of a name but text run together without its space: a
+    setting's letter and word ("PLOW" of "P Low"), or anything ending in a role word ("PLOWPATIENT": the label
+    before the name, a setting run into it)."""
+    up = word.upper()
+    if any(len(up) > len(r) and up.endswith(r) for r in ROLE_WORDS):
+        return True
+    return len(up) >= 4 and any(
+        up[:i] in technical and up[i:] in technical and len(up) - i >= 3 for i in range(1, len(up) - 2)
+    )
 
 
 def misread_role(word: str, edits: int = 1, first: bool = False) -> bool:
@@ -571,6 +622,20 @@ def find_name_forms(text: str, stop: frozenset[str] = frozenset()) -> list[tuple
             family = next(g for g in m.groups() if len(g) > 1).upper()
             if family not in stop and family not in STOP_WORDS:
                 out.append(("name", m.start(1), m.end()))
+    return out
+
+
+_AGE_RUN_IN = re.compile(r"(?<![\w.])(\d{1,3}\s?Y\s?[MF])([A-Z]{2,})")
+
+
+def find_run_in_ages(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[str, int, int]]:
+    """("age", start, end) of an age and its sex with a technical word of ``stop`` run into its end
+    ("14YFAngle60ThkSmm" of "14Y F Angle 60 Thk 3mm": the spaces lost, so no age form ends where it should)."""
+    out = []
+    for m in _AGE_RUN_IN.finditer(_upper(text)):
+        rest = m.group(2)
+        if any(rest[:k] in stop for k in range(2, len(rest) + 1)):
+            out.append(("age", m.start(1), m.end(1)))
     return out
 
 
