@@ -238,8 +238,8 @@ class MetadataMatcher:
             for m in self.sex_re.finditer(text.upper()):
                 hits.append(MetaHit("sex", self.sex_value, m.start(), m.end()))
         hits = [h for h in hits if not _ends_inside_word(h, text) and not _cuts_number(h, text)]
-        # a label is no name, however loosely an unsure reading of it matched one ("Patients", "PATIENT |")
         hits = [_whole_words(h, text, self.technical) for h in hits]
+        # a label is no name, however loosely an unsure reading of it matched one ("Patients", "PATIENT |")
         return [h for h in hits if h.kind != "name" or not _role_word(text[h.start : h.end])]
 
     def age_after_label(self, text: str) -> MetaHit | None:
@@ -486,7 +486,8 @@ def _read_as_digits(text: str, start: int, end: int) -> bool:
     ("TI150" folds to T1150: a setting, its I no digit), with no single character standing alone in it ("0 100" of
     a window misread: a lone digit before a space is no piece of a value)."""
     piece = text[start:end]
-    return sum(c.isdigit() for c in piece) >= 4 and all(len(w) > 1 for w in piece.split()[:-1] + piece.split()[1:])
+    words = piece.split()
+    return sum(c.isdigit() for c in piece) >= 4 and (len(words) < 2 or all(len(w) > 1 for w in words))
 
 
 def _one_digit_off(value: str, age: str) -> bool:

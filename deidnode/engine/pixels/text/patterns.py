@@ -473,8 +473,8 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
         elif len(m.group(1)) >= 6 and any(
             len(r) >= 7 and r[0] == m.group(1)[0] and within_edits(m.group(1), r, 2) for r in ROLE_WORDS
         ):
-            # a long role word two letters off ("Pafent:", "Pafett:" of "Patient:"), its first letter right: a
-            # capitalised name after it
+            # a long role word two letters off ("Pafent:" of "Patient:"), its first letter right: a capitalised
+            # name after it
             span = name_after(text, m.end(), stop)
             if span is not None and _capitalised(text[span[0] : span[1]]):
                 add_name(span)
@@ -568,9 +568,8 @@ def fused_label_or_setting(word: str, technical: frozenset[str]) -> bool:
     up = word.upper()
     if any(len(up) > len(r) and up.endswith(r) for r in ROLE_WORDS):
         return True
-    return len(up) >= 4 and any(
-        up[:i] in technical and up[i:] in technical and len(up) - i >= 3 for i in range(1, len(up) - 2)
-    )
+    # split where the second word keeps three letters or more ("P" + "LOW")
+    return len(up) >= 4 and any(up[:i] in technical and up[i:] in technical for i in range(1, len(up) - 2))
 
 
 def misread_role(word: str, edits: int = 1, first: bool = False) -> bool:
