@@ -300,7 +300,7 @@ def _upper(text: str) -> str:
 
 LETTER_LOOKALIKES = str.maketrans({"0": "O", "1": "I", "5": "S", "8": "B"})
 """Digits small text reads in place of letters ("Papadopoulo5", "TH1")."""
-_IN_NAME_LOOKALIKES = str.maketrans({"0": "O", "1": "I", "4": "A", "5": "S", "8": "B"})
+_IN_NAME_LOOKALIKES = LETTER_LOOKALIKES | str.maketrans({"4": "A"})
 """... and inside a word of a name, where one digit among letters is a letter misread ("KRISTIANSB4")."""
 
 
@@ -351,7 +351,7 @@ def _one_digit_misread(word: str) -> bool:
     digits = [c for c in core if c.isdigit()]
     return (
         len(digits) == 1
-        and digits[0] in "01458"
+        and ord(digits[0]) in _IN_NAME_LOOKALIKES
         and sum(c.isalpha() for c in core) >= 3
         and all(c.isalnum() for c in core)
         and not core[0].isdigit()
