@@ -88,8 +88,8 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
         nxt = words[k + 1][2] if k + 1 < len(words) else ""
         if len(core) == 1 and core.isalpha():
             return is_initial(w, nxt, allowlist.words)
-        if len(core) == 1 and core in "710582" and k == len(words) - 1:
-            return True  # an initial read as its look-alike digit, ending the line ("SMITH 7")
+        if len(core) == 1 and core in "710582([" and k == len(words) - 1:
+            return True  # an initial read as its look-alike digit or bracket, ending the line ("SMITH 7", "Quintero (")
         if _NUMBER.fullmatch(nxt):
             return False
         return (
@@ -117,7 +117,7 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
                 if taken == 0 and words[k - 1][2].endswith(",") and _misread_given(w, allowlist):
                     b, taken = words[k][1], 1  # the given name after "Family," misread ("Straass, @aaa")
                     continue
-                if not any(c.isalnum() for c in w):
+                if not any(c.isalnum() for c in w) and not (w in ("(", "[") and k == len(words) - 1):
                     continue  # punctuation read as a word of its own
                 if taken == 2 or not nameish(k):
                     if _INITIAL_RUN_IN.match(w):  # an initial with technical text run into it ("P.mA200T1")
@@ -139,9 +139,21 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
                     break
                 if taken == 2 or not nameish(k) or w.rstrip().endswith(":") or lone_label(w) is not None:
                     break
+                if (cut := _technical_front(w, allowlist.words)) is not None:
+                    a = words[k][0] + cut  # a setting's unit run into the given name ("bpmErik Smith")
+                    break
                 a, taken = words[k][0], taken + 1
         out.append(Span(a, b, s.layer, s.kind))
     return out
+
+
+def _technical_front(word: str, technical: frozenset[str]) -> int | None:
+    """Where a capitalised word starts in ``word`` after a technical word of two letters or more run into its
+    front ("bpmErik": the unit of "HR 72 bpm" and a given name), or None."""
+    m = re.match(r"[A-Za-z]*?[a-z](?=[A-Z][a-z])", word)
+    if m is None or len(m.group()) < 2 or m.group().upper() not in technical:
+        return None
+    return m.end()
 
 
 def _misread_given(word: str, allowlist: AllowList) -> bool:

@@ -88,6 +88,22 @@ def extra_date_forms(d: dt.date) -> list[str]:
     ]
 
 
+SHORT_LOOSE = 6
+"""A name part of this many folded letters or fewer matched loosely (two edits) in an unsure reading only where
+its first letter was read as itself or a look-alike (``_FIRST_ALIKE``): two edits in five letters leave little
+of the name ("Tell" is two from KENJI, "F& S101A" from CHIDI: technical text misread; "Mojeik" is WOJCIK)."""
+_FIRST_ALIKE = ("WMNH", "EF", "CGOD0Q", "I1LTJ", "B8RP", "S5", "Z2", "UVY", "KX")
+
+
+def _first_alike(a: str, b: str) -> bool:
+    return a == b or any(a in g and b in g for g in _FIRST_ALIKE)
+
+
+LOOSE_TEXT = 8
+"""Free-text values (an institution and its words) of this many folded characters or more are matched loosely in
+an unsure reading; shorter words only within ``fuzzy.tolerance``."""
+
+
 def _age_number(age: str) -> int | None:
     m = re.fullmatch(r"\s*0*(\d{1,3})\s*([DWMY]?)\s*", age.upper())
     if not m:
@@ -146,17 +162,23 @@ class MetadataMatcher:
         ] + [(f, "date", iso) for f, iso in self.dates if f.isdigit()]
         self.age_re: re.Pattern[str] | None = None
         self.age_bare: str | None = None
+        self.age_run_in: re.Pattern[str] | None = None
         age_n = _age_number(phi.age) if phi.age else None
         if age_n is not None:
             num = rf"0*{age_n}"
             # "Age 42" with its A misread and run into the word before it too ("Thk3mmnge 42")
-            # ... and the three digits of the DICOM form with its Y read as a 7 or a V ("0417" of "041Y")
-            padded = f"{age_n:03d}[7V](?![\\dA-Z])|(?<!\\d)" if age_n < 100 else ""
+            # ... and the three digits of the DICOM form with its Y read as a 7, a V or a 1 ("0417" of "041Y")
+            padded = f"{age_n:03d}[7V1](?![\\dA-Z])|(?<!\\d)" if age_n < 100 else ""
             self.age_re = re.compile(
                 rf"(?<!\d){padded}{num}(?:Y|YR|Y[RF][S5]|YEARS?|YO|J|A|ANS?)(?![A-Z])|[A-Z]?GE{num}(?!\d)"
                 rf"|(?<![A-Z\d]){num}(?:Y|YR|YRS)?[MF](?![A-Z])"
+                # its label read as one or two letters run into the number ("Me42", "A27B30f" of "Age 27 B30f")
+                rf"|(?<![A-Z\d])(?:A[EQ9]?|[MN]E){age_n}(?!\d)"
             )
             self.age_bare = str(age_n)
+            # its number and unit run into a number before them ("ETL1622YRS": "ETL16" and "22 YRS" read as one
+            # word): the unit in full, as only an age is written
+            self.age_run_in = re.compile(rf"(?<=\d){age_n}(?:Y[RF][S5]|YEARS?)(?![A-Z])")
         self.age_value = phi.age or ""
         self.sex_re: re.Pattern[str] | None = None
         if phi.sex and phi.sex.strip().upper()[:1] in ("M", "F"):
@@ -187,7 +209,10 @@ class MetadataMatcher:
                 hits.append(MetaHit(kind, table[norm_all], 0, len(text)))
 
         for fp, pn in self.long_names:
-            add("name", pn, find_spans(folded, fp, loose))
+            spans = find_spans(folded, fp, loose)
+            if loose and len(fp) <= SHORT_LOOSE:  # two edits in a short name: its first letter read as itself
+                spans = [(a, b) for a, b in spans if _first_alike(folded[a], fp[0]) or (a, b) in find_spans(folded, fp)]
+            add("name", pn, spans)
         whole("name", self.short_names)
         if not any(h.kind == "name" for h in hits) and (part := self._name_piece(norm_all, folded)) is not None:
             hits.append(MetaHit("name", part, 0, len(text)))
@@ -200,22 +225,25 @@ class MetadataMatcher:
                 if fd.isdigit():  # (a month's letters misread are the date's: "Ean7a 14 1990")
                     s0, s1 = _date_words(text, s0, s1, self.technical)
                 hits.append(MetaHit("date", iso, s0, s1))
-        for ft, t in self.texts:
-            add("text", t, find_spans(folded, ft, loose))
+        for ft, t in self.texts:  # a word of an institution loosely only when long: "Name: ID" is two edits from
+            add("text", t, find_spans(folded, ft, loose and len(ft) >= LOOSE_TEXT))  # CARMEL, "scannel" too
         for ft, t in self.long_texts:
-            for a, b in pieces_of(text, ft):
-                if not any(h.kind == "text" and h.start <= a and b <= h.end for h in hits):
+            for a, b in pieces_of(text, ft):  # (not over a match of the value: "CENTERW" of "CENTERW 400" is its
+                if not any(h.kind == "text" and h.start < b and a < h.end for h in hits):  # own word and a setting)
                     hits.append(MetaHit("text", t, a, b))
-        hits = [_whole_value(h, text, words) if h.kind == "text" else h for h in hits]
+        hits = [_whole_value(h, text, words, self.technical) if h.kind == "text" else h for h in hits]
         for a, b in _digit_runs(folded):  # a value read in part: four digits or more of it, alone on the line
             if any(h.start < idx[b - 1] + 1 and idx[a] < h.end for h in hits):
                 continue
             run = folded[a:b]
-            if not _read_as_digits(text, idx[a], idx[b - 1] + 1):
-                continue
+            read = _read_as_digits(text, idx[a], idx[b - 1] + 1)
             for value, kind, original in self.digit_values:
-                if run in value and run != value:
+                if read and run in value and run != value:
                     add(kind, original, [(a, b)])
+                    break
+                piece = _fused_piece(run, value)  # or run into another number's digits
+                if piece and _read_as_digits(text, idx[a + piece[0]], idx[a + piece[1] - 1] + 1):
+                    add(kind, original, [(a + piece[0], a + piece[1])])
                     break
         if self.age_re is not None:
             plain, pidx = _plain_map(text)  # the age patterns are written for unfolded text
@@ -232,8 +260,11 @@ class MetadataMatcher:
                         wp, wi = _plain_map(w.group())
                         if any(c.isdigit() for c in wp[1:]):  # its first digit misread ("B2Y'M": 82Y M)
                             wp = wp[:1].translate(_DIGIT_LOOK) + wp[1:]
-                        if wp[:1].isdigit() and self.age_re.fullmatch(wp) is not None:
+                        if (wp[:1].isdigit() and self.age_re.fullmatch(wp) is not None) or self._age_word(w.group()):
                             hits.append(MetaHit("age", self.age_value, w.start() + wi[0], w.start() + wi[-1] + 1))
+                if not any(h.kind == "age" for h in hits) and self.age_run_in is not None:
+                    for m in self.age_run_in.finditer(plain):
+                        hits.append(MetaHit("age", self.age_value, pidx[m.start()], pidx[m.end() - 1] + 1))
         if self.sex_re is not None:
             for m in self.sex_re.finditer(text.upper()):
                 hits.append(MetaHit("sex", self.sex_value, m.start(), m.end()))
@@ -241,6 +272,19 @@ class MetadataMatcher:
         hits = [_whole_words(h, text, self.technical) for h in hits]
         # a label is no name, however loosely an unsure reading of it matched one ("Patients", "PATIENT |")
         return [h for h in hits if h.kind != "name" or not _role_word(text[h.start : h.end])]
+
+    def _age_word(self, word: str) -> bool:
+        """Whether ``word`` is the dataset's age with its digits read in look-alikes or its sex run into its unit
+        ("BIY" of "81Y" read downwards, "49YIN" of "49Y M"): the age's number, each digit or a letter it is
+        read as (two characters at least when none is a digit), then Y and the sex as it is misread (not a
+        technical word run into it: "006YAP", an orientation)."""
+        plain, _idx = _plain_map(word)
+        lead = re.match(r"[\dBOSZGIL]{1,3}", plain)
+        if lead is None or not _AGE_UNIT_SEX.fullmatch(plain[lead.end() :]):
+            return False
+        if len(lead.group()) < 2 and not lead.group().isdigit():
+            return False
+        return lead.group().translate(_AGE_LOOK).lstrip("0") == self.age_bare
 
     def age_after_label(self, text: str) -> MetaHit | None:
         """The dataset's age as a word after one that ends in its label misread by one letter ("GORA0e 39": "COR"
@@ -332,9 +376,29 @@ def _whole_words(h: MetaHit, text: str, technical: frozenset[str] = frozenset())
         start -= 1
     while end < len(text) and joined(end):
         end += 1
-    if end > h.end and text[h.end : end].upper() in technical and len(text[h.end : end]) >= 3:
-        end = h.end
+    if end > h.end and text[h.end : end].upper() in technical and (end - h.end >= 3 or text[end : end + 1].isdigit()):
+        end = h.end  # nor a setting's letter before its number ("ERIKW400L4" of "ERIK W 400 L 40")
+    # a capitalised word run into it, at either end ("KeriNakamur": "Kenji Nakamura" read with no space), is the
+    # name's other word unless it is a label or technical word
+    if start == h.start and start > 0 and text[start - 1].islower() and text[start].isupper():
+        before = re.search(r"(?<![^\W\d_])[A-Z][a-z]{2,}$", text[:start])
+        if before and _other_name_word(before.group(), technical):
+            start = before.start()
+    if end == h.end and end < len(text) and text[end - 1].isalpha() and text[end].isupper():
+        after = re.match(r"[A-Z][a-z]{2,}(?![^\W\d_])", text[end:])
+        if after and _other_name_word(after.group(), technical):
+            end += after.end()
     return h if (start, end) == (h.start, h.end) else MetaHit(h.kind, h.value, start, end)
+
+
+def _other_name_word(word: str, technical: frozenset[str]) -> bool:
+    """Whether a capitalised word run into a name can be its other word: no technical word, no label."""
+    up = word.upper()
+    return (
+        up not in technical
+        and word not in technical
+        and not any(r.startswith(up) or up.startswith(r) for r in ROLE_WORDS)
+    )
 
 
 def _date_words(text: str, start: int, end: int, technical: frozenset[str]) -> tuple[int, int]:
@@ -403,11 +467,14 @@ def _cuts_number(h: MetaHit, text: str) -> bool:
     return starts or ends
 
 
-def _whole_value(hit: MetaHit, text: str, words: list[tuple[str, int, int]]) -> MetaHit:
+def _whole_value(
+    hit: MetaHit, text: str, words: list[tuple[str, int, int]], technical: frozenset[str] = frozenset()
+) -> MetaHit:
     """A free-text value (an institution, an address) found by one of its distinctive words takes the words
     beside it that stand where the value's other words stand ("Northfield" of "Northfield Medical Center" read
     "Northfield Medical": the common words do not identify alone, but these are this value's): as many words
-    before and after as the value has there, letters for letters and digits for digits, whatever they read."""
+    before and after as the value has there, letters for letters and digits for digits, whatever they read, but
+    no ``technical`` word ("MountCamelHospital Page 13": the value read as one word, a page number after it)."""
     value_words = [normalize(w) for w in _WORD.findall(hit.value)]
     inside = [k for k, (_w, a, b) in enumerate(words) if a < hit.end and hit.start < b]
     if not inside or len(value_words) < 2:
@@ -425,12 +492,17 @@ def _whole_value(hit: MetaHit, text: str, words: list[tuple[str, int, int]]) -> 
     start, end = hit.start, hit.end
     k = inside[-1] + 1
     for vw in value_words[first + n :]:
-        if k >= len(words) or words[k][0].isdigit() != vw.isdigit():
+        if k >= len(words) or words[k][0].isdigit() != vw.isdigit() or words[k][0] in technical:
             break
         end, k = words[k][2], k + 1
+        extra = words[k - 1][0][len(vw) :]  # a setting's letter run into the word's end ("CENTERW 400")
+        if words[k - 1][0].startswith(vw) and extra in technical and re.match(r"\s*\d", text[end:]):
+            end -= len(extra)
     k = inside[0] - 1
     for vw in reversed(value_words[:first]):
         if k < 0 or words[k][0].isdigit() != vw.isdigit() or text[words[k][2] : start].strip(" ,.-").endswith(":"):
+            break
+        if words[k][0] in technical:
             break
         start, k = words[k][1], k - 1
     return MetaHit(hit.kind, hit.value, start, end)
@@ -455,6 +527,10 @@ def words_of_value(text: str, value: str) -> bool:
 
 _DIGIT_LOOK = str.maketrans("BOSZG", "80526")
 """Letters a small digit is read as."""
+_AGE_UNIT_SEX = re.compile(r"Y(?:[MFH]|IN|NI|N|IVI|RN)?")
+"""An age's unit and the sex after it with no space, as M and F are read ("IN", "IVI", "RN")."""
+_AGE_LOOK = str.maketrans("BOSZGIL", "8052611")
+"""... and, in an age's number of two or three characters, the letters a 1 is read as."""
 
 
 def _plain_map(text: str) -> tuple[str, list[int]]:
@@ -479,6 +555,22 @@ def _role_word(piece: str) -> bool:
     misread ("Patients")."""
     word = re.sub(r"[^A-Z]", "", piece.upper())
     return word in ROLE_WORDS or misread_role(word)
+
+
+FUSED_PIECE = 6
+"""Digits of a value, read in part at one end of a longer run of digits, that identify it there."""
+
+
+def _fused_piece(run: str, value: str) -> tuple[int, int] | None:
+    """Where in ``run`` a piece of ``value`` of ``FUSED_PIECE`` digits or more starts or ends it, the rest of the run
+    another number's ("159846707" of "TI 150 846-707-8468" read "TI 159# 846 -707": the identifier's first six
+    digits after the setting's): the longest such piece at either end, or None."""
+    for n in range(len(run) - 1, FUSED_PIECE - 1, -1):
+        if run[-n:] in value:
+            return len(run) - n, len(run)
+        if run[:n] in value:
+            return 0, n
+    return None
 
 
 def _read_as_digits(text: str, start: int, end: int) -> bool:

@@ -17,6 +17,7 @@ _MON = "(?:" + "|".join(MONTHS) + ")[A-Z]*"
 _D = r"(?:0?[1-9]|[12]\d|3[01])"
 _M = r"(?:0?[1-9]|1[0-2])"
 _Y4 = r"(?:19|20)\d\d"
+_MON3 = "(?:" + "|".join(MONTHS) + ")"
 # three letters where a misread month stands that are a unit or a setting ("20 kVp 2000", "1500 ETL 16")
 _NOT_A_MONTH = r"(?!(?:MAS|KVP|SEC|BPM|FPS|DEG|MHZ|KHZ|PRF|ETL|FOV|NEX|THK)(?![A-Z]))"
 
@@ -31,14 +32,23 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # sides of the @ with no space (a setting's @ stands between spaces or before a number: "cm @ 3.5", "@3.5"; a
     # frequency's 0 read as @ is no host: "WE_12@HzZ" of "WF 120Hz")
     ("email", re.compile(r"(?<![\w.])[\w.+-]*[A-Z][\w.+-]*@(?![KM]?HZ)[A-Z][\w-]{2,}")),
+    # its host split by spaces a reader put in ("john.ferreira@m ail org"): a name part of two words joined by a
+    # dot, the @ with no space around it, and up to three short pieces of letters, the last of two or more (not a
+    # setting's letter after the address: "...@mail.org W 400")
+    (
+        "email",
+        re.compile(r"(?<![\w.])[A-Z]{2,}\.[A-Z]{2,}@[A-Z]{1,6}(?:[\s.]+[A-Z]{1,6})?[\s.]+[A-Z]{2,6}(?![\w])(?!\s*\d)"),
+    ),
     # a web host, the piece of an address after its @ ("mail.org" read as a line of its own), of four characters
     # or more before its domain (a series name "IMG.NET" is shorter)
     ("email", re.compile(r"(?<![\w.@])[A-Z][\w-]{3,}\s*\.\s*(?:COM|ORG|NET|EDU|GOV|INFO)(?![A-Z0-9])")),
     # an address whose @ was misread ("john.mackenziecmail.org") or a web address: three or more labels, the
-    # last a generic domain
+    # last a generic domain (its last letter or O misread: "celine.terreiradmail.ord")
     (
         "email",
-        re.compile(r"(?<![\w.])[\w+-]+(?:\s*[.@]\s*[\w+-]+)+\s*\.\s*(?:COM|ORG|NET|EDU|GOV|INFO)(?![A-Z0-9])"),
+        re.compile(
+            r"(?<![\w.])[\w+-]+(?:\s*[.@]\s*[\w+-]+)+\s*\.\s*(?:C[O0]M|[O0]R[GDE]|NET|EDU|GOV|INFO)(?![A-Z0-9])"
+        ),
     ),
     ("date", re.compile(rf"(?<!\d){_Y4}\s*[-/.]\s*{_M}\s*[-/.]\s*{_D}(?!\d)")),
     ("date", re.compile(rf"(?<!\d){_D}\s*[-/.]\s*{_D}\s*[-/.]\s*(?:{_Y4}|\d\d)(?!\d)")),
@@ -46,6 +56,12 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("date", re.compile(rf"(?<![\dA-Z]){_D}\s*[- ]\s*{_MON}\s*[- ]\s*\d\d(?!\d)")),
     ("date", re.compile(rf"{_MON}\s*\.?\s*{_D}\s*,?\s*{_Y4}(?!\d)")),
     ("date", re.compile(rf"(?<!\d){_Y4}\s*[- ]?\s*{_MON}\s*[- ]?\s*{_D}(?!\d)")),
+    # a year and its month with the day cut at the box's edge or not written ("2024 DEC", "DEC 2024"): the
+    # month's three letters as a word of their own
+    (
+        "date",
+        re.compile(rf"(?<![\dA-Z]){_Y4}\s*[- ]?\s*{_MON3}(?![A-Z\d])|(?<![\dA-Z]){_MON3}\s*[- ,.]*\s*{_Y4}(?!\d)"),
+    ),
     # ... its year's first digit cut at the box's edge ("006SEP 24" of "2006 SEP 24")
     ("date", re.compile(rf"^\W*[019]\d\d\s*[- ]?\s*{_MON}\s*[- ]?\s*{_D}(?!\d)")),
     ("date", re.compile(rf"(?<!\d){_Y4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\d)")),
@@ -91,13 +107,13 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("time", re.compile(r"(?<![\w.:/])[DO]?\d{1,2}[0-5]\d\s?:\s?[0-5]\d(?![\d:%])")),
     # a time with spaces read inside its numbers ("04 :5 4: 4 8"): two digits, a colon, two, a colon, two
     ("time", re.compile(r"(?<![\d:.])[0-2]\s?\d\s*:\s*[0-5]\s?\d\s*:\s*[0-5]\s?\d(?![\d:])")),
-    # with its label when one was read ("Tel 875-645-3888", "]Te 390-...", "Tal 330-...": the label goes with the
-    # number), a dash read as a colon after the area code ("Tel 484:465-1637": three digits before a colon are no
-    # time) or as an equals sign ("9=813=6904"), a bracket as its look-alike ("(287> 595-7541")
+    # with its label when one was read ("Tel 875-645-3888", "]Te 390-...", "Tal 330-...", "Pel", "el": the label
+    # goes with the number), a dash read as a colon after the area code ("Tel 484:465-1637": three digits before a
+    # colon are no time) or as an equals sign ("9=813=6904"), a bracket as its look-alike ("(287> 595-7541")
     (
         "phone",
         re.compile(
-            r"(?:(?<![A-Z])(?:T[EA][L1I|]?|PH|PHONE|FAX)\s*[.:#]?\s*)?"
+            r"(?:(?<![A-Z])(?:T[EA][L1I|]?|P?E[L1I|]|PH|PHONE|FAX)\s*[.:#]?\s*)?"
             r"(?<!\d)(?:\+\s*\d{1,3}[\s.-]*)?[(<\[{]?\d{3}[)>\]}]?[\s.:=-]*\d{3}[\s.=-]*\d{4}(?!\d)"
         ),
     ),
@@ -173,6 +189,10 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # the hours ("83:31:53" of "03:31:53": minutes and seconds are a time's)
     ("time", re.compile(r"^\W*[0-5]\d\s*[AP]M\W*$")),
     ("time", re.compile(r"(?<![\d.:])\d\d:[0-5]\d:[0-5]\d(?![\d:])")),
+    # a date and its time read as one word, the time run into the year ("6/26/202314:42:56"), or a day, month
+    # and year run into a number before them ("PID:893342252714APR 1991")
+    ("time", re.compile(r"(?<=(?:19|20)\d\d)[0-2]\d:[0-5]\d:[0-5]\d(?![\d:])")),
+    ("date", re.compile(rf"(?<=\d)(?:[0-2]\d|3[01])\s*{_MON}\s*[- ,.]*\s*{_Y4}(?!\d)")),
     # a long number misread here and there ("A3052306", "4O96O59O4"): mostly digits, letters that look like them
     (
         "digits",
@@ -229,7 +249,7 @@ ID_LABELS = (
     r"PHONE",
     r"TEL",
 )
-# Letters small text is misread as ("PT:" read "P1:", "by" read "ly"): a label is found in its misread forms.
+# Letters small text is misread as ("PT:" read "P1:" or "Ft:", "by" read "ly"): a label is found in its misread forms.
 _LOOK = {
     "A": "A4",
     "B": "B8L",
@@ -239,6 +259,7 @@ _LOOK = {
     "I": "I1L|",
     "L": "L1I|",
     "O": "O0QD",
+    "P": "PF",
     "S": "S5",
     "T": "T1I7",
     "Z": "Z2",
@@ -369,10 +390,17 @@ def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tup
         word = m.group()
         if not name_like(word) and _one_digit_misread(word):
             word = word.translate(_IN_NAME_LOOKALIKES)  # "Papadopoulo5,": a letter of the name read as its look-alike
+        if not taken and word.strip(":").upper() in ("BY", "BV"):
+            continue  # the end of the label ("Scanned by ADEYEMI" after SCANNED): the name follows it
+        # a stroke read after the name's last letter ("ADEYEMI!", "Smith|"): the name, and it ends there
+        marked = not name_like(word) and name_like(word.rstrip("!|")) and len(word.rstrip("!|")) >= 3
+        if marked:
+            word = word.rstrip("!|")
         if not name_like(word):
             # a name run into digits ("J0C4992849798": initials misread, then an ID): its leading letters
-            # or cut by a full stop ("Suss.1C50W350": a name, its initial misread, run into a window)
-            lead = re.match(r"[^\W\d_][^\W_]*?(?=\d{2,}|$)|[^\W\d_]{3,}(?=\.)", word.translate(LETTER_LOOKALIKES))
+            # or cut by a full stop ("Suss.1C50W350": a name, its initial misread, run into a window) or an equals
+            # sign ("WOJCBK0EBIEDA=PID": the next label run into it)
+            lead = re.match(r"[^\W\d_][^\W_]*?(?=\d{2,}|$|=)|[^\W\d_]{3,}(?=\.)", word.translate(LETTER_LOOKALIKES))
             if lead and not taken and len(lead.group()) >= 2 and name_like(lead.group()):
                 return m.start(), m.start() + len(lead.group())
             break
@@ -386,7 +414,7 @@ def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tup
         if lone_label(word) == "id":  # another label's word ("Pt: DOB: 5.0mm": the name was removed)
             break
         taken.append(m)
-        if len(taken) == 4:
+        if len(taken) == 4 or marked:
             break
     if not taken:
         return None
@@ -408,8 +436,10 @@ def ident_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tu
     if tail and run_in_technical(tail.group(), up[end:], stop):
         end -= len(tail.group())
     # a setting run into its end with its number ("8884334998ETL16"): a technical word of two letters or more
-    elif (tail := re.search(r"(?<=\d)([A-Z]{2,})\d+$", up[m.start(1) : end])) and tail.group(1) in stop:
-        end -= len(tail.group())
+    elif (tail := re.search(r"(?<=\d)([A-Z]+)\d+$", up[m.start(1) : end])) and (
+        (len(tail.group(1)) >= 2 and tail.group(1) in stop) or tail.group() in stop
+    ):
+        end -= len(tail.group())  # ... or a technical word with its digit ("28642515T1": a T1 sequence)
     return m.start(1), end
 
 
@@ -523,7 +553,7 @@ def _fused_role(text: str, start: int, word: str) -> int | None:
     """Where the name starts in a token that is a role word run into the name ("PERATORNAKAMURA": OPERATOR
     with its first letter lost at the box's edge; "TechJAL"), or None. A short role word counts only where the
     case changes at the join, so "TECHNIQUE" is no technologist; so do the short labels Pt and Dr ("PtDUBOISE",
-    "DrSmith"), written with a capital and a small letter."""
+    "DrSmith"), written with a capital and a small letter, and Ref with two."""
     if (
         word[:2] in ("PT", "DR")
         and len(word) >= 5
@@ -532,6 +562,12 @@ def _fused_role(text: str, start: int, word: str) -> int | None:
         and text[start + 2].isupper()
     ):
         return start + 2
+    # "Ref" so too, its vowel misread ("RofFERREIRA"), before a name of four capitals or more
+    if word[:1] == "R" and word[2:3] == "F" and len(word) >= 7 and text[start + 1 : start + 3].islower():
+        if text[start].isupper() and text[start + 3 : start + 7].isupper():
+            return start + 3
+    if len(word) >= 9 and (at := _fused_misread_role(text, start, word)) is not None:
+        return at
     for r in ROLE_WORDS:
         for cut in (r, r[1:]):
             rest = len(word) - len(cut)
@@ -541,6 +577,22 @@ def _fused_role(text: str, start: int, word: str) -> int | None:
                 continue
             j = start + len(cut)
             if len(cut) >= 7 or (text[j - 1].islower() and text[j].isupper()):
+                return j
+    return None
+
+
+def _fused_misread_role(text: str, start: int, word: str) -> int | None:
+    """Where the name starts in a role word of seven letters or more, one letter misread or dropped, run into a
+    name in capitals ("TechnologisPAPADOPOULOS"): only where the case changes at the join, from the label's small
+    letters to the name's capitals, three letters or more of them (not a letter added: "PatientsDOSE")."""
+    for r in ROLE_WORDS:
+        if len(r) < 7:
+            continue
+        for n in (len(r) - 1, len(r)):
+            j = start + n
+            if len(word) - n < 3 or not (text[j - 1].islower() and text[j : j + 3].isupper()):
+                continue
+            if text[start].isupper() and within_edits(word[:n], r, 1):
                 return j
     return None
 
