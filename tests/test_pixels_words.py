@@ -320,3 +320,26 @@ def test_a_span_beside_glyphs_its_reader_skipped_takes_them() -> None:
     assert span_extent(line, 5, 9, ink)[0] >= 84  # text that stays is measured by its own characters
     ink[55:105] = False  # a blank gap: nothing more goes
     assert span_extent(line, 5, 9, ink, skipped=True)[0] >= 84
+
+
+def test_a_phi_lines_box_leaves_the_glyphs_of_the_lines_above_and_below_it() -> None:
+    """A detector's box reaches a few rows into the next line: a PHI line's removal takes its own ink, not the
+    top of "Page 1/3" below it nor the bottom of "ZOOM 150%" above it (dev-drawn); the dot of an i stays in."""
+    from deidnode.engine.pixels.words import intrusions_trimmed
+
+    view = np.zeros((30, 60), np.uint8)
+    for x in range(5, 55, 4):
+        view[8:18, x : x + 2] = 200  # the line's strokes
+    for x in range(5, 50, 4):
+        view[20:22, x : x + 2] = 200  # the next line's glyph tops
+    view[3:5, 10:12] = 200  # the dot of an i
+    assert intrusions_trimmed(view, (0, 3, 60, 22)) == (0, 3, 60, 18)
+    view[3:5, :] = 0
+    for x in range(5, 40, 4):
+        view[2:4, x : x + 2] = 200  # the line above's glyph bottoms, across the box
+    assert intrusions_trimmed(view, (0, 2, 60, 22)) == (0, 8, 60, 18)
+    view[20:22, :] = 0
+    view[19:24, 5:50] = 0
+    for x in range(5, 50, 4):
+        view[20:28, x : x + 2] = 200  # a second line as tall as the first is no intrusion
+    assert intrusions_trimmed(view, (0, 8, 60, 28)) == (0, 8, 60, 28)

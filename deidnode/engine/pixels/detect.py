@@ -30,7 +30,7 @@ from .text.decide import Span
 from .text.garbled import GARBLED_BELOW
 from .text.metadata import MetaHit, words_of_value
 from .text.patterns import lone_label, name_like
-from .words import ink_band, ink_box, ink_mask, ink_profile, not_slabs, own_box, span_box
+from .words import ink_band, ink_box, ink_mask, ink_profile, intrusions_trimmed, not_slabs, own_box, span_box
 
 CANDIDATE_SCORE = 0.5
 """Glyph lines at least this text-like that no OCR line covers are read again on a normalised crop."""
@@ -775,7 +775,7 @@ def _sort_of(text: str) -> str | None:
     if words and all(name_like(w) for w in words):
         return "letters"
     if any(c.isdigit() for c in text) and sum(c.isalpha() for c in text) <= 3:
-        if all(c.isalnum() or c in " /:.,-()" for c in text):
+        if all(c.isalnum() or c in " /:.,-()#" for c in text):  # "#255" | "139-7174"
             return "digits"
     return None
 
@@ -981,6 +981,23 @@ def _unread_value(view: np.ndarray, ln: TextBox) -> TextBox | None:
     return TextBox(a, ln.y0, b, ln.y1, "?" * max(1, round((b - a) / (0.6 * h))), 0.0, (), False)
 
 
+def _clear_of_neighbours(view: np.ndarray, box: Box, ln: TextBox, lines: list[TextBox]) -> Box:
+    """``box`` (a horizontal PHI line's ink) without the rows at its top or bottom that hold another line's
+    glyphs (``words.intrusions_trimmed``), where another reading stands there: a line read above or below, its
+    middle outside the rows kept."""
+    trimmed = intrusions_trimmed(view, box)
+    if trimmed == box:
+        return box
+    x0, y0, x1, y1 = box
+    cut = [(x0, y0, x1, trimmed[1]), (x0, trimmed[3], x1, y1)]
+    for o in lines:
+        if o is ln or o.vertical or trimmed[1] <= (o.y0 + o.y1) / 2 < trimmed[3]:
+            continue
+        if any(c[3] > c[1] and intersects(o.box, c) for c in cut):
+            return trimmed
+    return box
+
+
 def _skipped_or_not(ln: TextBox, a: int, b: int, ink: np.ndarray, staying: list[Box]) -> Box:
     """The box of a PHI span over the glyphs its reader skipped beside it (``words.SKIPPED``), unless what that
     adds overlaps a reading that stays."""
@@ -1061,6 +1078,8 @@ def judge_frame(
             a0, a1 = ink_band(read.view, ln0.box, ln0.vertical)
         else:
             ib = ink_box(read.view, ln0.box)
+            if not ln0.vertical:  # but not the glyphs of the lines above and below that its box reaches into
+                ib = _clear_of_neighbours(read.view, ib, ln0, lines)
             a0, a1 = (ib[0], ib[2]) if ln0.vertical else (ib[1], ib[3])
         if ln0.vertical:
             x0, y0, x1, y1 = a0, ln0.y0, a1, ln0.y1

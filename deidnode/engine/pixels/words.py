@@ -247,6 +247,62 @@ def ink_box(view: np.ndarray, box: Box) -> Box:
     return out
 
 
+INTRUDING = 0.4
+"""A run of ink rows at the top or bottom of a line's box, apart from the line's own by blank rows, this share of
+its height or less, is the next line's glyphs reaching in (``intrusions_trimmed``)."""
+INTRUDING_WIDTH = 0.15
+"""... at the top, only where its ink spans this share of the box's columns or more: the dots and accents over a
+line's letters are apart from it too, but few and narrow."""
+
+
+FAINT_INK = 0.12
+
+
+def intrusions_trimmed(view: np.ndarray, box: Box) -> Box:
+    """``box`` (a horizontal line's, trimmed to its ink) without the glyphs of the lines above and below that its
+    edge rows reach into: a run of ink rows at an edge of the box, apart from the rows inside by a blank row and
+    no taller than ``INTRUDING`` of the line's own ink (at the top, also as wide as ``INTRUDING_WIDTH``)."""
+    x0, y0, x1, y1 = box
+    crop = view[y0:y1, x0:x1]
+    if crop.size < 4:
+        return box
+    far = ink_mask(crop, 6, share=FAINT_INK)  # a gap is blank even at a faint glyph's level: a small font's thin
+    rows = np.asarray(far.any(axis=1))  # rows, as a share of the brightest ink, fall below the usual share
+    n = rows.size
+    lo, hi = 0, n
+    bottom = _edge_run(rows[::-1])
+    if bottom is not None:
+        k, gap = bottom
+        own = np.nonzero(rows[: n - gap])[0]
+        if own.size and k <= INTRUDING * (own[-1] - own[0] + 1):
+            hi = n - gap
+    top = _edge_run(rows[:hi])
+    if top is not None:
+        k, gap = top
+        own = np.nonzero(rows[gap:hi])[0]
+        wide = far[:k].any(axis=0).mean() >= INTRUDING_WIDTH
+        if own.size and wide and k <= INTRUDING * (own[-1] - own[0] + 1):
+            lo = gap
+    return (x0, y0 + lo, x1, y0 + hi) if (lo, hi) != (0, n) else box
+
+
+def _edge_run(rows: np.ndarray) -> tuple[int, int] | None:
+    """(rows in the run of ink at the start of ``rows``, rows to the end of the blank gap after it), or None where
+    the first row is blank, no blank row follows the run, or nothing follows the gap."""
+    n = rows.size
+    if n < 4 or not rows[0]:
+        return None
+    k = 0
+    while k < n and rows[k]:
+        k += 1
+    g = k
+    while g < n and not rows[g]:
+        g += 1
+    if g == k or g == n:
+        return None
+    return k, g
+
+
 def ink_band(view: np.ndarray, box: Box, vertical: bool = False) -> tuple[int, int]:
     """The extent across a line (rows; columns for a vertical line) of the one band of ink the line is in.
 
