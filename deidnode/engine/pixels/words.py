@@ -253,9 +253,9 @@ its height or less, is the next line's glyphs reaching in (``intrusions_trimmed`
 INTRUDING_WIDTH = 0.15
 """... at the top, only where its ink spans this share of the box's columns or more: the dots and accents over a
 line's letters are apart from it too, but few and narrow."""
-
-
 FAINT_INK = 0.12
+"""Ink, for telling a blank row, at this share of the brightest ink: a small font's thin rows fall below the share
+``ink_mask`` uses for glyphs, and a row of them is no gap between lines."""
 
 
 def intrusions_trimmed(view: np.ndarray, box: Box) -> Box:
@@ -266,8 +266,8 @@ def intrusions_trimmed(view: np.ndarray, box: Box) -> Box:
     crop = view[y0:y1, x0:x1]
     if crop.size < 4:
         return box
-    far = ink_mask(crop, 6, share=FAINT_INK)  # a gap is blank even at a faint glyph's level: a small font's thin
-    rows = np.asarray(far.any(axis=1))  # rows, as a share of the brightest ink, fall below the usual share
+    far = ink_mask(crop, 6, share=FAINT_INK)
+    rows = np.asarray(far.any(axis=1))
     n = rows.size
     lo, hi = 0, n
     bottom = _edge_run(rows[::-1])
