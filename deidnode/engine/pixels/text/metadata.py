@@ -92,10 +92,13 @@ SHORT_LOOSE = 6
 """A name part of this many folded letters or fewer matched loosely (two edits) in an unsure reading only where
 its first letter was read as itself or a look-alike (``_FIRST_ALIKE``): two edits in five letters leave little
 of the name ("Tell" is two from KENJI, "F& S101A" from CHIDI: technical text misread; "Mojeik" is WOJCIK)."""
-_FIRST_ALIKE = ("WMNH", "EF", "CGOD0Q", "I1LTJ", "B8RP", "S5", "Z2", "UVY", "KX")
+_FIRST_ALIKE = ("WMNH", "EF", "C0", "1T", "8RP", "VY", "KX")
+"""Groups of first letters read for one another, in folded text (``fuzzy.fold`` already makes O, Q and D one, I, L
+and J one, B and 8, S and 5...): these join what folding does not."""
 
 
 def _first_alike(a: str, b: str) -> bool:
+    """Whether two folded characters are one letter or look-alikes (``_FIRST_ALIKE``)."""
     return a == b or any(a in g and b in g for g in _FIRST_ALIKE)
 
 
@@ -279,7 +282,7 @@ class MetadataMatcher:
         read as (two characters at least when none is a digit), then Y and the sex as it is misread (not a
         technical word run into it: "006YAP", an orientation)."""
         plain, _idx = _plain_map(word)
-        lead = re.match(r"[\dBOSZGIL]{1,3}", plain)
+        lead = _AGE_LEAD.match(plain)
         if lead is None or not _AGE_UNIT_SEX.fullmatch(plain[lead.end() :]):
             return False
         if len(lead.group()) < 2 and not lead.group().isdigit():
@@ -529,8 +532,10 @@ _DIGIT_LOOK = str.maketrans("BOSZG", "80526")
 """Letters a small digit is read as."""
 _AGE_UNIT_SEX = re.compile(r"Y(?:[MFH]|IN|NI|N|IVI|RN)?")
 """An age's unit and the sex after it with no space, as M and F are read ("IN", "IVI", "RN")."""
-_AGE_LOOK = str.maketrans("BOSZGIL", "8052611")
+_AGE_LOOK = _DIGIT_LOOK | str.maketrans("IL", "11")
 """... and, in an age's number of two or three characters, the letters a 1 is read as."""
+_AGE_LEAD = re.compile("[0-9" + "".join(chr(c) for c in _AGE_LOOK) + "]{1,3}")
+"""The number of an age, each digit as itself or a letter of ``_AGE_LOOK``."""
 
 
 def _plain_map(text: str) -> tuple[str, list[int]]:
