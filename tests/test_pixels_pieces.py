@@ -236,7 +236,7 @@ def test_a_vertical_lone_label_names_the_lines_that_follow_it_in_its_reading_dir
     # "Patient: Celine Okonkwo" written up the image (or down it): the label, then the given name, then the family
     # name, each read as a line of its own; the line before the label is not its value
     view = np.zeros((300, 200), np.uint8)
-    spans = [(180, 230, "Paient:"), (128, 176, "Celine"), (82, 124, "Okonkwo"), (232, 280, "Smith")]
+    spans = [(180, 230, "Paient:"), (128, 176, "Celine"), (82, 124, "Okonkwo"), (232, 280, "Ross")]
     if not up:
         spans = [(300 - b, 300 - a, t) for a, b, t in spans]
     lines = [_vertical(a, b, t, up) for a, b, t in spans]
@@ -251,8 +251,11 @@ def test_a_vertical_lone_label_names_the_lines_that_follow_it_in_its_reading_dir
         (["Ref: STRAUSS", "CELINE"], [True, True]),  # a name in two pieces
         (["DOB: 1935", "W 400"], [True, False]),  # technical text the allow-list knows stays
         (["Ref: STRAUSS", "120 kVp"], [True, False]),
-        (["DOB: 1935", "CELINE"], [True, False]),  # letters are not part of a number
+        (["DOB: 1935", "ROSA"], [True, False]),  # letters are not part of a number (a word of five letters or
+        # more no list knows would go as a name of its own: garbled.unknown_names)
         (["DOB: 1935", "22"], [True, True]),  # a bare number beside a number is a piece of it
+        (["#255", "ID: 139-7174"], [True, True]),  # with the "#" before it ("#255-139-7174")
+        (["#3", "W 400"], [False, False]),  # not beside a value: technical text stays
     ],
 )
 def test_a_piece_read_beside_a_phi_line_goes_with_it_when_it_is_of_the_same_sort(

@@ -810,7 +810,7 @@ BRIDGE = 4.0
 """The widest gap, in text heights, between two pieces of a value whose glyphs run on from one to the other."""
 
 
-_NUMBER = re.compile(r"[\d\s./:-]+")
+_NUMBER = re.compile(r"#?[\d\s./:-]+")  # "#255" of "#255-139-7174" too
 
 
 def _absorb_pieces(view: np.ndarray, lines: list[TextBox], decisions: list[Decision], judge: TextJudge) -> None:
