@@ -11,7 +11,7 @@ from deidnode.engine.pixels.detect import FrameRead, judge_frame, same_place
 from deidnode.engine.pixels.glyphs import TextRegion
 from deidnode.engine.pixels.ocr import TextBox
 from deidnode.engine.pixels.text import TextJudge
-from deidnode.engine.pixels.text.garbled import GARBLED_BELOW, garbled_spans
+from deidnode.engine.pixels.text.garbled import GARBLED_BELOW, garbled_spans, unknown_names
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +56,45 @@ def test_known_words_misread_cut_or_short_are_not_garbled(text: str) -> None:
 
 
 def test_only_an_unsure_reading_is_judged_garbled(judge: TextJudge) -> None:
-    d = judge.garbled("YOUCOK IAR8A", GARBLED_BELOW - 0.2)
+    text = "YOUCOK IAR8A"
+    d = judge.garbled(text, GARBLED_BELOW - 0.2)
     assert d is not None and d.phi and d.kind == "garbled"
-    assert judge.garbled("YOUCOK IAR8A", GARBLED_BELOW) is None
+    assert [text[s.start : s.end] for s in d.spans] == [text]
+    sure = judge.garbled(text, GARBLED_BELOW)  # read surely, only the capitalised word of letters may be a name
+    assert sure is not None and sure.kind == "unknown"
+    assert [text[s.start : s.end] for s in sure.spans] == ["YOUCOK"]
     assert judge.garbled("Depth 16cn", 0.3) is None
+    assert judge.garbled("Depth 16cn", 0.99) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("KRISTIANSEN", ["KRISTIANSEN"]),  # a technologist's name read without its label
+        ("PTOKONKWO", ["PTOKONKWO"]),  # the label's letters run into it
+        ("R Eleni Wojcik", ["Eleni", "Wojcik"]),
+        ("THITECH:Tomasz Quintero", ["Tomasz", "Quintero"]),  # "THI" and "TECH:" run together: technical
+        ("HAROLD W 400", ["HAROLD"]),  # HAR is technical, OLD is not: no two technical words
+        ("APGen", []),  # "AP" and "Gen" run together
+        ("Tana", []),  # four letters: too short to tell
+        ("nakamura", []),  # no capital: a name is written with one
+        ("LOGIQ E9 Focus", []),  # a maker's model and a control the allow-list knows
+        ("Depth 16cm Gain 60", []),
+        ("Sonographer:", []),  # a label read on its own
+        ("Technclcgiet", []),  # a label misread
+        ("Thk.3mm ZOOM", []),
+        ("B30f C5-1", []),  # digits in a word: a kernel, a probe
+    ],
+)
+def test_a_sure_readings_capitalised_unknown_words_may_be_names(text: str, words: list[str]) -> None:
+    assert [text[a:b] for a, b in unknown_names(text)] == words
+
+
+def test_an_unknown_name_read_surely_takes_the_initial_beside_it(judge: TextJudge) -> None:
+    text = "Dubois, T  W 400 L 40"
+    d = judge.garbled(text, 0.95)
+    assert d is not None and d.kind == "unknown"
+    assert [text[s.start : s.end] for s in d.spans] == ["Dubois, T"]
 
 
 def test_a_garbled_name_takes_the_initial_beside_it(judge: TextJudge) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from .allowlist import AllowList, load_allowlist
-from .garbled import GARBLED_BELOW, garbled_spans, known_words, ticks
+from .garbled import GARBLED_BELOW, garbled_spans, known_words, ticks, unknown_names
 from .metadata import MetadataMatcher, MetaHit, PhiLike, trim_edge_words
 from .ner import StanzaNer, get_ner
 from .patterns import (
@@ -101,7 +101,7 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
 
     out = []
     for s in spans:
-        if s.kind not in ("name", "label", "garbled"):
+        if s.kind not in ("name", "label", "garbled", "unknown"):
             out.append(s)
             continue
         a, b = s.start, s.end
@@ -309,17 +309,20 @@ class TextJudge:
 
     def garbled(self, text: str, confidence: float, alternates: Sequence[str] = ()) -> Decision | None:
         """PHI for the words of an unsure reading (below ``GARBLED_BELOW``) that match no known word
-        (``garbled.garbled_spans``; widened over an initial or name beside them like a name), unless the line is
+        (``garbled.garbled_spans``), and for the capitalised unknown words of a sure one (``garbled.unknown_names``:
+        a name no layer knows); widened over an initial or name beside them like a name. Not when the line is
         technical annotation, or one of the ``alternates`` (the second reader's reading of the line, the same
         place read on another frame) makes sense of it: then the first reading misread technical text ("plou"
-        for "P Low"). None when nothing is garbled."""
-        if confidence >= GARBLED_BELOW or self.allowlist.allows(text):
+        for "P Low"). None when nothing is found."""
+        if self.allowlist.allows(text):
             return None
-        found = garbled_spans(text)
+        sure = confidence >= GARBLED_BELOW
+        found = unknown_names(text) if sure else garbled_spans(text)
         if not found or any(self._makes_sense(alt, text) for alt in alternates):
             return None
-        spans = extend_names([Span(a, b, "pattern", "garbled") for a, b in found], text, self.allowlist)
-        return Decision(True, "pattern", "garbled", None, merge_spans(spans, text, self.allowlist.words))
+        kind = "unknown" if sure else "garbled"
+        spans = extend_names([Span(a, b, "pattern", kind) for a, b in found], text, self.allowlist)
+        return Decision(True, "pattern", kind, None, merge_spans(spans, text, self.allowlist.words))
 
     def _makes_sense(self, alternate: str, text: str) -> bool:
         """Whether a second reading of a garbled line reads at least half as many letters and digits, all of it

@@ -5,6 +5,10 @@ BRENDAN CLINIC") matches neither this dataset's values nor a pattern, so it woul
 as unread as a text-like region no reader read, and it is removed like one; a misread technical word stays,
 because it is still close to a word the node knows (``rules/pixel_allowlist.yaml``, the common and clinical
 words of ``rules/common_words.yaml``, the label and cue words): "Z00M", "Depth 16cn", "Sonogra".
+
+A surely read word can be a name no layer knows: a technologist's name whose label the reader lost or read apart
+("KRISTIANSEN", "PTOKONKWO", "R Eleni Wojcik"). A capitalised word of ``NAME_LETTERS`` letters or more that is no
+known word, nor two technical words run together ("APGen", "THITECH"), is taken for one (``unknown_names``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,12 @@ MIN_LETTERS = 4
 """Shorter letter runs are left alone: three letters or fewer match some word too easily to tell (and a reader
 makes them up on anatomy: "llr", "TNT")."""
 
+NAME_LETTERS = 5
+"""A surely read unknown word is taken for a name from this many letters. Tuning data (three dev-drawn 400s,
+``bench/pixels_quick.py``): PHI +4, +8 and +4 segments, no technical segment lost; the untouched dev-drawn 300 PHI
++3, technical -1, its clean images unchanged. 4 letters gained one PHI segment more on 200 images and lost one
+technical segment more ("W 400 L 40" beside a four-letter misreading)."""
+
 _WORD = re.compile(r"[^\s.:;,/=]+")  # a word ends at a space or at the marks that join settings ("Thk.3mm")
 _TRIPLE = re.compile(r"(.)\1\1")
 TICK_LETTERS = frozenset("LIJRTlijrt1|!")
@@ -43,8 +53,7 @@ def _vocabulary() -> dict[int, frozenset[str]]:
     rules = load_name_rules()
     words = set(load_allowlist().words) | set(STOP_WORDS) | set(ROLE_WORDS) | set(MONTHS) | set(MONTH_NAMES)
     words |= set(rules.common) | set(rules.cue_words)
-    for p in ROLE_LABELS + ID_LABELS:  # the label words, short and long ("PAT(?:IENT)?": PAT and PATIENT)
-        words |= set(re.findall(r"[A-Z]{2,}", p) + re.findall(r"[A-Z]{2,}", _OPTIONAL.sub(r"\1", p)))
+    words |= _label_words()
     out: dict[int, set[str]] = {}
     for w in words:
         f = fold(w)
@@ -93,6 +102,41 @@ def garbled_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the words of ``text`` (``_words``) that are no known word, nor a label read on its
     own."""
     return [(a, b) for a, b, w in _words(text) if not known(w) and lone_label(text[a:b]) is None]
+
+
+def unknown_names(text: str) -> list[tuple[int, int]]:
+    """Character spans of the words of ``text`` that may be names no layer knows: all letters, a capital first,
+    ``NAME_LETTERS`` or more, no known word (``known``), nor technical words run together (``_run_together``),
+    nor a label read on its own."""
+    out = []
+    for a, b, w in _words(text):
+        if w != text[a:b] or len(w) < NAME_LETTERS or not w[0].isupper():
+            continue
+        if not known(w) and not _run_together(w) and lone_label(w) is None:
+            out.append((a, b))
+    return out
+
+
+def _label_words() -> set[str]:
+    """The words of the role and identifier labels, short and long ("PAT(?:IENT)?": PAT and PATIENT)."""
+    words: set[str] = set()
+    for p in ROLE_LABELS + ID_LABELS:
+        words |= set(re.findall(r"[A-Z]{2,}", p) + re.findall(r"[A-Z]{2,}", _OPTIONAL.sub(r"\1", p)))
+    return words
+
+
+@functools.cache
+def _technical() -> frozenset[str]:
+    """Folded technical and label words: what two words run together in a surely read word may be."""
+    words = set(load_allowlist().words) | set(ROLE_WORDS) | _label_words()
+    return frozenset(fold(w) for w in words if len(w) >= 2)
+
+
+def _run_together(word: str) -> bool:
+    """Whether ``word`` is two technical or label words with the space between them lost ("APGen": AP, Gen;
+    "THITECH": THI, TECH)."""
+    f, tech = fold(word), _technical()
+    return any(f[:i] in tech and f[i:] in tech for i in range(2, len(f) - 1))
 
 
 def known_words(text: str, exact: bool = False) -> list[str]:
