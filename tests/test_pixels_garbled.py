@@ -77,7 +77,9 @@ def test_only_an_unsure_reading_is_judged_garbled(judge: TextJudge) -> None:
         ("HAROLD W 400", ["HAROLD"]),  # HAR is technical, OLD is not: no two technical words
         ("APGen", []),  # "AP" and "Gen" run together
         ("Tana", []),  # four letters: too short to tell
-        ("nakamura", []),  # no capital: a name is written with one
+        ("tanaka", []),  # no capital and short: a name is written with one
+        ("istiansen,K.", ["istiansen"]),  # ... unless the reader's box cut its first letters off
+        ("contrast", []),  # a known word
         ("LOGIQ E9 Focus", []),  # a maker's model and a control the allow-list knows
         ("Depth 16cm Gain 60", []),
         ("Sonographer:", []),  # a label read on its own
