@@ -309,8 +309,8 @@ class TextJudge:
 
     def garbled(self, text: str, confidence: float, alternates: Sequence[str] = ()) -> Decision | None:
         """PHI for the words of an unsure reading (below ``GARBLED_BELOW``) that match no known word
-        (``garbled.garbled_spans``), and for the capitalised unknown words of a sure one (``garbled.unknown_names``:
-        a name no layer knows); widened over an initial or name beside them like a name. Not when the line is
+        (``garbled.garbled_spans``), and for the unknown words of a sure one that may be a name no layer knows
+        (``garbled.unknown_names``); widened over an initial or name beside them like a name. Not when the line is
         technical annotation, or one of the ``alternates`` (the second reader's reading of the line, the same
         place read on another frame) makes sense of it: then the first reading misread technical text ("plou"
         for "P Low"). None when nothing is found."""

@@ -36,7 +36,7 @@ makes them up on anatomy: "llr", "TNT")."""
 
 NAME_LETTERS = 5
 """A surely read unknown word is taken for a name from this many letters. Tuning data (three dev-drawn 400s,
-``bench/pixels_quick.py``): PHI +4, +8 and +4 segments, no technical segment lost; the untouched dev-drawn 300 PHI
+``bench/pixels_quick.py``): PHI +3, +8 and +4 segments, no technical segment lost; the untouched dev-drawn 300 PHI
 +3, technical -1, its clean images unchanged. 4 letters gained one PHI segment more on 200 images and lost one
 technical segment more ("W 400 L 40" beside a four-letter misreading)."""
 
