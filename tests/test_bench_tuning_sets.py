@@ -10,6 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
+import pixels_misses  # noqa: E402
 import pixels_quick  # noqa: E402
 import pixelset  # noqa: E402
 import pixelset_fonts as fonts  # noqa: E402
@@ -50,3 +51,24 @@ def test_a_cine_tuning_set_is_the_dev_splits_cine_cases_only(tmp_path) -> None:
     assert all(c["cine"] and c["frames"] > 1 for c in truth)
     with pytest.raises(SystemExit):
         pixelset.main(["--split", "fresh", "--cine", "-n", "1"])
+
+
+def test_the_miss_causes_refuse_a_set_that_is_not_dev(tmp_path) -> None:
+    (tmp_path / "truth.json").write_text(json.dumps([{"file": "fresh_0000.dcm", "split": "fresh", "clean": False}]))
+    (tmp_path / "dump.jsonl").write_text("")
+    with pytest.raises(SystemExit):
+        pixels_misses.main(["--set", str(tmp_path), "--dump", str(tmp_path / "dump.jsonl")])
+
+
+@pytest.mark.parametrize(
+    ("quarantined", "share", "over", "cause"),
+    [
+        (True, 0.0, [], "quarantined"),
+        (False, 0.0, [], "undetected"),  # no reading over the segment
+        (False, 0.6, [True, False], "partial"),  # removed, but not all of its box
+        (False, 0.0, [True], "other_removed"),  # a neighbour's removal reaches it, none of it covered
+        (False, 0.0, [False, False], "read_kept"),  # read, and judged not PHI
+    ],
+)
+def test_a_miss_gets_its_cause_from_the_readings_over_it(quarantined, share, over, cause) -> None:
+    assert pixels_misses.cause_of(quarantined, share, over) == cause
