@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from pixels_helpers import burn_mask
 
-from deidnode.engine.pixels.changing import CHANGING, changing_lines, ink_changes
+from deidnode.engine.pixels.changing import CHANGING, changing_lines, clock, ink_changes
 from deidnode.engine.pixels.ocr import TextBox
 
 
@@ -43,3 +44,26 @@ def test_a_changing_line_is_not_removed_when_one_of_its_readings_is_sure_technic
     # pixels that change under a line read the same on every frame: anatomy moving under static text
     same = {f: [TextBox(*BOX, "Gn 60", 0.98)] for f in views}
     assert changing_lines(views, same, lambda ln: False) == {}
+
+
+def test_a_clock_read_as_a_sure_decimal_number_still_goes() -> None:
+    # dev_12332 (val5): "02:41:49" on every frame of a cine read "0241.49", "0241.50", ... at 0.85-0.92: a decimal
+    # number the allow-list keeps, and the clock stayed on all twenty frames
+    views = {0: _frame("02:41:49"), 1: _frame("02:41:50")}
+    lines = {f: [TextBox(*BOX, f"0241.{49 + f}", 0.92)] for f in views}
+    assert changing_lines(views, lines, lambda ln: ln.confidence >= 0.9) == {0: {0}, 1: {0}}
+
+
+@pytest.mark.parametrize(
+    ("text", "is_clock"),
+    [
+        ("0241.50", True),
+        ("02:41:50", True),
+        ("0241,50", True),
+        ("12.5", False),
+        ("2541.50", False),
+        ("Fr 12/24", False),
+    ],
+)
+def test_a_clock_is_a_time_of_day_whatever_its_colons_were_read_as(text, is_clock) -> None:
+    assert clock(text) is is_clock

@@ -12,6 +12,7 @@ each frame ("Gn 60", "6n 60").
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -62,7 +63,7 @@ def changing_lines(
 ) -> dict[int, set[int]]:
     """Per frame read, the indices of its lines whose ink changes between that frame and another one read, whose
     readings at that place differ between frames (a line read the same on every frame is not a clock), and none
-    of whose readings is ``sure`` technical annotation.
+    of whose readings is ``sure`` technical annotation (unless it is a ``clock`` read as a number).
 
     ``views``: the frames read, as displayed; ``lines``: what was read on each."""
     out: dict[int, set[int]] = {}
@@ -76,9 +77,18 @@ def changing_lines(
             if not any(ink_changes(views[f], views[g], ln.box) >= CHANGING for g in others):
                 continue
             place = [lines[g][j] for g, j in _same_place(lines, ln.box)]
-            if len({_plain(o.text) for o in place}) > 1 and not any(sure(o) for o in place):
+            if len({_plain(o.text) for o in place}) > 1 and not any(sure(o) and not clock(o.text) for o in place):
                 out.setdefault(f, set()).add(k)
     return out
+
+
+_CLOCK = re.compile(r"(?:[01]\d|2[0-3])[:.]?[0-5]\d[:.,][0-5]\d")
+
+
+def clock(text: str) -> bool:
+    """Whether a reading is a time of day with a colon lost or read as a full stop ("0241.50" of 02:41:50): it
+    passes for a decimal number, which the allow-list keeps, but on a line that changes it is a clock ticking."""
+    return _CLOCK.fullmatch(_plain(text)) is not None
 
 
 def _plain(text: str) -> str:
