@@ -4,6 +4,8 @@ name."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 from pixels_helpers import burn_mask
@@ -16,6 +18,7 @@ from deidnode.engine.pixels.detect import (
     extend_along_row,
     judge_frame,
     no_words,
+    past_the_edge,
     solid_blots,
     trim_unread,
 )
@@ -653,3 +656,113 @@ def test_a_detector_box_several_times_taller_beside_a_line_is_not_joined_to_it()
     got = sorted(_as_box(q) for q in line_boxes(view, quads))
     assert len(got) == 2
     assert got[0][1] == line[1] and got[0][3] == line[3]
+
+
+def _noisy(mask: np.ndarray, seed: int = 7) -> np.ndarray:
+    """Text at full white on speckled mid-grey anatomy, where the row extension finds no text-on-background."""
+    rng = np.random.default_rng(seed)
+    return np.where(mask, 255, rng.integers(60, 240, mask.shape)).astype(np.uint8)
+
+
+def _name_phi() -> PhiValues:
+    return PhiValues(person_names=("PAPADOPOULOS^FRIEDA",), identifiers=("846-707-8468",))
+
+
+@pytest.mark.parametrize(
+    ("piece", "before", "after", "expected"),
+    [
+        ("Papado", True, True, (0, 6)),  # the start of a family name: six letters cut off after it
+        ("Frieda Papado", True, True, (0, 6)),  # its last word is
+        ("846 -707", True, True, (0, 5)),  # an identifier's first digits, as read: "-8468" after
+        ("707-8468", True, True, (4, 0)),  # its last digits: "846-" before
+        ("dopoulos", True, True, (4, 0)),
+        ("Papado", True, False, (0, 0)),  # not at the end of its reading: nothing was cut off there
+        ("Papadopoulos", True, True, (0, 0)),  # the whole value
+        ("Pap", True, True, (0, 0)),  # too short to say
+        ("Papa", True, True, (0, 0)),  # under half of the name
+        ("846707", True, True, (0, 5)),  # as read without its hyphens
+        ("8467", True, True, (0, 0)),  # four digits start many values
+    ],
+)
+def test_the_rest_of_a_value_cut_off_at_a_readings_edge_is_counted(piece, before, after, expected) -> None:
+    judge = TextJudge(_name_phi())
+    assert judge.unread_rest(piece, before, after) == expected
+
+
+def test_a_date_cut_off_by_its_reader_counts_the_characters_left() -> None:
+    judge = TextJudge(PhiValues(dates=(dt.date(2011, 3, 12),)))
+    assert judge.unread_rest("12MAR 201", True, True) == (0, 1)
+    assert judge.unread_rest("2011", True, True) == (0, 0)  # a year alone starts and ends many forms
+    assert judge.unread_rest("2011.", True, True) == (0, 6)  # but not with the separator after it: ".03.12"
+    assert judge.unread_rest("-2011", True, True) == (6, 0)  # or before it: "03/12/" (a separator before)
+
+
+def test_a_family_name_ending_in_a_separator_has_its_given_name_after_it() -> None:
+    judge = TextJudge(PhiValues(person_names=("FERREIRA^JOHN",)))
+    assert judge.unread_rest("FERREIRA~", True, True) == (0, 5)  # dev_12362 (val5): "^JOHN" cut off
+    assert judge.unread_rest("FERREIRA", True, True) == (0, 0)  # no separator: the line may end there
+
+
+def test_a_long_piece_may_hold_one_misread_and_be_under_half_its_value() -> None:
+    judge = TextJudge(PhiValues(texts=("Lakeshore Imaging Institute",)))
+    assert judge.unread_rest("Lakeshone Imaging Ins", True, True) == (0, 6)  # dev_12237 (val5)
+    assert judge.unread_rest("Imaging Institute", True, True) == (10, 0)
+    assert judge.unread_rest("Lakeshone", True, True) == (0, 18)  # nine letters, one misread
+    assert judge.unread_rest("Lakesh", True, True) == (0, 0)  # six of twenty-four
+
+
+def test_a_value_cut_off_by_its_reader_on_anatomy_goes_whole() -> None:
+    # dev_11074 (val4): "Frieda Papadopoulos" on bright anatomy read as "Frieda" and "Papado"; the row extension
+    # found no text-on-background past "Papado", and "poulos" stayed
+    mask = burn_mask([("Frieda Papadopoulos", (10, 40))])
+    view = _noisy(mask)
+    x0, x1 = _cols(mask)
+    cut = _cols(burn_mask([("Frieda Papado", (10, 40))]))[1]
+    rows = np.nonzero(mask.any(axis=1))[0]
+    line = TextBox(x0 - 1, int(rows[0]) - 1, cut + 1, int(rows[-1]) + 2, "Frieda Papado", 0.97, ())
+    (found,) = judge_frame(FrameRead(0, [line], [], view), TextJudge(_name_phi()), "phi")
+    assert found.redact and max(t[2] for t in found.targets) >= x1
+
+
+def test_the_rest_of_a_cut_off_value_stops_at_the_next_reading_on_the_row() -> None:
+    mask = burn_mask([("846-707-8468 W 400", (10, 40))])
+    view = _noisy(mask)
+    x0, _x1 = _cols(mask)
+    cut = _cols(burn_mask([("846-707", (10, 40))]))[1]
+    tech_x0 = _cols(mask & ~burn_mask([("846-707-8468", (10, 40))]))[0]
+    rows = np.nonzero(mask.any(axis=1))[0]
+    y0, y1 = int(rows[0]) - 1, int(rows[-1]) + 2
+    ident = TextBox(x0 - 1, y0, cut + 1, y1, "846-707", 0.97, ())
+    tech = TextBox(tech_x0 - 1, y0, tech_x0 + 60, y1, "W 400", 0.97, ())
+    found = judge_frame(FrameRead(0, [ident, tech], [], view), TextJudge(_name_phi()), "phi")
+    assert [f.redact for f in found] == [True, False]
+    assert found[0].targets[0][2] <= tech_x0 and found[0].targets[0][2] > cut + 10
+
+
+def test_the_rest_of_a_value_read_up_the_image_is_taken_below_it() -> None:
+    # a vertical line read upwards: its first characters at the bottom, so what follows the span is above it
+    line = TextBox(20, 100, 34, 160, "846-707", 0.97, tuple(float(y) for y in range(156, 100, -8)), True)
+    assert line.reads_up
+    grown = past_the_edge(line, (20, 100, 34, 160), (0, 5), [], (512, 512))
+    assert grown[1] < 100 - 4 * 8 and grown[3] == 160
+
+
+@pytest.mark.parametrize(
+    ("age", "text", "span", "rest"),
+    [
+        ("001Y", "Zo0m 1.2 Age", "Age", 2),  # dev_12003 (val5): "Age 1", its number past the reading's box
+        ("007Y", "Age", "Age", 2),
+        ("081Y", "AgeB", "AgeB", 2),  # its 8 read as a B, the 1 cut off
+        ("081Y", "AgeC", None, 0),  # a C is no 8
+        ("047Y", "Page", None, 0),
+        ("072Y", "age", None, 0),  # dev_11131 (val4): the second reader's "age" of anatomy at 0.43
+        ("072Y", "Ace", None, 0),  # dev_9053 (val2): the label "Acc:" misread
+        ("047Y", "Age 47", "Age 47", 0),  # read whole
+    ],
+)
+def test_the_label_age_ending_a_reading_has_the_age_cut_off_after_it(age, text, span, rest) -> None:
+    judge = TextJudge(PhiValues(age=age))
+    d = judge.judge(text, 0.9)
+    assert [text[s.start : s.end] for s in d.spans] == ([span] if span else [])
+    if span:
+        assert judge.unread_rest(span, False, True) == (0, rest)

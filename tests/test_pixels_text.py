@@ -356,6 +356,7 @@ def test_a_role_word_run_into_the_name_or_misread_still_labels_it(text, value) -
         ("SMITHAJOHN W 400", "SMITHAJOHN"),  # the ^ read as a letter: one box, not two with a sliver between
         ("PID448812K3", "PID448812K3"),  # a stray character or two at the end belong to the value
         ("SMITH, JOHN!", "SMITH, JOHN!"),
+        ("SMITH~JOH! W 400", "SMITH~JOH!"),  # the given name after the header's "^", misread
     ],
 )
 def test_a_phi_span_takes_a_stray_character_and_bridges_a_misread_separator(judge, text, value) -> None:
@@ -367,6 +368,28 @@ def test_a_phi_span_takes_a_stray_character_and_bridges_a_misread_separator(judg
 def test_a_number_fused_before_a_date_is_not_taken_with_it(judge) -> None:
     text = "Se 305.07.2001"  # "Se: 3" and the date, read as one word
     assert [text[s.start : s.end] for s in judge.judge(text).spans] == ["05.07.2001"]
+
+
+@pytest.mark.parametrize(
+    ("date", "text", "value"),
+    [
+        ((2016, 2, 21), "2721/2018", "2721/2018"),  # 2/21/2016, a slash read as a 7: matched from the "7"
+        ((2016, 2, 21), "Date: 2721/201E", "2721/201E"),
+        ((1945, 3, 1), "01-olar-1945.", "01-olar-1945."),  # matched from "olar"
+        ((2004, 6, 21), "22L ,JIUNI 20041", "22L ,JIUNI 20041"),
+        ((2001, 7, 5), "Se 305.07.2001", "05.07.2001"),  # matched as written: the "3" before is another number
+        ((1973, 12, 16), "Gn 60 12:21:13", "12:21:13"),  # a short form's match cut from "60": no date (the time)
+    ],
+)
+def test_a_misread_dates_first_digits_go_with_it(date, text, value) -> None:
+    d = TextJudge(PhiValues(dates=(dt.date(*date),))).judge(text, 0.8)
+    assert [text[s.start : s.end] for s in d.spans] == [value]
+
+
+def test_a_phone_number_after_its_label_goes_whole_with_a_digit_read_as_a_plus() -> None:
+    text = "Tel 3+5-278-1762"  # dev_12203 (val5): only the "3" went
+    d = TextJudge(PhiValues()).judge(text, 0.94)
+    assert [text[s.start : s.end] for s in d.spans] == ["3+5-278-1762"]
 
 
 def test_an_unsure_reading_matches_a_name_only_with_two_thirds_of_its_length() -> None:
@@ -619,6 +642,7 @@ def test_a_time_with_one_of_its_colons_read_as_a_semicolon_is_a_time() -> None:
         (".e1 657420-5576", ".e1 657420-5576"),  # its label misread
         ("Te1487-408-568125Y", "Te1487-408-56812"),  # its label run into it, and the age after it
         ("ele ni.quintero@mail.org", "ele ni.quintero@mail.org"),  # an e-mail address with a space read into it
+        ("maris ol.nakamura@mail. org", "maris ol.nakamura@mail. org"),  # dev_12283 (val5): five letters before it
         ("W 400 john@mail.org", "john@mail.org"),
         ("250 mAs erik.smith@mail.org", "erik.smith@mail.org"),  # a unit after its number is no piece of it
         ("@mail.org", "@mail.org"),  # its host alone: the name part before it was not read

@@ -410,6 +410,21 @@ def _glyph_columns(view: np.ndarray, band: Box, inner: tuple[int, int]) -> np.nd
     return is_text.any(axis=0) & two_tone
 
 
+def _short_of_stops(row: Box, lo: int, hi: int, stops: list[Box]) -> tuple[int, int]:
+    """The columns ``lo``..``hi`` that a box on ``row`` (its columns and the rows of its text) may grow over, cut
+    at the first other reading on the row on each side (``stops``: the side one is on by its centre; one over
+    the box's middle is the same text), never inside the box itself."""
+    x0, b0, x1, b1 = row
+    cx = (x0 + x1) / 2
+    for o in stops:
+        if min(o[3], b1) - max(o[1], b0) > 0 and not o[0] <= cx <= o[2]:
+            if (o[0] + o[2]) / 2 > cx:
+                hi = min(hi, max(o[0], x1))
+            else:
+                lo = max(lo, min(o[2], x0))
+    return min(lo, x0), max(hi, x1)
+
+
 def extend_along_row(view: np.ndarray, box: Box, stops: list[Box], left: bool, right: bool, hop: bool = False) -> Box:
     """``box`` (a PHI span reaching an end of its line) grown along its row over glyphs that continue it: in
     the text's own value on the text's own background (``_ink_columns``), gaps under ``EXTEND_GAP`` text
@@ -425,16 +440,10 @@ def extend_along_row(view: np.ndarray, box: Box, stops: list[Box], left: bool, r
     h = max(y1 - y0, 1)
     reach = int(EXTEND_MAX * h)
     lo, hi = (max(0, x0 - reach) if left else x0), (min(cols, x1 + reach) if right else x1)
-    cx = (x0 + x1) / 2
-    b0, b1 = ink_band(view, box)  # the row is the band of the text's own ink: a line above or below whose
-    # box reaches into this one's is not on it ("TI 150" over the first digit of an identifier)
-    for o in stops:  # on the row: the side it is on, by its centre; one over the box's middle is the same text
-        if min(o[3], b1) - max(o[1], b0) > 0 and not o[0] <= cx <= o[2]:
-            if (o[0] + o[2]) / 2 > cx:
-                hi = min(hi, max(o[0], x1))
-            else:
-                lo = max(lo, min(o[2], x0))
-    lo, hi = min(lo, x0), max(hi, x1)
+    # the row is the band of the text's own ink: a line above or below whose box reaches into this one's is not
+    # on it ("TI 150" over the first digit of an identifier)
+    b0, b1 = ink_band(view, box)
+    lo, hi = _short_of_stops((x0, b0, x1, b1), lo, hi, stops)
     if (lo == x0 and hi == x1) or x1 <= x0 or y1 <= y0:
         return box
     ink = _glyph_columns(view, (lo, y0, hi, y1), (x0 - lo, x1 - lo))
@@ -1013,6 +1022,44 @@ def _skipped_or_not(ln: TextBox, a: int, b: int, ink: np.ndarray, staying: list[
     return wide
 
 
+REST_REACH = 1.15
+"""How far past a reading's edge a value's unread rest is taken to reach, in its characters' pitch on the line."""
+
+
+def _pitch(ln: TextBox) -> float:
+    """The distance from one character to the next along ``ln``, in pixels."""
+    if len(ln.char_pos) == len(ln.text) and len(ln.char_pos) >= 2:
+        return float(np.median(np.abs(np.diff(ln.char_pos))))
+    return (ln.y1 - ln.y0 if ln.vertical else ln.x1 - ln.x0) / max(len(ln.text), 1)
+
+
+def _union(a: Box, b: Box) -> Box:
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+
+
+def past_the_edge(ln: TextBox, t: Box, chars: tuple[int, int], stops: list[Box], shape: tuple[int, ...]) -> Box:
+    """``t`` (a PHI span's box at an edge of its reading) grown along the line over the characters of its value
+    that the reader cut off (``chars``: before and after the span, ``TextJudge.unread_rest``) at the line's
+    pitch (``REST_REACH``), whatever the ink there looks like (text on anatomy fails the row extension's
+    two-tone test), never past another reading on the row (``stops``) nor the image's edge."""
+    before, after = chars
+    if not before and not after:
+        return t
+    if ln.vertical:
+        up = ln.reads_up
+        grow = transposed(t)
+        lo_n, hi_n = (after, before) if up else (before, after)
+        stops = [transposed(o) for o in stops]
+        limit = shape[0]
+    else:
+        grow, lo_n, hi_n, limit = t, before, after, shape[1]
+    step = REST_REACH * _pitch(ln)
+    x0, y0, x1, y1 = grow
+    lo, hi = _short_of_stops(grow, max(0, int(x0 - lo_n * step)), min(limit, int(np.ceil(x1 + hi_n * step))), stops)
+    out = (lo, y0, hi, y1)
+    return transposed(out) if ln.vertical else out
+
+
 def judge_frame(
     read: FrameRead,
     judge: TextJudge,
@@ -1112,12 +1159,17 @@ def judge_frame(
             stops = [o.box for o, g in zip(lines, whole, strict=True) if o is not ln0 and not g] + list(keeps)
             hops = [any(sp.kind in HOP_KINDS and sp.start < b and a < sp.end for sp in d.spans) for a, b in live]
             up = ln0.vertical and ln0.reads_up  # its first characters are at the bottom: the image's "right"
-            targets = tuple(
-                extend_along_row(read.view, t, stops, *((b >= last, a <= first) if up else (a <= first, b >= last)), hp)
-                if e
-                else t
-                for t, (a, b), e, hp in zip(targets, live, ends, hops, strict=True)
-            )
+            grown = []
+            for t, (a, b), e, hp in zip(targets, live, ends, hops, strict=True):
+                if e:  # over the glyphs that continue it, and over the part of its value the reader cut off
+                    sides = (b >= last, a <= first) if up else (a <= first, b >= last)
+                    cut_off = judge.unread_rest(ln.text[a:b], a <= first, b >= last)
+                    t = _union(
+                        extend_along_row(read.view, t, stops, *sides, hp),
+                        past_the_edge(ln, t, cut_off, stops, read.view.shape),
+                    )
+                grown.append(t)
+            targets = tuple(grown)
         if not targets:  # a line that stays, as far as its characters go
             keeps, kept_text = (own_box(ln, ink),), (ln.text,)
         out.append(Finding(ln, d, bool(targets), read.frame, targets, keeps, "ocr", ends, kept_text))

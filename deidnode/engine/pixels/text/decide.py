@@ -213,7 +213,7 @@ stray character ("ADEYEMI, KENJ!", "437968300K3") is part of the value, and a sl
 boxes stays readable."""
 
 
-def _snapped(s: Span, text: str, technical: frozenset[str]) -> Span:
+def _snapped(s: Span, text: str, technical: frozenset[str], spans: Sequence[Span] = ()) -> Span:
     a, b = s.start, s.end
     e = b
     while e < len(text) and not text[e].isspace():
@@ -223,6 +223,8 @@ def _snapped(s: Span, text: str, technical: frozenset[str]) -> Span:
         b = e
     elif text[b : b + 1] == "." and b >= 1 and text[b - 1].isalpha() and (b < 2 or not text[b - 2].isalnum()):
         b += 1  # an initial's full stop, whatever is run into it ("Ferreira,E.mA200")
+    elif text[b : b + 1] in ("^", "~") and text[b - 1 : b].isalpha() and not any(b < o.start < e for o in spans):
+        b = e  # a name as the header writes it: its given name after the "^", misread ("MACKENZIE~JOH!")
     st = a
     while st > 0 and not text[st - 1].isspace():
         st -= 1
@@ -238,7 +240,7 @@ def merge_spans(spans: list[Span], text: str, technical: frozenset[str] = frozen
     space, and spans one character apart (a separator misread as a letter: "DUBOISAPAULO"), joined (the first
     layer and kind stand for the joined span)."""
     out: list[Span] = []
-    for s in sorted((_snapped(s, text, technical) for s in spans), key=lambda s: (s.start, -s.end)):
+    for s in sorted((_snapped(s, text, technical, spans) for s in spans), key=lambda s: (s.start, -s.end)):
         if out:
             gap = text[out[-1].end : s.start]
             if s.start <= out[-1].end or (len(gap) <= 2 and not any(c.isalnum() for c in gap)) or len(gap) == 1:
@@ -334,6 +336,11 @@ class TextJudge:
         if self.allowlist.allows(alternate):
             return any(c.isalnum() for c in alternate)
         return not garbled_spans(alternate) and bool(known_words(alternate, exact=True))
+
+    def unread_rest(self, piece: str, before: bool, after: bool) -> tuple[int, int]:
+        """Characters of a value of this dataset that a reader cut off before and after ``piece``, a span at the
+        start (``before``) or end (``after``) of its reading (``MetadataMatcher.unread_rest``)."""
+        return self.meta.unread_rest(piece, before, after)
 
     def judge_value_after_label(self, text: str, *, person: bool = True) -> Decision:
         """The line to the right of a lone label ("Tech:" | "JONES  W 400", "ID" | "A12345"): its leading name

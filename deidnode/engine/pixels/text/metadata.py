@@ -187,6 +187,13 @@ class MetadataMatcher:
         if phi.sex and phi.sex.strip().upper()[:1] in ("M", "F"):
             self.sex_re = re.compile(r"\b(?:SEX|GENDER)\s*[:=]?\s*(?:M|F|O|MALE|FEMALE)\b|\b(?:MALE|FEMALE)\b")
         self.sex_value = phi.sex or ""
+        # every written form of a value, for the part of it a reader cut off at its box's edge (``unread_rest``)
+        whole = self._name_part_forms(phi)
+        whole += [ident for _f, ident in self.ids] + [t for t in phi.texts if len(normalize(t)) >= 5]
+        for d in phi.dates:
+            whole += date_variants(d) + extra_date_forms(d)
+        self.whole_forms = [(form, *fold_map(form)) for form in dict.fromkeys(whole)]
+        self.name_forms = [(pn, *fold_map(pn)) for pn in phi.person_names if "^" in pn]
 
     def find(self, text: str, loose: bool = False) -> list[MetaHit]:
         """Every metadata value found in ``text``, with its span (``loose``: an unsure reading, matched with
@@ -222,12 +229,22 @@ class MetadataMatcher:
         for fi, ident in self.ids:
             add("id", ident, find_spans(folded, fi, loose))
         whole("id", self.short_ids)
+        dated: list[tuple[MetaHit, bool]] = []
         for fd, iso in self.dates:
             for a, b in find_spans(folded, fd):
                 s0, s1 = to_text_span(idx, a, b)
                 if fd.isdigit():  # (a month's letters misread are the date's: "Ean7a 14 1990")
                     s0, s1 = _date_words(text, s0, s1, self.technical)
-                hits.append(MetaHit("date", iso, s0, s1))
+                dated.append((MetaHit("date", iso, s0, s1), folded[a:b] == fd))
+        for h, exact in dated:  # misread, where no form matched as it is: its first digits may be left out
+            # (not a short form's match cut from a number, which goes: "0 12:21" of "Gn 60 12:21:13")
+            if (
+                not exact
+                and not _cuts_number(h, text)
+                and not any(e and o.start < h.end and h.start < o.end for o, e in dated)
+            ):
+                h = MetaHit(h.kind, h.value, _date_lead(text, h.start), h.end)
+            hits.append(h)
         for ft, t in self.texts:  # a word of an institution loosely only when long: "Name: ID" is two edits from
             add("text", t, find_spans(folded, ft, loose and len(ft) >= LOOSE_TEXT))  # CARMEL, "scannel" too
         for ft, t in self.long_texts:
@@ -268,6 +285,9 @@ class MetadataMatcher:
                 if not any(h.kind == "age" for h in hits) and self.age_run_in is not None:
                     for m in self.age_run_in.finditer(plain):
                         hits.append(MetaHit("age", self.age_value, pidx[m.start()], pidx[m.end() - 1] + 1))
+        if self.age_bare is not None and not any(h.kind == "age" for h in hits):
+            if (label := self._age_label_at_end(text)) is not None:  # its number cut off after it
+                hits.append(MetaHit("age", self.age_value, label.start(), len(text)))
         if self.sex_re is not None:
             for m in self.sex_re.finditer(text.upper()):
                 hits.append(MetaHit("sex", self.sex_value, m.start(), m.end()))
@@ -275,6 +295,57 @@ class MetadataMatcher:
         hits = [_whole_words(h, text, self.technical) for h in hits]
         # a label is no name, however loosely an unsure reading of it matched one ("Patients", "PATIENT |")
         return [h for h in hits if h.kind != "name" or not _role_word(text[h.start : h.end])]
+
+    @staticmethod
+    def _name_part_forms(phi: PhiLike) -> list[str]:
+        """Each name part of four letters or more, as written."""
+        parts = [p for pn in phi.person_names for p in re.findall(r"[^\W\d_]{4,}", pn)]
+        return parts + [p for p in phi.name_parts if len(normalize(p)) >= 4]
+
+    def unread_rest(self, piece: str, before: bool, after: bool) -> tuple[int, int]:
+        """How many characters of a value lie before and after ``piece``, a reading's span at the edge of its box
+        (``before``: at the box's start; ``after``: at its end), when the span is where the value starts or ends
+        and the reader cut the rest off ("Papado" of PAPADOPOULOS: 6 after; "846 -707" of 846-707-8468: 5): the
+        piece folded, or its first or last word, is the start or the end of a written form of a value, half of
+        it (``REST_SHARE``; any share from ``REST_LONG`` characters, one misread allowed) and ``REST_PIECE``
+        folded characters at least. A person's name as the header writes it ("FERREIRA^JOHN") counts only where
+        the piece ends (starts) with a separator: "FERREIRA~" and its given name unread; the label "Age" ending a
+        reading has the age's number after it. (0, 0) when none is."""
+        words = piece.split()
+        out = [0, 0]
+        if after and self.age_bare is not None and (m := self._age_label_at_end(piece)) is not None:
+            out[1] = len(self.age_bare) + 1 - len(m.group(1))  # "Age" and the age's number after it
+        ends = ((0, before, (piece, words[0] if words else "")), (1, after, (piece, words[-1] if words else "")))
+        for side, wanted, cands in ends:
+            if not wanted:
+                continue
+            edge = piece.strip()[-1:] if side else piece.strip()[:1]
+            forms = self.whole_forms + (self.name_forms if edge and edge in NAME_SEPARATORS else [])
+            for cand in dict.fromkeys(cands):
+                p = fold(cand)
+                # (a year and the separator after it: "2016." of 2016.11.12, its month and day cut off)
+                digits = REST_PIECE if edge and edge in DATE_SEPARATORS else REST_DIGITS
+                if len(p) < (digits if p.isdigit() else REST_PIECE):
+                    continue
+                for form, f, idx in forms:
+                    n = _rest_overlap(p, f, side)
+                    if n:
+                        out[side] = max(
+                            out[side],
+                            len(form.rstrip()) - (idx[n - 1] + 1)
+                            if side
+                            else idx[len(f) - n] - (len(form) - len(form.lstrip())),
+                        )
+        return out[0], out[1]
+
+    def _age_label_at_end(self, text: str) -> re.Match[str] | None:
+        """The label "Age" ending a reading, with nothing after it but the age's first digit as itself or a letter
+        read for it ("Age", "AgeB" of "Age 81"): the reader cut the rest of the value off."""
+        m = _AGE_LABEL_END.search(text)
+        if m is None or self.age_bare is None:
+            return None
+        first = m.group(1).translate(_AGE_LOOK)
+        return m if first in ("", self.age_bare[0]) and len(self.age_bare) > len(first) else None
 
     def _age_word(self, word: str) -> bool:
         """Whether ``word`` is the dataset's age with its digits read in look-alikes or its sex run into its unit
@@ -325,6 +396,51 @@ class MetadataMatcher:
         hits = self.find(text)
         return hits[0] if hits else None
 
+
+DATE_LEAD = 2
+"""Digits, at most, before a misread date's match in its word that are the date's own: the "2" of "2721/2018" (2/21/2016
+with a slash read as a 7), the "01-" of "01-olar-1945": the approximate match aligned the value from its second
+character. (Before an exact match they are another number: "Se 305.07.2001" is "Se: 3" and the date.)"""
+
+
+def _date_lead(text: str, start: int) -> int:
+    """``start`` moved back over ``DATE_LEAD`` digits or fewer (and separators) before it in its word."""
+    st = start
+    while st > 0 and not text[st - 1].isspace():
+        st -= 1
+    lead = text[st:start]
+    if 0 < sum(c.isdigit() for c in lead) <= DATE_LEAD and not any(c.isalpha() for c in lead):
+        return st
+    return start
+
+
+NAME_SEPARATORS = "^~,*_"
+"""What a family name is followed by, as written or misread, when its given name comes after it."""
+DATE_SEPARATORS = "./-"
+"""What stands between a date's numbers: a piece of digits that ends (starts) with one is cut from a longer value."""
+REST_LONG = 8
+"""Folded characters from which a piece may be any share of its value and hold one misread character."""
+
+
+def _rest_overlap(p: str, f: str, side: int) -> int:
+    """How many characters of ``f`` (a value's written form, folded) the piece ``p`` stands for at its start
+    (``side`` 1: the rest is after it) or end (0), when ``p`` is that part and the rest is not empty; else 0."""
+    if len(f) <= len(p):
+        return 0
+    if len(p) >= REST_LONG:
+        part = f[: len(p)] if side else f[len(f) - len(p) :]
+        return len(p) if within_edits(p, part, 1) else 0
+    if REST_SHARE * len(f) > len(p):
+        return 0
+    return len(p) if (f.startswith(p) if side else f.endswith(p)) else 0
+
+
+REST_PIECE = 4
+"""Folded characters, at least, of a span taken for the start or end of a value whose rest its reader cut off."""
+REST_DIGITS = 6
+"""... digits, when it is digits only: a year ("2011") starts many forms of its date and ends others."""
+REST_SHARE = 0.5
+"""... and this share of the value's folded characters at least ("PAPADO" of PAPADOPOULOS)."""
 
 PIECE_OF_TEXT = 8
 """Folded characters, at least, of a run of words that counts as a piece of a long free-text value."""
@@ -528,6 +644,9 @@ def words_of_value(text: str, value: str) -> bool:
     return bool(mine) and all(any(of_value(w, v) for v in theirs) for w in mine)
 
 
+_AGE_LABEL_END = re.compile(r"(?<![A-Za-z0-9])A[Gg6Qq][Ee]\s*[:.]?\s*([0-9BOSZGIL]?)\s*$")
+"""The label "Age" (its capital as written: a reader's "age" of anatomy is none) at the end of a reading, and one
+character after it at most."""
 _DIGIT_LOOK = str.maketrans("BOSZG", "80526")
 """Letters a small digit is read as."""
 _AGE_UNIT_SEX = re.compile(r"Y(?:[MFH]|IN|NI|N|IVI|RN)?")

@@ -22,9 +22,9 @@ _MON3 = "(?:" + "|".join(MONTHS) + ")"
 _NOT_A_MONTH = r"(?!(?:MAS|KVP|SEC|BPM|FPS|DEG|MHZ|KHZ|PRF|ETL|FOV|NEX|THK)(?![A-Z]))"
 
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    # with its name part split by a space a reader put in ("ele ni.quintero@mail.org": up to four letters before it,
+    # with its name part split by a space a reader put in ("ele ni.quintero@mail.org": up to six letters before it,
     # not a unit after its number: "250 mAs erik.smith@mail.org"; a host starts with a letter: not "cm @ 3.5")
-    ("email", re.compile(r"(?:(?<![\w.])(?<!\d\s)[A-Z]{1,4} )?[\w.+-]+\s*@\s*[A-Z][\w-]*(?:\s*\.\s*[\w-]+)+")),
+    ("email", re.compile(r"(?:(?<![\w.])(?<!\d\s)[A-Z]{1,6} )?[\w.+-]+\s*@\s*[A-Z][\w-]*(?:\s*\.\s*[\w-]+)+")),
     # its host read alone at the start of a reading ("@mail.org": the name part before it was not read, or read as
     # a line of its own; the removal follows the glyphs before it), not a setting's "@ 3.5"
     ("email", re.compile(r"^\W*@\s*[A-Z][\w-]*(?:\s*\.\s*[\w-]+)*\s*\.\s*[A-Z]{2,}(?![\w])")),
@@ -426,7 +426,8 @@ def ident_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tu
     after a digit that are a technical word of ``stop`` are not part of it ("Born2/7/1937Gn 60": gain 60), nor
     is a technical letter before a number ("DOB:2005.08.12C 50")."""
     up = _upper(text)
-    m = re.compile(r"\s*([A-Z0-9][A-Z0-9/.\-]*\d[A-Z0-9/.\-]*|\d+)").match(up, start)
+    # (a digit misread as "+" inside it: "3+5-278-1762")
+    m = re.compile(r"\s*([A-Z0-9][A-Z0-9/.\-+]*\d[A-Z0-9/.\-+]*|\d+)").match(up, start)
     if not m:
         return None
     end = m.end(1)
