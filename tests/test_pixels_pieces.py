@@ -677,7 +677,8 @@ def _name_phi() -> PhiValues:
         ("707-8468", True, True, (4, 0)),  # its last digits: "846-" before
         ("dopoulos", True, True, (4, 0)),
         ("Papado", True, False, (0, 0)),  # not at the end of its reading: nothing was cut off there
-        ("Papadopoulos", True, True, (0, 0)),  # the whole value
+        ("Papadopoulos", True, True, (0, 0)),  # the whole value (an initial before it is not counted: it may
+        # not be there, and growing over where it would be took unread technical text: dev_9228, val2)
         ("Pap", True, True, (0, 0)),  # too short to say
         ("Papa", True, True, (0, 0)),  # under half of the name
         ("846707", True, True, (0, 5)),  # as read without its hyphens

@@ -823,6 +823,9 @@ def test_a_name_after_a_short_label_with_its_first_letters_case_misread_is_a_nam
     [
         ("57Y H", ["57Y H"]),  # the sex after the age, its M misread (dev-drawn "53Y M")
         ("57Y M 5.0mm", ["57Y M"]),
+        ("57Y IM", ["57Y IM"]),  # an M read as two glyphs (dev_12198, val5: "2ZY IM" of "22Y M")
+        ("57Y IVI", ["57Y IVI"]),
+        ("57Y IMA", ["57Y"]),
         ("057Y W 400", ["057Y"]),  # a window's W before its number is no sex
         ("057Y ETL 16", ["057Y"]),
         ("9358309 AH", ["9358309 AH"]),  # AM misread after a time whose colons were read as digits

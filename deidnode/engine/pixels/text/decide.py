@@ -168,14 +168,15 @@ def _misread_given(word: str, allowlist: AllowList) -> bool:
     )
 
 
-_SEX_AFTER = re.compile(r"\s{1,2}(?:[MFO]|[A-Z](?!\s*[-+\d]))(?![A-Za-z\d])", re.IGNORECASE)
+_SEX_AFTER = re.compile(r"\s{1,2}(?:[MFO]|IM|IVI|RN|[A-Z](?!\s*[-+\d]))(?![A-Za-z\d])", re.IGNORECASE)
 _MERIDIEM_AFTER = re.compile(r"\s{0,2}[AP][MNRWH](?![A-Za-z])", re.IGNORECASE)
 
 
 def extend_tails(spans: list[Span], text: str, technical: frozenset[str]) -> list[Span]:
-    """What a reader misreads at a value's end goes with it: the sex letter after an age ("53Y H" of "53Y M"; a
-    letter before a number stays: "045Y W 400"), AM or PM after a time or a long number ("9358309 AH" of
-    "9:58:09 AM", its colons read as digits), unless that is a ``technical`` word ("RAD47444824 PW": Doppler)."""
+    """What a reader misreads at a value's end goes with it: the sex letter after an age ("53Y H" of "53Y M", an M
+    read as "IM", "IVI" or "RN"; a letter before a number stays: "045Y W 400"), AM or PM after a time or a long
+    number ("9358309 AH" of "9:58:09 AM", its colons read as digits), unless that is a ``technical`` word
+    ("RAD47444824 PW": Doppler)."""
     out = []
     for s in spans:
         rx = _SEX_AFTER if s.kind == "age" else _MERIDIEM_AFTER if s.kind in ("time", "digits") else None
