@@ -188,11 +188,11 @@ class MetadataMatcher:
             self.sex_re = re.compile(r"\b(?:SEX|GENDER)\s*[:=]?\s*(?:M|F|O|MALE|FEMALE)\b|\b(?:MALE|FEMALE)\b")
         self.sex_value = phi.sex or ""
         # every written form of a value, for the part of it a reader cut off at its box's edge (``unread_rest``)
-        whole = self._name_part_forms(phi)
-        whole += [ident for _f, ident in self.ids] + [t for t in phi.texts if len(normalize(t)) >= 5]
+        written = self._name_part_forms(phi)
+        written += [ident for _f, ident in self.ids] + [t for t in phi.texts if len(normalize(t)) >= 5]
         for d in phi.dates:
-            whole += date_variants(d) + extra_date_forms(d)
-        self.whole_forms = [(form, *fold_map(form)) for form in dict.fromkeys(whole)]
+            written += date_variants(d) + extra_date_forms(d)
+        self.whole_forms = [(form, *fold_map(form)) for form in dict.fromkeys(written)]
         self.name_forms = [(pn, *fold_map(pn)) for pn in phi.person_names if "^" in pn]
 
     def find(self, text: str, loose: bool = False) -> list[MetaHit]:
