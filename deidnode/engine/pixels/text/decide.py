@@ -16,7 +16,7 @@ from typing import Literal
 
 from .allowlist import AllowList, load_allowlist
 from .garbled import GARBLED_BELOW, garbled_spans, known_words, ticks, unknown_names
-from .metadata import MetadataMatcher, MetaHit, PhiLike, trim_edge_words
+from .metadata import MetadataMatcher, MetaHit, PhiLike, trim_edge_words, word_start
 from .ner import StanzaNer, get_ner
 from .patterns import (
     INITIAL_EDGE,
@@ -226,9 +226,7 @@ def _snapped(s: Span, text: str, technical: frozenset[str], spans: Sequence[Span
         b += 1  # an initial's full stop, whatever is run into it ("Ferreira,E.mA200")
     elif text[b : b + 1] in ("^", "~") and text[b - 1 : b].isalpha() and not any(b < o.start < e for o in spans):
         b = e  # a name as the header writes it: its given name after the "^", misread ("MACKENZIE~JOH!")
-    st = a
-    while st > 0 and not text[st - 1].isspace():
-        st -= 1
+    st = word_start(text, a)
     # a number fused before a date is another number, and a technical word before a value stays ("CCAge 82")
     if 0 < a - st <= SNAP and not text[st:a].isdigit() and not run_in_technical(text[st:a], text[a:], technical):
         a = st

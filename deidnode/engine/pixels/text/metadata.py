@@ -122,17 +122,20 @@ class MetadataMatcher:
         """Technical vocabulary: a word of it beside a date's digits is not the date's (``_date_words``)."""
         self.long_names: list[tuple[str, str]] = []  # (folded part, original PN)
         self.short_names: dict[str, str] = {}
+        written: list[str] = []  # every written form of a value, for ``unread_rest``: the long name parts first
         for pn in phi.person_names:
             for part in re.findall(r"[^\W\d_]{2,}", pn.replace("^", " ").replace("=", " ")):
                 p = normalize(part)
                 if len(p) >= 4:
                     self.long_names.append((fold(p), pn))
+                    written.append(part)
                 elif len(p) >= 2:
                     self.short_names.setdefault(p, pn)
         for part in phi.name_parts:
             p = normalize(part)
             if len(p) >= 4 and all(fp != fold(p) for fp, _ in self.long_names):
                 self.long_names.append((fold(p), part))
+                written.append(part)
             elif 2 <= len(p) < 4:
                 self.short_names.setdefault(p, part)
         self.ids: list[tuple[str, str]] = []
@@ -187,8 +190,7 @@ class MetadataMatcher:
         if phi.sex and phi.sex.strip().upper()[:1] in ("M", "F"):
             self.sex_re = re.compile(r"\b(?:SEX|GENDER)\s*[:=]?\s*(?:M|F|O|MALE|FEMALE)\b|\b(?:MALE|FEMALE)\b")
         self.sex_value = phi.sex or ""
-        # every written form of a value, for the part of it a reader cut off at its box's edge (``unread_rest``)
-        written = self._name_part_forms(phi)
+        # ... and identifiers, free texts and dates in every written form
         written += [ident for _f, ident in self.ids] + [t for t in phi.texts if len(normalize(t)) >= 5]
         for d in phi.dates:
             written += date_variants(d) + extra_date_forms(d)
@@ -296,12 +298,6 @@ class MetadataMatcher:
         # a label is no name, however loosely an unsure reading of it matched one ("Patients", "PATIENT |")
         return [h for h in hits if h.kind != "name" or not _role_word(text[h.start : h.end])]
 
-    @staticmethod
-    def _name_part_forms(phi: PhiLike) -> list[str]:
-        """Each name part of four letters or more, as written."""
-        parts = [p for pn in phi.person_names for p in re.findall(r"[^\W\d_]{4,}", pn)]
-        return parts + [p for p in phi.name_parts if len(normalize(p)) >= 4]
-
     def unread_rest(self, piece: str, before: bool, after: bool) -> tuple[int, int]:
         """How many characters of a value lie before and after ``piece``, a reading's span at the edge of its box
         (``before``: at the box's start; ``after``: at its end), when the span is where the value starts or ends
@@ -403,11 +399,16 @@ with a slash read as a 7), the "01-" of "01-olar-1945": the approximate match al
 character. (Before an exact match they are another number: "Se 305.07.2001" is "Se: 3" and the date.)"""
 
 
+def word_start(text: str, i: int) -> int:
+    """Where the word (a run of characters other than spaces) that ``i`` is in, or follows, starts."""
+    while i > 0 and not text[i - 1].isspace():
+        i -= 1
+    return i
+
+
 def _date_lead(text: str, start: int) -> int:
     """``start`` moved back over ``DATE_LEAD`` digits or fewer (and separators) before it in its word."""
-    st = start
-    while st > 0 and not text[st - 1].isspace():
-        st -= 1
+    st = word_start(text, start)
     lead = text[st:start]
     if 0 < sum(c.isdigit() for c in lead) <= DATE_LEAD and not any(c.isalpha() for c in lead):
         return st
