@@ -146,6 +146,9 @@ def test_pattern_layer_finds_phi_that_is_not_in_the_metadata(judge, text, kind) 
         "MLO",
         "Gain 52%",
         "DFOV 36.0cm",
+        "C5-1",  # ultrasound transducers (a date beside one once took it as a piece of the date: val6)
+        "L12-5",
+        "9L4",
     ],
 )
 def test_allowlist_keeps_technical_annotation(judge, text) -> None:
@@ -454,7 +457,9 @@ def test_a_word_of_a_value_or_the_cut_off_start_or_end_of_one_is_recognised(text
     assert words_of_value(text, "Mount Carmel Hospital Medical Center") is taken
 
 
-@pytest.mark.parametrize(("text", "phi"), [("KRIST", True), ("Kristia", True), ("ANSEN", True), ("NSEN", False)])
+@pytest.mark.parametrize(
+    ("text", "phi"), [("KRIST", True), ("Kristia", True), ("ANSEN", True), ("NSEN", False), ("SEN", False)]
+)
 def test_a_long_name_part_read_in_pieces_is_known_by_its_start_or_end(text, phi) -> None:
     # a vertical "KRISTIANSEN" read as "KRIST" and "NSEN": a piece of two fifths of the part or more, alone on
     # its line, is the name; a shorter one is not (it goes with the other piece beside it, or not at all)
@@ -1116,3 +1121,45 @@ def test_technical_text_run_into_a_value_stays(text, spans) -> None:
     )
     d = TextJudge(phi).judge(text, 0.95)
     assert [text[s.start : s.end] for s in d.spans] == spans
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Physician: ADEYEM1 ^ KENJ1", "ADEYEM1 ^ KENJ1"),  # the caret between the parts goes too (val6)
+        ("PATIENT PapadopoulosF.Page1/3", "PapadopoulosF."),  # an initial run into the name keeps its stop
+        ("PATIENT 2. Olonkwo 5.0mm", "2. Olonkwo"),  # the initial E read as "2"
+    ],
+)
+def test_what_stands_between_and_before_the_parts_of_a_name_goes_with_it(text: str, value: str) -> None:
+    judge = TextJudge(PhiValues(person_names=("ADEYEMI^KENJI", "PAPADOPOULOS^FIONA", "OKONKWO^ELENI")))
+    assert [text[s.start : s.end] for s in judge.judge(text, 0.93).spans] == [value]
+
+
+def test_a_word_joined_by_a_full_stop_goes_with_a_name_but_not_with_a_label() -> None:
+    """ "eleni.mackenzi" (an address cut before its @): the word before the dot goes with the name; "Pat.Na" (the
+    label "Pat. Name" over two rows of text): the label's first word stays where it is."""
+    judge = TextJudge(PhiValues(person_names=("MACKENZIE^JOHN",)))
+    assert [(s.start, s.end) for s in judge.judge("eleni.mackenzi", 0.98).spans] == [(0, 14)]
+    assert ["Pat.Na"[s.start : s.end] for s in judge.judge("Pat.Na", 0.71).spans] == ["Na"]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("ltell 316-758-1238", "ltell 316-758-1238"),  # the label "Tel" misread (val6)
+        ("1 331-654-3640", "1 331-654-3640"),  # ... read as "1"
+        ("ZOOM 150% Te 261-986-81", "Te 261-986-81"),  # a number cut at the box's edge keeps its label
+        ("T1 331-654-3640", "331-654-3640"),  # a weighting is no label
+        ("24 MAY  001", "24 MAY  001"),  # a day, a month and a year that lost its first digit
+    ],
+)
+def test_a_phone_numbers_misread_label_and_a_date_missing_a_digit_go(judge, text: str, value: str) -> None:
+    assert [text[s.start : s.end] for s in judge.judge(text, 0.95).spans] == [value]
+
+
+def test_an_age_whose_unit_is_read_as_v_goes() -> None:
+    judge = TextJudge(PhiValues(person_names=(), name_parts=(), age="091Y", sex="M"))
+    for text in ("91V", "91V M"):
+        assert [text[s.start : s.end] for s in judge.judge(text, 0.99).spans] == [text]
+    assert not judge.judge("90V", 0.99).phi  # another number: not this patient's age

@@ -343,3 +343,16 @@ def test_a_phi_lines_box_leaves_the_glyphs_of_the_lines_above_and_below_it() -> 
     for x in range(5, 50, 4):
         view[20:28, x : x + 2] = 200  # a second line as tall as the first is no intrusion
     assert intrusions_trimmed(view, (0, 8, 60, 28)) == (0, 8, 60, 28)
+
+
+def test_a_span_cut_halfway_through_its_last_glyph_takes_the_rest_of_that_glyph_only() -> None:
+    """ "PapadopoulosF.Page1/3" (dev-drawn val6): the span's end, halfway between the last character's centre and
+    the next one's, fell inside the glyph; its columns stayed. The end goes on over the glyph's ink when the run
+    ends within ``BOUNDARY_SLACK`` pitches past the halfway mark, never into a glyph that touches it."""
+    line = TextBox(0, 0, 60, 10, "ABCD", 1.0, (5.0, 15.0, 25.0, 35.0))
+    ink = np.zeros(60, bool)
+    ink[2:9] = ink[12:18] = ink[22:31] = ink[33:38] = True  # "C" runs 22..30, past the halfway mark at 30
+    assert span_box(line, 0, 3, ink)[2] == 31  # its whole glyph
+    touching = ink.copy()
+    touching[31:33] = True  # "C" runs into "D": no gap to stop at, the halfway mark stands
+    assert span_box(line, 0, 3, touching)[2] == 30

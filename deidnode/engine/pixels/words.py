@@ -80,10 +80,22 @@ def span_extent(
         above = [lo[i] for i in stays if lo[i] >= mid]
         floor_ = int(np.ceil(max(below))) if below else int(lo_line)
         ceil_ = int(np.floor(min(above))) if above else int(hi_line)
-        a_i, b_i = _over_ink(a_i, b_i, int(lo_line), ink, floor_, ceil_)
+        slack = BOUNDARY_SLACK * 2 * _half_pitch(lo, hi)
+        a_i, b_i = _over_ink(a_i, b_i, int(lo_line), ink, floor_, ceil_, slack)
         if skipped and len(line.char_pos) == len(line.text) and not up:
             a_i, b_i = _over_skipped(line, idx, a_i, b_i, ink, int(lo_line))
     return max(a_i, int(lo_line)), min(b_i, int(hi_line))
+
+
+BOUNDARY_SLACK = 0.4
+"""A PHI span's end set halfway between its last character's centre and the next one's (a character that
+stays) can cut that glyph ("F." of "PapadopoulosF.Page1/3": the dot's columns stay): the end goes on over the
+glyph's ink when the run ends within this many character pitches past the halfway mark."""
+
+
+def _half_pitch(lo: list[float], hi: list[float]) -> float:
+    """Half the median extent of a character (``_bounds``)."""
+    return float(np.median([b - a for a, b in zip(lo, hi, strict=True)])) / 2 if lo else 0.0
 
 
 SKIPPED = 3.5
@@ -119,17 +131,36 @@ def _over_skipped(line: TextBox, idx: list[int], a: int, b: int, ink: np.ndarray
 
 
 def _over_ink(
-    a: int, b: int, base: int, ink: np.ndarray, floor_: float = -np.inf, ceil_: float = np.inf
+    a: int,
+    b: int,
+    base: int,
+    ink: np.ndarray,
+    floor_: float = -np.inf,
+    ceil_: float = np.inf,
+    slack: float = 0.0,
 ) -> tuple[int, int]:
     """``a``..``b`` (pixels along a line whose ``ink`` flags start at ``base``) widened over the ink runs its
-    ends cut into, not past ``floor_`` and ``ceil_``."""
+    ends cut into, not past ``floor_`` and ``ceil_`` unless the run ends within ``slack`` pixels past them
+    (``BOUNDARY_SLACK``)."""
     k = a - base
     while 0 < k < ink.size and ink[k] and ink[k - 1] and base + k > floor_:
         k -= 1
+    if 0 < k < ink.size and ink[k] and ink[k - 1] and slack > 0:
+        j = k
+        while 0 < j and ink[j - 1] and base + j > floor_ - slack:
+            j -= 1
+        if j == 0 or not ink[j - 1]:
+            k = j
     a = base + max(k, 0)
     k = b - base
     while 0 < k < ink.size and ink[k - 1] and ink[k] and base + k < ceil_:
         k += 1
+    if 0 < k < ink.size and ink[k - 1] and ink[k] and slack > 0:
+        j = k
+        while j < ink.size and ink[j] and base + j < ceil_ + slack:
+            j += 1
+        if j == ink.size or not ink[j]:
+            k = j
     return a, base + min(k, ink.size)
 
 

@@ -191,6 +191,24 @@ def extend_tails(spans: list[Span], text: str, technical: frozenset[str]) -> lis
     return out
 
 
+_PHONE_LABEL_BEFORE = re.compile(r"(?<![\w.])(?:[L1I|!]?T[EA][L1I|!]{0,2}|[L1I|!])\s*[.:#]?\s*$", re.IGNORECASE)
+"""The label "Tel" as it is misread ("Te", "Tal", "ltell"; "1" alone) right before a phone number."""
+_PHONE_START = re.compile(r"[(<\[{]?\d{3}[)>\]}]?[\s.:=-]")
+
+
+def phone_labels(spans: list[Span], text: str) -> list[Span]:
+    """A phone number (read whole, or cut: "261-986-81") takes its label misread before it ("ltell 316-758-1238",
+    "1 331-654-3640"): the label goes with the number, and a label left beside the removal tells its kind."""
+    out = []
+    for s in spans:
+        if s.kind in ("phone", "id", "digits") and _PHONE_START.match(text, s.start):
+            m = _PHONE_LABEL_BEFORE.search(text, 0, s.start)
+            if m is not None:
+                s = Span(m.start(), s.end, s.layer, s.kind)
+        out.append(s)
+    return out
+
+
 def _technical_ends(h: MetaHit, text: str, technical: frozenset[str]) -> MetaHit:
     """A name matched with tolerance across a space takes no technical word at its ends ("KENJ TH" of "SMTH^KENJ
     TH1": KENJI within one edit of "KENJT", the orientation "THI" read "TH1"), unless nothing else is left or
@@ -214,6 +232,19 @@ stray character ("ADEYEMI, KENJ!", "437968300K3") is part of the value, and a sl
 boxes stays readable."""
 
 
+_DOTTED_KINDS = frozenset({"name", "unknown", "garbled", "email", "entity"})
+"""Spans that take a word joined to them by a full stop ("eleni." of "eleni.mackenzi"); a label does not
+("Pat." of "Pat.Na")."""
+_INITIAL_BEFORE = re.compile(r"(?:^|\s)([^\s.])\.\s?$")
+"""One character and a full stop right before a name: its initial, whatever it was read as."""
+
+
+def _initial_after(text: str, i: int) -> bool:
+    """Whether ``text[i]`` stands as an initial: after a character that is no letter or digit, or a capital
+    run into the lower-case name before it ("PapadopoulosF.")."""
+    return not text[i - 1].isalnum() or (text[i].isupper() and text[i - 1].islower())
+
+
 def _snapped(s: Span, text: str, technical: frozenset[str], spans: Sequence[Span] = ()) -> Span:
     a, b = s.start, s.end
     e = b
@@ -222,27 +253,31 @@ def _snapped(s: Span, text: str, technical: frozenset[str], spans: Sequence[Span
     # "43699361CC": a view's name; "2005.08.12C 50": a setting's letter before its number
     if 0 < e - b <= SNAP and not run_in_technical(text[b:e], text[e:], technical):
         b = e
-    elif text[b : b + 1] == "." and b >= 1 and text[b - 1].isalpha() and (b < 2 or not text[b - 2].isalnum()):
-        b += 1  # an initial's full stop, whatever is run into it ("Ferreira,E.mA200")
+    elif text[b : b + 1] == "." and b >= 1 and text[b - 1].isalpha() and (b < 2 or _initial_after(text, b - 1)):
+        b += 1  # an initial's full stop, whatever is run into it ("Ferreira,E.mA200", "PapadopoulosF.Page1/3")
     elif text[b : b + 1] in ("^", "~") and text[b - 1 : b].isalpha() and not any(b < o.start < e for o in spans):
         b = e  # a name as the header writes it: its given name after the "^", misread ("MACKENZIE~JOH!")
     st = word_start(text, a)
     # a number fused before a date is another number, and a technical word before a value stays ("CCAge 82")
     if 0 < a - st <= SNAP and not text[st:a].isdigit() and not run_in_technical(text[st:a], text[a:], technical):
         a = st
+    elif s.kind in _DOTTED_KINDS and 0 < a - st and text[a - 1] == "." and text[st : a - 1].isalpha():
+        a = st  # the words an address joins with a dot to a name ("eleni.mackenzi" of eleni.mackenzie@mail.org)
+    elif text[a : a + 1].isalpha() and (m := _INITIAL_BEFORE.search(text, 0, a)) is not None:
+        a = m.start(1)  # an initial read as a digit or a mark before a name ("2. Olonkwo" of "E. Okonkwo")
     return Span(a, b, s.layer, s.kind)
 
 
 def merge_spans(spans: list[Span], text: str, technical: frozenset[str] = frozenset()) -> tuple[Span, ...]:
     """Spans widened to the end of a word they stop just short of (``SNAP``), unless what is left of the word is
-    a ``technical`` word run into the value; then overlapping spans, spans separated only by punctuation or one
-    space, and spans one character apart (a separator misread as a letter: "DUBOISAPAULO"), joined (the first
-    layer and kind stand for the joined span)."""
+    a ``technical`` word run into the value; then overlapping spans, spans separated only by punctuation and
+    spaces (three characters at most: "ADEYEM1 ^ KENJ1"), and spans one character apart (a separator misread as a
+    letter: "DUBOISAPAULO"), joined (the first layer and kind stand for the joined span)."""
     out: list[Span] = []
     for s in sorted((_snapped(s, text, technical, spans) for s in spans), key=lambda s: (s.start, -s.end)):
         if out:
             gap = text[out[-1].end : s.start]
-            if s.start <= out[-1].end or (len(gap) <= 2 and not any(c.isalnum() for c in gap)) or len(gap) == 1:
+            if s.start <= out[-1].end or (len(gap) <= 3 and not any(c.isalnum() for c in gap)) or len(gap) == 1:
                 p = out[-1]
                 out[-1] = Span(p.start, max(p.end, s.end), p.layer, p.kind)
                 continue
@@ -278,6 +313,7 @@ class TextJudge:
         if spans:
             first = spans[0]
             spans = extend_tails(extend_names(spans, text, self.allowlist), text, self.allowlist.words)
+            spans = phone_labels(spans, text)
             return Decision(
                 True, first.layer, first.kind, hits[0] if hits else None, merge_spans(spans, text, self.allowlist.words)
             )

@@ -650,8 +650,9 @@ _AGE_LABEL_END = re.compile(r"(?<![A-Za-z0-9])A[Gg6Qq][Ee]\s*[:.]?\s*([0-9BOSZGI
 character after it at most."""
 _DIGIT_LOOK = str.maketrans("BOSZG", "80526")
 """Letters a small digit is read as."""
-_AGE_UNIT_SEX = re.compile(r"Y(?:[MFH]|IN|NI|N|IVI|RN)?")
-"""An age's unit and the sex after it with no space, as M and F are read ("IN", "IVI", "RN")."""
+_AGE_UNIT_SEX = re.compile(r"[YV](?:[MFH]|IN|NI|N|IVI|RN)?")
+"""An age's unit (Y, or V as it is misread: "91V" of "91Y M") and the sex after it with no space, as M and F are
+read ("IN", "IVI", "RN")."""
 _AGE_LOOK = _DIGIT_LOOK | str.maketrans("IL", "11")
 """... and, in an age's number of two or three characters, the letters a 1 is read as."""
 _AGE_LEAD = re.compile("[0-9" + "".join(chr(c) for c in _AGE_LOOK) + "]{1,3}")

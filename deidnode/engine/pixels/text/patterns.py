@@ -87,6 +87,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             rf"[A-Z0-9]{{3}}\s*[- ]\s*{_D}(?![\d.:])"
         ),
     ),
+    # a day, a written month and a year that lost a digit ("24 MAY  001" of 24 MAY 2001)
+    ("date", re.compile(rf"(?<![\dA-Z]){_D}\s*[- ]?\s*{_MON}\s*[- ,.]*\s*\d{{3}}(?!\d)")),
     # (its year cut at the box's edge too: "Awg 26, 200")
     ("date", re.compile(rf"(?<![\dA-Z])[A-Z0-9]{{3}}\s+{_D}\s*[,.]\s*(?:{_Y4}|(?:19|20)\d$)(?!\d)")),
     (
