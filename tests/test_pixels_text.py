@@ -458,11 +458,12 @@ def test_a_word_of_a_value_or_the_cut_off_start_or_end_of_one_is_recognised(text
 
 
 @pytest.mark.parametrize(
-    ("text", "phi"), [("KRIST", True), ("Kristia", True), ("ANSEN", True), ("NSEN", False), ("SEN", False)]
+    ("text", "phi"), [("KRIST", True), ("Kristia", True), ("ANSEN", True), ("NSEN", True), ("SEN", False)]
 )
 def test_a_long_name_part_read_in_pieces_is_known_by_its_start_or_end(text, phi) -> None:
     # a vertical "KRISTIANSEN" read as "KRIST" and "NSEN": a piece of two fifths of the part or more, alone on
-    # its line, is the name; a shorter one is not (it goes with the other piece beside it, or not at all)
+    # its line, is the name; so is a piece of four letters cut from it ("NSEN": ``MetadataMatcher.fragment``); a
+    # shorter one is not (it goes with the other piece beside it, or not at all)
     d = TextJudge(PhiValues(person_names=("KRISTIANSEN^PAULO",), name_parts=("KRISTIANSEN", "PAULO"))).judge(text)
     assert (d.phi and d.kind == "name") is phi
 
@@ -1163,3 +1164,43 @@ def test_an_age_whose_unit_is_read_as_v_goes() -> None:
     for text in ("91V", "91V M"):
         assert [text[s.start : s.end] for s in judge.judge(text, 0.99).spans] == [text]
     assert not judge.judge("90V", 0.99).phi  # another number: not this patient's age
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("mel Hospital", "text"),  # "Mount Car" unread (val6)
+        ("DAN CLINIC", "text"),
+        ("ANAK", "name"),  # of TANAKA, read down a column
+        ("Wo jc", "name"),  # of WOJCIK
+    ],
+)
+def test_a_reading_cut_from_inside_a_value_is_that_value(text: str, kind: str) -> None:
+    judge = TextJudge(
+        PhiValues(
+            person_names=("TANAKA^ELENI", "WOJCIK^THABO"),
+            identifiers=("E4973295",),
+            texts=("Mount Carmel Hospital", "St Brendan Clinic"),
+        )
+    )
+    d = judge.judge(text, 0.95)
+    assert (d.phi, d.kind, [(s.start, s.end) for s in d.spans]) == (True, kind, [(0, len(text))])
+
+
+@pytest.mark.parametrize("text", ["Hospital", "Carmel", "CLINIC", "ELENI", "E497", "97329"])
+def test_whole_words_and_pieces_of_identifiers_are_no_fragment(text: str) -> None:
+    """Whole words of a value are the other layers' to judge ("Carmel" is found as the institution's word there);
+    a piece of an identifier read from a box over several rows is no sign the box holds only the identifier."""
+    from deidnode.engine.pixels.text.metadata import MetadataMatcher
+
+    m = MetadataMatcher(
+        PhiValues(person_names=("TANAKA^ELENI",), identifiers=("E4973295",), texts=("Mount Carmel Hospital",))
+    )
+    assert m.fragment(text) is None
+
+
+def test_the_rest_of_a_value_around_a_fragment_is_counted_on_both_sides() -> None:
+    judge = TextJudge(PhiValues(person_names=("TANAKA^ELENI",), texts=("Mount Carmel Hospital",)))
+    assert judge.unread_rest("mel Hospital", True, True) == (9, 0)
+    assert judge.unread_rest("ANAK", True, True) == (1, 1)
+    assert judge.unread_rest("ANAK", False, True) == (0, 1)

@@ -306,6 +306,9 @@ class TextJudge:
         spans += [Span(h.start, h.end, "metadata", h.kind) for h in hits]
         if not hits and (age := self.meta.age_after_label(text)) is not None:
             spans.append(Span(age.start, age.end, "metadata", "age"))
+        if not hits and (frag := self.meta.fragment(text)) is not None:
+            hits.append(frag[0])  # a piece cut from inside a value: the reading whole
+            spans.append(Span(0, len(text), "metadata", frag[0].kind))
         spans += [Span(a, b, "pattern", k) for k, a, b in find_patterns(text)]
         spans += [Span(a, b, "pattern", k) for k, a, b in find_labelled(text, self.allowlist.words)]
         spans += [Span(a, b, "pattern", k) for k, a, b in find_name_forms(text, self.allowlist.words)]

@@ -123,12 +123,14 @@ class MetadataMatcher:
         self.long_names: list[tuple[str, str]] = []  # (folded part, original PN)
         self.short_names: dict[str, str] = {}
         written: list[str] = []  # every written form of a value, for ``unread_rest``: the long name parts first
+        parts: list[tuple[str, str]] = []  # (a long name part as written, its person name)
         for pn in phi.person_names:
             for part in re.findall(r"[^\W\d_]{2,}", pn.replace("^", " ").replace("=", " ")):
                 p = normalize(part)
                 if len(p) >= 4:
                     self.long_names.append((fold(p), pn))
                     written.append(part)
+                    parts.append((part, pn))
                 elif len(p) >= 2:
                     self.short_names.setdefault(p, pn)
         for part in phi.name_parts:
@@ -136,6 +138,7 @@ class MetadataMatcher:
             if len(p) >= 4 and all(fp != fold(p) for fp, _ in self.long_names):
                 self.long_names.append((fold(p), part))
                 written.append(part)
+                parts.append((part, part))
             elif 2 <= len(p) < 4:
                 self.short_names.setdefault(p, part)
         self.ids: list[tuple[str, str]] = []
@@ -196,6 +199,17 @@ class MetadataMatcher:
             written += date_variants(d) + extra_date_forms(d)
         self.whole_forms = [(form, *fold_map(form)) for form in dict.fromkeys(written)]
         self.name_forms = [(pn, *fold_map(pn)) for pn in phi.person_names if "^" in pn]
+        # values a reading may be a piece cut from the inside of (``fragment``): long name parts and free texts
+        # as written (not identifiers: a piece of one read from a box over several rows of text is no sign that
+        # the box holds only the identifier, and the fill would take the other rows)
+        self.fragment_forms: list[tuple[str, str, str, str, list[int]]] = [
+            (kind, value, form, *fold_map(form))
+            for kind, value, form in (
+                *(("name", pn, part) for part, pn in parts),
+                *(("text", t, t) for t in phi.texts),
+            )
+            if len(fold(form)) >= FRAGMENT_OF
+        ]
 
     def find(self, text: str, loose: bool = False) -> list[MetaHit]:
         """Every metadata value found in ``text``, with its span (``loose``: an unsure reading, matched with
@@ -309,6 +323,10 @@ class MetadataMatcher:
         reading has the age's number after it. (0, 0) when none is."""
         words = piece.split()
         out = [0, 0]
+        frag = self.fragment(piece)
+        # as at an edge, the rest is taken only for a piece that is half of its value or long
+        if frag is not None and (len(fold(piece)) >= REST_LONG or frag[3] >= REST_SHARE):
+            out = [frag[1] if before else 0, frag[2] if after else 0]
         if after and self.age_bare is not None and (m := self._age_label_at_end(piece)) is not None:
             out[1] = len(self.age_bare) + 1 - len(m.group(1))  # "Age" and the age's number after it
         ends = ((0, before, (piece, words[0] if words else "")), (1, after, (piece, words[-1] if words else "")))
@@ -333,6 +351,29 @@ class MetadataMatcher:
                             else idx[len(f) - n] - (len(form) - len(form.lstrip())),
                         )
         return out[0], out[1]
+
+    def fragment(self, text: str) -> tuple[MetaHit, int, int, float] | None:
+        """A whole reading that is a piece cut from inside one of this dataset's long names or free texts, beginning
+        or ending inside one of its words ("mel Hospital" of "Mount Carmel Hospital", "nsen" of KRISTIANSEN: the
+        reader lost the rest, or saw only that much of it): ``FRAGMENT_MIN`` folded characters at least
+        (``FRAGMENT_DIGITS`` when digits only), not all of its words technical or common. The hit for the whole
+        reading, the characters of the value before and after the piece, and the piece's share of the value
+        (folded); None when it is none."""
+        p = fold(text)
+        if len(p) < (FRAGMENT_DIGITS if p.isdigit() else FRAGMENT_MIN):
+            return None
+        words = [w.upper() for w in re.findall(r"[A-Za-z]{2,}", text)]
+        if words and all(w in self.technical or w in _COMMON_WORDS for w in words):
+            return None
+        for kind, value, form, f, idx in self.fragment_forms:
+            i = f.find(p)
+            if i < 0 or len(f) <= len(p):
+                continue
+            a, b = idx[i], idx[i + len(p) - 1] + 1
+            if not ((a > 0 and form[a - 1].isalnum()) or (b < len(form) and form[b].isalnum())):
+                continue  # whole words of the value: the other layers' to find
+            return MetaHit(kind, value, 0, len(text)), a, len(form.rstrip()) - b, len(p) / len(f)
+        return None
 
     def _age_label_at_end(self, text: str) -> re.Match[str] | None:
         """The label "Age" ending a reading, with nothing after it but the age's first digit as itself or a letter
@@ -435,6 +476,12 @@ def _rest_overlap(p: str, f: str, side: int) -> int:
         return 0
     return len(p) if (f.startswith(p) if side else f.endswith(p)) else 0
 
+
+FRAGMENT_OF = 6
+"""Folded characters, at least, of a value a reading may be a piece cut from the inside of (``fragment``)."""
+FRAGMENT_MIN = 4
+FRAGMENT_DIGITS = 5
+"""... and of that piece, at least (digits only: a technical number of four digits is often inside an identifier)."""
 
 REST_PIECE = 4
 """Folded characters, at least, of a span taken for the start or end of a value whose rest its reader cut off."""
