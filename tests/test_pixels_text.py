@@ -1152,6 +1152,7 @@ def test_a_word_joined_by_a_full_stop_goes_with_a_name_but_not_with_a_label() ->
         ("1 331-654-3640", "1 331-654-3640"),  # ... read as "1"
         ("ZOOM 150% Te 261-986-81", "Te 261-986-81"),  # a number cut at the box's edge keeps its label
         ("T1 331-654-3640", "331-654-3640"),  # a weighting is no label
+        ("C5-1 471-087-0134", "471-087-0134"),  # nor a transducer's last digit (dev_0058)
         ("24 MAY  001", "24 MAY  001"),  # a day, a month and a year that lost its first digit
     ],
 )

@@ -191,8 +191,9 @@ def extend_tails(spans: list[Span], text: str, technical: frozenset[str]) -> lis
     return out
 
 
-_PHONE_LABEL_BEFORE = re.compile(r"(?<![\w.])(?:[L1I|!]?T[EA][L1I|!]{0,2}|[L1I|!])\s*[.:#]?\s*$", re.IGNORECASE)
-"""The label "Tel" as it is misread ("Te", "Tal", "ltell"; "1" alone) right before a phone number."""
+_PHONE_LABEL_BEFORE = re.compile(r"(?<!\S)(?:[L1I|!]?T[EA][L1I|!]{0,2}|[L1I|!])\s*[.:#]?\s*$", re.IGNORECASE)
+"""The label "Tel" as it is misread ("Te", "Tal", "ltell"; "1" alone) right before a phone number, a word of its
+own (not the end of a transducer's name: "C5-1 471-087-0134")."""
 _PHONE_START = re.compile(r"[(<\[{]?\d{3}[)>\]}]?[\s.:=-]")
 
 
