@@ -122,14 +122,12 @@ class MetadataMatcher:
         """Technical vocabulary: a word of it beside a date's digits is not the date's (``_date_words``)."""
         self.long_names: list[tuple[str, str]] = []  # (folded part, original PN)
         self.short_names: dict[str, str] = {}
-        written: list[str] = []  # every written form of a value, for ``unread_rest``: the long name parts first
         parts: list[tuple[str, str]] = []  # (a long name part as written, its person name)
         for pn in phi.person_names:
             for part in re.findall(r"[^\W\d_]{2,}", pn.replace("^", " ").replace("=", " ")):
                 p = normalize(part)
                 if len(p) >= 4:
                     self.long_names.append((fold(p), pn))
-                    written.append(part)
                     parts.append((part, pn))
                 elif len(p) >= 2:
                     self.short_names.setdefault(p, pn)
@@ -137,7 +135,6 @@ class MetadataMatcher:
             p = normalize(part)
             if len(p) >= 4 and all(fp != fold(p) for fp, _ in self.long_names):
                 self.long_names.append((fold(p), part))
-                written.append(part)
                 parts.append((part, part))
             elif 2 <= len(p) < 4:
                 self.short_names.setdefault(p, part)
@@ -193,7 +190,9 @@ class MetadataMatcher:
         if phi.sex and phi.sex.strip().upper()[:1] in ("M", "F"):
             self.sex_re = re.compile(r"\b(?:SEX|GENDER)\s*[:=]?\s*(?:M|F|O|MALE|FEMALE)\b|\b(?:MALE|FEMALE)\b")
         self.sex_value = phi.sex or ""
-        # ... and identifiers, free texts and dates in every written form
+        # every written form of a value, for ``unread_rest``: the long name parts first, then identifiers, free
+        # texts and dates in every written form
+        written = [part for part, _pn in parts]
         written += [ident for _f, ident in self.ids] + [t for t in phi.texts if len(normalize(t)) >= 5]
         for d in phi.dates:
             written += date_variants(d) + extra_date_forms(d)
