@@ -1062,6 +1062,18 @@ def test_the_datasets_age_read_in_look_alikes_or_run_into_its_neighbours(text, a
         ("DEC 2024", ["DEC 2024"]),
         ("2024 DECT", []),
         ("W 2000 MARK", []),
+        # (dev-drawn, seventh 400:) a space read into an address's name part after its dot, the phone before it
+        ("#207-983-7571 tomasz.ferreir a@mail.org", ["#207-983-7571 tomasz.ferreir a@mail.org"]),
+        ("T1 tomasz.ferreir a@mail.org", ["tomasz.ferreir a@mail.org"]),
+        ("eloni.mackonzie@ma T1 TI 150", ["eloni.mackonzie@ma"]),  # cut before its host's second letter
+        ("3:04:58/AM", ["3:04:58/AM"]),  # a mark read in the space before AM
+        ("16731 948 8861", ["16731 948 8861"]),  # "(476) 748-8861", its brackets read as ones
+        ("W 1500 L 500 1200", []),
+        ("Scanned by: 0eline Tanaka", ["0eline Tanaka"]),  # the name's capital read as a digit
+        ("Date: 2868", ["2868"]),  # "Date: 2008/09/26" read in part: the value of its label
+        ("Date/Time", []),
+        ("nedby OKON", ["OKON"]),  # "Scanned by OKONKWO" read in pieces, the label's start cut off (dev-drawn)
+        ("Planned", []),
     ],
 )
 def test_labels_values_and_dates_misread_or_run_together_are_found(text, spans) -> None:

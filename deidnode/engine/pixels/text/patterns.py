@@ -23,8 +23,15 @@ _NOT_A_MONTH = r"(?!(?:MAS|KVP|SEC|BPM|FPS|DEG|MHZ|KHZ|PRF|ETL|FOV|NEX|THK)(?![A
 
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # with its name part split by a space a reader put in ("ele ni.quintero@mail.org": up to six letters before it,
-    # not a unit after its number: "250 mAs erik.smith@mail.org"; a host starts with a letter: not "cm @ 3.5")
-    ("email", re.compile(r"(?:(?<![\w.])(?<!\d\s)[A-Z]{1,6} )?[\w.+-]+\s*@\s*[A-Z][\w-]*(?:\s*\.\s*[\w-]+)+")),
+    # or two words joined by a dot, "tomasz.ferreir a@mail.org"; not a unit after its number: "250 mAs
+    # erik.smith@mail.org"; a host starts with a letter: not "cm @ 3.5")
+    (
+        "email",
+        re.compile(
+            r"(?:(?<![\w.])(?:(?<!\d\s)[A-Z]{1,6}|[A-Z]{2,}\.[A-Z]{2,}) )?"
+            r"[\w.+-]+\s*@\s*[A-Z][\w-]*(?:\s*\.\s*[\w-]+)+"
+        ),
+    ),
     # its host read alone at the start of a reading ("@mail.org": the name part before it was not read, or read as
     # a line of its own; the removal follows the glyphs before it), not a setting's "@ 3.5"
     ("email", re.compile(r"^\W*@\s*[A-Z][\w-]*(?:\s*\.\s*[\w-]+)*\s*\.\s*[A-Z]{2,}(?![\w])")),
@@ -32,6 +39,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # sides of the @ with no space (a setting's @ stands between spaces or before a number: "cm @ 3.5", "@3.5"; a
     # frequency's 0 read as @ is no host: "WE_12@HzZ" of "WF 120Hz")
     ("email", re.compile(r"(?<![\w.])[\w.+-]*[A-Z][\w.+-]*@(?![KM]?HZ)[A-Z][\w-]{2,}")),
+    # ... or before its host's second letter ("eloni.mackonzie@ma T1"): a name part of two words joined by a dot
+    ("email", re.compile(r"(?<![\w.])[A-Z]{2,}\.[A-Z]{2,}@(?:[A-Z][\w-]*)?(?![\w.@])")),
     # its host split by spaces a reader put in ("john.ferreira@m ail org"): a name part of two words joined by a
     # dot, the @ with no space around it, and up to three short pieces of letters, the last of two or more (not a
     # setting's letter after the address: "...@mail.org W 400")
@@ -94,10 +103,10 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "time",
         # with one of two colons read as a semicolon or dash ("12:46;13 PM", "21:09-59"), and AM or PM read in
-        # look-alikes ("8:46:17 Pr", "4:11:16 PW")
+        # look-alikes ("8:46:17 Pr", "4:11:16 PW") or after a mark read in its space ("3:04:58/AM")
         re.compile(
             r"(?<![\d.])(?:[01]?\d|2[0-3])\s*(?::\s*[0-5]\d(?:\s*[:;-]\s*[0-5]\d)?|;\s*[0-5]\d\s*:\s*[0-5]\d)"
-            r"(?:\s*[AP][MNRW](?![A-Z]))?(?![\d.])"
+            r"(?:\s*[/,]?\s*[AP][MNRW](?![A-Z]))?(?![\d.])"
         ),
     ),
     # a 12-hour time whose colons were not read ("50420 AM" of "5:04:20 AM", "1249PM")
@@ -175,6 +184,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"(?<![\w)])\(?\s*(?!(?:MS|MM|CM|HZ|KHZ|KV|MA|DB|SEC|MIN)\s*\))[\dA-Z]{2,3}\s*\)\s*\d{3}\s*-\s*\d{4}(?!\d)"
         ),
     ),
+    # ... or both brackets read as ones or strokes, the dash as a space ("16731 948 8861" of "(476) 748-8861")
+    ("phone", re.compile(r"(?<![\w.])[1IL|(\[{]\d{3}[1IL|)\]}]\s+\d{3}[\s.-]+\d{4}(?![\w.])")),
     ("phone", re.compile(r"^\W*\(?\s*\d{3}\s*\)\s*\d{3}\W*$")),
     # the area code in brackets and the start of the exchange, the rest read apart ("(816)51" of "(816) 512-7583")
     ("phone", re.compile(r"^\W*\(\s*\d{3}\s*\)\s*\d{1,2}\W*$")),
@@ -216,6 +227,7 @@ ROLE_LABELS = (
     r"OPERATOR",
     r"OPER",
     r"SCANNED\s*BY",
+    r"(?:(?:S?C)?AN)?NED\s*BY",  # its start cut off ("nedby OKON" of a vertical line read in pieces)
     r"PERFORMED\s*BY",
     r"ACQUIRED\s*BY",
     r"READ\s*BY",
@@ -246,6 +258,7 @@ ID_LABELS = (
     r"D\.O\.B",
     r"BIRTH",
     r"BORN",
+    r"DATE",  # every date is a study's, a birth's or an acquisition's ("Date: 2868" of "Date: 2008/09/26")
     r"EXAM\s*(?:NO|#)",
     r"STUDY\s*(?:ID|NO|#)",
     r"PHONE",
@@ -381,6 +394,18 @@ def _one_digit_misread(word: str) -> bool:
     )
 
 
+def _first_letter_misread(word: str) -> bool:
+    """A word of five characters or more whose first is a digit that looks like a letter, the rest letters
+    ("0eline" of "Celine", "5MITH"): a name's capital misread, not a value ("1mm", "5mmSL")."""
+    core = word.strip(".,:;")
+    return (
+        len(core) >= 5
+        and ord(core[0]) in LETTER_LOOKALIKES
+        and core[1:].isalpha()
+        and (core[1:].islower() or core[1:].isupper())
+    )
+
+
 def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tuple[int, int] | None:
     """The span of a person's name starting at ``start`` (up to four name-like words), or None.
 
@@ -390,7 +415,7 @@ def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tup
     taken: list[re.Match[str]] = []
     for k, m in enumerate(toks[:5]):
         word = m.group()
-        if not name_like(word) and _one_digit_misread(word):
+        if not name_like(word) and (_one_digit_misread(word) or _first_letter_misread(word)):
             word = word.translate(_IN_NAME_LOOKALIKES)  # "Papadopoulo5,": a letter of the name read as its look-alike
         if not taken and word.strip(":").upper() in ("BY", "BV"):
             continue  # the end of the label ("Scanned by ADEYEMI" after SCANNED): the name follows it
