@@ -1070,10 +1070,14 @@ def test_the_datasets_age_read_in_look_alikes_or_run_into_its_neighbours(text, a
         ("16731 948 8861", ["16731 948 8861"]),  # "(476) 748-8861", its brackets read as ones
         ("W 1500 L 500 1200", []),
         ("Scanned by: 0eline Tanaka", ["0eline Tanaka"]),  # the name's capital read as a digit
-        ("Date: 2868", ["2868"]),  # "Date: 2008/09/26" read in part: the value of its label
-        ("Date/Time", []),
         ("nedby OKON", ["OKON"]),  # "Scanned by OKONKWO" read in pieces, the label's start cut off (dev-drawn)
         ("Planned", []),
+        ("10uu)605-3105", ["10uu)605-3105"]),  # "(600) 665-8005", its opening bracket read as a one (dev-drawn)
+        ("TCI525:8341846", ["TCI525:8341846"]),  # "Tel 525-834-1846", the label's e read as c (dev-drawn)
+        ("T1 tomasz:qulintero@mall.org mA 200", ["tomasz:qulintero@mall.org"]),  # the dot read as a colon
+        ("TechnolG!Ist: MKG", ["MKG"]),  # the label misread inside (dev-drawn)
+        ("Technique: SE", []),
+        ("Date: 4", []),  # no label: a second reader's "4" of a kept "P Low" beyond a filled date (dev-drawn)
     ],
 )
 def test_labels_values_and_dates_misread_or_run_together_are_found(text, spans) -> None:

@@ -39,6 +39,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # sides of the @ with no space (a setting's @ stands between spaces or before a number: "cm @ 3.5", "@3.5"; a
     # frequency's 0 read as @ is no host: "WE_12@HzZ" of "WF 120Hz")
     ("email", re.compile(r"(?<![\w.])[\w.+-]*[A-Z][\w.+-]*@(?![KM]?HZ)[A-Z][\w-]{2,}")),
+    # its name part's dot read as a colon or comma, no space around it ("tomasz:qulintero@mall.org")
+    ("email", re.compile(r"(?<![\w.:,])[A-Z]{2,}[:,][A-Z]{2,}@\s*[A-Z][\w-]*(?:\s*\.\s*[\w-]+)+")),
     # ... or before its host's second letter ("eloni.mackonzie@ma T1"): a name part of two words joined by a dot
     ("email", re.compile(r"(?<![\w.])[A-Z]{2,}\.[A-Z]{2,}@(?:[A-Z][\w-]*)?(?![\w.@])")),
     # its host split by spaces a reader put in ("john.ferreira@m ail org"): a name part of two words joined by a
@@ -118,13 +120,13 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("time", re.compile(r"(?<![\w.:/])[DO]?\d{1,2}[0-5]\d\s?:\s?[0-5]\d(?![\d:%])")),
     # a time with spaces read inside its numbers ("04 :5 4: 4 8"): two digits, a colon, two, a colon, two
     ("time", re.compile(r"(?<![\d:.])[0-2]\s?\d\s*:\s*[0-5]\s?\d\s*:\s*[0-5]\s?\d(?![\d:])")),
-    # with its label when one was read ("Tel 875-645-3888", "]Te 390-...", "Tal 330-...", "Pel", "el": the label
+    # with its label when one was read ("Tel 875-645-3888", "]Te 390-...", "Tal 330-...", "TCI", "Pel", "el": the label
     # goes with the number), a dash read as a colon after the area code ("Tel 484:465-1637": three digits before a
     # colon are no time) or as an equals sign ("9=813=6904"), a bracket as its look-alike ("(287> 595-7541")
     (
         "phone",
         re.compile(
-            r"(?:(?<![A-Z])(?:T[EA][L1I|]?|P?E[L1I|]|PH|PHONE|FAX)\s*[.:#]?\s*)?"
+            r"(?:(?<![A-Z])(?:T[EAC][L1I|]?|P?E[L1I|]|PH|PHONE|FAX)\s*[.:#]?\s*)?"
             r"(?<!\d)(?:\+\s*\d{1,3}[\s.-]*)?[(<\[{]?\d{3}[)>\]}]?[\s.:=-]*\d{3}[\s.=-]*\d{4}(?!\d)"
         ),
     ),
@@ -175,13 +177,14 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("phone", re.compile(r"^\W*\(\s*\d{3}\s*\)\W*$")),
     # an area code in brackets and the exchange with its dash, the rest misread ("(69B) 865-90)")
     ("phone", re.compile(r"\(\s*[\dBOSIZ]{3}\s*\)\s*\d{3}\s*-\s*\d")),
-    # or the area code misread beyond a look-alike, its opening bracket too ("(SU) 741-7723", "Q2)885-4326"),
-    # the exchange and the line whole
+    # or the area code misread beyond a look-alike, its opening bracket too ("(SU) 741-7723", "Q2)885-4326") or
+    # read as a one ("10uu)605-3105"), the exchange and the line whole
     # (not a unit in brackets before a range: "TR(ms)500-1200")
     (
         "phone",
         re.compile(
-            r"(?<![\w)])\(?\s*(?!(?:MS|MM|CM|HZ|KHZ|KV|MA|DB|SEC|MIN)\s*\))[\dA-Z]{2,3}\s*\)\s*\d{3}\s*-\s*\d{4}(?!\d)"
+            r"(?<![\w)])(?:\(|[1IL|](?=[\dA-Z]{3}\)))?\s*(?!(?:MS|MM|CM|HZ|KHZ|KV|MA|DB|SEC|MIN)\s*\))"
+            r"[\dA-Z]{2,3}\s*\)\s*\d{3}\s*-\s*\d{4}(?!\d)"
         ),
     ),
     # ... or both brackets read as ones or strokes, the dash as a space ("16731 948 8861" of "(476) 748-8861")
@@ -223,7 +226,7 @@ ROLE_LABELS = (
     r"PATIENT",
     r"PAT",
     r"PT",
-    r"TECH(?:NOLOGIST)?",
+    r"TECH(?:NOLOGIST|NO\S{2,6}T)?",  # (misread inside: "TechnolG!Ist")
     r"OPERATOR",
     r"OPER",
     r"SCANNED\s*BY",
@@ -258,7 +261,6 @@ ID_LABELS = (
     r"D\.O\.B",
     r"BIRTH",
     r"BORN",
-    r"DATE",  # every date is a study's, a birth's or an acquisition's ("Date: 2868" of "Date: 2008/09/26")
     r"EXAM\s*(?:NO|#)",
     r"STUDY\s*(?:ID|NO|#)",
     r"PHONE",
