@@ -317,6 +317,57 @@ def test_text_a_few_grey_levels_off_its_background_is_detected_on_the_normalised
     assert any(b[0] <= cols.min() + 2 and b[2] >= cols.max() - 2 and b[1] <= rows.min() <= b[3] for b in found)
 
 
+def _vertical_text(text: str, fsize: int, font: str) -> np.ndarray:
+    from PIL import Image, ImageDraw, ImageFont
+
+    f = ImageFont.truetype(font, fsize)
+    _l, _t, r, b = f.getbbox(text)
+    strip = Image.new("L", (r + 4, b + 4), 0)
+    ImageDraw.Draw(strip).text((2, 2), text, fill=1, font=f)
+    return np.rot90(np.asarray(strip) > 0, 1)  # reading up the image
+
+
+@pytest.mark.parametrize(
+    ("font", "fsize", "x"),
+    [
+        ("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf", 14, 6),  # found in two pieces upright
+        ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 12, 490),  # found whole upright: that stands
+    ],
+)
+def test_a_vertical_line_at_the_edge_is_detected_whole(font: str, fsize: int, x: int) -> None:
+    """The detector on the view as displayed finds a vertical line in pieces or not at all; on the edge's strip
+    turned a quarter it finds it whole (dev-drawn: "Patient: F. Moretti" read as "e" and "len")."""
+    from deidnode.config import PixelSettings
+    from deidnode.engine.pixels.detect import _as_box, detect_both
+    from deidnode.engine.pixels.ocr import get_engine
+
+    engine = get_engine(PixelSettings().ocr)
+    mask = _vertical_text("Patient: F. Moretti" if x < 100 else "Scanned by: E. Nakamura", fsize, font)
+    view = (30 + np.random.default_rng(3).normal(0, 8, (512, 512))).clip(0, 255).astype(np.uint8)
+    view[150 : 150 + mask.shape[0], x : x + mask.shape[1]][mask] = 110
+    y0, y1 = 150, 150 + mask.shape[0]
+    along = [
+        (min(b[3], y1) - max(b[1], y0)) / (y1 - y0)
+        for b in map(_as_box, detect_both(engine, view))
+        if b[0] < x + mask.shape[1] and x < b[2]
+    ]
+    assert max(along, default=0.0) >= 0.95  # one box along the whole line
+
+
+def test_a_vertical_line_found_turned_ends_before_a_row_it_runs_into() -> None:
+    """The turned strip's detector joined the first glyphs of "DUBOIS^MARISOL" below a vertical line to it
+    (dev-drawn): the vertical box ends where that row starts, and a row beside its middle does not cut it."""
+    from deidnode.engine.pixels.detect import _as_box, _short_of_rows
+
+    def quad(x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+        return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+
+    line = quad(19, 69, 35, 235)
+    assert _as_box(_short_of_rows(line, [quad(21, 229, 99, 235)])) == (19, 69, 35, 229)
+    assert _as_box(_short_of_rows(line, [quad(10, 60, 90, 75)])) == (19, 75, 35, 235)
+    assert _as_box(_short_of_rows(line, [quad(30, 140, 90, 150), quad(200, 229, 260, 235)])) == (19, 69, 35, 235)
+
+
 def test_a_span_on_a_label_box_is_not_followed_over_the_image_its_box_overhangs() -> None:
     """A reading's box reaching a row above a filled label box: the image there is no glyph of the line, and the
     walk along the row stays on the label box (it followed the black image to the edges before)."""
