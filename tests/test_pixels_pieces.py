@@ -366,6 +366,13 @@ def test_a_vertical_line_found_turned_ends_before_a_row_it_runs_into() -> None:
     assert _as_box(_short_of_rows(line, [quad(21, 229, 99, 235)])) == (19, 69, 35, 229)
     assert _as_box(_short_of_rows(line, [quad(10, 60, 90, 75)])) == (19, 75, 35, 235)
     assert _as_box(_short_of_rows(line, [quad(30, 140, 90, 150), quad(200, 229, 260, 235)])) == (19, 69, 35, 235)
+    # a short box cut to a pixel's height is no line (it broke the ink columns of ``line_boxes``: an engine error)
+    assert _short_of_rows(quad(10, 740, 20, 757), [quad(0, 741, 200, 760)]) is None
+    from deidnode.engine.pixels.detect import line_boxes
+
+    view = np.zeros((64, 64), np.uint8)
+    view[20:30, 10:40] = 200
+    assert len(line_boxes(view, [quad(10, 40, 20, 41)])) == 1  # a box a pixel high does not raise
 
 
 def test_a_span_on_a_label_box_is_not_followed_over_the_image_its_box_overhangs() -> None:

@@ -1069,7 +1069,8 @@ def test_the_datasets_age_read_in_look_alikes_or_run_into_its_neighbours(text, a
         ("3:04:58/AM", ["3:04:58/AM"]),  # a mark read in the space before AM
         ("16731 948 8861", ["16731 948 8861"]),  # "(476) 748-8861", its brackets read as ones
         ("W 1500 L 500 1200", []),
-        ("Scanned by: 0eline Tanaka", ["0eline Tanaka"]),  # the name's capital read as a digit
+        # the name's capital read as a digit, an identifier after it (the name was cut to "0eline")
+        ("Scanned by: 0eline Tanaka 1154202409", ["0eline Tanaka 1154202409"]),
         ("nedby OKON", ["OKON"]),  # "Scanned by OKONKWO" read in pieces, the label's start cut off (dev-drawn)
         ("Planned", []),
         ("10uu)605-3105", ["10uu)605-3105"]),  # "(600) 665-8005", its opening bracket read as a one (dev-drawn)

@@ -280,6 +280,8 @@ def _ink_columns(view: np.ndarray, band: Box, inner: tuple[int, int]) -> np.ndar
         return np.zeros(max(x1 - x0, 0), bool)
     m = max(1, int(0.15 * (y1 - y0)))
     core = p[m : max(m + 1, p.shape[0] - m)]
+    if core.shape[0] == 0:  # a box a pixel high
+        core = p
     bg = int(np.median(core[:, a:z]))
     d = np.abs(core[:, a:z] - bg)
     ref = float(np.percentile(d, 95))
@@ -531,8 +533,10 @@ def _upright_quad(q: np.ndarray) -> bool:
     return bool(h >= 1.5 * w)
 
 
-def _short_of_rows(q: np.ndarray, rows: list[np.ndarray]) -> np.ndarray:
-    """Vertical quad ``q`` cut back, at its top or bottom end, to where it meets a horizontal box of ``rows``."""
+def _short_of_rows(q: np.ndarray, rows: list[np.ndarray]) -> np.ndarray | None:
+    """Vertical quad ``q`` cut back, at its top or bottom end, to where it meets a horizontal box of ``rows``;
+    None when what is left is no vertical line (a short box cut to a pixel's height broke the line's ink
+    columns: an engine error on a held-out image)."""
     x0, y0, x1, y1 = _as_box(q)
     for r in map(_as_box, rows):
         if not (r[0] < x1 and x0 < r[2] and r[1] < y1 and y0 < r[3]):
@@ -543,6 +547,8 @@ def _short_of_rows(q: np.ndarray, rows: list[np.ndarray]) -> np.ndarray:
             y0 = r[3]
     if (y0, y1) == tuple(_as_box(q)[1::2]):
         return q
+    if y1 - y0 < 1.5 * (x1 - x0):
+        return None
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
 
 
@@ -582,8 +588,10 @@ def detect_both(engine: Any, view: np.ndarray) -> list[np.ndarray]:
         # a vertical line found on its turned strip replaces the pieces the upright pass found of it, when it is
         # the longer; where the upright pass found more of it, that stands. It ends before a horizontal line it
         # runs into at either end (the detector joins the first glyphs of a row below it to the line).
-        q = _short_of_rows(q, [p for p in first if not _upright_quad(p)])
-        b = _as_box(q)
+        cut = _short_of_rows(q, [p for p in first if not _upright_quad(p)])
+        if cut is None:
+            continue
+        q, b = cut, _as_box(cut)
         pieces = [p for p in first if inside_share(_as_box(p), b) >= 0.7]
         covering = any(inside_share(b, _as_box(p)) >= 0.7 for p in first)
         if not covering and _area(b) > sum(_area(_as_box(p)) for p in pieces):
