@@ -528,11 +528,6 @@ EDGE_STRIP = 0.15
 """Share of the width, at each side, that the detector reads again turned a quarter (``vertical_at_edges``)."""
 
 
-def _upright_quad(q: np.ndarray) -> bool:
-    w, h = q[:, 0].max() - q[:, 0].min(), q[:, 1].max() - q[:, 1].min()
-    return bool(h >= 1.5 * w)
-
-
 def _short_of_rows(q: np.ndarray, rows: list[np.ndarray]) -> np.ndarray | None:
     """Vertical quad ``q`` cut back, at its top or bottom end, to where it meets a horizontal box of ``rows``;
     None when what is left is no vertical line (a short box cut to a pixel's height broke the line's ink
@@ -552,12 +547,12 @@ def _short_of_rows(q: np.ndarray, rows: list[np.ndarray]) -> np.ndarray | None:
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
 
 
-def vertical_at_edges(engine: Any, view: np.ndarray, upright: list[np.ndarray]) -> list[np.ndarray]:
+def vertical_at_edges(engine: Any, view: np.ndarray, first: list[np.ndarray]) -> list[np.ndarray]:
     """Vertical lines at the left and right edges, where devices and annotation put them, found by the detector
     on each edge's strip (``EDGE_STRIP``) turned a quarter, at the first pass's scale, in view coordinates. The
     detector was trained on horizontal lines: on the view as displayed it finds a vertical line in pieces or not
     at all (on the seventh dev-drawn 400, 127 of 197 vertical PHI values were found whole upright, 156 with the
-    edges turned). A strip is turned only where the upright pass found a vertical box in it (``upright``): 22%
+    edges turned). A strip is turned only where the upright pass found a vertical box in it (``first``): 22%
     of the strips there, which still found 149 (the turned pass costs ~0.035 s for both strips of a 512x512
     view). Only vertical boxes are kept: a horizontal line crossing the strip is the upright pass's."""
     rows, cols = view.shape[:2]
@@ -567,12 +562,12 @@ def vertical_at_edges(engine: Any, view: np.ndarray, upright: list[np.ndarray]) 
     scale = DETECT_MIN_SIDE / max(min(rows, cols), 1)
     out = []
     for c0 in (0, cols - k):
-        if not any(_upright_quad(q) and q[:, 0].min() >= c0 - 2 and q[:, 0].max() <= c0 + k + 2 for q in upright):
+        if not any(_upright(_as_box(q)) and q[:, 0].min() >= c0 - 2 and q[:, 0].max() <= c0 + k + 2 for q in first):
             continue
         turned = np.ascontiguousarray(np.rot90(view[:, c0 : c0 + k], 1))  # turned[i, j] = strip[j, k - 1 - i]
         for q in engine.detect(turned, min_side=max(32, int(round(k * scale)))):
             back = np.stack([c0 + (k - 1) - q[:, 1], q[:, 0]], axis=1).astype(np.float32)
-            if _upright_quad(back):
+            if _upright(_as_box(back)):
                 out.append(back)
     return out
 
@@ -588,7 +583,7 @@ def detect_both(engine: Any, view: np.ndarray) -> list[np.ndarray]:
         # a vertical line found on its turned strip replaces the pieces the upright pass found of it, when it is
         # the longer; where the upright pass found more of it, that stands. It ends before a horizontal line it
         # runs into at either end (the detector joins the first glyphs of a row below it to the line).
-        cut = _short_of_rows(q, [p for p in first if not _upright_quad(p)])
+        cut = _short_of_rows(q, [p for p in first if not _upright(_as_box(p))])
         if cut is None:
             continue
         q, b = cut, _as_box(cut)
