@@ -534,7 +534,7 @@ def _short_of_rows(q: np.ndarray, rows: list[np.ndarray]) -> np.ndarray | None:
     columns: an engine error on a held-out image)."""
     x0, y0, x1, y1 = _as_box(q)
     for r in map(_as_box, rows):
-        if not (r[0] < x1 and x0 < r[2] and r[1] < y1 and y0 < r[3]):
+        if not intersects(r, (x0, y0, x1, y1)):
             continue
         if r[3] >= y1 and r[1] > y0:  # at its bottom end
             y1 = r[1]
