@@ -1079,6 +1079,22 @@ def test_the_datasets_age_read_in_look_alikes_or_run_into_its_neighbours(text, a
         ("TechnolG!Ist: MKG", ["MKG"]),  # the label misread inside (dev-drawn)
         ("Technique: SE", []),
         ("Date: 4", []),  # no label: a second reader's "4" of a kept "P Low" beyond a filled date (dev-drawn)
+        # (dev-drawn, eighth 400:) AM or PM misread, a time's second colon read as a dot before it
+        ("5:55:20 IHM", ["5:55:20 IHM"]),
+        ("7:29:05-BH", ["7:29:05-BH"]),
+        ("W 400 L 40 1:53.39 PM", ["1:53.39 PM"]),
+        ("12:10:10 R", ["12:10:10"]),  # an orientation letter after a time stays
+        ("85:37:97", ["85:37:97"]),  # "05:37:27", hour and seconds misread beyond their range
+        ("21+57+13", ["21+57+13"]),  # its colons read as plus signs
+        ("2+1+12", []),
+        ("1007.12.15", ["1007.12.15"]),  # "1997.12.19", its year misread beyond the years
+        ("V 1.2.3", []),
+        ("SW 2000.5", []),
+        ("Ts] 906-333-1916", ["Ts] 906-333-1916"]),  # "Tel", its e read as s and its l as a bracket
+        ("age 1/3", []),  # "Page 1/3" read with its P lost, a count after it: no age
+        ("paulo,okonkwo@mail,org", ["paulo,okonkwo@mail,org"]),  # an address's dots read as commas
+        ("PRF 4@Hz,kHz", []),
+        ("Age 45/M", ["Age 45/M"]),
     ],
 )
 def test_labels_values_and_dates_misread_or_run_together_are_found(text, spans) -> None:

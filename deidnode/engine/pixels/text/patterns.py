@@ -39,6 +39,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # sides of the @ with no space (a setting's @ stands between spaces or before a number: "cm @ 3.5", "@3.5"; a
     # frequency's 0 read as @ is no host: "WE_12@HzZ" of "WF 120Hz")
     ("email", re.compile(r"(?<![\w.])[\w.+-]*[A-Z][\w.+-]*@(?![KM]?HZ)[A-Z][\w-]{2,}")),
+    # its dots read as commas, no space around them ("paulo,okonkwo@mail,org")
+    ("email", re.compile(r"(?<![\w.,])[\w+-]+(?:[.,][\w+-]+)*@(?![KM]?HZ)[A-Z][\w-]*(?:[.,][A-Z]{2,})+(?![\w])")),
     # its name part's dot read as a colon or comma, no space around it ("tomasz:qulintero@mall.org")
     ("email", re.compile(r"(?<![\w.:,])[A-Z]{2,}[:,][A-Z]{2,}@\s*[A-Z][\w-]*(?:\s*\.\s*[\w-]+)+")),
     # ... or before its host's second letter ("eloni.mackonzie@ma T1"): a name part of two words joined by a dot
@@ -62,6 +64,9 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     ("date", re.compile(rf"(?<!\d){_Y4}\s*[-/.]\s*{_M}\s*[-/.]\s*{_D}(?!\d)")),
+    # ... its year misread beyond the years ("1007.12.15" of "1997.12.19"): four digits, a month and a day of two
+    # digits each, joined by the same mark (a version or setting is no date's shape: "1.5.2", "2000-5")
+    ("date", re.compile(r"(?<![\d.:/-])\d{4}([-/.])(?:0[1-9]|1[0-2])\1(?:0[1-9]|[12]\d|3[01])(?![\d.:/-])")),
     ("date", re.compile(rf"(?<!\d){_D}\s*[-/.]\s*{_D}\s*[-/.]\s*(?:{_Y4}|\d\d)(?!\d)")),
     ("date", re.compile(rf"(?<![\dA-Z]){_D}\s*[- ]?\s*{_MON}\s*[- ,.]*\s*{_Y4}(?!\d)")),
     ("date", re.compile(rf"(?<![\dA-Z]){_D}\s*[- ]\s*{_MON}\s*[- ]\s*\d\d(?!\d)")),
@@ -105,12 +110,15 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "time",
         # with one of two colons read as a semicolon or dash ("12:46;13 PM", "21:09-59"), and AM or PM read in
-        # look-alikes ("8:46:17 Pr", "4:11:16 PW") or after a mark read in its space ("3:04:58/AM")
+        # look-alikes ("8:46:17 Pr", "4:11:16 PW", "5:55:20 IHM", "7:29:05-BH") or after a mark read in its space
+        # ("3:04:58/AM")
         re.compile(
             r"(?<![\d.])(?:[01]?\d|2[0-3])\s*(?::\s*[0-5]\d(?:\s*[:;-]\s*[0-5]\d)?|;\s*[0-5]\d\s*:\s*[0-5]\d)"
-            r"(?:\s*[/,]?\s*[AP][MNRW](?![A-Z]))?(?![\d.])"
+            r"(?:\s*[/,-]?\s*(?:[AP][MNRW]|[IB8][HMN]{1,2})(?![A-Z]))?(?![\d.])"
         ),
     ),
+    # ... its second colon read as a dot before AM or PM ("1:53.39 PM")
+    ("time", re.compile(r"(?<![\d.])(?:[01]?\d|2[0-3])\s*:\s*[0-5]\d\s*\.\s*[0-5]\d\s*[AP]M(?![A-Z])")),
     # a 12-hour time whose colons were not read ("50420 AM" of "5:04:20 AM", "1249PM")
     ("time", re.compile(r"(?<![\d.])(?:[1-9]|1[0-2])[0-5]\d(?:[0-5]\d)?\s*[AP]M(?![A-Z])")),
     # ... or only its first colon ("328:25PM" of "3:28:25 PM")
@@ -120,13 +128,14 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("time", re.compile(r"(?<![\w.:/])[DO]?\d{1,2}[0-5]\d\s?:\s?[0-5]\d(?![\d:%])")),
     # a time with spaces read inside its numbers ("04 :5 4: 4 8"): two digits, a colon, two, a colon, two
     ("time", re.compile(r"(?<![\d:.])[0-2]\s?\d\s*:\s*[0-5]\s?\d\s*:\s*[0-5]\s?\d(?![\d:])")),
-    # with its label when one was read ("Tel 875-645-3888", "]Te 390-...", "Tal 330-...", "TCI", "Pel", "el": the label
-    # goes with the number), a dash read as a colon after the area code ("Tel 484:465-1637": three digits before a
-    # colon are no time) or as an equals sign ("9=813=6904"), a bracket as its look-alike ("(287> 595-7541")
+    # with its label when one was read ("Tel 875-645-3888", "]Te 390-...", "Tal 330-...", "TCI", "Ts]", "Pel",
+    # "el": the label goes with the number), a dash read as a colon after the area code ("Tel 484:465-1637": three
+    # digits before a colon are no time) or as an equals sign ("9=813=6904"), a bracket as its look-alike
+    # ("(287> 595-7541")
     (
         "phone",
         re.compile(
-            r"(?:(?<![A-Z])(?:T[EAC][L1I|]?|P?E[L1I|]|PH|PHONE|FAX)\s*[.:#]?\s*)?"
+            r"(?:(?<![A-Z])(?:T[EACS][L1I|\]]?|P?E[L1I|]|PH|PHONE|FAX)\s*[.:#]?\s*)?"
             r"(?<!\d)(?:\+\s*\d{1,3}[\s.-]*)?[(<\[{]?\d{3}[)>\]}]?[\s.:=-]*\d{3}[\s.=-]*\d{4}(?!\d)"
         ),
     ),
@@ -164,9 +173,10 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("age", re.compile(r"(?<![\w.])\d{1,3}\s*Y\s*[MF](?![\w])")),
     # ... its number read as a look-alike letter, the three run together ("SYF" of "5Y F"; not "BY F." of a label)
     ("age", re.compile(r"(?<![\w.])[\dSB]{0,2}[SB]Y[MF](?![\w])")),
-    ("age", re.compile(r"(?<![A-Z])AGE\s*:?\s*\d{1,3}(?![\d.])")),
+    # (not a page or series count whose P was lost: "age 1/3" of "Page 1/3")
+    ("age", re.compile(r"(?<![A-Z])AGE\s*:?\s*\d{1,3}(?![\d.]|/\d)")),
     # its label misread in look-alikes ("Aq= 59", "A9B 32"): A, then G and E as they are misread, then a number
-    ("age", re.compile(r"(?<![A-Z0-9])A[GQ96][E3B=F]\s*[:=]?\s*\d{1,3}(?![\d.])")),
+    ("age", re.compile(r"(?<![A-Z0-9])A[GQ96][E3B=F]\s*[:=]?\s*\d{1,3}(?![\d.]|/\d)")),
     ("digits", re.compile(r"\d{6,}(?![\d%])")),  # a percentage is a setting ("200150%" of "ZOOM 150%")
     # pieces of a value that a reader split or cut (a vertical line read in parts, a line's start lost), as
     # the whole reading: a local phone number "390-4692", an area code "(618)" (with the exchange after it,
@@ -201,10 +211,11 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("id", re.compile(r"(?<![\w-])\d{3,4}\s*-\s*\d{2,4}\s*-\s*\d{0,4}(?![\w-])")),
     ("time", re.compile(r"^\W*(?:[0-5]?\d)?\s*[:.]\s*[0-5]\d\s*[AP]M\W*$")),
     ("time", re.compile(r"^\s*:\s*[0-5]\d\s*$")),
-    # seconds and AM/PM, the rest read as another line ("38AM" of "2:56:38 AM"); a time's hour misread beyond
-    # the hours ("83:31:53" of "03:31:53": minutes and seconds are a time's)
+    # seconds and AM/PM, the rest read as another line ("38AM" of "2:56:38 AM"); three pairs of digits joined by
+    # colons, or by plus signs read for them, whatever the digits were misread as ("83:31:53" of "03:31:53",
+    # "85:37:97" of "05:37:27", "21+57+13" of "21:57:13"; technical text joins two numbers at most: "W:L 1:1")
     ("time", re.compile(r"^\W*[0-5]\d\s*[AP]M\W*$")),
-    ("time", re.compile(r"(?<![\d.:])\d\d:[0-5]\d:[0-5]\d(?![\d:])")),
+    ("time", re.compile(r"(?<![\d.:+])\d\d([:+])\d\d\1\d\d(?![\d:+])")),
     # a date and its time read as one word, the time run into the year ("6/26/202314:42:56"), or a day, month
     # and year run into a number before them ("PID:893342252714APR 1991")
     ("time", re.compile(r"(?<=(?:19|20)\d\d)[0-2]\d:[0-5]\d:[0-5]\d(?![\d:])")),
