@@ -478,6 +478,15 @@ def test_a_short_reading_across_a_vertical_phi_line_goes_with_it_and_one_beside_
     window = TextBox(90, 220, 110, 290, "C 50 W 350", 0.9, (), vertical=True)
     read = FrameRead(0, [phone, column, window], [], view)
     assert [f.redact for f in judge_frame(read, TextJudge(PhiValues()), "phi")] == [True, False, False]
+    # nor a technical word in a row of its own just past the end ("Gen" and "Se:3" under a vertical identifier,
+    # dev-drawn eighth 400); across the line's glyphs a reading goes whatever it reads
+    gen = TextBox(88, 205, 108, 218, "Gen", 1.0, ())
+    series = TextBox(89, 219, 109, 230, "Se:3", 0.96, ())
+    read = FrameRead(0, [phone, gen, series, TextBox(92, 60, 108, 80, "T1", 0.6, ())], [], view)
+    assert [f.redact for f in judge_frame(read, TextJudge(PhiValues()), "phi")] == [True, False, False, True]
+    # a lone letter there is a piece: a name's initial read apart ("I" of "MBEKI T", dev-drawn eighth 400)
+    read = FrameRead(0, [phone, TextBox(92, 206, 107, 217, "I", 0.97, ())], [], view)
+    assert [f.redact for f in judge_frame(read, TextJudge(PhiValues()), "phi")] == [True, True]
 
 
 def test_a_span_is_followed_past_a_piece_of_its_value_removed_whole_but_not_past_text_that_stays() -> None:
@@ -539,6 +548,29 @@ def test_the_other_piece_of_a_name_read_in_two_goes_with_it_whatever_its_ink() -
     phi = PhiValues(person_names=("KRISTIANSEN^PAULO",), name_parts=("KRISTIANSEN", "PAULO"))
     findings = judge_frame(FrameRead(0, lines, [], view), TextJudge(phi), "phi")
     assert [f.redact for f in findings] == [True, True]
+
+
+def test_a_names_initial_read_on_its_own_beside_it_goes_with_it_and_a_letter_of_another_row_stays() -> None:
+    # dev-drawn (eighth 400): "Quintero K." read as "Quintero" and "K", the initial's box tight around its ink and
+    # the name's box holding the Q's tail and the reader's margin
+    view = np.zeros((80, 400), np.uint8)
+    view[30:42, 10:110] = 220
+    view[42:46, 16:22] = 220  # the Q's tail: the name's ink is taller than a capital
+    view[31:40, 126:136] = 220
+    name = TextBox(9, 27, 111, 47, "Quintero", 1.0, ())
+    phi = PhiValues(person_names=("QUINTERO^KENJI",), name_parts=("QUINTERO", "KENJI"))
+    for letter, removed in (
+        (TextBox(126, 30, 136, 39, "K", 0.98, ()), True),
+        (TextBox(126, 44, 136, 53, "R", 0.99, ()), False),
+    ):
+        findings = judge_frame(FrameRead(0, [name, letter], [], view), TextJudge(phi), "phi")
+        assert [f.redact for f in findings] == [True, removed]
+    # beside a setting that is no name, a letter stays
+    setting = TextBox(9, 27, 111, 43, "W 400", 1.0, ())
+    findings = judge_frame(
+        FrameRead(0, [setting, TextBox(126, 30, 136, 39, "K", 0.98, ())], [], view), TextJudge(phi), "phi"
+    )
+    assert [f.redact for f in findings] == [False, False]
 
 
 def test_a_vertical_line_is_judged_in_its_reading_the_other_way_up_too() -> None:

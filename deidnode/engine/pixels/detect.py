@@ -29,7 +29,7 @@ from .text import Decision, TextJudge
 from .text.decide import Span
 from .text.garbled import GARBLED_BELOW
 from .text.metadata import MetaHit, words_of_value
-from .text.patterns import lone_label, name_like
+from .text.patterns import is_initial, lone_label, name_like
 from .words import ink_band, ink_box, ink_mask, ink_profile, intrusions_trimmed, not_slabs, own_box, span_box
 
 CANDIDATE_SCORE = 0.5
@@ -791,7 +791,12 @@ def kept_runs(text: str, gone: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-HOP_KINDS = frozenset({"name", "label", "age"})
+NAME_KINDS = frozenset({"name", "label"})
+"""A person's name: found from the metadata, or after a role label."""
+INITIAL_HEIGHT = 0.4
+"""An initial read on its own beside a name is at least this share of the name's box tall (the name's box holds
+its descenders and the reader's margin)."""
+HOP_KINDS = NAME_KINDS | {"age"}
 """PHI whose reading often drops a short word a space away: a name's initial, an age's number."""
 
 JOIN_GAP = 1.0
@@ -904,7 +909,14 @@ def _absorb_pieces(view: np.ndarray, lines: list[TextBox], decisions: list[Decis
                     continue
                 hit = decisions[k].hit
                 same_glyphs = _reads_again(ln, decisions[k], other)
-                if not same_glyphs and (
+                # a name's initial read on its own beside it ("Quintero" | "K"), a letter the allow-list knows
+                initial = decisions[k].kind in NAME_KINDS and is_initial(other.text, "", judge.allowlist.words)
+                if initial:  # within the name's row, a capital's height at least (a letter is no taller)
+                    _a0, _a1, c0, c1 = along_across(ln.box, ln.vertical)
+                    _b0, _b1, d0, d1 = along_across(other.box, other.vertical)
+                    if d0 < c0 - 2 or d1 > c1 + 2 or d1 - d0 < INITIAL_HEIGHT * (c1 - c0):
+                        continue
+                elif not same_glyphs and (
                     hit is None or hit.kind not in ("text", "name") or not words_of_value(other.text, hit.value)
                 ):
                     # a word of the very name or institution found beside it (or a piece of one), or a reading of
@@ -945,20 +957,23 @@ CROSS_CHARS = 3
 """A reading this short (letters and digits) lying across a vertical PHI line is a piece of it."""
 
 
-def _cross_readings(lines: list[TextBox], decisions: list[Decision]) -> None:
+def _cross_readings(lines: list[TextBox], decisions: list[Decision], judge: TextJudge) -> None:
     """A short reading mostly inside a vertical PHI line's box or just beyond its ends ("9", "39" read across the
     glyphs of a phone number written bottom to top; the "0" of "RADIOLOGY" read on its own past the end of
     "HARBOR VIEW RADIOL") is a piece of that line, not text that stays: kept, it would hold the PHI's removal
-    back from the glyphs under it."""
+    back from the glyphs under it. Beyond its ends, a technical word the allow-list knows is a row of its own
+    ("Gen" and "Se:3" under a vertical identifier's end; a lone letter there is the name's initial: "I" of "T")."""
     for j, o in enumerate(lines):
         if decisions[j].phi or sum(c.isalnum() for c in o.text) > CROSS_CHARS:
             continue
         if any(i != j and not decisions[i].phi and inside_share(o.box, b.box) >= 0.8 for i, b in enumerate(lines)):
             continue  # a piece of a line that stays, read again ("350" of "C 50 W 350" below a vertical ID)
+        alnum = [c for c in o.text if c.isalnum()]
+        word = len(alnum) >= 2 and any(c.isalpha() for c in alnum) and judge.allowlist.allows(o.text)
         for k, ln in enumerate(lines):
             if not ln.vertical or not decisions[k].phi:
                 continue
-            reach = int(END_PAD * (ln.x1 - ln.x0))  # at its ends too: where the reader lost the line's glyphs
+            reach = 0 if word else int(END_PAD * (ln.x1 - ln.x0))  # at its ends too: where the reader lost glyphs
             if inside_share(o.box, (ln.x0, ln.y0 - reach, ln.x1, ln.y1 + reach)) >= 0.5:
                 decisions[j] = _piece_of(decisions[k].kind, o.text)
                 break
@@ -1161,7 +1176,7 @@ def judge_frame(
             decisions[nxt], j = judge.judge_value_after_label(lines[nxt].text), nxt
     _join_pieces(read.view, lines, decisions, judge)
     _absorb_pieces(read.view, lines, decisions, judge)
-    _cross_readings(lines, decisions)
+    _cross_readings(lines, decisions, judge)
     for k, ln in enumerate(lines):  # a reading nobody can make sense of: its unknown words go, as unread text
         if decisions[k].phi:
             continue
