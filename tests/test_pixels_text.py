@@ -439,10 +439,18 @@ def test_an_institution_found_by_one_word_takes_the_words_standing_where_its_oth
         ("DIAGNOSTIC MODE", None),  # one common word is no piece of the name
         ("W 400 L 40 MEDICAL", None),  # nor is a window before one
         ("Street 5", None),
+        # a word with letters that fold to digits counts as letters ("HOSPITAL" folds to "H05P1TA1"): "Mount Carmel
+        # Hospital" cut inside its second word, a letter misread (dev-drawn eighth 400); the common word alone is
+        # still none, however its letters fold
+        ("rmal Hospital", "rmal Hospital"),
+        ("Hospital", None),
+        ("Normal Hospital", None),
     ],
 )
 def test_a_long_institution_name_read_in_part_is_known_by_the_piece(text, piece) -> None:
-    phi = PhiValues(texts=("Elm Street Clinic", "NORTHFIELD MEDICAL CENTER", "Westgate Diagnostics"))
+    phi = PhiValues(
+        texts=("Elm Street Clinic", "NORTHFIELD MEDICAL CENTER", "Westgate Diagnostics", "Mount Carmel Hospital")
+    )
     d = TextJudge(phi).judge(text, 0.9)
     assert [text[s.start : s.end] for s in d.spans] == ([piece] if piece else [])
 
@@ -1238,3 +1246,15 @@ def test_the_rest_of_a_value_around_a_fragment_is_counted_on_both_sides() -> Non
     assert judge.unread_rest("mel Hospital", True, True) == (9, 0)
     assert judge.unread_rest("ANAK", True, True) == (1, 1)
     assert judge.unread_rest("ANAK", False, True) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "spans"),
+    [
+        ("ETL16C50W35018/05/78", ["18/05/78"]),  # run on from the window before it (dev-drawn eighth 400)
+        ("12C 50W350", []),
+    ],
+)
+def test_a_date_written_whole_in_its_shape_is_found_run_on_from_a_number(text, spans) -> None:
+    d = TextJudge(PhiValues(dates=(dt.date(1978, 5, 18),))).judge(text, 0.9)
+    assert [text[s.start : s.end] for s in d.spans] == spans

@@ -34,6 +34,8 @@ _COMMON_WORDS = frozenset(
     "SUITE FLOOR BUILDING NORTH SOUTH EAST WEST CITY CHILDREN CHILDRENS WOMENS MEMORIAL COMMUNITY SCIENCES "
     "DIAGNOSTIC DIAGNOSTICS SERVICES ROOM".split()
 )
+_COMMON_FOLDED = frozenset(fold(w) for w in _COMMON_WORDS)
+"""... as ``fold`` writes them, to compare with folded readings ("H05P1TA1")."""
 
 
 class PhiLike(Protocol):
@@ -499,20 +501,20 @@ def pieces_of(text: str, value: str) -> list[tuple[int, int]]:
     words are each too common to count alone ("Elm Stree" of "Elm Street Clinic", "MEDKCALCENTER" of "Northfield
     Medical Center"). The longest run from each word on, of words mostly of letters ("L 40 MEDICAL" is a window
     and a word), that is more than one common word ("DIAGNOSTIC" of "DIAGNOSTIC MODE")."""
-    words = [(m.start(), m.end(), fold(m.group())) for m in re.finditer(r"\S+", text)]
+    words = [(m.start(), m.end(), fold(m.group()), m.group()) for m in re.finditer(r"\S+", text)]
     out: list[tuple[int, int]] = []
     i = 0
     while i < len(words):
         best, acc = None, ""
         for j in range(i, len(words)):
-            w = words[j][2]
-            letters = sum(c.isalpha() for c in w)
+            w, raw = words[j][2], words[j][3]  # letters counted as read: folded, "HOSPITAL" is "H05P1TA1"
+            letters = sum(c.isalpha() for c in raw)
             if letters < 2 or letters < 2 * (len(w) - letters):
                 break
             acc += w
             if len(acc) > len(value) + 1:
                 break
-            if len(acc) < PIECE_OF_TEXT or any(within_edits(acc, c, 1) for c in _COMMON_WORDS):
+            if len(acc) < PIECE_OF_TEXT or any(within_edits(acc, c, 1) for c in _COMMON_FOLDED):
                 continue
             if min_substring_distance(acc, value) <= len(acc) // 8:
                 best = j
@@ -622,11 +624,17 @@ def _ends_inside_word(h: MetaHit, text: str) -> bool:
     return start > h.start and bool(text[h.start : start].strip())
 
 
+_DATE_SHAPE = re.compile(r"\d{1,2}([/.-])\d{1,2}\1\d{2,4}")
+
+
 def _cuts_number(h: MetaHit, text: str) -> bool:
     """A name, or a date's six-character form, matched in look-alike folding that starts or ends inside a number
     ("50 mAs 2" of "250 mAs 2" is within one edit of TOMASZ; "08.12C 5" of "12C 50W350" is 081205): a value
-    misread as digits is not run into a number that goes on beyond it."""
+    misread as digits is not run into a number that goes on beyond it. A date written whole in its shape, two
+    separators between its numbers ("18/05/78" run on from the "W350" before it), is a date whatever precedes it."""
     if h.kind != "name" and not (h.kind == "date" and sum(c.isalnum() for c in text[h.start : h.end]) <= 6):
+        return False
+    if h.kind == "date" and _DATE_SHAPE.fullmatch(text[h.start : h.end]):
         return False
     starts = h.start > 0 and text[h.start].isdigit() and text[h.start - 1].isdigit()
     ends = h.end < len(text) and text[h.end - 1].isdigit() and text[h.end].isdigit()
