@@ -1102,6 +1102,10 @@ def test_the_datasets_age_read_in_look_alikes_or_run_into_its_neighbours(text, a
         ("age 1/3", []),  # "Page 1/3" read with its P lost, a count after it: no age
         ("paulo,okonkwo@mail,org", ["paulo,okonkwo@mail,org"]),  # an address's dots read as commas
         ("PRF 4@Hz,kHz", []),
+        ("2006 JUL 17 Operator: F. Ferreira06:07:10", ["2006 JUL 17", "F. Ferreira06:07:10"]),  # a time run in
+        ("Tech: J. SMITH Gn60", ["J. SMITH"]),
+        ("Ttel s6293-8138", ["Ttel s6293-8138"]),  # "Tel 313-293-8138", its area code misread, its T doubled
+        ("TE 100-2000", []),
         ("Age 45/M", ["Age 45/M"]),
     ],
 )

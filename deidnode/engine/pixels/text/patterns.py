@@ -148,6 +148,9 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"(?<!\d)\(?\d{3,4}\)?[\s.-]*\d{3,4}[\s.-]*\d{4}\d?"
         ),
     ),
+    # ... or its area code misread into a letter or two, its label's T doubled ("Ttel s6293-8138" of "Tel
+    # 313-293-8138"): the label and a local number after it
+    ("phone", re.compile(r"(?<![A-Z])T?T[EACS][L1I|]\s*[.:#]?\s*[A-Z0-9]{0,3}\d{3}\s*-\s*\d{4}(?!\d)")),
     # two slashes between numbers are a date, whatever the numbers were misread as ("21/96/95"), and so is one
     # cut after its second slash ("65/83/"), one read with a slash doubled, or cut before its first slash
     # ("/07//93" of "17/07/93"); technical text has one slash at most ("Im: 12/40")
@@ -443,6 +446,11 @@ def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tup
             lead = re.match(r"[^\W\d_][^\W_]*?(?=\d{2,}|$|=)|[^\W\d_]{3,}(?=\.)", word.translate(LETTER_LOOKALIKES))
             if lead and not taken and len(lead.group()) >= 2 and name_like(lead.group()):
                 return m.start(), m.start() + len(lead.group())
+            # ... after the name's first words too ("F. Ferreira06:07:10": a time run into it), not a setting's
+            # name run into its number ("SMITH Gn60")
+            run_in = re.match(r"[^\W\d_]{3,}(?=\d)", word)
+            if run_in and taken and run_in.group().upper() not in STOP_WORDS | stop:
+                return taken[0].start(), m.start() + len(run_in.group())
             break
         nxt = toks[k + 1].group() if k + 1 < len(toks) else ""
         core = word.strip(".,:").upper()
