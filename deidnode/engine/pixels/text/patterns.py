@@ -18,6 +18,10 @@ _D = r"(?:0?[1-9]|[12]\d|3[01])"
 _M = r"(?:0?[1-9]|1[0-2])"
 _Y4 = r"(?:19|20)\d\d"
 _MON3 = "(?:" + "|".join(MONTHS) + ")"
+# an l as small text reads it (a one, a capital i, a stroke), and brackets as they are read ("(287> 595-7541")
+_L = r"[L1I|]"
+_OPEN = r"[(<\[{]"
+_CLOSE = r"[)>\]}]"
 # three letters where a misread month stands that are a unit or a setting ("20 kVp 2000", "1500 ETL 16")
 _NOT_A_MONTH = r"(?!(?:MAS|KVP|SEC|BPM|FPS|DEG|MHZ|KHZ|PRF|ETL|FOV|NEX|THK)(?![A-Z]))"
 
@@ -135,8 +139,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "phone",
         re.compile(
-            r"(?:(?<![A-Z])(?:T[EACS][L1I|\]]?|P?E[L1I|]|PH|PHONE|FAX)\s*[.:#]?\s*)?"
-            r"(?<!\d)(?:\+\s*\d{1,3}[\s.-]*)?[(<\[{]?\d{3}[)>\]}]?[\s.:=-]*\d{3}[\s.=-]*\d{4}(?!\d)"
+            rf"(?:(?<![A-Z])(?:T[EACS](?:{_L}|\])?|P?E{_L}|PH|PHONE|FAX)\s*[.:#]?\s*)?"
+            rf"(?<!\d)(?:\+\s*\d{{1,3}}[\s.-]*)?{_OPEN}?\d{{3}}{_CLOSE}?[\s.:=-]*\d{{3}}[\s.=-]*\d{{4}}(?!\d)"
         ),
     ),
     # with its label, a group read a digit longer or shorter ("Te1l 952-913-28910" of "Tel 952-903-2890"), the label
@@ -144,13 +148,13 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "phone",
         re.compile(
-            r"(?<![A-Z])(?:[T.]E[L1I|]{0,2}|PHONE|FAX)\s*[.:#]?\s*"
+            rf"(?<![A-Z])(?:[T.]E{_L}{{0,2}}|PHONE|FAX)\s*[.:#]?\s*"
             r"(?<!\d)\(?\d{3,4}\)?[\s.-]*\d{3,4}[\s.-]*\d{4}\d?"
         ),
     ),
     # ... or its area code misread into a letter or two, its label's T doubled ("Ttel s6293-8138" of "Tel
     # 313-293-8138"): the label and a local number after it
-    ("phone", re.compile(r"(?<![A-Z])T?T[EACS][L1I|]\s*[.:#]?\s*[A-Z0-9]{0,3}\d{3}\s*-\s*\d{4}(?!\d)")),
+    ("phone", re.compile(rf"(?<![A-Z])T?T[EACS]{_L}\s*[.:#]?\s*[A-Z0-9]{{0,3}}\d{{3}}\s*-\s*\d{{4}}(?!\d)")),
     # two slashes between numbers are a date, whatever the numbers were misread as ("21/96/95"), and so is one
     # cut after its second slash ("65/83/"), one read with a slash doubled, or cut before its first slash
     # ("/07//93" of "17/07/93"); technical text has one slash at most ("Im: 12/40")
@@ -196,17 +200,17 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "phone",
         re.compile(
-            r"(?<![\w)])(?:\(|[1IL|](?=[\dA-Z]{3}\)))?\s*(?!(?:MS|MM|CM|HZ|KHZ|KV|MA|DB|SEC|MIN)\s*\))"
+            rf"(?<![\w)])(?:\(|{_L}(?=[\dA-Z]{{3}}\)))?\s*(?!(?:MS|MM|CM|HZ|KHZ|KV|MA|DB|SEC|MIN)\s*\))"
             r"[\dA-Z]{2,3}\s*\)\s*\d{3}\s*-\s*\d{4}(?!\d)"
         ),
     ),
     # ... or both brackets read as ones or strokes, the dash as a space ("16731 948 8861" of "(476) 748-8861")
-    ("phone", re.compile(r"(?<![\w.])[1IL|(\[{]\d{3}[1IL|)\]}]\s+\d{3}[\s.-]+\d{4}(?![\w.])")),
+    ("phone", re.compile(rf"(?<![\w.])(?:{_L}|{_OPEN})\d{{3}}(?:{_L}|{_CLOSE})\s+\d{{3}}[\s.-]+\d{{4}}(?![\w.])")),
     ("phone", re.compile(r"^\W*\(?\s*\d{3}\s*\)\s*\d{3}\W*$")),
     # the area code in brackets and the start of the exchange, the rest read apart ("(816)51" of "(816) 512-7583")
     ("phone", re.compile(r"^\W*\(\s*\d{3}\s*\)\s*\d{1,2}\W*$")),
     # the area code's closing bracket read as a look-alike, the line cut short ("252]619-168")
-    ("phone", re.compile(r"(?<![\w-])\d{3}\s*[)>\]}]\s*\d{3}\s*-\s*\d{2,4}(?!\d)")),
+    ("phone", re.compile(rf"(?<![\w-])\d{{3}}\s*{_CLOSE}\s*\d{{3}}\s*-\s*\d{{2,4}}(?!\d)")),
     ("date", re.compile(rf"(?<![\d.]){_Y4}\s*[-/.]\s*(?:0[1-9]|1[0-2])(?![\d])")),
     # three groups of digits joined by dashes, the first of three or four, the last cut short or lost: a phone
     # number, an identifier or a date, misread or cut at the box's edge ("546-495-23", "4003-07-"); technical
