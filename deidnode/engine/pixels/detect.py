@@ -532,7 +532,8 @@ def _short_of_rows(q: np.ndarray, rows: list[np.ndarray]) -> np.ndarray | None:
     """Vertical quad ``q`` cut back, at its top or bottom end, to where it meets a horizontal box of ``rows``;
     None when what is left is no vertical line (a short box cut to a pixel's height broke the line's ink
     columns: an engine error on a held-out image)."""
-    x0, y0, x1, y1 = _as_box(q)
+    box = _as_box(q)
+    x0, y0, x1, y1 = box
     for r in map(_as_box, rows):
         if not intersects(r, (x0, y0, x1, y1)):
             continue
@@ -540,7 +541,7 @@ def _short_of_rows(q: np.ndarray, rows: list[np.ndarray]) -> np.ndarray | None:
             y1 = r[1]
         elif r[1] <= y0 and r[3] < y1:  # at its top end
             y0 = r[3]
-    if (y0, y1) == tuple(_as_box(q)[1::2]):
+    if (y0, y1) == (box[1], box[3]):
         return q
     if y1 - y0 < 1.5 * (x1 - x0):
         return None
@@ -964,11 +965,11 @@ def _cross_readings(lines: list[TextBox], decisions: list[Decision], judge: Text
     back from the glyphs under it. Beyond its ends, a technical word the allow-list knows is a row of its own
     ("Gen" and "Se:3" under a vertical identifier's end; a lone letter there is the name's initial: "I" of "T")."""
     for j, o in enumerate(lines):
-        if decisions[j].phi or sum(c.isalnum() for c in o.text) > CROSS_CHARS:
+        alnum = [c for c in o.text if c.isalnum()]
+        if decisions[j].phi or len(alnum) > CROSS_CHARS:
             continue
         if any(i != j and not decisions[i].phi and inside_share(o.box, b.box) >= 0.8 for i, b in enumerate(lines)):
             continue  # a piece of a line that stays, read again ("350" of "C 50 W 350" below a vertical ID)
-        alnum = [c for c in o.text if c.isalnum()]
         word = len(alnum) >= 2 and any(c.isalpha() for c in alnum) and judge.allowlist.allows(o.text)
         for k, ln in enumerate(lines):
             if not ln.vertical or not decisions[k].phi:
