@@ -88,8 +88,35 @@ def test_a_name_behind_a_role_label_goes_though_it_is_not_in_the_header(line, va
 
 def test_a_span_box_covers_its_characters_only() -> None:
     line = TextBox(0, 0, 100, 10, "AB CD", 1.0, (5.0, 15.0, 50.0, 75.0, 85.0))
-    assert span_box(line, 3, 5) == (62, 0, 100, 10)
-    assert span_box(line, 0, 2) == (0, 0, 33, 10)
+    assert span_box(line, 3, 5) == (50, 0, 100, 10)  # two words meet at the space between them
+    assert span_box(line, 0, 2) == (0, 0, 50, 10)
+    assert span_box(line, 1, 2) == (10, 0, 50, 10)  # halfway between two characters of a word
+
+
+def test_a_word_placed_a_little_late_by_the_recogniser_keeps_its_first_stroke() -> None:
+    # "NAME: NAKAMURA" in a 7 px bitmap font read "NAMEA NAKAMORA": the recogniser's steps put the value's N at
+    # 232.5 while its first stem stands at 228; halfway from the space (227.6) to it would cut the stem
+    pos = (203.1, 208.0, 212.9, 220.2, 225.1, 227.6, 232.5, 237.4, 242.3, 249.6, 254.5, 261.9, 269.2, 274.1)
+    line = TextBox(199, 406, 288, 412, "NAMEA NAKAMORA", 0.74, pos)
+    # its ink along the line from x=199: the colon (read "A") and the N touch, no blank column between them
+    ink = np.array([c == "#" for c in "##.###.#######.####.#.#########.###.#######.###########.####.#.###.#.####"])
+    for profile in (None, ink):
+        assert span_box(line, 6, 14, profile)[0] <= 228
+    assert span_box(line, 0, 5)[2] <= 228
+
+
+def test_a_words_end_beside_a_blank_gap_stays_where_it_was_and_covers_the_glyph() -> None:
+    # "OPERATOR Quintero" (dev_14279): a blank gap of 22 px between the words; the value's fill starts where it
+    # did (halfway from the space to the Q), not in the gap's middle, where a fill beside the label is read as a
+    # letter after it; and "Operator: Chidi" (dev_15037): halfway lies before the C's first ink, and stays
+    pos = (289.5, 298.4, 310.4, 319.3, 328.3, 340.2, 349.2, 358.2, 370.1, 391.0, 400.0)
+    line = TextBox(285, 353, 410, 365, "OPERATOR Qu", 0.9, pos)
+    ink = np.zeros(125, bool)
+    ink[2:81] = True  # OPERATOR: x=287..365
+    ink[103:125] = True  # Qu: from x=388
+    assert span_box(line, 9, 11, ink)[0] == 380
+    late = (*pos[:9], 394.0, 400.0)  # the Q placed so late that halfway lies past its first stroke
+    assert span_box(TextBox(285, 353, 410, 365, "OPERATOR Qu", 0.9, late), 9, 11, ink)[0] <= 388
 
 
 def test_padding_is_clipped_by_kept_boxes_on_each_side() -> None:

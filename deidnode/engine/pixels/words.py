@@ -2,7 +2,8 @@
 
 An engine gives where each character is centred along the line (``TextBox.char_pos``: the recogniser's CTC
 time steps, or Tesseract's word boxes). A span's extent runs from halfway to the previous character to
-halfway to the next one; it is then snapped to the ink: widened to the whole stroke run it starts or ends in,
+halfway to the next one (at a space between words, not past the edge of the word's own ink: ``_limit``); it is
+then snapped to the ink: widened to the whole stroke run it starts or ends in,
 so a PHI glyph is never cut, but never into the extent of a character that stays. Without character
 positions the line's width is shared out in proportion to the characters.
 """
@@ -25,8 +26,9 @@ def char_centres(line: TextBox) -> list[float]:
     return [a + step * (i + 0.5) for i in range(n)]
 
 
-def _bounds(line: TextBox) -> tuple[list[float], list[float], float, float]:
-    """(lower, upper) limit of each character along the line, and the line's own limits."""
+def _bounds(line: TextBox, ink: np.ndarray | None = None) -> tuple[list[float], list[float], float, float]:
+    """(lower, upper) limit of each character along the line, and the line's own limits (``ink``: as in
+    ``span_extent``, to find the gap between two words)."""
     pos = char_centres(line)
     lo_line, hi_line = (line.y0, line.y1) if line.vertical else (line.x0, line.x1)
     n = len(pos)
@@ -34,14 +36,62 @@ def _bounds(line: TextBox) -> tuple[list[float], list[float], float, float]:
         return [], [], lo_line, hi_line
     d = np.abs(np.diff(pos)) if n > 1 else np.array([(hi_line - lo_line) / max(len(line.text), 1)])
     half = float(np.median(d)) / 2 if d.size else 4.0
+    text = line.text
     lo, hi = [], []
     for i, p in enumerate(pos):
-        neigh = [q for q in (pos[i - 1] if i else None, pos[i + 1] if i + 1 < n else None) if q is not None]
-        below = [q for q in neigh if q < p]
-        above = [q for q in neigh if q > p]
-        lo.append((p + max(below)) / 2 if below else max(lo_line, p - 1.6 * half))
-        hi.append((p + min(above)) / 2 if above else min(hi_line, p + 1.6 * half))
+        neigh = [j for j in (i - 1, i + 1) if 0 <= j < n]
+        below = [j for j in neigh if pos[j] < p]
+        above = [j for j in neigh if pos[j] > p]
+        lo.append(_limit(pos, text, i, below[0], ink, int(lo_line)) if below else max(lo_line, p - 1.6 * half))
+        hi.append(_limit(pos, text, i, above[0], ink, int(lo_line)) if above else min(hi_line, p + 1.6 * half))
     return lo, hi, lo_line, hi_line
+
+
+WORD_GAP = 2
+"""Blank pixels between two words, at least, for a gap between them to be told."""
+
+
+def _limit(pos: list[float], text: str, i: int, j: int, ink: np.ndarray | None, base: int) -> float:
+    """Where character ``i`` ends towards its neighbour ``j``: halfway between them. Where ``j`` is a space
+    between two words, that is moved, if need be, to the edge of the word's own ink beside the blank gap between
+    the words (halfway from a space to the next character can lie inside that character's first stroke when
+    the recogniser places it a pixel or two late), and where no gap can be told (glyphs that touch, read small),
+    to the space's own place. It is moved no further: a fill that reaches across the gap abuts the word that
+    stays, and a reader takes the fill's edge beside a label for a letter ("OPERATOR J")."""
+    p, q = pos[i], pos[j]
+    half = (p + q) / 2
+    if j >= len(text) or not text[j].isspace():
+        return half
+    gap = _blank_gap(pos, text, i, j, ink, base)
+    if gap is None:
+        return q
+    return min(half, gap[1]) if q < p else max(half, gap[0])
+
+
+def _blank_gap(
+    pos: list[float], text: str, i: int, j: int, ink: np.ndarray | None, base: int
+) -> tuple[int, int] | None:
+    """The longest run of blank pixels (start, end: absolute, end exclusive) between character ``i`` and the
+    character on the other side of the space ``j``, if ``WORD_GAP`` long or more."""
+    if ink is None or not ink.size:
+        return None
+    k = j + (j - i)
+    far = pos[k] if 0 <= k < len(pos) and k < len(text) and not text[k].isspace() else pos[j]
+    a = max(int(np.ceil(min(pos[i], far))) - base, 0)
+    b = min(int(np.floor(max(pos[i], far))) - base, ink.size)
+    best = (0, 0)
+    r = a
+    while r < b:
+        if ink[r]:
+            r += 1
+            continue
+        t = r
+        while t < b and not ink[t]:
+            t += 1
+        if t - r > best[1] - best[0]:
+            best = (r, t)
+        r = t
+    return (base + best[0], base + best[1]) if best[1] - best[0] >= WORD_GAP else None
 
 
 def span_extent(
@@ -53,7 +103,7 @@ def span_extent(
     extent is widened to the ink runs it cuts into, up to the next gap, and with ``skipped`` (a span that goes)
     over the glyphs its reader skipped beside it (``SKIPPED``).
     """
-    lo, hi, lo_line, hi_line = _bounds(line)
+    lo, hi, lo_line, hi_line = _bounds(line, ink)
     if not lo:
         return int(lo_line), int(hi_line)
     idx = [i for i in range(max(0, start), min(end, len(lo))) if not line.text[i].isspace()] or list(
