@@ -1107,6 +1107,10 @@ def test_the_datasets_age_read_in_look_alikes_or_run_into_its_neighbours(text, a
         ("Ttel s6293-8138", ["Ttel s6293-8138"]),  # "Tel 313-293-8138", its area code misread, its T doubled
         ("TE 100-2000", []),
         ("Age 45/M", ["Age 45/M"]),
+        # (dev-drawn, small bitmap fonts:) a space read inside a phone number's last group
+        ("(301) 505-46 39", ["(301) 505-46 39"]),
+        ("Te1 646-226-16 87 PW", ["Te1 646-226-16 87"]),
+        ("646-226-1687 2", ["646-226-1687"]),
     ],
 )
 def test_labels_values_and_dates_misread_or_run_together_are_found(text, spans) -> None:

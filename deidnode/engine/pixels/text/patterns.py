@@ -135,12 +135,12 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # with its label when one was read ("Tel 875-645-3888", "]Te 390-...", "Tal 330-...", "TCI", "Ts]", "Pel",
     # "el": the label goes with the number), a dash read as a colon after the area code ("Tel 484:465-1637": three
     # digits before a colon are no time) or as an equals sign ("9=813=6904"), a bracket as its look-alike
-    # ("(287> 595-7541")
+    # ("(287> 595-7541"), a space read inside the last group ("505-46 39")
     (
         "phone",
         re.compile(
             rf"(?:(?<![A-Z])(?:T[EACS](?:{_L}|\])?|P?E{_L}|PH|PHONE|FAX)\s*[.:#]?\s*)?"
-            rf"(?<!\d)(?:\+\s*\d{{1,3}}[\s.-]*)?{_OPEN}?\d{{3}}{_CLOSE}?[\s.:=-]*\d{{3}}[\s.=-]*\d{{4}}(?!\d)"
+            rf"(?<!\d)(?:\+\s*\d{{1,3}}[\s.-]*)?{_OPEN}?\d{{3}}{_CLOSE}?[\s.:=-]*\d{{3}}[\s.=-]*\d(?: ?\d){{3}}(?!\d)"
         ),
     ),
     # with its label, a group read a digit longer or shorter ("Te1l 952-913-28910" of "Tel 952-903-2890"), the label
