@@ -969,6 +969,19 @@ def test_technical_text_is_no_piece_of_a_value_by_letters_folded_into_digits(tex
 
 
 @pytest.mark.parametrize(
+    ("text", "phi"),
+    [
+        ("5.0m", False),  # "5.0mm" cut short: its letters and digits are "50M", the age and sex (dev-drawn)
+        ("5,0M", False),
+        ("50M", True),
+        ("50Y M", True),
+    ],
+)
+def test_a_decimal_number_is_no_age(text, phi) -> None:
+    assert TextJudge(PhiValues(age="050Y", sex="M")).judge(text, 0.95).phi is phi
+
+
+@pytest.mark.parametrize(
     ("text", "spans"),
     [
         ("PLow Fiona Okonkwo", ["Fiona Okonkwo"]),  # "P Low" run together before the name (dev-drawn)

@@ -109,6 +109,10 @@ LOOSE_TEXT = 8
 an unsure reading; shorter words only within ``fuzzy.tolerance``."""
 
 
+_NOT_AGE = re.compile(r"/|\d[.,]\d")
+"""Inside what an age pattern matched on a reading's letters and digits: a count ("1/3") or a decimal number."""
+
+
 def _age_number(age: str) -> int | None:
     m = re.fullmatch(r"\s*0*(\d{1,3})\s*([DWMY]?)\s*", age.upper())
     if not m:
@@ -290,10 +294,13 @@ class MetadataMatcher:
                 hits.append(MetaHit("age", self.age_value, 0, len(text)))
             else:
                 for m in self.age_re.finditer(plain):
-                    if "/" not in text[pidx[m.start()] : pidx[m.end() - 1] + 1]:  # "Page 1/3" is no "Age 13"
+                    # "Page 1/3" is no "Age 13", nor a decimal number "5.0mm" (read "5.0m") an age 50 M
+                    if _NOT_AGE.search(text[pidx[m.start()] : pidx[m.end() - 1] + 1]) is None:
                         hits.append(MetaHit("age", self.age_value, pidx[m.start()], pidx[m.end() - 1] + 1))
                 if not any(h.kind == "age" for h in hits):  # a word of its own: "36Y" of "36Y H", its sex misread
                     for w in re.finditer(r"\S+", text):
+                        if _NOT_AGE.search(w.group()) is not None:
+                            continue
                         wp, wi = _plain_map(w.group())
                         if any(c.isdigit() for c in wp[1:]):  # its first digit misread ("B2Y'M": 82Y M)
                             wp = wp[:1].translate(_DIGIT_LOOK) + wp[1:]
