@@ -7,7 +7,7 @@ import numpy as np
 from deidnode.engine.phi import PhiValues
 from deidnode.engine.pixels.ocr import TextBox
 from deidnode.engine.pixels.text import TextJudge
-from deidnode.engine.pixels.verify import residual_phi
+from deidnode.engine.pixels.verify import Residual, _inside_kept_label, _value_on_fill, residual_phi
 
 
 class _Reader:
@@ -111,3 +111,33 @@ def test_a_kept_label_read_again_as_a_label_and_a_name_is_not_phi() -> None:
     other = [((20, 20, 42, 30), "Ref."), ((44, 20, 68, 32), "W 400")]
     found = residual_phi(view, 0, [(120, 18, 220, 34)], texts, _LabelReader(), _LabelReader(), judge, kept=other)
     assert found and all(r.box.text == "Ref. hys" for r in found)
+
+
+def _on_fill(text: str, char_pos: tuple[float, ...], changed: list) -> bool:
+    line = TextBox(286, 349, 383 + 40 * (len(text) > 10), 369, text, 0.8, char_pos)
+    return _value_on_fill(Residual(0, "tesseract", line, TextJudge(PhiValues()).judge(text, 0.8)), changed)
+
+
+def test_a_label_read_with_the_edge_of_its_values_fill_as_a_letter_is_no_residual_phi() -> None:
+    """dev_14279 (seventh dev-drawn 400): "OPERATOR Quintero, C" had its name filled from x=375; Tesseract read the
+    cleaned frame "OPERATOR J", the fill's edge taken for a J after the label, and the instance was quarantined."""
+    pos = (291.5, 301.2, 310.9, 320.6, 330.3, 340.0, 349.7, 359.4, 369.5, 378.9)
+    fill = [(375, 350, 512, 368)]
+    assert _on_fill("OPERATOR J", pos, fill)
+    assert not _on_fill("OPERATOR J", pos, [(390, 350, 512, 368)])  # a J that stands before the fill is read
+    assert not _on_fill("OPERATOR J", pos, [(375, 380, 512, 398)])  # a fill on another row is not this line's
+    # a name read beyond the fill's end is PHI still there
+    name = (*pos[:9], 378.9, 388.6, 398.3, 408.0, 417.7)
+    assert not _on_fill("OPERATOR QUINT", name, [(375, 350, 400, 368)])
+    assert _on_fill("OPERATOR QUINT", name, [(375, 350, 512, 368)])
+
+
+def test_a_kept_label_read_again_is_known_beside_a_taller_kept_box() -> None:
+    """dev_17482 (a dev-drawn cine): "Ref. Phys:" kept, its "Phys:" in a box 32 px tall (the reading's box took
+    the line below's edge); Tesseract read the cleaned frame "Ref. PF", a label and a "name" that are the label's
+    own letters. A kept word on the row counts when it shares half of the shorter of the two heights."""
+    line = TextBox(214, 391, 275, 406, "Ref. PF", 0.8)
+    res = Residual(11, "tesseract", line, TextJudge(PhiValues()).judge(line.text, 0.8))
+    kept = [((211, 387, 255, 410), "Ref."), ((254, 387, 302, 419), "Phys:")]
+    assert _inside_kept_label(res, kept)
+    assert not _inside_kept_label(res, kept[:1])  # "PF" beyond the kept "Ref." alone: a value after it

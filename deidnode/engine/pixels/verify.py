@@ -26,6 +26,7 @@ from .ocr import OcrEngine, TextBox
 from .redact import Box, along_across, intersects
 from .text import Decision, TextJudge
 from .text.patterns import lone_label
+from .words import char_centres
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ def _judged_pieces(
     out = []
     rows, cols = view.shape[:2]
     for r in found:
-        if _inside_kept_label(r, kept):
+        if _inside_kept_label(r, kept) or _value_on_fill(r, changed):
             continue
         pieces = _label_pieces(r, changed)
         if pieces is None:
@@ -198,6 +199,24 @@ def _judged_pieces(
     return out
 
 
+def _value_on_fill(res: Residual, changed: Sequence[Box]) -> bool:
+    """Whether a line judged PHI only as a label's value has every character of its value centred on a box that
+    was filled (across the line, over half the line's height): the reader took the edge of the fill for letters
+    after the label that stays ("OPERATOR J", "operator fil")."""
+    if not _label_only(res.decision):
+        return False
+    ln = res.box
+    centres = char_centres(ln)
+    _lo, _hi, a0, a1 = along_across(ln.box, ln.vertical)
+    fills = []
+    for c in changed:
+        c_lo, c_hi, c_a0, c_a1 = along_across(c, ln.vertical)
+        if min(a1, c_a1) - max(a0, c_a0) >= 0.5 * (a1 - a0):
+            fills.append((c_lo, c_hi))
+    chars = [i for sp in res.decision.spans for i in range(sp.start, sp.end) if not ln.text[i].isspace()]
+    return bool(chars) and all(any(lo <= centres[i] < hi for lo, hi in fills) for i in chars)
+
+
 def _inside_kept_label(res: Residual, kept: Sequence[tuple[Box, str]]) -> bool:
     """Whether a line judged PHI only as a label's value lies within a label the first pass read and kept
     ("Ref. hys" and "Pat. ame" for "Ref. Phys:" and "Pat. Name:", their values removed): the "name" is the
@@ -211,7 +230,7 @@ def _inside_kept_label(res: Residual, kept: Sequence[tuple[Box, str]]) -> bool:
     row = []
     for b, text in kept:
         k_lo, k_hi, k_a0, k_a1 = along_across(b, v)
-        if min(a1, k_a1) - max(a0, k_a0) >= 0.5 * (k_a1 - k_a0) and min(hi, k_hi) > max(lo, k_lo):
+        if min(a1, k_a1) - max(a0, k_a0) >= 0.5 * min(a1 - a0, k_a1 - k_a0) and min(hi, k_hi) > max(lo, k_lo):
             row.append((k_lo, k_hi, k_a1 - k_a0, text))
     if not row:
         return False
