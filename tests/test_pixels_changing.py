@@ -35,6 +35,20 @@ def test_text_over_moving_anatomy_is_not_judged() -> None:
     assert ink_changes(_frame("12:49:53"), _frame("12:49:54", shift=11), BOX) == 0.0
 
 
+def test_over_moving_anatomy_a_place_read_as_differing_numbers_is_a_clock_and_technical_text_stays() -> None:
+    # dev_15007 (val8): "00:47:18" over a beating heart read "10147-18", "00 47-18", "1 47-18" on its frames
+    views = {0: _frame("00:47:18"), 1: _frame("00:47:19", shift=11), 2: _frame("00:47:20", shift=23)}
+    clock_reads = {0: "10147-18", 1: "00 47-18", 2: "1 47-18"}
+    lines = {f: [TextBox(*BOX, clock_reads[f], 0.7)] for f in views}
+    assert changing_lines(views, lines, lambda ln: False) == {0: {0}, 1: {0}, 2: {0}}
+    # static technical text there, read a little differently on each frame, stays
+    gain = {f: [TextBox(*BOX, t, 0.7)] for f, t in zip(views, ("Gn 60", "6n 60", "Gn 6O"), strict=True)}
+    assert changing_lines(views, gain, lambda ln: False) == {}
+    # and a number read the same on every frame is no clock
+    same = {f: [TextBox(*BOX, "1024", 0.7)] for f in views}
+    assert changing_lines(views, same, lambda ln: False) == {}
+
+
 def test_a_changing_line_is_not_removed_when_one_of_its_readings_is_sure_technical_text() -> None:
     views = {0: _frame("Fr 1/24"), 1: _frame("Fr 2/24")}
     lines = {f: [TextBox(*BOX, f"Fr {f + 1}/24", 0.95)] for f in views}

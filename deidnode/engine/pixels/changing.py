@@ -5,9 +5,10 @@ comes back as a different misreading on each frame ("00-1", "nar1-0", "T-r1-51")
 time, and it stayed. The pixels say what the readings cannot: the glyphs of static text are the same on every
 frame, those of a clock are not. A line whose ink changes between the frames that were read while its
 surroundings stay still, and whose readings differ, is removed, unless one of its readings is sure technical
-annotation (a frame counter "Fr 12/24" read at 0.9 or more, which the allow-list keeps). Text over moving
-anatomy is not judged here: its surroundings change too, and static text there reads a little differently on
-each frame ("Gn 60", "6n 60").
+annotation (a frame counter "Fr 12/24" read at 0.9 or more, which the allow-list keeps). Over moving anatomy
+the pixels cannot tell (the surroundings change too, and static text there reads a little differently on each
+frame: "Gn 60", "6n 60"); there a line goes only when every reading of it is a number of four digits or more
+and they differ ("10147-18", "00 47-18", "1 47-18": a clock read in pieces over a beating heart).
 """
 
 from __future__ import annotations
@@ -43,13 +44,7 @@ def ink_changes(a: np.ndarray, b: np.ndarray, box: Box) -> float:
     moving under and around the text: glyphs that change cannot be told apart from it)."""
     x0, y0, x1, y1 = box
     ca, cb = a[y0:y1, x0:x1], b[y0:y1, x0:x1]
-    if a.shape != b.shape or ca.size == 0:
-        return 0.0
-    h = max(2, min(x1 - x0, y1 - y0))
-    rx0, ry0, rx1, ry1 = max(0, x0 - h), max(0, y0 - h), min(a.shape[1], x1 + h), min(a.shape[0], y1 + h)
-    ring = np.ones((ry1 - ry0, rx1 - rx0), bool)
-    ring[y0 - ry0 : y1 - ry0, x0 - rx0 : x1 - rx0] = False
-    if ring.any() and float((_diff(a[ry0:ry1, rx0:rx1], b[ry0:ry1, rx0:rx1])[ring] >= 24).mean()) > MOVING_BACKGROUND:
+    if a.shape != b.shape or ca.size == 0 or background_moves(a, b, box):
         return 0.0
     ink = ink_mask(ca, 12) | ink_mask(cb, 12)
     if not ink.any():
@@ -58,11 +53,40 @@ def ink_changes(a: np.ndarray, b: np.ndarray, box: Box) -> float:
     return float((_diff(ca, cb)[ink] >= max(24.0, 0.5 * contrast)).mean())
 
 
+def background_moves(a: np.ndarray, b: np.ndarray, box: Box) -> bool:
+    """Whether the surroundings of ``box`` (a ring one text height wide) change between frames ``a`` and ``b``
+    in more than ``MOVING_BACKGROUND`` of their pixels."""
+    if a.shape != b.shape:
+        return False
+    x0, y0, x1, y1 = box
+    h = max(2, min(x1 - x0, y1 - y0))
+    rx0, ry0, rx1, ry1 = max(0, x0 - h), max(0, y0 - h), min(a.shape[1], x1 + h), min(a.shape[0], y1 + h)
+    ring = np.ones((ry1 - ry0, rx1 - rx0), bool)
+    ring[y0 - ry0 : y1 - ry0, x0 - rx0 : x1 - rx0] = False
+    return (
+        bool(ring.any())
+        and float((_diff(a[ry0:ry1, rx0:rx1], b[ry0:ry1, rx0:rx1])[ring] >= 24).mean()) > MOVING_BACKGROUND
+    )
+
+
+NUMBER_DIGITS = 4
+NUMBER_SHARE = 0.75
+"""Over moving anatomy, a reading is a number when it holds this many digits or more, this share of its letters
+and digits or more: a clock read in pieces ("1 47-18"), not technical text ("Gn 60", "Depth 16cm")."""
+
+
+def _number(text: str) -> bool:
+    alnum = [c for c in text if c.isalnum()]
+    digits = sum(c.isdigit() for c in alnum)
+    return digits >= NUMBER_DIGITS and digits >= NUMBER_SHARE * len(alnum)
+
+
 def changing_lines(
     views: dict[int, np.ndarray], lines: dict[int, list[TextBox]], sure: Callable[[TextBox], bool]
 ) -> dict[int, set[int]]:
-    """Per frame read, the indices of its lines whose ink changes between that frame and another one read, whose
-    readings at that place differ between frames (a line read the same on every frame is not a clock), and none
+    """Per frame read, the indices of its lines whose ink changes between that frame and another one read (over
+    moving anatomy, where that cannot be told: every reading of the place a number), whose readings at that place
+    differ between frames (a line read the same on every frame is not a clock), and none
     of whose readings is ``sure`` technical annotation (unless it is a ``clock`` read as a number).
 
     ``views``: the frames read, as displayed; ``lines``: what was read on each."""
@@ -74,9 +98,12 @@ def changing_lines(
         n = min(COMPARED, len(others))
         others = [others[round(i * (len(others) - 1) / max(n - 1, 1))] for i in range(n)]
         for k, ln in enumerate(lns):
-            if not any(ink_changes(views[f], views[g], ln.box) >= CHANGING for g in others):
-                continue
             place = [lines[g][j] for g, j in _same_place(lines, ln.box)]
+            ticks = any(ink_changes(views[f], views[g], ln.box) >= CHANGING for g in others)
+            if not ticks and all(_number(o.text) for o in place):
+                ticks = any(background_moves(views[f], views[g], ln.box) for g in others)
+            if not ticks:
+                continue
             if len({_plain(o.text) for o in place}) > 1 and not any(sure(o) and not clock(o.text) for o in place):
                 out.setdefault(f, set()).add(k)
     return out
