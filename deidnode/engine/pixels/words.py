@@ -40,10 +40,15 @@ def _bounds(line: TextBox, ink: np.ndarray | None = None) -> tuple[list[float], 
     lo, hi = [], []
     for i, p in enumerate(pos):
         neigh = [j for j in (i - 1, i + 1) if 0 <= j < n]
-        below = [j for j in neigh if pos[j] < p]
+        below = [j for j in neigh if pos[j] < p]  # the nearer neighbour on each side, as before
         above = [j for j in neigh if pos[j] > p]
-        lo.append(_limit(pos, text, i, below[0], ink, int(lo_line)) if below else max(lo_line, p - 1.6 * half))
-        hi.append(_limit(pos, text, i, above[0], ink, int(lo_line)) if above else min(hi_line, p + 1.6 * half))
+        at = int(lo_line)
+        lo.append(
+            _limit(pos, text, i, max(below, key=pos.__getitem__), ink, at) if below else max(lo_line, p - 1.6 * half)
+        )
+        hi.append(
+            _limit(pos, text, i, min(above, key=pos.__getitem__), ink, at) if above else min(hi_line, p + 1.6 * half)
+        )
     return lo, hi, lo_line, hi_line
 
 
