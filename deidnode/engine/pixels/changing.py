@@ -98,11 +98,14 @@ def changing_lines(
         n = min(COMPARED, len(others))
         others = [others[round(i * (len(others) - 1) / max(n - 1, 1))] for i in range(n)]
         for k, ln in enumerate(lns):
-            place = [lines[g][j] for g, j in _same_place(lines, ln.box)]
             ticks = any(ink_changes(views[f], views[g], ln.box) >= CHANGING for g in others)
-            if not ticks and all(_number(o.text) for o in place):
-                ticks = any(background_moves(views[f], views[g], ln.box) for g in others)
-            if not ticks:
+            if not ticks and not _number(ln.text):
+                continue
+            place = [lines[g][j] for g, j in _same_place(lines, ln.box)]
+            if not ticks and not (
+                all(_number(o.text) for o in place)
+                and any(background_moves(views[f], views[g], ln.box) for g in others)
+            ):
                 continue
             if len({_plain(o.text) for o in place}) > 1 and not any(sure(o) and not clock(o.text) for o in place):
                 out.setdefault(f, set()).add(k)
