@@ -36,13 +36,12 @@ def _bounds(line: TextBox, ink: np.ndarray | None = None) -> tuple[list[float], 
         return [], [], lo_line, hi_line
     d = np.abs(np.diff(pos)) if n > 1 else np.array([(hi_line - lo_line) / max(len(line.text), 1)])
     half = float(np.median(d)) / 2 if d.size else 4.0
-    text = line.text
+    text, at = line.text, int(lo_line)
     lo, hi = [], []
     for i, p in enumerate(pos):
         neigh = [j for j in (i - 1, i + 1) if 0 <= j < n]
         below = [j for j in neigh if pos[j] < p]  # the nearer neighbour on each side, as before
         above = [j for j in neigh if pos[j] > p]
-        at = int(lo_line)
         lo.append(
             _limit(pos, text, i, max(below, key=pos.__getitem__), ink, at) if below else max(lo_line, p - 1.6 * half)
         )
@@ -63,9 +62,9 @@ def _limit(pos: list[float], text: str, i: int, j: int, ink: np.ndarray | None, 
     the recogniser places it a pixel or two late), and where no gap can be told (glyphs that touch, read small),
     to the space's own place. It is moved no further: a fill that reaches across the gap abuts the word that
     stays, and a reader takes the fill's edge beside a label for a letter ("OPERATOR J")."""
-    p, q = pos[i], pos[j]
+    p, q = pos[i], pos[j]  # (``char_centres`` gives one position per character of ``text``)
     half = (p + q) / 2
-    if j >= len(text) or not text[j].isspace():
+    if not text[j].isspace():
         return half
     gap = _blank_gap(pos, text, i, j, ink, base)
     if gap is None:
@@ -81,22 +80,19 @@ def _blank_gap(
     if ink is None or not ink.size:
         return None
     k = j + (j - i)
-    far = pos[k] if 0 <= k < len(pos) and k < len(text) and not text[k].isspace() else pos[j]
+    far = pos[k] if 0 <= k < len(pos) and not text[k].isspace() else pos[j]
     a = max(int(np.ceil(min(pos[i], far))) - base, 0)
     b = min(int(np.floor(max(pos[i], far))) - base, ink.size)
-    best = (0, 0)
-    r = a
-    while r < b:
-        if ink[r]:
-            r += 1
-            continue
-        t = r
-        while t < b and not ink[t]:
-            t += 1
-        if t - r > best[1] - best[0]:
-            best = (r, t)
-        r = t
-    return (base + best[0], base + best[1]) if best[1] - best[0] >= WORD_GAP else None
+    if b <= a:
+        return None
+    edges = np.diff(np.concatenate(([0], (~ink[a:b]).astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    if not starts.size:
+        return None
+    m = int(np.argmax(ends - starts))  # the first of the longest
+    if ends[m] - starts[m] < WORD_GAP:
+        return None
+    return base + a + int(starts[m]), base + a + int(ends[m])
 
 
 def span_extent(
