@@ -108,6 +108,18 @@ def _label_only(d: Decision) -> bool:
     return d.layer == "pattern" and bool(d.spans) and all(sp.kind == "label" for sp in d.spans)
 
 
+def _fills_across(line: TextBox, changed: Sequence[Box]) -> list[tuple[int, int]]:
+    """(start, end) along ``line`` of each filled box that crosses it over half its height (its width, for a
+    vertical line)."""
+    _lo, _hi, a0, a1 = along_across(line.box, line.vertical)
+    out = []
+    for c in changed:
+        c_lo, c_hi, c_a0, c_a1 = along_across(c, line.vertical)
+        if min(a1, c_a1) - max(a0, c_a0) >= 0.5 * (a1 - a0):
+            out.append((c_lo, c_hi))
+    return out
+
+
 def _label_pieces(res: Residual, changed: Sequence[Box]) -> list[Box] | None:
     """The pieces of a line judged PHI only as a label's value ("DOB B30f", "PATIENT Row") that a filled box
     splits, or None. The value after that label was removed: on the cleaned frame the reader joins the label to
@@ -116,12 +128,7 @@ def _label_pieces(res: Residual, changed: Sequence[Box]) -> list[Box] | None:
         return None
     v = res.box.vertical
     lo, hi, a0, a1 = along_across(res.box.box, v)
-    cuts = []
-    for c in changed:
-        c_lo, c_hi, c_a0, c_a1 = along_across(c, v)
-        across = min(a1, c_a1) - max(a0, c_a0)
-        if across >= 0.5 * (a1 - a0) and lo + 2 < c_lo and c_hi < hi - 2:
-            cuts.append((c_lo, c_hi))
+    cuts = [(c_lo, c_hi) for c_lo, c_hi in _fills_across(res.box, changed) if lo + 2 < c_lo and c_hi < hi - 2]
     if not cuts:
         return None
     pieces, at = [], lo
@@ -207,12 +214,7 @@ def _value_on_fill(res: Residual, changed: Sequence[Box]) -> bool:
         return False
     ln = res.box
     centres = char_centres(ln)
-    _lo, _hi, a0, a1 = along_across(ln.box, ln.vertical)
-    fills = []
-    for c in changed:
-        c_lo, c_hi, c_a0, c_a1 = along_across(c, ln.vertical)
-        if min(a1, c_a1) - max(a0, c_a0) >= 0.5 * (a1 - a0):
-            fills.append((c_lo, c_hi))
+    fills = _fills_across(ln, changed)
     chars = [i for sp in res.decision.spans for i in range(sp.start, sp.end) if not ln.text[i].isspace()]
     return bool(chars) and all(any(lo <= centres[i] < hi for lo, hi in fills) for i in chars)
 
