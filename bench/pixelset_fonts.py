@@ -14,7 +14,7 @@ import glob
 import os
 from dataclasses import dataclass
 
-from PIL import ImageFont
+from PIL import Image, ImageDraw, ImageFont
 
 TT = "/usr/share/fonts/truetype"
 OT = "/usr/share/fonts/opentype"
@@ -49,13 +49,36 @@ def strike_size(path: str) -> int | None:
     return None
 
 
+_PRINTABLE = "".join(chr(c) for c in range(33, 127))
+
+
+@functools.cache
+def ascii_cells(path: str, size: int) -> tuple[bytes, ...]:
+    """What the font draws for each printable ASCII character, one bitmap each."""
+    font = ImageFont.truetype(path, size)
+    cells = []
+    for ch in _PRINTABLE:
+        im = Image.new("L", (3 * size, 3 * size))
+        ImageDraw.Draw(im).text((size // 2, size // 2), ch, font=font, fill=255)
+        cells.append(im.tobytes())
+    return tuple(cells)
+
+
+def draws_ascii(path: str, size: int) -> bool:
+    """Whether the font draws the printable ASCII characters as glyphs of their own (nine in ten distinct at least:
+    a small strike may draw a pair alike, "l" and "|"). A bitmap file in another encoding (clR6x12-ISO8859-2 and a
+    dozen more) may have no character map FreeType can use: every character comes out as one and the same box,
+    which no reader, person or OCR, can read, so it is no text to score."""
+    return len(set(ascii_cells(path, size))) >= 0.9 * len(_PRINTABLE)
+
+
 def _bitmaps(family: str, pattern: str) -> list[FontSpec]:
     out = []
     for p in sorted(glob.glob(pattern)):
         if family == "misc-fixed" and ("-" in os.path.basename(p) or "rk" in os.path.basename(p)):
             continue  # the same cells in other encodings
         s = strike_size(p)
-        if s is not None and 7 <= s <= 28:
+        if s is not None and 7 <= s <= 28 and draws_ascii(p, s):
             out.append(FontSpec(p, family, "bitmap", s))
     return out
 

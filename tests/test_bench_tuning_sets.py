@@ -72,3 +72,24 @@ def test_the_miss_causes_refuse_a_set_that_is_not_dev(tmp_path) -> None:
 )
 def test_a_miss_gets_its_cause_from_the_readings_over_it(quarantined, share, over, cause) -> None:
     assert pixels_misses.cause_of(quarantined, share, over) == cause
+
+
+def _distinct_glyphs(spec: fonts.FontSpec) -> int:
+    from PIL import Image, ImageDraw
+
+    size = spec.strike or 14
+    font = fonts.load(spec, size)
+    drawn = set()
+    for c in range(33, 127):
+        im = Image.new("L", (3 * size, 3 * size))
+        ImageDraw.Draw(im).text((size // 2, size // 2), chr(c), font=font, fill=255)
+        drawn.add(im.tobytes())
+    return len(drawn)
+
+
+@pytest.mark.parametrize("split", sorted(fonts.SPLIT_FONTS))
+def test_every_font_of_a_split_draws_readable_letters(split) -> None:
+    """A font that draws every character as one box (a bitmap file in an encoding FreeType cannot map) puts text
+    no one can read into the set, scored as PHI to remove: the test split had 13 such files."""
+    bad = [spec.name for spec in fonts.fonts_for(split) if _distinct_glyphs(spec) < 85]
+    assert bad == []
