@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 from pixels_helpers import burn_mask
 
+from deidnode.engine.phi import PhiValues
 from deidnode.engine.pixels.changing import CHANGING, changing_lines, clock, ink_changes
+from deidnode.engine.pixels.detect import FrameRead, _all_of, judge_frame
 from deidnode.engine.pixels.ocr import TextBox
+from deidnode.engine.pixels.text import TextJudge
 
 
 def _frame(text: str, shift: int = 0, noise: int = 0, seed: int = 0) -> np.ndarray:
@@ -81,3 +84,25 @@ def test_a_clock_read_as_a_sure_decimal_number_still_goes() -> None:
 )
 def test_a_clock_is_a_time_of_day_whatever_its_colons_were_read_as(text, is_clock) -> None:
     assert clock(text) is is_clock
+
+
+def test_over_moving_anatomy_a_clock_read_as_letters_on_one_frame_in_a_few_is_still_a_clock() -> None:
+    # dev_17282 (cine17k): "03:11:52" in an outlined 16 px font over a moving sector, read "73 15052",
+    # "03A 511952", "XKA 554A54", "73 15054": one reading is no number, and the clock stayed on all sixteen frames
+    views = {f: _frame(f"03:11:5{2 + f}", shift=11 * f) for f in range(4)}
+    reads = ("73 15052", "03A 511952", "XKA 554A54", "73 15054")
+    lines = {f: [TextBox(*BOX, t, 0.7)] for f, t in zip(views, reads, strict=True)}
+    assert changing_lines(views, lines, lambda ln: False) == {0: {0}, 1: {0}, 3: {0}}
+    # a place read as a number on one frame in three is static text there, misread once
+    mixed = {f: [TextBox(*BOX, t, 0.7)] for f, t in zip(views, ("Gn 60", "6n 60", "1024", "Gn 6O"), strict=True)}
+    assert changing_lines(views, mixed, lambda ln: False) == {}
+
+
+def test_a_changing_line_the_judge_found_in_part_goes_whole() -> None:
+    # "73 515056" of 03:11:56: the digits pattern took "515056" and left "73" (its hour) on every frame
+    view = np.where(burn_mask([("03:11:56", (10, 40))]) > 0, 200, 20).astype(np.uint8)
+    line = TextBox(8, 36, 120, 64, "73 515056", 0.72, ())
+    judge = TextJudge(PhiValues())
+    assert not _all_of(line.text, judge.judge(line.text, line.confidence).spans)  # the judge alone: in part
+    (found,) = judge_frame(FrameRead(0, [line], [], view), judge, "phi", changing=frozenset({0}))
+    assert found.redact and found.decision.kind == "changing" and found.keeps == ()

@@ -1153,8 +1153,8 @@ def judge_frame(
     elsewhere = elsewhere or {}
     lines = list(read.lines)
     decisions = [judge.judge(ln.text, ln.confidence) for ln in lines]
-    for k in changing:
-        if not decisions[k].phi:
+    for k in changing:  # all of it: a clock found in part ("73 515056": its six digits) is a clock still
+        if not decisions[k].phi or not _all_of(lines[k].text, decisions[k].spans):
             n = len(lines[k].text)
             decisions[k] = Decision(True, "pattern", "changing", None, (Span(0, n, "pattern", "changing"),))
     for k, alt in read.alternates.items():  # a second reading of an unsure line: PHI in either counts
