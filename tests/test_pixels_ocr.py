@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 import pytest
-from pixels_helpers import make_ds
+from pixels_helpers import burn_mask, make_ds
 
 from deidnode.config import OcrSettings
 from deidnode.engine.pixels.codec import decode_frames
@@ -162,3 +162,21 @@ def test_a_small_line_still_unsure_is_read_once_more_enlarged_as_blocks(monkeypa
     assert lines[0].text == "SMITH" and lines[0].confidence == 0.95
     assert [round(p, 3) for p in lines[0].char_pos] == [14.0, 22.0, 30.0, 38.0, 46.0]  # x0 10 + positions in the line
     assert lines[1].text == "SM1TH"
+
+
+def test_text_a_few_levels_off_its_box_in_another_hue_is_read_on_its_own_plane_past_the_boxs_edge() -> None:
+    # dev_15232 (val8): "Ref. Phys: QUINTERO" in pale yellow on a light grey label box (the same luminance);
+    # the detector's box took in a strip of the black image above the label box, a thin dark band whose
+    # response on the luminance plane outshone the text on the yellow-blue one: read as nothing
+    from deidnode.engine.pixels.detect import best_plane
+
+    mask = burn_mask([("Ref. Phys: QUINTERO", (8, 6))], size=200, fsize=16)[:26, :190]
+    crop = np.zeros((26, 190, 3), np.uint8)
+    crop[4:] = (200, 200, 200)
+    crop[mask] = (214, 206, 150)  # luminance within a few levels of the box's
+    plane = best_plane(crop)
+    ink, box = plane[mask], plane[4:][~mask[4:]]
+    assert abs(float(np.median(ink)) - float(np.median(box))) > 60  # the text stands out on the chosen plane
+    quad = np.array([[0, 0], [189, 0], [189, 25], [0, 25]], np.float32)
+    (line,) = get_engine(OcrSettings()).read_boxes(crop, [quad], best_plane)
+    assert fuzzy_contains(fold(line.text), fold("QUINTERO"))
