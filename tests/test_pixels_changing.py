@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import numpy as np
 import pytest
 from pixels_helpers import burn_mask
@@ -106,3 +108,9 @@ def test_a_changing_line_the_judge_found_in_part_goes_whole() -> None:
     assert not _all_of(line.text, judge.judge(line.text, line.confidence).spans)  # the judge alone: in part
     (found,) = judge_frame(FrameRead(0, [line], [], view), judge, "phi", changing=frozenset({0}))
     assert found.redact and found.decision.kind == "changing" and found.keeps == ()
+    # a line with words of letters loses only what was found: a setting and a date read as one line over moving
+    # anatomy (dev_14382, val7: "C 50 W 350 07.07.1982 200M 150%" lost its settings with its date)
+    mixed = TextBox(8, 36, 300, 64, "C 50 W 350 07.07.1982 200M 150%", 0.91, ())
+    dated = TextJudge(PhiValues(dates=(datetime.date(1982, 7, 7),)))
+    (found,) = judge_frame(FrameRead(0, [mixed], [], view), dated, "phi", changing=frozenset({0}))
+    assert found.decision.kind != "changing" and found.keeps != ()

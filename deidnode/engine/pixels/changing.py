@@ -115,6 +115,14 @@ def changing_lines(
     return out
 
 
+def number_pieces(text: str) -> bool:
+    """Whether every word of a reading is mostly digits ("73 515056", "03A 511952": a clock read in pieces), so
+    that a changing line found in part goes whole; a line with words of letters ("C 50 W 350 07.07.1982": a
+    setting and a date that changes under moving anatomy) loses only what was found."""
+    words = [[c for c in w if c.isalnum()] for w in text.split()]
+    return bool(words) and all(w and 2 * sum(c.isdigit() for c in w) >= len(w) for w in words)
+
+
 _CLOCK = re.compile(r"(?:[01]\d|2[0-3])[:.]?[0-5]\d[:.,][0-5]\d")
 
 

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from . import glyphs
+from .changing import number_pieces
 from .glyphs import TextRegion
 from .ocr import OcrEngine, TextBox
 from .redact import Box, along_across, inside_share, intersects, transposed
@@ -1168,7 +1169,8 @@ def judge_frame(
     lines = list(read.lines)
     decisions = [judge.judge(ln.text, ln.confidence) for ln in lines]
     for k in changing:  # all of it: a clock found in part ("73 515056": its six digits) is a clock still
-        if not decisions[k].phi or not _all_of(lines[k].text, decisions[k].spans):
+        d = decisions[k]
+        if not d.phi or (not _all_of(lines[k].text, d.spans) and number_pieces(lines[k].text)):
             n = len(lines[k].text)
             decisions[k] = Decision(True, "pattern", "changing", None, (Span(0, n, "pattern", "changing"),))
     for k, alt in read.alternates.items():  # a second reading of an unsure line: PHI in either counts
