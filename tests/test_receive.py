@@ -234,3 +234,31 @@ def test_connections_that_never_associate_are_capped(node):
     assoc = _assoc(_port(scp))
     assert assoc.is_established
     assoc.release()
+
+
+def test_after_a_rejection_the_node_waits_for_the_requestor_to_close(node):
+    # PS3.8 9.2 (Sta13): after A-ASSOCIATE-RJ the requestor closes the transport; the node closing at once
+    # raced pynetdicom's state machine, which then reported an abort instead of the rejection (a flaky CI run)
+    from deidnode.dimse import acse
+    from deidnode.dimse.link import Link
+
+    scp, _ = node(allowed_calling_aets=("CT1",))
+    sock = socket.create_connection(("127.0.0.1", _port(scp)), timeout=5)
+    try:
+        with pytest.raises(acse.AssociationRejected):
+            acse.request(
+                Link(sock),
+                calling_ae="INTRUDER",
+                called_ae="DEIDNODE",
+                contexts=[(CTImageStorage, ["1.2.840.10008.1.2.1"])],
+                max_pdu=0,
+            )
+        sock.settimeout(0.3)
+        with pytest.raises(TimeoutError):  # still open: the node has not closed first
+            sock.recv(1)
+        sock.settimeout(5)
+        t0 = time.monotonic()
+        assert sock.recv(1) == b""  # ... and closes after a linger when the requestor never does
+        assert time.monotonic() - t0 < 3
+    finally:
+        sock.close()

@@ -321,6 +321,7 @@ class FastAcceptor:
             assert problem is not None
             self.service.on_rejected(code, calling, address)
             link.send_raw([acse.reject_pdu(*problem)])
+            link.await_peer_close(LINGER_S)  # the requestor closes first (PS3.8 Sta13)
             return None
         ac, accepted = acse.accept(rq, self.contexts, self.settings.max_pdu)
         link.peer_max = accepted.peer_max_pdu

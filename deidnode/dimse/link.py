@@ -425,6 +425,20 @@ class Link:
         except (OSError, ValueError):
             pass
 
+    def await_peer_close(self, seconds: float) -> None:
+        """Wait up to ``seconds`` for the peer to close its end, discarding what it still sends: after an
+        A-ASSOCIATE-RJ the requestor closes the transport (PS3.8 9.2, state Sta13, bounded by ARTIM). Closing
+        first races the peer's state machine (pynetdicom saw the connection end before the rejection and
+        reported an abort)."""
+        end = time.monotonic() + seconds
+        try:
+            while (left := end - time.monotonic()) > 0:
+                self.sock.settimeout(left)
+                if not self.sock.recv(4096):
+                    return
+        except (OSError, ValueError):
+            return
+
     def close(self) -> None:
         for f in (self._rfile.close, lambda: self.sock.shutdown(socket.SHUT_RDWR), self.sock.close):
             try:
