@@ -44,6 +44,9 @@ def _assoc(port: int, calling: str = "MODALITY", contexts=(CTImageStorage, Verif
     return ae.associate("127.0.0.1", port, ae_title="DEIDNODE")
 
 
+EXPLICIT = "1.2.840.10008.1.2.1"
+
+
 def _port(scp: StorageSCP) -> int:
     return scp.address[1]
 
@@ -70,12 +73,26 @@ def test_echo_succeeds(node):
     assoc.release()
 
 
+def _rejection(port: int, calling: str) -> tuple[int, int, int]:
+    """(result, source, diagnostic) of the A-ASSOCIATE-RJ the node answers ``calling`` with, read by the node's
+    own requestor: pynetdicom's loses a rejection now and then (its DUL thread decodes the RJ, then the
+    association reports an abort: 1 in ~300 on this machine under load, with or without the node's linger)."""
+    from deidnode.dimse import acse
+    from deidnode.dimse.link import Link
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        try:
+            acse.request(
+                Link(sock), calling_ae=calling, called_ae="DEIDNODE", contexts=[(CTImageStorage, [EXPLICIT])], max_pdu=0
+            )
+        except acse.AssociationRejected as rj:
+            return rj.result, rj.source, rj.diagnostic
+    raise AssertionError("the association was not rejected")
+
+
 def test_calling_aet_not_on_allow_list_is_rejected_with_reason(node):
     scp, _ = node(allowed_calling_aets=("CT1",))
-    assoc = _assoc(_port(scp), calling="INTRUDER")
-    assert assoc.is_rejected
-    rj = assoc.acceptor.primitive
-    assert (rj.result, rj.result_source, rj.diagnostic) == (0x01, 0x01, 0x03)
+    assert _rejection(_port(scp), "INTRUDER") == (0x01, 0x01, 0x03)
     ok = _assoc(_port(scp), calling="CT1")
     assert ok.is_established
     ok.release()
@@ -83,9 +100,7 @@ def test_calling_aet_not_on_allow_list_is_rejected_with_reason(node):
 
 def test_source_network_not_allowed_is_rejected(node):
     scp, _ = node(allowed_networks=("10.0.0.0/8",))
-    assoc = _assoc(_port(scp))
-    assert assoc.is_rejected
-    assert assoc.acceptor.primitive.diagnostic == 0x01
+    assert _rejection(_port(scp), "MODALITY")[2] == 0x01
 
 
 def test_policy_checks_networks_and_called_aet():
@@ -137,9 +152,8 @@ def test_accepted_sockets_have_nodelay(node):
 def test_association_limit_rejects_transiently(node):
     scp, _ = node(max_associations=1)
     first = _assoc(_port(scp))
-    second = _assoc(_port(scp))
-    assert first.is_established and second.is_rejected
-    assert second.acceptor.primitive.result == 0x02  # rejected-transient
+    assert first.is_established
+    assert _rejection(_port(scp), "MODALITY")[0] == 0x02  # rejected-transient
     first.release()
 
 
@@ -250,7 +264,7 @@ def test_after_a_rejection_the_node_waits_for_the_requestor_to_close(node):
                 Link(sock),
                 calling_ae="INTRUDER",
                 called_ae="DEIDNODE",
-                contexts=[(CTImageStorage, ["1.2.840.10008.1.2.1"])],
+                contexts=[(CTImageStorage, [EXPLICIT])],
                 max_pdu=0,
             )
         sock.settimeout(0.3)
