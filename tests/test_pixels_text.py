@@ -112,6 +112,8 @@ def test_metadata_layer_finds_ids_ages_sex_and_institution(judge, text, kind) ->
         (":12", "time"),
         ("50420 AM TI 150", "time"),  # a 12-hour time with its colons lost
         ("1249PM", "time"),
+        ("2129PM", "time"),  # "3:21:29 PM", its colons and its hour lost (val9)
+        ("18T M", "age"),  # "18Y M", its Y read as T (val9)
         ("tor: KRISTIANSEN", "label"),  # "Operator:" cut at the reading's start
         ("Dr, Dubois", "label"),  # the period read as a comma
         ("Sranned by:Strauss", "label"),  # the role word before "by:" misread
@@ -172,6 +174,7 @@ def test_allowlist_keeps_technical_annotation(judge, text) -> None:
         "Zoom (150) W 120-1500",
         "300 AMP",  # digits before AM/PM are a time only where AM/PM stands alone
         "1300 mA",
+        "1.5T M",  # a field strength is no age with its Y misread
     ],
 )
 def test_dotted_technical_text_and_numbers_are_not_read_as_an_address_or_an_age(judge, text) -> None:
@@ -247,6 +250,9 @@ def test_ner_layer_flags_a_person_name_not_in_the_metadata() -> None:
         ("ch: Hiroshi woic", "Hiroshi woic"),  # "Tech:" with its first letters cut off (dev-drawn)
         ("Ch: 1", None),
         ("ch: gain", None),
+        ("TECH:NAKAMURALZOOM150%", "NAKAMURAL"),  # a setting run into the name stays (val9)
+        ("PhysStrauss", "Strauss"),  # "Phys" run into the name, the case changing at the join (val9)
+        ("PHYSICS 3", None),
     ],
 )
 def test_values_after_labels_end_where_the_name_ends(text, value) -> None:
@@ -1075,6 +1081,7 @@ def test_the_datasets_age_read_in_look_alikes_or_run_into_its_neighbours(text, a
         ("LEVEL 573-703-7164", ["573-703-7164"]),
         ("john.ferreira@m ail org", ["john.ferreira@m ail org"]),  # spaces read into the host (dev-drawn)
         ("ETL 16 paulo.adeyemi@mail.org W 400 L 40", ["paulo.adeyemi@mail.org"]),
+        ("fiona.mackenzie@mail.org Se: 3", ["fiona.mackenzie@mail.org"]),  # a label after it stays (val9)
         ("A.B @ LEFT SIDE", []),
         ("celine.terreiradmail.ord", ["celine.terreiradmail.ord"]),  # the @ read as d, the g as d (dev-drawn)
         ("6/26/202314:42:56", ["202314:42:56"]),  # a date and its time read as one word (dev-drawn)

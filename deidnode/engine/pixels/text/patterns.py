@@ -51,10 +51,12 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("email", re.compile(r"(?<![\w.])[A-Z]{2,}\.[A-Z]{2,}@(?:[A-Z][\w-]*)?(?![\w.@])")),
     # its host split by spaces a reader put in ("john.ferreira@m ail org"): a name part of two words joined by a
     # dot, the @ with no space around it, and up to three short pieces of letters, the last of two or more (not a
-    # setting's letter after the address: "...@mail.org W 400")
+    # setting's letter after the address: "...@mail.org W 400", nor a label's word: "...@mail.org Se: 3")
     (
         "email",
-        re.compile(r"(?<![\w.])[A-Z]{2,}\.[A-Z]{2,}@[A-Z]{1,6}(?:[\s.]+[A-Z]{1,6})?[\s.]+[A-Z]{2,6}(?![\w])(?!\s*\d)"),
+        re.compile(
+            r"(?<![\w.])[A-Z]{2,}\.[A-Z]{2,}@[A-Z]{1,6}(?:[\s.]+[A-Z]{1,6})?[\s.]+[A-Z]{2,6}(?![\w])(?!\s*[\d:;])"
+        ),
     ),
     # a web host, the piece of an address after its @ ("mail.org" read as a line of its own), of four characters
     # or more before its domain (a series name "IMG.NET" is shorter)
@@ -123,8 +125,10 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     # ... its second colon read as a dot before AM or PM ("1:53.39 PM")
     ("time", re.compile(r"(?<![\d.])(?:[01]?\d|2[0-3])\s*:\s*[0-5]\d\s*\.\s*[0-5]\d\s*[AP]M(?![A-Z])")),
-    # a 12-hour time whose colons were not read ("50420 AM" of "5:04:20 AM", "1249PM")
+    # a 12-hour time whose colons were not read ("50420 AM" of "5:04:20 AM", "1249PM"), its hour's digit lost
+    # too ("2129PM" of "3:21:29 PM")
     ("time", re.compile(r"(?<![\d.])(?:[1-9]|1[0-2])[0-5]\d(?:[0-5]\d)?\s*[AP]M(?![A-Z])")),
+    ("time", re.compile(r"(?<![\d.])[0-5]\d[0-5]\d\s*[AP]M(?![A-Z])")),
     # ... or only its first colon ("328:25PM" of "3:28:25 PM")
     ("time", re.compile(r"(?<![\d.])(?:[1-9]|1[0-2])[0-5]\d\s*:\s*[0-5]\d\s*[AP]M(?![A-Z])")),
     # a 24-hour time with its first colon lost ("9157:21" of "01:57:21"; "D151:07", its 0 read as a letter):
@@ -178,6 +182,9 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # the unit of an age whose number was not read: it goes, and the removal follows the row to the number
     ("age", re.compile(r"(?<![A-Z0-9])(?:YRS|YEARS)(?![A-Z])")),
     ("age", re.compile(r"(?<![\w.])\d{1,3}\s*Y\s*[MF](?![\w])")),
+    # ... its Y read as T or V ("18T M" of "18Y M"; not a field strength's "1.5T", nor "00t M" of "W 400" read
+    # upside down: a number of one or two digits that does not start with 0)
+    ("age", re.compile(r"(?<![\w.])[1-9]\d?\s*[TV]\s*[MF](?![\w])")),
     # ... its number read as a look-alike letter, the three run together ("SYF" of "5Y F"; not "BY F." of a label)
     ("age", re.compile(r"(?<![\w.])[\dSB]{0,2}[SB]Y[MF](?![\w])")),
     # (not a page or series count whose P was lost: "age 1/3" of "Page 1/3")
@@ -447,9 +454,18 @@ def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tup
             # a name run into digits ("J0C4992849798": initials misread, then an ID): its leading letters
             # or cut by a full stop ("Suss.1C50W350": a name, its initial misread, run into a window) or an equals
             # sign ("WOJCBK0EBIEDA=PID": the next label run into it)
-            lead = re.match(r"[^\W\d_][^\W_]*?(?=\d{2,}|$|=)|[^\W\d_]{3,}(?=\.)", word.translate(LETTER_LOOKALIKES))
+            # (letters as read before a number come first, less a setting's word run in before its number:
+            # "NAKAMURALZOOM150%")
+            run = re.match(r"[^\W\d_]{3,}(?=\d{2,})", word)
+            lead = run or re.match(
+                r"[^\W\d_][^\W_]*?(?=\d{2,}|$|=)|[^\W\d_]{3,}(?=\.)", word.translate(LETTER_LOOKALIKES)
+            )
             if lead and not taken and len(lead.group()) >= 2 and name_like(lead.group()):
-                return m.start(), m.start() + len(lead.group())
+                n = len(lead.group())
+                if run is not None:
+                    up = run.group().upper()
+                    n -= next((len(up) - i for i in range(3, len(up) - 2) if up[i:] in stop), 0)
+                return m.start(), m.start() + n
             # ... after the name's first words too ("F. Ferreira06:07:10": a time run into it), not a setting's
             # name run into its number ("SMITH Gn60")
             run_in = re.match(r"[^\W\d_]{3,}(?=\d)", word)
@@ -602,6 +618,11 @@ _LONG_WORD = re.compile(r"(?<![A-Z0-9])[A-Z]{4,}")
 _LABEL_END = re.compile(r"\s*" + _END + "?")
 
 
+FUSED_SHORT_LABELS = ("PHYS",)
+"""Abbreviated role words that, like the role words, start a name run into them where the case changes at the
+join ("PhysStrauss"); not role words themselves (a misread or a word ending in one would then be a label)."""
+
+
 def _fused_role(text: str, start: int, word: str) -> int | None:
     """Where the name starts in a token that is a role word run into the name ("PERATORNAKAMURA": OPERATOR
     with its first letter lost at the box's edge; "TechJAL"), or None. A short role word counts only where the
@@ -621,7 +642,7 @@ def _fused_role(text: str, start: int, word: str) -> int | None:
             return start + 3
     if len(word) >= 9 and (at := _fused_misread_role(text, start, word)) is not None:
         return at
-    for r in ROLE_WORDS:
+    for r in (*ROLE_WORDS, *FUSED_SHORT_LABELS):
         for cut in (r, r[1:]):
             rest = len(word) - len(cut)
             # the name may start with its initial ("OPERATORL.Smith": the initial and its full stop)
