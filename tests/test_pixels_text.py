@@ -1286,3 +1286,32 @@ def test_the_rest_of_a_value_around_a_fragment_is_counted_on_both_sides() -> Non
 def test_a_date_written_whole_in_its_shape_is_found_run_on_from_a_number(text, spans) -> None:
     d = TextJudge(PhiValues(dates=(dt.date(1978, 5, 18),))).judge(text, 0.9)
     assert [text[s.start : s.end] for s in d.spans] == spans
+
+
+@pytest.mark.parametrize(
+    ("text", "phi"),
+    [
+        # the study's date read as it is: a misread match of its digits in a shifted window takes no technical text
+        # beside it ("2007 MI 1.1" read as 20071111, "03/26   T1" as 032671: ninth dev-drawn 400)
+        ("ADEYEMI LUCA Study: 11/11/2007 MI 1.1", "ADEYEMI LUCA Study: 11/11/2007"),
+        ("2001/03/26   T1", "2001/03/26"),
+        # settings run into the end of an identifier, one after another, are not part of it
+        ("ACC#E38605898ETL16W400 L 40", "E38605898"),
+        # the name, and not a setting's two letters run into its end before their number ("HR 72")
+        ("W 400 L 40ADEYEMIHR 72 bpm", "ADEYEMI"),
+        # nor a technical word run into a date's front ("COR": an orientation), nor a number before it
+        ("COR10/22/2007", "10/22/2007"),
+        ("W 350 4/16/2015", "4/16/2015"),
+        ("Oct 22 2007", "Oct 22 2007"),  # a month's name is the date's
+    ],
+)
+def test_values_found_beside_technical_text_end_where_the_value_ends(text, phi) -> None:
+    values = PhiValues(
+        person_names=("ADEYEMI^LUCA",),
+        name_parts=("ADEYEMI", "LUCA"),
+        identifiers=("E38605898",),
+        dates=(dt.date(2007, 11, 11), dt.date(2001, 3, 26), dt.date(2007, 10, 22), dt.date(2015, 4, 16)),
+        texts=(),
+    )
+    d = TextJudge(values).judge(text, 0.9)
+    assert [text[s.start : s.end] for s in d.spans] == [phi]

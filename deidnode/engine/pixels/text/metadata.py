@@ -254,16 +254,27 @@ class MetadataMatcher:
         for fd, iso in self.dates:
             for a, b in find_spans(folded, fd):
                 s0, s1 = to_text_span(idx, a, b)
+                exact = folded[a:b] == fd
+                if s0 > 0 and text[s0 - 1].isdigit() and (lent := _LENT_DIGITS.match(text, s0)):
+                    s0, exact = lent.end(), False  # the last digits of a number before it ("350  4/16/2015")
                 if fd.isdigit():  # (a month's letters misread are the date's: "Ean7a 14 1990")
                     s0, s1 = _date_words(text, s0, s1, self.technical)
-                dated.append((MetaHit("date", iso, s0, s1), folded[a:b] == fd))
-        for h, exact in dated:  # misread, where no form matched as it is: its first digits may be left out
-            # (not a short form's match cut from a number, which goes: "0 12:21" of "Gn 60 12:21:13")
+                dated.append((MetaHit("date", iso, s0, s1), exact))
+        for h, exact in dated:
+            if not exact and any(
+                e and o.start < h.end and h.start < o.end and self._technical_beyond(text, h, o) for o, e in dated
+            ):
+                # a misread match over a date read as it is: the same digits again in a shifted window, with the
+                # technical text beside them read as digits ("2007 MI 1.1" of "11/11/2007 MI 1.1", "03/26   T1";
+                # not a month's name read before the digits: "Oct221O2007")
+                continue
             if (
                 not exact
                 and not _cuts_number(h, text)
                 and not any(e and o.start < h.end and h.start < o.end for o, e in dated)
             ):
+                # misread, where no form matched as it is: its first digits may be left out (not a short form's
+                # match cut from a number, which goes: "0 12:21" of "Gn 60 12:21:13")
                 h = MetaHit(h.kind, h.value, _date_lead(text, h.start), h.end)
             hits.append(h)
         for ft, t in self.texts:  # a word of an institution loosely only when long: "Name: ID" is two edits from
@@ -319,6 +330,18 @@ class MetadataMatcher:
         hits = [_whole_words(h, text, self.technical) for h in hits]
         # a label is no name, however loosely an unsure reading of it matched one ("Patients", "PATIENT |")
         return [h for h in hits if h.kind != "name" or not _role_word(text[h.start : h.end])]
+
+    def _technical_beyond(self, text: str, h: MetaHit, o: MetaHit) -> bool:
+        """Whether ``h`` takes in, outside ``o`` (in whole words), a technical word that is no month ("MI", "T1",
+        the "OR" of "COR") or a number of its own ("350" of "W 350 4/16/2015")."""
+        left = text[word_start(text, h.start) : o.start] if h.start < o.start else ""
+        end = h.end
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        right = text[o.end : end] if h.end > o.end else ""
+        words = re.findall(r"[^\W_]+", left) + re.findall(r"[^\W_]+", right)
+        own = re.findall(r"(?<!\S)\d+(?=\s)", left) + re.findall(r"(?<=\s)\d+(?!\S)", right)
+        return bool(own) or any(_technical_run(w, self.technical) for w in words)
 
     def unread_rest(self, piece: str, before: bool, after: bool) -> tuple[int, int]:
         """How many characters of a value lie before and after ``piece``, a reading's span at the edge of its box
@@ -551,8 +574,8 @@ def _whole_words(h: MetaHit, text: str, technical: frozenset[str] = frozenset())
         start -= 1
     while end < len(text) and joined(end):
         end += 1
-    if end > h.end and text[h.end : end].upper() in technical and (end - h.end >= 3 or text[end : end + 1].isdigit()):
-        end = h.end  # nor a setting's letter before its number ("ERIKW400L4" of "ERIK W 400 L 40")
+    if end > h.end and text[h.end : end].upper() in technical and (end - h.end >= 3 or re.match(r"\s?\d", text[end:])):
+        end = h.end  # nor a setting's letters before its number ("ERIKW400L4" of "ERIK W 400 L 40", "ADEYEMIHR 72")
     # a capitalised word run into it, at either end ("KeriNakamur": "Kenji Nakamura" read with no space), is the
     # name's other word unless it is a label or technical word
     if start == h.start and start > 0 and text[start - 1].islower() and text[start].isupper():
@@ -576,6 +599,17 @@ def _other_name_word(word: str, technical: frozenset[str]) -> bool:
     )
 
 
+_LENT_DIGITS = re.compile(r"\d{1,2}\s+(?=\d)")
+"""A date's match that starts with the last digits of another number, a space after them, then the date."""
+
+
+def _technical_run(letters: str, technical: frozenset[str]) -> bool:
+    """Whether letters run into a date's digits (or a word beside them) are a technical word ("COR", "T1"), not
+    a month ("Oct")."""
+    up = letters.upper()
+    return len(up) >= 2 and up in technical and up not in MONTHS and up not in MONTH_NAMES
+
+
 def _date_words(text: str, start: int, end: int, technical: frozenset[str]) -> tuple[int, int]:
     """A date's digits matched with tolerance take no word beside them that is not the date's: at each end of the
     match, a word of letters alone with two in a row ("PLow 1952" of "PLow 1952/08/21", "DOB: 1945" of "DOB:
@@ -583,16 +617,16 @@ def _date_words(text: str, start: int, end: int, technical: frozenset[str]) -> t
     "ETL16 1945.11.01"). A word of letters and digits stays: the day run into its month misread ("ne19, 1971" of
     "Oct 9, 1971")."""
     words = [m.span() for m in re.finditer(r"\S+", text) if m.start() < end and start < m.end()]
-    if words and words[0][0] < start:  # begun inside a word: from the run of letters it begins in
-        a = start
+    if words and words[0][0] < start:  # begun inside a word: from the run of letters it begins in, unless
+        a = start  # those letters are a technical word run into the date ("COR10/22/2007")
         while a > words[0][0] and text[a - 1].isalpha():
             a -= 1
-        words[0] = (a, words[0][1])
+        words[0] = (start if _technical_run(text[a:start], technical) else a, words[0][1])
     if words and words[-1][1] > end:
         b = end
         while b < words[-1][1] and text[b].isalpha():
             b += 1
-        words[-1] = (words[-1][0], b)
+        words[-1] = (words[-1][0], end if _technical_run(text[end:b], technical) else b)
 
     def other(k: int) -> bool:
         w = text[words[k][0] : words[k][1]]

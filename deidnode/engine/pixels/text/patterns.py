@@ -504,8 +504,9 @@ def ident_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tu
     tail = re.search(r"(?<=\d)[A-Z]+$", up[m.start(1) : end])
     if tail and run_in_technical(tail.group(), up[end:], stop):
         end -= len(tail.group())
-    # a setting run into its end with its number ("8884334998ETL16"): a technical word of two letters or more
-    elif (tail := re.search(r"(?<=\d)([A-Z]+)\d+$", up[m.start(1) : end])) and (
+    # a setting run into its end with its number ("8884334998ETL16"): a technical word of two letters or more,
+    # and the settings run in after it ("E38605898ETL16W400")
+    elif (tail := re.search(r"(?<=\d)([A-Z]+)\d+(?:[A-Z]{1,3}\d+)*$", up[m.start(1) : end])) and (
         (len(tail.group(1)) >= 2 and tail.group(1) in stop) or tail.group() in stop
     ):
         end -= len(tail.group())  # ... or a technical word with its digit ("28642515T1": a T1 sequence)
