@@ -114,6 +114,11 @@ def test_metadata_layer_finds_ids_ages_sex_and_institution(judge, text, kind) ->
         ("1249PM", "time"),
         ("2129PM", "time"),  # "3:21:29 PM", its colons and its hour lost (val9)
         ("18T M", "age"),  # "18Y M", its Y read as T (val9)
+        ("73191 438-4036", "phone"),  # "(319) 433-4036", its brackets read as 7 and 1 (val9)
+        ("[282)4242", "phone"),  # "(282) 429-4142", its space and dash lost (val9)
+        ("Age!", "age"),  # "Age 1", the one read as a stroke (val9)
+        ("24 06 201", "date"),  # a whole reading of 24.06.2001, a digit of its year lost (val9)
+        ("203.2018", "date"),  # 23.03.2018 with two digits lost (val9)
         ("tor: KRISTIANSEN", "label"),  # "Operator:" cut at the reading's start
         ("Dr, Dubois", "label"),  # the period read as a comma
         ("Sranned by:Strauss", "label"),  # the role word before "by:" misread
@@ -175,6 +180,8 @@ def test_allowlist_keeps_technical_annotation(judge, text) -> None:
         "300 AMP",  # digits before AM/PM are a time only where AM/PM stands alone
         "1300 mA",
         "1.5T M",  # a field strength is no age with its Y misread
+        "Page!",
+        "Zoom (150) W 120",
     ],
 )
 def test_dotted_technical_text_and_numbers_are_not_read_as_an_address_or_an_age(judge, text) -> None:
@@ -1303,15 +1310,28 @@ def test_a_date_written_whole_in_its_shape_is_found_run_on_from_a_number(text, s
         ("COR10/22/2007", "10/22/2007"),
         ("W 350 4/16/2015", "4/16/2015"),
         ("Oct 22 2007", "Oct 22 2007"),  # a month's name is the date's
+        # nor a setting's letter before its word ("P Low"), nor a setting's capitals run into free text
+        ("404-471-8107P Low", "404-471-8107"),
+        ("Harbor View RadliologyTI 150", "Harbor View Radliology"),
+        # a setting's number after its word is no piece of a date two digits off it ("ZOOM 150%" read "ZOOM 1508",
+        # within two edits of 20040508); after a label it is
+        ("ZOOM 1508", None),
+        ("DOB 1508", "1508"),
     ],
 )
 def test_values_found_beside_technical_text_end_where_the_value_ends(text, phi) -> None:
     values = PhiValues(
         person_names=("ADEYEMI^LUCA",),
         name_parts=("ADEYEMI", "LUCA"),
-        identifiers=("E38605898",),
-        dates=(dt.date(2007, 11, 11), dt.date(2001, 3, 26), dt.date(2007, 10, 22), dt.date(2015, 4, 16)),
-        texts=(),
+        identifiers=("E38605898", "404-471-8107"),
+        dates=(
+            dt.date(2007, 11, 11),
+            dt.date(2001, 3, 26),
+            dt.date(2007, 10, 22),
+            dt.date(2015, 4, 16),
+            dt.date(2004, 5, 8),
+        ),
+        texts=("Harbor View Radiology",),
     )
     d = TextJudge(values).judge(text, 0.9)
-    assert [text[s.start : s.end] for s in d.spans] == [phi]
+    assert [text[s.start : s.end] for s in d.spans] == ([phi] if phi else [])

@@ -259,6 +259,8 @@ class MetadataMatcher:
                     s0, exact = lent.end(), False  # the last digits of a number before it ("350  4/16/2015")
                 if fd.isdigit():  # (a month's letters misread are the date's: "Ean7a 14 1990")
                     s0, s1 = _date_words(text, s0, s1, self.technical)
+                    if sum(c.isalnum() for c in text[s0:s1]) <= 4 and self._after_setting(text, s0):
+                        continue  # what is left is a setting's number after its word ("ZOOM 1508" of ZOOM 150%)
                 dated.append((MetaHit("date", iso, s0, s1), exact))
         for h, exact in dated:
             if not exact and any(
@@ -288,6 +290,8 @@ class MetadataMatcher:
             if any(h.start < idx[b - 1] + 1 and idx[a] < h.end for h in hits):
                 continue
             run = folded[a:b]
+            if self._after_setting(text, idx[a]):
+                continue  # a setting's number after its word ("ZOOM 1508" of "ZOOM 150%")
             read = _read_as_digits(text, idx[a], idx[b - 1] + 1)
             for value, kind, original in self.digit_values:
                 if read and run in value and run != value:
@@ -327,9 +331,14 @@ class MetadataMatcher:
             for m in self.sex_re.finditer(text.upper()):
                 hits.append(MetaHit("sex", self.sex_value, m.start(), m.end()))
         hits = [h for h in hits if not _ends_inside_word(h, text) and not _cuts_number(h, text)]
-        hits = [_whole_words(h, text, self.technical) for h in hits]
+        hits = [_no_setting_after(_whole_words(h, text, self.technical), text, self.technical) for h in hits]
         # a label is no name, however loosely an unsure reading of it matched one ("Patients", "PATIENT |")
         return [h for h in hits if h.kind != "name" or not _role_word(text[h.start : h.end])]
+
+    def _after_setting(self, text: str, i: int) -> bool:
+        """Whether ``text[i]`` starts the number of a setting: right after a technical word ("ZOOM 1508")."""
+        word = re.search(r"([^\W\d_]+)\s*[:=]?\s*$", text[:i])
+        return word is not None and _technical_run(word.group(1), self.technical)
 
     def _technical_beyond(self, text: str, h: MetaHit, o: MetaHit) -> bool:
         """Whether ``h`` takes in, outside ``o`` (in whole words), a technical word that is no month ("MI", "T1",
@@ -587,6 +596,18 @@ def _whole_words(h: MetaHit, text: str, technical: frozenset[str] = frozenset())
         if after and _other_name_word(after.group(), technical):
             end += after.end()
     return h if (start, end) == (h.start, h.end) else MetaHit(h.kind, h.value, start, end)
+
+
+_SETTING_TAIL = re.compile(r"(?<=[a-z])[A-Z]{1,4}$")
+
+
+def _no_setting_after(h: MetaHit, text: str, technical: frozenset[str]) -> MetaHit:
+    """A name's or free text's match ends before the capitals of a technical word run into its last small
+    letter, before their number ("RadliologyTI 150": an institution's name and an inversion time)."""
+    if h.kind not in ("name", "text") or not re.match(r"\s?\d", text[h.end :]):
+        return h
+    m = _SETTING_TAIL.search(text[h.start : h.end])
+    return MetaHit(h.kind, h.value, h.start, h.end - len(m.group())) if m and m.group() in technical else h
 
 
 def _other_name_word(word: str, technical: frozenset[str]) -> bool:

@@ -111,6 +111,10 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     # a day, a written month and a year that lost a digit ("24 MAY  001" of 24 MAY 2001)
     ("date", re.compile(rf"(?<![\dA-Z]){_D}\s*[- ]?\s*{_MON}\s*[- ,.]*\s*\d{{3}}(?!\d)")),
+    # a whole reading of a day, a month and a year that lost a digit ("24 06 201" of 24.06.2001), or of a date
+    # that lost its day's last digit and its month's first ("203.2018" of 23.03.2018)
+    ("date", re.compile(r"^\W*(?:0[1-9]|[12]\d|3[01])[ .]\s*(?:0[1-9]|1[0-2])[ .]\s*(?:19|20)\d\W*$")),
+    ("date", re.compile(r"^\W*\d{3}\.(?:19|20)\d\d\W*$")),
     # (its year cut at the box's edge too: "Awg 26, 200")
     ("date", re.compile(rf"(?<![\dA-Z])[A-Z0-9]{{3}}\s+{_D}\s*[,.]\s*(?:{_Y4}|(?:19|20)\d$)(?!\d)")),
     (
@@ -189,6 +193,8 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("age", re.compile(r"(?<![\w.])[\dSB]{0,2}[SB]Y[MF](?![\w])")),
     # (not a page or series count whose P was lost: "age 1/3" of "Page 1/3")
     ("age", re.compile(r"(?<![A-Z])AGE\s*:?\s*\d{1,3}(?![\d.]|/\d)")),
+    # ... its number a one read as a stroke ("Age!" of "Age 1")
+    ("age", re.compile(r"(?<![A-Z])AGE\s*:?\s*[!|](?![\w.])")),
     # its label misread in look-alikes ("Aq= 59", "A9B 32"): A, then G and E as they are misread, then a number
     ("age", re.compile(r"(?<![A-Z0-9])A[GQ96][E3B=F]\s*[:=]?\s*\d{1,3}(?![\d.]|/\d)")),
     ("digits", re.compile(r"\d{6,}(?![\d%])")),  # a percentage is a setting ("200150%" of "ZOOM 150%")
@@ -211,8 +217,12 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"[\dA-Z]{2,3}\s*\)\s*\d{3}\s*-\s*\d{4}(?!\d)"
         ),
     ),
-    # ... or both brackets read as ones or strokes, the dash as a space ("16731 948 8861" of "(476) 748-8861")
-    ("phone", re.compile(rf"(?<![\w.])(?:{_L}|{_OPEN})\d{{3}}(?:{_L}|{_CLOSE})\s+\d{{3}}[\s.-]+\d{{4}}(?![\w.])")),
+    # ... or both brackets read as ones or strokes, the dash as a space ("16731 948 8861" of "(476) 748-8861"),
+    # the opening one as a seven ("73191 438-4036" of "(319) 433-4036")
+    ("phone", re.compile(rf"(?<![\w.])(?:{_L}|{_OPEN}|7)\d{{3}}(?:{_L}|{_CLOSE})\s+\d{{3}}[\s.-]+\d{{4}}(?![\w.])")),
+    # an area code in brackets (or their look-alikes) with the number run into it, its spaces and dash lost
+    # ("[282)4242" of "(282) 429-4142")
+    ("phone", re.compile(rf"(?<![\w.]){_OPEN}\d{{3}}{_CLOSE}\d{{3,7}}(?![\w.])")),
     ("phone", re.compile(r"^\W*\(?\s*\d{3}\s*\)\s*\d{3}\W*$")),
     # the area code in brackets and the start of the exchange, the rest read apart ("(816)51" of "(816) 512-7583")
     ("phone", re.compile(r"^\W*\(\s*\d{3}\s*\)\s*\d{1,2}\W*$")),
@@ -516,10 +526,13 @@ def ident_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tu
 def run_in_technical(piece: str, after: str, technical: frozenset[str]) -> bool:
     """Whether ``piece``, letters run into the end of a value, is technical text that stays: a technical word of
     two letters or more ("1937Gn"), or a technical letter before a number (the "C" of "2005.08.12C 50", ``after``
-    being the text that follows the piece)."""
+    being the text that follows the piece) or before a technical word (the "P" of "404-471-8107P Low")."""
     if piece.upper() not in technical:
         return False
-    return len(piece) >= 2 or re.match(r"\s+\d", after) is not None
+    if len(piece) >= 2 or re.match(r"\s+\d", after) is not None:
+        return True
+    word = re.match(r"\s+([^\W\d_]{2,})(?![^\W\d_])", after)
+    return word is not None and word.group(1).upper() in technical
 
 
 def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[str, int, int]]:
