@@ -86,6 +86,9 @@ def test_only_an_unsure_reading_is_judged_garbled(judge: TextJudge) -> None:
         ("Technclcgiet", []),  # a label misread
         ("Thk.3mm ZOOM", []),
         ("B30f C5-1", []),  # digits in a word: a kernel, a probe
+        ("Deyrh 16cm", []),  # a setting's name misread before its measurement (eighth dev-drawn 400)
+        ("Zoorh 1.2", []),
+        ("KRISTIANSEN 45Y", ["KRISTIANSEN"]),  # a name before an age stays a name
     ],
 )
 def test_a_sure_readings_capitalised_unknown_words_may_be_names(text: str, words: list[str]) -> None:

@@ -54,6 +54,15 @@ def test_a_name_beyond_the_fill_is_still_phi() -> None:
     assert found and all("DUBOIS" in r.box.text for r in found)
 
 
+def test_a_piece_read_with_its_spaces_elsewhere_still_reads_as_kept() -> None:
+    """The first pass kept "ETL16W400" beyond a removed identifier; alone, the piece reads "16 W400" (its first
+    letters lost at the crop's edge, a space read in): the same characters, no new evidence (ninth dev-drawn
+    400: "ETL 16" and "W 400" removed behind "Acc# 10"). Characters the first pass did not keep there are."""
+    assert _run("DOB 16", "DOB", "16 W400", [(60, 18, 160, 38)], first=("DOB", "ETL16W400")) == []
+    found = _run("DOB 16", "DOB", "16 W401", [(60, 18, 160, 38)], first=("DOB", "ETL16W400"))
+    assert [r.box.text for r in found] == ["DOB 16"]
+
+
 def test_a_label_and_its_value_with_no_fill_between_are_phi() -> None:
     """The fill lies beyond the value: nothing was removed between the label and the word after it."""
     found = _run("DOB B30f", "DOB", "B30f", [(230, 18, 250, 38)])

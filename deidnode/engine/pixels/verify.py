@@ -243,12 +243,21 @@ def _inside_kept_label(res: Residual, kept: Sequence[tuple[Box, str]]) -> bool:
 
 
 def _reads_as_kept(lines: list[TextBox], kept: Sequence[tuple[Box, str]]) -> bool:
-    """Whether every line read is, word for word, text the first pass read and kept where it stands."""
+    """Whether every line read is, word for word, text the first pass read and kept where it stands, or the same
+    characters with the spaces read elsewhere ("w400L" where the first pass kept "ETL16W400", "L" and "40")."""
     for ln in lines:
-        seen = set().union(*(_words(t) for b, t in kept if intersects(ln.box, b)))
-        if not _words(ln.text) <= seen:
+        near = sorted((b[1], b[0], t) if ln.vertical else (b[0], b[1], t) for b, t in kept if intersects(ln.box, b))
+        seen = set().union(*(_words(t) for _a, _b, t in near))
+        if _words(ln.text) <= seen:
+            continue
+        squashed = _squashed(ln.text)
+        if len(squashed) < 3 or squashed not in "".join(_squashed(t) for _a, _b, t in near):
             return False
     return True
+
+
+def _squashed(text: str) -> str:
+    return re.sub(r"[^0-9A-Z]", "", text.upper())
 
 
 def residual_phi(

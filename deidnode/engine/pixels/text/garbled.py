@@ -118,9 +118,15 @@ def unknown_names(text: str) -> list[tuple[int, int]]:
     for a, b, w in _words(text):
         if w != text[a:b] or len(w) < (NAME_LETTERS if w[0].isupper() else CUT_NAME_LETTERS):
             continue
+        if _MEASURE.match(text, b):
+            continue  # a setting's name misread, before its measurement ("Deyrh 16cm", "Zoorh 1.2")
         if not known(w) and not _run_together(w) and lone_label(w) is None:
             out.append((a, b))
     return out
+
+
+_MEASURE = re.compile(r"\s*(?:\d+[.,]\d+|\d+\s*(?:cm|mm|%|hz|khz|mhz|db|ms))(?![^\W\d_])", re.IGNORECASE)
+"""A measurement: a decimal number, or a number and its unit."""
 
 
 def _label_words() -> set[str]:
