@@ -335,13 +335,28 @@ class StoreSCP:
         self.options = options
         self.folder = workdir / "in"
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.done = workdir / "done"
+        self.done.mkdir(parents=True, exist_ok=True)
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 20) -> StoreSCP:
         log = open(self.workdir / "storescp.log", "ab")
         self.proc = subprocess.Popen(
             # --fork: one process per association, as the node opens one per worker lane
-            [STORESCP, "-v", "--fork", "-aet", self.aet, "-od", str(self.folder), "-uf", *self.options, str(self.port)],
+            [
+                STORESCP,
+                "-v",
+                "--fork",
+                "-aet",
+                self.aet,
+                "-od",
+                str(self.folder),
+                "-uf",
+                "-xcr",
+                f"touch {self.done}/#f",
+                *self.options,
+                str(self.port),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=NODELAY_ENV,
@@ -363,7 +378,10 @@ class StoreSCP:
             self.proc = None
 
     def files(self) -> list[Path]:
-        return sorted(p for p in self.folder.iterdir() if p.is_file())
+        """The files storescp has finished writing. It writes each under its final name as the data arrives, so a
+        file listed the moment it appears can still be empty or cut short (CI once read one with no preamble
+        yet); storescp marks each file it has stored in ``workdir/done`` (``-xcr``, run after the store)."""
+        return sorted(p for p in self.folder.iterdir() if p.is_file() and (self.done / p.name).exists())
 
     def log(self) -> str:
         return (self.workdir / "storescp.log").read_text(errors="replace")
