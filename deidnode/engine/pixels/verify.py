@@ -160,7 +160,7 @@ def _grown(box: Box, height: float, rows: int, cols: int) -> Box:
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in (re.sub(r"[^0-9A-Z]", "", t) for t in text.upper().split()) if w}
+    return {w for w in map(_squashed, text.split()) if w}
 
 
 def _judged_pieces(

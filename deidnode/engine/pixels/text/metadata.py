@@ -263,18 +263,13 @@ class MetadataMatcher:
                         continue  # what is left is a setting's number after its word ("ZOOM 1508" of ZOOM 150%)
                 dated.append((MetaHit("date", iso, s0, s1), exact))
         for h, exact in dated:
-            if not exact and any(
-                e and o.start < h.end and h.start < o.end and self._technical_beyond(text, h, o) for o, e in dated
-            ):
+            over = [] if exact else [o for o, e in dated if e and o.start < h.end and h.start < o.end]
+            if any(self._technical_beyond(text, h, o) for o in over):
                 # a misread match over a date read as it is: the same digits again in a shifted window, with the
                 # technical text beside them read as digits ("2007 MI 1.1" of "11/11/2007 MI 1.1", "03/26   T1";
                 # not a month's name read before the digits: "Oct221O2007")
                 continue
-            if (
-                not exact
-                and not _cuts_number(h, text)
-                and not any(e and o.start < h.end and h.start < o.end for o, e in dated)
-            ):
+            if not exact and not over and not _cuts_number(h, text):
                 # misread, where no form matched as it is: its first digits may be left out (not a short form's
                 # match cut from a number, which goes: "0 12:21" of "Gn 60 12:21:13")
                 h = MetaHit(h.kind, h.value, _date_lead(text, h.start), h.end)
