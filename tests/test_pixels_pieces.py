@@ -317,6 +317,47 @@ def test_text_a_few_grey_levels_off_its_background_is_detected_on_the_normalised
     assert any(b[0] <= cols.min() + 2 and b[2] >= cols.max() - 2 and b[1] <= rows.min() <= b[3] for b in found)
 
 
+@pytest.mark.parametrize("levels", [4, 8, 12])
+def test_a_faint_value_after_a_bright_label_on_its_row_is_detected(levels: int) -> None:
+    """A label drawn bright and its value a few grey levels off the background, on one row: the detector on the
+    view as displayed finds the label, and the value's box on the normalised view, which touches the label's,
+    was dropped as already found (a second pass kept only boxes clear of the first's). One run on the
+    luminance and its normalised view together (``detection_view``) finds the value."""
+    from deidnode.config import PixelSettings
+    from deidnode.engine.pixels.detect import _as_box, detect_both
+    from deidnode.engine.pixels.ocr import get_engine
+
+    engine = get_engine(PixelSettings().ocr)
+    label = burn_mask([("Name:", (10, 100))], 256, 14)
+    value = burn_mask([("SMITH JOHN", (60, 100))], 256, 14)
+    yy, xx = np.mgrid[0:256, 0:256]
+    background = 90 + 30 * np.sin(xx / 9.0) * np.cos(yy / 13.0)
+    view = np.clip(background + 120 * label + levels * value, 0, 255).astype(np.uint8)
+    rows, cols = np.nonzero(value)
+    found = [_as_box(q) for q in detect_both(engine, view)]
+    assert any(b[0] <= cols.min() + 2 and b[2] >= cols.max() - 2 and b[1] <= rows.min() <= b[3] for b in found)
+
+
+def test_a_grey_view_costs_one_detector_run() -> None:
+    """The detector runs once on a grey view with no text at its edges (it ran twice: the view as displayed,
+    then its normalised view)."""
+    from deidnode.config import PixelSettings
+    from deidnode.engine.pixels.detect import detect_both
+    from deidnode.engine.pixels.ocr import get_engine
+
+    engine = get_engine(PixelSettings().ocr)
+    view = np.clip(90 + 120 * burn_mask([("SMITH JOHN", (60, 100))], 256, 14), 0, 255).astype(np.uint8)
+    calls: list[tuple[int, ...]] = []
+
+    class Counting:
+        def detect(self, image: np.ndarray, **kw: object) -> list[np.ndarray]:
+            calls.append(image.shape)
+            return engine.detect(image, **kw)  # type: ignore[arg-type]
+
+    assert detect_both(Counting(), view)
+    assert len(calls) == 1
+
+
 def _vertical_text(text: str, fsize: int, font: str) -> np.ndarray:
     from PIL import Image, ImageDraw, ImageFont
 
