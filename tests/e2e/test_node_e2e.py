@@ -84,8 +84,10 @@ def test_echo_succeeds_and_unknown_ae_title_is_rejected(tmp_path, orthanc, make_
 
 def test_destination_down_during_send_every_instance_arrives_once(tmp_path, orthanc, make_node, big_study_dir):
     study_dir = big_study_dir
-    node = make_node(node_config(tmp_path, orthanc)).start()
+    cfg = node_config(tmp_path, orthanc, workers={"lanes": 2})
+    node = make_node(cfg).start()
     n = len(list(study_dir.iterdir()))
+    in_flight = cfg["workers"]["count"] * cfg["workers"]["lanes"]
     import subprocess
 
     from peers import NODELAY_ENV, STORESCU
@@ -114,8 +116,9 @@ def test_destination_down_during_send_every_instance_arrives_once(tmp_path, orth
     assert orthanc.count() == n
     received = orthanc.received()
     assert len(set(received)) == n
-    # Redelivery is possible only for instances in flight when Orthanc went down (at most one per worker).
-    assert len(received) - n <= 2, f"{len(received) - n} instances delivered twice"
+    # Redelivery is possible only for instances in flight when Orthanc went down: one per lane of each worker
+    # (CI once saw 3 of the 4 lanes mid-send at the kill; this said "one per worker" and allowed 2).
+    assert len(received) - n <= in_flight, f"{len(received) - n} instances delivered twice"
     wait_for(lambda: not list((tmp_path / "spool" / "data").iterdir()), 30, "spool drained")
 
 
