@@ -338,9 +338,9 @@ def test_a_faint_value_after_a_bright_label_on_its_row_is_detected(levels: int) 
     assert any(b[0] <= cols.min() + 2 and b[2] >= cols.max() - 2 and b[1] <= rows.min() <= b[3] for b in found)
 
 
-def test_a_grey_view_costs_one_detector_run() -> None:
-    """The detector runs once on a grey view with no text at its edges (it ran twice: the view as displayed,
-    then its normalised view)."""
+def test_a_grey_view_costs_one_detector_run_over_the_whole_view() -> None:
+    """The detector runs once over a grey view (it ran twice: the view as displayed, then its normalised view),
+    besides once on each edge strip turned a quarter."""
     from deidnode.config import PixelSettings
     from deidnode.engine.pixels.detect import detect_both
     from deidnode.engine.pixels.ocr import get_engine
@@ -351,11 +351,12 @@ def test_a_grey_view_costs_one_detector_run() -> None:
 
     class Counting:
         def detect(self, image: np.ndarray, **kw: object) -> list[np.ndarray]:
-            calls.append(image.shape)
+            calls.append(image.shape[:2])
             return engine.detect(image, **kw)  # type: ignore[arg-type]
 
     assert detect_both(Counting(), view)
-    assert len(calls) == 1
+    assert calls.count(view.shape[:2]) == 1
+    assert len(calls) == 3  # the whole view, and the two edge strips
 
 
 def _vertical_text(text: str, fsize: int, font: str) -> np.ndarray:
@@ -393,6 +394,27 @@ def test_a_vertical_line_at_the_edge_is_detected_whole(font: str, fsize: int, x:
         if b[0] < x + mask.shape[1] and x < b[2]
     ]
     assert max(along, default=0.0) >= 0.95  # one box along the whole line
+
+
+@pytest.mark.parametrize("fsize", [9, 10])
+def test_a_small_vertical_line_the_upright_pass_misses_is_found_on_the_turned_edge(fsize: int) -> None:
+    """Small vertical text at the left edge of which the upright pass finds no piece at all: the edge strips were
+    turned only where it had found a vertical box, so the line went unfound; both strips are now turned."""
+    from deidnode.config import PixelSettings
+    from deidnode.engine.pixels.detect import _as_box, detect_both
+    from deidnode.engine.pixels.ocr import get_engine
+
+    engine = get_engine(PixelSettings().ocr)
+    mask = _vertical_text("Patient: F. Moretti", fsize, "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    view = (30 + np.random.default_rng(3).normal(0, 8, (512, 512))).clip(0, 255).astype(np.uint8)
+    view[150 : 150 + mask.shape[0], 6 : 6 + mask.shape[1]][mask] = 110
+    y0, y1 = 150, 150 + mask.shape[0]
+    along = [
+        (min(b[3], y1) - max(b[1], y0)) / (y1 - y0)
+        for b in map(_as_box, detect_both(engine, view))
+        if b[0] < 6 + mask.shape[1] and 6 < b[2]
+    ]
+    assert max(along, default=0.0) >= 0.95
 
 
 def test_a_vertical_line_found_turned_ends_before_a_row_it_runs_into() -> None:
