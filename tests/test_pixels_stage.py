@@ -316,20 +316,25 @@ def test_text_whose_glyphs_change_between_frames_is_removed_on_every_frame() -> 
     assert audit["pixels"]["lines_changing"] >= n
 
 
-def _second_reader_sees(monkeypatch, text: str) -> None:
-    """The verification's readers read ``text`` where the first reader surely read "W 400 L 40" (as Tesseract
-    read "ETL 16" as "EIL It", two edits from a given name), at a reader's low confidence."""
+def _second_reader_adds(monkeypatch, reading) -> None:
+    """The verification's readers also return ``reading(line)`` (a TextBox, at a reader's low confidence) where
+    the first reader surely read "W 400 L 40"."""
     real = stage.residual_phi
 
     def fake(view, frame, changed, texts, engine, second, judge, rendered=(), timings=None, kept=()):
         out = list(real(view, frame, changed, texts, engine, second, judge, rendered, timings, kept))
         for ln in get_engine(PixelSettings().ocr).read(view):
             if "400" in ln.text:
-                box = stage.TextBox(*ln.box, text, 0.5)
-                out.append(stage.Residual(frame, "tesseract", box, judge.judge(text, 0.5)))
+                box = reading(ln)
+                out.append(stage.Residual(frame, "tesseract", box, judge.judge(box.text, box.confidence)))
         return out
 
     monkeypatch.setattr(stage, "residual_phi", fake)
+
+
+def _second_reader_sees(monkeypatch, text: str) -> None:
+    """... ``text`` over that line (as Tesseract read "ETL 16" as "EIL It", two edits from a given name)."""
+    _second_reader_adds(monkeypatch, lambda ln: stage.TextBox(*ln.box, text, 0.5))
 
 
 def test_verification_does_not_remove_sure_technical_text_for_an_unsure_match(monkeypatch) -> None:
@@ -348,3 +353,38 @@ def test_verification_still_acts_on_phi_read_as_such_over_technical_text(monkeyp
     q, audit = run(ds)
     assert q is None and audit["pixels"]["verify_repaired"] >= 1
     assert not kept(ds, before, KEEP)  # the repair removed what was read there
+
+
+KEEP_RIGHT = ("W 400 L 40", (170, 285))
+
+
+def _second_reader_reads_a_label_over(monkeypatch, text: str) -> None:
+    """... ``text`` ("Dr. " and a word) from blank background on to that line, the word's characters over its
+    glyphs: a label whose own value was removed, read on to the technical text beyond it."""
+
+    def reading(ln):
+        x0, y0, x1, y1 = ln.box
+        label = (80, 80 + 12, 80 + 24, 80 + 30)  # "Dr. " over blank background left of the line
+        step = (x1 - x0) / (len(text) - 4)
+        pos = label + tuple(x0 + step * (k + 0.5) for k in range(len(text) - 4))
+        return stage.TextBox(80, y0, x1, y1, text, 0.6, pos)
+
+    _second_reader_adds(monkeypatch, reading)
+
+
+@pytest.mark.parametrize(("value", "stays"), [("Wqxzt", True), ("Smith", False)])
+def test_a_labels_value_read_over_sure_technical_text_counts_only_when_it_is_phi_read_alone(
+    monkeypatch, value: str, stays: bool
+) -> None:
+    """Tesseract read "Ref. Phys maaan" across a removed name and on to the "mA 200" beyond it, read surely on
+    every frame of a cine; the repair removed "mA 200" (dev-drawn cine). A value that is PHI read alone ("Dr.
+    Smith" of the patient SMITH) still counts."""
+    text = f"Dr. {value}"
+    _second_reader_reads_a_label_over(monkeypatch, text)
+    ds = make_ds("MONOCHROME2", [NAME, KEEP_RIGHT])
+    assert stage.TextJudge(collect_phi(ds)).judge(text, 0.6).spans[0].start >= 4  # the label's value is PHI
+    before = decode_frames(ds).copy()
+    q, audit = run(ds)
+    assert q is None and gone(ds, NAME)
+    assert (audit["pixels"]["verify_residual"] == 0) is stays
+    assert kept(ds, before, KEEP_RIGHT) is stays

@@ -54,7 +54,7 @@ from .text import TextJudge
 from .text.decide import UNSURE
 from .text.metadata import PhiLike
 from .verify import Residual, residual_phi
-from .words import ink_profile, span_box
+from .words import ink_mask, ink_profile, span_box
 
 STAGE = "pixels"
 
@@ -412,17 +412,54 @@ def _verify(
 ) -> list[Residual]:
     """PHI still found on the cleaned frames, but for an unsure match to a value inside text the first reader
     read surely as technical annotation (``sure``: "ETL 16" at 0.98, read by Tesseract as "EIL It", two edits
-    from ELENI). A reading that is PHI as read (no tolerance) always counts."""
+    from ELENI), and for a reading whose PHI lies only on such text (``_only_on_sure``). A reading that is PHI
+    as read (no tolerance) always counts."""
     out: list[Residual] = []
     for i in idx:
         view = to_display(frames[i], working_pi)
         texts = list(regions.get(i, []))
         texts += [(b, float(max(1, min(b[3] - b[1], b[2] - b[0])))) for b in keeps.get(i, [])]
+        on = sure.get(i, [])
         for r in residual_phi(view, i, changed, texts, engine, second, judge, rendered, seconds, kept.get(i, ())):
-            on_sure = any(inside_share(r.box.box, b) >= 0.7 for b in sure.get(i, ()))
-            if not (on_sure and not judge.judge(r.box.text).phi):
+            on_sure = any(inside_share(r.box.box, b) >= SURE_SHARE for b in on)
+            if on_sure and not judge.judge(r.box.text).phi:
+                continue
+            if not _only_on_sure(r, on, changed, judge, view):
                 out.append(r)
     return out
+
+
+SURE_SHARE = 0.7
+"""Share of a reading's box (or of its PHI's) inside text read surely as technical for it to be that text read
+again (``_verify``)."""
+
+
+def _only_on_sure(r: Residual, sure: list[Box], filled: list[Box], judge: TextJudge, view: np.ndarray) -> bool:
+    """Whether every PHI span of a verification reading is, where it has ink that was not removed, text the
+    first reader read surely as technical annotation, its characters no PHI read alone: a label's value that is
+    the technical text after it, the label's own value having been removed. Tesseract read "Ref. Phys maaan"
+    across a removed name and on to the "mA 200" beyond it, read at 0.93-0.98 on every frame of a cine, and
+    the repair removed "mA 200" (dev-drawn cine)."""
+    spans = r.decision.spans
+    if not spans or not sure:
+        return False
+    for sp in spans:
+        x0, y0, x1, y1 = span_box(r.box, sp.start, sp.end)
+        x0, y0 = max(x0, 0), max(y0, 0)
+        crop = view[y0:y1, x0:x1]
+        if crop.size == 0:
+            return False
+        ink = ink_mask(crop, 6)
+        for b in filled:  # what was removed is no text
+            ink[max(b[1] - y0, 0) : max(b[3] - y0, 0), max(b[0] - x0, 0) : max(b[2] - x0, 0)] = False
+        on = np.zeros_like(ink)
+        for b in sure:
+            on[max(b[1] - y0, 0) : max(b[3] - y0, 0), max(b[0] - x0, 0) : max(b[2] - x0, 0)] = True
+        if not ink.any() or (on & ink).sum() < SURE_SHARE * ink.sum():
+            return False
+        if judge.judge(r.box.text[sp.start : sp.end]).phi:
+            return False
+    return True
 
 
 def _sure_technical(f: Finding) -> bool:
