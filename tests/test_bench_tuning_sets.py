@@ -74,6 +74,20 @@ def test_a_miss_gets_its_cause_from_the_readings_over_it(quarantined, share, ove
     assert pixels_misses.cause_of(quarantined, share, over) == cause
 
 
+@pytest.mark.parametrize(
+    ("quarantined", "reaching", "cause"),
+    [
+        (True, [("garbled", True)], "quarantined"),
+        (False, [], "no_reading"),  # the verification's repair, an unread region, a changing line
+        (False, [("date", True), ("garbled", True)], "garbled"),  # technical text misread and removed as such
+        (False, [("name", True)], "in_phi_line"),  # a PHI reading over it took it
+        (False, [("id", False)], "beside_phi"),  # only a neighbour's removal reaches it
+    ],
+)
+def test_a_lost_technical_segment_gets_its_cause_from_the_removals_reaching_it(quarantined, reaching, cause) -> None:
+    assert pixels_misses.technical_cause_of(quarantined, reaching) == cause
+
+
 def _distinct_glyphs(spec: fonts.FontSpec) -> int:
     from PIL import Image, ImageDraw
 
