@@ -451,15 +451,20 @@ def _only_on_sure(r: Residual, sure: list[Box], filled: list[Box], judge: TextJu
             return False
         ink = ink_mask(crop, 6)
         for b in filled:  # what was removed is no text
-            ink[max(b[1] - y0, 0) : max(b[3] - y0, 0), max(b[0] - x0, 0) : max(b[2] - x0, 0)] = False
+            ink[_in_crop(b, x0, y0)] = False
         on = np.zeros_like(ink)
         for b in sure:
-            on[max(b[1] - y0, 0) : max(b[3] - y0, 0), max(b[0] - x0, 0) : max(b[2] - x0, 0)] = True
+            on[_in_crop(b, x0, y0)] = True
         if not ink.any() or (on & ink).sum() < SURE_SHARE * ink.sum():
             return False
         if judge.judge(r.box.text[sp.start : sp.end]).phi:
             return False
     return True
+
+
+def _in_crop(b: Box, x0: int, y0: int) -> tuple[slice, slice]:
+    """The rows and columns of box ``b`` in a crop whose top-left corner is (``x0``, ``y0``)."""
+    return slice(max(b[1] - y0, 0), max(b[3] - y0, 0)), slice(max(b[0] - x0, 0), max(b[2] - x0, 0))
 
 
 def _sure_technical(f: Finding) -> bool:
