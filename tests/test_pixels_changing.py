@@ -65,6 +65,33 @@ def test_a_changing_line_is_not_removed_when_one_of_its_readings_is_sure_technic
     assert changing_lines(views, same, lambda ln: False) == {}
 
 
+def test_a_changing_place_is_technical_only_when_no_reading_as_sure_says_otherwise() -> None:
+    # dev_24257 (val12): "03:14:22" in an outlined font on a cine read "D81428" at 0.92 on one frame (a depth
+    # setting to the allow-list) and "DB1424" at 0.93 (nothing it knows) on another: it stayed on every frame
+    views = {0: _frame("03:14:22"), 1: _frame("03:14:24"), 2: _frame("03:14:25")}
+    reads = (("DB:1422", 0.86), ("D81428", 0.92), ("DB1424", 0.93))
+    lines = {f: [TextBox(*BOX, t, c)] for f, (t, c) in zip(views, reads, strict=True)}
+    technical = {"D81428", "DB:1422"}
+
+    def sure(ln: TextBox) -> bool:
+        return ln.confidence >= 0.9 and ln.text in technical
+
+    def surely(ln: TextBox) -> bool:
+        return ln.confidence >= 0.9
+
+    assert changing_lines(views, lines, sure, surely) == {0: {0}, 1: {0}, 2: {0}}
+    assert changing_lines(views, lines, sure) == {}  # without the contradicting reading, the sure one keeps it
+    # a frame counter read surely as technical on every frame stays
+    counter = {f: [TextBox(*BOX, f"Fr {f + 1}/24", 0.95)] for f in views}
+    assert changing_lines(views, counter, lambda ln: ln.confidence >= 0.9, surely) == {}
+    # static technical text whose ink was seen to change on one frame only (dev_19732, cine19k: "W 400 L 40" read
+    # "H 400 L 40" and "400L40" at 0.98) stays, though one sure reading is nothing the allow-list knows
+    still = {f: _frame("W 400 L 40") for f in range(12)}
+    still[3][12:30, 20:30] = 255 - still[3][12:30, 20:30]  # one frame's glyphs disturbed
+    static = {f: [TextBox(*BOX, "400L40", 0.98) if f == 3 else TextBox(*BOX, "H 400 L 40", 0.96)] for f in still}
+    assert changing_lines(still, static, lambda ln: ln.confidence >= 0.9 and " " in ln.text, surely) == {}
+
+
 def test_a_clock_read_as_a_sure_decimal_number_still_goes() -> None:
     # dev_12332 (val5): "02:41:49" on every frame of a cine read "0241.49", "0241.50", ... at 0.85-0.92: a decimal
     # number the allow-list keeps, and the clock stayed on all twenty frames

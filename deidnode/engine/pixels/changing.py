@@ -5,7 +5,8 @@ comes back as a different misreading on each frame ("00-1", "nar1-0", "T-r1-51")
 time, and it stayed. The pixels say what the readings cannot: the glyphs of static text are the same on every
 frame, those of a clock are not. A line whose ink changes between the frames that were read while its
 surroundings stay still, and whose readings differ, is removed, unless one of its readings is sure technical
-annotation (a frame counter "Fr 12/24" read at 0.9 or more, which the allow-list keeps). Over moving anatomy
+annotation (a frame counter "Fr 12/24" read at 0.9 or more, which the allow-list keeps) and no reading as sure
+of the same place, whose ink changes steadily, says it is something else. Over moving anatomy
 the pixels cannot tell (the surroundings change too, and static text there reads a little differently on each
 frame: "Gn 60", "6n 60"); there a line goes only when its readings differ and two in three of them at least are
 numbers of four digits or more ("10147-18", "00 47-18", "1 47-18": a clock read in pieces over a beating heart;
@@ -85,34 +86,72 @@ def _number(text: str) -> bool:
 
 
 def changing_lines(
-    views: dict[int, np.ndarray], lines: dict[int, list[TextBox]], sure: Callable[[TextBox], bool]
+    views: dict[int, np.ndarray],
+    lines: dict[int, list[TextBox]],
+    sure: Callable[[TextBox], bool],
+    read_surely: Callable[[TextBox], bool] = lambda ln: False,
 ) -> dict[int, set[int]]:
     """Per frame read, the indices of its lines whose ink changes between that frame and another one read (over
     moving anatomy, where that cannot be told: two in three readings of the place numbers), whose readings at that place
-    differ between frames (a line read the same on every frame is not a clock), and none
-    of whose readings is ``sure`` technical annotation (unless it is a ``clock`` read as a number).
+    differ between frames (a line read the same on every frame is not a clock), and whose place is not technical
+    (``_technical_place``).
 
-    ``views``: the frames read, as displayed; ``lines``: what was read on each."""
+    ``views``: the frames read, as displayed; ``lines``: what was read on each; ``sure``: a reading that is sure
+    technical annotation; ``read_surely``: a reading as sure as that, whatever it says."""
     out: dict[int, set[int]] = {}
     if len(views) < 2:
         return out
+    compared: dict[int, list[int]] = {}
+    ticking: dict[tuple[int, int], bool] = {}
     for f, lns in lines.items():
         others = sorted(g for g in views if g != f)
         n = min(COMPARED, len(others))
-        others = [others[round(i * (len(others) - 1) / max(n - 1, 1))] for i in range(n)]
+        compared[f] = [others[round(i * (len(others) - 1) / max(n - 1, 1))] for i in range(n)]
         for k, ln in enumerate(lns):
-            ticks = any(ink_changes(views[f], views[g], ln.box) >= CHANGING for g in others)
+            ticking[f, k] = any(ink_changes(views[f], views[g], ln.box) >= CHANGING for g in compared[f])
+    for f, lns in lines.items():
+        for k, ln in enumerate(lns):
+            ticks = ticking[f, k]
             if not ticks and not _number(ln.text):
                 continue
-            place = [lines[g][j] for g, j in _same_place(lines, ln.box)]
+            at = _same_place(lines, ln.box)
+            place = [lines[g][j] for g, j in at]
             if not ticks and not (
                 sum(_number(o.text) for o in place) >= NUMBER_READINGS * len(place)
-                and any(background_moves(views[f], views[g], ln.box) for g in others)
+                and any(background_moves(views[f], views[g], ln.box) for g in compared[f])
             ):
                 continue
-            if len({_plain(o.text) for o in place}) > 1 and not any(sure(o) and not clock(o.text) for o in place):
+            readings = [(lines[g][j], ticking[g, j]) for g, j in at]
+            if len({_plain(o.text) for o in place}) > 1 and not _technical_place(ln.box, readings, sure, read_surely):
                 out.setdefault(f, set()).add(k)
     return out
+
+
+TICKING = 0.5
+"""A place's readings of about one box tick on this share of their frames or more: its ink changes steadily, as a
+clock's does, not on one frame in many (moving anatomy under static text)."""
+
+
+def _technical_place(
+    box: Box,
+    readings: list[tuple[TextBox, bool]],
+    sure: Callable[[TextBox], bool],
+    read_surely: Callable[[TextBox], bool],
+) -> bool:
+    """Whether the readings of a changing place (of the line at ``box``; each with whether its ink changed) say
+    it is technical annotation: one of them is ``sure`` (and no clock), unless the place ticks steadily
+    (``TICKING``) and one of about the same box, read as surely, is anything else. A frame counter reads
+    "Fr 12/24", "Fr 13/24": every sure reading is technical. A clock in an outlined font read "D81428" at 0.92
+    (a depth setting to the allow-list) on one frame and "DB1424" at 0.93 (nothing it knows) on the next, its
+    ink changing on nine frames of ten, is not (dev_24257 of the twelfth dev-drawn 400: "03:14:22" stayed on
+    every frame). "W 400 L 40" read "H 400 L 40" and "400L40", its ink seen to change on one frame of twelve,
+    stays; so does a line that a longer reading holds with a name beside it ("Depth 16cm C5-1 Tech: Adeyemi,
+    F."): that reading says nothing of the line itself."""
+    if not any(sure(o) and not clock(o.text) for o, _t in readings):
+        return False
+    same = [(o, t) for o, t in readings if min(inside_share(o.box, box), inside_share(box, o.box)) >= SAME_PLACE]
+    steady = sum(t for _o, t in same) >= TICKING * len(same)
+    return not (steady and any(read_surely(o) and not sure(o) for o, _t in same))
 
 
 def number_pieces(text: str) -> bool:

@@ -231,6 +231,7 @@ def _clean(
             {r.frame: r.view for r in reads},
             {r.frame: r.lines for r in reads},
             lambda ln: ln.confidence >= UNSURE and judge.judge(ln.text, ln.confidence).allowlisted,
+            lambda ln: ln.confidence >= UNSURE,
         )
         a["lines_changing"] = sum(len(v) for v in moving.values())
         elsewhere = same_place(reads) if len(reads) > 1 else {}
