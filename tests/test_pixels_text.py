@@ -1065,6 +1065,17 @@ def test_an_age_and_sex_with_a_setting_run_into_them_is_an_age(judge, text, span
         ("A27B30f", "027Y", ["A27"]),  # "Age 27" and the kernel "B30f" beside it (dev-drawn)
         ("TE42", "042Y", []),  # a setting's name with the same number
         ("Gn60", "060Y", []),
+        # its unit or sex misread (dev-drawn, twelfth and eleventh 400s)
+        ("019T", "019Y", ["019T"]),  # the DICOM form, its Y read as a T
+        ("44YIs", "044Y", ["44YIs"]),  # "44 YRS"
+        ("40 RS", "040Y", ["40 RS"]),  # "40 YRS", the Y lost
+        ("62- WRS", "062Y", ["62- WRS"]),  # the Y read as a W
+        ("23Y-E", "023Y", ["23Y-E"]),  # "23Y F", the F read as an E
+        ("TOY IF", "070Y", ["TOY"]),  # "70Y F" in look-alike letters: the age, the F read "IF" left as a word
+        ("TR 40 RS", "040Y", []),  # a setting's name before the number
+        ("3T", "003Y", []),  # a field strength is no age
+        ("1.5T", "005Y", []),
+        ("40 RS", "041Y", []),  # another age
     ],
 )
 def test_the_datasets_age_read_in_look_alikes_or_run_into_its_neighbours(text, age, spans) -> None:

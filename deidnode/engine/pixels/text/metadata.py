@@ -180,10 +180,12 @@ class MetadataMatcher:
             num = rf"0*{age_n}"
             # "Age 42" with its A misread and run into the word before it too ("Thk3mmnge 42")
             # ... and the three digits of the DICOM form with its Y read as a 7, a V or a 1 ("0417" of "041Y")
-            padded = f"{age_n:03d}[7V1](?![\\dA-Z])|(?<!\\d)" if age_n < 100 else ""
+            padded = f"{age_n:03d}[7V1T](?![\\dA-Z])|(?<!\\d)" if age_n < 100 else ""
             self.age_re = re.compile(
-                rf"(?<!\d){padded}{num}(?:Y|YR|Y[RF][S5]|YEARS?|YO|J|A|ANS?)(?![A-Z])|[A-Z]?GE{num}(?!\d)"
+                rf"(?<!\d){padded}{num}(?:Y|YR|Y[RFI][S5]|YEARS?|YO|J|A|ANS?)(?![A-Z])|[A-Z]?GE{num}(?!\d)"
                 rf"|(?<![A-Z\d]){num}(?:Y|YR|YRS)?[MF](?![A-Z])"
+                # its unit or its sex misread: "44YIs", "40 RS", "62- WRS" of 44, 40, 62 YRS; "23Y-E", "1YE" of F
+                rf"|(?<![A-Z\d]){num}(?:W?R[S5]|Y(?:E|IF))(?![A-Z])"
                 # its label read as one or two letters run into the number ("Me42", "A27B30f" of "Age 27 B30f")
                 rf"|(?<![A-Z\d])(?:A[EQ9]?|[MN]E){age_n}(?!\d)"
             )
@@ -761,10 +763,10 @@ _AGE_LABEL_END = re.compile(r"(?<![A-Za-z0-9])A[Gg6Qq][Ee]\s*[:.]?\s*([0-9BOSZGI
 character after it at most."""
 _DIGIT_LOOK = str.maketrans("BOSZG", "80526")
 """Letters a small digit is read as."""
-_AGE_UNIT_SEX = re.compile(r"[YV](?:[MFH]|IN|NI|N|IVI|RN)?")
+_AGE_UNIT_SEX = re.compile(r"[YV](?:[MFHE]|IF|IN|NI|N|IVI|RN)?")
 """An age's unit (Y, or V as it is misread: "91V" of "91Y M") and the sex after it with no space, as M and F are
 read ("IN", "IVI", "RN")."""
-_AGE_LOOK = _DIGIT_LOOK | str.maketrans("IL", "11")
+_AGE_LOOK = _DIGIT_LOOK | str.maketrans("ILT", "117")
 """... and, in an age's number of two or three characters, the letters a 1 is read as."""
 _AGE_LEAD = re.compile("[0-9" + "".join(chr(c) for c in _AGE_LOOK) + "]{1,3}")
 """The number of an age, each digit as itself or a letter of ``_AGE_LOOK``."""
