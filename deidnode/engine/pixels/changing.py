@@ -114,14 +114,13 @@ def changing_lines(
             ticks = ticking[f, k]
             if not ticks and not _number(ln.text):
                 continue
-            at = _same_place(lines, ln.box)
-            place = [lines[g][j] for g, j in at]
+            readings = [(lines[g][j], ticking[g, j]) for g, j in _same_place(lines, ln.box)]
+            place = [o for o, _t in readings]
             if not ticks and not (
                 sum(_number(o.text) for o in place) >= NUMBER_READINGS * len(place)
                 and any(background_moves(views[f], views[g], ln.box) for g in compared[f])
             ):
                 continue
-            readings = [(lines[g][j], ticking[g, j]) for g, j in at]
             if len({_plain(o.text) for o in place}) > 1 and not _technical_place(ln.box, readings, sure, read_surely):
                 out.setdefault(f, set()).add(k)
     return out

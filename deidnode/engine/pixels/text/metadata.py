@@ -765,9 +765,10 @@ _DIGIT_LOOK = str.maketrans("BOSZG", "80526")
 """Letters a small digit is read as."""
 _AGE_UNIT_SEX = re.compile(r"[YV](?:[MFHE]|IF|IN|NI|N|IVI|RN)?")
 """An age's unit (Y, or V as it is misread: "91V" of "91Y M") and the sex after it with no space, as M and F are
-read ("IN", "IVI", "RN")."""
+read ("IN", "IVI", "RN"; "E", "IF")."""
 _AGE_LOOK = _DIGIT_LOOK | str.maketrans("ILT", "117")
-"""... and, in an age's number of two or three characters, the letters a 1 is read as."""
+"""... and, in an age's number of two or three characters, the letters a 1 is read as, and a T for a 7 ("TOY" of
+"70Y")."""
 _AGE_LEAD = re.compile("[0-9" + "".join(chr(c) for c in _AGE_LOOK) + "]{1,3}")
 """The number of an age, each digit as itself or a letter of ``_AGE_LOOK``."""
 
