@@ -471,7 +471,7 @@ def _in_crop(b: Box, x0: int, y0: int) -> tuple[slice, slice]:
 def _sure_technical(f: Finding) -> bool:
     """Technical annotation the first reader read surely (allow-listed at 0.9 or more): no misreading of a
     name gives "W 400 L 40". The second reader does not read it again."""
-    return f.decision.allowlisted and f.box.confidence >= 0.9
+    return f.decision.allowlisted and f.box.confidence >= UNSURE
 
 
 def _residual_boxes(
