@@ -100,6 +100,16 @@ class Prometheus:
             self.proc.wait(10)
 
 
+def _settled(instance: str, forwarded: int) -> str:
+    """True at the instance's latest scrape when it has forwarded ``forwarded`` instances and none waits."""
+    sel = f'instance="{instance}"'
+    return (
+        f'sum by (instance) (deidnode_forward_instances_total{{{sel},outcome="forwarded"}}) == {forwarded}'
+        f" and on (instance) sum by (instance) "
+        f'(deidnode_spool_depth_instances{{{sel},state=~"received|claimed|retry_wait"}}) == 0'
+    )
+
+
 def test_every_alert_fires_for_the_node_at_fault(tmp_path, orthanc, key_file, study_dir):
     files = sorted(study_dir.iterdir())
     (tmp_path / "routes.yaml").write_text(ROUTES.replace("[out]", "[research]"))
@@ -150,8 +160,14 @@ def test_every_alert_fires_for_the_node_at_fault(tmp_path, orthanc, key_file, st
             60,
             "node B's instances forwarded",
         )
-        waiting = 'sum by (instance) (deidnode_spool_depth_instances{state=~"received|claimed|retry_wait"}) == 0'
-        wait_for(lambda: prom.instances(waiting) == {a, b}, 30, "Prometheus seeing both spools empty")
+        # Judged on one scrape that postdates the work: its forwarded count is complete and its spool empty. (A
+        # latest sample showing an empty spool alone may have been scraped before the instances arrived; a scrape
+        # taken mid-work then lands after the wait and the backlog expression holds.)
+        wait_for(
+            lambda: prom.instances(_settled(a, 12)) == {a} and prom.instances(_settled(b, 4)) == {b},
+            30,
+            "Prometheus seeing both nodes' work forwarded and their spools empty",
+        )
         for name, expr in alerts.items():  # a healthy pair of nodes: no alert expression holds
             assert prom.query(expr) == [], name
 
