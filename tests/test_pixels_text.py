@@ -1132,6 +1132,7 @@ def test_the_datasets_age_read_in_look_alikes_or_run_into_its_neighbours(text, a
         ("12:10:10 R", ["12:10:10"]),  # an orientation letter after a time stays
         ("85:37:97", ["85:37:97"]),  # "05:37:27", hour and seconds misread beyond their range
         ("21+57+13", ["21+57+13"]),  # its colons read as plus signs
+        ("8+07+56 PM", ["8+07+56 PM"]),  # ... a one-digit hour (dev-drawn, twelfth 400)
         ("2+1+12", []),
         ("1007.12.15", ["1007.12.15"]),  # "1997.12.19", its year misread beyond the years
         ("V 1.2.3", []),
@@ -1346,3 +1347,43 @@ def test_values_found_beside_technical_text_end_where_the_value_ends(text, phi) 
     )
     d = TextJudge(values).judge(text, 0.9)
     assert [text[s.start : s.end] for s in d.spans] == ([phi] if phi else [])
+
+
+@pytest.mark.parametrize(
+    ("text", "phi", "spans"),
+    [
+        # a date's digit form folded out of letters alone: "LO  Zoom" folds to "10200M", one edit from "1092002"
+        # (dev-drawn, twelfth 400)
+        (
+            "SMITH, TOMASZ Dr. TANAKA^PAULO  Zoom 1.2",
+            PhiValues(person_names=("SMITH^TOMASZ", "TANAKA^PAULO"), dates=(dt.date(2002, 10, 9),)),
+            ["SMITH, TOMASZ", "TANAKA^PAULO"],
+        ),
+        ("1O/O9/2OO2", PhiValues(dates=(dt.date(2002, 10, 9),)), ["1O/O9/2OO2"]),  # digits among look-alikes
+        # a setting's number with its percent sign before the date is its own ("ZOOM 150%  2017.01.24")
+        (
+            "Z00M 150%  2017.01.24  Depth 16cm",
+            PhiValues(dates=(dt.date(2017, 1, 24),)),
+            ["2017.01.24"],
+        ),
+        # a technical word with a letter read as its look-alike digit after a date misread ("17/05/17" read
+        # "7/05/17", then "Z0OM 150%")
+        ("7/05/17 Z0OM 150%", PhiValues(dates=(dt.date(2017, 5, 17),)), ["7/05/17"]),
+        ("7/05/17 ZOOM 150%", PhiValues(dates=(dt.date(2017, 5, 17),)), ["7/05/17"]),
+        # a setting's word run into the name's end, where the case changes ("TanakaDepth 16cm")
+        ("Technologist TanakaDepth 16cm", PhiValues(), ["Tanaka"]),
+        ("Technologist McKenzie", PhiValues(), ["McKenzie"]),  # a name's own capital stays the name's
+    ],
+)
+def test_technical_words_read_beside_a_value_or_inside_its_match_stay(text, phi, spans) -> None:
+    d = TextJudge(phi).judge(text, 0.95)
+    assert [text[s.start : s.end] for s in d.spans] == spans
+
+
+@pytest.mark.parametrize(("text", "phi"), [("1033", True), ("3365", True), ("1034", False), ("RAD", False)])
+def test_the_digits_of_an_identifier_with_letters_read_in_part_are_the_identifier(text, phi) -> None:
+    # dev-drawn (twelfth 400): "1033" read alone down a vertical "RAD33651033", as digits of an all-digit
+    # identifier read in part are
+    d = TextJudge(PhiValues(identifiers=("RAD33651033",))).judge(text)
+    assert d.phi is phi
+    assert not phi or d.kind == "id"

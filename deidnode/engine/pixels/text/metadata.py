@@ -25,7 +25,7 @@ from .fuzzy import (
     tolerance,
     within_edits,
 )
-from .patterns import ROLE_WORDS, misread_role
+from .patterns import LETTER_LOOKALIKES, ROLE_WORDS, misread_role
 
 # Words too common in institution names and addresses to identify anything on their own.
 _COMMON_WORDS = frozenset(
@@ -169,9 +169,17 @@ class MetadataMatcher:
             forms = {fold(v) for v in date_variants(d) + extra_date_forms(d)}
             self.dates.extend((f, d.isoformat()) for f in sorted(forms, key=len, reverse=True) if len(f) >= 6)
         # digit-only forms of identifiers and dates, for a value read in part ("4197" of 535-414-4197)
-        self.digit_values: list[tuple[str, str, str]] = [
-            (f, "id", ident) for f, ident in self.ids if f.isdigit() and len(f) >= 6
-        ] + [(f, "date", iso) for f, iso in self.dates if f.isdigit()]
+        # (of an identifier with letters too, its digits: "1033" read down a vertical "RAD33651033")
+        self.digit_values: list[tuple[str, str, str]] = (
+            [(f, "id", ident) for f, ident in self.ids if f.isdigit() and len(f) >= 6]
+            + [
+                (run, "id", ident)
+                for f, ident in self.ids
+                if not f.isdigit()
+                for run in re.findall(r"\d{6,}", normalize(ident))
+            ]
+            + [(f, "date", iso) for f, iso in self.dates if f.isdigit()]
+        )
         self.age_re: re.Pattern[str] | None = None
         self.age_bare: str | None = None
         self.age_run_in: re.Pattern[str] | None = None
@@ -261,6 +269,8 @@ class MetadataMatcher:
                     s0, exact = lent.end(), False  # the last digits of a number before it ("350  4/16/2015")
                 if fd.isdigit():  # (a month's letters misread are the date's: "Ean7a 14 1990")
                     s0, s1 = _date_words(text, s0, s1, self.technical)
+                    if not any(c.isdigit() for c in text[s0:s1]):
+                        continue  # letters alone, folded into digits: "LO  Zoom" of "PAULO  Zoom 1.2" is no "1092002"
                     if sum(c.isalnum() for c in text[s0:s1]) <= 4 and self._after_setting(text, s0):
                         continue  # what is left is a setting's number after its word ("ZOOM 1508" of ZOOM 150%)
                 dated.append((MetaHit("date", iso, s0, s1), exact))
@@ -346,7 +356,7 @@ class MetadataMatcher:
             end += 1
         right = text[o.end : end] if h.end > o.end else ""
         words = re.findall(r"[^\W_]+", left) + re.findall(r"[^\W_]+", right)
-        own = re.findall(r"(?<!\S)\d+(?=\s)", left) + re.findall(r"(?<=\s)\d+(?!\S)", right)
+        own = re.findall(r"(?<!\S)\d+%?(?=\s)", left) + re.findall(r"(?<=\s)\d+(?!\S)", right)
         return bool(own) or any(_technical_run(w, self.technical) for w in words)
 
     def unread_rest(self, piece: str, before: bool, after: bool) -> tuple[int, int]:
@@ -651,7 +661,8 @@ def _date_words(text: str, start: int, end: int, technical: frozenset[str]) -> t
         letters = "".join(c for c in w if c.isalpha()).upper()
         if not any(c.isdigit() for c in w):
             return re.search(r"[^\W\d_]{2}", w) is not None
-        return len(letters) >= 2 and letters in technical
+        # (a technical word with a letter read as its look-alike digit: "Z0OM")
+        return len(letters) >= 2 and (letters in technical or w.upper().translate(LETTER_LOOKALIKES) in technical)
 
     return trim_edge_words(words, start, end, other)
 

@@ -237,9 +237,10 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("time", re.compile(r"^\s*:\s*[0-5]\d\s*$")),
     # seconds and AM/PM, the rest read as another line ("38AM" of "2:56:38 AM"); three pairs of digits joined by
     # colons, or by plus signs read for them, whatever the digits were misread as ("83:31:53" of "03:31:53",
-    # "85:37:97" of "05:37:27", "21+57+13" of "21:57:13"; technical text joins two numbers at most: "W:L 1:1")
+    # "85:37:97" of "05:37:27", "21+57+13" of "21:57:13", "8+07+56 PM"; technical text joins two numbers at
+    # most: "W:L 1:1")
     ("time", re.compile(r"^\W*[0-5]\d\s*[AP]M\W*$")),
-    ("time", re.compile(r"(?<![\d.:+])\d\d([:+])\d\d\1\d\d(?![\d:+])")),
+    ("time", re.compile(r"(?<![\d.:+])\d{1,2}([:+])\d\d\1\d\d(?![\d:+])")),
     # a date and its time read as one word, the time run into the year ("6/26/202314:42:56"), or a day, month
     # and year run into a number before them ("PID:893342252714APR 1991")
     ("time", re.compile(r"(?<=(?:19|20)\d\d)[0-2]\d:[0-5]\d:[0-5]\d(?![\d:])")),
@@ -443,6 +444,10 @@ def _first_letter_misread(word: str) -> bool:
     )
 
 
+_FUSED_SETTING = re.compile(r"([^\W\d_]*[a-z])([A-Z][a-z]{2,})")
+"""A word of a name with a capitalised word run into its end, where the case changes ("TanakaDepth")."""
+
+
 def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tuple[int, int] | None:
     """The span of a person's name starting at ``start`` (up to four name-like words), or None.
 
@@ -491,6 +496,10 @@ def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tup
             break
         if lone_label(word) == "id":  # another label's word ("Pt: DOB: 5.0mm": the name was removed)
             break
+        fused = _FUSED_SETTING.fullmatch(word.rstrip(".,:"))
+        if fused is not None and fused.group(2).upper() in stop:
+            # a setting's word run into the name's last word ("TanakaDepth 16cm"): the name ends before it
+            return (taken[0] if taken else m).start(), m.start() + len(fused.group(1))
         taken.append(m)
         if len(taken) == 4 or marked:
             break
