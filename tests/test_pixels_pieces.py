@@ -87,6 +87,21 @@ def test_a_name_span_hops_one_word_gap_to_a_lone_initial_only(text: str, taken: 
     assert (extend_along_row(view, box, [], left=True, right=False, hop=True)[0] <= initial) is taken
 
 
+@pytest.mark.parametrize(("text", "taken"), [("KRISTIANSEN  MI 1.1", False), ("KRISTIANSEN  MI           1.1", True)])
+def test_a_hop_does_not_take_a_short_word_that_another_reading_follows(text: str, taken: bool) -> None:
+    # dev-drawn (twelfth 400): "MI" dropped between a name and "1.1", which was read on its own and so cuts the
+    # walk along the row; that reading follows "MI" within a word gap as the ink of "W 400 F." does
+    view, mask = _view([(text, (10, 40))])
+    name = _cols(burn_mask([("KRISTIANSEN", (10, 40))]))
+    word = _cols(burn_mask([(text[: text.index("1.1")].rstrip(), (10, 40))]) & ~burn_mask([("KRISTIANSEN", (10, 40))]))
+    rest = _cols(mask & ~burn_mask([(text[: text.index("1.1")], (10, 40))]))
+    rows = np.nonzero(mask.any(axis=1))[0]
+    y0, y1 = int(rows[0]), int(rows[-1]) + 1
+    box, stop = (name[0], y0, name[1], y1), (rest[0], y0, rest[1], y1)
+    assert extend_along_row(view, box, [stop], left=False, right=True)[2] < word[0]
+    assert (extend_along_row(view, box, [stop], left=False, right=True, hop=True)[2] >= word[1]) is taken
+
+
 def test_a_lone_initial_at_the_image_edge_is_taken_by_the_hop() -> None:
     # the initial's first column is column 0 of the image: the hop must not read that edge as "nothing found"
     view, mask = _view([("F.  MORETTI", (10, 40))])

@@ -462,15 +462,16 @@ def extend_along_row(view: np.ndarray, box: Box, stops: list[Box], left: bool, r
     # the row is the band of the text's own ink: a line above or below whose box reaches into this one's is not
     # on it ("TI 150" over the first digit of an identifier)
     b0, b1 = ink_band(view, box)
+    open_lo, open_hi = lo, hi
     lo, hi = _short_of_stops((x0, b0, x1, b1), lo, hi, stops)
     if (lo == x0 and hi == x1) or x1 <= x0 or y1 <= y0:
         return box
     ink = _glyph_columns(view, (lo, y0, hi, y1), (x0 - lo, x1 - lo))
     a, b = ink_reach(ink, x0 - lo, x1 - lo, max(2, int(EXTEND_GAP * h)))
     if hop:
-        if right and (far := _lone_word(ink, b, 1, h)) is not None:
+        if right and (far := _lone_word(ink, b, 1, h, closed=hi < open_hi)) is not None:
             b = far
-        if left and (far := _lone_word(ink, a - 1, -1, h)) is not None:
+        if left and (far := _lone_word(ink, a - 1, -1, h, closed=lo > open_lo)) is not None:
             a = far  # may be column 0: the image's edge
     return (lo + a, y0, lo + b, y1)
 
@@ -481,9 +482,11 @@ HOP_WORD = 2.0
 """The longest word a hop takes, in text heights: an initial, a two- or three-character number or label."""
 
 
-def _lone_word(ink: np.ndarray, start: int, step: int, h: int) -> int | None:
+def _lone_word(ink: np.ndarray, start: int, step: int, h: int, closed: bool = False) -> int | None:
     """From ``start`` (the first column past the glyphs, walking by ``step``), the far edge of a short word
-    beyond one word gap, when nothing follows it within another word gap; else None."""
+    beyond one word gap, when nothing follows it within another word gap; else None. ``closed``: ``ink`` ends,
+    on that side, at another reading on the row, which follows the word if it is within that gap ("MI" before
+    "1.1" read on its own is no initial)."""
     n = ink.size
     c, gap = start, 0
     while 0 <= c < n and not ink[c]:
@@ -510,6 +513,8 @@ def _lone_word(ink: np.ndarray, start: int, step: int, h: int) -> int | None:
             return None
         gap += 1
         c += step
+    if closed and gap <= HOP_GAP * h:
+        return None  # the reading that cut the walk follows it
     return far + 1 if step > 0 else far
 
 
