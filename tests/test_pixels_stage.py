@@ -358,16 +358,17 @@ def test_verification_still_acts_on_phi_read_as_such_over_technical_text(monkeyp
 KEEP_RIGHT = ("W 400 L 40", (170, 285))
 
 
-def _second_reader_reads_a_label_over(monkeypatch, text: str) -> None:
+def _second_reader_reads_a_label_over(monkeypatch, text: str, taller: int = 0) -> None:
     """... ``text`` ("Dr. " and a word) from blank background on to that line, the word's characters over its
-    glyphs: a label whose own value was removed, read on to the technical text beyond it."""
+    glyphs: a label whose own value was removed, read on to the technical text beyond it (``taller``: the
+    reading's box that many rows taller than the line's on each side)."""
 
     def reading(ln):
         x0, y0, x1, y1 = ln.box
         label = (80, 80 + 12, 80 + 24, 80 + 30)  # "Dr. " over blank background left of the line
         step = (x1 - x0) / (len(text) - 4)
         pos = label + tuple(x0 + step * (k + 0.5) for k in range(len(text) - 4))
-        return stage.TextBox(80, y0, x1, y1, text, 0.6, pos)
+        return stage.TextBox(80, max(0, y0 - taller), x1, y1 + taller, text, 0.6, pos)
 
     _second_reader_adds(monkeypatch, reading)
 
@@ -384,6 +385,30 @@ def test_a_labels_value_read_over_sure_technical_text_counts_only_when_it_is_phi
     ds = make_ds("MONOCHROME2", [NAME, KEEP_RIGHT])
     assert stage.TextJudge(collect_phi(ds)).judge(text, 0.6).spans[0].start >= 4  # the label's value is PHI
     before = decode_frames(ds).copy()
+    q, audit = run(ds)
+    assert q is None and gone(ds, NAME)
+    assert (audit["pixels"]["verify_residual"] == 0) is stays
+    assert kept(ds, before, KEEP_RIGHT) is stays
+
+
+@pytest.mark.parametrize(("value", "stays"), [("Wqxzt", True), ("Smith", False)])
+def test_a_labels_value_read_over_sure_technical_text_on_a_label_box_is_that_text(
+    monkeypatch, value: str, stays: bool
+) -> None:
+    """The same reading, its box taller than the label box the technical text sits on: the box's fill, beside
+    the background above and below it, is no ink of the value (Tesseract's "Name: es" over "Gn 60" on a label
+    box, dev-drawn, twelfth 400). PHI read alone still counts."""
+    _second_reader_reads_a_label_over(monkeypatch, f"Dr. {value}", taller=14)
+    ds = make_ds("MONOCHROME2", [NAME, KEEP_RIGHT])
+    px = decode_frames(ds).copy()
+    glyphs = burn_mask([KEEP_RIGHT])
+    rows, cols = np.nonzero(glyphs)
+    box = np.zeros_like(glyphs)
+    box[rows.min() - 8 : rows.max() + 9, cols.min() - 20 : cols.max() + 21] = True
+    px[0][rows.min() - 30 :][~glyphs[rows.min() - 30 :]] = 0  # a black background below the image
+    px[0][box & ~glyphs] = 2000  # and a grey label box under the line
+    ds.PixelData = px.tobytes()
+    before = px.copy()
     q, audit = run(ds)
     assert q is None and gone(ds, NAME)
     assert (audit["pixels"]["verify_residual"] == 0) is stays

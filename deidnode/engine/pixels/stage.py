@@ -54,7 +54,7 @@ from .text import TextJudge
 from .text.decide import UNSURE
 from .text.metadata import PhiLike
 from .verify import Residual, residual_phi
-from .words import ink_mask, ink_profile, span_box
+from .words import ink_profile, span_box, stroke_mask
 
 STAGE = "pixels"
 
@@ -447,10 +447,13 @@ def _only_on_sure(r: Residual, sure: list[Box], filled: list[Box], judge: TextJu
     for sp in spans:
         x0, y0, x1, y1 = span_box(r.box, sp.start, sp.end)
         x0, y0 = max(x0, 0), max(y0, 0)
-        crop = view[y0:y1, x0:x1]
-        if crop.size == 0:
+        if y1 <= y0 or x1 <= x0:
             return False
-        ink = ink_mask(crop, 6)
+        # strokes narrower than half the text's height (the sure text's, under a reader's tall box), not the
+        # crop's odd one out, which a label box or anatomy under part of the box is (dev-drawn, twelfth 400)
+        under = [b for b in sure if intersects(b, (x0, y0, x1, y1))]
+        h = min([r.box.height] + [min(b[2] - b[0], b[3] - b[1]) for b in under])
+        ink = stroke_mask(view, (x0, y0, x1, y1), h // 2 + 1, 6)
         for b in filled:  # what was removed is no text
             ink[_in_crop(b, x0, y0)] = False
         on = np.zeros_like(ink)

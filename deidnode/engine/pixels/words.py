@@ -10,6 +10,7 @@ positions the line's width is shared out in proportion to the characters.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from .ocr import TextBox
@@ -265,6 +266,26 @@ def ink_mask(crop: np.ndarray, floor: int, share: float = 0.35) -> np.ndarray:
     """Pixels of ``crop`` far from its most common value (its background) in any channel: at least ``floor``
     levels, and at least ``share`` of the farthest."""
     dist = background_distance(crop)
+    return np.asarray(dist >= max(floor, share * float(dist.max())))
+
+
+def stroke_mask(view: np.ndarray, box: Box, size: int, floor: int, share: float = 0.35) -> np.ndarray:
+    """``ink_mask`` of ``box`` for strokes: features narrower than ``size`` pixels, lighter or darker than what
+    is around them (white and black top-hat, measured on the view around the box), rather than pixels far from
+    the crop's most common value: a label box's fill or edge, or a gradient of anatomy, under part of the crop
+    is no ink; the strokes on it are."""
+    x0, y0, x1, y1 = box
+    rows, cols = view.shape[:2]
+    k = max(3, size | 1)
+    wx0, wy0, wx1, wy1 = max(0, x0 - k), max(0, y0 - k), min(cols, x1 + k), min(rows, y1 + k)
+    win = np.ascontiguousarray(view[wy0:wy1, wx0:wx1])
+    if win.size == 0 or x1 <= x0 or y1 <= y0:
+        return np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), bool)
+    element = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    d = np.maximum(cv2.morphologyEx(win, cv2.MORPH_TOPHAT, element), cv2.morphologyEx(win, cv2.MORPH_BLACKHAT, element))
+    dist = (d.max(axis=-1) if d.ndim == 3 else d)[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0]
+    if dist.size == 0:
+        return np.zeros(dist.shape, bool)
     return np.asarray(dist >= max(floor, share * float(dist.max())))
 
 
