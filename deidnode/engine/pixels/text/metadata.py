@@ -169,17 +169,14 @@ class MetadataMatcher:
             forms = {fold(v) for v in date_variants(d) + extra_date_forms(d)}
             self.dates.extend((f, d.isoformat()) for f in sorted(forms, key=len, reverse=True) if len(f) >= 6)
         # digit-only forms of identifiers and dates, for a value read in part ("4197" of 535-414-4197)
-        # (of an identifier with letters too, its digits: "1033" read down a vertical "RAD33651033")
-        self.digit_values: list[tuple[str, str, str]] = (
-            [(f, "id", ident) for f, ident in self.ids if f.isdigit() and len(f) >= 6]
-            + [
-                (run, "id", ident)
-                for f, ident in self.ids
-                if not f.isdigit()
-                for run in re.findall(r"\d{6,}", normalize(ident))
-            ]
-            + [(f, "date", iso) for f, iso in self.dates if f.isdigit()]
-        )
+        self.digit_values: list[tuple[str, str, str]] = [
+            (f, "id", ident) for f, ident in self.ids if f.isdigit() and len(f) >= 6
+        ] + [(f, "date", iso) for f, iso in self.dates if f.isdigit()]
+        # ... and the digits of an identifier with letters, for a reading of digits alone ("1033" read down a
+        # vertical "RAD33651033"; "A7394" is a piece of "A73941611" only beside the rest of it)
+        self.id_digits: list[tuple[str, str]] = [
+            (run, ident) for f, ident in self.ids if not f.isdigit() for run in re.findall(r"\d{6,}", normalize(ident))
+        ]
         self.age_re: re.Pattern[str] | None = None
         self.age_bare: str | None = None
         self.age_run_in: re.Pattern[str] | None = None
@@ -308,6 +305,12 @@ class MetadataMatcher:
                 if piece and _read_as_digits(text, idx[a + piece[0]], idx[a + piece[1] - 1] + 1):
                     add(kind, original, [(a + piece[0], a + piece[1])])
                     break
+            else:
+                if read and not any(c.isalpha() for c in text):
+                    for value, original in self.id_digits:
+                        if run in value:
+                            add("id", original, [(a, b)])
+                            break
         if self.age_re is not None:
             plain, pidx = _plain_map(text)  # the age patterns are written for unfolded text
             # "51", or "051" of "051Y" cut short; not a lone digit ("2": a two-year-old's age is any digit read)
