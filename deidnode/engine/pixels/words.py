@@ -10,9 +10,9 @@ positions the line's width is shared out in proportion to the characters.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
+from .glyphs import stroke_maps
 from .ocr import TextBox
 from .redact import Box
 
@@ -271,7 +271,7 @@ def ink_mask(crop: np.ndarray, floor: int, share: float = 0.35) -> np.ndarray:
 
 def stroke_mask(view: np.ndarray, box: Box, size: int, floor: int, share: float = 0.35) -> np.ndarray:
     """``ink_mask`` of ``box`` for strokes: features narrower than ``size`` pixels, lighter or darker than what
-    is around them (white and black top-hat, measured on the view around the box), rather than pixels far from
+    is around them (``glyphs.stroke_maps``, on the view around the box, in any channel), rather than pixels far from
     the crop's most common value: a label box's fill or edge, or a gradient of anatomy, under part of the crop
     is no ink; the strokes on it are."""
     x0, y0, x1, y1 = box
@@ -281,9 +281,9 @@ def stroke_mask(view: np.ndarray, box: Box, size: int, floor: int, share: float 
     win = np.ascontiguousarray(view[wy0:wy1, wx0:wx1])
     if win.size == 0 or x1 <= x0 or y1 <= y0:
         return np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), bool)
-    element = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
-    d = np.maximum(cv2.morphologyEx(win, cv2.MORPH_TOPHAT, element), cv2.morphologyEx(win, cv2.MORPH_BLACKHAT, element))
-    dist = (d.max(axis=-1) if d.ndim == 3 else d)[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0]
+    planes = [win] if win.ndim == 2 else [win[..., c] for c in range(win.shape[-1])]
+    d = np.max([np.maximum(*stroke_maps(p, k)) for p in planes], axis=0)
+    dist = d[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0]
     if dist.size == 0:
         return np.zeros(dist.shape, bool)
     return np.asarray(dist >= max(floor, share * float(dist.max())))
