@@ -265,7 +265,11 @@ def background_distance(crop: np.ndarray) -> np.ndarray:
 def ink_mask(crop: np.ndarray, floor: int, share: float = 0.35) -> np.ndarray:
     """Pixels of ``crop`` far from its most common value (its background) in any channel: at least ``floor``
     levels, and at least ``share`` of the farthest."""
-    dist = background_distance(crop)
+    return _far(background_distance(crop), floor, share)
+
+
+def _far(dist: np.ndarray, floor: int, share: float) -> np.ndarray:
+    """Where ``dist`` is at least ``floor`` and at least ``share`` of its largest value: the ink of a crop."""
     return np.asarray(dist >= max(floor, share * float(dist.max())))
 
 
@@ -286,7 +290,7 @@ def stroke_mask(view: np.ndarray, box: Box, size: int, floor: int, share: float 
     dist = d[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0]
     if dist.size == 0:
         return np.zeros(dist.shape, bool)
-    return np.asarray(dist >= max(floor, share * float(dist.max())))
+    return _far(dist, floor, share)
 
 
 def not_slabs(mask: np.ndarray) -> np.ndarray:
@@ -311,7 +315,7 @@ def glyph_mask(crop: np.ndarray, floor: int, share: float = 0.35) -> np.ndarray:
     """``ink_mask`` measured without slabs (``not_slabs``): faint text on a label box that the crop overhangs is
     ink, the darker image beyond the box is not."""
     dist = background_distance(crop)
-    far = dist >= max(floor, share * float(dist.max()))
+    far = _far(dist, floor, share)
     slabs = far & ~not_slabs(far)
     if not slabs.any() or slabs.all():
         return np.asarray(far)
