@@ -32,7 +32,7 @@ from .text.decide import Span
 from .text.garbled import GARBLED_BELOW
 from .text.metadata import MetaHit, words_of_value
 from .text.patterns import is_initial, lone_label, name_like
-from .words import ink_band, ink_box, ink_mask, ink_profile, intrusions_trimmed, not_slabs, own_box, span_box
+from .words import ink_band, ink_box, ink_mask, ink_profile, intrusions_trimmed, not_slabs, own_box, runs, span_box
 
 CANDIDATE_SCORE = 0.5
 """Glyph lines at least this text-like that no OCR line covers are read again on a normalised crop."""
@@ -426,7 +426,18 @@ def _glyph_columns(view: np.ndarray, band: Box, inner: tuple[int, int]) -> np.nd
     tol = 0.3 * abs(text - bg)
     is_text = np.abs(p - text) <= tol
     two_tone = (is_text | (np.abs(p - bg) <= tol)).mean(axis=0) >= 0.75
-    return is_text.any(axis=0) & two_tone
+    # columns all of the text's value, more of them side by side than a stem is wide, are a fill: the dark beyond
+    # white text that crosses from a dark background onto a brighter one (whose value was taken for the text's)
+    return is_text.any(axis=0) & two_tone & ~_long_runs(np.asarray(is_text.all(axis=0)), max(3, (y1 - y0) // 3))
+
+
+def _long_runs(flags: np.ndarray, run: int) -> np.ndarray:
+    """``flags`` (one dimension) where they are set in runs of ``run`` or more side by side."""
+    out = np.zeros_like(flags)
+    for a, b in zip(*runs(flags), strict=True):
+        if b - a >= run:
+            out[a:b] = True
+    return out
 
 
 def _short_of_stops(row: Box, lo: int, hi: int, stops: list[Box]) -> tuple[int, int]:
@@ -1001,7 +1012,8 @@ def _cross_readings(lines: list[TextBox], decisions: list[Decision], judge: Text
     glyphs of a phone number written bottom to top; the "0" of "RADIOLOGY" read on its own past the end of
     "HARBOR VIEW RADIOL") is a piece of that line, not text that stays: kept, it would hold the PHI's removal
     back from the glyphs under it. Beyond its ends, a technical word the allow-list knows is a row of its own
-    ("Gen" and "Se:3" under a vertical identifier's end; a lone letter there is the name's initial: "I" of "T")."""
+    ("Gen" and "Se:3" under a vertical identifier's end; a lone letter there is the name's initial: "I" of "T"),
+    and so is one the line itself read as a word that stays ("Gen" of "5:03:07 AM Gen" read again alone)."""
     for j, o in enumerate(lines):
         alnum = [c for c in o.text if c.isalnum()]
         if decisions[j].phi or len(alnum) > CROSS_CHARS:
@@ -1012,10 +1024,19 @@ def _cross_readings(lines: list[TextBox], decisions: list[Decision], judge: Text
         for k, ln in enumerate(lines):
             if not ln.vertical or not decisions[k].phi:
                 continue
+            if word and _kept_word(ln, decisions[k], alnum):
+                continue  # the line's own word that stays, read again ("Gen" of "5:03:07 AM Gen")
             reach = 0 if word else int(END_PAD * (ln.x1 - ln.x0))  # at its ends too: where the reader lost glyphs
             if inside_share(o.box, (ln.x0, ln.y0 - reach, ln.x1, ln.y1 + reach)) >= 0.5:
                 decisions[j] = _piece_of(decisions[k].kind, o.text)
                 break
+
+
+def _kept_word(ln: TextBox, d: Decision, alnum: list[str]) -> bool:
+    """Whether the letters and digits ``alnum`` are those of a run of ``ln``'s text that stays."""
+    word = "".join(alnum).upper()
+    kept = kept_runs(ln.text, [(s.start, s.end) for s in d.spans])
+    return any(word in "".join(c for c in ln.text[a:b] if c.isalnum()).upper() for a, b in kept)
 
 
 def _all_of(text: str, spans: tuple[Span, ...]) -> bool:

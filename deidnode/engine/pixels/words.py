@@ -73,6 +73,12 @@ def _limit(pos: list[float], text: str, i: int, j: int, ink: np.ndarray | None, 
     return min(half, gap[1]) if q < p else max(half, gap[0])
 
 
+def runs(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The starts and (exclusive) ends of the runs of set ``flags`` (one dimension)."""
+    edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
 def _blank_gap(
     pos: list[float], text: str, i: int, j: int, ink: np.ndarray | None, base: int
 ) -> tuple[int, int] | None:
@@ -86,8 +92,7 @@ def _blank_gap(
     b = min(int(np.floor(max(pos[i], far))) - base, ink.size)
     if b <= a:
         return None
-    edges = np.diff(np.concatenate(([0], (~ink[a:b]).astype(np.int8), [0])))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    starts, ends = runs(~ink[a:b])
     if not starts.size:
         return None
     m = int(np.argmax(ends - starts))  # the first of the longest
