@@ -95,8 +95,10 @@ def test_metadata_layer_finds_ids_ages_sex_and_institution(judge, text, kind) ->
         ("65/83/", "date"),
         ("THI 70YRS", "age"),
         ("YRS", "age"),  # its number unread
+        ("YR", "age"),  # and its S lost ("33 YRS", dev-drawn twelfth 400)
         ("Age 82", "age"),
         ("043Y", "age"),
+        ("07Y", "age"),  # "077Y", a digit lost (dev-drawn twelfth 400)
         ("61Y F", "age"),
         ("34YM", "age"),  # the space between age and sex not read
         ("www.northfield-clinic.org", "email"),
@@ -108,6 +110,7 @@ def test_metadata_layer_finds_ids_ages_sex_and_institution(judge, text, kind) ->
         ("390-4692", "phone"),  # pieces read alone: a local number, an area code, a year and month, seconds
         ("(618)", "phone"),
         ("2003-02", "date"),
+        ("2013/1", "date"),  # "2013/12/14" read apart, the month's second digit with the rest (dev-drawn)
         ("49:05 AM", "time"),
         (":12", "time"),
         ("50420 AM TI 150", "time"),  # a 12-hour time with its colons lost

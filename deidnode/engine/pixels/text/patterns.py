@@ -172,7 +172,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     # an age, whoever's (PS3.15 removes Patient's Age): "70 YRS", "8 yo", "Age 82", "057Y", "65Y F"
     ("age", re.compile(r"(?<![\w.])\d{1,3}\s*(?:YRS|YEARS|YR|Y/O|YO)(?![A-Z])")),
-    ("age", re.compile(r"(?<![\w.])\d{3}Y(?![A-Z0-9])")),
+    ("age", re.compile(r"(?<![\w.])\d{2,3}Y(?![A-Z0-9])")),  # and one of its three digits lost ("07Y" of "077Y")
     # an age string as DICOM writes it (three digits, a leading zero, Y) run into the text after it ("070YMI1.1"
     # of "070Y MI 1.1"), or with digits read as their look-alike letters ("DB2Y" of "082Y")
     ("age", re.compile(r"(?<![\w.])0\d{2}Y(?!\d)")),
@@ -184,7 +184,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("age", re.compile(r"(?<![\w.])\d{1,3}\s*(?:[YVT][RP][S5])(?![A-Z0-9])")),
     ("age", re.compile(r"(?<![\w.])\d[\dS]{0,2}\s*YRS(?![A-Z])")),
     # the unit of an age whose number was not read: it goes, and the removal follows the row to the number
-    ("age", re.compile(r"(?<![A-Z0-9])(?:YRS|YEARS)(?![A-Z])")),
+    ("age", re.compile(r"(?<![A-Z0-9])(?:YRS|YEARS|YR)(?![A-Z])")),  # (its S lost too: "YR" of "33 YRS")
     ("age", re.compile(r"(?<![\w.])\d{1,3}\s*Y\s*[MF](?![\w])")),
     # ... its Y read as T or V ("18T M" of "18Y M"; not a field strength's "1.5T", nor "00t M" of "W 400" read
     # upside down: a number of one or two digits that does not start with 0)
@@ -228,7 +228,9 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("phone", re.compile(r"^\W*\(\s*\d{3}\s*\)\s*\d{1,2}\W*$")),
     # the area code's closing bracket read as a look-alike, the line cut short ("252]619-168")
     ("phone", re.compile(rf"(?<![\w-])\d{{3}}\s*{_CLOSE}\s*\d{{3}}\s*-\s*\d{{2,4}}(?!\d)")),
-    ("date", re.compile(rf"(?<![\d.]){_Y4}\s*[-/.]\s*(?:0[1-9]|1[0-2])(?![\d])")),
+    # a year and its month, the rest read apart; at the reading's end after a slash or dash the month's second
+    # digit too ("2013/1" of "2013/12/14": no count, whose first number is never the larger; "SW 2000.5" stays)
+    ("date", re.compile(rf"(?<![\d.]){_Y4}\s*(?:[-/.]\s*(?:0[1-9]|1[0-2])|[-/]\s*[1-9](?=\W*$))(?![\d])")),
     # three groups of digits joined by dashes, the first of three or four, the last cut short or lost: a phone
     # number, an identifier or a date, misread or cut at the box's edge ("546-495-23", "4003-07-"); technical
     # text joins two numbers at most ("C5-1", "2-5 MHz")
