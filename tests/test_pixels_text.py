@@ -587,6 +587,8 @@ def test_an_age_whose_unit_was_read_in_look_alikes_is_an_age(text, age) -> None:
     [
         ("SMITH Gn 60", ["SMITH"]),  # a word before a bare number is a setting's name, not a given name
         ("SMITH Angle 60", ["SMITH"]),
+        ("Thk Jmm SMITH", ["SMITH"]),  # a setting's value misread after its word ("Thk 3mm": dev-drawn twelfth 400)
+        ("Dr Emm SMITH", ["Emm SMITH"]),  # (a label before a given name is no setting)
         ("SMITH P Low", ["SMITH"]),  # a letter before a technical word is the setting's, not an initial
         ("SMITH P", ["SMITH P"]),
         ("Pt DUBOIS E", ["DUBOIS E"]),  # a label's value starts after the label
@@ -873,6 +875,7 @@ def test_what_is_misread_at_a_values_end_goes_with_it(judge, text, spans) -> Non
     [
         ("/07//93", "date", True),  # "17/07/93", cut before its first slash, a slash doubled (dev-drawn)
         ("28a2004", "date", True),  # "28-Mar-2004", its month read as one letter (dev-drawn)
+        ("Depth16m2001", "date", False),  # a depth's unit run into a year (dev-drawn twelfth 400)
         ("Im: 12/40", "date", False),
         ("9157:21", "time", True),  # "01:57:21" of a cine clock, its first colon lost (dev-drawn)
         ("D151:07TI150", "time", True),  # "01:51:07" run into "TI 150", its 0 read as a D (dev-drawn)

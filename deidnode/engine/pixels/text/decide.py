@@ -69,6 +69,8 @@ class Decision:
 _WORDS = re.compile(r"[^\s,]+,*|,+")  # a comma ends a word: "FTH,CHIDI" is a family name and a given name
 _INITIAL_RUN_IN = re.compile(r"[A-Z]\.(?=[^\d\s.])")
 _NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?%?")
+_MISREAD_LENGTH = re.compile(r"\w{1,2}(?:MM|CM)", re.IGNORECASE)
+"""A short word ending in a unit of length: after a setting's word, its value misread ("Thk Jmm" of "Thk 3mm")."""
 _DIGIT_INITIAL = re.compile(r"\.?[1705|\[(]\.|\.[1705|\[(]|[\[(],")
 """An initial read as a look-alike digit or bracket, with its full stop ("J." read ".1" or "1.", "C." read "[,"): a
 name's initial only right before a family name that matched."""
@@ -78,7 +80,8 @@ _LABEL_INITIAL = re.compile(r"[A-Za-z]{2}[:;]\s*(\.?[A-Z1705|]\.|\.[A-Z1705|])$"
 def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Span]:
     """A name rarely stands alone: a span that is a name is widened over up to two name-like words on each
     side (a misread given name beside a family name that matched), stopping at technical words, digits, a
-    word followed by a bare number (a setting's name: "SMITH Gn 60") and, to the left, a label ("Pt DUBOIS";
+    word followed by a bare number (a setting's name: "SMITH Gn 60"), a setting's value misread after its word
+    ("Thk Jmm ADEYEMI") and, to the left, a label ("Pt DUBOIS";
     the value of a label starts after it, so a label's span is not widened to the left at all)."""
     words = [(m.start(), m.end(), m.group()) for m in _WORDS.finditer(text)]
 
@@ -91,6 +94,8 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
         if len(core) == 1 and core in "710582([" and k == len(words) - 1:
             return True  # an initial read as its look-alike digit or bracket, ending the line ("SMITH 7", "Quintero (")
         if _NUMBER.fullmatch(nxt):
+            return False
+        if k > 0 and _MISREAD_LENGTH.fullmatch(core) and words[k - 1][2].strip(":").upper() in allowlist.words:
             return False
         return (
             name_like(w)

@@ -23,6 +23,8 @@ _L = r"[L1I|]"
 _OPEN = r"[(<\[{]"
 _CLOSE = r"[)>\]}]"
 # three letters where a misread month stands that are a unit or a setting ("20 kVp 2000", "1500 ETL 16")
+_UNIT = r"(?:CM|MM|M|MS|S|X|KV|MA|HZ|DB)"
+"""The short units a setting's number takes."""
 _NOT_A_MONTH = r"(?!(?:MAS|KVP|SEC|BPM|FPS|DEG|MHZ|KHZ|PRF|ETL|FOV|NEX|THK)(?![A-Z]))"
 
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -87,8 +89,9 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # ... its year's first digit cut at the box's edge ("006SEP 24" of "2006 SEP 24")
     ("date", re.compile(rf"^\W*[019]\d\d\s*[- ]?\s*{_MON}\s*[- ]?\s*{_D}(?!\d)")),
     ("date", re.compile(rf"(?<!\d){_Y4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])(?!\d)")),
-    # a written month read as one to three stray letters between the day and the year ("28a2004" of 28-Mar-2004)
-    ("date", re.compile(rf"(?<![\d.]){_D}[A-Z]{{1,3}}{_Y4}(?!\d)")),
+    # a written month read as one to three stray letters between the day and the year ("28a2004" of 28-Mar-2004);
+    # not a setting's unit ("Depth16m1973.0227": a depth of 16 cm run into a date)
+    ("date", re.compile(rf"(?<![\d.]){_D}(?!{_UNIT}{_Y4})[A-Z]{{1,3}}{_Y4}(?!\d)")),
     # a day, a month and a year in the shape of a date whatever the month was misread as ("22-Lec-2012",
     # "10-nua-2010", "26Psb,2013", "409 28,2004" of "Aug 26, 2008"): three characters with a letter between a day
     # and a year (not a unit or technical word: "20 kVp 2000", "Gn 12 PRF 2000"), or three characters, a day, a
