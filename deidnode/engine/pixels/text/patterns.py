@@ -22,9 +22,9 @@ _MON3 = "(?:" + "|".join(MONTHS) + ")"
 _L = r"[L1I|]"
 _OPEN = r"[(<\[{]"
 _CLOSE = r"[)>\]}]"
-# three letters where a misread month stands that are a unit or a setting ("20 kVp 2000", "1500 ETL 16")
 _UNIT = r"(?:CM|MM|M|MS|S|X|KV|MA|HZ|DB)"
 """The short units a setting's number takes."""
+# three letters where a misread month stands that are a unit or a setting ("20 kVp 2000", "1500 ETL 16")
 _NOT_A_MONTH = r"(?!(?:MAS|KVP|SEC|BPM|FPS|DEG|MHZ|KHZ|PRF|ETL|FOV|NEX|THK)(?![A-Z]))"
 
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
