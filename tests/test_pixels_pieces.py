@@ -8,8 +8,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
-from pixels_helpers import burn_mask, font
+from pixels_helpers import burn_mask
 
 from deidnode.engine.phi import PhiValues
 from deidnode.engine.pixels.detect import (
@@ -113,21 +112,6 @@ def test_a_lone_initial_at_the_image_edge_is_taken_by_the_hop() -> None:
     rows = np.nonzero(mask.any(axis=1))[0]
     box = (nx0, int(rows[0]), _cols(mask)[1], int(rows[-1]) + 1)
     assert extend_along_row(view, box, [], left=True, right=False, hop=True)[0] == 0
-
-
-def test_white_text_that_crosses_from_a_dark_background_onto_grey_is_not_followed_over_the_dark() -> None:
-    # dev-drawn (twelfth 400): "Westgate Diagnostics" begins on the dark beyond the anatomy and ends on it; the
-    # grey was taken for the background and the dark for the text's value, and the walk went on over the dark
-    # to the image's edge, over the "T1" there
-    img = Image.new("L", (512, 120), 0)
-    ImageDraw.Draw(img).text((200, 40), "Westgate Diagnostics", fill=255, font=font(20))
-    alpha = np.asarray(img) / 255.0  # anti-aliased: its edges lie between the text's value and either background
-    back = np.full(alpha.shape, 110.0)
-    back[:, :320] = 10  # the first half of the line on the dark, the rest on grey
-    view = np.round(back * (1 - alpha) + 235 * alpha).astype(np.uint8)
-    cols, rows = np.nonzero(alpha.any(axis=0))[0], np.nonzero(alpha.any(axis=1))[0]
-    box = (int(cols[0]), int(rows[0]) - 4, int(cols[-1]) + 1, int(rows[-1]) + 5)  # the reader's margin
-    assert extend_along_row(view, box, [], left=True, right=True)[0] >= box[0] - 4
 
 
 def test_text_that_stays_beside_phi_is_held_to_its_own_band_of_ink() -> None:

@@ -32,7 +32,7 @@ from .text.decide import Span
 from .text.garbled import GARBLED_BELOW
 from .text.metadata import MetaHit, words_of_value
 from .text.patterns import is_initial, lone_label, name_like
-from .words import ink_band, ink_box, ink_mask, ink_profile, intrusions_trimmed, not_slabs, own_box, runs, span_box
+from .words import ink_band, ink_box, ink_mask, ink_profile, intrusions_trimmed, not_slabs, own_box, span_box
 
 CANDIDATE_SCORE = 0.5
 """Glyph lines at least this text-like that no OCR line covers are read again on a normalised crop."""
@@ -426,18 +426,7 @@ def _glyph_columns(view: np.ndarray, band: Box, inner: tuple[int, int]) -> np.nd
     tol = 0.3 * abs(text - bg)
     is_text = np.abs(p - text) <= tol
     two_tone = (is_text | (np.abs(p - bg) <= tol)).mean(axis=0) >= 0.75
-    # columns all of the text's value, more of them side by side than a stem is wide, are a fill: the dark beyond
-    # white text that crosses from a dark background onto a brighter one (whose value was taken for the text's)
-    return is_text.any(axis=0) & two_tone & ~_long_runs(np.asarray(is_text.all(axis=0)), max(3, (y1 - y0) // 3))
-
-
-def _long_runs(flags: np.ndarray, run: int) -> np.ndarray:
-    """``flags`` (one dimension) where they are set in runs of ``run`` or more side by side."""
-    out = np.zeros_like(flags)
-    for a, b in zip(*runs(flags), strict=True):
-        if b - a >= run:
-            out[a:b] = True
-    return out
+    return is_text.any(axis=0) & two_tone
 
 
 def _short_of_stops(row: Box, lo: int, hi: int, stops: list[Box]) -> tuple[int, int]:
