@@ -130,6 +130,13 @@ def test_metadata_layer_finds_ids_ages_sex_and_institution(judge, text, kind) ->
         ("4003-07-", "id"),  # a date with its year misread and its day lost
         ("P: OKONKWO", "label"),  # "Pt:" with its t lost
         ("T:PERREIRAF", "label"),  # "PT:" with its P lost at the box's edge
+        ("11724/1995", "date"),  # "11/24/1995", its first slash read as a 7 (dev-drawn fifteenth 400)
+        ("250 mAs   01727/2013", "date"),  # "01/27/2013" (dev-drawn thirteenth 400)
+        ("24/11741", "date"),  # "28/11/91", its second slash read as a 7 (dev-drawn fifteenth 400)
+        ("Exam date 2036.83.18", "date"),  # "2012.03.18", its month misread past the months (dev-drawn)
+        ("09:0124", "time"),  # "09:01:24", its second colon lost (dev-drawn fourteenth 400)
+        ("tomasz.quinterofmail.oeg", "email"),  # the @ and the R of "org" misread (dev-drawn)
+        ("PT:Mbek+", "label"),  # the name's last letter read as a plus (dev-drawn)
     ],
 )
 def test_pattern_layer_finds_phi_that_is_not_in_the_metadata(judge, text, kind) -> None:
@@ -1393,3 +1400,36 @@ def test_the_digits_of_an_identifier_with_letters_read_in_part_are_the_identifie
     d = TextJudge(PhiValues(identifiers=("RAD33651033",))).judge(text)
     assert d.phi is phi
     assert not phi or d.kind == "id"
+
+
+@pytest.mark.parametrize(
+    ("text", "confidence", "spans"),
+    [
+        # dev-drawn fifteenth 400: technical text run into a value (no space read) went with it
+        ("CCQUINTEROELENI", 0.97, ["QUINTEROELENI"]),  # a view run into the name's front
+        ("Gn6OPWWOICIKPAULO", 0.85, ["WOICIKPAULO"]),  # "Gn 60 PW WOJCIK PAULO": the 0 read as O, then PW
+        ("TI 15OMOUNT CARMELHOSPITAL", 0.93, ["MOUNT CARMELHOSPITAL"]),  # "TI 150": its 0 read as O
+        ("HR72bpm3 JUL 2014", 0.95, ["3 JUL 2014"]),  # the unit's m taken for the day's 0
+        ("Se: 3FR 30Hz 1987.02.14", 0.94, ["1987.02.14"]),  # a number and its unit are no day and month
+        ("Quintero, Eleni Depthlocm", 0.85, ["Quintero, Eleni"]),  # "Depth 16cm", its value misread, run in
+        ("64 YRSWF 120Hz", 0.95, ["64 YRS"]),  # an age run into the setting after it
+        # ... and on the fourteenth
+        ("CCAccession 65223963MorettiM.", 0.93, ["65223963MorettiM."]),  # the name not widened past the number
+        ("Patient: Marisol DuboisSe: 3", 0.95, ["Marisol Dubois"]),  # the series' label run into the name
+        ("Feb10,199364Y F 5.0mm", 0.92, ["Feb10,199364Y F"]),  # the age and sex run into the date; a setting
+        ("Nama: INiVI ZOOMI 150%", 0.84, ["INiVI"]),  # a stroke read after a setting's word
+    ],
+)
+def test_technical_text_run_into_a_value_without_its_space_stays(text, confidence, spans) -> None:
+    names = {"PAULO": "WOJCIK^PAULO", "MORET": "MORETTI^MARISOL", "DUBOI": "DUBOIS^MARISOL"}
+    name = next((n for key, n in names.items() if key in text.upper()), "QUINTERO^ELENI")
+    phi = PhiValues(
+        person_names=(name,),
+        name_parts=tuple(name.split("^")),
+        identifiers=("65223963",),
+        dates=(dt.date(2014, 7, 3), dt.date(1987, 2, 14), dt.date(1993, 2, 10)),
+        texts=("Mount Carmel Hospital",),
+        age="064Y",
+    )
+    d = TextJudge(phi).judge(text, confidence)
+    assert [text[s.start : s.end] for s in d.spans] == spans

@@ -81,7 +81,7 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
     """A name rarely stands alone: a span that is a name is widened over up to two name-like words on each
     side (a misread given name beside a family name that matched), stopping at technical words, digits, a
     word followed by a bare number (a setting's name: "SMITH Gn 60"), a setting's value misread after its word
-    ("Thk Jmm ADEYEMI") and, to the left, a label ("Pt DUBOIS";
+    or run into it ("Thk Jmm ADEYEMI", "Adeyemi, Celine Depthlocm") and, to the left, a label ("Pt DUBOIS";
     the value of a label starts after it, so a label's span is not widened to the left at all)."""
     words = [(m.start(), m.end(), m.group()) for m in _WORDS.finditer(text)]
 
@@ -97,6 +97,9 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
             return False
         if k > 0 and _MISREAD_LENGTH.fullmatch(core) and words[k - 1][2].strip(":").upper() in allowlist.words:
             return False
+        cuts = range(2, len(core))
+        if any(core[:i].upper() in allowlist.words and _MISREAD_LENGTH.fullmatch(core[i:]) for i in cuts):
+            return False  # ... or run into it ("Depthlocm" of "Depth 16cm")
         return (
             name_like(w)
             and core.upper() not in allowlist.words
@@ -131,8 +134,8 @@ def extend_names(spans: list[Span], text: str, allowlist: AllowList) -> list[Spa
                 b, taken = words[k][1], taken + 1
             taken = 0
             for k in range(k0 - 1, -1, -1):
-                if s.kind == "label":
-                    break
+                if s.kind == "label" or any(c.isdigit() for c in text[words[k0][0] : a]):
+                    break  # (nor over a number before it in its word: "CCAccession 65223963Moretti")
                 w = words[k][2]
                 if taken == 0 and s.kind == "name" and _DIGIT_INITIAL.fullmatch(w):
                     a, taken = words[k][0], 1  # the initial before the name read as a digit (".1 Ouintero")

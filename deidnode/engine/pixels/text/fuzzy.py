@@ -87,7 +87,30 @@ def approx_spans(pattern: str, text: str, k: int) -> list[tuple[int, int]]:
     for _cost, a, b in sorted(cands, key=lambda t: (t[0], abs((t[2] - t[1]) - m), t[1])):
         if all(b <= s0 or a >= s1 for s0, s1 in spans):
             spans.append((a, b))
-    return sorted(spans)
+    return sorted(_tightened(pattern, text, a, b) for a, b in spans)
+
+
+def _tightened(pattern: str, text: str, a: int, b: int) -> tuple[int, int]:
+    """``text[a:b]`` without a character at either end that the match is closer without: the alignment may
+    take a neighbour's character for one of the value's it dropped ("0MOUNTCARMEL" of "TI 150MOUNT CARMEL": the
+    setting's last digit), but a misread first or last character, as close either way, stays."""
+    cost = distance(pattern, text[a:b])
+    while b - a > 1 and (c := distance(pattern, text[a + 1 : b])) < cost:
+        a, cost = a + 1, c
+    while b - a > 1 and (c := distance(pattern, text[a : b - 1])) < cost:
+        b, cost = b - 1, c
+    return a, b
+
+
+def distance(a: str, b: str) -> int:
+    """The Levenshtein distance of ``a`` and ``b``."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
 
 
 def find_spans(folded_text: str, folded_value: str, loose: bool = False) -> list[tuple[int, int]]:

@@ -180,6 +180,7 @@ class MetadataMatcher:
         self.age_re: re.Pattern[str] | None = None
         self.age_bare: str | None = None
         self.age_run_in: re.Pattern[str] | None = None
+        self.age_sex_run_in: re.Pattern[str] | None = None
         age_n = _age_number(phi.age) if phi.age else None
         if age_n is not None:
             num = rf"0*{age_n}"
@@ -196,8 +197,9 @@ class MetadataMatcher:
             )
             self.age_bare = str(age_n)
             # its number and unit run into a number before them ("ETL1622YRS": "ETL16" and "22 YRS" read as one
-            # word): the unit in full, as only an age is written
+            # word): the unit in full, as only an age is written, or Y and the sex ("Feb10,199324Y F")
             self.age_run_in = re.compile(rf"(?<=\d){age_n}(?:Y[RF][S5]|YEARS?)(?![A-Z])")
+            self.age_sex_run_in = re.compile(rf"(?<=\d){age_n}Y[MF](?![A-Z])")
         self.age_value = phi.age or ""
         self.sex_re: re.Pattern[str] | None = None
         if phi.sex and phi.sex.strip().upper()[:1] in ("M", "F"):
@@ -262,6 +264,8 @@ class MetadataMatcher:
             for a, b in find_spans(folded, fd):
                 s0, s1 = to_text_span(idx, a, b)
                 exact = folded[a:b] == fd
+                if not fd.isdigit():  # (a form of digits alone: _date_words below)
+                    s0 = _past_technical_letters(text, s0, s1, self.technical)
                 if s0 > 0 and text[s0 - 1].isdigit() and (lent := _LENT_DIGITS.match(text, s0)):
                     s0, exact = lent.end(), False  # the last digits of a number before it ("350  4/16/2015")
                 if fd.isdigit():  # (a month's letters misread are the date's: "Ean7a 14 1990")
@@ -333,6 +337,11 @@ class MetadataMatcher:
                             hits.append(MetaHit("age", self.age_value, w.start() + wi[0], w.start() + wi[-1] + 1))
                 if not any(h.kind == "age" for h in hits) and self.age_run_in is not None:
                     for m in self.age_run_in.finditer(plain):
+                        a, b = pidx[m.start()], pidx[m.end() - 1] + 1
+                        if not any(c.isspace() for c in text[a:b]):  # one word (not "24Y F 5.0mm")
+                            hits.append(MetaHit("age", self.age_value, a, b))
+                if not any(h.kind == "age" for h in hits) and self.age_sex_run_in is not None:
+                    for m in self.age_sex_run_in.finditer(plain):  # the sex may stand apart ("199324Y F")
                         hits.append(MetaHit("age", self.age_value, pidx[m.start()], pidx[m.end() - 1] + 1))
         if self.age_bare is not None and not any(h.kind == "age" for h in hits):
             if (label := self._age_label_at_end(text)) is not None:  # its number cut off after it
@@ -591,6 +600,7 @@ def _whole_words(h: MetaHit, text: str, technical: frozenset[str] = frozenset())
     start, end = h.start, h.end
     while start > 0 and joined(start) and not any(text[:start].upper().endswith(r) for r in ROLE_WORDS):
         start -= 1
+    start = _past_technical_front(text, start, h.start, h.value, technical)
     while end < len(text) and joined(end):
         end += 1
     if end > h.end and text[h.end : end].upper() in technical and (end - h.end >= 3 or re.match(r"\s?\d", text[end:])):
@@ -606,6 +616,19 @@ def _whole_words(h: MetaHit, text: str, technical: frozenset[str] = frozenset())
         if after and _other_name_word(after.group(), technical):
             end += after.end()
     return h if (start, end) == (h.start, h.end) else MetaHit(h.kind, h.value, start, end)
+
+
+def _past_technical_front(text: str, start: int, found: int, value: str, technical: frozenset[str]) -> int:
+    """Where a name found at ``found`` and widened back to ``start`` over the letters run into it begins after a
+    ``technical`` word of two letters or more at their front that no word of the name starts with: a view or a
+    setting run into it ("CCQUINTEROELENI"; "Gn 6OPWWOICIK" of "Gn 60 PW WOJCIK", the number's 0 read as O)."""
+    i = _past_digit_lookalikes(text, start, found)
+    front = text[i:found].upper()
+    parts = [w for w in re.split(r"[^A-Z]+", value.upper()) if w]
+    for j in range(len(front), 1, -1):
+        if front[:j] in technical and not any(w.startswith(front[:j]) for w in parts):
+            return i + j
+    return start
 
 
 _SETTING_TAIL = re.compile(r"(?<=[a-z])[A-Z]{1,4}$")
@@ -639,6 +662,21 @@ def _technical_run(letters: str, technical: frozenset[str]) -> bool:
     a month ("Oct")."""
     up = letters.upper()
     return len(up) >= 2 and up in technical and up not in MONTHS and up not in MONTH_NAMES
+
+
+def _past_technical_letters(text: str, start: int, end: int, technical: frozenset[str]) -> int:
+    """A date's match that begins on the last letters of a ``technical`` word run into its digits begins after
+    them ("m3 JUL 2014" of "HR72bpm3 JUL 2014": the unit's "m" taken for the day's 0)."""
+    if not text[start : start + 1].isalpha():
+        return start
+    a, e = start, start
+    while a > 0 and text[a - 1].isalpha():
+        a -= 1
+    while e < end and text[e].isalpha():
+        e += 1
+    if a < start and _technical_run(text[a:e], technical) and text[e : e + 1].isdigit():
+        return e
+    return start
 
 
 def _date_words(text: str, start: int, end: int, technical: frozenset[str]) -> tuple[int, int]:
@@ -752,7 +790,18 @@ def _whole_value(
         if words[k][0] in technical:
             break
         start, k = words[k][1], k - 1
+        if not vw.startswith(text[start].upper()):
+            start = _past_digit_lookalikes(text, start, words[k + 1][2])  # "15OMOUNT" of "TI 150 MOUNT"
     return MetaHit(hit.kind, hit.value, start, end)
+
+
+def _past_digit_lookalikes(text: str, i: int, stop: int) -> int:
+    """``i`` moved past the letters a digit is misread as ("O", "I", "l") that run on from a number before it
+    (before ``stop``): they are that number's ("15O" of "TI 150")."""
+    if i > 0 and text[i - 1].isdigit():
+        while i < stop and text[i] in "OoIl|":
+            i += 1
+    return i
 
 
 def words_of_value(text: str, value: str) -> bool:

@@ -64,19 +64,28 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # or more before its domain (a series name "IMG.NET" is shorter)
     ("email", re.compile(r"(?<![\w.@])[A-Z][\w-]{3,}\s*\.\s*(?:COM|ORG|NET|EDU|GOV|INFO)(?![A-Z0-9])")),
     # an address whose @ was misread ("john.mackenziecmail.org") or a web address: three or more labels, the
-    # last a generic domain (its last letter or O misread: "celine.terreiradmail.ord")
+    # last a generic domain (its last letter, R or O misread: "celine.terreiradmail.ord", "mail.oeg")
     (
         "email",
         re.compile(
-            r"(?<![\w.])[\w+-]+(?:\s*[.@]\s*[\w+-]+)+\s*\.\s*(?:C[O0]M|[O0]R[GDE]|NET|EDU|GOV|INFO)(?![A-Z0-9])"
+            r"(?<![\w.])[\w+-]+(?:\s*[.@]\s*[\w+-]+)+\s*\.\s*(?:C[O0]M|[O0][RE][GDE]|NET|EDU|GOV|INFO)(?![A-Z0-9])"
         ),
     ),
     ("date", re.compile(rf"(?<!\d){_Y4}\s*[-/.]\s*{_M}\s*[-/.]\s*{_D}(?!\d)")),
     # ... its year misread beyond the years ("1007.12.15" of "1997.12.19"): four digits, a month and a day of two
     # digits each, joined by the same mark (a version or setting is no date's shape: "1.5.2", "2000-5")
     ("date", re.compile(r"(?<![\d.:/-])\d{4}([-/.])(?:0[1-9]|1[0-2])\1(?:0[1-9]|[12]\d|3[01])(?![\d.:/-])")),
+    # ... or its month misread beyond the months ("2036.83.18" of "2012.03.18"): a year of this or the last
+    # century, then two and two digits, joined by the same mark
+    ("date", re.compile(r"(?<![\d.:/-])(?:19|20)\d\d([-/.])\d\d\1\d\d(?![\d.:/-])")),
     ("date", re.compile(rf"(?<!\d){_D}\s*[-/.]\s*{_D}\s*[-/.]\s*(?:{_Y4}|\d\d)(?!\d)")),
     ("date", re.compile(rf"(?<![\dA-Z]){_D}\s*[- ]?\s*{_MON}\s*[- ,.]*\s*{_Y4}(?!\d)")),
+    # ... its first slash read as a 7 or 1 ("11724/1995", "01727/2013"): two numbers of a day or month run
+    # together, a slash and a year
+    ("date", re.compile(rf"(?<![\d.]){_D}[71]{_D}\s*/\s*{_Y4}(?!\d)")),
+    # ... or its second, before a year of two digits ("24/11741" of "28/11/91"): a day, a slash, a month of two
+    # digits (an image's count is no month: "12/1700")
+    ("date", re.compile(rf"(?<![\d.]){_D}\s*/\s*(?:0[1-9]|1[0-2])[71]\d\d(?![\d./])")),
     ("date", re.compile(rf"(?<![\dA-Z]){_D}\s*[- ]\s*{_MON}\s*[- ]\s*\d\d(?!\d)")),
     ("date", re.compile(rf"{_MON}\s*\.?\s*{_D}\s*,?\s*{_Y4}(?!\d)")),
     ("date", re.compile(rf"(?<!\d){_Y4}\s*[- ]?\s*{_MON}\s*[- ]?\s*{_D}(?!\d)")),
@@ -94,12 +103,12 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("date", re.compile(rf"(?<![\d.]){_D}(?!{_UNIT}{_Y4})[A-Z]{{1,3}}{_Y4}(?!\d)")),
     # a day, a month and a year in the shape of a date whatever the month was misread as ("22-Lec-2012",
     # "10-nua-2010", "26Psb,2013", "409 28,2004" of "Aug 26, 2008"): three characters with a letter between a day
-    # and a year (not a unit or technical word: "20 kVp 2000", "Gn 12 PRF 2000"), or three characters, a day, a
-    # comma and a year
+    # and a year (not a unit or technical word: "20 kVp 2000", "Gn 12 PRF 2000", nor a number and its unit as the
+    # day and two of the three: "3FR 30Hz 1987.02.14"), or three characters, a day, a comma and a year
     (
         "date",
         re.compile(
-            rf"(?<![\dA-Z]){_D}\s*[-/ ]?\s*(?=[A-Z0-9]{{0,2}}[A-Z]){_NOT_A_MONTH}"
+            rf"(?<![\dA-Z])(?!\d+{_UNIT}(?![A-Z])){_D}\s*[-/ ]?\s*(?=[A-Z0-9]{{0,2}}[A-Z]){_NOT_A_MONTH}"
             rf"[A-Z0-9]{{3}}\s*[-/ ,.]?\s*{_Y4}(?!\d)"
         ),
     ),
@@ -141,6 +150,9 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # a 24-hour time with its first colon lost ("9157:21" of "01:57:21"; "D151:07", its 0 read as a letter):
     # three or four digits, a colon, two
     ("time", re.compile(r"(?<![\w.:/])[DO]?\d{1,2}[0-5]\d\s?:\s?[0-5]\d(?![\d:%])")),
+    # ... or its second ("09:0124" of "09:01:24"): an hour of two digits, a colon, four digits of minutes and
+    # seconds (not a scale's "1:1000")
+    ("time", re.compile(r"(?<![\w.:/])(?:[01]\d|2[0-3]):[0-5]\d[0-5]\d(?![\d:%.])")),
     # a time with spaces read inside its numbers ("04 :5 4: 4 8"): two digits, a colon, two, a colon, two
     ("time", re.compile(r"(?<![\d:.])[0-2]\s?\d\s*:\s*[0-5]\s?\d\s*:\s*[0-5]\s?\d(?![\d:])")),
     # with its label when one was read ("Tel 875-645-3888", "]Te 390-...", "Tal 330-...", "TCI", "Ts]", "Pel",
@@ -449,8 +461,9 @@ def _first_letter_misread(word: str) -> bool:
     )
 
 
-_FUSED_SETTING = re.compile(r"([^\W\d_]*[a-z])([A-Z][a-z]{2,})")
-"""A word of a name with a capitalised word run into its end, where the case changes ("TanakaDepth")."""
+_FUSED_SETTING = re.compile(r"([^\W\d_]*[a-z])([A-Z][a-z]+)")
+"""A word of a name with a capitalised word run into its end, where the case changes ("TanakaDepth", "DuboisSe:"
+of "Dubois Se: 3")."""
 
 
 def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tuple[int, int] | None:
@@ -467,9 +480,9 @@ def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tup
         if not taken and word.strip(":").upper() in ("BY", "BV"):
             continue  # the end of the label ("Scanned by ADEYEMI" after SCANNED): the name follows it
         # a stroke read after the name's last letter ("ADEYEMI!", "Smith|"): the name, and it ends there
-        marked = not name_like(word) and name_like(word.rstrip("!|")) and len(word.rstrip("!|")) >= 3
-        if marked:
-            word = word.rstrip("!|")
+        marked = not name_like(word) and name_like(word.rstrip("!|+")) and len(word.rstrip("!|+")) >= 3
+        if marked:  # (or its last letter read as a "+": "PT:Mbek+")
+            word = word.rstrip("!|+")
         if not name_like(word):
             # a name run into digits ("J0C4992849798": initials misread, then an ID): its leading letters
             # or cut by a full stop ("Suss.1C50W350": a name, its initial misread, run into a window) or an equals
@@ -497,6 +510,9 @@ def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tup
         initial = bool(taken) and is_initial(word, nxt, stop)
         if core in STOP_WORDS | stop and not initial and (not nxt or starts_technical(nxt)):
             break  # "Tech: W 400", "Pt: Page 1/3": technical text after the label, no name
+        bare = core.rstrip("I1L|!")
+        if bare != core and len(bare) >= 3 and bare in stop and starts_technical(nxt):
+            break  # ... a stroke read after its word ("ZOOMI 150%")
         if taken and not initial and core in stop:  # technical words after the name ("LUCA Page 1/3")
             break
         if lone_label(word) == "id":  # another label's word ("Pt: DOB: 5.0mm": the name was removed)
@@ -778,12 +794,13 @@ def find_name_forms(text: str, stop: frozenset[str] = frozenset()) -> list[tuple
     return out
 
 
-_AGE_RUN_IN = re.compile(r"(?<![\w.])(\d{1,3}\s?Y\s?[MF])([A-Z]{2,})")
+_AGE_RUN_IN = re.compile(r"(?<![\w.])(\d{1,3}\s?(?:Y\s?[MF]|YRS|YEARS))([A-Z]{2,})")
 
 
 def find_run_in_ages(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[str, int, int]]:
-    """("age", start, end) of an age and its sex with a technical word of ``stop`` run into its end
-    ("14YFAngle60ThkSmm" of "14Y F Angle 60 Thk 3mm": the spaces lost, so no age form ends where it should)."""
+    """("age", start, end) of an age and its sex, or an age in years, with a technical word of ``stop`` run into
+    its end ("14YFAngle60ThkSmm" of "14Y F Angle 60 Thk 3mm", "64 YRSWF 120Hz": the spaces lost, so no age form
+    ends where it should)."""
     out = []
     for m in _AGE_RUN_IN.finditer(_upper(text)):
         rest = m.group(2)
