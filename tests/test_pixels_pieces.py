@@ -274,6 +274,8 @@ def test_a_vertical_lone_label_names_the_lines_that_follow_it_in_its_reading_dir
         (["DOB: 1935", "22"], [True, True]),  # a bare number beside a number is a piece of it
         (["#255", "ID: 139-7174"], [True, True]),  # with the "#" before it ("#255-139-7174")
         (["#3", "W 400"], [False, False]),  # not beside a value: technical text stays
+        (["kenji", "adeyemi@mail.org"], [True, True]),  # an address's name part read apart (dev-drawn)
+        (["mm", "adeyemi@mail.org"], [False, True]),  # a unit the allow-list knows stays
     ],
 )
 def test_a_piece_read_beside_a_phi_line_goes_with_it_when_it_is_of_the_same_sort(

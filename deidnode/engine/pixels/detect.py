@@ -884,11 +884,11 @@ def _join_pieces(view: np.ndarray, lines: list[TextBox], decisions: list[Decisio
 
 
 def _sort_of(text: str) -> str | None:
-    """``letters`` (name-like words), ``digits`` (a number, date or time in pieces: digits with separators and
-    at most three letters, "SEP 22", "V23"), or None."""
+    """``letters`` (name-like words, or an e-mail address of letters), ``digits`` (a number, date or time in
+    pieces: digits with separators and at most three letters, "SEP 22", "V23"), or None."""
     words = text.split()
-    if words and all(name_like(w) for w in words):
-        return "letters"
+    if words and all(name_like(w.replace("@", "", 1)) for w in words):  # an address's pieces too ("kenji" |
+        return "letters"  # "adeyemi@mail.org")
     if any(c.isdigit() for c in text) and sum(c.isalpha() for c in text) <= 3:
         if all(c.isalnum() or c in " /:.,-()#" for c in text):  # "#255" | "139-7174"
             return "digits"
