@@ -137,6 +137,7 @@ def test_metadata_layer_finds_ids_ages_sex_and_institution(judge, text, kind) ->
         ("09:0124", "time"),  # "09:01:24", its second colon lost (dev-drawn fourteenth 400)
         ("tomasz.quinterofmail.oeg", "email"),  # the @ and the R of "org" misread (dev-drawn)
         ("PT:Mbek+", "label"),  # the name's last letter read as a plus (dev-drawn)
+        ("AccessionRAD80707", "label"),  # the label run into a value that starts with letters (dev-drawn)
     ],
 )
 def test_pattern_layer_finds_phi_that_is_not_in_the_metadata(judge, text, kind) -> None:

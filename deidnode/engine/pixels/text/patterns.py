@@ -357,6 +357,8 @@ _END = r"[.,:;+#=-]"
 _ROLE = re.compile(r"(?<![A-Z0-9])(?:" + "|".join(_loose(p) for p in ROLE_LABELS) + r")(?![A-Z])\s*" + _END + "?")
 _STRICT_ROLE = re.compile("|".join(ROLE_LABELS))
 _ID = re.compile(r"(?<![A-Z0-9])(?:" + "|".join(_loose(p) for p in ID_LABELS) + r")(?![A-Z])\s*" + _END + "?")
+_ID_FUSED = re.compile(r"(?<![A-Z0-9])(?:ACCESSION|PATIENTID|MRN)(?=[A-Z]{1,4}\d{3,})")
+"""A long identifier label run into a value that starts with letters ("AccessionRAD80707")."""
 
 
 def _mostly_letters(label: str) -> bool:
@@ -588,7 +590,7 @@ def find_labelled(text: str, stop: frozenset[str] = frozenset()) -> list[tuple[s
             # unless the name is written as one ("DR quintero, E": a family name, a comma, an initial)
         if span is not None:
             out.append(("label", *span))
-    for m in _ID.finditer(up):
+    for m in [*_ID.finditer(up), *_ID_FUSED.finditer(up)]:
         if not _mostly_letters(m.group()):
             continue
         span = ident_after(text, m.end(), stop)
