@@ -276,6 +276,7 @@ def test_a_vertical_lone_label_names_the_lines_that_follow_it_in_its_reading_dir
         (["#3", "W 400"], [False, False]),  # not beside a value: technical text stays
         (["kenji", "adeyemi@mail.org"], [True, True]),  # an address's name part read apart (dev-drawn)
         (["mm", "adeyemi@mail.org"], [False, True]),  # a unit the allow-list knows stays
+        (["XOSI WOOZ", "fiona.tanaka@mail.org"], [False, True]),  # words in capitals are no address's piece
     ],
 )
 def test_a_piece_read_beside_a_phi_line_goes_with_it_when_it_is_of_the_same_sort(

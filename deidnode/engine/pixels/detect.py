@@ -884,11 +884,13 @@ def _join_pieces(view: np.ndarray, lines: list[TextBox], decisions: list[Decisio
 
 
 def _sort_of(text: str) -> str | None:
-    """``letters`` (name-like words, or an e-mail address of letters), ``digits`` (a number, date or time in
-    pieces: digits with separators and at most three letters, "SEP 22", "V23"), or None."""
+    """``letters`` (name-like words), ``address`` (an e-mail address of letters), ``digits`` (a number, date or
+    time in pieces: digits with separators and at most three letters, "SEP 22", "V23"), or None."""
     words = text.split()
-    if words and all(name_like(w.replace("@", "", 1)) for w in words):  # an address's pieces too ("kenji" |
-        return "letters"  # "adeyemi@mail.org")
+    if len(words) == 1 and "@" in text and name_like(text.replace("@", "", 1)):
+        return "address"
+    if words and all(name_like(w) for w in words):
+        return "letters"
     if any(c.isdigit() for c in text) and sum(c.isalpha() for c in text) <= 3:
         if all(c.isalnum() or c in " /:.,-()#" for c in text):  # "#255" | "139-7174"
             return "digits"
@@ -926,14 +928,17 @@ BRIDGE = 4.0
 
 
 _NUMBER = re.compile(r"#?[\d\s./:-]+")  # "#255" of "#255-139-7174" too
+_ADDRESS_PIECE = re.compile(r"[a-z][a-z0-9._-]*")
+"""A piece of an address read as a line of its own: one word in small letters ("kenji" | "adeyemi@mail.org"; not
+"XOSI WOOZ", "ZOOM 150%" read upside down down the image's edge)."""
 
 
 def _absorb_pieces(view: np.ndarray, lines: list[TextBox], decisions: list[Decision], judge: TextJudge) -> None:
     """A piece of a PHI value read as a line of its own ("RIVERSIDE" | "GENERAL HOSPITAL", "1935" | "SEP 22",
     "420" | "1961"): a line beside a PHI line on its row, within ``JOIN_GAP`` text heights, with ink of the same
-    height, of the same sort (letters beside letters, digits beside digits), and not technical text the
-    allow-list knows (a bare number counts as a piece: beside a number it is one), goes with it. Repeated so
-    that a value in several pieces goes whole."""
+    height, of the same sort (letters beside letters, digits beside digits, a word in small letters beside an
+    address: ``_ADDRESS_PIECE``), and not technical text the allow-list knows (a bare number counts as a piece:
+    beside a number it is one), goes with it. Repeated so that a value in several pieces goes whole."""
     for _round in range(3):
         changed = False
         for k, ln in enumerate(lines):
@@ -944,7 +949,9 @@ def _absorb_pieces(view: np.ndarray, lines: list[TextBox], decisions: list[Decis
                 continue
             for j in _beside(view, ln, lines, JOIN_GAP):
                 other = lines[j]
-                if decisions[j].phi or _sort_of(other.text) != sort or lone_label(other.text):
+                if decisions[j].phi or lone_label(other.text):
+                    continue
+                if _sort_of(other.text) != sort and not (sort == "address" and _ADDRESS_PIECE.fullmatch(other.text)):
                     continue
                 hit = decisions[k].hit
                 same_glyphs = _reads_again(ln, decisions[k], other)
