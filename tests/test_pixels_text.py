@@ -193,6 +193,9 @@ def test_allowlist_keeps_technical_annotation(judge, text) -> None:
         "1.5T M",  # a field strength is no age with its Y misread
         "Page!",
         "Zoom (150) W 120",
+        "Im: 3/21700",  # a count is no date with its second slash read as a 7 (21 is no month)
+        "Scale 1:1000",  # a scale is no time with its second colon lost (one digit before the colon)
+        "ACCESSIONS 12",  # no identifier label run into a value
     ],
 )
 def test_dotted_technical_text_and_numbers_are_not_read_as_an_address_or_an_age(judge, text) -> None:

@@ -84,7 +84,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # together, a slash and a year
     ("date", re.compile(rf"(?<![\d.]){_D}[71]{_D}\s*/\s*{_Y4}(?!\d)")),
     # ... or its second, before a year of two digits ("24/11741" of "28/11/91"): a day, a slash, a month of two
-    # digits (an image's count is no month: "12/1700")
+    # digits (a count's larger number is no month: "3/21700")
     ("date", re.compile(rf"(?<![\d.]){_D}\s*/\s*(?:0[1-9]|1[0-2])[71]\d\d(?![\d./])")),
     ("date", re.compile(rf"(?<![\dA-Z]){_D}\s*[- ]\s*{_MON}\s*[- ]\s*\d\d(?!\d)")),
     ("date", re.compile(rf"{_MON}\s*\.?\s*{_D}\s*,?\s*{_Y4}(?!\d)")),
