@@ -880,6 +880,16 @@ def test_a_family_name_ending_in_a_separator_has_its_given_name_after_it() -> No
     assert judge.unread_rest("FERREIRA", True, True) == (0, 0)  # no separator: the line may end there
 
 
+def test_a_family_name_run_into_its_given_names_first_letter_has_the_rest_after_it() -> None:
+    """ "KRISTIANSENJ" (dev-drawn, sixteenth 400): the ^ unread, JOHN's J read and "OHN" cut off; the piece runs
+    past the family name, so the rest is counted as after "FERREIRA~"."""
+    judge = TextJudge(PhiValues(person_names=("KRISTIANSEN^JOHN",)))
+    assert judge.unread_rest("KRISTIANSENJ", True, True) == (0, 3)
+    assert judge.unread_rest("IANSENJOHN", True, True) == (5, 0)  # the family name's end and the given name
+    assert judge.unread_rest("KRISTIANSEN5", True, True) == (0, 0)  # a misread past it is no sign of JOHN
+    assert judge.unread_rest("KRISTIANSEN", True, True) == (0, 0)
+
+
 def test_a_long_piece_may_hold_one_misread_and_be_under_half_its_value() -> None:
     judge = TextJudge(PhiValues(texts=("Lakeshore Imaging Institute",)))
     assert judge.unread_rest("Lakeshone Imaging Ins", True, True) == (0, 6)  # dev_12237 (val5)

@@ -1086,9 +1086,14 @@ def test_an_age_and_sex_with_a_setting_run_into_them_is_an_age(judge, text, span
         ("019T", "019Y", ["019T"]),  # the DICOM form, its Y read as a T
         ("44YIs", "044Y", ["44YIs"]),  # "44 YRS"
         ("40 RS", "040Y", ["40 RS"]),  # "40 YRS", the Y lost
+        ("40 1RS", "040Y", ["40 1RS"]),  # its Y read as a one (dev-drawn, seventeenth 400)
+        ("H47YRS", "047Y", ["47YRS"]),  # an orientation letter run into its front stays (the same)
         ("62- WRS", "062Y", ["62- WRS"]),  # the Y read as a W
         ("23Y-E", "023Y", ["23Y-E"]),  # "23Y F", the F read as an E
         ("TOY IF", "070Y", ["TOY"]),  # "70Y F" in look-alike letters: the age, the F read "IF" left as a word
+        ("TBY P", "018Y", ["TBY P"]),  # "18Y F", its 1 read as a T (dev-drawn, seventeenth 400)
+        ("TBY", "078Y", ["TBY"]),  # ... or a 7
+        ("TBY", "081Y", []),
         ("TR 40 RS", "040Y", []),  # a setting's name before the number
         ("3T", "003Y", []),  # a field strength is no age
         ("1.5T", "005Y", []),
@@ -1167,6 +1172,35 @@ def test_the_datasets_age_read_in_look_alikes_or_run_into_its_neighbours(text, a
         ("(301) 505-46 39", ["(301) 505-46 39"]),
         ("Te1 646-226-16 87 PW", ["Te1 646-226-16 87"]),
         ("646-226-1687 2", ["646-226-1687"]),
+        # (dev-drawn, sixteenth and seventeenth 400:) the phone's label misread into look-alikes of its letters
+        ("ral 801-586-7528", ["ral 801-586-7528"]),
+        ("T-1 391 598-2753", ["T-1 391 598-2753"]),
+        ("P Low 1el 872-928=7570", ["1el 872-928=7570"]),
+        ("Tor 347-758-4889", ["Tor 347-758-4889"]),
+        ("P Low 872-928-7570", ["872-928-7570"]),  # a setting's word before it is no label
+        # an initial read in small letters after a short label ("L. Mbeki")
+        ("Pt:i. Mbeki", ["i. Mbeki"]),
+        ("Pt: i. mbeki", []),
+        # an address read with spaces put inside it, its @ or its domain misread: all of it goes
+        ("erik.wo jcik@nai l.org", ["erik.wo jcik@nai l.org"]),
+        ("folake.s traus s@mai 1.org", ["folake.s traus s@mai 1.org"]),
+        ("fiona. quintero@mail.@rg", ["fiona. quintero@mail.@rg"]),
+        ("erik,kristianseneail.org", ["erik,kristianseneail.org"]),
+        ("folake.ferreiramail.ong", ["folake.ferreiramail.ong"]),
+        ("paulo.wo.tcikemail.or?", ["paulo.wo.tcikemail.or?"]),
+        ("eleni.kristianseng", ["eleni.kristianseng"]),  # its name part alone, its host cut off
+        ("5 cm erik.smith@mail.org 5.0 mm", ["erik.smith@mail.org"]),  # not the settings beside it
+        ("SE 3.IM 4.ONE", []),
+        ("Img.Series", []),
+        ("1990.10:05", ["1990.10:05"]),  # a year-first date, its second mark read as a colon
+        ("10:8:01", ["10:8:01"]),  # a time, a digit of its minutes lost
+        ("Pat. Name: Okonkwo ]", ["Okonkwo ]"]),  # the initial J read as a bracket
+        ("SMITH ] W 400", []),
+        # technical text run into a value stays (dev-drawn, seventeenth 400): an orientation letter before a
+        # phone number's bracket, a CT kernel after a date
+        ("H[418) 987-7217", ["[418) 987-7217"]),
+        ("DOB: 4/21/1940B30f", ["4/21/1940"]),
+        ("ID: 12345678Br40d", ["12345678"]),
     ],
 )
 def test_labels_values_and_dates_misread_or_run_together_are_found(text, spans) -> None:
@@ -1437,3 +1471,10 @@ def test_technical_text_run_into_a_value_without_its_space_stays(text, confidenc
     )
     d = TextJudge(phi).judge(text, confidence)
     assert [text[s.start : s.end] for s in d.spans] == spans
+
+
+def test_an_orientation_letter_run_into_a_dates_month_stays() -> None:
+    """ "ETL 16 HMay 21, 1976" (dev-drawn, seventeenth 400): the H of the orientation read run into the month."""
+    judge = TextJudge(PhiValues(dates=(dt.date(1976, 5, 21),)))
+    text = "ETL 16 HMay 21, 1976"
+    assert [text[s.start : s.end] for s in judge.judge(text, 0.9).spans] == ["May 21, 1976"]

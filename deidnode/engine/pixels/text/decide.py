@@ -199,9 +199,13 @@ def extend_tails(spans: list[Span], text: str, technical: frozenset[str]) -> lis
     return out
 
 
-_PHONE_LABEL_BEFORE = re.compile(r"(?<!\S)(?:[L1I|!]?T[EA][L1I|!]{0,2}|[L1I|!])\s*[.:#]?\s*$", re.IGNORECASE)
-"""The label "Tel" as it is misread ("Te", "Tal", "ltell"; "1" alone) right before a phone number, a word of its
-own (not the end of a transducer's name: "C5-1 471-087-0134")."""
+_PHONE_LABEL_BEFORE = re.compile(
+    r"(?<!\S)(?:[L1I|!]?T[EA][L1I|!]{0,2}|[L1I|!]|(?!T[12]\s)(?=\S{0,3}[TEL])[TEL1I|!RAO\]-]{2,4})\s*[.:#]?\s*$",
+    re.IGNORECASE,
+)
+"""The label "Tel" as it is misread ("Te", "Tal", "ltell"; "1" alone; a short word of look-alikes of its letters,
+a T, an E or an L among them: "ral", "lel", "T-1", "11e1", "Tor") right before a phone number, a word of its own
+(not the end of a transducer's name: "C5-1 471-087-0134"; not a weighting: "T1")."""
 _PHONE_START = re.compile(r"[(<\[{]?\d{3}[)>\]}]?[\s.:=-]")
 
 
@@ -214,8 +218,14 @@ def phone_labels(spans: list[Span], text: str) -> list[Span]:
             m = _PHONE_LABEL_BEFORE.search(text, 0, s.start)
             if m is not None:
                 s = Span(m.start(), s.end, s.layer, s.kind)
+        elif s.kind == "phone" and _LABEL_LOOKALIKES.fullmatch(text, st := word_start(text, s.start), s.start):
+            s = Span(st, s.end, s.layer, s.kind)  # the label found in part ("1el 872-...": its "el")
         out.append(s)
     return out
+
+
+_LABEL_LOOKALIKES = re.compile(r"[TEL1I|!RAO\]-]{1,3}", re.IGNORECASE)
+"""Characters of the label "Tel" as misread, before the part of it that a phone number's pattern took."""
 
 
 def _technical_ends(h: MetaHit, text: str, technical: frozenset[str]) -> MetaHit:
@@ -244,6 +254,8 @@ boxes stays readable."""
 _DOTTED_KINDS = frozenset({"name", "unknown", "garbled", "email", "entity"})
 """Spans that take a word joined to them by a full stop ("eleni." of "eleni.mackenzi"); a label does not
 ("Pat." of "Pat.Na")."""
+_NO_LETTER_FRONT = frozenset({"age", "date", "time", "phone"})
+"""Values whose first character is never a letter before their digits: a technical letter run into one stays."""
 _INITIAL_BEFORE = re.compile(r"(?:^|\s)([^\s.])\.\s?$")
 """One character and a full stop right before a name: its initial, whatever it was read as."""
 
@@ -268,8 +280,12 @@ def _snapped(s: Span, text: str, technical: frozenset[str], spans: Sequence[Span
         b = e  # a name as the header writes it: its given name after the "^", misread ("MACKENZIE~JOH!")
     st = word_start(text, a)
     # a number fused before a date is another number, and a technical word before a value stays ("CCAge 82")
+    # ... nor an orientation letter run into a value that never starts with a letter ("H47YRS", "HMay 21, 1976")
+    front = re.sub(r"\W", "", text[st:a])  # (a bracket misread between: "H[418) 987-7217")
+    lone = s.kind in _NO_LETTER_FRONT and len(front) == 1 and front.isalpha() and front.upper() in technical
     if 0 < a - st <= SNAP and not text[st:a].isdigit() and not run_in_technical(text[st:a], text[a:], technical):
-        a = st
+        if not lone:
+            a = st
     elif s.kind in _DOTTED_KINDS and 0 < a - st and text[a - 1] == "." and text[st : a - 1].isalpha():
         a = st  # the words an address joins with a dot to a name ("eleni.mackenzi" of eleni.mackenzie@mail.org)
     elif text[a : a + 1].isalpha() and (m := _INITIAL_BEFORE.search(text, 0, a)) is not None:

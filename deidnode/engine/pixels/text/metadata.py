@@ -190,8 +190,9 @@ class MetadataMatcher:
             self.age_re = re.compile(
                 rf"(?<!\d){padded}{num}(?:Y|YR|Y[RFI][S5]|YEARS?|YO|J|A|ANS?)(?![A-Z])|[A-Z]?GE{num}(?!\d)"
                 rf"|(?<![A-Z\d]){num}(?:Y|YR|YRS)?[MF](?![A-Z])"
-                # its unit or its sex misread: "44YIs", "40 RS", "62- WRS" of 44, 40, 62 YRS; "23Y-E", "1YE" of F
-                rf"|(?<![A-Z\d]){num}(?:W?R[S5]|Y(?:E|IF))(?![A-Z])"
+                # its unit or its sex misread: "44YIs", "40 RS", "62- WRS", "40 1RS" of 44, 40, 62, 40 YRS;
+                # "23Y-E", "1YE" of F
+                rf"|(?<![A-Z\d]){num}(?:[W1I]?R[S5]|Y(?:E|IF))(?![A-Z])"
                 # its label read as one or two letters run into the number ("Me42", "A27B30f" of "Age 27 B30f")
                 rf"|(?<![A-Z\d])(?:A[EQ9]?|[MN]E){age_n}(?!\d)"
             )
@@ -213,6 +214,7 @@ class MetadataMatcher:
             written += date_variants(d) + extra_date_forms(d)
         self.whole_forms = [(form, *fold_map(form)) for form in dict.fromkeys(written)]
         self.name_forms = [(pn, *fold_map(pn)) for pn in phi.person_names if "^" in pn]
+        self._name_form_set = {pn for pn, _f, _i in self.name_forms}
         # values a reading may be a piece cut from the inside of (``fragment``): long name parts and free texts
         # as written (not identifiers: a piece of one read from a box over several rows of text is no sign that
         # the box holds only the identifier, and the fill would take the other rows)
@@ -393,15 +395,19 @@ class MetadataMatcher:
             if not wanted:
                 continue
             edge = piece.strip()[-1:] if side else piece.strip()[:1]
-            forms = self.whole_forms + (self.name_forms if edge and edge in NAME_SEPARATORS else [])
+            after_part = edge and edge in NAME_SEPARATORS
             for cand in dict.fromkeys(cands):
                 p = fold(cand)
                 # (a year and the separator after it: "2016." of 2016.11.12, its month and day cut off)
                 digits = REST_PIECE if edge and edge in DATE_SEPARATORS else REST_DIGITS
                 if len(p) < (digits if p.isdigit() else REST_PIECE):
                     continue
-                for form, f, idx in forms:
+                for form, f, idx in self.whole_forms + self.name_forms:
                     n = _rest_overlap(p, f, side)
+                    # a name as the header writes it: the piece ends with its separator, or runs past it into
+                    # the next part ("KRISTIANSENJ", the ^ unread: JOHN's first letter read)
+                    if n and form in self._name_form_set and not after_part and not _past_part(p, f, n, form, side):
+                        continue
                     if n:
                         out[side] = max(
                             out[side],
@@ -445,16 +451,17 @@ class MetadataMatcher:
 
     def _age_word(self, word: str) -> bool:
         """Whether ``word`` is the dataset's age with its digits read in look-alikes or its sex run into its unit
-        ("BIY" of "81Y" read downwards, "49YIN" of "49Y M"): the age's number, each digit or a letter it is
-        read as (two characters at least when none is a digit), then Y and the sex as it is misread (not a
-        technical word run into it: "006YAP", an orientation)."""
+        ("BIY" of "81Y" read downwards, "49YIN" of "49Y M", "TBY" of "18Y"): the age's number, each digit or a
+        letter it is read as (two characters at least when none is a digit), then Y and the sex as it is misread
+        (not a technical word run into it: "006YAP", an orientation)."""
         plain, _idx = _plain_map(word)
         lead = _AGE_LEAD.match(plain)
         if lead is None or not _AGE_UNIT_SEX.fullmatch(plain[lead.end() :]):
             return False
         if len(lead.group()) < 2 and not lead.group().isdigit():
             return False
-        return lead.group().translate(_AGE_LOOK).lstrip("0") == self.age_bare
+        # (a T is a 7 or a 1: "TOY" of 70Y, "TBY" of 18Y)
+        return any(lead.group().translate(look).lstrip("0") == self.age_bare for look in (_AGE_LOOK, _AGE_LOOK_T1))
 
     def age_after_label(self, text: str) -> MetaHit | None:
         """The dataset's age as a word after one that ends in its label misread by one letter ("GORA0e 39": "COR"
@@ -521,6 +528,17 @@ DATE_SEPARATORS = "./-"
 """What stands between a date's numbers: a piece of digits that ends (starts) with one is cut from a longer value."""
 REST_LONG = 8
 """Folded characters from which a piece may be any share of its value and hold one misread character."""
+
+
+def _past_part(p: str, f: str, n: int, name: str, side: int) -> bool:
+    """Whether the piece ``p``, standing for ``n`` characters of ``f`` (a header-written ``name`` folded) at its
+    start (``side`` 1) or end (0), runs past that end's part into the next, those characters read exactly: "JOHN"'s
+    J in "KRISTIANSENJ" (a misread there is no sign of the next part: "KRISTIANSEN5")."""
+    parts = [q for q in name.split("^") if fold(q)]
+    k = len(fold(parts[0] if side else parts[-1])) if parts else n
+    if n <= k:
+        return False
+    return p[k:n] == f[k:n] if side else p[len(p) - n : len(p) - k] == f[len(f) - n : len(f) - k]
 
 
 def _rest_overlap(p: str, f: str, side: int) -> int:
@@ -832,6 +850,8 @@ read ("IN", "IVI", "RN"; "E", "IF")."""
 _AGE_LOOK = _DIGIT_LOOK | str.maketrans("ILT", "117")
 """... and, in an age's number of two or three characters, the letters a 1 is read as, and a T for a 7 ("TOY" of
 "70Y")."""
+_AGE_LOOK_T1 = _AGE_LOOK | str.maketrans("T", "1")
+"""... with the T read for a 1 ("TBY" of "18Y")."""
 _AGE_LEAD = re.compile("[0-9" + "".join(chr(c) for c in _AGE_LOOK) + "]{1,3}")
 """The number of an age, each digit as itself or a letter of ``_AGE_LOOK``."""
 

@@ -64,14 +64,17 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # or more before its domain (a series name "IMG.NET" is shorter)
     ("email", re.compile(r"(?<![\w.@])[A-Z][\w-]{3,}\s*\.\s*(?:COM|ORG|NET|EDU|GOV|INFO)(?![A-Z0-9])")),
     # an address whose @ was misread ("john.mackenziecmail.org") or a web address: three or more labels, the
-    # last a generic domain (its last letter, R or O misread: "celine.terreiradmail.ord", "mail.oeg")
+    # last a generic domain (its last letter, R or O misread: "celine.terreiradmail.ord", "mail.oeg", "mail.ong",
+    # "nail.ors", "mail.or?")
     (
         "email",
         re.compile(
-            r"(?<![\w.])[\w+-]+(?:\s*[.@]\s*[\w+-]+)+\s*\.\s*(?:C[O0]M|[O0][RE][GDE]|NET|EDU|GOV|INFO)(?![A-Z0-9])"
+            r"(?<![\w.])[\w+-]+(?:\s*[.@]\s*[\w+-]+)+\s*\.\s*"
+            r"(?:C[O0]M|[O0][RE][GDE]|[O0@][RN][GSQ?]|ARG|NET|EDU|GOV|INFO)(?![A-Z0-9])"
         ),
     ),
-    ("date", re.compile(rf"(?<!\d){_Y4}\s*[-/.]\s*{_M}\s*[-/.]\s*{_D}(?!\d)")),
+    # (its second mark read as a colon: "1990.10:05")
+    ("date", re.compile(rf"(?<!\d){_Y4}\s*[-/.]\s*{_M}\s*[-/.:]\s*{_D}(?!\d)")),
     # ... its year misread beyond the years ("1007.12.15" of "1997.12.19"): four digits, a month and a day of two
     # digits each, joined by the same mark (a version or setting is no date's shape: "1.5.2", "2000-5")
     ("date", re.compile(r"(?<![\d.:/-])\d{4}([-/.])(?:0[1-9]|1[0-2])\1(?:0[1-9]|[12]\d|3[01])(?![\d.:/-])")),
@@ -153,6 +156,9 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # ... or its second ("09:0124" of "09:01:24"): an hour of two digits, a colon, four digits of minutes and
     # seconds (not a scale's "1:1000")
     ("time", re.compile(r"(?<![\w.:/])(?:[01]\d|2[0-3]):[0-5]\d[0-5]\d(?![\d:%.])")),
+    # ... or a digit of its minutes ("10:8:01" of "10:48:01"): an hour of two digits, a colon, one digit, a
+    # colon, two
+    ("time", re.compile(r"(?<![\w.:/])(?:[01]\d|2[0-3]):\d:[0-5]\d(?![\d:%])")),
     # a time with spaces read inside its numbers ("04 :5 4: 4 8"): two digits, a colon, two, a colon, two
     ("time", re.compile(r"(?<![\d:.])[0-2]\s?\d\s*:\s*[0-5]\s?\d\s*:\s*[0-5]\s?\d(?![\d:])")),
     # with its label when one was read ("Tel 875-645-3888", "]Te 390-...", "Tal 330-...", "TCI", "Ts]", "Pel",
@@ -377,13 +383,49 @@ STOP_WORDS = frozenset(
 
 
 def find_patterns(text: str) -> list[tuple[str, int, int]]:
-    """(kind, start, end) of every PHI pattern in ``text``."""
+    """(kind, start, end) of every PHI pattern in ``text``; an address over all of it as read
+    (``address_extent``)."""
     up = _upper(text)
     out = []
     for kind, rx in PATTERNS:
         for m in rx.finditer(up):
-            out.append((kind, m.start(), m.end()))
+            a, b = address_extent(text, m.start(), m.end()) if kind == "email" else (m.start(), m.end())
+            out.append((kind, a, b))
+    # an address's name part read alone, in small letters, its host cut off or read apart ("eleni.kristianseng")
+    out += [("email", m.start(), m.end()) for m in _LOCAL_PART.finditer(text)]
     return out
+
+
+_LOCAL_PART = re.compile(r"(?<![\w.@])[a-z]{3,}[.,][a-z]{4,}(?![\w.@,])")
+"""An address's name part as people's addresses are made, given name and family name joined by a dot, in small
+letters (technical text is in capitals or is a unit: "mm", "bpm")."""
+_ADDRESS_WORD = re.compile(r"[a-z0-9.,@_+-]*[a-z][a-z0-9.,@_+-]*")
+"""A piece of an address as read, in small letters (a reader puts spaces inside one: "erik.wo jcik@nai l.org")."""
+
+
+def address_extent(text: str, a: int, b: int) -> tuple[int, int]:
+    """An address found at ``text[a:b]`` widened over the rest of it as read: the characters run on to it, and
+    pieces in small letters a reader split off with a space, as far as the furthest with a dot (its name part's
+    dot on the left, "folake.s traus s@mai 1.org"; its domain's on the right), never over a number
+    ("... 5.0 mm")."""
+    while a > 0 and not text[a - 1].isspace():
+        a -= 1
+    while b < len(text) and not text[b].isspace():
+        b += 1
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    before = [w for w in words if w[1] <= a]
+    after = [w for w in words if w[0] >= b]
+    for side, seq in ((0, reversed(before)), (1, after)):
+        edge = a if side == 0 else b
+        for i, j in seq:
+            piece = text[i:j]
+            gap = text[j:edge] if side == 0 else text[edge:i]
+            if len(gap) != 1 or not _ADDRESS_WORD.fullmatch(piece) or re.fullmatch(r"[\d.,]+", piece):
+                break
+            edge = i if side == 0 else j
+            if "." in piece or "," in piece:
+                a, b = (edge, b) if side == 0 else (a, edge)
+    return a, b
 
 
 def _upper(text: str) -> str:
@@ -430,7 +472,11 @@ def is_initial(word: str, nxt: str, technical: frozenset[str]) -> bool:
 
 def _capitalised(name: str) -> bool:
     """Whether a name starts with a capital, or is mostly capitals with its first letter's case misread
-    ("wOJCIK J": a reader's case is least sure on the first letter)."""
+    ("wOJCIK J": a reader's case is least sure on the first letter); an initial read in small letters before
+    it does not count ("i. Mbeki")."""
+    initial = re.match(r"[a-z]\.\s*(?=[^\W\d_])", name)  # an initial in small letters ("i. Mbeki" of "L. Mbeki")
+    if initial is not None:
+        return _capitalised(name[initial.end() :])
     letters = [c for c in name if c.isalpha()]
     if not letters:
         return False
@@ -479,6 +525,9 @@ def name_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tup
         word = m.group()
         if not name_like(word) and (_one_digit_misread(word) or _first_letter_misread(word)):
             word = word.translate(_IN_NAME_LOOKALIKES)  # "Papadopoulo5,": a letter of the name read as its look-alike
+        if taken and word in ("]", "]."):  # the name's initial J read as a bracket ("Okonkwo ]")
+            taken.append(m)
+            break
         if not taken and word.strip(":").upper() in ("BY", "BV"):
             continue  # the end of the label ("Scanned by ADEYEMI" after SCANNED): the name follows it
         # a stroke read after the name's last letter ("ADEYEMI!", "Smith|"): the name, and it ends there
@@ -552,7 +601,13 @@ def ident_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tu
         (len(tail.group(1)) >= 2 and tail.group(1) in stop) or tail.group() in stop
     ):
         end -= len(tail.group())  # ... or a technical word with its digit ("28642515T1": a T1 sequence)
+    elif (tail := _KERNEL_AT_END.search(up[m.start(1) : end])) is not None:
+        end -= len(tail.group())  # ... or a CT reconstruction kernel ("4/21/1940B30f")
     return m.start(1), end
+
+
+_KERNEL_AT_END = re.compile(r"(?<=\d)[BHDIJQ][RSV]?\d{2}[A-Z]$")
+"""A CT reconstruction kernel as Siemens names it ("B30f", "Br40d", "H30s"), run into a value's end."""
 
 
 def run_in_technical(piece: str, after: str, technical: frozenset[str]) -> bool:
