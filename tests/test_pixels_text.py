@@ -1201,6 +1201,7 @@ def test_the_datasets_age_read_in_look_alikes_or_run_into_its_neighbours(text, a
         ("H[418) 987-7217", ["[418) 987-7217"]),
         ("DOB: 4/21/1940B30f", ["4/21/1940"]),
         ("ID: 12345678Br40d", ["12345678"]),
+        ("ID: 2024567D12A", ["2024567D12A"]),  # an identifier's own letters are capitals
     ],
 )
 def test_labels_values_and_dates_misread_or_run_together_are_found(text, spans) -> None:

@@ -601,13 +601,15 @@ def ident_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tu
         (len(tail.group(1)) >= 2 and tail.group(1) in stop) or tail.group() in stop
     ):
         end -= len(tail.group())  # ... or a technical word with its digit ("28642515T1": a T1 sequence)
-    elif (tail := _KERNEL_AT_END.search(up[m.start(1) : end])) is not None:
-        end -= len(tail.group())  # ... or a CT reconstruction kernel ("4/21/1940B30f")
+    elif (tail := _KERNEL_AT_END.search(up[m.start(1) : end])) is not None and text[end - 1].islower():
+        end -= len(tail.group())  # ... or a CT reconstruction kernel ("4/21/1940B30f"; an identifier's own
+        # letters are capitals: "2024567D12A" is one)
     return m.start(1), end
 
 
 _KERNEL_AT_END = re.compile(r"(?<=\d)[BHDIJQ][RSV]?\d{2}[A-Z]$")
-"""A CT reconstruction kernel as Siemens names it ("B30f", "Br40d", "H30s"), run into a value's end."""
+"""A CT reconstruction kernel as Siemens names it ("B30f", "Br40d", "H30s"; its last letter small), run into a
+value's end."""
 
 
 def run_in_technical(piece: str, after: str, technical: frozenset[str]) -> bool:
