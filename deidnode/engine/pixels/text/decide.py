@@ -199,8 +199,10 @@ def extend_tails(spans: list[Span], text: str, technical: frozenset[str]) -> lis
     return out
 
 
+_TEL_LOOKS = r"[TEL1I|!RAO\]-]"
+"""The characters the label "Tel" is read as (its own letters, and 1, I, |, !, R, A, O, a bracket, a dash)."""
 _PHONE_LABEL_BEFORE = re.compile(
-    r"(?<!\S)(?:[L1I|!]?T[EA][L1I|!]{0,2}|[L1I|!]|(?!T[12]\s)(?=\S{0,3}[TEL])[TEL1I|!RAO\]-]{2,4})\s*[.:#]?\s*$",
+    rf"(?<!\S)(?:[L1I|!]?T[EA][L1I|!]{{0,2}}|[L1I|!]|(?!T[12]\s)(?=\S{{0,3}}[TEL]){_TEL_LOOKS}{{2,4}})\s*[.:#]?\s*$",
     re.IGNORECASE,
 )
 """The label "Tel" as it is misread ("Te", "Tal", "ltell"; "1" alone; a short word of look-alikes of its letters,
@@ -224,7 +226,7 @@ def phone_labels(spans: list[Span], text: str) -> list[Span]:
     return out
 
 
-_LABEL_LOOKALIKES = re.compile(r"[TEL1I|!RAO\]-]{1,3}", re.IGNORECASE)
+_LABEL_LOOKALIKES = re.compile(rf"{_TEL_LOOKS}{{1,3}}", re.IGNORECASE)
 """Characters of the label "Tel" as misread, before the part of it that a phone number's pattern took."""
 
 
