@@ -212,9 +212,11 @@ class MetadataMatcher:
         written += [ident for _f, ident in self.ids] + [t for t in phi.texts if len(normalize(t)) >= 5]
         for d in phi.dates:
             written += date_variants(d) + extra_date_forms(d)
-        self.whole_forms = [(form, *fold_map(form)) for form in dict.fromkeys(written)]
-        self.name_forms = [(pn, *fold_map(pn)) for pn in phi.person_names if "^" in pn]
-        self._name_form_set = {pn for pn, _f, _i in self.name_forms}
+        # ... then each person's name as the header writes it ("FERREIRA^JOHN"), marked: its rest counts only past
+        # its first or last part (``unread_rest``)
+        self.rest_forms: list[tuple[str, str, list[int], bool]] = [
+            (form, *fold_map(form), False) for form in dict.fromkeys(written)
+        ] + [(pn, *fold_map(pn), True) for pn in phi.person_names if "^" in pn]
         # values a reading may be a piece cut from the inside of (``fragment``): long name parts and free texts
         # as written (not identifiers: a piece of one read from a box over several rows of text is no sign that
         # the box holds only the identifier, and the fill would take the other rows)
@@ -402,11 +404,11 @@ class MetadataMatcher:
                 digits = REST_PIECE if edge and edge in DATE_SEPARATORS else REST_DIGITS
                 if len(p) < (digits if p.isdigit() else REST_PIECE):
                     continue
-                for form, f, idx in self.whole_forms + self.name_forms:
+                for form, f, idx, as_header in self.rest_forms:
                     n = _rest_overlap(p, f, side)
                     # a name as the header writes it: the piece ends with its separator, or runs past it into
                     # the next part ("KRISTIANSENJ", the ^ unread: JOHN's first letter read)
-                    if n and form in self._name_form_set and not after_part and not _past_part(p, f, n, form, side):
+                    if n and as_header and not after_part and not _past_part(p, f, n, form, side):
                         continue
                     if n:
                         out[side] = max(
