@@ -10,7 +10,7 @@ import pytest
 
 from deidnode.engine.phi import PhiValues
 from deidnode.engine.pixels.text import TextJudge
-from deidnode.engine.pixels.text.fuzzy import fold, min_substring_distance
+from deidnode.engine.pixels.text.fuzzy import distance, fold, min_substring_distance, within_edits
 from deidnode.engine.pixels.text.ner import NerUnavailableError, StanzaNer
 
 PHI = PhiValues(
@@ -41,6 +41,21 @@ def test_min_substring_distance_matches_dynamic_programming() -> None:
 
     for p, t in [("SMITH", "XXSMYTHXX"), ("ABC", ""), ("JOHN", "JHON"), ("20010705", "2001O7O5"), ("A", "B")]:
         assert min_substring_distance(p, t) == dp(p, t)
+
+
+def test_the_bounded_distance_is_exact_up_to_its_bound_and_over_it_beyond() -> None:
+    for a, b in [
+        ("SMITH", "SMYTH"),
+        ("WOJCIK", "Wojsk".upper()),
+        ("ABC", ""),
+        ("", "AB"),
+        ("KENJI", "KENJT"),
+        ("A", "B"),
+    ]:
+        d = distance(a, b)
+        for k in range(5):
+            assert (distance(a, b, k) == d) if d <= k else distance(a, b, k) > k
+            assert within_edits(a, b, k) is (d <= k)
 
 
 @pytest.mark.parametrize("text", ["SMITH^JOHN", "John Smith", "SMITH, JOHN", "SMlTH~J0HN", "Jonn Smyth"])

@@ -102,13 +102,16 @@ def _tightened(pattern: str, text: str, a: int, b: int) -> tuple[int, int]:
     return a, b
 
 
-def distance(a: str, b: str) -> int:
-    """The Levenshtein distance of ``a`` and ``b``."""
+def distance(a: str, b: str, bound: int | None = None) -> int:
+    """The Levenshtein distance of ``a`` and ``b``; with a ``bound``, exact up to it, and some number over it where
+    the distance is over it (the table stops at the first row that is over it everywhere)."""
     prev = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
         cur = [i]
         for j, cb in enumerate(b, 1):
             cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        if bound is not None and min(cur) > bound:
+            return bound + 1
         prev = cur
     return prev[-1]
 
@@ -187,17 +190,8 @@ def min_substring_distance(pattern: str, text: str) -> int:
 
 
 def within_edits(a: str, b: str, k: int) -> bool:
-    """Whether the Levenshtein distance of ``a`` and ``b`` (whole words) is at most ``k``; stops at the first row
-    of the table that is over ``k`` everywhere."""
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        if min(cur) > k:
-            return False
-        prev = cur
-    return prev[-1] <= k
+    """Whether the Levenshtein distance of ``a`` and ``b`` (whole words) is at most ``k``."""
+    return distance(a, b, k) <= k
 
 
 def tolerance(n: int) -> int:
