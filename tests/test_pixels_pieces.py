@@ -102,6 +102,20 @@ def test_a_hop_does_not_take_a_short_word_that_another_reading_follows(text: str
     assert (extend_along_row(view, box, [stop], left=False, right=True, hop=True)[2] >= word[1]) is taken
 
 
+def test_a_much_taller_reading_over_a_spans_end_does_not_stop_the_walk() -> None:
+    # dev-drawn (eighteenth 400): "894)390-57" read of "(894) 390-5771", a stray reading "sa!" 49 px high over
+    # its end; the walk stopped at the stray box and "71" stayed
+    view, mask = _view([("(894) 390-5771", (10, 40))])
+    x0, x1 = _cols(mask)
+    rows = np.nonzero(mask.any(axis=1))[0]
+    y0, y1 = int(rows[0]), int(rows[-1]) + 1
+    cut = (x0, y0 - 1, x1 - 22, y1 + 1)
+    stray = (x1 - 40, y0 - 25, x1 + 30, y1 + 25)
+    assert extend_along_row(view, cut, [stray], left=False, right=True)[2] >= x1
+    beside = (x1 - 40, y0, x1 + 30, y1)  # a reading as tall as the line stops it
+    assert extend_along_row(view, cut, [beside], left=False, right=True)[2] < x1
+
+
 def test_a_lone_initial_at_the_image_edge_is_taken_by_the_hop() -> None:
     # the initial's first column is column 0 of the image: the hop must not read that edge as "nothing found"
     view, mask = _view([("F.  MORETTI", (10, 40))])

@@ -136,6 +136,17 @@ def test_a_kept_box_across_the_whole_line_moves_no_edge_of_the_phi_box() -> None
     assert pad_clear_of(box, stacked, 600, 600, 0)[1] > 450
 
 
+def test_a_kept_reading_much_taller_than_the_line_over_it_holds_back_no_padding() -> None:
+    # dev-drawn (fifteenth 400): "066434" read of "A29060434", its box walked over two stray readings 40-50 px high
+    # that reach into it ("rs", "411"); the first, left of the box's middle, stopped the padding at the box's
+    # left end, and the identifier's first five characters, lost by the reader, stayed
+    box = (71, 113, 140, 129)
+    stray = [(86, 92, 102, 143), (111, 103, 114, 143)]
+    assert pad_clear_of(box, stray, 256, 256, 2, pad_x=24)[0] == 47
+    beside = [(40, 113, 70, 129)]  # a reading as tall as the line beside it still does
+    assert pad_clear_of(box, beside, 256, 256, 2, pad_x=24)[0] == 70
+
+
 def test_a_kept_line_at_the_end_of_a_vertical_phi_line_does_not_cut_it_short() -> None:
     # a vertical name below a vertical kept label in the same column ("Technologist:" above "MACKENZIE^CELINE",
     # dev): the margin rule is for lines stacked across the line, and along a vertical line it cut off the name's

@@ -26,7 +26,7 @@ from . import glyphs
 from .changing import number_pieces
 from .glyphs import TextRegion
 from .ocr import OcrEngine, TextBox
-from .redact import Box, along_across, inside_share, intersects, transposed
+from .redact import Box, along_across, inside_share, intersects, over_the_row, transposed
 from .text import Decision, TextJudge
 from .text.decide import Span
 from .text.garbled import GARBLED_BELOW
@@ -432,10 +432,12 @@ def _glyph_columns(view: np.ndarray, band: Box, inner: tuple[int, int]) -> np.nd
 def _short_of_stops(row: Box, lo: int, hi: int, stops: list[Box]) -> tuple[int, int]:
     """The columns ``lo``..``hi`` that a box on ``row`` (its columns and the rows of its text) may grow over, cut
     at the first other reading on the row on each side (``stops``: the side one is on by its centre; one over
-    the box's middle is the same text), never inside the box itself."""
+    the box's middle is the same text; one ``over_the_row`` is none), never inside the box itself."""
     x0, b0, x1, b1 = row
     cx = (x0 + x1) / 2
     for o in stops:
+        if over_the_row(o, row):
+            continue
         if min(o[3], b1) - max(o[1], b0) > 0 and not o[0] <= cx <= o[2]:
             if (o[0] + o[2]) / 2 > cx:
                 hi = min(hi, max(o[0], x1))

@@ -33,6 +33,27 @@ def along_across(b: Box, vertical: bool) -> tuple[int, int, int, int]:
     return (b[1], b[3], b[0], b[2]) if vertical else (b[0], b[2], b[1], b[3])
 
 
+TALL_ACROSS = 1.6
+"""A reading that runs past a box above and below its line (left and right of a vertical one), is this many times
+its height or more across it, and reaches into it along the line by a text height or more is no text on the box's
+row: the detector's box over something else (a stray reading "sa!" 49 px high over the end of a 14 px phone
+number). It stops no walk along the row (``detect.extend_along_row``) and holds back no padding
+(``pad_clear_of``); a line beside the box, whose box overlaps it by a detector's margin, still does."""
+
+
+def over_the_row(other: Box, box: Box, vertical: bool = False) -> bool:
+    """Whether ``other`` lies over ``box``'s row rather than on it (``TALL_ACROSS``)."""
+    lo, hi, a0, a1 = along_across(box, vertical)
+    o_lo, o_hi, o_a0, o_a1 = along_across(other, vertical)
+    height = a1 - a0
+    return (
+        o_a0 < a0
+        and a1 < o_a1
+        and o_a1 - o_a0 >= TALL_ACROSS * height
+        and min(hi, o_hi) - max(lo, o_lo) >= max(height, 2)
+    )
+
+
 def transposed(b: Box) -> Box:
     """``b`` on the transposed image (rows and columns swapped): vertical lines are handled as horizontal ones."""
     return (b[1], b[0], b[3], b[2])
@@ -89,6 +110,8 @@ def pad_clear_of(
             continue
         if x0 - 2 <= k[0] and k[2] <= x1 + 2 and y0 - 2 <= k[1] and k[3] <= y1 + 2:
             continue  # inside the box: the same ink read a second time, which goes with the PHI
+        if over_the_row(k, (x0, y0, x1, y1), vertical):
+            continue
         # the side the kept text is on, from the centres (it may overlap the box by a detector's margin): no
         # padding goes past its edge, nor past the box's own edge on that side
         kcx, kcy = (k[0] + k[2]) / 2, (k[1] + k[3]) / 2
