@@ -1217,6 +1217,20 @@ def test_the_datasets_age_read_in_look_alikes_or_run_into_its_neighbours(text, a
         ("DOB: 4/21/1940B30f", ["4/21/1940"]),
         ("ID: 12345678Br40d", ["12345678"]),
         ("ID: 2024567D12A", ["2024567D12A"]),  # an identifier's own letters are capitals
+        # a decimal setting's whole number run into a value's last digit (dev-drawn "Date:200301165.0mm")
+        ("Date:200301165.0mm", ["20030116"]),
+        ("4471208932.5 MHz", ["447120893"]),
+        ("200301165.0", ["200301165.0"]),  # no unit: no setting (the digits after the mark go with it)
+        ("200301165.0mmHg", ["200301165"]),  # (no unit this list knows)
+        # every digit misread: a time read with spaces after its colons, a day-first date (dev-drawn); an age's
+        # unit and sex read alone, its number lost ("YM" of "11Y M")
+        ("31: 43:51", ["31: 43:51"]),
+        ("88.89.2888", ["88.89.2888"]),
+        ("YM", ["YM"]),
+        ("W:L 1:1", []),
+        ("1.25.2", []),
+        ("Y", []),
+        ("Yf", []),  # a stray reading in small letters
     ],
 )
 def test_labels_values_and_dates_misread_or_run_together_are_found(text, spans) -> None:

@@ -81,6 +81,9 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # ... or its month misread beyond the months ("2036.83.18" of "2012.03.18"): a year of this or the last
     # century, then two and two digits, joined by the same mark
     ("date", re.compile(r"(?<![\d.:/-])(?:19|20)\d\d([-/.])\d\d\1\d\d(?![\d.:/-])")),
+    # ... or the day first, every digit whatever it was misread as ("88.89.2888" of "08.09.2000"): two, two and four
+    # digits joined by the same mark
+    ("date", re.compile(r"(?<![\d.:/-])\d\d([-/.])\d\d\1\d{4}(?![\d.:/-])")),
     ("date", re.compile(rf"(?<!\d){_D}\s*[-/.]\s*{_D}\s*[-/.]\s*(?:{_Y4}|\d\d)(?!\d)")),
     ("date", re.compile(rf"(?<![\dA-Z]){_D}\s*[- ]?\s*{_MON}\s*[- ,.]*\s*{_Y4}(?!\d)")),
     # ... its first slash read as a 7 or 1 ("11724/1995", "01727/2013"): two numbers of a day or month run
@@ -263,7 +266,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # "85:37:97" of "05:37:27", "21+57+13" of "21:57:13", "8+07+56 PM"; technical text joins two numbers at
     # most: "W:L 1:1")
     ("time", re.compile(r"^\W*[0-5]\d\s*[AP]M\W*$")),
-    ("time", re.compile(r"(?<![\d.:+])\d{1,2}([:+])\d\d\1\d\d(?![\d:+])")),
+    ("time", re.compile(r"(?<![\d.:+])\d{1,2}\s?([:+])\s?\d\d\s?\1\s?\d\d(?![\d:+])")),  # (spaced: "31: 43:51")
     # a date and its time read as one word, the time run into the year ("6/26/202314:42:56"), or a day, month
     # and year run into a number before them ("PID:893342252714APR 1991")
     ("time", re.compile(r"(?<=(?:19|20)\d\d)[0-2]\d:[0-5]\d:[0-5]\d(?![\d:])")),
@@ -393,7 +396,13 @@ def find_patterns(text: str) -> list[tuple[str, int, int]]:
             out.append((kind, a, b))
     # an address's name part read alone, in small letters, its host cut off or read apart ("eleni.kristianseng")
     out += [("email", m.start(), m.end()) for m in _LOCAL_PART.finditer(text)]
+    out += [("age", m.start(), m.end()) for m in _AGE_UNIT_ALONE.finditer(text)]
     return out
+
+
+_AGE_UNIT_ALONE = re.compile(r"^\W*Y\s?[MF]\W*$")
+"""An age's Y and the sex after it read alone, its number lost ("YM" of "11Y M"), in capitals as ages are written
+(a stray reading in small letters, "Yf", is no age)."""
 
 
 _LOCAL_PART = re.compile(r"(?<![\w.@])[a-z]{3,}[.,][a-z]{4,}(?![\w.@,])")
@@ -610,6 +619,19 @@ def ident_after(text: str, start: int, stop: frozenset[str] = frozenset()) -> tu
 _KERNEL_AT_END = re.compile(r"(?<=\d)[BHDIJQ][RSV]?\d{2}[A-Z]$")
 """A CT reconstruction kernel as Siemens names it ("B30f", "Br40d", "H30s"; its last letter small), run into a
 value's end."""
+
+
+_DECIMAL_UNIT = re.compile(r"[.,]\d+\s*(?:MM|CM|MAS|KVP|KV|MA|HZ|KHZ|MHZ|DB|BPM|FPS|DEG)(?![A-Z])", re.IGNORECASE)
+"""The fraction and unit of a setting ("5.0mm", "2.5 MHz") whose whole number a value's digits run into."""
+
+
+def before_setting(text: str, end: int) -> int:
+    """``end``, a value's end after a digit, moved back before that digit where it is the whole number of a
+    decimal setting run on to the value ("200301165.0mm": a date, then "5.0mm"): a setting never starts with its
+    decimal mark. Unchanged elsewhere."""
+    if end >= 2 and text[end - 1].isdigit() and _DECIMAL_UNIT.match(text, end):
+        return end - 1
+    return end
 
 
 def run_in_technical(piece: str, after: str, technical: frozenset[str]) -> bool:
