@@ -1508,3 +1508,11 @@ def test_an_orientation_letter_run_into_a_dates_month_stays() -> None:
     judge = TextJudge(PhiValues(dates=(dt.date(1976, 5, 21),)))
     text = "ETL 16 HMay 21, 1976"
     assert [text[s.start : s.end] for s in judge.judge(text, 0.9).spans] == ["May 21, 1976"]
+
+
+def test_a_values_one_digit_before_a_decimal_setting_stays_the_value() -> None:
+    # review of the decimal setting's cut: a value of one digit before ".0mm" kept its digit (an empty span before)
+    from deidnode.engine.pixels.text.decide import Span, merge_spans
+
+    assert merge_spans([Span(4, 5, "pattern", "age")], "Age 5.0mm") == (Span(4, 5, "pattern", "age"),)
+    assert merge_spans([Span(0, 9, "pattern", "digits")], "200301165.0mm") == (Span(0, 8, "pattern", "digits"),)

@@ -270,7 +270,7 @@ def _initial_after(text: str, i: int) -> bool:
 
 
 def _snapped(s: Span, text: str, technical: frozenset[str], spans: Sequence[Span] = ()) -> Span:
-    a, b = s.start, before_setting(text, s.end)
+    a, b = s.start, before_setting(text, s.start, s.end)
     e = b
     while e < len(text) and not text[e].isspace():
         e += 1

@@ -625,11 +625,11 @@ _DECIMAL_UNIT = re.compile(r"[.,]\d+\s*(?:MM|CM|MAS|KVP|KV|MA|HZ|KHZ|MHZ|DB|BPM|
 """The fraction and unit of a setting ("5.0mm", "2.5 MHz") whose whole number a value's digits run into."""
 
 
-def before_setting(text: str, end: int) -> int:
-    """``end``, a value's end after a digit, moved back before that digit where it is the whole number of a
-    decimal setting run on to the value ("200301165.0mm": a date, then "5.0mm"): a setting never starts with its
-    decimal mark. Unchanged elsewhere."""
-    if end >= 2 and text[end - 1].isdigit() and _DECIMAL_UNIT.match(text, end):
+def before_setting(text: str, start: int, end: int) -> int:
+    """``end``, the end of a value at ``text[start:end]`` after a digit, moved back before that digit where it is
+    the whole number of a decimal setting run on to the value ("200301165.0mm": a date, then "5.0mm"): a setting
+    never starts with its decimal mark. Unchanged elsewhere, and where that digit is all of the value."""
+    if end - start >= 2 and text[end - 1].isdigit() and _DECIMAL_UNIT.match(text, end):
         return end - 1
     return end
 
